@@ -1,0 +1,88 @@
+//! Reading a secret: from stdin when it is piped, from a hidden prompt when it is a terminal;
+//! never from argv or the environment. The secret goes straight into zeroizing memory.
+
+use std::io::{self, IsTerminal, Read};
+
+use secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use crate::exit::{Exit, Failure};
+
+/// Largest secret accepted on stdin (the envelope's limit, SPEC §3).
+pub const MAX_SECRET_BYTES: usize = 64 * 1024;
+
+/// Read exactly one secret from `reader`: one trailing newline (`\n` or `\r\n`) is stripped;
+/// anything else that is not a single non-empty line of UTF-8 is refused.
+pub fn read_one_secret(reader: impl Read) -> Result<SecretString, Failure> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(1024));
+    reader
+        .take(MAX_SECRET_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read the secret from stdin: {e}")))?;
+    if bytes.len() > MAX_SECRET_BYTES {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!("the secret on stdin is larger than {} KiB; pipe in one secret", MAX_SECRET_BYTES / 1024),
+        ));
+    }
+    let mut end = bytes.len();
+    if bytes[..end].ends_with(b"\n") {
+        end -= 1;
+        if bytes[..end].ends_with(b"\r") {
+            end -= 1;
+        }
+    }
+    let line = &bytes[..end];
+    if line.contains(&b'\n') {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!("stdin holds more than one line; pipe in exactly one secret (one trailing newline is fine)"),
+        ));
+    }
+    if line.is_empty() {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!("no secret on stdin; pipe one in, e.g. `sealpass check --policy salesforce < secret.txt`"),
+        ));
+    }
+    let text = std::str::from_utf8(line)
+        .map_err(|_| Failure::new(Exit::Error, anyhow::anyhow!("the secret on stdin is not UTF-8 text")))?;
+    Ok(SecretString::from(text))
+}
+
+/// Read one secret from stdin, prompting without echo when stdin is a terminal.
+pub fn secret_from_stdin_or_prompt(prompt: &str) -> Result<SecretString, Failure> {
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return read_one_secret(stdin.lock());
+    }
+    let typed = Zeroizing::new(
+        rpassword::prompt_password(prompt)
+            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?,
+    );
+    read_one_secret(typed.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn one_trailing_newline_is_stripped() {
+        assert_eq!(read_one_secret(&b"abc\n"[..]).unwrap().expose_secret(), "abc");
+        assert_eq!(read_one_secret(&b"abc\r\n"[..]).unwrap().expose_secret(), "abc");
+        assert_eq!(read_one_secret(&b"abc"[..]).unwrap().expose_secret(), "abc");
+        assert_eq!(read_one_secret(&b" abc \n"[..]).unwrap().expose_secret(), " abc ");
+    }
+
+    #[test]
+    fn more_than_one_line_empty_binary_and_huge_are_refused() {
+        assert!(read_one_secret(&b"abc\n\n"[..]).unwrap_err().to_string().contains("more than one line"));
+        assert!(read_one_secret(&b"a\nb"[..]).is_err());
+        assert!(read_one_secret(&b"\n"[..]).unwrap_err().to_string().contains("no secret"));
+        assert!(read_one_secret(&b"\xff\xfe"[..]).unwrap_err().to_string().contains("UTF-8"));
+        let huge = vec![b'a'; MAX_SECRET_BYTES + 1];
+        assert!(read_one_secret(&huge[..]).unwrap_err().to_string().contains("KiB"));
+    }
+}

@@ -1,0 +1,64 @@
+//! Exit codes (SPEC §6) and the error type that carries one to `main`, so every failure ends
+//! with the code scripts rely on.
+
+use std::fmt;
+
+/// The process exit codes sealpass promises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// Any other error.
+    Error = 1,
+    /// Wrong usage: bad flags or arguments.
+    Usage = 2,
+    /// The secret does not comply with the policy.
+    Policy = 3,
+    /// The drop is not available (not found, claimed by someone else, expired, revoked).
+    Unavailable = 4,
+    /// The ciphertext cannot be decrypted (no matching identity, corrupt, tampered).
+    Decrypt = 5,
+    /// The server refused our credentials.
+    Unauthorized = 6,
+    /// The server could not be reached.
+    Unreachable = 7,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e as u8)
+    }
+}
+
+/// An error that knows which exit code it ends the process with.
+#[derive(Debug)]
+pub struct Failure {
+    /// The code to exit with.
+    pub exit: Exit,
+    /// What went wrong and what to do next.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// A failure with a code.
+    pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Failure {
+        Failure { exit, error: error.into() }
+    }
+    /// A usage error (exit 2).
+    pub fn usage(message: impl fmt::Display) -> Failure {
+        Failure::new(Exit::Usage, anyhow::anyhow!("{message}"))
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::new(Exit::Error, e)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
