@@ -1,0 +1,186 @@
+//! The password generator and its exact entropy. Pure: the caller passes the RNG.
+//!
+//! Characters are drawn independently and exactly uniformly from the policy's alphabet
+//! (`rand`'s `Uniform`, Lemire's multiply-and-reject, never `% n`), and whole strings are
+//! rejected until every structural rule holds. Rejection keeps the result uniform over the
+//! compliant set; inserting required characters and shuffling would not. `entropy_bits` is log2
+//! of that set's exact size, counted with big integers by inclusion–exclusion over the required
+//! classes, and a run-length recurrence where `max-consecutive` applies.
+
+mod count;
+
+use num_bigint::BigUint;
+use rand::CryptoRng;
+use rand::distr::{Distribution, Uniform};
+use zeroize::Zeroizing;
+
+use crate::policy::{Charset, Generation, GenerationRules, Policy};
+
+/// Longest password we generate.
+pub const MAX_LENGTH: usize = 4096;
+/// Most required classes we count over (2^n inclusion–exclusion terms).
+const MAX_REQUIRED: usize = 16;
+/// Refuse rules whose compliant strings are rarer than one in this many draws.
+const MAX_EXPECTED_DRAWS: f64 = 1e6;
+
+/// Why a policy cannot generate.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GenerateError {
+    /// Microsoft or Entra generate these secrets.
+    #[error("policy '{policy}' does not generate passwords. {who}")]
+    External {
+        /// Policy name.
+        policy: String,
+        /// Who generates them and where.
+        who: &'static str,
+    },
+    /// Length outside what the policy accepts.
+    #[error("--length {length} is outside what policy '{policy}' accepts ({range}); pick a length in that range")]
+    Length {
+        /// Requested length.
+        length: usize,
+        /// Policy name.
+        policy: String,
+        /// Accepted range, for people.
+        range: String,
+    },
+    /// No string satisfies the rules, or too few for rejection sampling.
+    #[error("policy '{policy}' cannot generate: {reason}")]
+    Unsatisfiable {
+        /// Policy name.
+        policy: String,
+        /// What is wrong and how to loosen it.
+        reason: String,
+    },
+}
+
+/// A generator for one policy at one length, with its exact entropy.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    policy: String,
+    alphabet: Vec<char>,
+    required: Vec<Charset>,
+    max_consecutive: Option<usize>,
+    length: usize,
+    entropy_bits: f64,
+    dist: Uniform<usize>,
+}
+
+impl Generator {
+    /// A generator for `policy`, at `length` or the policy's default length.
+    pub fn new(policy: &Policy, length: Option<usize>) -> Result<Generator, GenerateError> {
+        let rules: &GenerationRules = match &policy.generation {
+            Generation::Local(rules) => rules,
+            Generation::External(who) => {
+                return Err(GenerateError::External { policy: policy.name.clone(), who });
+            }
+        };
+        let length = length.unwrap_or(rules.length);
+        let unsatisfiable =
+            |reason: String| GenerateError::Unsatisfiable { policy: policy.name.clone(), reason };
+        if !policy.accepts_length(length) || length == 0 || length > MAX_LENGTH {
+            let range = if length > MAX_LENGTH {
+                format!("sealpass generates at most {MAX_LENGTH}")
+            } else {
+                policy.length_range()
+            };
+            return Err(GenerateError::Length { length, policy: policy.name.clone(), range });
+        }
+        let alphabet: Vec<char> = rules.alphabet.ascii_only().ascii_chars().collect();
+        if alphabet.is_empty() {
+            return Err(unsatisfiable("nothing to draw from: it allows no printable ASCII character other than space, and a space is never generated".into()));
+        }
+        if let Some(empty) = rules.required.iter().find(|c| c.chars.intersection(rules.alphabet).is_empty()) {
+            return Err(unsatisfiable(format!("required class {} has no character it may generate", empty.name)));
+        }
+        if rules.required.len() > MAX_REQUIRED {
+            return Err(unsatisfiable(format!("more than {MAX_REQUIRED} required classes")));
+        }
+        let required: Vec<Charset> = rules.required.iter().map(|c| c.chars.intersection(rules.alphabet)).collect();
+        let count = count::compliant(&alphabet, &required, length, rules.max_consecutive);
+        if count == BigUint::ZERO {
+            return Err(unsatisfiable(format!(
+                "no {length}-character password satisfies its rules; make it longer or require fewer classes"
+            )));
+        }
+        let entropy_bits = count::log2(&count);
+        let all_bits = length as f64 * (alphabet.len() as f64).log2();
+        if (all_bits - entropy_bits).exp2() > MAX_EXPECTED_DRAWS {
+            return Err(unsatisfiable(format!(
+                "only one {length}-character string in 2^{:.0} satisfies its rules, too few to find by \
+                 rejection; loosen max-consecutive or the required classes, or allow more characters",
+                all_bits - entropy_bits
+            )));
+        }
+        let dist = Uniform::new(0, alphabet.len()).map_err(|e| unsatisfiable(e.to_string()))?;
+        Ok(Generator {
+            policy: policy.name.clone(),
+            alphabet,
+            required,
+            max_consecutive: rules.max_consecutive,
+            length,
+            entropy_bits,
+            dist,
+        })
+    }
+
+    /// Length of the passwords generated.
+    pub fn length(&self) -> usize {
+        self.length
+    }
+
+    /// Name of the policy.
+    pub fn policy(&self) -> &str {
+        &self.policy
+    }
+
+    /// log2 of the number of passwords this generator can produce, each equally likely.
+    pub fn entropy_bits(&self) -> f64 {
+        self.entropy_bits
+    }
+
+    /// Whether a candidate satisfies every rule the generator enforces.
+    fn complies(&self, candidate: &[char]) -> bool {
+        let classes_ok = self.required.iter().all(|class| candidate.iter().any(|&c| class.contains(c)));
+        let runs_ok = self.max_consecutive.is_none_or(|max| {
+            let mut run = 0;
+            candidate.iter().enumerate().all(|(i, c)| {
+                run = if i > 0 && candidate[i - 1] == *c { run + 1 } else { 1 };
+                run <= max
+            })
+        });
+        classes_ok && runs_ok
+    }
+
+    /// Draw whole strings until one complies; uniform over the compliant set.
+    pub fn generate<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> Zeroizing<String> {
+        let mut candidate = Zeroizing::new(vec!['\0'; self.length]);
+        loop {
+            for slot in candidate.iter_mut() {
+                *slot = self.alphabet[self.dist.sample(rng)];
+            }
+            if self.complies(&candidate) {
+                return Zeroizing::new(candidate.iter().collect());
+            }
+        }
+    }
+
+    /// Like [`Generator::generate`], also rejecting strings that `accept` refuses (a username
+    /// rule, the looks-random rule): still uniform over what both accept.
+    pub fn generate_where<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+        mut accept: impl FnMut(&str) -> bool,
+    ) -> Zeroizing<String> {
+        loop {
+            let candidate = self.generate(rng);
+            if accept(&candidate) {
+                return candidate;
+            }
+        }
+    }
+}
+
+
+#[cfg(test)]
+mod tests;
