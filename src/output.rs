@@ -75,11 +75,8 @@ impl Printer {
         if self.json {
             return self.json_line(report);
         }
-        let verdict = if report.compliant {
-            self.paint("32", "compliant")
-        } else {
-            self.paint("31;1", "NOT compliant")
-        };
+        let verdict =
+            if report.compliant { self.paint("32", "compliant") } else { self.paint("31;1", "NOT compliant") };
         let mut text = format!("policy {}: {verdict}\n", report.policy);
         for RuleResult { rule, ok, detail } in &report.rules {
             let mark = if *ok { self.paint("32", "ok  ") } else { self.paint("31;1", "FAIL") };

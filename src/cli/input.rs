@@ -36,7 +36,9 @@ pub fn read_one_secret(reader: impl Read) -> Result<SecretString, Failure> {
     if line.contains(&b'\n') {
         return Err(Failure::new(
             Exit::Error,
-            anyhow::anyhow!("stdin holds more than one line; pipe in exactly one secret (one trailing newline is fine)"),
+            anyhow::anyhow!(
+                "stdin holds more than one line; pipe in exactly one secret (one trailing newline is fine)"
+            ),
         ));
     }
     if line.is_empty() {

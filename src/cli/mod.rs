@@ -71,8 +71,22 @@ impl PolicyArgs {
 /// Whether clap's error is about a stray positional value, which might be a secret someone
 /// typed on the command line: such values are never echoed back.
 fn stray_value(err: &clap::Error) -> bool {
-    err.kind() == ErrorKind::UnknownArgument
-        && matches!(err.get(ContextKind::InvalidArg), Some(ContextValue::String(arg)) if !arg.starts_with('-'))
+    match err.kind() {
+        ErrorKind::UnknownArgument => {
+            matches!(err.get(ContextKind::InvalidArg), Some(ContextValue::String(arg)) if !arg.starts_with('-'))
+        }
+        ErrorKind::InvalidSubcommand => true,
+        _ => false,
+    }
+}
+
+/// "did you mean …" for a mistyped subcommand, without repeating what was typed.
+fn suggestion(err: &clap::Error) -> String {
+    match err.get(ContextKind::SuggestedSubcommand) {
+        Some(ContextValue::String(s)) => format!(" Did you mean `sealpass {s}`?"),
+        Some(ContextValue::Strings(list)) if !list.is_empty() => format!(" Did you mean `sealpass {}`?", list[0]),
+        _ => String::new(),
+    }
 }
 
 /// Parse arguments, run the command, and turn the outcome into an exit code.
@@ -82,9 +96,10 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) if stray_value(&err) => {
             eprintln!(
-                "error: unexpected argument (not shown, in case it is a secret).\n\
+                "error: unexpected argument (not shown, in case it is a secret).{}\n\
                  sealpass never takes secrets on the command line, where shell history and the process \
-                 list keep them: pipe them on stdin instead. See `sealpass --help`."
+                 list keep them: pipe them on stdin instead. See `sealpass --help`.",
+                suggestion(&err)
             );
             return Exit::Usage.into();
         }
@@ -105,10 +120,7 @@ pub fn main() -> ExitCode {
 
 /// `sealpass generate | head -1` closes the pipe early; that is not an error.
 fn is_broken_pipe(failure: &Failure) -> bool {
-    failure
-        .error
-        .downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    failure.error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Run a parsed command line.

@@ -28,7 +28,12 @@ pub(crate) fn mask_sizes(alphabet: &[char], required: &[Charset]) -> Vec<usize> 
 
 /// Exact number of strings of `length` over `alphabet_len` letters that contain every required
 /// class and have no run longer than `max_run`: inclusion–exclusion over the classes avoided.
-pub(crate) fn compliant_count(alphabet_len: usize, sizes_avoiding: &[usize], length: usize, max_run: Option<usize>) -> BigUint {
+pub(crate) fn compliant_count(
+    alphabet_len: usize,
+    sizes_avoiding: &[usize],
+    length: usize,
+    max_run: Option<usize>,
+) -> BigUint {
     debug_assert_eq!(sizes_avoiding[0], alphabet_len);
     let mut memo: HashMap<usize, BigUint> = HashMap::new();
     let (mut plus, mut minus) = (BigUint::ZERO, BigUint::ZERO);
@@ -75,4 +80,3 @@ pub(crate) fn log2(n: &BigUint) -> f64 {
     let top = (n >> shift).iter_u64_digits().next().unwrap_or(0);
     (top as f64).log2() + shift as f64
 }
-

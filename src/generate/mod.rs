@@ -76,8 +76,7 @@ impl Generator {
             }
         };
         let length = length.unwrap_or(rules.length);
-        let unsatisfiable =
-            |reason: String| GenerateError::Unsatisfiable { policy: policy.name.clone(), reason };
+        let unsatisfiable = |reason: String| GenerateError::Unsatisfiable { policy: policy.name.clone(), reason };
         if !policy.accepts_length(length) || length == 0 || length > MAX_LENGTH {
             let range = if length > MAX_LENGTH {
                 format!("sealpass generates at most {MAX_LENGTH}")
@@ -180,7 +179,6 @@ impl Generator {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -38,14 +38,21 @@ fn counting_matches_brute_force_on_small_cases() {
     ];
     for (required, length, run) in cases {
         let exact = compliant_count(alphabet.len(), &mask_sizes(&alphabet, &required), length, run);
-        assert_eq!(exact, BigUint::from(brute_force(&alphabet, &required, length, run)), "{required:?} {length} {run:?}");
+        assert_eq!(
+            exact,
+            BigUint::from(brute_force(&alphabet, &required, length, run)),
+            "{required:?} {length} {run:?}"
+        );
     }
 }
 
 #[test]
 fn entropy_matches_hand_computed_values() {
     // 30 characters of the 94 printable, all four classes required: 196.59 bits.
-    let p = Policy::from_rules("minlength: 30; maxlength: 30; required: upper; required: lower; required: digit; required: special").unwrap();
+    let p = Policy::from_rules(
+        "minlength: 30; maxlength: 30; required: upper; required: lower; required: digit; required: special",
+    )
+    .unwrap();
     let g = Generator::new(&p, None).unwrap();
     assert_eq!(g.alphabet.len(), 94);
     assert!((g.entropy_bits() - 196.59).abs() < 0.005, "{}", g.entropy_bits());
@@ -91,7 +98,8 @@ fn impossible_and_too_sparse_rules_are_refused() {
 
 #[test]
 fn generated_passwords_honour_max_consecutive_and_classes() {
-    let p = Policy::from_rules("minlength: 40; maxlength: 40; allowed: [abc]; required: digit; max-consecutive: 1").unwrap();
+    let p = Policy::from_rules("minlength: 40; maxlength: 40; allowed: [abc]; required: digit; max-consecutive: 1")
+        .unwrap();
     let g = Generator::new(&p, None).unwrap();
     let mut rng = StdRng::seed_from_u64(7);
     for _ in 0..200 {

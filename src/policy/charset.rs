@@ -129,10 +129,8 @@ impl Charset {
                 rest &= !full;
             }
         }
-        let others: String = Charset { ascii: rest, non_ascii: false }
-            .ascii_chars()
-            .map(|c| if c == ' ' { '␠' } else { c })
-            .collect();
+        let others: String =
+            Charset { ascii: rest, non_ascii: false }.ascii_chars().map(|c| if c == ' ' { '␠' } else { c }).collect();
         if !others.is_empty() {
             parts.push(others);
         }

@@ -101,7 +101,13 @@ fn classes_rule(req: &Required, chars: &[char]) -> RuleResult {
     } else if req.at_least >= req.classes.len() {
         format!("missing {}", names(&missing))
     } else {
-        format!("has {} of the {} needed ({}); add {}", has.len(), req.at_least, describe_required(req), names(&missing))
+        format!(
+            "has {} of the {} needed ({}); add {}",
+            has.len(),
+            req.at_least,
+            describe_required(req),
+            names(&missing)
+        )
     };
     rule("classes", ok, detail)
 }
@@ -196,12 +202,7 @@ fn format_rule(
 /// Size of the pool an attacker must draw from: the classes the secret uses, limited to what
 /// the policy accepts (an attacker knows the policy too).
 fn pool_size(chars: &[char], accept: Charset) -> f64 {
-    let classes = [
-        Charset::lower(),
-        Charset::upper(),
-        Charset::digit(),
-        Charset::of(super::charset::APPLE_SPECIALS),
-    ];
+    let classes = [Charset::lower(), Charset::upper(), Charset::digit(), Charset::of(super::charset::APPLE_SPECIALS)];
     let mut pool: usize = classes
         .iter()
         .filter(|class| chars.iter().any(|&c| class.contains(c)))
@@ -256,18 +257,13 @@ pub(super) fn check(p: &Policy, secret: &str, username: Option<&str>) -> Report 
     rules.insert(0, length);
 
     let bits_per_char = pool_size(&chars, p.accept).max(1.0).log2();
-    let patterned: f64 = analysis.findings.iter().map(|f| (f.guesses.max(1) as f64).log2().min(f.len() as f64 * bits_per_char)).sum();
+    let patterned: f64 =
+        analysis.findings.iter().map(|f| (f.guesses.max(1) as f64).log2().min(f.len() as f64 * bits_per_char)).sum();
     let in_findings: usize = analysis.findings.iter().map(|f| f.len()).sum();
     let plain = len.saturating_sub(in_findings.min(ANALYSED_CHARS));
     let entropy_estimate_bits = ((plain as f64 * bits_per_char + patterned) * 100.0).round() / 100.0;
 
-    Report {
-        policy: p.name.clone(),
-        compliant: rules.iter().all(|r| r.ok),
-        rules,
-        warnings,
-        entropy_estimate_bits,
-    }
+    Report { policy: p.name.clone(), compliant: rules.iter().all(|r| r.ok), rules, warnings, entropy_estimate_bits }
 }
 
 #[cfg(test)]
@@ -312,7 +308,11 @@ mod tests {
         let r = p.check("5=3wNdPM1Rk+3b_xHkKalOcE4$4eKN é", None);
         let c = r.rules.iter().find(|r| r.rule == "characters").unwrap();
         assert!(!c.ok);
-        assert!(c.detail.contains("position 31, 32") && c.detail.contains("a space") && c.detail.contains("non-ASCII"), "{}", c.detail);
+        assert!(
+            c.detail.contains("position 31, 32") && c.detail.contains("a space") && c.detail.contains("non-ASCII"),
+            "{}",
+            c.detail
+        );
         assert!(!c.detail.contains('é'));
     }
 
@@ -354,7 +354,9 @@ mod tests {
         assert!(p.check("Zz9-Integration-xyz", None).warnings.iter().any(|w| w.contains("--username")));
         // A one- or two-letter local part is not a meaningful thing to forbid.
         assert!(p.check("Zz9-ab-Integration", Some("ab@x.example")).compliant);
-        assert!(p.check("Zz9-kore-Integration", Some("ACME\\kore")).rules.iter().any(|r| r.rule == "username" && !r.ok));
+        assert!(
+            p.check("Zz9-kore-Integration", Some("ACME\\kore")).rules.iter().any(|r| r.rule == "username" && !r.ok)
+        );
     }
 
     #[test]

@@ -166,10 +166,8 @@ impl Policy {
 
     /// Human descriptions of each acceptance rule, for `sealpass policies`.
     pub fn rule_lines(&self) -> Vec<String> {
-        let mut lines = vec![
-            format!("length {}", self.length_range()),
-            format!("characters: {}", self.accept.describe()),
-        ];
+        let mut lines =
+            vec![format!("length {}", self.length_range()), format!("characters: {}", self.accept.describe())];
         if !self.required.classes.is_empty() {
             lines.push(describe_required(&self.required));
         }

@@ -6,7 +6,8 @@
 //! ties at `u64::MAX` and its optimal sequence becomes arbitrary. We therefore run it on
 //! overlapping 16-character windows (whose counts cannot saturate), plus once over the whole
 //! secret for patterns too long for a window (a repeated 12-character block). A secret fails when
-//! the patterns found cover half of the characters analysed or more. Findings are reported by
+//! the patterns found cover half of the characters analysed or more (and at least 10 of them, so
+//! that two short look-alike words in a random 16-character string are not enough). Findings are reported by
 //! kind and position only: a report never quotes the secret.
 
 use zxcvbn::matching::Match;
@@ -18,6 +19,9 @@ const WINDOW: usize = 16;
 const STRIDE: usize = WINDOW / 2;
 /// Shorter matches are noise: random strings are full of two- and three-letter words.
 const MIN_FINDING: usize = 4;
+/// Random strings of 16 characters occasionally hold two 4-letter look-alike words (8 of 16
+/// characters); a secret must have at least this many characters in patterns to fail.
+const MIN_COVERED: usize = 10;
 
 /// One predictable pattern, by kind and 0-based inclusive character positions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,9 +59,11 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The rule: patterns explain less than half of what was analysed.
+    /// The rule: patterns explain less than half of what was analysed (and, in secrets of 20
+    /// characters or fewer, fewer than [`MIN_COVERED`] characters).
     pub fn looks_random(&self) -> bool {
-        self.analysed > 0 && self.covered * 2 < self.analysed
+        let threshold = self.analysed.div_ceil(2).max(MIN_COVERED.min(self.analysed));
+        self.analysed > 0 && self.covered < threshold
     }
 
     /// `"a common password (chars 1–11), a repeated block (chars 1–24)"`.
@@ -197,6 +203,13 @@ mod tests {
         let d = a.describe(5);
         assert!(d.contains("chars 1–"), "{d}");
         assert!(!d.to_lowercase().contains("password1"), "{d}");
+    }
+
+    #[test]
+    fn short_typed_passwords_fail_too() {
+        for typed in ["password", "Password1234567!", "iloveyou12345678", "Summer2024!Summer"] {
+            assert!(!analyse(typed).looks_random(), "{typed}: {:?}", analyse(typed));
+        }
     }
 
     #[test]

@@ -1,0 +1,150 @@
+//! `sealpass check` through the real binary: exit codes, JSON shape, and secrets that never
+//! appear in argv or in the output.
+
+use crate::helpers::{sealpass, sealpass_env};
+
+const TYPED: &str = "Password123!Password123!Password1";
+
+#[test]
+fn a_generated_salesforce_password_is_compliant() {
+    let pw = sealpass(&["generate", "--policy", "salesforce"], "").stdout;
+    let run = sealpass(&["check", "--policy", "salesforce", "--username", "kore@acme.example"], &pw);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("compliant"));
+}
+
+#[test]
+fn a_typed_password_fails_salesforce_with_exit_3_and_says_why() {
+    let run = sealpass(&["check", "--policy", "salesforce"], &format!("{TYPED}\n"));
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(run.stdout.contains("NOT compliant"));
+    assert!(run.stdout.contains("looks-random"));
+    assert!(run.stdout.contains("a repeated block") && run.stdout.contains("a common password"), "{}", run.stdout);
+}
+
+#[test]
+fn json_report_has_the_documented_shape() {
+    let run = sealpass(&["check", "--policy", "salesforce", "--json"], TYPED);
+    assert_eq!(run.code, 3);
+    let objects = run.json_lines();
+    assert_eq!(objects.len(), 1);
+    let report = objects[0].as_object().unwrap();
+    let mut keys: Vec<&str> = report.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["compliant", "entropy_estimate_bits", "policy", "rules", "warnings"]);
+    assert_eq!(report["policy"], "salesforce");
+    assert_eq!(report["compliant"], false);
+    for rule in report["rules"].as_array().unwrap() {
+        let mut keys: Vec<&str> = rule.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["detail", "ok", "rule"]);
+    }
+    let failed: Vec<&str> = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ok"] == false)
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["looks-random"]);
+    assert!(report["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("2027")));
+    assert!(report["entropy_estimate_bits"].as_f64().unwrap() < 60.0);
+}
+
+#[test]
+fn the_secret_never_appears_in_the_report() {
+    let secrets = [
+        ("salesforce", "Kore-Integration-é-é-Kore-Integration!9"),
+        ("salesforce", TYPED),
+        ("entra-password", "short"),
+        ("entra-client-secret", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+        ("microsoft-app-password", "abcdefghijklmnoP"),
+    ];
+    for (policy, secret) in secrets {
+        for json in [false, true] {
+            let mut args = vec!["check", "--policy", policy, "--username", "kore@acme.example"];
+            if json {
+                args.push("--json");
+            }
+            let run = sealpass(&args, secret);
+            assert_eq!(run.code, 3, "{policy}: {}", run.stdout);
+            assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{policy} leaked: {}", run.stdout);
+        }
+    }
+}
+
+#[test]
+fn a_guid_as_client_secret_is_called_out() {
+    let run = sealpass(&["check", "--policy", "entra-client-secret"], "0f8fad5b-d9cb-469f-a165-70867728950e\n");
+    assert_eq!(run.code, 3);
+    assert!(run.stdout.contains("this looks like the secret's ID, not its value"), "{}", run.stdout);
+    let legacy = sealpass(&["check", "--policy", "entra-client-secret", "--json"], "Xk3/9qL+Zp0=Tm7.Rw2:Vb5@Nc8-Hd1]");
+    assert_eq!(legacy.code, 0, "{}", legacy.stdout);
+    assert!(legacy.stdout.contains("legacy"));
+}
+
+#[test]
+fn username_rule_is_on_with_username() {
+    let pw = "Zq9-kore-Integration-Zq9-kore-Xy";
+    let without = sealpass(&["check", "--policy", "entra-password", "--json"], pw);
+    assert_eq!(without.code, 0);
+    assert!(without.stdout.contains("--username"));
+    let with = sealpass(&["check", "--policy", "entra-password", "--username", "kore@acme.example"], pw);
+    assert_eq!(with.code, 3);
+    assert!(with.stdout.contains("local part"));
+}
+
+#[test]
+fn custom_rules_are_checked() {
+    let rules = "minlength: 8; allowed: lower; required: digit; max-consecutive: 2";
+    assert_eq!(sealpass(&["check", "--rules", rules], "abcdefg1").code, 0);
+    let run = sealpass(&["check", "--rules", rules, "--json"], "abcdefggg");
+    assert_eq!(run.code, 3);
+    let failed: Vec<String> = run.json_lines()[0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ok"] == false)
+        .map(|r| r["rule"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed, ["classes", "max-consecutive"]);
+    // Apple's rules: with a `required` and no `allowed`, only the required classes are allowed.
+    let run = sealpass(&["check", "--rules", "required: digit", "--json"], "abc123");
+    assert_eq!(run.code, 3);
+    assert!(run.stdout.contains("not allowed at position 1, 2, 3"), "{}", run.stdout);
+}
+
+#[test]
+fn a_secret_on_argv_is_refused_and_not_echoed() {
+    for args in [
+        vec!["check", "--policy", "salesforce", "hunter2-correct-horse"],
+        vec!["check", "hunter2-correct-horse"],
+        vec!["check", "--", "hunter2-correct-horse"],
+        vec!["generate", "hunter2-correct-horse"],
+        vec!["hunter2-correct-horse"],
+    ] {
+        let run = sealpass(&args, "");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"), "{args:?} echoed: {}", run.stderr);
+        assert!(run.stderr.contains("stdin"), "{args:?} says what to do: {}", run.stderr);
+    }
+}
+
+#[test]
+fn bad_stdin_is_a_clear_error() {
+    let run = sealpass(&["check"], "");
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no secret on stdin"), "{}", run.stderr);
+    let run = sealpass(&["check"], "one\ntwo\n");
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("more than one line"));
+    assert!(!run.stderr.contains("one") || !run.stderr.contains("two\n"));
+}
+
+#[test]
+fn output_has_no_colour_when_piped_or_when_no_color_is_set() {
+    for env in [vec![], vec![("NO_COLOR", "1")]] {
+        let run = sealpass_env(&["check", "--policy", "salesforce"], TYPED, &env);
+        assert!(!run.stdout.contains('\x1b') && !run.stderr.contains('\x1b'));
+    }
+}

@@ -1,0 +1,8 @@
+//! The one integration test binary: the real `sealpass` binary driven end to end, and property
+//! tests of the library's promises.
+
+mod check_cli;
+mod generate_cli;
+mod helpers;
+mod policies_cli;
+mod properties;

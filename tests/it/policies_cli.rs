@@ -1,0 +1,31 @@
+//! `sealpass policies` through the real binary.
+
+use crate::helpers::sealpass;
+
+#[test]
+fn lists_the_five_presets_with_their_rules() {
+    let run = sealpass(&["policies"], "");
+    assert_eq!(run.code, 0);
+    for name in ["salesforce", "entra-password", "microsoft-app-password", "entra-client-secret", "strong"] {
+        assert!(run.stdout.contains(&format!("{name} — ")), "{name} missing");
+    }
+    assert!(run.stdout.contains("at least 3 of: upper, lower, digit"));
+    assert!(run.stdout.contains("^[A-Za-z0-9._~-]{3}[78]Q~[A-Za-z0-9._~-]{34}$"));
+}
+
+#[test]
+fn json_gives_one_object_a_policy() {
+    let run = sealpass(&["policies", "--json"], "");
+    let all = run.json_lines();
+    assert_eq!(all.len(), 5);
+    let sf = &all[0];
+    assert_eq!(sf["name"], "salesforce");
+    assert_eq!(sf["generates"]["length"], 32);
+    assert_eq!(sf["accepts"]["min_length"], 30);
+    assert_eq!(sf["accepts"]["max_length"], 128);
+    let bits = sf["generates"]["entropy_bits"].as_f64().unwrap();
+    assert!((bits - 196.1).abs() < 0.05, "{bits}");
+    let app = all.iter().find(|p| p["name"] == "microsoft-app-password").unwrap();
+    assert!(app["generates"].is_null());
+    assert!(app["generated_by"].as_str().unwrap().contains("Microsoft"));
+}
