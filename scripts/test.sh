@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need when it is missing, then runs every
-# test (unit, integration through the real binary, property tests, doc tests).
+# test (doc tests, unit tests, the integration binary, property tests) and prints one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +20,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}"
 fi
 
-cargo test --locked --all-targets
-cargo test --locked --doc
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --doc 2>&1 | tee -a "$log" || status=1
+cargo test --locked --tests --benches 2>&1 | tee -a "$log" || status=1
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "tests: $passed passed, $failed failed"
+exit $status

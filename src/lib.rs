@@ -5,6 +5,23 @@
 //! The library is layered so the pure parts stay pure: [`policy`] and [`generate`] know nothing
 //! of terminals, files or networks; [`cli`] glues them to the outside world, and [`output`] is the
 //! only place that prints. See `docs/architecture.md`.
+//!
+//! ```
+//! use rand::SeedableRng;
+//! use sealpass::generate::Generator;
+//! use sealpass::policy::Policy;
+//!
+//! let policy = Policy::preset("salesforce")?;
+//! let generator = Generator::new(&policy, None)?;
+//! let password = generator.generate(&mut rand::rngs::StdRng::from_os_rng());
+//! assert_eq!(password.len(), 32);
+//! assert!((generator.entropy_bits() - 196.1).abs() < 0.05);
+//! assert!(policy.check(&password, Some("kore@acme.example")).compliant);
+//!
+//! let typed = policy.check("Password123!Password123!Password1", None);
+//! assert!(!typed.compliant);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod cli;
 pub mod exit;
