@@ -60,7 +60,7 @@ pub struct Analysis {
 
 impl Analysis {
     /// The rule: patterns explain less than half of what was analysed (and, in secrets of 20
-    /// characters or fewer, fewer than [`MIN_COVERED`] characters).
+    /// characters or fewer, fewer than 10 characters).
     pub fn looks_random(&self) -> bool {
         let threshold = self.analysed.div_ceil(2).max(MIN_COVERED.min(self.analysed));
         self.analysed > 0 && self.covered < threshold
