@@ -24,6 +24,8 @@
 //! ```
 
 pub mod cli;
+pub mod crypto;
+pub mod envelope;
 pub mod exit;
 pub mod generate;
 pub mod output;

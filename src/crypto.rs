@@ -1,0 +1,295 @@
+//! age encryption for sealpass: seal bytes to recipients (armored), open armored or binary age
+//! with identities, parse recipients and identity files, and fingerprint a recipient set.
+//! Pure: works on bytes and strings; reading files is the caller's job.
+
+use std::fmt;
+use std::io::{BufReader, Read, Write};
+use std::str::FromStr;
+
+use age::armor::{ArmoredReader, ArmoredWriter, Format};
+use data_encoding::BASE32_NOPAD;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+/// Largest ciphertext `open` reads: a 64 KiB envelope plus age's overhead, armored.
+pub const MAX_CIPHERTEXT_BYTES: usize = 128 * 1024;
+
+/// A public key sealpass can seal to. Our own type, so SSH, plugin (hardware) and post-quantum
+/// recipients can be added without changing callers.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Recipient {
+    /// A native age X25519 recipient, `age1…`.
+    X25519(age::x25519::Recipient),
+}
+
+/// Why a recipient or identity could not be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    /// Not a recipient we understand.
+    #[error("'{0}' is not an age recipient (age1…). {1}")]
+    BadRecipient(String, &'static str),
+    /// No recipients at all.
+    #[error("no recipients: give --to age1… (repeatable) or -R FILE")]
+    NoRecipients,
+    /// The identity file did not parse.
+    #[error("{0}")]
+    BadIdentityFile(String),
+    /// The identity file holds no identity.
+    #[error("the identity file holds no AGE-SECRET-KEY-1… line")]
+    NoIdentities,
+}
+
+impl FromStr for Recipient {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        let s = s.trim();
+        let hint = if s.starts_with("ssh-") {
+            "SSH recipients are not supported yet; use an age key (sealpass keygen)"
+        } else if s.starts_with("age1") && s.len() > 62 {
+            "plugin and post-quantum recipients are not supported yet; use an X25519 key (sealpass keygen)"
+        } else if s.starts_with("AGE-SECRET-KEY-") {
+            "that is a secret key: never share it; give its recipient (sealpass recipient -i FILE)"
+        } else {
+            "recipients look like age1 followed by 58 characters (sealpass recipient prints yours)"
+        };
+        // Never echo what looks like a secret key back.
+        let shown = if s.starts_with("AGE-SECRET-KEY-") { "AGE-SECRET-KEY-…".to_owned() } else { short(s) };
+        s.parse::<age::x25519::Recipient>().map(Recipient::X25519).map_err(|_| KeyError::BadRecipient(shown, hint))
+    }
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() > 80 { format!("{}…", s.chars().take(80).collect::<String>()) } else { s.to_owned() }
+}
+
+impl fmt::Display for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Recipient::X25519(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+impl fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Recipient({self})")
+    }
+}
+
+impl Recipient {
+    fn as_age(&self) -> &dyn age::Recipient {
+        match self {
+            Recipient::X25519(r) => r,
+        }
+    }
+}
+
+/// Parse a recipients file: one recipient a line, blank lines and `#` comments ignored.
+pub fn parse_recipients_file(text: &str) -> Result<Vec<Recipient>, KeyError> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(Recipient::from_str).collect()
+}
+
+/// Sort and de-duplicate, refusing an empty set.
+pub fn recipient_set(mut recipients: Vec<Recipient>) -> Result<Vec<Recipient>, KeyError> {
+    recipients.sort_by_key(|r| r.to_string());
+    recipients.dedup();
+    if recipients.is_empty() { Err(KeyError::NoRecipients) } else { Ok(recipients) }
+}
+
+/// SPEC §4: `sp1-` and lowercase base32 of the first 16 bytes of SHA-256 over the sorted,
+/// newline-joined recipient strings, in groups of four.
+pub fn fingerprint<S: AsRef<str>>(recipients: &[S]) -> String {
+    let mut strings: Vec<&str> = recipients.iter().map(|r| r.as_ref().trim()).collect();
+    strings.sort_unstable();
+    let digest = Sha256::digest(strings.join("\n").as_bytes());
+    let encoded = BASE32_NOPAD.encode(&digest[..16]).to_lowercase();
+    let groups: Vec<&str> = encoded.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    format!("sp1-{}", groups.join("-"))
+}
+
+/// The fingerprint of a set of recipients.
+pub fn fingerprint_of(recipients: &[Recipient]) -> String {
+    let strings: Vec<String> = recipients.iter().map(Recipient::to_string).collect();
+    fingerprint(&strings)
+}
+
+/// The identities from an identity file, and the recipient of each.
+pub struct Identities {
+    identities: Vec<Box<dyn age::Identity + Send + Sync>>,
+    recipients: Vec<Recipient>,
+}
+
+impl fmt::Debug for Identities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identities({} keys, [REDACTED])", self.identities.len())
+    }
+}
+
+impl Identities {
+    /// Parse an identity file as `age-keygen` writes it: `AGE-SECRET-KEY-1…` lines, comments,
+    /// blank lines; one or more keys.
+    pub fn parse(text: &[u8]) -> Result<Identities, KeyError> {
+        let parse = |bytes: &[u8]| {
+            age::IdentityFile::from_buffer(BufReader::new(bytes)).map_err(|e| KeyError::BadIdentityFile(e.to_string()))
+        };
+        let identities = parse(text)?.into_identities().map_err(|e| KeyError::BadIdentityFile(e.to_string()))?;
+        if identities.is_empty() {
+            return Err(KeyError::NoIdentities);
+        }
+        let mut public = Zeroizing::new(Vec::new());
+        parse(text)?.write_recipients_file(&mut *public).map_err(|e| KeyError::BadIdentityFile(e.to_string()))?;
+        let recipients = std::str::from_utf8(&public)
+            .map_err(|e| KeyError::BadIdentityFile(e.to_string()))
+            .and_then(parse_recipients_file)?;
+        Ok(Identities { identities, recipients })
+    }
+
+    /// The recipient (public key) of each identity, in file order.
+    pub fn recipients(&self) -> &[Recipient] {
+        &self.recipients
+    }
+}
+
+/// A new X25519 identity: the identity file text (secret) and its recipient.
+pub fn generate_identity(created: &str) -> (SecretString, Recipient) {
+    let identity = age::x25519::Identity::generate();
+    let recipient = Recipient::X25519(identity.to_public());
+    let text = format!("# created: {created}\n# public key: {recipient}\n{}\n", identity.to_string().expose_secret());
+    (SecretString::from(text), recipient)
+}
+
+/// Why a ciphertext could not be opened. Each maps to exit code 5.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Not an age file at all.
+    #[error("this is not an age file (armored or binary): {0}")]
+    NotAge(String),
+    /// Encrypted with a passphrase rather than to keys.
+    #[error("this age file is encrypted with a passphrase; sealpass only opens files sealed to keys")]
+    Passphrase,
+    /// None of our identities is a recipient.
+    #[error("none of the identities given can open this (it was sealed to other keys); try another -i FILE")]
+    NoMatchingKeys,
+    /// The header or payload failed authentication or is cut short.
+    #[error("the ciphertext is corrupt, truncated or has been tampered with: {0}")]
+    Corrupt(String),
+    /// Larger than any envelope we write.
+    #[error("the ciphertext is larger than {} KiB, more than any sealpass envelope", MAX_CIPHERTEXT_BYTES / 1024)]
+    TooLarge,
+}
+
+/// Seal `plaintext` to `recipients`, ASCII-armored.
+pub fn seal(plaintext: &[u8], recipients: &[Recipient]) -> Result<String, KeyError> {
+    if recipients.is_empty() {
+        return Err(KeyError::NoRecipients);
+    }
+    let encryptor = age::Encryptor::with_recipients(recipients.iter().map(Recipient::as_age))
+        .map_err(|e| KeyError::BadRecipient(e.to_string(), "check the recipients"))?;
+    let mut armored = Vec::with_capacity(plaintext.len() * 2 + 512);
+    // Writing into a Vec cannot fail; the errors below are for completeness.
+    let io = |e: std::io::Error| KeyError::BadRecipient(e.to_string(), "internal error while sealing");
+    let mut writer =
+        encryptor.wrap_output(ArmoredWriter::wrap_output(&mut armored, Format::AsciiArmor).map_err(io)?).map_err(io)?;
+    writer.write_all(plaintext).map_err(io)?;
+    writer.finish().and_then(|armor| armor.finish()).map_err(io)?;
+    String::from_utf8(armored).map_err(|e| KeyError::BadRecipient(e.to_string(), "internal error while sealing"))
+}
+
+/// Open an armored or binary age file with any of `identities`.
+pub fn open(ciphertext: &[u8], identities: &Identities) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    if ciphertext.len() > MAX_CIPHERTEXT_BYTES {
+        return Err(OpenError::TooLarge);
+    }
+    let decryptor = age::Decryptor::new(ArmoredReader::new(ciphertext)).map_err(|e| match e {
+        age::DecryptError::UnknownFormat => OpenError::NotAge("unknown format".into()),
+        age::DecryptError::InvalidHeader => OpenError::NotAge("invalid header".into()),
+        age::DecryptError::Io(e) => OpenError::NotAge(e.to_string()),
+        other => OpenError::Corrupt(other.to_string()),
+    })?;
+    if decryptor.is_scrypt() {
+        return Err(OpenError::Passphrase);
+    }
+    let mut reader = decryptor
+        .decrypt(identities.identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::NoMatchingKeys => OpenError::NoMatchingKeys,
+            other => OpenError::Corrupt(other.to_string()),
+        })?;
+    let mut plaintext = Zeroizing::new(Vec::new());
+    reader
+        .by_ref()
+        .take(MAX_CIPHERTEXT_BYTES as u64)
+        .read_to_end(&mut plaintext)
+        .map_err(|e| OpenError::Corrupt(e.to_string()))?;
+    Ok(plaintext)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+
+    #[test]
+    fn fingerprint_is_order_independent_and_shaped() {
+        let (_, r1) = generate_identity("test");
+        let (_, r2) = generate_identity("test");
+        let f = fingerprint_of(&[r1.clone(), r2.clone()]);
+        assert_eq!(f, fingerprint_of(&[r2, r1]));
+        assert!(f.starts_with("sp1-"));
+        let groups: Vec<&str> = f.trim_start_matches("sp1-").split('-').collect();
+        assert_eq!(groups.len(), 7);
+        assert!(groups[..6].iter().all(|g| g.len() == 4) && groups[6].len() == 2);
+        assert!(f.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    }
+
+    #[test]
+    fn fingerprint_matches_an_independent_computation() {
+        // sha256("age1ql3z…") computed with coreutils: first 16 bytes, base32, lowercase.
+        let digest = Sha256::digest(A.as_bytes());
+        let expect = BASE32_NOPAD.encode(&digest[..16]).to_lowercase();
+        assert_eq!(fingerprint(&[A]).replace('-', "").trim_start_matches("sp1"), expect);
+    }
+
+    #[test]
+    fn seal_and_open_round_trip_with_several_recipients() {
+        let (id1, r1) = generate_identity("t");
+        let (id2, r2) = generate_identity("t");
+        let armored = seal(b"hello", &[r1, r2]).unwrap();
+        assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+        for id in [id1, id2] {
+            let ids = Identities::parse(id.expose_secret().as_bytes()).unwrap();
+            assert_eq!(&*open(armored.as_bytes(), &ids).unwrap(), b"hello");
+        }
+        let (other, _) = generate_identity("t");
+        let ids = Identities::parse(other.expose_secret().as_bytes()).unwrap();
+        assert!(matches!(open(armored.as_bytes(), &ids), Err(OpenError::NoMatchingKeys)));
+    }
+
+    #[test]
+    fn recipients_are_validated_with_hints() {
+        assert!(A.parse::<Recipient>().is_ok());
+        let e = "ssh-ed25519 AAAA".parse::<Recipient>().unwrap_err().to_string();
+        assert!(e.contains("SSH recipients are not supported yet"), "{e}");
+        let e = "AGE-SECRET-KEY-1QQQ".parse::<Recipient>().unwrap_err().to_string();
+        assert!(e.contains("secret key") && !e.contains("1QQQ"), "{e}");
+        let parsed = parse_recipients_file(&format!("# team\n\n{A}\n  {A}  \n")).unwrap();
+        assert_eq!(recipient_set(parsed).unwrap().len(), 1);
+        assert_eq!(recipient_set(vec![]).unwrap_err(), KeyError::NoRecipients);
+    }
+
+    #[test]
+    fn identity_files_with_comments_and_several_keys() {
+        let (a, ra) = generate_identity("t");
+        let (b, rb) = generate_identity("t");
+        let text = format!("# one\n{}\n\n# two\n{}", a.expose_secret(), b.expose_secret());
+        let ids = Identities::parse(text.as_bytes()).unwrap();
+        assert_eq!(ids.recipients(), &[ra, rb]);
+        assert!(!format!("{ids:?}").contains("AGE-SECRET-KEY"));
+        assert_eq!(Identities::parse(b"# nothing\n").unwrap_err(), KeyError::NoIdentities);
+        let e = Identities::parse(b"AGE-SECRET-KEY-1NOTAKEY\n").unwrap_err().to_string();
+        assert!(e.contains("line 1") && !e.contains("NOTAKEY"), "{e}");
+    }
+}
