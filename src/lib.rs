@@ -27,6 +27,8 @@ pub mod cli;
 pub mod crypto;
 pub mod envelope;
 pub mod exit;
+pub mod files;
 pub mod generate;
+pub mod harden;
 pub mod output;
 pub mod policy;

@@ -23,7 +23,13 @@ fn no_color_requested() -> bool {
 impl Printer {
     /// A printer for this process: colour when stdout is a terminal and `NO_COLOR` is unset.
     pub fn new(json: bool) -> Printer {
-        Printer { json, color: !json && io::stdout().is_terminal() && !no_color_requested() }
+        Printer::with(json, io::stdout().is_terminal(), no_color_requested())
+    }
+
+    /// A printer for the given circumstances: colour only for humans, on a terminal, without
+    /// `NO_COLOR`.
+    pub fn with(json: bool, stdout_is_terminal: bool, no_color: bool) -> Printer {
+        Printer { json, color: !json && stdout_is_terminal && !no_color }
     }
 
     /// Whether machine output was asked for.
@@ -75,6 +81,11 @@ impl Printer {
         if self.json {
             return self.json_line(report);
         }
+        self.lines(&self.report_text(report))
+    }
+
+    /// The human form of a report.
+    pub fn report_text(&self, report: &Report) -> String {
         let verdict =
             if report.compliant { self.paint("32", "compliant") } else { self.paint("31;1", "NOT compliant") };
         let mut text = format!("policy {}: {verdict}\n", report.policy);
@@ -86,12 +97,13 @@ impl Printer {
             text.push_str(&format!("  {} {warning}\n", self.paint("33", "note")));
         }
         text.push_str(&format!("  estimated strength: {:.0} bits\n", report.entropy_estimate_bits));
-        self.lines(&text)
+        text
     }
 }
 
 /// Buffered stdout for secrets: the buffer is zeroed each time it is written out and on drop,
-/// so generated passwords do not linger in freed memory.
+/// so generated passwords do not linger in freed memory. Only whole lines are handed to stdout,
+/// whose own line buffer would otherwise keep a partial password.
 pub struct SecretSink {
     buf: Vec<u8>,
 }
@@ -99,22 +111,31 @@ pub struct SecretSink {
 impl SecretSink {
     const CAPACITY: usize = 64 * 1024;
 
-    fn drain(&mut self) -> io::Result<()> {
-        let result = io::stdout().lock().write_all(&self.buf);
-        self.buf.zeroize();
-        self.buf.reserve(Self::CAPACITY);
+    /// Write out the whole lines in the buffer, keep the partial one, wipe the rest.
+    fn drain_lines(&mut self) -> io::Result<()> {
+        let Some(end) = self.buf.iter().rposition(|&b| b == b'\n').map(|i| i + 1) else {
+            return Ok(());
+        };
+        let result = io::stdout().lock().write_all(&self.buf[..end]);
+        self.buf.copy_within(end.., 0);
+        let rest = self.buf.len() - end;
+        self.buf[rest..].zeroize();
+        self.buf.truncate(rest);
         result
     }
 }
 
 impl Write for SecretSink {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.buf.len() + data.len() > Self::CAPACITY && !self.buf.is_empty() {
-            self.drain()?;
+        if self.buf.len() + data.len() > Self::CAPACITY {
+            self.drain_lines()?;
         }
-        // Never let the Vec reallocate: that would leave an unwiped copy behind.
+        // Never let the Vec reallocate: that would leave an unwiped copy behind. A single line
+        // longer than the buffer (not something sealpass writes) goes straight through.
         if data.len() > self.buf.capacity() - self.buf.len() {
             let mut out = io::stdout().lock();
+            out.write_all(&self.buf)?;
+            self.buf.zeroize();
             return out.write_all(data).map(|()| data.len());
         }
         self.buf.extend_from_slice(data);
@@ -122,13 +143,30 @@ impl Write for SecretSink {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.drain()?;
-        io::stdout().lock().flush()
+        let mut out = io::stdout().lock();
+        let result = out.write_all(&self.buf).and_then(|()| out.flush());
+        self.buf.zeroize();
+        result
     }
 }
 
 impl Drop for SecretSink {
     fn drop(&mut self) {
         self.buf.zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    #[test]
+    fn colour_only_for_humans_on_a_terminal_without_no_color() {
+        let report = Policy::preset("salesforce").unwrap().check("short", None);
+        assert!(Printer::with(false, true, false).report_text(&report).contains("\x1b["));
+        for (json, tty, no_color) in [(false, true, true), (false, false, false), (true, true, false)] {
+            assert!(!Printer::with(json, tty, no_color).report_text(&report).contains('\x1b'));
+        }
     }
 }

@@ -16,6 +16,10 @@ use crate::output::Printer;
 const MAX_COUNT: u64 = 10_000_000;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    sealpass generate --policy salesforce\n  \
+    sealpass generate --policy entra-password --count 5 --json\n  \
+    sealpass generate --rules \"minlength: 20; required: upper; required: digit; allowed: lower, [-_]; max-consecutive: 2\"")]
 pub(crate) struct Args {
     #[command(flatten)]
     policy: PolicyArgs,

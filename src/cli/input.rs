@@ -14,7 +14,8 @@ pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 /// Read exactly one secret from `reader`: one trailing newline (`\n` or `\r\n`) is stripped;
 /// anything else that is not a single non-empty line of UTF-8 is refused.
 pub fn read_one_secret(reader: impl Read) -> Result<SecretString, Failure> {
-    let mut bytes = Zeroizing::new(Vec::with_capacity(1024));
+    // Room for the whole limit up front: a growing Vec would leave unwiped copies behind.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_SECRET_BYTES + 1));
     reader
         .take(MAX_SECRET_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
@@ -52,7 +53,8 @@ pub fn read_one_secret(reader: impl Read) -> Result<SecretString, Failure> {
     Ok(SecretString::from(text))
 }
 
-/// Read one secret from stdin, prompting without echo when stdin is a terminal.
+/// Read one secret from stdin, prompting without echo when stdin is a terminal. `check` asks
+/// once (nothing is stored, so a typo costs nothing); commands that seal a typed secret ask twice.
 pub fn secret_from_stdin_or_prompt(prompt: &str) -> Result<SecretString, Failure> {
     let stdin = io::stdin();
     if !stdin.is_terminal() {

@@ -48,8 +48,8 @@ enum Command {
 /// Which policy to use: a preset or custom `passwordrules`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct PolicyArgs {
-    /// Built-in policy (see `sealpass policies`)
-    #[arg(long, short = 'p', env = "SEALPASS_POLICY", value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES), conflicts_with = "rules")]
+    /// Built-in policy (see `sealpass policies`) [default: strong, or $SEALPASS_POLICY]
+    #[arg(long, short = 'p', value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
     policy: Option<String>,
     /// Custom rules in Apple's passwordrules language, e.g. "minlength: 30; required: upper; required: digit; allowed: lower, [-_]"
     #[arg(long, value_name = "RULES")]
@@ -57,36 +57,75 @@ pub(crate) struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    /// The chosen policy; `strong` when none is named.
+    /// The chosen policy. Flags beat the environment (`SEALPASS_POLICY`), which beats the
+    /// default, `strong`; naming both --policy and --rules is a usage error.
     pub(crate) fn resolve(&self) -> Result<Policy, Failure> {
-        let policy = match (&self.rules, &self.policy) {
-            (Some(rules), _) => Policy::from_rules(rules),
-            (None, Some(name)) => Policy::preset(name),
-            (None, None) => Policy::preset("strong"),
-        };
-        policy.map_err(Failure::usage)
-    }
-}
-
-/// Whether clap's error is about a stray positional value, which might be a secret someone
-/// typed on the command line: such values are never echoed back.
-fn stray_value(err: &clap::Error) -> bool {
-    match err.kind() {
-        ErrorKind::UnknownArgument => {
-            matches!(err.get(ContextKind::InvalidArg), Some(ContextValue::String(arg)) if !arg.starts_with('-'))
+        match (&self.rules, &self.policy) {
+            (Some(_), Some(_)) => Err(Failure::usage("give either --policy or --rules, not both")),
+            (Some(rules), None) => Policy::from_rules(rules).map_err(Failure::usage),
+            (None, Some(name)) => Policy::preset(name).map_err(Failure::usage),
+            (None, None) => match std::env::var("SEALPASS_POLICY") {
+                Ok(name) if !name.is_empty() => Policy::preset(&name).map_err(|_| {
+                    Failure::usage(format!(
+                        "SEALPASS_POLICY names no policy; valid: {}. Unset it or fix it",
+                        PRESET_NAMES.join(", ")
+                    ))
+                }),
+                _ => Policy::preset("strong").map_err(Failure::usage),
+            },
         }
-        ErrorKind::InvalidSubcommand => true,
-        _ => false,
     }
 }
 
-/// "did you mean …" for a mistyped subcommand, without repeating what was typed.
-fn suggestion(err: &clap::Error) -> String {
-    match err.get(ContextKind::SuggestedSubcommand) {
-        Some(ContextValue::String(s)) => format!(" Did you mean `sealpass {s}`?"),
-        Some(ContextValue::Strings(list)) if !list.is_empty() => format!(" Did you mean `sealpass {}`?", list[0]),
-        _ => String::new(),
+/// Whether clap's error would quote something typed on the command line: an unknown argument,
+/// a bad value. That something might be a secret pasted in the wrong place (a Salesforce
+/// password starts with `-` one time in 70), so such errors are re-rendered without it.
+fn quotes_user_input(err: &clap::Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::UnknownArgument
+            | ErrorKind::InvalidSubcommand
+            | ErrorKind::InvalidValue
+            | ErrorKind::ValueValidation
+            | ErrorKind::TooManyValues
+            | ErrorKind::NoEquals
+            | ErrorKind::InvalidUtf8
+    )
+}
+
+fn context_strings(err: &clap::Error, kind: ContextKind) -> Vec<String> {
+    match err.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(list)) => list.clone(),
+        _ => vec![],
     }
+}
+
+/// clap's error, minus whatever the user typed: which flag, what is valid, what was meant.
+fn redacted(err: &clap::Error) -> String {
+    let mut text = match err.kind() {
+        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand => {
+            "error: unexpected argument (not shown, in case it is a secret).".to_owned()
+        }
+        _ => {
+            let flag = context_strings(err, ContextKind::InvalidArg).pop().unwrap_or_else(|| "an argument".into());
+            format!("error: invalid value for {flag} (not shown, in case it is a secret).")
+        }
+    };
+    let valid = context_strings(err, ContextKind::ValidValue);
+    if !valid.is_empty() {
+        text.push_str(&format!(" Possible values: {}.", valid.join(", ")));
+    }
+    for kind in [ContextKind::SuggestedSubcommand, ContextKind::SuggestedArg] {
+        if let Some(s) = context_strings(err, kind).first() {
+            text.push_str(&format!(" Did you mean `{s}`?"));
+        }
+    }
+    text.push_str(
+        "\nsealpass never takes secrets on the command line, where shell history and the process list \
+         keep them: pipe them on stdin instead. See `sealpass --help`.",
+    );
+    text
 }
 
 /// Parse arguments, run the command, and turn the outcome into an exit code.
@@ -94,13 +133,8 @@ pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(err) if stray_value(&err) => {
-            eprintln!(
-                "error: unexpected argument (not shown, in case it is a secret).{}\n\
-                 sealpass never takes secrets on the command line, where shell history and the process \
-                 list keep them: pipe them on stdin instead. See `sealpass --help`.",
-                suggestion(&err)
-            );
+        Err(err) if quotes_user_input(&err) => {
+            eprintln!("{}", redacted(&err));
             return Exit::Usage.into();
         }
         Err(err) => {
@@ -120,7 +154,9 @@ pub fn main() -> ExitCode {
 
 /// `sealpass generate | head -1` closes the pipe early; that is not an error.
 fn is_broken_pipe(failure: &Failure) -> bool {
-    failure.error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    failure.error.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == broken
+        || failure.error.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind) == broken
 }
 
 /// Run a parsed command line.

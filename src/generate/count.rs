@@ -1,7 +1,7 @@
 //! Exact counting of compliant strings with big integers: inclusion–exclusion over the required
 //! classes, and a run-length recurrence where `max-consecutive` applies.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use num_bigint::BigUint;
 
@@ -58,19 +58,29 @@ pub(crate) fn strings_with_runs(m: usize, length: usize, max_run: Option<usize>)
     if m == 0 {
         return BigUint::ZERO;
     }
-    // valid[i]: strings of length i with all runs ≤ k. A string of length i ends in a run of
-    // length j ≤ k, preceded by a valid string of length i − j whose last letter differs (m − 1
-    // choices for the run's letter), or by nothing (m choices).
+    // valid[i]: strings of length i with all runs ≤ k. Up to k every string qualifies (m^i).
+    // Beyond, a string ends in a run of length j ≤ k whose letter differs from the one before:
+    // valid[i] = (m − 1) · Σ_{j=1..k} valid[i − j], kept as a sliding-window sum so the whole
+    // count costs O(length) big-integer operations.
     let other = BigUint::from(m - 1);
-    let mut valid: Vec<BigUint> = vec![BigUint::from(1u8)];
-    for i in 1..=length {
-        let mut total = BigUint::ZERO;
-        for j in 1..=k.min(i) {
-            total += if j == i { m_big.clone() } else { &valid[i - j] * &other };
-        }
-        valid.push(total);
+    let mut window: VecDeque<BigUint> = VecDeque::with_capacity(k + 1);
+    let mut sum = BigUint::ZERO;
+    let mut power = BigUint::from(1u8);
+    for _ in 1..=k {
+        power *= &m_big;
+        sum += &power;
+        window.push_back(power.clone());
     }
-    valid.pop().unwrap_or_default()
+    let mut last = power;
+    for _ in k + 1..=length {
+        last = &sum * &other;
+        sum += &last;
+        window.push_back(last.clone());
+        if let Some(oldest) = window.pop_front() {
+            sum -= oldest;
+        }
+    }
+    last
 }
 
 /// log2 of a positive big integer, to f64 precision.

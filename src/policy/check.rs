@@ -3,6 +3,7 @@
 
 use regex::Regex;
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use super::randomness::{self, ANALYSED_CHARS};
 use super::{Charset, Policy, Required, describe_required};
@@ -46,11 +47,20 @@ fn positions(list: &[usize]) -> String {
     format!("{}{more}", shown.join(", "))
 }
 
+/// Characters no policy accepts: controls, and the invisible format characters (byte-order
+/// mark, zero-width and bidirectional marks) that editors slip in and logins then reject.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// What kind of character this is, without saying which one.
 fn char_kind(c: char) -> &'static str {
     match c {
         ' ' => "a space",
         c if c.is_control() => "a control character",
+        c if invisible(c) => "an invisible formatting character",
         c if !c.is_ascii() => "a non-ASCII character",
         c if c.is_ascii_alphanumeric() => "a letter or digit",
         _ => "a symbol",
@@ -68,7 +78,8 @@ fn length_rule(p: &Policy, len: usize) -> RuleResult {
 }
 
 fn characters_rule(accept: Charset, chars: &[char]) -> RuleResult {
-    let bad: Vec<usize> = chars.iter().enumerate().filter(|(_, c)| !accept.contains(**c)).map(|(i, _)| i).collect();
+    let bad: Vec<usize> =
+        chars.iter().enumerate().filter(|(_, c)| !accept.contains(**c) || invisible(**c)).map(|(i, _)| i).collect();
     if bad.is_empty() {
         return rule("characters", true, format!("only allowed characters ({})", accept.describe()));
     }
@@ -146,24 +157,28 @@ fn username_parts(username: &str) -> Vec<String> {
 }
 
 fn username_rule(secret: &str, username: &str) -> RuleResult {
-    let lower = secret.to_lowercase();
+    let lower = Zeroizing::new(secret.to_lowercase());
     match username_parts(username).into_iter().find(|part| lower.contains(part.as_str())) {
         Some(part) if part == username.trim().to_lowercase() => {
             rule("username", false, "contains the username; choose a password unrelated to the account")
         }
-        Some(part) => rule(
+        // The matched part is also a piece of the secret: name it, don't quote it.
+        Some(_) => rule(
             "username",
             false,
-            format!("contains '{part}', the username's local part; choose a password unrelated to the account"),
+            "contains the username's local part (before the @); choose a password unrelated to the account",
         ),
         None => rule("username", true, format!("does not contain the username '{}'", username.trim())),
     }
 }
 
+/// A GUID as the Entra portal shows it, braced, or with its dashes removed.
 fn looks_like_guid(s: &str) -> bool {
+    let s = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(s);
+    let hex = |p: &str| p.chars().all(|c| c.is_ascii_hexdigit());
     let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+    (parts.len() == 5 && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && hex(p)))
+        || (s.len() == 32 && hex(s))
 }
 
 /// The format rule; may relax the length rule (legacy secrets) and add a warning.
@@ -216,9 +231,13 @@ fn pool_size(chars: &[char], accept: Charset) -> f64 {
 }
 
 pub(super) fn check(p: &Policy, secret: &str, username: Option<&str>) -> Report {
-    let chars: Vec<char> = secret.chars().collect();
+    let chars: Zeroizing<Vec<char>> = Zeroizing::new(secret.chars().collect());
     let len = chars.len();
     let mut warnings: Vec<String> = p.warnings.iter().map(|w| (*w).to_owned()).collect();
+    if secret.starts_with(char::is_whitespace) || secret.ends_with(char::is_whitespace) {
+        warnings
+            .push("the secret begins or ends with a space, which many forms trim: check that it is intended".into());
+    }
     let mut length = length_rule(p, len);
     let mut rules = vec![characters_rule(p.accept, &chars)];
     if !p.required.classes.is_empty() {
@@ -350,6 +369,7 @@ mod tests {
         let r = p.check("Zz9-Kore-Integration", user);
         let u = r.rules.iter().find(|r| r.rule == "username").unwrap();
         assert!(!u.ok && u.detail.contains("local part"), "{}", u.detail);
+        assert!(!u.detail.to_lowercase().contains("kore"), "never quotes part of the secret: {}", u.detail);
         assert!(p.check("Zz9-Integration-xyz", user).compliant);
         assert!(p.check("Zz9-Integration-xyz", None).warnings.iter().any(|w| w.contains("--username")));
         // A one- or two-letter local part is not a meaningful thing to forbid.
@@ -376,16 +396,36 @@ mod tests {
         assert!(p.check(value, None).compliant, "{:#?}", p.check(value, None));
         assert!(!p.check("abc9Q~defghijklmnopqrstuvwxyz0123456789.", None).compliant);
 
-        let r = p.check("0f8fad5b-d9cb-469f-a165-70867728950e", None);
-        assert!(!r.compliant);
-        let f = r.rules.iter().find(|r| r.rule == "format").unwrap();
-        assert!(f.detail.contains("this looks like the secret's ID, not its value"), "{}", f.detail);
+        for guid in [
+            "0f8fad5b-d9cb-469f-a165-70867728950e",
+            "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+            "0f8fad5bd9cb469fa16570867728950e",
+        ] {
+            let r = p.check(guid, None);
+            assert!(!r.compliant, "{guid}");
+            let f = r.rules.iter().find(|r| r.rule == "format").unwrap();
+            assert!(f.detail.contains("this looks like the secret's ID, not its value"), "{}", f.detail);
+        }
 
         for legacy in ["Xk3/9qL+Zp0=Tm7.Rw2:Vb5@Nc8-Hd1]", "Xk3/9qL+Zp0=Tm7.Rw2:Vb5@Nc8-Hd1]ab"] {
             let r = p.check(legacy, None);
             assert!(r.compliant, "{r:#?}");
             assert!(r.warnings.iter().any(|w| w.contains("legacy")));
         }
+    }
+
+    #[test]
+    fn invisible_and_control_characters_are_refused_everywhere() {
+        let p = Policy::preset("strong").unwrap();
+        for sneaky in
+            ["\u{FEFF}ß9$kQ2%vL!x7Zp^Rm", "ß9$kQ2%vL!x7\u{200B}Zp^Rm", "ß9$kQ2%vL!x7Zp^Rm\u{85}", "ß9$kQ2%v\tL!x7Zp^Rm"]
+        {
+            let r = p.check(sneaky, None);
+            let c = r.rules.iter().find(|r| r.rule == "characters").unwrap();
+            assert!(!c.ok, "{sneaky:?}");
+        }
+        let spaced = Policy::preset("entra-password").unwrap().check(" Abcdefg1", None);
+        assert!(spaced.compliant && spaced.warnings.iter().any(|w| w.contains("begins or ends with a space")));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! that two short look-alike words in a random 16-character string are not enough). Findings are reported by
 //! kind and position only: a report never quotes the secret.
 
+use zeroize::Zeroizing;
 use zxcvbn::matching::Match;
 use zxcvbn::matching::patterns::{DictionaryPattern, MatchPattern};
 
@@ -119,7 +120,8 @@ fn kind(m: &Match) -> Option<&'static str> {
 }
 
 fn findings_in(chars: &[char], offset: usize, min_len: usize, out: &mut Vec<Finding>) {
-    let text: String = chars.iter().collect();
+    // zxcvbn keeps its own copies (match tokens) that we cannot wipe; ours we do.
+    let text: Zeroizing<String> = Zeroizing::new(chars.iter().collect());
     let entropy = zxcvbn::zxcvbn(&text, &[]);
     for m in entropy.sequence() {
         if m.j + 1 - m.i < min_len {
@@ -134,7 +136,7 @@ fn findings_in(chars: &[char], offset: usize, min_len: usize, out: &mut Vec<Find
 
 /// Analyse the first [`ANALYSED_CHARS`] characters of `secret`.
 pub fn analyse(secret: &str) -> Analysis {
-    let chars: Vec<char> = secret.chars().take(ANALYSED_CHARS).collect();
+    let chars: Zeroizing<Vec<char>> = Zeroizing::new(secret.chars().take(ANALYSED_CHARS).collect());
     let mut found = Vec::new();
     let mut start = 0;
     while start < chars.len() {

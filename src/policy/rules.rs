@@ -20,7 +20,8 @@ fn class(c: &CharacterClass) -> (String, Charset) {
         CharacterClass::Unicode => ("unicode".into(), Charset::any_printable()),
         CharacterClass::Custom(chars) => {
             let set = chars.iter().fold(Charset::EMPTY, |s, &c| s.with(c));
-            (format!("[{}]", set.ascii_chars().collect::<String>()), set)
+            let shown: String = set.ascii_chars().map(|c| if c == ' ' { '␠' } else { c }).collect();
+            (format!("[{shown}]"), set)
         }
     }
 }
@@ -31,12 +32,15 @@ fn generatable(set: Charset) -> Charset {
     Charset::graphic().intersection(set.ascii_only())
 }
 
+const EXAMPLE: &str =
+    "Example: --rules \"minlength: 30; required: upper; required: lower; required: digit; allowed: [-_]\"";
+
 pub(super) fn from_passwordrules(text: &str) -> Result<Policy, PolicyError> {
-    let parsed = parse_password_rules(text, true).map_err(|e| {
-        PolicyError::Rules(format!(
-            "{e}. Example: --rules \"minlength: 30; required: upper; required: lower; required: digit; allowed: [-_]\""
-        ))
-    })?;
+    if text.trim().is_empty() {
+        return Err(PolicyError::Rules(format!("the rules are empty.\n{EXAMPLE}")));
+    }
+    let parsed = parse_password_rules(text, true)
+        .map_err(|e| PolicyError::Rules(format!("{}\n{EXAMPLE}", e.to_string().trim_end().trim_end_matches('.'))))?;
     let required: Vec<Class> = parsed
         .required
         .iter()
@@ -130,7 +134,11 @@ mod tests {
     #[test]
     fn nonsense_is_an_error_that_says_what_to_do() {
         let err = from_passwordrules("minlength: banana").unwrap_err().to_string();
-        assert!(err.contains("--rules") && err.contains("Example"), "{err}");
+        assert!(err.contains("--rules") && err.contains("\nExample"), "{err}");
+        let err = from_passwordrules("  ").unwrap_err().to_string();
+        assert!(err.contains("empty") && err.contains("Example"), "{err}");
+        let p = from_passwordrules("required: [ ]; allowed: lower").unwrap();
+        assert_eq!(p.required.classes[0].name, "[␠]");
         let err = from_passwordrules("minlength: 10; maxlength: 5").unwrap_err().to_string();
         assert!(err.contains("below minlength"), "{err}");
         assert!(from_passwordrules("max-consecutive: 0").is_err());

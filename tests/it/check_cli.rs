@@ -55,6 +55,7 @@ fn json_report_has_the_documented_shape() {
 fn the_secret_never_appears_in_the_report() {
     let secrets = [
         ("salesforce", "Kore-Integration-é-é-Kore-Integration!9"),
+        ("entra-password", "Zq9-kore-Integration-Zq9-kore-Xy"),
         ("salesforce", TYPED),
         ("entra-password", "short"),
         ("entra-client-secret", "0f8fad5b-d9cb-469f-a165-70867728950e"),
@@ -135,16 +136,29 @@ fn bad_stdin_is_a_clear_error() {
     let run = sealpass(&["check"], "");
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("no secret on stdin"), "{}", run.stderr);
-    let run = sealpass(&["check"], "one\ntwo\n");
+    let run = sealpass(&["check"], "Qz9firstline\nQz9secondline\n");
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("more than one line"));
-    assert!(!run.stderr.contains("one") || !run.stderr.contains("two\n"));
+    assert!(!run.stderr.contains("Qz9") && !run.stdout.contains("Qz9"), "{}", run.stderr);
+}
+
+/// Run through `script` so stdout is a terminal, as for a person.
+fn on_a_terminal(shell_command: &str, no_color: bool) -> String {
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", shell_command, "/dev/null"]).env_remove("NO_COLOR");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    String::from_utf8_lossy(&cmd.output().expect("script(1) from util-linux runs").stdout).into_owned()
 }
 
 #[test]
-fn output_has_no_colour_when_piped_or_when_no_color_is_set() {
-    for env in [vec![], vec![("NO_COLOR", "1")]] {
-        let run = sealpass_env(&["check", "--policy", "salesforce"], TYPED, &env);
-        assert!(!run.stdout.contains('\x1b') && !run.stderr.contains('\x1b'));
-    }
+fn colour_on_a_terminal_unless_no_color_is_set() {
+    let command = format!("echo short | '{}' check --policy salesforce", env!("CARGO_BIN_EXE_sealpass"));
+    let coloured = on_a_terminal(&command, false);
+    assert!(coloured.contains("NOT compliant") && coloured.contains('\x1b'), "{coloured:?}");
+    let plain = on_a_terminal(&command, true);
+    assert!(plain.contains("NOT compliant") && !plain.contains('\x1b'), "{plain:?}");
+    let piped = sealpass_env(&["check", "--policy", "salesforce"], TYPED, &[]);
+    assert!(!piped.stdout.contains('\x1b'));
 }

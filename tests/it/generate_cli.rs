@@ -91,12 +91,29 @@ fn policy_can_come_from_the_environment() {
 
 #[test]
 fn a_closed_pipe_is_not_an_error() {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("'{}' generate --count 1000000 | head -n 1", env!("CARGO_BIN_EXE_sealpass")))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    for json in ["", "--json"] {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -o pipefail; '{}' generate --count 1000000 {json} | head -n 1; echo \"exit ${{PIPESTATUS[0]}}\"",
+                env!("CARGO_BIN_EXE_sealpass")
+            ))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.lines().count(), 2, "{stdout}");
+        assert!(stdout.ends_with("exit 0\n"), "{json}: {stdout}");
+        assert!(out.stderr.is_empty(), "{json}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn env_policy_yields_to_rules_on_the_command_line() {
+    let run = crate::helpers::sealpass_env(
+        &["generate", "--rules", "minlength: 20; maxlength: 20", "--json"],
+        "",
+        &[("SEALPASS_POLICY", "salesforce")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json_lines()[0]["policy"], "custom");
 }

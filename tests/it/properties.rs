@@ -7,7 +7,12 @@ use sealpass::generate::Generator;
 use sealpass::policy::Policy;
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // A fixed seed: CI explores the same cases every run; change it to explore others.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5ea1_9a55),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn every_generated_preset_password_passes_its_check(
@@ -55,7 +60,8 @@ proptest! {
                 let pw = g.generate(&mut rng);
                 let report = policy.check(&pw, None);
                 prop_assert!(report.compliant, "{rules} → {}: {:#?}", pw.as_str(), report.rules);
-                prop_assert!(g.entropy_bits() <= pw.len() as f64 * 7.0);
+                let ceiling = pw.len() as f64 * (g.alphabet_len() as f64).log2();
+                prop_assert!(g.entropy_bits() >= 0.0 && g.entropy_bits() <= ceiling + 1e-9, "{} > {ceiling}", g.entropy_bits());
             }
         }
     }

@@ -1,0 +1,145 @@
+//! Files that hold secrets: created 0600 whatever the umask, written atomically, never
+//! overwriting; read only when group and others cannot (like ssh). Also where sealpass keeps
+//! things by default (the XDG base directories).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Why a private file could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The destination exists; we never overwrite.
+    #[error("{0} already exists; sealpass never overwrites it. Remove it or choose another path")]
+    Exists(PathBuf),
+    /// Group or others may read it.
+    #[error("{path} is accessible by group or others (mode {mode:03o}); run `chmod 600 {path}` and try again")]
+    TooOpen {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Bigger than anything sealpass writes there.
+    #[error("{0} is larger than {1} KiB; is it the right file?")]
+    TooLarge(PathBuf, usize),
+    /// Any other I/O error, with the path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
+    move |source| FileError::Io { path: path.to_owned(), source }
+}
+
+/// Write `contents` to a new file at `path` with mode 0600: into a temporary file in the same
+/// directory, synced, then hard-linked into place (which fails if `path` exists, so nothing is
+/// ever overwritten and no reader sees a half-written file).
+pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), FileError> {
+    if path.exists() {
+        return Err(FileError::Exists(path.to_owned()));
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io_err(&tmp))?;
+        // The mode passed to open is filtered by the umask; set it explicitly.
+        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io_err(&tmp))?;
+        file.write_all(contents).map_err(io_err(&tmp))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        fs::hard_link(&tmp, path).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists { FileError::Exists(path.to_owned()) } else { io_err(path)(e) }
+        })?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// Read a file that holds secrets, refusing one that group or others can access.
+pub fn read_private(path: &Path, max: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, FileError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let mode = file.metadata().map_err(io_err(path))?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(FileError::TooOpen { path: path.to_owned(), mode });
+    }
+    read_limited(file, path, max)
+}
+
+/// Read a file that holds no secrets (a recipients list, a ciphertext), up to `max` bytes.
+pub fn read_public(path: &Path, max: usize) -> Result<Vec<u8>, FileError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    Ok(read_limited(file, path, max)?.to_vec())
+}
+
+fn read_limited(file: File, path: &Path, max: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, FileError> {
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    file.take(max as u64 + 1).read_to_end(&mut bytes).map_err(io_err(path))?;
+    if bytes.len() > max {
+        return Err(FileError::TooLarge(path.to_owned(), max / 1024));
+    }
+    Ok(bytes)
+}
+
+/// An XDG base directory: `$VAR` when it is an absolute path, else `$HOME/<fallback>`.
+fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(fallback)))
+        .map(|base| base.join("sealpass"))
+}
+
+/// `$XDG_DATA_HOME/sealpass` (identities, the embedded store).
+pub fn data_dir() -> Option<PathBuf> {
+    xdg("XDG_DATA_HOME", ".local/share")
+}
+
+/// The default identity file.
+pub fn default_identity() -> Option<PathBuf> {
+    data_dir().map(|d| d.join("identity.txt"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn private_files_are_0600_and_never_overwritten() {
+        let dir = scratch();
+        let path = dir.path().join("sub/key.txt");
+        write_new_private(&path, b"one").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(matches!(write_new_private(&path, b"two"), Err(FileError::Exists(_))));
+        assert_eq!(&*read_private(&path, 100).unwrap(), b"one");
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn readable_by_others_is_refused_with_the_fix() {
+        let dir = scratch();
+        let path = dir.path().join("key.txt");
+        fs::write(&path, b"secret").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_private(&path, 100).unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && e.contains("644"), "{e}");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(read_private(&path, 100).is_ok());
+        assert!(matches!(read_private(&path, 3), Err(FileError::TooLarge(..))));
+    }
+}
