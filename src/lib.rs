@@ -32,3 +32,4 @@ pub mod generate;
 pub mod harden;
 pub mod output;
 pub mod policy;
+pub mod qr;
