@@ -16,7 +16,7 @@ pub struct Printer {
 }
 
 /// Whether the environment asks for no colour (<https://no-color.org>: set and not empty).
-fn no_color_requested() -> bool {
+pub fn no_color_requested() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
@@ -69,6 +69,18 @@ impl Printer {
         let color = io::stderr().is_terminal() && !no_color_requested();
         let label = if color { "\x1b[33mwarning:\x1b[0m" } else { "warning:" };
         let _ = writeln!(io::stderr().lock(), "{label} {text}");
+    }
+
+    /// Show text with a secret in it once to the person at the terminal (stderr).
+    pub fn show_once(&self, text: &str) {
+        let _ = writeln!(io::stderr().lock(), "\n{text}");
+    }
+
+    /// Write secret bytes to stdout through a wiped buffer, and flush.
+    pub fn secret_sink_write(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut sink = self.secret_sink();
+        sink.write_all(bytes)?;
+        sink.flush()
     }
 
     /// A writer to stdout for secrets: buffered in memory that is wiped after every flush.

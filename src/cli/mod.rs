@@ -4,9 +4,13 @@
 mod check;
 mod generate;
 pub mod input;
+mod keys;
+mod open;
 mod policies;
+mod seal;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -43,6 +47,14 @@ enum Command {
     Check(check::Args),
     /// List the built-in policies and their rules
     Policies(policies::Args),
+    /// Make a new age identity (0600) and print its recipient and fingerprint
+    Keygen(keys::KeygenArgs),
+    /// Print the recipient(s) and fingerprint of an identity, as text or a QR code
+    Recipient(keys::RecipientArgs),
+    /// Offline: check a secret and seal it in a typed envelope to age recipients
+    Seal(seal::SealArgs),
+    /// Offline: decrypt a sealed envelope, validate the secret, report
+    Open(open::OpenArgs),
 }
 
 /// Which policy to use: a preset or custom `passwordrules`.
@@ -57,13 +69,25 @@ pub(crate) struct PolicyArgs {
 }
 
 impl PolicyArgs {
+    /// Whether --policy or --rules was given.
+    pub(crate) fn given(&self) -> bool {
+        self.policy.is_some() || self.rules.is_some()
+    }
+
     /// The chosen policy. Flags beat the environment (`SEALPASS_POLICY`), which beats the
     /// default, `strong`; naming both --policy and --rules is a usage error.
     pub(crate) fn resolve(&self) -> Result<Policy, Failure> {
+        self.resolve_or(None)
+    }
+
+    /// Like [`PolicyArgs::resolve`], with `default` (a kind's policy) instead of the
+    /// environment and `strong` when no flag is given.
+    pub(crate) fn resolve_or(&self, default: Option<&str>) -> Result<Policy, Failure> {
         match (&self.rules, &self.policy) {
             (Some(_), Some(_)) => Err(Failure::usage("give either --policy or --rules, not both")),
             (Some(rules), None) => Policy::from_rules(rules).map_err(Failure::usage),
             (None, Some(name)) => Policy::preset(name).map_err(Failure::usage),
+            (None, None) if default.is_some() => Policy::preset(default.unwrap_or("strong")).map_err(Failure::usage),
             (None, None) => match std::env::var("SEALPASS_POLICY") {
                 Ok(name) if !name.is_empty() => Policy::preset(&name).map_err(|_| {
                     Failure::usage(format!(
@@ -128,8 +152,22 @@ fn redacted(err: &clap::Error) -> String {
     text
 }
 
+/// Now, as RFC 3339 in UTC to the second: `2026-11-27T12:00:00Z`.
+pub(crate) fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// The identity file: the one given, else the default in the XDG data directory.
+pub(crate) fn identity_path(given: Option<PathBuf>) -> Result<PathBuf, Failure> {
+    given.or_else(crate::files::default_identity).ok_or_else(|| {
+        Failure::usage("no default identity location ($XDG_DATA_HOME and $HOME are unset); give -i FILE or -o FILE")
+    })
+}
+
 /// Parse arguments, run the command, and turn the outcome into an exit code.
 pub fn main() -> ExitCode {
+    crate::harden::disable_core_dumps();
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -165,6 +203,10 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Generate(args) => generate::run(args),
         Command::Check(args) => check::run(args),
         Command::Policies(args) => policies::run(args),
+        Command::Keygen(args) => keys::keygen(args),
+        Command::Recipient(args) => keys::recipient(args),
+        Command::Seal(args) => seal::run(args),
+        Command::Open(args) => open::run(args),
     }
 }
 

@@ -1,0 +1,133 @@
+//! `sealpass keygen` and `sealpass recipient`: make an identity (0600, never overwritten) and show
+//! the recipient(s) and fingerprint that senders seal to, as text or a QR code.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use super::{identity_path, now_rfc3339};
+use crate::crypto::{self, Identities};
+use crate::exit::{Exit, Failure};
+use crate::files;
+use crate::output::Printer;
+use crate::qr;
+
+/// Largest identity file we read.
+const MAX_IDENTITY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Without -o the identity goes to $XDG_DATA_HOME/sealpass/identity.txt \
+    (~/.local/share/sealpass/identity.txt). Give the recipient (age1…) to senders; keep the identity secret.")]
+pub(crate) struct KeygenArgs {
+    /// Where to write the identity (mode 0600; an existing file is never overwritten)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// {"recipient","fingerprint","identity_file"}
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecipientArgs {
+    /// Identity file (default: $XDG_DATA_HOME/sealpass/identity.txt)
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    identity: Option<PathBuf>,
+    /// Also print the recipient(s) as a QR code a phone can scan
+    #[arg(long)]
+    qr: bool,
+    /// Write the QR code to FILE (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    qr_file: Option<PathBuf>,
+    /// {"recipients","fingerprint"}
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct KeyInfo<'a> {
+    recipients: &'a [String],
+    fingerprint: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_file: Option<String>,
+}
+
+/// Read identities from files that only their owner can read.
+pub(crate) fn load_identities(paths: &[PathBuf]) -> Result<Identities, Failure> {
+    let default;
+    let paths: &[PathBuf] = if paths.is_empty() {
+        default = [identity_path(None)?];
+        &default
+    } else {
+        paths
+    };
+    let mut text = zeroize::Zeroizing::new(Vec::new());
+    for path in paths {
+        let bytes = files::read_private(path, MAX_IDENTITY_BYTES).map_err(|e| match e {
+            files::FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Failure::new(Exit::Error, anyhow::anyhow!("no identity at {}: create one with `sealpass keygen -o {}` or give -i FILE", path.display(), path.display()))
+            }
+            other => Failure::new(Exit::Error, other),
+        })?;
+        text.extend_from_slice(&bytes);
+        text.push(b'\n');
+    }
+    Identities::parse(&text).map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("{}: {e}", describe(paths))))
+}
+
+fn describe(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn print_keys(printer: &Printer, recipients: &[String], identity_file: Option<&Path>) -> Result<(), Failure> {
+    let fingerprint = crypto::fingerprint(recipients);
+    if printer.json() {
+        let info = KeyInfo {
+            recipients,
+            fingerprint: &fingerprint,
+            identity_file: identity_file.map(|p| p.display().to_string()),
+        };
+        printer.json_line(&info)?;
+    } else {
+        printer.lines(&format!("{}\nfingerprint: {fingerprint}", recipients.join("\n")))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn keygen(args: KeygenArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(args.json);
+    let path = identity_path(args.output)?;
+    let (identity, recipient) = crypto::generate_identity(&now_rfc3339());
+    files::write_new_private(&path, identity.expose_secret().as_bytes())?;
+    print_keys(&printer, &[recipient.to_string()], Some(&path))?;
+    printer.note(&format!(
+        "wrote a new identity to {} (mode 0600). Keep it secret and back it up: without it nothing \
+         sealed to this recipient can be opened. Give senders the recipient and fingerprint above.",
+        path.display()
+    ));
+    Ok(Exit::Ok)
+}
+
+pub(crate) fn recipient(args: RecipientArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(args.json);
+    let identities = load_identities(args.identity.as_slice())?;
+    let recipients: Vec<String> = identities.recipients().iter().map(ToString::to_string).collect();
+    print_keys(&printer, &recipients, None)?;
+    let payload = recipients.join("\n");
+    if args.qr {
+        let ansi = std::io::stdout().is_terminal() && !crate::output::no_color_requested();
+        printer.lines(&qr::terminal(&payload, ansi)?)?;
+    }
+    if let Some(path) = args.qr_file {
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let bytes = match ext.as_deref() {
+            Some("svg") => qr::svg(&payload)?.into_bytes(),
+            Some("png") => qr::png(&payload)?,
+            _ => return Err(Failure::usage("--qr-file must end in .svg or .png")),
+        };
+        std::fs::write(&path, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        printer.note(&format!("wrote the QR code to {}", path.display()));
+    }
+    Ok(Exit::Ok)
+}

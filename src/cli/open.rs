@@ -1,0 +1,177 @@
+//! `sealpass open`: the offline receiving half. Decrypt with the vendor's identity, read the
+//! envelope strictly, validate the secret against the receiver's policy (or the envelope's), and
+//! report; the secret itself only on request.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::PolicyArgs;
+use super::keys::load_identities;
+use crate::crypto::{self, MAX_CIPHERTEXT_BYTES};
+use crate::envelope::{Envelope, FieldType};
+use crate::exit::{Exit, Failure};
+use crate::files;
+use crate::output::Printer;
+use crate::policy::{Policy, Report, RuleResult};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit codes: 0 ok, 3 the secret fails the policy (reported first), 5 cannot decrypt \
+    (no matching identity, corrupt, truncated, tampered, not age).\n\nExamples:\n  \
+    sealpass open -i vendor.key cred.age\n  sealpass open -i vendor.key --policy salesforce -o password.txt < cred.age")]
+pub(crate) struct OpenArgs {
+    /// Identity file (repeatable; default: $XDG_DATA_HOME/sealpass/identity.txt)
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    identities: Vec<PathBuf>,
+    /// The sealed file, armored or binary (default: stdin)
+    #[arg(value_name = "FILE")]
+    input: Option<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// {"kind","fields","policy","compliant","rules","warnings","secret"?, …}
+    #[arg(long)]
+    json: bool,
+    /// Print the secret on stdout (the report then goes to stderr)
+    #[arg(long, conflicts_with = "output")]
+    reveal: bool,
+    /// Write the secret to FILE (mode 0600, never overwritten)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Opened<'a> {
+    kind: &'a str,
+    fields: std::collections::BTreeMap<&'a str, &'a str>,
+    policy: &'a str,
+    compliant: bool,
+    rules: &'a [RuleResult],
+    warnings: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+    created_at: &'a str,
+    note: Option<&'a str>,
+    sender: Option<&'a str>,
+    request: Option<&'a str>,
+    allow_weak: bool,
+}
+
+/// The policy to validate against: the receiver's if given, else the one the envelope names,
+/// else the kind's default. The receiver's requirement wins over the sender's claim.
+pub(crate) fn policy_for(args: &PolicyArgs, envelope: &Envelope, warnings: &mut Vec<String>) -> Result<Policy, Failure> {
+    if args.given() {
+        return args.resolve_or(None);
+    }
+    let claimed = match (envelope.policy.as_deref(), envelope.rules.as_deref()) {
+        (Some("custom"), Some(rules)) => Policy::from_rules(rules).ok(),
+        (Some(name), _) => Policy::preset(name).ok(),
+        (None, _) => None,
+    };
+    Ok(match claimed {
+        Some(p) => p,
+        None => {
+            if let Some(name) = &envelope.policy {
+                warnings.push(format!("the envelope names policy '{name}', which this sealpass does not know; checked against the kind's default"));
+            }
+            Policy::preset(envelope.kind.default_policy()).map_err(Failure::usage)?
+        }
+    })
+}
+
+/// Decrypt and parse; every failure here is exit 5 with a message saying what is wrong.
+pub(crate) fn decrypt(ciphertext: &[u8], identities: &crypto::Identities) -> Result<Envelope, Failure> {
+    let plaintext = crypto::open(ciphertext, identities).map_err(|e| Failure::new(Exit::Decrypt, e))?;
+    Envelope::from_bytes(&plaintext).map_err(|e| Failure::new(Exit::Decrypt, e))
+}
+
+/// The human report: the envelope's context, then the policy report.
+pub(crate) fn human(printer: &Printer, envelope: &Envelope, report: &Report, reveal: bool) -> String {
+    let mut text = format!("kind     {}\ncreated  {}\n", envelope.kind, envelope.created_at);
+    if let Some(sender) = &envelope.sender {
+        text.push_str(&format!("sender   {sender} (unauthenticated)\n"));
+    }
+    if let Some(request) = &envelope.request {
+        text.push_str(&format!("request  {request}\n"));
+    }
+    if let Some(note) = &envelope.note {
+        text.push_str(&format!("note     {note}\n"));
+    }
+    for (key, value) in &envelope.fields {
+        let hidden = envelope.kind.field(key).is_some_and(|f| f.ty == FieldType::Secret) && !reveal;
+        let shown = if hidden { "(hidden; --reveal or -o to get it)" } else { value.expose_secret() };
+        text.push_str(&format!("  {key:<16} {shown}\n"));
+    }
+    text.push_str(&printer.report_text(report));
+    text
+}
+
+pub(crate) fn run(args: OpenArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(args.json);
+    let identities = load_identities(&args.identities)?;
+    let ciphertext = match &args.input {
+        Some(path) => files::read_public(path, MAX_CIPHERTEXT_BYTES).map_err(|e| match e {
+            files::FileError::TooLarge(..) => Failure::new(Exit::Decrypt, e),
+            other => Failure::new(Exit::Error, other),
+        })?,
+        None => {
+            if std::io::stdin().is_terminal() {
+                return Err(Failure::usage("give the sealed FILE, or pipe it in: sealpass open -i KEY < cred.age"));
+            }
+            let mut bytes = Vec::new();
+            std::io::stdin().lock().take(MAX_CIPHERTEXT_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+            bytes
+        }
+    };
+    let envelope = decrypt(&ciphertext, &identities)?;
+    let mut warnings = Vec::new();
+    let policy = policy_for(&args.policy, &envelope, &mut warnings)?;
+    let username = envelope.fields.get("username").map(|u| u.expose_secret().to_owned());
+    let mut report = policy.check(envelope.secret.expose_secret(), username.as_deref());
+    if envelope.allow_weak {
+        warnings.push("the sender sealed this knowing it fails their policy (--allow-weak)".into());
+    }
+    if let Some(claimed) = envelope.policy.as_deref().filter(|c| *c != policy.name) {
+        warnings.push(format!("checked against {} as you asked; the sender checked against {claimed}", policy.name));
+    }
+    report.warnings.extend(warnings);
+
+    if let Some(path) = &args.output {
+        files::write_new_private(path, envelope.secret.expose_secret().as_bytes())?;
+    }
+    if printer.json() {
+        let fields = envelope
+            .fields
+            .iter()
+            .filter(|(k, _)| args.reveal || envelope.kind.field(k).is_none_or(|f| f.ty != FieldType::Secret))
+            .map(|(k, v)| (k.as_str(), v.expose_secret()))
+            .collect();
+        printer.json_line(&Opened {
+            kind: envelope.kind.name(),
+            fields,
+            policy: &policy.name,
+            compliant: report.compliant,
+            rules: &report.rules,
+            warnings: &report.warnings,
+            secret: args.reveal.then(|| envelope.secret.expose_secret()),
+            created_at: &envelope.created_at,
+            note: envelope.note.as_deref(),
+            sender: envelope.sender.as_deref(),
+            request: envelope.request.as_deref(),
+            allow_weak: envelope.allow_weak,
+        })?;
+    } else if args.reveal {
+        printer.note(&human(&printer, &envelope, &report, true));
+        let mut line = Zeroizing::new(envelope.secret.expose_secret().to_owned());
+        line.push('\n');
+        printer.secret_sink_write(line.as_bytes())?;
+    } else {
+        printer.lines(&human(&printer, &envelope, &report, false))?;
+        if let Some(path) = &args.output {
+            printer.note(&format!("wrote the secret to {} (mode 0600)", path.display()));
+        }
+    }
+    Ok(if report.compliant { Exit::Ok } else { Exit::Policy })
+}

@@ -1,0 +1,265 @@
+//! `sealpass seal`: the offline half of a hand-over. Take (or generate) the secret, check it
+//! against the policy before anything is written, wrap it in a typed envelope and seal it with
+//! age to the recipients.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::input::{read_one_secret, MAX_SECRET_BYTES};
+use super::{PolicyArgs, now_rfc3339};
+use crate::crypto::{self, Recipient};
+use crate::envelope::{Envelope, FieldType, Kind, validate_field};
+use crate::exit::{Exit, Failure};
+use crate::files;
+use crate::generate::Generator;
+use crate::output::Printer;
+use crate::policy::Policy;
+
+/// Names of the kinds, for clap.
+pub(crate) const KIND_NAMES: [&str; 6] = [
+    "salesforce-password",
+    "salesforce-client-credentials",
+    "dynamics-app-password",
+    "dynamics-password",
+    "entra-client-secret",
+    "generic",
+];
+
+/// What goes into an envelope besides the secret: shared by `seal` and `send`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct EnvelopeArgs {
+    /// Credential kind (SPEC §2); decides the fields and the default policy
+    #[arg(long, default_value = "generic", value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
+    kind: String,
+    /// The account's username (the `username` field)
+    #[arg(long, short = 'u')]
+    username: Option<String>,
+    /// A field of the kind, e.g. --field instance_url=https://acme.my.salesforce.com (repeatable)
+    #[arg(long = "field", value_name = "KEY=VALUE")]
+    fields: Vec<String>,
+    /// A field read from a file, for secret fields such as security_token (repeatable)
+    #[arg(long = "field-file", value_name = "KEY=FILE")]
+    field_files: Vec<String>,
+    /// A note for the receiver
+    #[arg(long)]
+    note: Option<String>,
+    /// How the receiver can reach you (not authenticated)
+    #[arg(long)]
+    sender: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Generate the secret per the policy, show it once, and seal it
+    #[arg(long)]
+    generate: bool,
+    /// With --generate: write the password to stdout for a script to set (needs -o for the sealed output)
+    #[arg(long, requires = "generate")]
+    print_generated: bool,
+    /// With --generate: length (default: the policy's)
+    #[arg(long, requires = "generate")]
+    length: Option<usize>,
+    /// Seal even if the secret fails the policy (recorded in the envelope)
+    #[arg(long)]
+    allow_weak: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "The secret comes from stdin, or a hidden prompt asked twice, or --generate; never from \
+    the command line.\n\nExamples:\n  \
+    sealpass seal --to age1… --kind salesforce-password --username kore@acme.example --generate -o cred.age\n  \
+    sealpass seal -R vendor.txt --kind entra-client-secret --field tenant_id=… --field client_id=… < secret.txt")]
+pub(crate) struct SealArgs {
+    /// Recipient to seal to, age1… (repeatable)
+    #[arg(long = "to", short = 'r', value_name = "RECIPIENT")]
+    to: Vec<String>,
+    /// File of recipients, one a line, # comments (repeatable)
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    recipients_files: Vec<PathBuf>,
+    #[command(flatten)]
+    envelope: EnvelopeArgs,
+    /// Write the sealed output to FILE (mode 0600, never overwritten) instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Refused: a secret typed here would stay in shell history and the process list.
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    stray: Vec<OsString>,
+}
+
+/// Refuse positional values: they would be a secret on the command line.
+pub(crate) fn refuse_stray(stray: &[OsString], command: &str) -> Result<(), Failure> {
+    if stray.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "{command} does not take the secret as an argument (not shown here): shell history and the process \
+         list would keep it. Pipe it on stdin, use the hidden prompt, or --generate."
+    )))
+}
+
+/// Recipients from --to and -R, sorted and de-duplicated.
+pub(crate) fn recipients(to: &[String], files_: &[PathBuf]) -> Result<Vec<Recipient>, Failure> {
+    let mut all: Vec<Recipient> = to.iter().map(|r| r.parse()).collect::<Result<_, _>>().map_err(Failure::usage)?;
+    for path in files_ {
+        let text = files::read_public(path, 64 * 1024)?;
+        let text = String::from_utf8(text).map_err(|_| anyhow::anyhow!("{} is not a text file", path.display()))?;
+        all.extend(crypto::parse_recipients_file(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?);
+    }
+    crypto::recipient_set(all).map_err(Failure::usage)
+}
+
+fn split_kv(arg: &str, flag: &str) -> Result<(String, String), Failure> {
+    arg.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .ok_or_else(|| Failure::usage(format!("{flag} takes KEY=VALUE, e.g. {flag} instance_url=https://…")))
+}
+
+fn fields(kind: Kind, args: &EnvelopeArgs) -> Result<BTreeMap<String, SecretString>, Failure> {
+    let mut out = BTreeMap::new();
+    let mut put = |key: String, value: String| -> Result<(), Failure> {
+        validate_field(kind, &key, &value).map_err(Failure::usage)?;
+        if out.insert(key.clone(), SecretString::from(value.trim().to_owned())).is_some() {
+            return Err(Failure::usage(format!("field {key} is given twice")));
+        }
+        Ok(())
+    };
+    if let Some(u) = &args.username {
+        put("username".into(), u.clone())?;
+    }
+    for arg in &args.fields {
+        let (key, value) = split_kv(arg, "--field")?;
+        if kind.field(&key).is_some_and(|f| f.ty == FieldType::Secret) {
+            return Err(Failure::usage(format!(
+                "{key} is a secret: give it with --field-file {key}=FILE, not on the command line (not shown here)"
+            )));
+        }
+        put(key, value)?;
+    }
+    for arg in &args.field_files {
+        let (key, path) = split_kv(arg, "--field-file")?;
+        let path = PathBuf::from(path);
+        let secret_field = kind.field(&key).is_some_and(|f| f.ty == FieldType::Secret);
+        let bytes = if secret_field {
+            files::read_private(&path, MAX_SECRET_BYTES)?
+        } else {
+            zeroize::Zeroizing::new(files::read_public(&path, MAX_SECRET_BYTES)?)
+        };
+        let value = read_one_secret(&bytes[..]).map_err(|f| Failure::new(f.exit, anyhow::anyhow!("{}: {}", path.display(), f.error)))?;
+        put(key, value.expose_secret().to_owned())?;
+    }
+    Ok(out)
+}
+
+/// Ask twice on the terminal, or read stdin.
+fn typed_secret() -> Result<SecretString, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return read_one_secret(std::io::stdin().lock());
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))
+    };
+    let first = ask("Secret to seal (input hidden): ")?;
+    let second = ask("Once more to confirm: ")?;
+    if *first != *second {
+        return Err(Failure::new(Exit::Error, anyhow::anyhow!("the two entries differ; nothing was sealed")));
+    }
+    read_one_secret(first.as_bytes())
+}
+
+/// A generated secret: drawn until the full check passes (username and looks-random included),
+/// then shown once on the terminal or, with --print-generated, written to stdout.
+fn generated_secret(policy: &Policy, args: &EnvelopeArgs, username: Option<&str>, printer: &Printer, output_to_file: bool) -> Result<SecretString, Failure> {
+    if args.print_generated && !output_to_file {
+        return Err(Failure::usage("--print-generated writes the password to stdout, so the sealed output needs -o FILE"));
+    }
+    if !args.print_generated && !std::io::stderr().is_terminal() {
+        return Err(Failure::usage(
+            "--generate shows the password once on the terminal, and there is none; add --print-generated -o FILE \
+             to hand it to a script instead",
+        ));
+    }
+    let generator = Generator::new(policy, args.length).map_err(Failure::usage)?;
+    let mut rng = StdRng::try_from_os_rng().map_err(|e| anyhow::anyhow!("the operating system's random number generator failed: {e}"))?;
+    let password = generator.generate_where(&mut rng, |pw| policy.check(pw, username).compliant);
+    if args.print_generated {
+        printer.lines(&password)?;
+    } else {
+        printer.show_once(&zeroize::Zeroizing::new(format!(
+            "Generated {} password (shown once; set it on the account now):\n\n    {}\n",
+            policy.name,
+            password.as_str()
+        )));
+    }
+    Ok(SecretString::from(password.as_str()))
+}
+
+/// Build the checked envelope from the arguments: shared by `seal` and `send`.
+pub(crate) fn build_envelope(args: &EnvelopeArgs, request: Option<String>, output_to_file: bool) -> Result<Envelope, Failure> {
+    let printer = Printer::new(false);
+    let kind = Kind::from_name(&args.kind).ok_or_else(|| Failure::usage(format!("unknown kind {}", args.kind)))?;
+    let fields = fields(kind, args)?;
+    let policy = args.policy.resolve_or(Some(kind.default_policy()))?;
+    let username = fields.get("username").map(|u| u.expose_secret().to_owned());
+    let secret = if args.generate {
+        generated_secret(&policy, args, username.as_deref(), &printer, output_to_file)?
+    } else {
+        typed_secret()?
+    };
+    let report = policy.check(secret.expose_secret(), username.as_deref());
+    if !report.compliant {
+        printer.note(&printer.report_text(&report));
+        if !args.allow_weak {
+            return Err(Failure::new(
+                Exit::Policy,
+                anyhow::anyhow!(
+                    "the secret does not comply with policy {}; nothing was sealed. Fix it, or pass --allow-weak \
+                     to seal it anyway (the receiver will see that you did)",
+                    policy.name
+                ),
+            ));
+        }
+        printer.warn("sealing a secret that fails the policy, as --allow-weak asked; the envelope records it");
+    }
+    let envelope = Envelope {
+        kind,
+        secret,
+        fields,
+        policy: Some(policy.name.clone()),
+        rules: policy.rules_source.clone(),
+        note: args.note.clone(),
+        request,
+        created_at: now_rfc3339(),
+        sender: args.sender.clone(),
+        allow_weak: !report.compliant,
+    };
+    envelope.validate_fields().map_err(Failure::usage)?;
+    Ok(envelope)
+}
+
+pub(crate) fn run(args: SealArgs) -> Result<Exit, Failure> {
+    refuse_stray(&args.stray, "seal")?;
+    let printer = Printer::new(false);
+    let recipients = recipients(&args.to, &args.recipients_files)?;
+    let envelope = build_envelope(&args.envelope, None, args.output.is_some())?;
+    let plaintext = envelope.to_padded_bytes().map_err(Failure::usage)?;
+    let armored = crypto::seal(&plaintext, &recipients)?;
+    match &args.output {
+        Some(path) => files::write_new_private(path, armored.as_bytes())?,
+        None => printer.lines(&armored)?,
+    }
+    if std::io::stderr().is_terminal() {
+        printer.note(&format!(
+            "sealed a {} to {} recipient(s), fingerprint {}",
+            envelope.kind,
+            recipients.len(),
+            crypto::fingerprint_of(&recipients)
+        ));
+    }
+    Ok(Exit::Ok)
+}
