@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests need. None yet: the age CLI (interop) and redis-server (the Redis
-# store) join this list with the envelope and scale-out work.
-packages=()
+# Debian packages the tests need (package name = command name): the reference age CLI for the
+# interoperability tests.
+packages=(age)
 missing=()
 for p in "${packages[@]}"; do
   command -v "$p" >/dev/null 2>&1 || missing+=("$p")

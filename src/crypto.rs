@@ -202,6 +202,9 @@ pub fn open(ciphertext: &[u8], identities: &Identities) -> Result<Zeroizing<Vec<
     if ciphertext.len() > MAX_CIPHERTEXT_BYTES {
         return Err(OpenError::TooLarge);
     }
+    // Armor pasted from a mail or a chat often comes with blank lines or spaces around it.
+    let trimmed = ciphertext.trim_ascii();
+    let ciphertext = if trimmed.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") { trimmed } else { ciphertext };
     let decryptor = age::Decryptor::new(ArmoredReader::new(ciphertext)).map_err(|e| match e {
         age::DecryptError::UnknownFormat => OpenError::NotAge("unknown format".into()),
         age::DecryptError::InvalidHeader => OpenError::NotAge("invalid header".into()),

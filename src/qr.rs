@@ -99,7 +99,7 @@ mod tests {
     const R: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
     fn decode_grey(width: usize, height: usize, pixel: impl Fn(usize, usize) -> u8) -> String {
-        let mut img = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| pixel(x, y));
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(width, height, pixel);
         let grids = img.detect_grids();
         assert_eq!(grids.len(), 1, "one code found");
         grids[0].decode().unwrap().1

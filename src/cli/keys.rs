@@ -65,9 +65,14 @@ pub(crate) fn load_identities(paths: &[PathBuf]) -> Result<Identities, Failure> 
     let mut text = zeroize::Zeroizing::new(Vec::new());
     for path in paths {
         let bytes = files::read_private(path, MAX_IDENTITY_BYTES).map_err(|e| match e {
-            files::FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                Failure::new(Exit::Error, anyhow::anyhow!("no identity at {}: create one with `sealpass keygen -o {}` or give -i FILE", path.display(), path.display()))
-            }
+            files::FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Failure::new(
+                Exit::Error,
+                anyhow::anyhow!(
+                    "no identity at {}: create one with `sealpass keygen -o {}` or give -i FILE",
+                    path.display(),
+                    path.display()
+                ),
+            ),
             other => Failure::new(Exit::Error, other),
         })?;
         text.extend_from_slice(&bytes);

@@ -61,7 +61,11 @@ struct Opened<'a> {
 
 /// The policy to validate against: the receiver's if given, else the one the envelope names,
 /// else the kind's default. The receiver's requirement wins over the sender's claim.
-pub(crate) fn policy_for(args: &PolicyArgs, envelope: &Envelope, warnings: &mut Vec<String>) -> Result<Policy, Failure> {
+pub(crate) fn policy_for(
+    args: &PolicyArgs,
+    envelope: &Envelope,
+    warnings: &mut Vec<String>,
+) -> Result<Policy, Failure> {
     if args.given() {
         return args.resolve_or(None);
     }

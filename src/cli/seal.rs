@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::input::{read_one_secret, MAX_SECRET_BYTES};
+use super::input::{MAX_SECRET_BYTES, read_one_secret};
 use super::{PolicyArgs, now_rfc3339};
 use crate::crypto::{self, Recipient};
 use crate::envelope::{Envelope, FieldType, Kind, validate_field};
@@ -148,7 +148,8 @@ fn fields(kind: Kind, args: &EnvelopeArgs) -> Result<BTreeMap<String, SecretStri
         } else {
             zeroize::Zeroizing::new(files::read_public(&path, MAX_SECRET_BYTES)?)
         };
-        let value = read_one_secret(&bytes[..]).map_err(|f| Failure::new(f.exit, anyhow::anyhow!("{}: {}", path.display(), f.error)))?;
+        let value = read_one_secret(&bytes[..])
+            .map_err(|f| Failure::new(f.exit, anyhow::anyhow!("{}: {}", path.display(), f.error)))?;
         put(key, value.expose_secret().to_owned())?;
     }
     Ok(out)
@@ -174,9 +175,17 @@ fn typed_secret() -> Result<SecretString, Failure> {
 
 /// A generated secret: drawn until the full check passes (username and looks-random included),
 /// then shown once on the terminal or, with --print-generated, written to stdout.
-fn generated_secret(policy: &Policy, args: &EnvelopeArgs, username: Option<&str>, printer: &Printer, output_to_file: bool) -> Result<SecretString, Failure> {
+fn generated_secret(
+    policy: &Policy,
+    args: &EnvelopeArgs,
+    username: Option<&str>,
+    printer: &Printer,
+    output_to_file: bool,
+) -> Result<SecretString, Failure> {
     if args.print_generated && !output_to_file {
-        return Err(Failure::usage("--print-generated writes the password to stdout, so the sealed output needs -o FILE"));
+        return Err(Failure::usage(
+            "--print-generated writes the password to stdout, so the sealed output needs -o FILE",
+        ));
     }
     if !args.print_generated && !std::io::stderr().is_terminal() {
         return Err(Failure::usage(
@@ -185,7 +194,8 @@ fn generated_secret(policy: &Policy, args: &EnvelopeArgs, username: Option<&str>
         ));
     }
     let generator = Generator::new(policy, args.length).map_err(Failure::usage)?;
-    let mut rng = StdRng::try_from_os_rng().map_err(|e| anyhow::anyhow!("the operating system's random number generator failed: {e}"))?;
+    let mut rng = StdRng::try_from_os_rng()
+        .map_err(|e| anyhow::anyhow!("the operating system's random number generator failed: {e}"))?;
     let password = generator.generate_where(&mut rng, |pw| policy.check(pw, username).compliant);
     if args.print_generated {
         printer.lines(&password)?;
@@ -200,7 +210,11 @@ fn generated_secret(policy: &Policy, args: &EnvelopeArgs, username: Option<&str>
 }
 
 /// Build the checked envelope from the arguments: shared by `seal` and `send`.
-pub(crate) fn build_envelope(args: &EnvelopeArgs, request: Option<String>, output_to_file: bool) -> Result<Envelope, Failure> {
+pub(crate) fn build_envelope(
+    args: &EnvelopeArgs,
+    request: Option<String>,
+    output_to_file: bool,
+) -> Result<Envelope, Failure> {
     let printer = Printer::new(false);
     let kind = Kind::from_name(&args.kind).ok_or_else(|| Failure::usage(format!("unknown kind {}", args.kind)))?;
     let fields = fields(kind, args)?;

@@ -1,6 +1,9 @@
-//! Shared helpers: run the real binary with stdin, capture everything.
+//! Shared helpers: run the real binary with stdin in a scratch home, capture everything; run the
+//! reference `age` CLI.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// What a run of the binary produced.
@@ -8,12 +11,29 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    pub raw_stdout: Vec<u8>,
 }
 
 impl Run {
     /// stdout parsed as JSON lines.
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
         self.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    }
+    /// The one JSON object on stdout.
+    pub fn json(&self) -> serde_json::Value {
+        let mut all = self.json_lines();
+        assert_eq!(all.len(), 1, "one JSON object expected: {}", self.stdout);
+        all.remove(0)
+    }
+    /// Fail with everything we know unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    /// Whether `text` appears anywhere in the output.
+    pub fn mentions(&self, text: &str) -> bool {
+        self.stdout.contains(text) || self.stderr.contains(text)
     }
 }
 
@@ -25,20 +45,81 @@ pub fn sealpass(args: &[&str], stdin: &str) -> Run {
 /// Like [`sealpass`] with extra environment variables.
 pub fn sealpass_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealpass"));
-    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.env_remove("SEALPASS_POLICY").env_remove("NO_COLOR");
+    cmd.args(args).env_remove("SEALPASS_POLICY").env_remove("NO_COLOR");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("the sealpass binary runs");
+    run(cmd, stdin.as_bytes())
+}
+
+/// Run a prepared command with `stdin`, capturing its output.
+pub fn run(mut cmd: Command, stdin: &[u8]) -> Run {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the command runs");
     let mut input = child.stdin.take().unwrap();
     // A command may exit before reading stdin (a usage error); that is not a test failure.
-    let _ = input.write_all(stdin.as_bytes());
+    let _ = input.write_all(stdin);
     drop(input);
     let out = child.wait_with_output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        raw_stdout: out.stdout,
     }
+}
+
+/// A scratch home: its own XDG directories and working directory.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `sealpass ARGS` in this home, with `stdin`.
+    pub fn sealpass(&self, args: &[&str], stdin: impl AsRef<[u8]>) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealpass"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_STATE_HOME", self.path("state"))
+            .env_remove("SEALPASS_POLICY")
+            .env_remove("NO_COLOR");
+        run(cmd, stdin.as_ref())
+    }
+
+    /// A new identity file `name`; returns its recipient.
+    pub fn keygen(&self, name: &str) -> String {
+        let run = self.sealpass(&["keygen", "-o", name], "");
+        run.expect(0);
+        run.stdout.lines().next().unwrap().to_owned()
+    }
+
+    /// Write a private (0600) file.
+    pub fn private_file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    }
+}
+
+/// The reference age CLI (Debian's `age`), which scripts/test.sh installs. Missing is a failure.
+pub fn age(args: &[&str], stdin: &[u8], dir: &Path) -> Run {
+    let mut cmd = Command::new("age");
+    cmd.args(args).current_dir(dir);
+    assert!(
+        Command::new("age").arg("--version").output().is_ok(),
+        "the age CLI is missing: run scripts/test.sh, which installs Debian's age"
+    );
+    run(cmd, stdin)
 }

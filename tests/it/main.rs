@@ -1,8 +1,11 @@
 //! The one integration test binary: the real `sealpass` binary driven end to end, and property
 //! tests of the library's promises.
 
+mod cctv;
 mod check_cli;
+mod envelope_cli;
 mod generate_cli;
 mod helpers;
+mod interop;
 mod policies_cli;
 mod properties;
