@@ -27,7 +27,7 @@ pub enum Recipient {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
     /// Not a recipient we understand.
-    #[error("'{0}' is not an age recipient (age1…). {1}")]
+    #[error("{0} is not an age recipient (age1…). {1}")]
     BadRecipient(String, &'static str),
     /// No recipients at all.
     #[error("no recipients: give --to age1… (repeatable) or -R FILE")]
@@ -45,17 +45,20 @@ impl FromStr for Recipient {
 
     fn from_str(s: &str) -> Result<Self, KeyError> {
         let s = s.trim();
+        let lower = s.to_ascii_lowercase();
         let hint = if s.starts_with("ssh-") {
             "SSH recipients are not supported yet; use an age key (sealpass keygen)"
-        } else if s.starts_with("age1") && s.len() > 62 {
-            "plugin and post-quantum recipients are not supported yet; use an X25519 key (sealpass keygen)"
-        } else if s.starts_with("AGE-SECRET-KEY-") {
+        } else if lower.starts_with("age-secret-key-") || lower.starts_with("age-plugin-") {
             "that is a secret key: never share it; give its recipient (sealpass recipient -i FILE)"
+        } else if lower.starts_with("age1") && s.len() > 62 {
+            "plugin and post-quantum recipients are not supported yet; use an X25519 key (sealpass keygen)"
         } else {
             "recipients look like age1 followed by 58 characters (sealpass recipient prints yours)"
         };
-        // Never echo what looks like a secret key back.
-        let shown = if s.starts_with("AGE-SECRET-KEY-") { "AGE-SECRET-KEY-…".to_owned() } else { short(s) };
+        // Echo only what looks like a public key: anything else might be a secret pasted in the
+        // wrong place.
+        let shown =
+            if lower.starts_with("age1") || s.starts_with("ssh-") { short(s) } else { "(not shown)".to_owned() };
         s.parse::<age::x25519::Recipient>().map(Recipient::X25519).map_err(|_| KeyError::BadRecipient(shown, hint))
     }
 }
@@ -128,6 +131,12 @@ impl fmt::Debug for Identities {
 }
 
 impl Identities {
+    /// Add the identities of `other`.
+    pub fn extend(&mut self, other: Identities) {
+        self.identities.extend(other.identities);
+        self.recipients.extend(other.recipients);
+    }
+
     /// Parse an identity file as `age-keygen` writes it: `AGE-SECRET-KEY-1…` lines, comments,
     /// blank lines; one or more keys.
     pub fn parse(text: &[u8]) -> Result<Identities, KeyError> {
@@ -205,10 +214,12 @@ pub fn open(ciphertext: &[u8], identities: &Identities) -> Result<Zeroizing<Vec<
     // Armor pasted from a mail or a chat often comes with blank lines or spaces around it.
     let trimmed = ciphertext.trim_ascii();
     let ciphertext = if trimmed.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") { trimmed } else { ciphertext };
+    let armored = ciphertext.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----");
     let decryptor = age::Decryptor::new(ArmoredReader::new(ciphertext)).map_err(|e| match e {
         age::DecryptError::UnknownFormat => OpenError::NotAge("unknown format".into()),
-        age::DecryptError::InvalidHeader => OpenError::NotAge("invalid header".into()),
-        age::DecryptError::Io(e) => OpenError::NotAge(e.to_string()),
+        age::DecryptError::InvalidHeader if !armored => OpenError::NotAge("invalid header".into()),
+        age::DecryptError::Io(e) if !armored => OpenError::NotAge(e.to_string()),
+        age::DecryptError::Io(e) => OpenError::Corrupt(format!("truncated or malformed armor ({e})")),
         other => OpenError::Corrupt(other.to_string()),
     })?;
     if decryptor.is_scrypt() {
@@ -220,7 +231,8 @@ pub fn open(ciphertext: &[u8], identities: &Identities) -> Result<Zeroizing<Vec<
             age::DecryptError::NoMatchingKeys => OpenError::NoMatchingKeys,
             other => OpenError::Corrupt(other.to_string()),
         })?;
-    let mut plaintext = Zeroizing::new(Vec::new());
+    // Room for everything up front: a growing Vec would leave unwiped copies of the plaintext.
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(MAX_CIPHERTEXT_BYTES + 1));
     reader
         .by_ref()
         .take(MAX_CIPHERTEXT_BYTES as u64)
@@ -249,11 +261,13 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_matches_an_independent_computation() {
-        // sha256("age1ql3z…") computed with coreutils: first 16 bytes, base32, lowercase.
-        let digest = Sha256::digest(A.as_bytes());
-        let expect = BASE32_NOPAD.encode(&digest[..16]).to_lowercase();
-        assert_eq!(fingerprint(&[A]).replace('-', "").trim_start_matches("sp1"), expect);
+    fn fingerprint_matches_values_computed_with_coreutils() {
+        // printf '%s' RECIPIENTS | sha256sum | cut -c1-32 | xxd -r -p | base32 | tr A-Z a-z
+        assert_eq!(fingerprint(&[A]), "sp1-z57f-narr-gfig-qw7r-nzbm-j2si-4e");
+        let b = "age1lxfpwx6mt62skudgcut35wsrekt8necz9fu9ttz076tx0nh8kfsqahqk8p";
+        // Sorted (b < A), joined with one newline, no trailing newline.
+        assert_eq!(fingerprint(&[A, b]), "sp1-asqn-uvvd-kghx-ocmx-u3mg-r6mj-zu");
+        assert_eq!(fingerprint(&[b, A]), fingerprint(&[A, b]));
     }
 
     #[test]
@@ -276,8 +290,11 @@ mod tests {
         assert!(A.parse::<Recipient>().is_ok());
         let e = "ssh-ed25519 AAAA".parse::<Recipient>().unwrap_err().to_string();
         assert!(e.contains("SSH recipients are not supported yet"), "{e}");
-        let e = "AGE-SECRET-KEY-1QQQ".parse::<Recipient>().unwrap_err().to_string();
-        assert!(e.contains("secret key") && !e.contains("1QQQ"), "{e}");
+        for secret in ["AGE-SECRET-KEY-1QQQ", "age-secret-key-1qqq", "hunter2"] {
+            let e = secret.parse::<Recipient>().unwrap_err().to_string();
+            assert!(!e.to_lowercase().contains("qqq") && !e.contains("hunter2"), "{e}");
+        }
+        assert!("age-secret-key-1qqq".parse::<Recipient>().unwrap_err().to_string().contains("secret key"));
         let parsed = parse_recipients_file(&format!("# team\n\n{A}\n  {A}  \n")).unwrap();
         assert_eq!(recipient_set(parsed).unwrap().len(), 1);
         assert_eq!(recipient_set(vec![]).unwrap_err(), KeyError::NoRecipients);

@@ -15,8 +15,11 @@ pub const VERSION: u64 = 1;
 pub const PAD_BLOCK: usize = 512;
 /// …and to at least this many bytes.
 pub const PAD_MIN: usize = 1024;
-/// Largest envelope, padded.
+/// Largest envelope a reader accepts, padded.
 pub const MAX_BYTES: usize = 64 * 1024;
+/// Largest envelope sealpass seals: armored, its ciphertext stays within a drop server's
+/// default 64 KiB limit.
+pub const MAX_SEALED_BYTES: usize = 46 * 1024;
 
 /// What kind of credential an envelope carries (SPEC §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,6 +142,9 @@ pub enum EnvelopeError {
     /// Over the size limit.
     #[error("the envelope is larger than {} KiB", MAX_BYTES / 1024)]
     TooLarge,
+    /// Too large to seal into a drop.
+    #[error("the secret and its fields are too large: sealed envelopes are limited to {} KiB so they fit a drop", MAX_SEALED_BYTES / 1024)]
+    TooLargeToSeal,
     /// Not JSON, or not the shape of an envelope.
     #[error("the decrypted content is not a sealpass envelope: {0}")]
     Malformed(String),
@@ -203,7 +209,8 @@ impl fmt::Debug for Envelope {
 struct Wire {
     #[serde(rename = "v")]
     _v: u64,
-    kind: String,
+    #[serde(rename = "kind")]
+    _kind: String,
     secret: Option<SecretString>,
     #[serde(default)]
     fields: BTreeMap<String, SecretString>,
@@ -245,7 +252,13 @@ fn is_guid(s: &str) -> bool {
 /// Check one field value against the kind's spec.
 pub fn validate_field(kind: Kind, name: &str, value: &str) -> Result<(), EnvelopeError> {
     let err = |m: String| Err(EnvelopeError::Field(m));
+    if value.chars().any(char::is_control) {
+        return err(format!("field {name} contains control characters"));
+    }
     if kind == Kind::Generic {
+        if value.trim().is_empty() {
+            return err(format!("field {name} is empty"));
+        }
         let key_ok = !name.is_empty()
             && name.len() <= 64
             && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
@@ -284,12 +297,7 @@ impl Envelope {
             .map(|f| f.name)
             .collect();
         if !missing.is_empty() {
-            return Err(EnvelopeError::Field(format!(
-                "kind {} needs field(s): {} (give --field {}=…)",
-                self.kind,
-                missing.join(", "),
-                missing[0]
-            )));
+            return Err(EnvelopeError::Field(format!("kind {} needs field(s): {}", self.kind, missing.join(", "))));
         }
         Ok(())
     }
@@ -310,11 +318,12 @@ impl Envelope {
             sender: &self.sender,
             allow_weak: self.allow_weak,
         };
-        let mut bytes = Zeroizing::new(Vec::with_capacity(PAD_MIN));
+        // Room for the largest envelope: a growing Vec would leave unwiped copies behind.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_BYTES + PAD_BLOCK));
         serde_json::to_writer(&mut *bytes, &wire).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         let padded = bytes.len().div_ceil(PAD_BLOCK).max(PAD_MIN / PAD_BLOCK) * PAD_BLOCK;
-        if padded > MAX_BYTES {
-            return Err(EnvelopeError::TooLarge);
+        if padded > MAX_SEALED_BYTES {
+            return Err(EnvelopeError::TooLargeToSeal);
         }
         let mut out = Zeroizing::new(Vec::with_capacity(padded));
         out.extend_from_slice(&bytes);
@@ -322,32 +331,54 @@ impl Envelope {
         Ok(out)
     }
 
-    /// Read an envelope strictly: size, version, kind, secret and fields are all checked.
+    /// Read an envelope strictly: size, version, kind, secret, text and fields are all checked.
     pub fn from_bytes(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         if bytes.len() > MAX_BYTES {
             return Err(EnvelopeError::TooLarge);
         }
-        let malformed = |e: serde_json::Error| EnvelopeError::Malformed(e.to_string());
-        // Look at the version first, so a newer envelope gets "upgrade", not a parse error.
+        // First the few keys that decide what to say: version, kind, secret. A newer envelope
+        // gets "upgrade", an unknown kind the list of known ones, before any shape error.
         #[derive(Deserialize)]
-        struct Version {
+        struct Probe {
             v: Option<u64>,
+            kind: Option<String>,
+            secret: Option<serde::de::IgnoredAny>,
         }
-        let version: Version = serde_json::from_slice(bytes).map_err(malformed)?;
-        match version.v {
+        let probe: Probe = serde_json::from_slice(bytes).map_err(json_error)?;
+        match probe.v {
             Some(VERSION) => {}
             Some(other) => return Err(EnvelopeError::Version(other)),
             None => return Err(EnvelopeError::Malformed("no version field \"v\"".into())),
         }
-        let wire: Wire = serde_json::from_slice(bytes).map_err(malformed)?;
-        let kind = Kind::from_name(&wire.kind).ok_or_else(|| {
+        let kind_name = probe.kind.ok_or_else(|| EnvelopeError::Malformed("no \"kind\"".into()))?;
+        let kind = Kind::from_name(&kind_name).ok_or_else(|| {
             let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-            EnvelopeError::UnknownKind(wire.kind.clone(), known.join(", "))
+            EnvelopeError::UnknownKind(printable(&kind_name), known.join(", "))
         })?;
+        if probe.secret.is_none() {
+            return Err(EnvelopeError::MissingSecret);
+        }
+        let wire: Wire = serde_json::from_slice(bytes).map_err(json_error)?;
         let secret = wire.secret.ok_or(EnvelopeError::MissingSecret)?;
         if secret.expose_secret().is_empty() {
             return Err(EnvelopeError::MissingSecret);
         }
+        // Everything here is shown to the receiver and comes from an unauthenticated sender:
+        // no control characters (terminal escapes could redraw the report), a real timestamp.
+        for (name, value) in [
+            ("note", wire.note.as_deref()),
+            ("sender", wire.sender.as_deref()),
+            ("request", wire.request.as_deref()),
+            ("policy", wire.policy.as_deref()),
+            ("rules", wire.rules.as_deref()),
+            ("created_at", Some(wire.created_at.as_str())),
+        ] {
+            if value.is_some_and(|v| v.chars().any(char::is_control)) {
+                return Err(EnvelopeError::Malformed(format!("\"{name}\" contains control characters")));
+            }
+        }
+        time::OffsetDateTime::parse(&wire.created_at, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| EnvelopeError::Malformed("\"created_at\" is not an RFC 3339 time".into()))?;
         let envelope = Envelope {
             kind,
             secret,
@@ -363,6 +394,28 @@ impl Envelope {
         envelope.validate_fields()?;
         Ok(envelope)
     }
+}
+
+/// A JSON error without the text it choked on, which may be part of a secret.
+fn json_error(e: serde_json::Error) -> EnvelopeError {
+    let message = e.to_string();
+    let what = if message.starts_with("missing field `") {
+        // Names one of our own keys.
+        message.split(" at line").next().unwrap_or_default().to_owned()
+    } else {
+        match e.classify() {
+            serde_json::error::Category::Syntax => "not valid JSON".to_owned(),
+            serde_json::error::Category::Eof => "truncated JSON".to_owned(),
+            serde_json::error::Category::Data => "an unexpected key or value type".to_owned(),
+            serde_json::error::Category::Io => "unreadable".to_owned(),
+        }
+    };
+    EnvelopeError::Malformed(format!("{what} (line {}, column {})", e.line(), e.column()))
+}
+
+/// Text from the envelope made safe to show: control characters replaced.
+fn printable(s: &str) -> String {
+    s.chars().take(64).map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why a private file could not be written or read.
@@ -39,32 +39,58 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
 }
 
 /// Write `contents` to a new file at `path` with mode 0600: into a temporary file in the same
-/// directory, synced, then hard-linked into place (which fails if `path` exists, so nothing is
-/// ever overwritten and no reader sees a half-written file).
+/// directory, synced, then linked into place without replacing anything (a hard link, or
+/// `renameat2(RENAME_NOREPLACE)` where hard links are not supported). Nothing is ever
+/// overwritten and no reader sees a half-written file. Missing directories are created 0700.
 pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), FileError> {
-    if path.exists() {
+    if path.symlink_metadata().is_ok() {
         return Err(FileError::Exists(path.to_owned()));
     }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_err(dir))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let (tmp, mut file) = temp_file(dir, &name)?;
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io_err(&tmp))?;
         // The mode passed to open is filtered by the umask; set it explicitly.
         file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io_err(&tmp))?;
         file.write_all(contents).map_err(io_err(&tmp))?;
         file.sync_all().map_err(io_err(&tmp))?;
-        fs::hard_link(&tmp, path).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists { FileError::Exists(path.to_owned()) } else { io_err(path)(e) }
-        })?;
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(FileError::Exists(path.to_owned())),
+            Err(_) => rename_no_replace(&tmp, path),
+        }?;
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())
     })();
+    // Only ever remove the temporary file this call created (after a rename it is gone).
     let _ = fs::remove_file(&tmp);
     result
+}
+
+/// A new, exclusively created temporary file with an unpredictable name next to `name`.
+fn temp_file(dir: &Path, name: &str) -> Result<(PathBuf, File), FileError> {
+    use rand::TryRngCore;
+    let mut last = None;
+    for _ in 0..8 {
+        let nonce = rand::rngs::OsRng.try_next_u64().map_err(|e| io_err(dir)(io::Error::other(e.to_string())))?;
+        let tmp = dir.join(format!(".{name}.{nonce:016x}.tmp"));
+        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(io_err(&tmp)(e)),
+        }
+    }
+    Err(io_err(dir)(last.unwrap_or_else(|| io::Error::other("no temporary file name free"))))
+}
+
+fn rename_no_replace(from: &Path, to: &Path) -> Result<(), FileError> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).map_err(|e| {
+        if e == rustix::io::Errno::EXIST { FileError::Exists(to.to_owned()) } else { io_err(to)(e.into()) }
+    })
 }
 
 /// Read a file that holds secrets, refusing one that group or others can access.
@@ -84,7 +110,8 @@ pub fn read_public(path: &Path, max: usize) -> Result<Vec<u8>, FileError> {
 }
 
 fn read_limited(file: File, path: &Path, max: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, FileError> {
-    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    // Room for everything up front: a growing Vec would leave unwiped copies behind.
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(max + 1));
     file.take(max as u64 + 1).read_to_end(&mut bytes).map_err(io_err(path))?;
     if bytes.len() > max {
         return Err(FileError::TooLarge(path.to_owned(), max / 1024));
@@ -128,6 +155,19 @@ mod tests {
         assert!(matches!(write_new_private(&path, b"two"), Err(FileError::Exists(_))));
         assert_eq!(&*read_private(&path, 100).unwrap(), b"one");
         assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1, "no temporary file left behind");
+        assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn the_no_hard_link_fallback_never_replaces() {
+        let dir = scratch();
+        let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+        fs::write(&a, b"a").unwrap();
+        fs::write(&b, b"b").unwrap();
+        assert!(matches!(rename_no_replace(&a, &b), Err(FileError::Exists(_))));
+        assert_eq!(fs::read(&b).unwrap(), b"b");
+        rename_no_replace(&a, &c).unwrap();
+        assert_eq!(fs::read(&c).unwrap(), b"a");
     }
 
     #[test]

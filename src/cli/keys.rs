@@ -62,7 +62,7 @@ pub(crate) fn load_identities(paths: &[PathBuf]) -> Result<Identities, Failure> 
     } else {
         paths
     };
-    let mut text = zeroize::Zeroizing::new(Vec::new());
+    let mut all: Option<Identities> = None;
     for path in paths {
         let bytes = files::read_private(path, MAX_IDENTITY_BYTES).map_err(|e| match e {
             files::FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Failure::new(
@@ -75,14 +75,14 @@ pub(crate) fn load_identities(paths: &[PathBuf]) -> Result<Identities, Failure> 
             ),
             other => Failure::new(Exit::Error, other),
         })?;
-        text.extend_from_slice(&bytes);
-        text.push(b'\n');
+        let parsed = Identities::parse(&bytes)
+            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("{}: {e}", path.display())))?;
+        match &mut all {
+            Some(all) => all.extend(parsed),
+            None => all = Some(parsed),
+        }
     }
-    Identities::parse(&text).map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("{}: {e}", describe(paths))))
-}
-
-fn describe(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    all.ok_or_else(|| Failure::usage("no identity file given"))
 }
 
 fn print_keys(printer: &Printer, recipients: &[String], identity_file: Option<&Path>) -> Result<(), Failure> {
@@ -117,12 +117,17 @@ pub(crate) fn keygen(args: KeygenArgs) -> Result<Exit, Failure> {
 pub(crate) fn recipient(args: RecipientArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(args.json);
     let identities = load_identities(args.identity.as_slice())?;
-    let recipients: Vec<String> = identities.recipients().iter().map(ToString::to_string).collect();
+    // The same set `seal` would compute: sorted, without duplicates.
+    let set = crypto::recipient_set(identities.recipients().to_vec()).map_err(Failure::usage)?;
+    let recipients: Vec<String> = set.iter().map(ToString::to_string).collect();
     print_keys(&printer, &recipients, None)?;
     let payload = recipients.join("\n");
     if args.qr {
-        let ansi = std::io::stdout().is_terminal() && !crate::output::no_color_requested();
-        printer.lines(&qr::terminal(&payload, ansi)?)?;
+        // With --json, stdout is the JSON object alone; the picture goes to the terminal.
+        let to_stdout = !args.json;
+        let tty = if to_stdout { std::io::stdout().is_terminal() } else { std::io::stderr().is_terminal() };
+        let picture = qr::terminal(&payload, tty && !crate::output::no_color_requested())?;
+        if to_stdout { printer.lines(&picture)? } else { printer.note(&picture) }
     }
     if let Some(path) = args.qr_file {
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
@@ -131,7 +136,15 @@ pub(crate) fn recipient(args: RecipientArgs) -> Result<Exit, Failure> {
             Some("png") => qr::png(&payload)?,
             _ => return Err(Failure::usage("--qr-file must end in .svg or .png")),
         };
-        std::fs::write(&path, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // Public data, but like every file sealpass writes: never over an existing one.
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}{}",
+                path.display(),
+                if path.exists() { "; sealpass never overwrites it" } else { "" }
+            )
+        })?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         printer.note(&format!("wrote the QR code to {}", path.display()));
     }
     Ok(Exit::Ok)

@@ -37,7 +37,7 @@ pub(crate) struct OpenArgs {
     /// Print the secret on stdout (the report then goes to stderr)
     #[arg(long, conflicts_with = "output")]
     reveal: bool,
-    /// Write the secret to FILE (mode 0600, never overwritten)
+    /// Write the secret to FILE (mode 0600, never overwritten); written even when it fails the policy (exit 3)
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
 }
@@ -59,30 +59,24 @@ struct Opened<'a> {
     allow_weak: bool,
 }
 
-/// The policy to validate against: the receiver's if given, else the one the envelope names,
-/// else the kind's default. The receiver's requirement wins over the sender's claim.
+/// The policy to validate against: the receiver's if given, else the kind's default. The
+/// sender's claim is only reported: anyone with the public key can seal an envelope, and a
+/// claimed `custom` rule of `minlength: 1` must not make a weak secret pass.
 pub(crate) fn policy_for(
     args: &PolicyArgs,
     envelope: &Envelope,
     warnings: &mut Vec<String>,
 ) -> Result<Policy, Failure> {
-    if args.given() {
-        return args.resolve_or(None);
-    }
-    let claimed = match (envelope.policy.as_deref(), envelope.rules.as_deref()) {
-        (Some("custom"), Some(rules)) => Policy::from_rules(rules).ok(),
-        (Some(name), _) => Policy::preset(name).ok(),
-        (None, _) => None,
+    let policy = if args.given() {
+        args.resolve_or(None)?
+    } else {
+        Policy::preset(envelope.kind.default_policy()).map_err(Failure::usage)?
     };
-    Ok(match claimed {
-        Some(p) => p,
-        None => {
-            if let Some(name) = &envelope.policy {
-                warnings.push(format!("the envelope names policy '{name}', which this sealpass does not know; checked against the kind's default"));
-            }
-            Policy::preset(envelope.kind.default_policy()).map_err(Failure::usage)?
-        }
-    })
+    if let Some(claimed) = envelope.policy.as_deref().filter(|c| *c != policy.name) {
+        let how = if args.given() { "as you asked" } else { "the kind's default; pass --policy to choose" };
+        warnings.push(format!("checked against {} ({how}); the sender checked against {claimed}", policy.name));
+    }
+    Ok(policy)
 }
 
 /// Decrypt and parse; every failure here is exit 5 with a message saying what is wrong.
@@ -91,8 +85,9 @@ pub(crate) fn decrypt(ciphertext: &[u8], identities: &crypto::Identities) -> Res
     Envelope::from_bytes(&plaintext).map_err(|e| Failure::new(Exit::Decrypt, e))
 }
 
-/// The human report: the envelope's context, then the policy report.
-pub(crate) fn human(printer: &Printer, envelope: &Envelope, report: &Report, reveal: bool) -> String {
+/// The human report: the envelope's context, then the policy report. Secret fields are never
+/// in it (it may go to a terminal, a log or stderr); `--json --reveal` carries them.
+pub(crate) fn human(printer: &Printer, envelope: &Envelope, report: &Report) -> String {
     let mut text = format!("kind     {}\ncreated  {}\n", envelope.kind, envelope.created_at);
     if let Some(sender) = &envelope.sender {
         text.push_str(&format!("sender   {sender} (unauthenticated)\n"));
@@ -104,8 +99,8 @@ pub(crate) fn human(printer: &Printer, envelope: &Envelope, report: &Report, rev
         text.push_str(&format!("note     {note}\n"));
     }
     for (key, value) in &envelope.fields {
-        let hidden = envelope.kind.field(key).is_some_and(|f| f.ty == FieldType::Secret) && !reveal;
-        let shown = if hidden { "(hidden; --reveal or -o to get it)" } else { value.expose_secret() };
+        let hidden = envelope.kind.field(key).is_some_and(|f| f.ty == FieldType::Secret);
+        let shown = if hidden { "(secret; `--json --reveal` shows it)" } else { value.expose_secret() };
         text.push_str(&format!("  {key:<16} {shown}\n"));
     }
     text.push_str(&printer.report_text(report));
@@ -137,22 +132,19 @@ pub(crate) fn run(args: OpenArgs) -> Result<Exit, Failure> {
     if envelope.allow_weak {
         warnings.push("the sender sealed this knowing it fails their policy (--allow-weak)".into());
     }
-    if let Some(claimed) = envelope.policy.as_deref().filter(|c| *c != policy.name) {
-        warnings.push(format!("checked against {} as you asked; the sender checked against {claimed}", policy.name));
-    }
     report.warnings.extend(warnings);
 
     if let Some(path) = &args.output {
         files::write_new_private(path, envelope.secret.expose_secret().as_bytes())?;
     }
     if printer.json() {
-        let fields = envelope
+        let fields: std::collections::BTreeMap<&str, &str> = envelope
             .fields
             .iter()
             .filter(|(k, _)| args.reveal || envelope.kind.field(k).is_none_or(|f| f.ty != FieldType::Secret))
             .map(|(k, v)| (k.as_str(), v.expose_secret()))
             .collect();
-        printer.json_line(&Opened {
+        let opened = Opened {
             kind: envelope.kind.name(),
             fields,
             policy: &policy.name,
@@ -165,14 +157,19 @@ pub(crate) fn run(args: OpenArgs) -> Result<Exit, Failure> {
             sender: envelope.sender.as_deref(),
             request: envelope.request.as_deref(),
             allow_weak: envelope.allow_weak,
-        })?;
+        };
+        // It may hold the secret: serialise into wiped memory, write through the wiped sink.
+        let mut line = Zeroizing::new(Vec::with_capacity(4096));
+        serde_json::to_writer(&mut *line, &opened)?;
+        line.push(b'\n');
+        printer.secret_sink_write(&line)?;
     } else if args.reveal {
-        printer.note(&human(&printer, &envelope, &report, true));
+        printer.note(&human(&printer, &envelope, &report));
         let mut line = Zeroizing::new(envelope.secret.expose_secret().to_owned());
         line.push('\n');
         printer.secret_sink_write(line.as_bytes())?;
     } else {
-        printer.lines(&human(&printer, &envelope, &report, false))?;
+        printer.lines(&human(&printer, &envelope, &report))?;
         if let Some(path) = &args.output {
             printer.note(&format!("wrote the secret to {} (mode 0600)", path.display()));
         }

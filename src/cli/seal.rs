@@ -107,7 +107,9 @@ pub(crate) fn recipients(to: &[String], files_: &[PathBuf]) -> Result<Vec<Recipi
     for path in files_ {
         let text = files::read_public(path, 64 * 1024)?;
         let text = String::from_utf8(text).map_err(|_| anyhow::anyhow!("{} is not a text file", path.display()))?;
-        all.extend(crypto::parse_recipients_file(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?);
+        all.extend(
+            crypto::parse_recipients_file(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?,
+        );
     }
     crypto::recipient_set(all).map_err(Failure::usage)
 }
@@ -120,15 +122,15 @@ fn split_kv(arg: &str, flag: &str) -> Result<(String, String), Failure> {
 
 fn fields(kind: Kind, args: &EnvelopeArgs) -> Result<BTreeMap<String, SecretString>, Failure> {
     let mut out = BTreeMap::new();
-    let mut put = |key: String, value: String| -> Result<(), Failure> {
-        validate_field(kind, &key, &value).map_err(Failure::usage)?;
-        if out.insert(key.clone(), SecretString::from(value.trim().to_owned())).is_some() {
+    let mut put = |key: String, value: &str| -> Result<(), Failure> {
+        validate_field(kind, &key, value).map_err(Failure::usage)?;
+        if out.insert(key.clone(), SecretString::from(value.trim())).is_some() {
             return Err(Failure::usage(format!("field {key} is given twice")));
         }
         Ok(())
     };
     if let Some(u) = &args.username {
-        put("username".into(), u.clone())?;
+        put("username".into(), u)?;
     }
     for arg in &args.fields {
         let (key, value) = split_kv(arg, "--field")?;
@@ -137,7 +139,7 @@ fn fields(kind: Kind, args: &EnvelopeArgs) -> Result<BTreeMap<String, SecretStri
                 "{key} is a secret: give it with --field-file {key}=FILE, not on the command line (not shown here)"
             )));
         }
-        put(key, value)?;
+        put(key, &value)?;
     }
     for arg in &args.field_files {
         let (key, path) = split_kv(arg, "--field-file")?;
@@ -150,7 +152,7 @@ fn fields(kind: Kind, args: &EnvelopeArgs) -> Result<BTreeMap<String, SecretStri
         };
         let value = read_one_secret(&bytes[..])
             .map_err(|f| Failure::new(f.exit, anyhow::anyhow!("{}: {}", path.display(), f.error)))?;
-        put(key, value.expose_secret().to_owned())?;
+        put(key, value.expose_secret())?;
     }
     Ok(out)
 }
@@ -198,7 +200,9 @@ fn generated_secret(
         .map_err(|e| anyhow::anyhow!("the operating system's random number generator failed: {e}"))?;
     let password = generator.generate_where(&mut rng, |pw| policy.check(pw, username).compliant);
     if args.print_generated {
-        printer.lines(&password)?;
+        let mut line = zeroize::Zeroizing::new(password.as_bytes().to_vec());
+        line.push(b'\n');
+        printer.secret_sink_write(&line)?;
     } else {
         printer.show_once(&zeroize::Zeroizing::new(format!(
             "Generated {} password (shown once; set it on the account now):\n\n    {}\n",
@@ -252,7 +256,9 @@ pub(crate) fn build_envelope(
         sender: args.sender.clone(),
         allow_weak: !report.compliant,
     };
-    envelope.validate_fields().map_err(Failure::usage)?;
+    envelope
+        .validate_fields()
+        .map_err(|e| Failure::usage(format!("{e} (give them with --field KEY=VALUE or --username)")))?;
     Ok(envelope)
 }
 

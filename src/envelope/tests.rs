@@ -56,14 +56,15 @@ fn padding_is_to_512_at_least_1024_and_hides_length() {
     assert_eq!(bytes.len() % 512, 0);
     assert_eq!(bytes.len(), 2048);
     assert!(bytes.ends_with(b"    "));
-    e.secret = SecretString::from("x".repeat(70_000));
-    assert_eq!(e.to_padded_bytes().unwrap_err(), EnvelopeError::TooLarge);
+    e.secret = SecretString::from("x".repeat(50_000));
+    assert_eq!(e.to_padded_bytes().unwrap_err(), EnvelopeError::TooLargeToSeal);
 }
 
 #[test]
 fn strict_reading() {
     let bad = |json: &str| Envelope::from_bytes(json.as_bytes()).unwrap_err();
-    let ok = r#"{"v":1,"kind":"generic","secret":"x","created_at":"t","policy":null,"request":null}"#;
+    let ok =
+        r#"{"v":1,"kind":"generic","secret":"x","created_at":"2026-11-27T12:00:00Z","policy":null,"request":null}"#;
     assert!(Envelope::from_bytes(ok.as_bytes()).is_ok());
     assert_eq!(bad(&ok.replace("\"v\":1", "\"v\":2")), EnvelopeError::Version(2));
     assert!(bad(&ok.replace("\"v\":1", "\"v\":2")).to_string().contains("upgrade"));
@@ -73,10 +74,50 @@ fn strict_reading() {
     assert!(matches!(bad("not json"), EnvelopeError::Malformed(_)));
     assert!(matches!(bad(&ok.replace("\"v\":1,", "")), EnvelopeError::Malformed(_)));
     assert!(matches!(bad(&ok.replace("}", r#","extra":1}"#)), EnvelopeError::Malformed(_)));
-    let missing = r#"{"v":1,"kind":"salesforce-password","secret":"x","created_at":"t"}"#;
+    let missing = r#"{"v":1,"kind":"salesforce-password","secret":"x","created_at":"2026-11-27T12:00:00Z"}"#;
     assert!(bad(missing).to_string().contains("needs field(s): username"));
     let huge = format!("{}{}", ok, " ".repeat(MAX_BYTES));
     assert_eq!(bad(&huge), EnvelopeError::TooLarge);
+    let exactly = format!("{ok}{}", " ".repeat(MAX_BYTES - ok.len()));
+    assert!(Envelope::from_bytes(exactly.as_bytes()).is_ok(), "64 KiB exactly is accepted");
+    // The specific errors come first, whatever else is wrong.
+    assert!(matches!(bad(r#"{"v":1,"kind":"ftp","extra":1}"#), EnvelopeError::UnknownKind(..)));
+    assert_eq!(bad(r#"{"v":1,"kind":"generic","extra":1}"#), EnvelopeError::MissingSecret);
+}
+
+#[test]
+fn errors_never_quote_the_input() {
+    let leaky =
+        r#"{"v":1,"kind":"generic","secret":"x","created_at":"2026-11-27T12:00:00Z","allow_weak":"Zq8SECRETvalue"}"#;
+    let e = Envelope::from_bytes(leaky.as_bytes()).unwrap_err().to_string();
+    assert!(!e.contains("Zq8SECRET"), "{e}");
+    let fields =
+        r#"{"v":1,"kind":"generic","secret":"x","created_at":"2026-11-27T12:00:00Z","fields":"token=Zq8SECRET"}"#;
+    let e = Envelope::from_bytes(fields.as_bytes()).unwrap_err().to_string();
+    assert!(!e.contains("Zq8SECRET"), "{e}");
+    let kind = r#"{"v":1,"kind":"\u001b[2Jevil","secret":"x"}"#;
+    let e = Envelope::from_bytes(kind.as_bytes()).unwrap_err().to_string();
+    assert!(!e.contains('\x1b'), "{e:?}");
+}
+
+#[test]
+fn text_shown_to_the_receiver_has_no_control_characters() {
+    let base =
+        |extra: &str| format!(r#"{{"v":1,"kind":"generic","secret":"x","created_at":"2026-11-27T12:00:00Z"{extra}}}"#);
+    assert!(Envelope::from_bytes(base("").as_bytes()).is_ok());
+    for extra in [
+        r#","note":"\u001b[1Apolicy strong: compliant""#,
+        r#","sender":"a\rb""#,
+        r#","fields":{"k":"v\u001b]0;title\u0007"}"#,
+        r#","policy":"x\ny""#,
+    ] {
+        let e = Envelope::from_bytes(base(extra).as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("control characters"), "{extra}: {e}");
+    }
+    let bad_time = r#"{"v":1,"kind":"generic","secret":"x","created_at":"not a date"}"#;
+    assert!(Envelope::from_bytes(bad_time.as_bytes()).unwrap_err().to_string().contains("RFC 3339"));
+    let empty_field = base(r#","fields":{"k":" "}"#);
+    assert!(Envelope::from_bytes(empty_field.as_bytes()).unwrap_err().to_string().contains("empty"));
 }
 
 #[test]

@@ -40,6 +40,7 @@ fn keygen_defaults_to_the_xdg_data_dir_and_recipient_reads_it() {
     let path = home.path("data/sealpass/identity.txt");
     assert_eq!(info["identity_file"], path.display().to_string());
     assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&home.path("data/sealpass")), 0o700, "sealpass's own directory is private");
     let shown = home.sealpass(&["recipient", "--json"], "");
     shown.expect(0);
     assert_eq!(shown.json()["recipients"], info["recipients"]);
@@ -244,6 +245,10 @@ fn fields_are_checked_and_secret_fields_stay_off_argv_and_out_of_reports() {
     assert!(!json.mentions("TOKEN9876"));
     let revealed = home.sealpass(&["open", "-i", "vendor.key", "c.age", "--json", "--reveal"], "");
     assert_eq!(revealed.json()["fields"]["security_token"], "TOKEN9876");
+    let to_stdout = home.sealpass(&["open", "-i", "vendor.key", "c.age", "--reveal"], "");
+    to_stdout.expect(0);
+    assert_eq!(to_stdout.stdout, format!("{SF_PASSWORD}\n"));
+    assert!(!to_stdout.stderr.contains("TOKEN9876"), "the report on stderr keeps secret fields hidden");
 }
 
 #[test]
@@ -376,4 +381,32 @@ fn core_dumps_are_off_while_a_secret_is_held() {
     child.wait().unwrap();
     let fields: Vec<&str> = core_line.split_whitespace().collect();
     assert_eq!(&fields[4..6], ["0", "0"], "{core_line}");
+}
+
+#[test]
+fn recipient_qr_with_json_keeps_stdout_json() {
+    let home = Home::new();
+    home.keygen("v.key");
+    let run = home.sealpass(&["recipient", "-i", "v.key", "--qr", "--json"], "");
+    run.expect(0);
+    run.json();
+    assert!(run.stderr.contains('█'));
+}
+
+#[test]
+fn a_secret_key_given_as_recipient_is_never_echoed() {
+    let home = Home::new();
+    home.keygen("v.key");
+    let key = std::fs::read_to_string(home.path("v.key")).unwrap();
+    let secret = key.lines().find(|l| l.starts_with("AGE-SECRET-KEY-")).unwrap().to_owned();
+    let lower = secret.to_lowercase();
+    std::fs::write(home.path("r.txt"), format!("{lower}\n")).unwrap();
+    for args in
+        [vec!["seal", "--to", secret.as_str()], vec!["seal", "--to", lower.as_str()], vec!["seal", "-R", "r.txt"]]
+    {
+        let run = home.sealpass(&args, SF_PASSWORD);
+        run.expect(2);
+        assert!(run.stderr.contains("secret key"), "{}", run.stderr);
+        assert!(!run.stderr.to_lowercase().contains(&lower[15..]), "echoed: {}", run.stderr);
+    }
 }

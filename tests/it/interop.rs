@@ -7,8 +7,12 @@ const SECRET: &str = "Zq8!kR2#mW9$vB4%tN7^xL3&";
 
 /// A valid v1 envelope, padded, as age-encrypted plaintext.
 fn envelope_json(v: u64) -> String {
+    envelope_with(v, "generic", SECRET, "strong", "")
+}
+
+fn envelope_with(v: u64, kind: &str, secret: &str, policy: &str, extra: &str) -> String {
     let json = format!(
-        r#"{{"v":{v},"kind":"generic","secret":"{SECRET}","fields":{{}},"policy":"strong","request":null,"created_at":"2026-11-27T12:00:00Z"}}"#
+        r#"{{"v":{v},"kind":"{kind}","secret":"{secret}","fields":{{}},"policy":"{policy}","request":null,"created_at":"2026-11-27T12:00:00Z"{extra}}}"#
     );
     format!("{json:<1024}")
 }
@@ -87,6 +91,16 @@ fn hostile_inputs_exit_5_with_a_clear_message() {
     run.expect(5);
     assert!(run.stderr.contains("corrupt, truncated or has been tampered with"), "{}", run.stderr);
 
+    let mut armored_flip = sealed.clone().into_bytes();
+    let at = armored_flip.len() - 60;
+    armored_flip[at] = if armored_flip[at] == b'A' { b'B' } else { b'A' };
+    home.sealpass(&["open", "-i", "v.key"], &armored_flip).expect(5);
+    let mut mac_flip = binary.clone();
+    let mac = mac_flip.windows(4).position(|w| w == b"--- ").unwrap() + 6;
+    mac_flip[mac] = if mac_flip[mac] == b'A' { b'B' } else { b'A' };
+    let run = home.sealpass(&["open", "-i", "v.key"], &mac_flip);
+    run.expect(5);
+
     let truncated = &binary[..binary.len() - 100];
     home.sealpass(&["open", "-i", "v.key"], truncated).expect(5);
     let cut_armor: String = sealed.lines().take(4).collect::<Vec<_>>().join("\n");
@@ -106,7 +120,31 @@ fn hostile_inputs_exit_5_with_a_clear_message() {
     run.expect(5);
     assert!(run.stderr.contains("not a sealpass envelope"), "{}", run.stderr);
 
+    for (envelope, says) in [
+        (envelope_with(1, "ftp-password", SECRET, "strong", ""), "unknown credential kind"),
+        (format!("{:<1024}", r#"{"v":1,"kind":"generic","created_at":"2026-11-27T12:00:00Z"}"#), "no secret"),
+        (format!("{}{}", envelope_json(1), " ".repeat(70_000)), "larger than 64 KiB"),
+    ] {
+        let sealed = age(&["-r", &r], envelope.as_bytes(), home.dir.path()).raw_stdout;
+        let run = home.sealpass(&["open", "-i", "v.key"], &sealed);
+        run.expect(5);
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+    }
+
     for run in [&wrong, &not_age] {
         assert!(!run.stderr.contains("panicked"));
     }
+}
+
+#[test]
+fn a_sender_cannot_lower_the_bar_with_its_own_rules() {
+    let home = Home::new();
+    let r = home.keygen("v.key");
+    let weak = envelope_with(1, "generic", "abc", "custom", r#","rules":"minlength: 1""#);
+    let sealed = age(&["-r", &r], weak.as_bytes(), home.dir.path()).raw_stdout;
+    let run = home.sealpass(&["open", "-i", "v.key", "--json"], &sealed);
+    run.expect(3);
+    let report = run.json();
+    assert_eq!(report["policy"], "strong", "the kind's default, not the sender's rules");
+    assert!(report["warnings"].to_string().contains("the sender checked against custom"));
 }
