@@ -241,6 +241,78 @@ pub fn open(ciphertext: &[u8], identities: &Identities) -> Result<Zeroizing<Vec<
     Ok(plaintext)
 }
 
+const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+const END: &str = "-----END AGE ENCRYPTED FILE-----";
+
+/// Check that `text` is a well-formed ASCII-armored age v1 file without decrypting it: armor
+/// lines (64 columns, canonical base64), the `age-encryption.org/v1` header, at least one
+/// stanza with a canonical body, the MAC line, and a payload of at least one chunk. This is
+/// what the drop server accepts; it is stricter than the age crate's reader (which accepts a
+/// final stanza without its last body line).
+pub fn check_armored(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    if lines.first() != Some(&BEGIN) {
+        return Err(format!("the first line must be {BEGIN}"));
+    }
+    if lines.len() < 3 || lines.last() != Some(&END) {
+        return Err(format!("the last line must be {END}"));
+    }
+    let body = &lines[1..lines.len() - 1];
+    for (i, line) in body.iter().enumerate() {
+        let last = i + 1 == body.len();
+        if line.len() > 64 || (!last && line.len() != 64) || line.is_empty() {
+            return Err("armor lines must be 64 columns (the last one shorter)".into());
+        }
+    }
+    let binary =
+        data_encoding::BASE64.decode(body.concat().as_bytes()).map_err(|_| "the armor is not canonical base64")?;
+    check_binary_header(&binary)
+}
+
+fn check_binary_header(bytes: &[u8]) -> Result<(), String> {
+    let mut rest = bytes.strip_prefix(b"age-encryption.org/v1\n").ok_or("not an age v1 file (header line missing)")?;
+    let mut stanzas = 0;
+    loop {
+        let end = rest.iter().position(|&b| b == b'\n').ok_or("the header is cut short")?;
+        let line = std::str::from_utf8(&rest[..end]).map_err(|_| "the header is not text")?;
+        rest = &rest[end + 1..];
+        if let Some(mac) = line.strip_prefix("--- ") {
+            let ok = mac.len() == 43 && data_encoding::BASE64_NOPAD.decode(mac.as_bytes()).is_ok_and(|m| m.len() == 32);
+            if !ok || stanzas == 0 {
+                return Err(
+                    if ok { "the header has no recipient stanza" } else { "the header MAC line is malformed" }.into()
+                );
+            }
+            break;
+        }
+        let args = line.strip_prefix("-> ").ok_or("a header line is neither a stanza nor the MAC line")?;
+        let well_formed =
+            !args.is_empty() && args.split(' ').all(|a| !a.is_empty() && a.bytes().all(|b| (33..=126).contains(&b)));
+        if !well_formed {
+            return Err("a stanza's arguments are malformed".into());
+        }
+        // The body: full 64-column lines, ended by a shorter (possibly empty) one.
+        loop {
+            let end = rest.iter().position(|&b| b == b'\n').ok_or("a stanza body is cut short")?;
+            let line = &rest[..end];
+            rest = &rest[end + 1..];
+            if line.len() > 64 || data_encoding::BASE64_NOPAD.decode(line).is_err() {
+                return Err("a stanza body is not canonical base64".into());
+            }
+            if line.len() < 64 {
+                break;
+            }
+        }
+        stanzas += 1;
+    }
+    // A 16-byte nonce and at least one chunk's 16-byte tag.
+    if rest.len() < 32 {
+        return Err("the payload is cut short".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +355,19 @@ mod tests {
         let (other, _) = generate_identity("t");
         let ids = Identities::parse(other.expose_secret().as_bytes()).unwrap();
         assert!(matches!(open(armored.as_bytes(), &ids), Err(OpenError::NoMatchingKeys)));
+    }
+
+    #[test]
+    fn what_we_seal_passes_the_upload_check_and_damage_does_not() {
+        let (_, r) = generate_identity("t");
+        let armored = seal(&[b' '; 1024], &[r]).unwrap();
+        assert_eq!(check_armored(&armored), Ok(()));
+        assert_eq!(check_armored(&armored.replace('\n', "\r\n")), Ok(()));
+        let lines: Vec<&str> = armored.lines().collect();
+        let cut = format!("{}\n{}\n{END}\n", lines[0], lines[1]);
+        assert!(check_armored(&cut).is_err());
+        assert!(check_armored("hello").unwrap_err().contains("first line"));
+        assert!(check_armored(&armored.replacen("-----END", "-----FIN", 1)).is_err());
     }
 
     #[test]

@@ -23,7 +23,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod api;
 pub mod cli;
+#[cfg(feature = "server")]
+pub mod config;
 pub mod crypto;
 pub mod envelope;
 pub mod exit;
@@ -33,3 +36,7 @@ pub mod harden;
 pub mod output;
 pub mod policy;
 pub mod qr;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod store;

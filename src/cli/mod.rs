@@ -8,6 +8,8 @@ mod keys;
 mod open;
 mod policies;
 mod seal;
+#[cfg(feature = "server")]
+mod serve;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -55,6 +57,12 @@ enum Command {
     Seal(seal::SealArgs),
     /// Offline: decrypt a sealed envelope, validate the secret, report
     Open(open::OpenArgs),
+    /// Run the drop server (HTTP API v1)
+    #[cfg(feature = "server")]
+    Serve(serve::ServeArgs),
+    /// Operator: print a fresh staff token and its config snippet
+    #[cfg(feature = "server")]
+    StaffToken(serve::StaffTokenArgs),
 }
 
 /// Which policy to use: a preset or custom `passwordrules`.
@@ -207,6 +215,10 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Recipient(args) => keys::recipient(args),
         Command::Seal(args) => seal::run(args),
         Command::Open(args) => open::run(args),
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve::serve(args),
+        #[cfg(feature = "server")]
+        Command::StaffToken(args) => serve::staff_token(args),
     }
 }
 

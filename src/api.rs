@@ -1,0 +1,219 @@
+//! The drop server's HTTP API v1 (SPEC §5) as wire types, shared by the server and the client so
+//! both speak exactly the same JSON. Pure: serde types and a few constants.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/info`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Info {
+    /// Server version.
+    pub version: String,
+    /// The vendor's recipients (`age1…`), to seal to.
+    pub recipients: Vec<String>,
+    /// Their fingerprint (SPEC §4), to compare with the one the vendor published.
+    pub fingerprint: String,
+    /// Size and time limits.
+    pub limits: Limits,
+    /// Whether uploads without a request are accepted.
+    pub anonymous_uploads: bool,
+    /// The base URL links are made from.
+    pub public_url: String,
+}
+
+/// Limits a sender must respect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest ciphertext, in bytes.
+    pub max_ciphertext_bytes: usize,
+    /// TTL when none is asked for.
+    pub default_ttl_seconds: u64,
+    /// Largest TTL accepted.
+    pub max_ttl_seconds: u64,
+}
+
+/// `POST /v1/drops` body.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDrop {
+    /// ASCII-armored age file.
+    pub ciphertext: String,
+    /// Time to live; default from `/v1/info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+    /// The request this answers (with `Authorization: Bearer <upload token>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// `201` for `POST /v1/drops`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropCreated {
+    /// Drop id.
+    pub id: String,
+    /// The sender's token for status and revoke; shown once.
+    pub manage_token: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// `https://host/d/<id>`.
+    pub pickup_url: String,
+}
+
+/// A drop's state. `expired` is reported as soon as the TTL passes, before the sweeper runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DropState {
+    /// Uploaded, nobody has claimed it.
+    Waiting,
+    /// Claimed by a staff member who has not acknowledged yet.
+    Claimed,
+    /// Claimed and acknowledged; ciphertext wiped.
+    Received,
+    /// The TTL passed first; ciphertext wiped.
+    Expired,
+    /// Revoked; ciphertext wiped.
+    Revoked,
+}
+
+impl DropState {
+    /// The state's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropState::Waiting => "waiting",
+            DropState::Claimed => "claimed",
+            DropState::Received => "received",
+            DropState::Expired => "expired",
+            DropState::Revoked => "revoked",
+        }
+    }
+}
+
+/// `GET /v1/drops/{id}`: state, never the ciphertext.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropStatus {
+    /// Drop id.
+    pub id: String,
+    /// Current state.
+    pub state: DropState,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// Staff member who claimed it.
+    pub claimed_by: Option<String>,
+    /// RFC 3339.
+    pub claimed_at: Option<String>,
+    /// RFC 3339.
+    pub received_at: Option<String>,
+    /// RFC 3339.
+    pub revoked_at: Option<String>,
+    /// The request it answers.
+    pub request_id: Option<String>,
+}
+
+/// `200` for `POST /v1/drops/{id}/claim`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimed {
+    /// Drop id.
+    pub id: String,
+    /// The armored age file.
+    pub ciphertext: String,
+    /// Who claimed it (the caller).
+    pub claimed_by: String,
+    /// RFC 3339, of the first claim.
+    pub claimed_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// The request it answers.
+    pub request_id: Option<String>,
+    /// That request's label.
+    pub label: Option<String>,
+}
+
+/// One waiting drop in the inbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxEntry {
+    /// Drop id.
+    pub id: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// Ciphertext size in bytes.
+    pub size: usize,
+    /// The request it answers.
+    pub request_id: Option<String>,
+    /// That request's label.
+    pub label: Option<String>,
+}
+
+/// `GET /v1/drops?state=waiting`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbox {
+    /// Waiting drops, oldest first.
+    pub drops: Vec<InboxEntry>,
+}
+
+/// `POST /v1/requests` body.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// What the request is for, shown to staff and sender.
+    pub label: String,
+    /// Credential kind the sender must send.
+    pub kind: String,
+    /// Time to live; default from `/v1/info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+}
+
+/// `201` for `POST /v1/requests`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCreated {
+    /// Request id.
+    pub id: String,
+    /// The sender's one-time upload token; shown once.
+    pub upload_token: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// `https://host/r/<id>#<upload token>.<fingerprint>`.
+    pub link: String,
+}
+
+/// A request's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestState {
+    /// Waiting for the sender's upload.
+    Open,
+    /// The sender uploaded.
+    Fulfilled,
+    /// Expired before an upload.
+    Expired,
+}
+
+/// `GET /v1/requests/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestStatus {
+    /// Request id.
+    pub id: String,
+    /// What it is for.
+    pub label: String,
+    /// Credential kind.
+    pub kind: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// Current state.
+    pub state: RequestState,
+    /// The drop that fulfilled it (staff only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_id: Option<String>,
+}
+
+/// Every error: a stable code and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable, machine-readable code (`not_found`, `already_claimed`, …).
+    pub error: String,
+    /// What went wrong and what to do.
+    pub message: String,
+}

@@ -1,0 +1,108 @@
+//! `sealpass serve` and `sealpass staff-token`: run the drop server; make staff tokens.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::{DEFAULT_CONFIG, Overrides, ServerSettings};
+use crate::exit::{Exit, Failure};
+use crate::output::Printer;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Precedence: flags > SEALPASS_* environment > config file > defaults.\n\
+    Logs go to stderr; SEALPASS_LOG=debug shows every request (never tokens or ciphertext).")]
+pub(crate) struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8427]
+    #[arg(long, env = "SEALPASS_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// sqlite://PATH or redis://HOST:PORT/DB [default: sqlite://$XDG_DATA_HOME/sealpass/drops.db]
+    #[arg(long, env = "SEALPASS_STORE", value_name = "URL")]
+    store: Option<String>,
+    /// Config file (TOML); see --print-default-config
+    #[arg(long, env = "SEALPASS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// URL people reach the server at, for links [default: http://ADDR]
+    #[arg(long, env = "SEALPASS_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// Certificate chain (PEM) to serve HTTPS directly
+    #[arg(long, env = "SEALPASS_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert
+    #[arg(long, env = "SEALPASS_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Allow claims without staff auth on a non-loopback address (testing only)
+    #[arg(long)]
+    insecure_open_claims: bool,
+    /// Print a commented default config file and exit
+    #[arg(long)]
+    print_default_config: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct StaffTokenArgs {
+    /// The staff member's name, shown as `claimed_by`
+    name: String,
+}
+
+pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(false);
+    if args.print_default_config {
+        printer.lines(DEFAULT_CONFIG)?;
+        return Ok(Exit::Ok);
+    }
+    let overrides = Overrides {
+        listen: args.listen,
+        store: args.store,
+        public_url: args.public_url,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        insecure_open_claims: args.insecure_open_claims,
+    };
+    let settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SEALPASS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let store = crate::server::open_store(&settings).map_err(|e| Failure::new(Exit::Error, e))?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let local = listener.local_addr()?;
+        let scheme = if settings.tls.is_some() { "https" } else { "http" };
+        tracing::info!(
+            "listening on {scheme}://{local} (links: {}), store {:?}, {} staff, {} recipient(s)",
+            settings.public_url,
+            settings.store,
+            settings.staff.len(),
+            settings.recipients.len()
+        );
+        if settings.staff.is_empty() {
+            tracing::warn!("no [[staff]] configured: anyone who can reach {local} may claim drops");
+        }
+        crate::server::serve(listener, settings, store, crate::server::shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok::<_, Failure>(Exit::Ok)
+    })
+}
+
+pub(crate) fn staff_token(args: StaffTokenArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(false);
+    if args.name.trim().is_empty() || args.name.chars().any(char::is_control) || args.name.contains('"') {
+        return Err(Failure::usage("the staff name must be printable text without quotes"));
+    }
+    use rand::TryRngCore;
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut *bytes)
+        .map_err(|e| anyhow::anyhow!("the OS random number generator failed: {e}"))?;
+    let token = zeroize::Zeroizing::new(format!("sps_{}", data_encoding::BASE64URL_NOPAD.encode(&*bytes)));
+    let hash = data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()));
+    printer.secret_sink_write(format!("{}\n", token.as_str()).as_bytes())?;
+    printer.note(&format!(
+        "Give the token above to {} (it is shown once), and add this to the server's config:\n\n\
+         [[staff]]\nname = \"{}\"\ntoken_sha256 = \"{hash}\"",
+        args.name, args.name
+    ));
+    Ok(Exit::Ok)
+}

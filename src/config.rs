@@ -1,0 +1,399 @@
+//! The drop server's settings: flags > `SEALPASS_*` environment > config file (TOML) >
+//! defaults, merged and validated once into [`ServerSettings`], then passed down explicitly.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A staff member: a name and the SHA-256 of their bearer token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Staff {
+    /// Shown as `claimed_by`.
+    pub name: String,
+    /// SHA-256 of the token.
+    pub token_sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for Staff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Staff({})", self.name)
+    }
+}
+
+/// Where drops are kept.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// `sqlite://PATH`.
+    Sqlite(PathBuf),
+    /// `redis://…` (a later release).
+    Redis(String),
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            // A Redis URL may carry a password.
+            StoreUrl::Redis(_) => write!(f, "redis://[REDACTED]"),
+        }
+    }
+}
+
+impl StoreUrl {
+    /// Parse `sqlite://PATH` (or a bare path) and `redis://…`/`rediss://…`.
+    pub fn parse(s: &str) -> Result<StoreUrl, String> {
+        if let Some(path) = s.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a path, e.g. sqlite:///var/lib/sealpass/drops.db".into());
+            }
+            Ok(StoreUrl::Sqlite(PathBuf::from(path)))
+        } else if s.starts_with("redis://") || s.starts_with("rediss://") {
+            Ok(StoreUrl::Redis(s.to_owned()))
+        } else if s.contains("://") {
+            Err("the store must be sqlite://PATH or redis://HOST:PORT/DB".into())
+        } else {
+            Ok(StoreUrl::Sqlite(PathBuf::from(s)))
+        }
+    }
+}
+
+/// Per-IP rate limits, in requests per minute; `0` turns one off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Drop and request creation.
+    pub create_per_minute: u32,
+    /// Claims.
+    pub claim_per_minute: u32,
+}
+
+/// Everything the server needs, validated.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where drops are kept.
+    pub store: StoreUrl,
+    /// Base URL for pickup and request links.
+    pub public_url: String,
+    /// The vendor's recipients, served by `/v1/info`.
+    pub recipients: Vec<String>,
+    /// Whether uploads without a request are accepted.
+    pub allow_anonymous_uploads: bool,
+    /// TTL when none is asked for.
+    pub default_ttl: Duration,
+    /// Largest TTL accepted.
+    pub max_ttl: Duration,
+    /// Largest ciphertext accepted.
+    pub max_ciphertext_bytes: usize,
+    /// Staff who may claim, acknowledge, list and request.
+    pub staff: Vec<Staff>,
+    /// Serve claims without staff auth on a non-loopback address.
+    pub insecure_open_claims: bool,
+    /// Certificate and key (PEM) for serving HTTPS directly.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Per-IP rate limits.
+    pub rate_limits: RateLimits,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Longest time a request may take.
+    pub request_timeout: Duration,
+    /// Most requests handled at once.
+    pub concurrency_limit: usize,
+    /// How often expired drops are wiped and old tombstones purged.
+    pub sweep_interval: Duration,
+}
+
+/// The config file, as written. Every key optional; unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<String>,
+    store: Option<String>,
+    public_url: Option<String>,
+    recipients: Option<Vec<String>>,
+    allow_anonymous_uploads: Option<bool>,
+    default_ttl: Option<String>,
+    max_ttl: Option<String>,
+    max_ciphertext_bytes: Option<usize>,
+    #[serde(default)]
+    staff: Vec<FileStaff>,
+    insecure_open_claims: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    rate_limit_create_per_minute: Option<u32>,
+    rate_limit_claim_per_minute: Option<u32>,
+    trusted_proxies: Option<Vec<IpAddr>>,
+    request_timeout: Option<String>,
+    concurrency_limit: Option<usize>,
+    sweep_interval: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStaff {
+    name: String,
+    token_sha256: String,
+}
+
+/// What flags and environment gave (clap fills this); `None` falls through to the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// --listen / SEALPASS_LISTEN.
+    pub listen: Option<String>,
+    /// --store / SEALPASS_STORE.
+    pub store: Option<String>,
+    /// --public-url / SEALPASS_PUBLIC_URL.
+    pub public_url: Option<String>,
+    /// --tls-cert.
+    pub tls_cert: Option<PathBuf>,
+    /// --tls-key.
+    pub tls_key: Option<PathBuf>,
+    /// --insecure-open-claims.
+    pub insecure_open_claims: bool,
+}
+
+/// Parse `90s`, `15m`, `72h`, `7d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("'{s}' is not a duration like 90s, 15m, 72h or 7d"))?;
+    let seconds = match unit.trim() {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("'{s}': the unit must be s, m, h or d")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+fn decode_hash(hex: &str, name: &str) -> Result<[u8; 32], String> {
+    let bytes = data_encoding::HEXLOWER_PERMISSIVE.decode(hex.trim().as_bytes()).map_err(|_| {
+        format!("staff {name}: token_sha256 must be 64 hex digits (from `sealpass staff-token {name}`)")
+    })?;
+    bytes.try_into().map_err(|_| format!("staff {name}: token_sha256 must be 64 hex digits"))
+}
+
+/// The default store: `$XDG_DATA_HOME/sealpass/drops.db`.
+pub fn default_store() -> String {
+    crate::files::data_dir()
+        .map(|d| format!("sqlite://{}", d.join("drops.db").display()))
+        .unwrap_or_else(|| "sqlite://drops.db".into())
+}
+
+impl ServerSettings {
+    /// Merge overrides, the config file (if any) and defaults; validate everything once.
+    pub fn load(overrides: Overrides, config_file: Option<&Path>) -> Result<ServerSettings, String> {
+        let file: FileConfig = match config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        ServerSettings::merge(overrides, file)
+    }
+
+    /// Merge already-parsed parts.
+    pub fn merge(o: Overrides, f: FileConfig) -> Result<ServerSettings, String> {
+        let listen_text = o.listen.or(f.listen).unwrap_or_else(|| "127.0.0.1:8427".into());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| format!("listen: '{listen_text}' is not an address like 127.0.0.1:8427"))?;
+        let store = StoreUrl::parse(&o.store.or(f.store).unwrap_or_else(default_store))?;
+        let tls = match (o.tls_cert.or(f.tls_cert), o.tls_key.or(f.tls_key)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("TLS needs both --tls-cert and --tls-key".into()),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let public_url = o
+            .public_url
+            .or(f.public_url)
+            .unwrap_or_else(|| format!("{scheme}://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            return Err(format!("public_url '{public_url}' must start with https:// (or http:// for testing)"));
+        }
+        let recipients = f.recipients.unwrap_or_default();
+        for r in &recipients {
+            r.parse::<crate::crypto::Recipient>().map_err(|e| format!("recipients: {e}"))?;
+        }
+        let default_ttl = parse_duration(f.default_ttl.as_deref().unwrap_or("72h"))?;
+        let max_ttl = parse_duration(f.max_ttl.as_deref().unwrap_or("7d"))?;
+        if default_ttl > max_ttl || default_ttl.is_zero() {
+            return Err("default_ttl must be at least 1s and no more than max_ttl".into());
+        }
+        let staff = f
+            .staff
+            .iter()
+            .map(|s| Ok(Staff { name: s.name.clone(), token_sha256: decode_hash(&s.token_sha256, &s.name)? }))
+            .collect::<Result<Vec<_>, String>>()?;
+        if let Some(bad) = staff.iter().find(|s| s.name.is_empty() || s.name.chars().any(char::is_control)) {
+            return Err(format!("staff name {:?} must be non-empty printable text", bad.name));
+        }
+        let insecure_open_claims = o.insecure_open_claims || f.insecure_open_claims.unwrap_or(false);
+        if staff.is_empty() && !listen.ip().is_loopback() && !insecure_open_claims {
+            return Err(format!(
+                "no [[staff]] are configured, so anyone could claim drops; refusing to listen on {listen}. \
+                 Add staff (sealpass staff-token NAME), listen on 127.0.0.1, or pass --insecure-open-claims"
+            ));
+        }
+        let settings = ServerSettings {
+            listen,
+            store,
+            public_url,
+            recipients,
+            allow_anonymous_uploads: f.allow_anonymous_uploads.unwrap_or(true),
+            default_ttl,
+            max_ttl,
+            max_ciphertext_bytes: f.max_ciphertext_bytes.unwrap_or(64 * 1024),
+            staff,
+            insecure_open_claims,
+            tls,
+            rate_limits: RateLimits {
+                create_per_minute: f.rate_limit_create_per_minute.unwrap_or(60),
+                claim_per_minute: f.rate_limit_claim_per_minute.unwrap_or(120),
+            },
+            trusted_proxies: f.trusted_proxies.unwrap_or_default(),
+            request_timeout: parse_duration(f.request_timeout.as_deref().unwrap_or("30s"))?,
+            concurrency_limit: f.concurrency_limit.unwrap_or(512).max(1),
+            sweep_interval: parse_duration(f.sweep_interval.as_deref().unwrap_or("60s"))?.max(Duration::from_secs(1)),
+        };
+        if settings.max_ciphertext_bytes < 1024 {
+            return Err("max_ciphertext_bytes must be at least 1024".into());
+        }
+        Ok(settings)
+    }
+
+    /// Settings for tests and the demo: loopback, the given store, no rate limits.
+    pub fn for_tests(store: StoreUrl) -> ServerSettings {
+        let mut s = ServerSettings::merge(Overrides { store: None, ..Overrides::default() }, FileConfig::default())
+            .expect("defaults are valid");
+        s.store = store;
+        s.listen = "127.0.0.1:0".parse().expect("a loopback address");
+        s.rate_limits = RateLimits { create_per_minute: 0, claim_per_minute: 0 };
+        s
+    }
+}
+
+/// The commented default config, printed by `sealpass serve --print-default-config`.
+pub const DEFAULT_CONFIG: &str = r#"# sealpass drop server configuration (TOML).
+# Flags and SEALPASS_* environment variables override what is here.
+
+# Address to listen on. Without [[staff]] below, only a loopback address is allowed.
+listen = "127.0.0.1:8427"
+
+# Where drops are kept: sqlite://PATH (embedded, the default) or redis://HOST:PORT/DB.
+# store = "sqlite:///var/lib/sealpass/drops.db"
+
+# The URL people reach this server at; pickup and request links are made from it.
+# public_url = "https://drop.example.com"
+
+# The vendor's age recipients, served by GET /v1/info with their fingerprint.
+recipients = []
+
+# Accept uploads that answer no request.
+allow_anonymous_uploads = true
+
+# Time to live of a drop when the sender asks for none, and the most it may ask for.
+default_ttl = "72h"
+max_ttl = "7d"
+
+# Largest ciphertext accepted, in bytes.
+max_ciphertext_bytes = 65536
+
+# Per-IP rate limits, in requests per minute (0 = off).
+rate_limit_create_per_minute = 60
+rate_limit_claim_per_minute = 120
+
+# Reverse proxies whose X-Forwarded-For header is believed.
+trusted_proxies = []
+
+# Bounds on each request and on the server.
+request_timeout = "30s"
+concurrency_limit = 512
+
+# How often expired drops are wiped and old tombstones purged.
+sweep_interval = "60s"
+
+# Serve HTTPS directly (PEM files). Usually a reverse proxy terminates TLS instead.
+# tls_cert = "/etc/sealpass/cert.pem"
+# tls_key = "/etc/sealpass/key.pem"
+
+# Staff who may claim drops and create requests. `sealpass staff-token NAME` prints a token
+# (give it to NAME) and the block to paste here.
+# [[staff]]
+# name = "alice"
+# token_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_parses_and_validates() {
+        let file: FileConfig = toml::from_str(DEFAULT_CONFIG).unwrap();
+        let s = ServerSettings::merge(Overrides::default(), file).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8427".parse().unwrap());
+        assert_eq!(s.default_ttl, Duration::from_secs(72 * 3600));
+        assert_eq!(s.max_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(s.max_ciphertext_bytes, 65536);
+        assert!(s.allow_anonymous_uploads);
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let file: FileConfig = toml::from_str("listen = \"127.0.0.1:1\"\nstore = \"sqlite:///a.db\"").unwrap();
+        let o = Overrides { listen: Some("127.0.0.1:2".into()), ..Overrides::default() };
+        let s = ServerSettings::merge(o, file).unwrap();
+        assert_eq!(s.listen.port(), 2);
+        assert_eq!(s.store, StoreUrl::Sqlite("/a.db".into()));
+    }
+
+    #[test]
+    fn open_claims_on_a_public_address_are_refused() {
+        let o = Overrides { listen: Some("0.0.0.0:8427".into()), ..Overrides::default() };
+        let e = ServerSettings::merge(o.clone(), FileConfig::default()).unwrap_err();
+        assert!(e.contains("--insecure-open-claims"), "{e}");
+        let o = Overrides { insecure_open_claims: true, ..o };
+        assert!(ServerSettings::merge(o, FileConfig::default()).is_ok());
+        let staffed: FileConfig =
+            toml::from_str(&format!("[[staff]]\nname = \"alice\"\ntoken_sha256 = \"{}\"", "ab".repeat(32))).unwrap();
+        let o = Overrides { listen: Some("0.0.0.0:8427".into()), ..Overrides::default() };
+        assert!(ServerSettings::merge(o, staffed).is_ok());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (toml, says) in [
+            ("listen = \"nowhere\"", "listen"),
+            ("default_ttl = \"3 weeks\"", "unit"),
+            ("default_ttl = \"8d\"", "max_ttl"),
+            ("recipients = [\"age1nope\"]", "recipients"),
+            ("colour = \"blue\"", "unknown field"),
+            ("[[staff]]\nname = \"bob\"\ntoken_sha256 = \"xyz\"", "64 hex digits"),
+        ] {
+            let e = toml::from_str::<FileConfig>(toml)
+                .map_err(|e| e.to_string())
+                .and_then(|f| ServerSettings::merge(Overrides::default(), f).map(|_| ()))
+                .unwrap_err();
+            assert!(e.contains(says), "{toml}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations_and_store_urls() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert!(parse_duration("h").is_err());
+        assert_eq!(StoreUrl::parse("drops.db").unwrap(), StoreUrl::Sqlite("drops.db".into()));
+        assert!(StoreUrl::parse("postgres://x").is_err());
+        assert_eq!(format!("{:?}", StoreUrl::parse("redis://:hunter2@h:6379/0").unwrap()), "redis://[REDACTED]");
+    }
+}

@@ -1,0 +1,95 @@
+//! Who is asking: staff bearer tokens (compared in constant time against SHA-256 hashes from the
+//! config), sender tokens (manage, upload) likewise stored only as hashes; and the fresh ids and
+//! tokens the server hands out.
+
+use axum::http::{HeaderMap, header};
+use data_encoding::{BASE32_NOPAD, BASE64URL_NOPAD};
+use rand::TryRngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::config::ServerSettings;
+
+/// Who a staff call is from when no staff are configured (loopback only, or
+/// `--insecure-open-claims`).
+pub const OPEN_CLAIMER: &str = "anyone";
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// SHA-256 of a token.
+pub fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Whether `token` hashes to `expected`, in constant time.
+pub fn token_matches(token: Option<&str>, expected: &[u8; 32]) -> bool {
+    token.is_some_and(|t| bool::from(hash(t).ct_eq(expected)))
+}
+
+/// The staff member making this call, if its token is a staff token. Every configured hash is
+/// compared, so timing does not reveal which one matched.
+pub fn staff_name(settings: &ServerSettings, headers: &HeaderMap) -> Option<String> {
+    let presented = hash(bearer(headers)?);
+    let mut found = None;
+    for staff in &settings.staff {
+        if bool::from(presented.ct_eq(&staff.token_sha256)) {
+            found = Some(staff.name.clone());
+        }
+    }
+    found
+}
+
+/// The staff member making this call, or 401. With no staff configured, everyone is staff.
+pub fn require_staff(settings: &ServerSettings, headers: &HeaderMap) -> Result<String, ApiError> {
+    if settings.staff.is_empty() {
+        return Ok(OPEN_CLAIMER.to_owned());
+    }
+    match (bearer(headers), staff_name(settings, headers)) {
+        (_, Some(name)) => Ok(name),
+        (None, None) => Err(ApiError::unauthorized("staff only: send Authorization: Bearer <staff token>")),
+        (Some(_), None) => Err(ApiError::unauthorized("that is not a staff token of this server")),
+    }
+}
+
+fn random<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut bytes = [0u8; N];
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| ApiError::internal(format!("OS RNG failed: {e}")))?;
+    Ok(bytes)
+}
+
+/// A fresh id: 128 random bits, lowercase base32 (26 characters).
+pub fn new_id() -> Result<String, ApiError> {
+    Ok(BASE32_NOPAD.encode(&random::<16>()?).to_lowercase())
+}
+
+/// A fresh token: 256 random bits, base64url (43 characters, never a `.`).
+pub fn new_token() -> Result<String, ApiError> {
+    Ok(BASE64URL_NOPAD.encode(&random::<32>()?))
+}
+
+/// Whether `id` has the shape of our ids, so malformed ones get a clear 400.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 26 && id.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_tokens_have_their_shapes() {
+        let id = new_id().unwrap();
+        assert!(valid_id(&id), "{id}");
+        assert!(!valid_id("../../etc/passwd") && !valid_id(&id.to_uppercase()));
+        let token = new_token().unwrap();
+        assert_eq!(token.len(), 43);
+        assert!(!token.contains('.'));
+        assert_ne!(new_token().unwrap(), token);
+        assert!(token_matches(Some(&token), &hash(&token)));
+        assert!(!token_matches(Some("x"), &hash(&token)) && !token_matches(None, &hash(&token)));
+    }
+}

@@ -1,0 +1,141 @@
+//! Prometheus counters and request-latency histograms. Labels are route templates and status
+//! classes only: never ids, tokens or bodies.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 11] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+/// Drop life-cycle events.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    /// A drop was uploaded.
+    Created,
+    /// A drop was claimed (first or repeated claim).
+    Claimed,
+    /// A drop was acknowledged.
+    Received,
+    /// A drop was revoked.
+    Revoked,
+    /// A request was created.
+    RequestCreated,
+}
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// The server's metrics.
+#[derive(Default)]
+pub struct Metrics {
+    created: AtomicU64,
+    claimed: AtomicU64,
+    received: AtomicU64,
+    revoked: AtomicU64,
+    expired: AtomicU64,
+    requests_created: AtomicU64,
+    http: Mutex<BTreeMap<(String, &'static str, &'static str), Histogram>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+impl Metrics {
+    /// Count a life-cycle event.
+    pub fn event(&self, event: Event) {
+        let counter = match event {
+            Event::Created => &self.created,
+            Event::Claimed => &self.claimed,
+            Event::Received => &self.received,
+            Event::Revoked => &self.revoked,
+            Event::RequestCreated => &self.requests_created,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count drops the sweeper expired.
+    pub fn expired(&self, n: u64) {
+        self.expired.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Record one HTTP request: its route template, method, status and duration.
+    pub fn request(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
+        let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        let h = http.entry((route.to_owned(), method, status_class(status))).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let counters = [
+            ("sealpass_drops_created_total", "Drops uploaded.", &self.created),
+            ("sealpass_drops_claimed_total", "Successful claims (repeated claims included).", &self.claimed),
+            ("sealpass_drops_received_total", "Drops acknowledged by their claimer.", &self.received),
+            ("sealpass_drops_expired_total", "Drops that expired before being received.", &self.expired),
+            ("sealpass_drops_revoked_total", "Drops revoked.", &self.revoked),
+            ("sealpass_requests_created_total", "Requests created by staff.", &self.requests_created),
+        ];
+        for (name, help, value) in counters {
+            let _ =
+                writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+        }
+        let name = "sealpass_http_request_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} HTTP request latency by route template.\n# TYPE {name} histogram");
+        let http = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        for ((route, method, class), h) in http.iter() {
+            let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{class}\"");
+            for (bound, count) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.event(Event::Created);
+        m.event(Event::Created);
+        m.expired(3);
+        m.request("/v1/drops/{id}/claim", "POST", 200, 0.002);
+        let text = m.render();
+        assert!(text.contains("sealpass_drops_created_total 2"));
+        assert!(text.contains("sealpass_drops_expired_total 3"));
+        assert!(text.contains(r#"route="/v1/drops/{id}/claim",method="POST",status="2xx",le="0.001"} 0"#));
+        assert!(text.contains(r#"route="/v1/drops/{id}/claim",method="POST",status="2xx",le="0.0025"} 1"#));
+        assert!(text.contains(r#"le="+Inf"} 1"#));
+    }
+}

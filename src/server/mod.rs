@@ -1,0 +1,206 @@
+//! The drop server: `router(state)` and `serve(listener, settings, store, shutdown)`, so tests
+//! run exactly what production runs. It moves and stores ciphertext only; it never sees a secret.
+
+mod auth;
+mod error;
+mod handlers;
+mod limits;
+mod metrics;
+mod pages;
+mod tls;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower::limit::ConcurrencyLimitLayer;
+
+pub use auth::OPEN_CLAIMER;
+use limits::RateLimiter;
+use metrics::Metrics;
+pub use tls::Peer;
+
+use crate::api::{Info, Limits};
+use crate::config::{ServerSettings, StoreUrl};
+use crate::store::{Store, StoreError, sqlite::SqliteStore};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<dyn Store>,
+    settings: Arc<ServerSettings>,
+    info: Arc<Info>,
+    metrics: Arc<Metrics>,
+    create_limiter: Arc<RateLimiter>,
+    claim_limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    /// State for `settings` over `store`.
+    pub fn new(settings: ServerSettings, store: Arc<dyn Store>) -> AppState {
+        let info = Info {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            fingerprint: crate::crypto::fingerprint(&settings.recipients),
+            recipients: settings.recipients.clone(),
+            limits: Limits {
+                max_ciphertext_bytes: settings.max_ciphertext_bytes,
+                default_ttl_seconds: settings.default_ttl.as_secs(),
+                max_ttl_seconds: settings.max_ttl.as_secs(),
+            },
+            anonymous_uploads: settings.allow_anonymous_uploads,
+            public_url: settings.public_url.clone(),
+        };
+        AppState {
+            create_limiter: Arc::new(RateLimiter::new(settings.rate_limits.create_per_minute)),
+            claim_limiter: Arc::new(RateLimiter::new(settings.rate_limits.claim_per_minute)),
+            store,
+            info: Arc::new(info),
+            metrics: Arc::new(Metrics::default()),
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Unix seconds as RFC 3339 UTC.
+pub(crate) fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// Logs and measures every request by route template: never ids, tokens or bodies.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or("(unmatched)", |p| p.as_str()).to_owned();
+    let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    let method_label: &'static str = match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        _ => "other",
+    };
+    state.metrics.request(&route, method_label, status, seconds);
+    tracing::debug!(method = %method, route = %route, status, ms = seconds * 1000.0, "request");
+    response
+}
+
+/// The HTTP API and pages, with limits: timeout, concurrency, and (in handlers) body size and
+/// per-IP rates.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.settings.request_timeout;
+    let concurrency = state.settings.concurrency_limit;
+    Router::new()
+        .route("/v1/info", get(handlers::info))
+        .route("/v1/drops", post(handlers::create_drop).get(handlers::inbox))
+        .route("/v1/drops/{id}", get(handlers::drop_status).delete(handlers::revoke))
+        .route("/v1/drops/{id}/claim", post(handlers::claim))
+        .route("/v1/drops/{id}/ack", post(handlers::ack))
+        .route("/v1/requests", post(handlers::create_request))
+        .route("/v1/requests/{id}", get(handlers::request_status))
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/metrics", get(handlers::metrics))
+        .route("/d/{id}", get(pages::pickup))
+        .route("/r/{id}", get(pages::request))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(ConcurrencyLimitLayer::new(concurrency))
+        .with_state(state)
+}
+
+/// Open the store the settings name.
+pub fn open_store(settings: &ServerSettings) -> Result<Arc<dyn Store>, StoreError> {
+    match &settings.store {
+        StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
+        StoreUrl::Redis(_) => Err(StoreError::Unavailable("the Redis store is not in this build yet".into())),
+    }
+}
+
+/// Expire and purge on a timer until the server stops.
+async fn sweep_forever(state: AppState) {
+    let mut tick = tokio::time::interval(state.settings.sweep_interval);
+    loop {
+        tick.tick().await;
+        match state.store.sweep(now()).await {
+            Ok(swept) => {
+                state.metrics.expired(swept.expired);
+                if swept.expired + swept.purged > 0 {
+                    tracing::info!(expired = swept.expired, purged = swept.purged, "swept");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
+}
+
+/// Serve on `listener` until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    settings: ServerSettings,
+    store: Arc<dyn Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
+    let state = AppState::new(settings, store);
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let app = router(state);
+    let result = match tls {
+        None => {
+            axum::serve(listener, app.into_make_service_with_connect_info::<tls::Peer>())
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(acceptor) => {
+            axum::serve(
+                tls::TlsListener::new(listener, acceptor),
+                app.into_make_service_with_connect_info::<tls::Peer>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    };
+    sweeper.abort();
+    result
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

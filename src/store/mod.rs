@@ -1,0 +1,204 @@
+//! Where drops and requests live: one `Store` trait with the whole state machine's atomic
+//! steps, so every backend (SQLite today, Redis next) gives the same answers. Atomicity is the
+//! store's job — one SQL statement or one script per step — never a lock in the server.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::api::{DropState, RequestState};
+
+/// Tombstones (state without ciphertext) are kept this long after expiry.
+pub const TOMBSTONE_SECONDS: i64 = 7 * 24 * 3600;
+
+/// A drop as stored. Times are Unix seconds. The ciphertext is not here: only `claim` returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DropRecord {
+    /// Drop id.
+    pub id: String,
+    /// SHA-256 of the sender's manage token.
+    pub manage_hash: [u8; 32],
+    /// Stored state; see [`DropRecord::state_at`].
+    pub state: DropState,
+    /// Ciphertext size in bytes.
+    pub size: usize,
+    /// Upload time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// Staff member who claimed it.
+    pub claimed_by: Option<String>,
+    /// First claim.
+    pub claimed_at: Option<i64>,
+    /// Acknowledgement.
+    pub received_at: Option<i64>,
+    /// Revocation.
+    pub revoked_at: Option<i64>,
+    /// The request it answers.
+    pub request_id: Option<String>,
+}
+
+impl DropRecord {
+    /// The state as of `now`: a waiting or claimed drop past its expiry is expired, whether
+    /// or not the sweeper has run.
+    pub fn state_at(&self, now: i64) -> DropState {
+        match self.state {
+            DropState::Waiting | DropState::Claimed if now >= self.expires_at => DropState::Expired,
+            state => state,
+        }
+    }
+}
+
+/// A new drop.
+#[derive(Clone, Debug)]
+pub struct NewDrop {
+    /// Drop id.
+    pub id: String,
+    /// SHA-256 of the manage token.
+    pub manage_hash: [u8; 32],
+    /// Armored age.
+    pub ciphertext: String,
+    /// Upload time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// The request it answers; the store binds it atomically (one upload a request).
+    pub request_id: Option<String>,
+}
+
+/// What a successful claim returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The drop after the claim.
+    pub record: DropRecord,
+    /// The armored age file.
+    pub ciphertext: String,
+    /// The label of the request it answers.
+    pub label: Option<String>,
+}
+
+/// One waiting drop, for the inbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxItem {
+    /// Drop id.
+    pub id: String,
+    /// Upload time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// Ciphertext size.
+    pub size: usize,
+    /// The request it answers.
+    pub request_id: Option<String>,
+    /// That request's label.
+    pub label: Option<String>,
+}
+
+/// A request as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// Request id.
+    pub id: String,
+    /// SHA-256 of the upload token.
+    pub upload_hash: [u8; 32],
+    /// What it is for.
+    pub label: String,
+    /// Credential kind.
+    pub kind: String,
+    /// Staff member who created it.
+    pub created_by: Option<String>,
+    /// Creation.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// The drop that fulfilled it.
+    pub drop_id: Option<String>,
+}
+
+impl RequestRecord {
+    /// The state as of `now`.
+    pub fn state_at(&self, now: i64) -> RequestState {
+        match (&self.drop_id, now >= self.expires_at) {
+            (Some(_), _) => RequestState::Fulfilled,
+            (None, true) => RequestState::Expired,
+            (None, false) => RequestState::Open,
+        }
+    }
+}
+
+/// What a sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Drops that expired (ciphertext wiped).
+    pub expired: u64,
+    /// Tombstones and requests deleted.
+    pub purged: u64,
+}
+
+/// Why a store step did not happen. The server maps each to a status and error code.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No such drop or request (or its tombstone is gone).
+    #[error("not found")]
+    NotFound,
+    /// Past its expiry.
+    #[error("expired")]
+    Expired,
+    /// Revoked.
+    #[error("revoked")]
+    Revoked,
+    /// Already received (claimed and acknowledged).
+    #[error("already received")]
+    Received,
+    /// Claimed by someone else.
+    #[error("already claimed by {by}")]
+    ClaimedByOther {
+        /// Who.
+        by: String,
+        /// When (Unix seconds).
+        at: i64,
+    },
+    /// Acknowledging a drop the caller has not claimed.
+    #[error("not claimed by this staff member")]
+    NotClaimed,
+    /// The request was already used for an upload.
+    #[error("request already fulfilled")]
+    RequestFulfilled,
+    /// The id exists already (a collision of 128-bit ids: a bug or a broken RNG).
+    #[error("id already exists")]
+    Duplicate,
+    /// The backend cannot be reached or is not ready.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; logged, never sent to clients.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+/// The atomic steps of the drop and request state machines.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Store a new drop. With a request id, atomically bind it to that open request; a second
+    /// upload for the same request is `RequestFulfilled`, an expired request `Expired`.
+    async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError>;
+    /// A drop's record (tombstones included), if it exists.
+    async fn get_drop(&self, id: &str) -> Result<Option<DropRecord>, StoreError>;
+    /// Revoke a waiting or claimed drop: ciphertext wiped, state `revoked`. Idempotent.
+    async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError>;
+    /// `waiting → claimed` for `staff`, atomically; the same staff member may claim again
+    /// until it acknowledges and gets the same ciphertext.
+    async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError>;
+    /// `claimed → received` by the claimer; ciphertext wiped. Idempotent for the claimer.
+    async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError>;
+    /// Waiting, unexpired drops, oldest first, at most `limit`.
+    async fn inbox(&self, now: i64, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
+    /// Store a new request.
+    async fn create_request(&self, request: RequestRecord) -> Result<(), StoreError>;
+    /// A request's record, if it exists.
+    async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
+    /// Expire drops past their TTL (wiping ciphertext) and delete tombstones past
+    /// `expires_at + 7 days`.
+    async fn sweep(&self, now: i64) -> Result<Swept, StoreError>;
+    /// Whether the store can serve requests.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
