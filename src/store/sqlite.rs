@@ -335,12 +335,13 @@ impl Store for SqliteStore {
             if let Some(record) = row.map_err(internal)? {
                 return Ok(record);
             }
-            match get_drop(conn, &id)? {
-                Some(record) if record.state == DropState::Received && record.claimed_by.as_deref() == Some(&staff) => {
-                    Ok(record)
-                }
-                Some(record) if record.state == DropState::Received => Err(StoreError::NotClaimed),
-                _ => Err(refusal(conn, &id, Some(&staff), now)),
+            let record = get_drop(conn, &id)?.ok_or(StoreError::NotFound)?;
+            let mine = record.claimed_by.as_deref() == Some(staff.as_str());
+            match record.state_at(now) {
+                DropState::Received if mine => Ok(record),
+                DropState::Expired => Err(StoreError::Expired),
+                DropState::Revoked => Err(StoreError::Revoked),
+                _ => Err(StoreError::NotClaimed),
             }
         })
         .await

@@ -9,3 +9,6 @@ mod helpers;
 mod interop;
 mod policies_cli;
 mod properties;
+mod server_api;
+mod server_support;
+mod store_conformance;

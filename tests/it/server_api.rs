@@ -1,0 +1,329 @@
+//! The HTTP API v1 against a real server and a real SQLite file: every endpoint, every error
+//! path, exactly-once claims under concurrency, expiry and the sweeper, limits.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::server_support::{STAFF, TestServer, call, is_error};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_health_ready_metrics() {
+    let s = TestServer::start(|_| {}).await;
+    let (status, info) = call(s.req(Method::GET, "/v1/info")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(info["recipients"][0], s.recipients[0]);
+    assert_eq!(info["fingerprint"], sealpass::crypto::fingerprint(&s.recipients));
+    assert_eq!(info["limits"]["max_ciphertext_bytes"], 65536);
+    assert_eq!(info["limits"]["default_ttl_seconds"], 72 * 3600);
+    assert_eq!(info["anonymous_uploads"], true);
+    assert_eq!(call(s.req(Method::GET, "/healthz")).await.0, StatusCode::OK);
+    assert_eq!(call(s.req(Method::GET, "/readyz")).await.0, StatusCode::OK);
+    let (id, token) = s.upload().await;
+    let metrics = s.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("sealpass_drops_created_total 1"), "{metrics}");
+    assert!(metrics.contains(r#"route="/v1/drops",method="POST",status="2xx""#));
+    assert!(!metrics.contains(&id) && !metrics.contains(&token), "no ids or tokens in metrics");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_life_of_a_drop() {
+    let s = TestServer::start(|_| {}).await;
+    let (id, manage) = s.upload().await;
+    let path = format!("/v1/drops/{id}");
+
+    // The sender sees the state with its manage token; nobody else sees anything.
+    let (status, v) = call(s.req(Method::GET, &path).bearer_auth(&manage)).await;
+    assert_eq!((status, v["state"].as_str()), (StatusCode::OK, Some("waiting")));
+    assert!(v.get("ciphertext").is_none());
+    is_error(&call(s.req(Method::GET, &path)).await, StatusCode::NOT_FOUND, "not_found");
+    is_error(&call(s.req(Method::GET, &path).bearer_auth("wrong")).await, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(call(s.staff(Method::GET, &path, "alice")).await.0, StatusCode::OK);
+
+    // The inbox lists it for staff only.
+    is_error(&call(s.req(Method::GET, "/v1/drops?state=waiting")).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (_, inbox) = call(s.staff(Method::GET, "/v1/drops?state=waiting", "alice")).await;
+    assert_eq!(inbox["drops"][0]["id"], id.as_str());
+    assert!(inbox["drops"][0]["size"].as_u64().unwrap() > 1000);
+    is_error(
+        &call(s.staff(Method::GET, "/v1/drops?state=claimed", "alice")).await,
+        StatusCode::BAD_REQUEST,
+        "bad_state",
+    );
+
+    // Claim: staff only; one claimer; the claimer can claim again (a lost response).
+    let claim = format!("{path}/claim");
+    is_error(&call(s.req(Method::POST, &claim)).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    is_error(
+        &call(s.req(Method::POST, &claim).bearer_auth("sps_nope")).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    let (status, first) = call(s.staff(Method::POST, &claim, "alice")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(first["ciphertext"].as_str().unwrap().starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+    assert_eq!(first["claimed_by"], "alice");
+    let (_, again) = call(s.staff(Method::POST, &claim, "alice")).await;
+    assert_eq!(
+        (again["ciphertext"].clone(), again["claimed_at"].clone()),
+        (first["ciphertext"].clone(), first["claimed_at"].clone())
+    );
+    let other = call(s.staff(Method::POST, &claim, "bob")).await;
+    is_error(&other, StatusCode::CONFLICT, "already_claimed");
+    assert!(other.1["message"].as_str().unwrap().contains("alice"));
+    let (_, v) = call(s.req(Method::GET, &path).bearer_auth(&manage)).await;
+    assert_eq!((v["state"].as_str(), v["claimed_by"].as_str()), (Some("claimed"), Some("alice")));
+
+    // Acknowledge: the claimer only; then the ciphertext is gone for good.
+    let ack = format!("{path}/ack");
+    is_error(&call(s.staff(Method::POST, &ack, "bob")).await, StatusCode::CONFLICT, "not_claimed");
+    let (status, v) = call(s.staff(Method::POST, &ack, "alice")).await;
+    assert_eq!((status, v["state"].as_str()), (StatusCode::OK, Some("received")));
+    assert!(v["received_at"].is_string());
+    is_error(&call(s.staff(Method::POST, &claim, "alice")).await, StatusCode::GONE, "received");
+    is_error(&call(s.req(Method::DELETE, &path).bearer_auth(&manage)).await, StatusCode::CONFLICT, "already_received");
+    let (_, v) = call(s.req(Method::GET, &path).bearer_auth(&manage)).await;
+    assert_eq!(v["state"], "received");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_with_the_manage_token() {
+    let s = TestServer::start(|_| {}).await;
+    let (id, manage) = s.upload().await;
+    let path = format!("/v1/drops/{id}");
+    is_error(&call(s.req(Method::DELETE, &path).bearer_auth("wrong")).await, StatusCode::NOT_FOUND, "not_found");
+    let (status, v) = call(s.req(Method::DELETE, &path).bearer_auth(&manage)).await;
+    assert_eq!((status, v["state"].as_str()), (StatusCode::OK, Some("revoked")));
+    assert_eq!(call(s.req(Method::DELETE, &path).bearer_auth(&manage)).await.0, StatusCode::OK, "idempotent");
+    is_error(&call(s.staff(Method::POST, &format!("{path}/claim"), "alice")).await, StatusCode::GONE, "revoked");
+    let (id2, _) = s.upload().await;
+    let (status, v) = call(s.staff(Method::DELETE, &format!("/v1/drops/{id2}"), "bob")).await;
+    assert_eq!((status, v["state"].as_str()), (StatusCode::OK, Some("revoked")), "staff may revoke too");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors_and_stores_nothing() {
+    let s = TestServer::start(|_| {}).await;
+    let post = |body: String| s.req(Method::POST, "/v1/drops").header("content-type", "application/json").body(body);
+    is_error(&call(post("{not json".into())).await, StatusCode::BAD_REQUEST, "bad_json");
+    is_error(&call(post(r#"{"ciphertext": 5}"#.into())).await, StatusCode::BAD_REQUEST, "bad_json");
+    is_error(&call(post(r#"{"cipher": "x"}"#.into())).await, StatusCode::BAD_REQUEST, "bad_json");
+    is_error(&call(post(json!({"ciphertext": "hello"}).to_string())).await, StatusCode::BAD_REQUEST, "not_age");
+    let armored = s.ciphertext();
+    let truncated: String = armored.lines().take(4).collect::<Vec<_>>().join("\n");
+    is_error(&call(post(json!({"ciphertext": truncated}).to_string())).await, StatusCode::BAD_REQUEST, "not_age");
+    let binary_in_armor = armored.replace("BEGIN AGE", "BEGIN PGP");
+    is_error(&call(post(json!({"ciphertext": binary_in_armor}).to_string())).await, StatusCode::BAD_REQUEST, "not_age");
+    let huge = format!("{armored}{}", "A".repeat(70_000));
+    is_error(&call(post(json!({"ciphertext": huge}).to_string())).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    is_error(&call(post("x".repeat(200_000))).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    for ttl in [0, 7 * 86_400 + 1] {
+        let body = json!({"ciphertext": armored, "ttl_seconds": ttl}).to_string();
+        is_error(&call(post(body)).await, StatusCode::BAD_REQUEST, "bad_ttl");
+    }
+    let (_, inbox) = call(s.staff(Method::GET, "/v1/drops", "alice")).await;
+    assert_eq!(inbox["drops"].as_array().unwrap().len(), 0, "nothing stored");
+
+    // Ids: malformed 400, unknown 404; wrong methods 405; unknown paths 404 — all JSON.
+    is_error(
+        &call(s.staff(Method::POST, "/v1/drops/../../etc/claim", "alice")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    is_error(
+        &call(s.staff(Method::POST, "/v1/drops/NOT-AN-ID/claim", "alice")).await,
+        StatusCode::BAD_REQUEST,
+        "bad_id",
+    );
+    let unknown = "a".repeat(26);
+    is_error(
+        &call(s.staff(Method::POST, &format!("/v1/drops/{unknown}/claim"), "alice")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    is_error(
+        &call(s.staff(Method::GET, &format!("/v1/drops/{unknown}"), "alice")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    is_error(&call(s.req(Method::PUT, "/v1/drops")).await, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    is_error(
+        &call(s.req(Method::GET, &format!("/v1/drops/{unknown}/claim"))).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    is_error(&call(s.req(Method::GET, "/v2/anything")).await, StatusCode::NOT_FOUND, "not_found");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_get_changes_state() {
+    let s = TestServer::start(|_| {}).await;
+    let (id, manage) = s.upload().await;
+    for path in [format!("/d/{id}"), format!("/v1/drops/{id}"), "/v1/drops?state=waiting".into(), format!("/r/{id}")] {
+        for _ in 0..3 {
+            let response = s.staff(Method::GET, &path, "alice").send().await.unwrap();
+            assert!(response.status().is_success() || response.status() == StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+    let page = s.req(Method::GET, &format!("/d/{id}")).send().await.unwrap();
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert!(page.text().await.unwrap().contains("sealpass receive"));
+    let (_, v) = call(s.req(Method::GET, &format!("/v1/drops/{id}")).bearer_auth(&manage)).await;
+    assert_eq!(v["state"], "waiting", "still waiting after every GET");
+    assert_eq!(call(s.staff(Method::POST, &format!("/v1/drops/{id}/claim"), "alice")).await.0, StatusCode::OK);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_bind_exactly_one_upload() {
+    let s = TestServer::start(|_| {}).await;
+    is_error(
+        &call(s.req(Method::POST, "/v1/requests").json(&json!({"label": "x", "kind": "generic"}))).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    let bad_kind =
+        call(s.staff(Method::POST, "/v1/requests", "alice").json(&json!({"label": "x", "kind": "ftp"}))).await;
+    is_error(&bad_kind, StatusCode::BAD_REQUEST, "bad_kind");
+    is_error(
+        &call(s.staff(Method::POST, "/v1/requests", "alice").json(&json!({"label": " ", "kind": "generic"}))).await,
+        StatusCode::BAD_REQUEST,
+        "bad_label",
+    );
+    let (status, r) = call(
+        s.staff(Method::POST, "/v1/requests", "alice")
+            .json(&json!({"label": "Acme Salesforce", "kind": "salesforce-password", "ttl_seconds": 3600})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let (rid, token) = (r["id"].as_str().unwrap().to_owned(), r["upload_token"].as_str().unwrap().to_owned());
+    let fingerprint = sealpass::crypto::fingerprint(&s.recipients);
+    assert_eq!(r["link"], format!("{}/r/{rid}#{token}.{fingerprint}", s.url));
+
+    // The sender reads the request with its token (no drop id); others get nothing.
+    let (status, v) = call(s.req(Method::GET, &format!("/v1/requests/{rid}")).bearer_auth(&token)).await;
+    assert_eq!(
+        (status, v["state"].as_str(), v["kind"].as_str()),
+        (StatusCode::OK, Some("open"), Some("salesforce-password"))
+    );
+    is_error(&call(s.req(Method::GET, &format!("/v1/requests/{rid}"))).await, StatusCode::NOT_FOUND, "not_found");
+
+    let body = json!({"ciphertext": s.ciphertext(), "request_id": rid});
+    is_error(&call(s.req(Method::POST, "/v1/drops").json(&body)).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    is_error(
+        &call(s.req(Method::POST, "/v1/drops").json(&body).bearer_auth("wrong")).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    let (status, d) = call(s.req(Method::POST, "/v1/drops").json(&body).bearer_auth(&token)).await;
+    assert_eq!(status, StatusCode::CREATED, "{d}");
+    is_error(
+        &call(s.req(Method::POST, "/v1/drops").json(&body).bearer_auth(&token)).await,
+        StatusCode::CONFLICT,
+        "request_fulfilled",
+    );
+
+    let (_, v) = call(s.staff(Method::GET, &format!("/v1/requests/{rid}"), "bob")).await;
+    assert_eq!((v["state"].as_str(), v["drop_id"].clone()), (Some("fulfilled"), d["id"].clone()));
+    let (_, v) = call(s.req(Method::GET, &format!("/v1/requests/{rid}")).bearer_auth(&token)).await;
+    assert!(v.get("drop_id").is_none(), "the drop id is for staff");
+    let (_, inbox) = call(s.staff(Method::GET, "/v1/drops", "bob")).await;
+    assert_eq!(inbox["drops"][0]["label"], "Acme Salesforce");
+    let (_, claimed) =
+        call(s.staff(Method::POST, &format!("/v1/drops/{}/claim", d["id"].as_str().unwrap()), "bob")).await;
+    assert_eq!(
+        (claimed["request_id"].as_str(), claimed["label"].as_str()),
+        (Some(rid.as_str()), Some("Acme Salesforce"))
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_uploads_can_be_switched_off() {
+    let s = TestServer::start(|c| c.allow_anonymous_uploads = false).await;
+    let body = json!({"ciphertext": s.ciphertext()});
+    is_error(
+        &call(s.req(Method::POST, "/v1/drops").json(&body)).await,
+        StatusCode::FORBIDDEN,
+        "anonymous_uploads_disabled",
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_ttls_expire_and_the_sweeper_wipes_them() {
+    let s = TestServer::start(|c| c.sweep_interval = std::time::Duration::from_secs(1)).await;
+    let body = json!({"ciphertext": s.ciphertext(), "ttl_seconds": 1});
+    let (_, d) = call(s.req(Method::POST, "/v1/drops").json(&body)).await;
+    let (id, manage) = (d["id"].as_str().unwrap().to_owned(), d["manage_token"].as_str().unwrap().to_owned());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    is_error(
+        &call(s.staff(Method::POST, &format!("/v1/drops/{id}/claim"), "alice")).await,
+        StatusCode::GONE,
+        "expired",
+    );
+    let (_, v) = call(s.req(Method::GET, &format!("/v1/drops/{id}")).bearer_auth(&manage)).await;
+    assert_eq!(v["state"], "expired", "the tombstone tells the truth");
+    let mut swept = false;
+    for _ in 0..30 {
+        let metrics = s.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+        if metrics.contains("sealpass_drops_expired_total 1") {
+            swept = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(swept, "the sweeper ran and counted the expiry");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_answer_429_with_retry_after() {
+    let s = TestServer::start(|c| c.rate_limits.create_per_minute = 2).await;
+    s.upload().await;
+    s.upload().await;
+    let response = s.req(Method::POST, "/v1/drops").json(&json!({"ciphertext": s.ciphertext()})).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exactly_one_claimer_wins_under_concurrency() {
+    let s = TestServer::start(|_| {}).await;
+    let mut ids = Vec::new();
+    for _ in 0..100 {
+        ids.push(s.upload().await.0);
+    }
+    let mut tasks = Vec::new();
+    for id in &ids {
+        for name in STAFF {
+            let request = s.staff(Method::POST, &format!("/v1/drops/{id}/claim"), name);
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move { (id, name, call(request).await) }));
+        }
+    }
+    let mut winners = std::collections::HashMap::new();
+    let mut conflicts = 0;
+    for task in tasks {
+        let (id, name, (status, v)) = task.await.unwrap();
+        match status {
+            StatusCode::OK => {
+                assert_eq!(v["claimed_by"], name);
+                assert!(winners.insert(id, name).is_none(), "two 200s for one drop");
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(v["error"], "already_claimed");
+                conflicts += 1;
+            }
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!(winners.len(), 100);
+    assert_eq!(conflicts, 100 * 7);
+    s.stop().await;
+}

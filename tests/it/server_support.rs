@@ -1,0 +1,100 @@
+//! A real server on 127.0.0.1:0 in this process (`sealpass::server::serve`, exactly what
+//! `sealpass serve` runs), over a real SQLite file, with known staff tokens.
+
+use std::sync::Arc;
+
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use sealpass::config::{ServerSettings, Staff, StoreUrl};
+use sealpass::store::Store;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub const STAFF: [&str; 8] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
+
+pub fn staff_token(name: &str) -> String {
+    format!("sps_test-token-of-{name}")
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub client: Client,
+    _dir: tempfile::TempDir,
+    pub recipients: Vec<String>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// Start a server with eight staff and the settings `tweak` leaves.
+    pub async fn start(tweak: impl FnOnce(&mut ServerSettings)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.path().join("drops.db")));
+        settings.staff = STAFF
+            .iter()
+            .map(|n| Staff { name: (*n).to_owned(), token_sha256: Sha256::digest(staff_token(n).as_bytes()).into() })
+            .collect();
+        let (_, recipient) = sealpass::crypto::generate_identity("test");
+        settings.recipients = vec![recipient.to_string()];
+        tweak(&mut settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        settings.public_url = url.clone();
+        let recipients = settings.recipients.clone();
+        let store: Arc<dyn Store> = sealpass::server::open_store(&settings).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(sealpass::server::serve(listener, settings, store, async {
+            let _ = rx.await;
+        }));
+        let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
+        TestServer { url, client, _dir: dir, recipients, shutdown: Some(tx), task: Some(task) }
+    }
+
+    /// Stop gracefully and wait.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.url))
+    }
+
+    pub fn staff(&self, method: Method, path: &str, name: &str) -> RequestBuilder {
+        self.req(method, path).bearer_auth(staff_token(name))
+    }
+
+    /// A real armored age file (of an arbitrary envelope-sized plaintext).
+    pub fn ciphertext(&self) -> String {
+        let r: sealpass::crypto::Recipient = self.recipients[0].parse().unwrap();
+        sealpass::crypto::seal(&[b' '; 1024], &[r]).unwrap()
+    }
+
+    /// Upload; returns (id, manage token).
+    pub async fn upload(&self) -> (String, String) {
+        let body = serde_json::json!({"ciphertext": self.ciphertext(), "ttl_seconds": 600});
+        let (status, v) = call(self.req(Method::POST, "/v1/drops").json(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        (v["id"].as_str().unwrap().to_owned(), v["manage_token"].as_str().unwrap().to_owned())
+    }
+}
+
+/// Send and read the JSON answer (errors must be JSON too).
+pub async fn call(request: RequestBuilder) -> (StatusCode, Value) {
+    let response: Response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, value)
+}
+
+/// Assert an error answer: status and code.
+#[track_caller]
+pub fn is_error(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(answer.0, status, "{}", answer.1);
+    assert_eq!(answer.1["error"], code, "{}", answer.1);
+    assert!(answer.1["message"].as_str().is_some_and(|m| !m.is_empty()));
+}

@@ -1,0 +1,192 @@
+//! The store conformance story: every backend must give exactly these answers. Time is passed
+//! in explicitly, so expiry and purging are tested without waiting.
+
+use std::sync::Arc;
+
+use sealpass::api::{DropState, RequestState};
+use sealpass::store::sqlite::SqliteStore;
+use sealpass::store::{NewDrop, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS};
+
+const T0: i64 = 1_800_000_000;
+
+fn new_drop(id: &str, now: i64, ttl: i64, request: Option<&str>) -> NewDrop {
+    NewDrop {
+        id: id.to_owned(),
+        manage_hash: [7; 32],
+        ciphertext: format!("ciphertext of {id}"),
+        created_at: now,
+        expires_at: now + ttl,
+        request_id: request.map(str::to_owned),
+    }
+}
+
+fn request(id: &str, now: i64, ttl: i64) -> RequestRecord {
+    RequestRecord {
+        id: id.to_owned(),
+        upload_hash: [9; 32],
+        label: format!("label of {id}"),
+        kind: "salesforce-password".into(),
+        created_by: Some("alice".into()),
+        created_at: now,
+        expires_at: now + ttl,
+        drop_id: None,
+    }
+}
+
+/// The whole story against one store.
+pub async fn conformance(store: Arc<dyn Store>) {
+    store.ping().await.unwrap();
+    let (a, b, c, d, e) = ("drop-a", "drop-b", "drop-c", "drop-d", "drop-e");
+
+    // Create, read, list.
+    let created = store.create_drop(new_drop(a, T0, 100, None)).await.unwrap();
+    assert_eq!(created.state, DropState::Waiting);
+    let got = store.get_drop(a).await.unwrap().unwrap();
+    assert_eq!((got.size, got.expires_at, got.manage_hash), ("ciphertext of drop-a".len(), T0 + 100, [7; 32]));
+    assert_eq!(store.get_drop("nope").await.unwrap(), None);
+    assert_eq!(store.create_drop(new_drop(a, T0, 100, None)).await.unwrap_err(), StoreError::Duplicate);
+    let inbox = store.inbox(T0 + 1, 100).await.unwrap();
+    assert_eq!(inbox.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [a]);
+
+    // Claim: one winner; the winner may claim again and gets the same answer.
+    let first = store.claim(a, "alice", T0 + 5).await.unwrap();
+    assert_eq!(first.ciphertext, "ciphertext of drop-a");
+    assert_eq!((first.record.claimed_by.as_deref(), first.record.claimed_at), (Some("alice"), Some(T0 + 5)));
+    let again = store.claim(a, "alice", T0 + 9).await.unwrap();
+    assert_eq!((again.ciphertext, again.record.claimed_at), (first.ciphertext.clone(), Some(T0 + 5)));
+    assert_eq!(
+        store.claim(a, "bob", T0 + 9).await.unwrap_err(),
+        StoreError::ClaimedByOther { by: "alice".into(), at: T0 + 5 }
+    );
+    assert!(store.inbox(T0 + 9, 100).await.unwrap().is_empty(), "claimed drops leave the inbox");
+
+    // Acknowledge: only the claimer; idempotent for it; the ciphertext is then gone.
+    assert_eq!(store.ack(a, "bob", T0 + 10).await.unwrap_err(), StoreError::NotClaimed);
+    let received = store.ack(a, "alice", T0 + 10).await.unwrap();
+    assert_eq!((received.state, received.received_at), (DropState::Received, Some(T0 + 10)));
+    assert_eq!(store.ack(a, "alice", T0 + 11).await.unwrap().received_at, Some(T0 + 10));
+    assert_eq!(store.claim(a, "alice", T0 + 12).await.unwrap_err(), StoreError::Received);
+    assert_eq!(store.revoke(a, T0 + 12).await.unwrap_err(), StoreError::Received);
+    assert_eq!(store.ack("nope", "alice", T0).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(store.claim("nope", "alice", T0).await.unwrap_err(), StoreError::NotFound);
+
+    // Acknowledging before claiming is refused.
+    store.create_drop(new_drop(e, T0, 100, None)).await.unwrap();
+    assert_eq!(store.ack(e, "alice", T0 + 1).await.unwrap_err(), StoreError::NotClaimed);
+
+    // Revoke: idempotent; a revoked drop cannot be claimed or acknowledged.
+    store.create_drop(new_drop(b, T0, 100, None)).await.unwrap();
+    store.claim(b, "bob", T0 + 1).await.unwrap();
+    let revoked = store.revoke(b, T0 + 2).await.unwrap();
+    assert_eq!((revoked.state, revoked.revoked_at), (DropState::Revoked, Some(T0 + 2)));
+    assert_eq!(store.revoke(b, T0 + 3).await.unwrap().revoked_at, Some(T0 + 2));
+    assert_eq!(store.claim(b, "bob", T0 + 3).await.unwrap_err(), StoreError::Revoked);
+    assert_eq!(store.ack(b, "bob", T0 + 3).await.unwrap_err(), StoreError::Revoked);
+    assert_eq!(store.revoke("nope", T0).await.unwrap_err(), StoreError::NotFound);
+
+    // Expiry: reported at once, wiped by the sweeper, tombstone purged 7 days later.
+    store.create_drop(new_drop(c, T0, 10, None)).await.unwrap();
+    assert_eq!(store.claim(c, "alice", T0 + 10).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.get_drop(c).await.unwrap().unwrap().state_at(T0 + 10), DropState::Expired);
+    assert_eq!(store.revoke(c, T0 + 10).await.unwrap_err(), StoreError::Expired);
+    let swept = store.sweep(T0 + 10).await.unwrap();
+    assert_eq!(swept.expired, 1, "only drop-c has expired");
+    assert_eq!(store.get_drop(c).await.unwrap().unwrap().state, DropState::Expired);
+    assert!(store.inbox(T0 + 10, 100).await.unwrap().iter().all(|i| i.id != c));
+    store.sweep(T0 + 10 + TOMBSTONE_SECONDS - 1).await.unwrap();
+    assert!(store.get_drop(c).await.unwrap().is_some(), "the tombstone stays for 7 days");
+    assert!(store.sweep(T0 + 10 + TOMBSTONE_SECONDS).await.unwrap().purged >= 1);
+    assert!(store.get_drop(c).await.unwrap().is_none(), "and is purged after");
+
+    // Requests: one upload each, bound atomically; label reaches the inbox and the claim.
+    let t1 = T0 + 20;
+    store.create_request(request("req-r", t1, 1000)).await.unwrap();
+    assert_eq!(store.create_request(request("req-r", t1, 1000)).await.unwrap_err(), StoreError::Duplicate);
+    assert_eq!(store.get_request("req-r").await.unwrap().unwrap().state_at(t1), RequestState::Open);
+    store.create_drop(new_drop(d, t1, 100, Some("req-r"))).await.unwrap();
+    let fulfilled = store.get_request("req-r").await.unwrap().unwrap();
+    assert_eq!((fulfilled.state_at(t1), fulfilled.drop_id.as_deref()), (RequestState::Fulfilled, Some(d)));
+    assert_eq!(
+        store.create_drop(new_drop("drop-f", t1, 100, Some("req-r"))).await.unwrap_err(),
+        StoreError::RequestFulfilled
+    );
+    assert!(store.get_drop("drop-f").await.unwrap().is_none(), "a refused upload leaves nothing behind");
+    assert_eq!(
+        store.create_drop(new_drop("drop-g", t1, 100, Some("req-none"))).await.unwrap_err(),
+        StoreError::NotFound
+    );
+    store.create_request(request("req-s", t1, 5)).await.unwrap();
+    assert_eq!(store.get_request("req-s").await.unwrap().unwrap().state_at(t1 + 5), RequestState::Expired);
+    assert_eq!(
+        store.create_drop(new_drop("drop-h", t1 + 5, 100, Some("req-s"))).await.unwrap_err(),
+        StoreError::Expired
+    );
+    let inbox = store.inbox(t1 + 1, 100).await.unwrap();
+    let listed = inbox.iter().find(|i| i.id == d).expect("drop-d is waiting");
+    assert_eq!((listed.request_id.as_deref(), listed.label.as_deref()), (Some("req-r"), Some("label of req-r")));
+    assert_eq!(store.claim(d, "alice", t1 + 2).await.unwrap().label.as_deref(), Some("label of req-r"));
+    assert_eq!(store.get_request("nope").await.unwrap(), None);
+
+    // The inbox is oldest first and bounded.
+    for n in 0..5 {
+        store.create_drop(new_drop(&format!("order-{n}"), t1 + 10 + n, 100, None)).await.unwrap();
+    }
+    let listed: Vec<String> = store.inbox(t1 + 20, 100).await.unwrap().into_iter().map(|i| i.id).collect();
+    let order: Vec<&String> = listed.iter().filter(|i| i.starts_with("order-")).collect();
+    assert_eq!(order, ["order-0", "order-1", "order-2", "order-3", "order-4"], "oldest first");
+    assert_eq!(store.inbox(t1 + 20, 3).await.unwrap().len(), 3, "bounded");
+
+    concurrent_claims(store.clone(), t1 + 30).await;
+}
+
+/// 50 drops × 8 claimers at once: exactly one winner each, everyone else told who won.
+async fn concurrent_claims(store: Arc<dyn Store>, now: i64) {
+    let ids: Vec<String> = (0..50).map(|n| format!("race-{n}")).collect();
+    for id in &ids {
+        store.create_drop(new_drop(id, now, 100, None)).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for staff in 0..8 {
+        for id in ids.clone() {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                (id.clone(), staff, store.claim(&id, &format!("staff-{staff}"), now + 1).await)
+            }));
+        }
+    }
+    let mut winners = std::collections::HashMap::new();
+    for task in tasks {
+        let (id, staff, result) = task.await.unwrap();
+        match result {
+            Ok(claim) => assert!(winners.insert(id, (staff, claim.record.claimed_by)).is_none(), "two winners"),
+            Err(StoreError::ClaimedByOther { .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 50, "every drop has exactly one winner");
+    for (staff, by) in winners.values() {
+        assert_eq!(by.as_deref(), Some(format!("staff-{staff}").as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("nested/drops.db")).unwrap();
+    conformance(Arc::new(store)).await;
+}
+
+#[test]
+fn sqlite_keeps_what_it_acknowledged_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("drops.db");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).unwrap();
+        store.create_drop(new_drop("kept", T0, 100, None)).await.unwrap();
+    });
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.claim("kept", "alice", T0 + 1).await.unwrap().ciphertext, "ciphertext of kept");
+    });
+}
