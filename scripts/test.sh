@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests need (package name = command name): the reference age CLI for the
-# interoperability tests.
-packages=(age)
+# interoperability tests; curl and openssl for the HTTPS test.
+packages=(age curl openssl)
 missing=()
 for p in "${packages[@]}"; do
   command -v "$p" >/dev/null 2>&1 || missing+=("$p")

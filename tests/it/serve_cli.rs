@@ -1,0 +1,199 @@
+//! `sealpass serve` and `sealpass staff-token` as processes: durability across `kill -9`,
+//! graceful shutdown, logs without secrets, TLS, the printed default config.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::Home;
+
+/// A `sealpass serve` child process, its address, and everything it logged.
+struct Served {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Served {
+    fn start(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Served {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealpass"));
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(home.dir.path())
+            .env("HOME", home.dir.path())
+            .env("XDG_DATA_HOME", home.path("data"))
+            .env_remove("SEALPASS_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no listening line: {}", log.lock().unwrap()));
+        Served { child, url, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn upload(http: &reqwest::Client, url: &str, ciphertext: &str) -> (String, String) {
+    let r = http.post(format!("{url}/v1/drops")).json(&json!({"ciphertext": ciphertext})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: serde_json::Value = r.json().await.unwrap();
+    (v["id"].as_str().unwrap().to_owned(), v["manage_token"].as_str().unwrap().to_owned())
+}
+
+fn armored() -> String {
+    let (_, r) = sealpass::crypto::generate_identity("t");
+    sealpass::crypto::seal(&[b' '; 1024], &[r]).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_uploads_survive_kill_9() {
+    let home = Home::new();
+    let store = format!("sqlite://{}", home.path("drops.db").display());
+    let http = reqwest::Client::new();
+    let server = Served::start(&home, &["--store", &store], &[]);
+    let mut uploaded = Vec::new();
+    for _ in 0..25 {
+        let ciphertext = armored();
+        let (id, _) = upload(&http, &server.url, &ciphertext).await;
+        uploaded.push((id, ciphertext));
+    }
+    let mut server = server;
+    // SIGKILL right after the last 201: no shutdown, no flush, no checkpoint.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let restarted = Served::start(&home, &["--store", &store], &[]);
+    for (id, ciphertext) in &uploaded {
+        let r = http.post(format!("{}/v1/drops/{id}/claim", restarted.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{id} was lost");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["ciphertext"].as_str(), Some(ciphertext.as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_gracefully_and_debug_logs_hold_no_secrets() {
+    let home = Home::new();
+    let token = home.sealpass(&["staff-token", "alice"], "");
+    token.expect(0);
+    let staff_token = token.stdout.trim().to_owned();
+    assert!(staff_token.starts_with("sps_") && staff_token.len() >= 40);
+    let snippet = token.stderr.lines().skip_while(|l| *l != "[[staff]]").collect::<Vec<_>>().join("\n");
+    assert!(snippet.contains("name = \"alice\"") && !snippet.contains(&staff_token), "{}", token.stderr);
+    std::fs::write(home.path("server.toml"), format!("{snippet}\n")).unwrap();
+
+    let store = format!("sqlite://{}", home.path("drops.db").display());
+    let server = Served::start(&home, &["--store", &store, "--config", "server.toml"], &[("SEALPASS_LOG", "debug")]);
+    let http = reqwest::Client::new();
+    let ciphertext = armored();
+    let (id, manage) = upload(&http, &server.url, &ciphertext).await;
+    let status = http.get(format!("{}/v1/drops/{id}", server.url)).bearer_auth(&manage).send().await.unwrap();
+    assert_eq!(status.status(), StatusCode::OK);
+    let anonymous = http.post(format!("{}/v1/drops/{id}/claim", server.url)).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "the configured staff are required");
+    let claim =
+        http.post(format!("{}/v1/drops/{id}/claim", server.url)).bearer_auth(&staff_token).send().await.unwrap();
+    assert_eq!(claim.status(), StatusCode::OK);
+    let _ =
+        http.post(format!("{}/v1/drops", server.url)).body("{\"ciphertext\": \"garbage-body-marker\"}").send().await;
+
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    let log = server.log();
+    assert!(log.contains("route=/v1/drops/{id}/claim"), "debug logs every request: {log}");
+    assert!(log.contains("stopped"));
+    for secret in [staff_token.as_str(), manage.as_str(), "garbage-body-marker"] {
+        assert!(!log.contains(secret), "the log holds a secret: {log}");
+    }
+    for line in ciphertext.lines().skip(1).take(3) {
+        assert!(!log.contains(line), "the log holds ciphertext");
+    }
+}
+
+#[test]
+fn the_printed_default_config_is_accepted() {
+    let home = Home::new();
+    let printed = home.sealpass(&["serve", "--print-default-config"], "");
+    printed.expect(0);
+    assert!(printed.stdout.contains("[[staff]]") && printed.stdout.contains("max_ttl"));
+    std::fs::write(home.path("default.toml"), &printed.stdout).unwrap();
+    let server = Served::start(&home, &["--config", "default.toml"], &[]);
+    assert!(server.url.starts_with("http://127.0.0.1:"));
+}
+
+#[test]
+fn bad_settings_are_refused_before_listening() {
+    let home = Home::new();
+    let open = home.sealpass(&["serve", "--listen", "0.0.0.0:0"], "");
+    open.expect(2);
+    assert!(open.stderr.contains("--insecure-open-claims"), "{}", open.stderr);
+    std::fs::write(home.path("bad.toml"), "colour = \"blue\"\n").unwrap();
+    let bad = home.sealpass(&["serve", "--config", "bad.toml"], "");
+    bad.expect(2);
+    assert!(bad.stderr.contains("unknown field"), "{}", bad.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_directly() {
+    let home = Home::new();
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-keyout", "key.pem", "-out", "cert.pem"])
+        .current_dir(home.dir.path())
+        .output()
+        .expect("openssl is installed");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let server = Served::start(&home, &["--tls-cert", "cert.pem", "--tls-key", "key.pem"], &[]);
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert", "cert.pem", &format!("{}/healthz", server.url)])
+        .current_dir(home.dir.path())
+        .output()
+        .expect("curl is installed");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), r#"{"status":"ok"}"#, "{}", String::from_utf8_lossy(&out.stderr));
+    let plain =
+        Command::new("curl").args(["-sS", "--max-time", "5", &server.url.replace("https", "http")]).output().unwrap();
+    assert!(!plain.status.success(), "plain HTTP is not served on the TLS port");
+}
