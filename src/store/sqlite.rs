@@ -11,7 +11,64 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{Claim, DropRecord, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS};
 use crate::api::DropState;
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Hands a job's answer to its caller; given the batch's commit error, if any, instead.
+type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
+
+/// Work for the store's thread.
+enum Job {
+    /// Runs inside the current batch's transaction; answered after the commit.
+    Batched(Box<dyn FnOnce(&mut Connection) -> Deliver + Send>),
+    /// Runs on its own, outside any transaction (maintenance: checkpoints, vacuum).
+    Alone(Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
+/// Most jobs committed together.
+const MAX_BATCH: usize = 128;
+
+/// The store thread: take whatever jobs are queued, run them in one transaction (each keeps its
+/// own atomicity: one statement, or a savepoint), commit once, and only then answer. One
+/// commit for many requests is what lets a single SQLite writer keep up with the network.
+fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>) {
+    let mut pending: Option<Job> = None;
+    loop {
+        let first = match pending.take() {
+            Some(job) => job,
+            None => match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        let first = match first {
+            Job::Alone(job) => {
+                job(&mut conn);
+                continue;
+            }
+            Job::Batched(job) => job,
+        };
+        let began = conn.execute_batch("BEGIN IMMEDIATE");
+        let mut deliveries = vec![first(&mut conn)];
+        while deliveries.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(Job::Batched(job)) => deliveries.push(job(&mut conn)),
+                Ok(alone) => {
+                    pending = Some(alone);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let failed = match began {
+            Err(e) => Some(internal(e)),
+            Ok(()) => conn.execute_batch("COMMIT").err().map(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                internal(e)
+            }),
+        };
+        for deliver in deliveries {
+            deliver(failed.clone());
+        }
+    }
+}
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -165,9 +222,11 @@ impl SqliteStore {
             Connection::open(path).map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
         // WAL: a commit is durable against a crash of the process (kill -9) once it returns;
         // synchronous=FULL would also survive power loss at the cost of an fsync a write.
+        // auto_vacuum only takes effect on a new file: wiped ciphertext pages are handed back to
+        // the file system by the sweeper (incremental_vacuum) instead of piling up.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;
-             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+             PRAGMA secure_delete = ON; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
         )
         .map_err(internal)?;
         migrate(&mut conn)?;
@@ -178,27 +237,42 @@ impl SqliteStore {
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sealpass-sqlite".into())
-            .spawn(move || {
-                while let Ok(job) = queue.recv() {
-                    job(&mut conn);
-                }
-            })
+            .spawn(move || run_jobs(conn, queue))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(SqliteStore { jobs, path: path.to_owned() })
     }
 
-    /// Run `f` on the store's thread and wait for its answer without blocking the runtime.
+    /// Run `f` on the store's thread, in a batch, and wait (without blocking the runtime) for
+    /// its answer, which comes only once its batch is committed.
     async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move |conn| {
-                let _ = tx.send(f(conn));
-            }))
-            .map_err(|_| StoreError::Unavailable("the SQLite thread has stopped".into()))?;
+        let job = Job::Batched(Box::new(move |conn| {
+            let result = f(conn);
+            Box::new(move |failed: Option<StoreError>| {
+                let _ = tx.send(match failed {
+                    Some(e) => Err(e),
+                    None => result,
+                });
+            })
+        }));
+        self.jobs.send(job).map_err(|_| StoreError::Unavailable("the SQLite thread has stopped".into()))?;
         rx.await.map_err(|_| StoreError::Unavailable("the SQLite thread has stopped".into()))?
+    }
+
+    /// Run `f` on the store's thread outside any transaction.
+    async fn alone<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> T + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Job::Alone(Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        }));
+        self.jobs.send(job).map_err(|_| StoreError::Unavailable("the SQLite thread has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Unavailable("the SQLite thread has stopped".into()))
     }
 }
 
@@ -206,7 +280,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError> {
         self.call(move |conn| {
-            let tx = conn.transaction().map_err(internal)?;
+            let tx = conn.savepoint().map_err(internal)?;
             if let Some(request) = &drop.request_id {
                 let bound = tx
                     .prepare_cached(
@@ -416,26 +490,32 @@ impl Store for SqliteStore {
     }
 
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
-        self.call(move |conn| {
-            let tx = conn.transaction().map_err(internal)?;
-            let expired = tx
-                .execute(
-                    "UPDATE drops SET state = 'expired', ciphertext = NULL
-                     WHERE state IN ('waiting', 'claimed') AND expires_at <= ?1",
-                    [now],
-                )
-                .map_err(internal)?;
-            let purged =
-                tx.execute("DELETE FROM drops WHERE expires_at <= ?1", [now - TOMBSTONE_SECONDS]).map_err(internal)?
+        let swept = self
+            .call(move |conn| {
+                let tx = conn.savepoint().map_err(internal)?;
+                let expired = tx
+                    .execute(
+                        "UPDATE drops SET state = 'expired', ciphertext = NULL
+                         WHERE state IN ('waiting', 'claimed') AND expires_at <= ?1",
+                        [now],
+                    )
+                    .map_err(internal)?;
+                let purged = tx
+                    .execute("DELETE FROM drops WHERE expires_at <= ?1", [now - TOMBSTONE_SECONDS])
+                    .map_err(internal)?
                     + tx.execute("DELETE FROM requests WHERE purge_at <= ?1", [now]).map_err(internal)?;
-            tx.commit().map_err(internal)?;
-            if expired + purged > 0 {
-                // Old page images with wiped ciphertext live on in the WAL until a checkpoint.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-            }
-            Ok(Swept { expired: expired as u64, purged: purged as u64 })
+                tx.commit().map_err(internal)?;
+                Ok(Swept { expired: expired as u64, purged: purged as u64 })
+            })
+            .await?;
+        // Give pages freed by acks, revokes and expiry back, then checkpoint: old page images
+        // with wiped ciphertext live on in the WAL until then.
+        self.alone(|conn| {
+            let _ = conn.execute_batch("PRAGMA incremental_vacuum;");
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         })
-        .await
+        .await?;
+        Ok(swept)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

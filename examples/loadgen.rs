@@ -1,0 +1,127 @@
+//! Load generator for the drop server: full create → claim → ack cycles at a fixed concurrency
+//! over keep-alive connections, reporting cycles/s, cycle latency percentiles and (with --pid)
+//! the server's memory. See docs/performance.md for how the published figures were made:
+//!
+//! `cargo run --release --example loadgen -- --url http://127.0.0.1:8427 --concurrency 32 --seconds 10`
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::json;
+
+#[derive(Parser)]
+struct Args {
+    /// Base URL of a running `sealpass serve`.
+    #[arg(long)]
+    url: String,
+    /// Cycles in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// How long to run (after a one-second warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Staff bearer token, when the server has staff configured.
+    #[arg(long, env = "LOADGEN_STAFF_TOKEN")]
+    staff_token: Option<String>,
+    /// The server's process id, to report its memory.
+    #[arg(long)]
+    pid: Option<u32>,
+}
+
+fn rss(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| status.lines().find(|l| l.starts_with(name)).map(|l| l[name.len()..].trim().to_owned());
+    format!("RSS {} (peak {})", field("VmRSS:").unwrap_or_default(), field("VmHWM:").unwrap_or_default())
+}
+
+async fn cycle(http: &reqwest::Client, args: &Args, body: &serde_json::Value) -> Result<(), String> {
+    let created: serde_json::Value = http
+        .post(format!("{}/v1/drops", args.url))
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .error_for_status()
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let id = created["id"].as_str().ok_or("no id")?;
+    for step in ["claim", "ack"] {
+        let mut request = http.post(format!("{}/v1/drops/{id}/{step}", args.url));
+        if let Some(token) = &args.staff_token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        response.bytes().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{step}: {status}"));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let args = std::sync::Arc::new(Args::parse());
+    let (_, recipient) = sealpass::crypto::generate_identity("loadgen");
+    // A ciphertext the size of a real envelope (1024 bytes padded), armored.
+    let ciphertext = sealpass::crypto::seal(&[b' '; 1024], &[recipient]).expect("seal");
+    let body = std::sync::Arc::new(json!({"ciphertext": ciphertext, "ttl_seconds": 3600}));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build().expect("client");
+    let warmup = Instant::now() + Duration::from_secs(1);
+    let end = warmup + Duration::from_secs(args.seconds);
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (http, args, body) = (http.clone(), args.clone(), body.clone());
+        workers.push(tokio::spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0u64);
+            loop {
+                let started = Instant::now();
+                if started >= end {
+                    break;
+                }
+                let result = cycle(&http, &args, &body).await;
+                if started >= warmup {
+                    match result {
+                        Ok(()) => latencies.push(started.elapsed().as_micros() as u64),
+                        Err(e) => {
+                            if errors == 0 {
+                                eprintln!("error: {e}");
+                            }
+                            errors += 1;
+                        }
+                    }
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for w in workers {
+        let (l, e) = w.await.expect("worker");
+        all.extend(l);
+        errors += e;
+    }
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as f64
+            / 1000.0
+    };
+    println!(
+        "{} cycles in {} s at concurrency {}: {:.0} cycles/s ({:.0} requests/s); cycle latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} errors",
+        all.len(),
+        args.seconds,
+        args.concurrency,
+        all.len() as f64 / args.seconds as f64,
+        3.0 * all.len() as f64 / args.seconds as f64,
+        pct(0.50),
+        pct(0.99),
+        pct(1.0),
+        errors
+    );
+    if let Some(pid) = args.pid {
+        println!("server {}", rss(pid));
+    }
+}
