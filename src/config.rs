@@ -152,6 +152,8 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     /// --insecure-open-claims.
     pub insecure_open_claims: bool,
+    /// --trusted-proxy (repeatable), added to the file's.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// Parse `90s`, `15m`, `72h`, `7d`.
@@ -237,6 +239,13 @@ impl ServerSettings {
             return Err(format!("staff name {:?} must be non-empty printable text", bad.name));
         }
         let insecure_open_claims = o.insecure_open_claims || f.insecure_open_claims.unwrap_or(false);
+        let trusted_proxies: Vec<IpAddr> = f
+            .trusted_proxies
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(o.trusted_proxies.iter().copied())
+            .collect();
         if staff.is_empty() && !listen.ip().is_loopback() && !insecure_open_claims {
             return Err(format!(
                 "no [[staff]] are configured, so anyone could claim drops; refusing to listen on {listen}. \
@@ -259,7 +268,7 @@ impl ServerSettings {
                 create_per_minute: f.rate_limit_create_per_minute.unwrap_or(60),
                 claim_per_minute: f.rate_limit_claim_per_minute.unwrap_or(120),
             },
-            trusted_proxies: f.trusted_proxies.unwrap_or_default(),
+            trusted_proxies,
             request_timeout: parse_duration(f.request_timeout.as_deref().unwrap_or("30s"))?,
             concurrency_limit: f.concurrency_limit.unwrap_or(512).max(1),
             sweep_interval: parse_duration(f.sweep_interval.as_deref().unwrap_or("60s"))?.max(Duration::from_secs(1)),

@@ -30,6 +30,9 @@ pub(crate) struct ServeArgs {
     /// Private key (PEM) for --tls-cert
     #[arg(long, env = "SEALPASS_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A reverse proxy whose X-Forwarded-For is believed (repeatable; adds to the config's)
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Allow claims without staff auth on a non-loopback address (testing only)
     #[arg(long)]
     insecure_open_claims: bool,
@@ -57,6 +60,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
         insecure_open_claims: args.insecure_open_claims,
+        trusted_proxies: args.trusted_proxies,
     };
     let settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEALPASS_LOG")
