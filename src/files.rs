@@ -133,6 +133,35 @@ pub fn data_dir() -> Option<PathBuf> {
     xdg("XDG_DATA_HOME", ".local/share")
 }
 
+/// `$XDG_STATE_HOME/sealpass` (what this machine sent: drops and their manage tokens).
+pub fn state_dir() -> Option<PathBuf> {
+    xdg("XDG_STATE_HOME", ".local/state")
+}
+
+/// `$XDG_CONFIG_HOME/sealpass` (config.toml: default server, pinned recipients).
+pub fn config_dir() -> Option<PathBuf> {
+    xdg("XDG_CONFIG_HOME", ".config")
+}
+
+/// Replace the file at `path` with `contents`, mode 0600, atomically (temporary file + rename):
+/// for files sealpass owns and rewrites, like its state file.
+pub fn replace_private(path: &Path, contents: &[u8]) -> Result<(), FileError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_err(dir))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (tmp, mut file) = temp_file(dir, &name)?;
+    let result = (|| {
+        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io_err(&tmp))?;
+        file.write_all(contents).map_err(io_err(&tmp))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        fs::rename(&tmp, path).map_err(io_err(path))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// The default identity file.
 pub fn default_identity() -> Option<PathBuf> {
     data_dir().map(|d| d.join("identity.txt"))

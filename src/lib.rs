@@ -25,6 +25,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod client;
 #[cfg(feature = "server")]
 pub mod config;
 pub mod crypto;
@@ -33,6 +34,7 @@ pub mod exit;
 pub mod files;
 pub mod generate;
 pub mod harden;
+pub mod link;
 pub mod output;
 pub mod policy;
 pub mod qr;

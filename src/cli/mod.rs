@@ -2,14 +2,19 @@
 //! the only layer that glues the pure modules to terminals, files and (later) the network.
 
 mod check;
+#[cfg(feature = "server")]
+mod demo;
 mod generate;
 pub mod input;
 mod keys;
+mod local;
 mod open;
 mod policies;
 mod seal;
+mod send;
 #[cfg(feature = "server")]
 mod serve;
+mod staff;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -58,6 +63,23 @@ enum Command {
     /// Offline: decrypt a sealed envelope, validate the secret, report
     Open(open::OpenArgs),
     /// Run the drop server (HTTP API v1)
+    /// Confirm and pin a drop server's keys (like ssh known_hosts)
+    Init(send::InitArgs),
+    /// Customer: check, seal and upload a credential; prints the pickup link
+    Send(send::SendArgs),
+    /// Customer: what happened to what you sent (claimed by whom, when)
+    Status(send::StatusArgs),
+    /// Customer: burn a drop you sent
+    Revoke(send::RevokeArgs),
+    /// Staff: a request link for a customer
+    Request(staff::RequestArgs),
+    /// Staff: drops waiting to be received
+    Inbox(staff::InboxArgs),
+    /// Staff: claim, decrypt, validate, hand on, then acknowledge
+    Receive(staff::ReceiveArgs),
+    /// The whole hand-over on loopback, narrated: embedded server, throwaway keys
+    #[cfg(feature = "server")]
+    Demo(demo::DemoArgs),
     #[cfg(feature = "server")]
     Serve(serve::ServeArgs),
     /// Operator: print a fresh staff token and its config snippet
@@ -160,6 +182,17 @@ fn redacted(err: &clap::Error) -> String {
     text
 }
 
+/// Run a future to completion on a small runtime: the CLI's network commands are sequential.
+pub(crate) fn block_on<T>(future: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(future)
+}
+
+/// A client error as a failure with its exit code.
+pub(crate) fn client_failure(e: crate::client::ClientError) -> Failure {
+    let exit = e.exit();
+    Failure::new(exit, e)
+}
+
 /// Now, as RFC 3339 in UTC to the second: `2026-11-27T12:00:00Z`.
 pub(crate) fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
@@ -215,6 +248,15 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Recipient(args) => keys::recipient(args),
         Command::Seal(args) => seal::run(args),
         Command::Open(args) => open::run(args),
+        Command::Init(args) => send::init(args),
+        Command::Send(args) => send::send(args),
+        Command::Status(args) => send::status(args),
+        Command::Revoke(args) => send::revoke(args),
+        Command::Request(args) => staff::request(args),
+        Command::Inbox(args) => staff::inbox(args),
+        Command::Receive(args) => staff::receive(args),
+        #[cfg(feature = "server")]
+        Command::Demo(args) => demo::run(args),
         #[cfg(feature = "server")]
         Command::Serve(args) => serve::serve(args),
         #[cfg(feature = "server")]

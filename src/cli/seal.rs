@@ -34,9 +34,10 @@ pub(crate) const KIND_NAMES: [&str; 6] = [
 /// What goes into an envelope besides the secret: shared by `seal` and `send`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct EnvelopeArgs {
-    /// Credential kind (SPEC §2); decides the fields and the default policy
-    #[arg(long, default_value = "generic", value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
-    kind: String,
+    /// Credential kind (SPEC §2); decides the fields and the default policy [default: generic,
+    /// or the request's]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
+    pub(crate) kind: Option<String>,
     /// The account's username (the `username` field)
     #[arg(long, short = 'u')]
     username: Option<String>,
@@ -66,6 +67,16 @@ pub(crate) struct EnvelopeArgs {
     /// Seal even if the secret fails the policy (recorded in the envelope)
     #[arg(long)]
     allow_weak: bool,
+}
+
+impl EnvelopeArgs {
+    /// The kind asked for, if any.
+    pub(crate) fn kind(&self) -> Result<Option<Kind>, Failure> {
+        self.kind
+            .as_deref()
+            .map(|k| Kind::from_name(k).ok_or_else(|| Failure::usage(format!("unknown kind {k}"))))
+            .transpose()
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -175,6 +186,24 @@ fn typed_secret() -> Result<SecretString, Failure> {
     read_one_secret(first.as_bytes())
 }
 
+/// Where the sealed result goes, and what to do after showing a generated password.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Flow {
+    /// The sealed output does not go to stdout (so --print-generated may use it).
+    pub stdout_free: bool,
+    /// Wait for "set it on the account, then press Enter" after showing a generated password.
+    pub confirm_set: bool,
+}
+
+/// Wait until the person confirms the generated password is set on the account.
+fn wait_until_set() -> Result<(), Failure> {
+    let answer =
+        rpassword::prompt_password("Set it on the account now, then press Enter to send it (Ctrl-C to stop): ")
+            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?;
+    drop(zeroize::Zeroizing::new(answer));
+    Ok(())
+}
+
 /// A generated secret: drawn until the full check passes (username and looks-random included),
 /// then shown once on the terminal or, with --print-generated, written to stdout.
 fn generated_secret(
@@ -182,9 +211,9 @@ fn generated_secret(
     args: &EnvelopeArgs,
     username: Option<&str>,
     printer: &Printer,
-    output_to_file: bool,
+    flow: Flow,
 ) -> Result<SecretString, Failure> {
-    if args.print_generated && !output_to_file {
+    if args.print_generated && !flow.stdout_free {
         return Err(Failure::usage(
             "--print-generated writes the password to stdout, so the sealed output needs -o FILE",
         ));
@@ -209,6 +238,9 @@ fn generated_secret(
             policy.name,
             password.as_str()
         )));
+        if flow.confirm_set {
+            wait_until_set()?;
+        }
     }
     Ok(SecretString::from(password.as_str()))
 }
@@ -216,16 +248,16 @@ fn generated_secret(
 /// Build the checked envelope from the arguments: shared by `seal` and `send`.
 pub(crate) fn build_envelope(
     args: &EnvelopeArgs,
+    kind: Kind,
     request: Option<String>,
-    output_to_file: bool,
+    flow: Flow,
 ) -> Result<Envelope, Failure> {
     let printer = Printer::new(false);
-    let kind = Kind::from_name(&args.kind).ok_or_else(|| Failure::usage(format!("unknown kind {}", args.kind)))?;
     let fields = fields(kind, args)?;
     let policy = args.policy.resolve_or(Some(kind.default_policy()))?;
     let username = fields.get("username").map(|u| u.expose_secret().to_owned());
     let secret = if args.generate {
-        generated_secret(&policy, args, username.as_deref(), &printer, output_to_file)?
+        generated_secret(&policy, args, username.as_deref(), &printer, flow)?
     } else {
         typed_secret()?
     };
@@ -266,7 +298,9 @@ pub(crate) fn run(args: SealArgs) -> Result<Exit, Failure> {
     refuse_stray(&args.stray, "seal")?;
     let printer = Printer::new(false);
     let recipients = recipients(&args.to, &args.recipients_files)?;
-    let envelope = build_envelope(&args.envelope, None, args.output.is_some())?;
+    let kind = args.envelope.kind()?.unwrap_or(Kind::Generic);
+    let flow = Flow { stdout_free: args.output.is_some(), confirm_set: false };
+    let envelope = build_envelope(&args.envelope, kind, None, flow)?;
     let plaintext = envelope.to_padded_bytes().map_err(Failure::usage)?;
     let armored = crypto::seal(&plaintext, &recipients)?;
     match &args.output {

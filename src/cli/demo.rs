@@ -1,0 +1,211 @@
+//! `sealpass demo`: the whole hand-over on loopback — an embedded server over SQLite in a
+//! temporary directory, throwaway keys and staff token — narrated step by step, exactly as the
+//! real commands do it. Exit 0, nothing left behind.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use super::client_failure;
+use crate::client::{Client, ClientError};
+use crate::config::{ServerSettings, Staff, StoreUrl};
+use crate::crypto::{self, Identities};
+use crate::envelope::{Envelope, Kind};
+use crate::exit::{Exit, Failure};
+use crate::generate::Generator;
+use crate::output::Printer;
+use crate::policy::Policy;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {}
+
+struct Narrator {
+    printer: Printer,
+    step: usize,
+}
+
+impl Narrator {
+    fn step(&mut self, who: &str, what: &str, command: &str) {
+        self.step += 1;
+        self.printer.note(&format!("\n{}. {who}: {what}\n   $ {command}", self.step));
+    }
+    fn say(&self, text: &str) {
+        self.printer.note(&format!("   {text}"));
+    }
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> Failure {
+    Failure::new(Exit::Error, anyhow::anyhow!("demo: {what}: {e}"))
+}
+
+pub(crate) fn run(_: DemoArgs) -> Result<Exit, Failure> {
+    let started = Instant::now();
+    let mut n = Narrator { printer: Printer::new(false), step: 0 };
+    let dir = tempfile::Builder::new().prefix("sealpass-demo-").tempdir()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let result = runtime.block_on(demo(&mut n, dir.path()));
+    drop(runtime);
+    dir.close()?;
+    result?;
+    n.printer.note(&format!("\nDone in {} ms. Nothing was left behind.", started.elapsed().as_millis()));
+    Ok(Exit::Ok)
+}
+
+async fn demo(n: &mut Narrator, dir: &std::path::Path) -> Result<(), Failure> {
+    n.printer.note("sealpass demo: a vendor (KORE) receives a Salesforce service-account password from a customer.");
+
+    // The vendor's side: a key, a staff token, a server.
+    n.step("Vendor", "makes an age key; senders seal to its recipient", "sealpass keygen");
+    let (identity_text, recipient) = crypto::generate_identity(&super::now_rfc3339());
+    let identities = Identities::parse(identity_text.expose_secret().as_bytes()).map_err(|e| failed("key", e))?;
+    let fingerprint = crypto::fingerprint_of(std::slice::from_ref(&recipient));
+    n.say(&format!("recipient {recipient}\n   fingerprint {fingerprint} (published where customers can compare it)"));
+
+    n.step("Operator", "starts the drop server with staff member alice", "sealpass serve --config server.toml");
+    let alice = "sps_demo-token-for-alice".to_owned();
+    let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.join("drops.db")));
+    settings.recipients = vec![recipient.to_string()];
+    settings.staff = vec![Staff { name: "alice".into(), token_sha256: Sha256::digest(alice.as_bytes()).into() }];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let server = format!("http://{}", listener.local_addr()?);
+    settings.public_url = server.clone();
+    let store = crate::server::open_store(&settings).map_err(|e| failed("store", e))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(crate::server::serve(listener, settings, Arc::clone(&store), async {
+        let _ = stopped.await;
+    }));
+    n.say(&format!("listening on {server} (SQLite in a temporary directory)"));
+    let client = Client::new(&server).map_err(client_failure)?;
+
+    let outcome = walk(n, &client, &alice, &identities, &fingerprint).await;
+    let _ = stop.send(());
+    let _ = serving.await;
+    outcome
+}
+
+async fn walk(
+    n: &mut Narrator,
+    client: &Client,
+    alice: &str,
+    identities: &Identities,
+    fingerprint: &str,
+) -> Result<(), Failure> {
+    n.step(
+        "Staff (alice)",
+        "asks the customer for the credential",
+        "sealpass request --label 'Acme Salesforce' --kind salesforce-password",
+    );
+    let request = client
+        .create_request(alice, "Acme Salesforce", "salesforce-password", Some(3600))
+        .await
+        .map_err(client_failure)?;
+    n.say(&format!("request link: {}/r/{}#…", client.server(), request.id));
+
+    n.step(
+        "Customer",
+        "opens the link; the CLI checks the server's keys against the link",
+        "sealpass send '<link>' --generate -u kore@acme.example",
+    );
+    let link = crate::link::parse_request(&request.link).map_err(|e| failed("link", e))?;
+    let info = client.info().await.map_err(client_failure)?;
+    let served = crypto::fingerprint(&info.recipients);
+    if served != link.fingerprint || served != fingerprint {
+        return Err(failed("fingerprint", "the server's keys do not match the link"));
+    }
+    n.say(&format!("server keys match the link: {served}"));
+    let policy = Policy::preset("salesforce").map_err(Failure::usage)?;
+    let generator = Generator::new(&policy, None).map_err(Failure::usage)?;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::try_from_os_rng().map_err(|e| failed("rng", e))?;
+    let username = "kore@acme.example";
+    let password = generator.generate_where(&mut rng, |p| policy.check(p, Some(username)).compliant);
+    n.say(&format!(
+        "generated a {}-character Salesforce password, {:.1} bits, compliant (a real run shows it once, to set on the account)",
+        generator.length(),
+        generator.entropy_bits()
+    ));
+    let envelope = Envelope {
+        kind: Kind::SalesforcePassword,
+        secret: secrecy::SecretString::from(password.as_str()),
+        fields: [("username".to_owned(), secrecy::SecretString::from(username))].into_iter().collect(),
+        policy: Some("salesforce".into()),
+        rules: None,
+        note: None,
+        request: Some(link.id.clone()),
+        created_at: super::now_rfc3339(),
+        sender: None,
+        allow_weak: false,
+    };
+    let recipients: Vec<crypto::Recipient> = info.recipients.iter().filter_map(|r| r.parse().ok()).collect();
+    let sealed = crypto::seal(&envelope.to_padded_bytes().map_err(Failure::usage)?, &recipients)?;
+    let drop = client.create_drop(&sealed, Some(3600), Some((&link.id, &link.token))).await.map_err(client_failure)?;
+    n.say(&format!("sealed {} bytes of ciphertext and uploaded it: {}", sealed.len(), drop.pickup_url));
+
+    n.step("Staff (alice)", "sees it waiting", "sealpass inbox");
+    let inbox = client.inbox(alice).await.map_err(client_failure)?;
+    for d in &inbox.drops {
+        n.say(&format!("{}  {}", d.id, d.label.as_deref().unwrap_or("")));
+    }
+
+    n.step(
+        "Staff (alice)",
+        "receives it: claim, decrypt, validate, hand on, acknowledge",
+        "sealpass receive <pickup link> -o password.txt",
+    );
+    let claimed = client.claim(&drop.id, alice).await.map_err(client_failure)?;
+    let plaintext = crypto::open(claimed.ciphertext.as_bytes(), identities).map_err(|e| failed("open", e))?;
+    let opened = Envelope::from_bytes(&plaintext).map_err(|e| failed("envelope", e))?;
+    if opened.request != claimed.request_id {
+        return Err(failed("request", "the envelope answers another request"));
+    }
+    let report = policy.check(opened.secret.expose_secret(), Some(username));
+    let same = opened.secret.expose_secret() == password.as_str();
+    n.say(&format!(
+        "decrypted a {} for {}; policy {}: {}; identical to what the customer sealed: {same}",
+        opened.kind,
+        username,
+        report.policy,
+        if report.compliant { "compliant" } else { "NOT compliant" }
+    ));
+    client.ack(&drop.id, alice).await.map_err(client_failure)?;
+    n.say("acknowledged: the server wiped its copy");
+
+    n.step("Customer", "checks what happened to it", "sealpass status");
+    let status = client.drop_status(&drop.id, &drop.manage_token).await.map_err(client_failure)?;
+    n.say(&format!(
+        "{}: {} by {} at {}",
+        drop.pickup_url,
+        status.state.as_str(),
+        status.claimed_by.as_deref().unwrap_or("?"),
+        status.received_at.as_deref().unwrap_or("?")
+    ));
+
+    n.step("Anyone", "tries to claim it again", "sealpass receive <pickup link> …");
+    expect_refusal(n, client.claim(&drop.id, alice).await)?;
+
+    n.step(
+        "Customer",
+        "sends another without a request, then revokes it before pickup",
+        "sealpass send --server … ; sealpass revoke <pickup link>",
+    );
+    let second = client.create_drop(&sealed, Some(600), None).await.map_err(client_failure)?;
+    client.revoke(&second.id, &second.manage_token).await.map_err(client_failure)?;
+    n.say("revoked");
+    expect_refusal(n, client.claim(&second.id, alice).await)?;
+    if !(report.compliant && same) {
+        return Err(failed("check", "the received secret did not validate"));
+    }
+    Ok(())
+}
+
+fn expect_refusal<T>(n: &Narrator, result: Result<T, ClientError>) -> Result<(), Failure> {
+    match result {
+        Err(e @ ClientError::Unavailable(_)) => {
+            n.say(&format!("refused, as it should be: {e} (exit {})", e.exit() as u8));
+            Ok(())
+        }
+        Err(e) => Err(client_failure(e)),
+        Ok(_) => Err(failed("claim", "a second claim was accepted")),
+    }
+}

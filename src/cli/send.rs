@@ -1,0 +1,409 @@
+//! The customer's side online: `init` (pin the vendor's keys), `send` (check, seal, upload),
+//! `status` (what happened to what I sent) and `revoke`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::local::{self, ClientConfig, Pin, SentDrop};
+use super::seal::{EnvelopeArgs, Flow, recipients};
+use super::{block_on, client_failure};
+use crate::api::{DropState, RequestState};
+use crate::client::Client;
+use crate::crypto::{self, Recipient};
+use crate::envelope::Kind;
+use crate::exit::{Exit, Failure};
+use crate::link;
+use crate::output::Printer;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    sealpass send 'https://drop.example.com/r/ID#TOKEN.sp1-…' --generate --username kore@acme.example\n  \
+    sealpass send --server https://drop.example.com --kind entra-client-secret --field tenant_id=… --field client_id=… < secret.txt")]
+pub(crate) struct SendArgs {
+    /// A request link from the vendor (https://host/r/ID#TOKEN.FINGERPRINT)
+    #[arg(value_name = "REQUEST_LINK")]
+    link: Option<String>,
+    /// Drop server, without a request link (default: the config's)
+    #[arg(long, env = "SEALPASS_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// Recipient to seal to, instead of the server's pinned ones (repeatable)
+    #[arg(long = "to", short = 'r', value_name = "RECIPIENT")]
+    to: Vec<String>,
+    /// File of recipients, one a line (repeatable)
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    recipients_files: Vec<PathBuf>,
+    #[command(flatten)]
+    envelope: EnvelopeArgs,
+    /// How long the drop waits for pickup, e.g. 24h (default: the server's)
+    #[arg(long, value_name = "DURATION")]
+    ttl: Option<String>,
+    /// Show the pickup link as a QR code too
+    #[arg(long)]
+    qr: bool,
+    /// {"id","pickup_url","expires_at","fingerprint"}
+    #[arg(long)]
+    json: bool,
+    /// With --generate: don't wait for "set it on the account, then press Enter"
+    #[arg(long)]
+    yes: bool,
+}
+
+#[derive(Serialize)]
+struct Sent<'a> {
+    id: &'a str,
+    pickup_url: &'a str,
+    expires_at: &'a str,
+    fingerprint: &'a str,
+}
+
+/// Parse `24h`, `90m`, `7d` into seconds.
+pub(crate) fn ttl_seconds(ttl: Option<&str>) -> Result<Option<u64>, Failure> {
+    ttl.map(|t| {
+        let t = t.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let n: u64 =
+            t[..split].parse().map_err(|_| Failure::usage(format!("--ttl {t}: use a duration like 30m, 24h or 3d")))?;
+        let unit = match &t[split..] {
+            "s" | "" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(Failure::usage(format!("--ttl {t}: the unit must be s, m, h or d"))),
+        };
+        Ok(n * unit)
+    })
+    .transpose()
+}
+
+pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(args.json);
+    let config = ClientConfig::load()?;
+    let ttl = ttl_seconds(args.ttl.as_deref())?;
+    block_on(async {
+        // Where to, sealed to whom, answering what.
+        let (client, recipients, request, kind, label) = match &args.link {
+            Some(text) => {
+                let request = link::parse_request(text).map_err(Failure::usage)?;
+                let client = Client::new(&request.server).map_err(client_failure)?;
+                let info = client.info().await.map_err(client_failure)?;
+                let served = crypto::fingerprint(&info.recipients);
+                if served != request.fingerprint {
+                    return Err(Failure::new(
+                        Exit::Error,
+                        anyhow::anyhow!(
+                            "the server's keys (fingerprint {served}) are not the ones your link names ({}): someone may \
+                             be substituting their own keys. Nothing was sent. Ask the vendor, through another channel, \
+                             for a new link.",
+                            request.fingerprint
+                        ),
+                    ));
+                }
+                let status = client.request_status(&request.id, &request.token).await.map_err(client_failure)?;
+                match status.state {
+                    RequestState::Open => {}
+                    RequestState::Fulfilled => {
+                        return Err(Failure::new(
+                            Exit::Unavailable,
+                            anyhow::anyhow!("this request was already answered; ask the vendor for a new link"),
+                        ));
+                    }
+                    RequestState::Expired => {
+                        return Err(Failure::new(
+                            Exit::Unavailable,
+                            anyhow::anyhow!("this request expired; ask the vendor for a new link"),
+                        ));
+                    }
+                }
+                let kind = Kind::from_name(&status.kind).ok_or_else(|| {
+                    Failure::usage(format!(
+                        "the request asks for kind '{}', unknown to this sealpass; upgrade",
+                        status.kind
+                    ))
+                })?;
+                if let Some(asked) = args.envelope.kind()? {
+                    if asked != kind {
+                        return Err(Failure::usage(format!(
+                            "the request asks for a {kind}, not a {asked}; drop --kind"
+                        )));
+                    }
+                }
+                let recipients: Vec<Recipient> = info
+                    .recipients
+                    .iter()
+                    .map(|r| r.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| Failure::new(Exit::Error, e))?;
+                (
+                    client,
+                    crypto::recipient_set(recipients).map_err(Failure::usage)?,
+                    Some(request),
+                    kind,
+                    Some(status.label),
+                )
+            }
+            None => {
+                let server = config.server(args.server.as_deref())?;
+                let client = Client::new(&server).map_err(client_failure)?;
+                let recipients = if !args.to.is_empty() || !args.recipients_files.is_empty() {
+                    recipients(&args.to, &args.recipients_files)?
+                } else {
+                    let pin = config.pin(&server).ok_or_else(|| {
+                        Failure::usage(format!(
+                            "no recipients: run `sealpass init --server {server}` to confirm and pin the vendor's keys, \
+                             give --to age1…, or use the vendor's request link"
+                        ))
+                    })?;
+                    let info = client.info().await.map_err(client_failure)?;
+                    let served = crypto::fingerprint(&info.recipients);
+                    if served != pin.fingerprint {
+                        return Err(Failure::new(
+                            Exit::Error,
+                            anyhow::anyhow!(
+                                "the server's keys changed since you confirmed them (pinned {}, now {served}). Nothing \
+                                 was sent. If the vendor really changed keys, confirm the new fingerprint with them and \
+                                 run `sealpass init --server {server}` again.",
+                                pin.fingerprint
+                            ),
+                        ));
+                    }
+                    let parsed: Vec<Recipient> = pin
+                        .recipients
+                        .iter()
+                        .map(|r| r.parse())
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| Failure::new(Exit::Error, e))?;
+                    crypto::recipient_set(parsed).map_err(Failure::usage)?
+                };
+                let kind = args.envelope.kind()?.unwrap_or(Kind::Generic);
+                (client, recipients, None, kind, None)
+            }
+        };
+
+        // Check and seal before anything leaves the machine.
+        // stdout carries the pickup link; with --print-generated the password comes first, for a script.
+        let flow = Flow { stdout_free: true, confirm_set: !args.yes };
+        let envelope = super::seal::build_envelope(&args.envelope, kind, request.as_ref().map(|r| r.id.clone()), flow)?;
+        let plaintext = envelope.to_padded_bytes().map_err(Failure::usage)?;
+        let armored = crypto::seal(&plaintext, &recipients)?;
+        let created = client
+            .create_drop(&armored, ttl, request.as_ref().map(|r| (r.id.as_str(), r.token.as_str())))
+            .await
+            .map_err(client_failure)?;
+        local::record(SentDrop {
+            server: client.server().to_owned(),
+            id: created.id.clone(),
+            manage_token: created.manage_token.clone(),
+            label: label.or_else(|| envelope.note.clone()),
+            kind: kind.name().to_owned(),
+            created_at: super::now_rfc3339(),
+            expires_at: created.expires_at.clone(),
+        })?;
+        let fingerprint = crypto::fingerprint_of(&recipients);
+        if printer.json() {
+            printer.json_line(&Sent {
+                id: &created.id,
+                pickup_url: &created.pickup_url,
+                expires_at: &created.expires_at,
+                fingerprint: &fingerprint,
+            })?;
+        } else {
+            printer.lines(&created.pickup_url)?;
+            printer.note(&format!(
+                "sent a {kind}, sealed to {fingerprint}; it waits until {}. `sealpass status` shows who picks it up.",
+                created.expires_at
+            ));
+        }
+        if args.qr {
+            let picture = crate::qr::terminal(
+                &created.pickup_url,
+                std::io::stderr().is_terminal() && !crate::output::no_color_requested(),
+            )?;
+            printer.note(&picture);
+        }
+        Ok(Exit::Ok)
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct InitArgs {
+    /// The vendor's drop server
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The fingerprint the vendor published, to confirm without a prompt (scripts)
+    #[arg(long, value_name = "sp1-…")]
+    fingerprint: Option<String>,
+}
+
+pub(crate) fn init(args: InitArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(false);
+    let mut config = ClientConfig::load()?;
+    let server = args.server.trim_end_matches('/').to_owned();
+    let info = block_on(async { Client::new(&server).map_err(client_failure)?.info().await.map_err(client_failure) })?;
+    let served = crypto::fingerprint(&info.recipients);
+    if info.recipients.is_empty() {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!("{server} serves no recipients; its operator must configure them"),
+        ));
+    }
+    let previous = config.pin(&server).cloned();
+    printer.note(&format!("{server} seals to:\n  {}\nfingerprint: {served}", info.recipients.join("\n  ")));
+    if let Some(old) = previous.as_ref().filter(|p| p.fingerprint != served) {
+        printer.warn(&format!(
+            "THE KEYS CHANGED since you confirmed {} on this machine. Confirm the new ones with the vendor first.",
+            old.fingerprint
+        ));
+    }
+    let confirmed = match &args.fingerprint {
+        Some(expected) => {
+            if expected.trim() != served {
+                return Err(Failure::new(
+                    Exit::Error,
+                    anyhow::anyhow!("the server's fingerprint is {served}, not {expected}: nothing was pinned"),
+                ));
+            }
+            true
+        }
+        None if std::io::stdin().is_terminal() => {
+            let answer =
+                rpassword::prompt_password("Does it match the fingerprint the vendor published? Type yes to pin it: ")
+                    .map_err(|e| anyhow::anyhow!("could not read from the terminal: {e}"))?;
+            answer.trim().eq_ignore_ascii_case("yes")
+        }
+        None => {
+            return Err(Failure::usage(
+                "no terminal to confirm on: pass --fingerprint sp1-… as the vendor published it",
+            ));
+        }
+    };
+    if !confirmed {
+        return Err(Failure::new(Exit::Error, anyhow::anyhow!("not confirmed: nothing was pinned")));
+    }
+    config.pins.retain(|p| p.server != server);
+    config.pins.push(Pin { server: server.clone(), fingerprint: served.clone(), recipients: info.recipients });
+    config.server.get_or_insert(server.clone());
+    let path = config.save()?;
+    printer.note(&format!("pinned {served} for {server} in {}", path.display()));
+    Ok(Exit::Ok)
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// One drop's pickup link (default: every drop sent from this machine)
+    #[arg(value_name = "PICKUP")]
+    pickup: Option<String>,
+    /// One object a drop: {"pickup_url","label","kind","state","claimed_by","claimed_at","received_at","expires_at"}
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct StatusLine<'a> {
+    pickup_url: String,
+    label: Option<&'a str>,
+    kind: &'a str,
+    state: Option<DropState>,
+    claimed_by: Option<String>,
+    claimed_at: Option<String>,
+    received_at: Option<String>,
+    expires_at: String,
+}
+
+fn find<'a>(sent: &'a [SentDrop], pickup: &str) -> Result<&'a SentDrop, Failure> {
+    let wanted = link::parse_pickup(pickup, None).ok();
+    sent.iter()
+        .find(|d| wanted.as_ref().map_or(d.id == pickup.trim(), |w| w.id == d.id && w.server == d.server))
+        .ok_or_else(|| {
+            Failure::usage("this machine has no record of that drop (status and revoke use the token `send` kept)")
+        })
+}
+
+pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(args.json);
+    let sent = local::sent()?;
+    let chosen: Vec<&SentDrop> = match &args.pickup {
+        Some(p) => vec![find(&sent, p)?],
+        None => sent.iter().collect(),
+    };
+    if chosen.is_empty() && !printer.json() {
+        printer.note("nothing sent from this machine yet");
+    }
+    block_on(async {
+        let mut exit = Exit::Ok;
+        for drop in chosen {
+            let client = Client::new(&drop.server).map_err(client_failure)?;
+            let status = match client.drop_status(&drop.id, &drop.manage_token).await {
+                Ok(s) => Some(s),
+                Err(e) if e.exit() == Exit::Unavailable => {
+                    if args.pickup.is_some() {
+                        exit = Exit::Unavailable;
+                    }
+                    None
+                }
+                Err(e) => return Err(client_failure(e)),
+            };
+            let line = StatusLine {
+                pickup_url: drop.pickup(),
+                label: drop.label.as_deref(),
+                kind: &drop.kind,
+                state: status.as_ref().map(|s| s.state),
+                claimed_by: status.as_ref().and_then(|s| s.claimed_by.clone()),
+                claimed_at: status.as_ref().and_then(|s| s.claimed_at.clone()),
+                received_at: status.as_ref().and_then(|s| s.received_at.clone()),
+                expires_at: drop.expires_at.clone(),
+            };
+            if printer.json() {
+                printer.json_line(&line)?;
+                continue;
+            }
+            let what = match (&status, line.state) {
+                (None, _) => "gone (the server no longer knows it)".to_owned(),
+                (Some(s), Some(DropState::Received)) => format!(
+                    "received by {} at {}",
+                    s.claimed_by.as_deref().unwrap_or("?"),
+                    s.received_at.as_deref().unwrap_or("?")
+                ),
+                (Some(s), Some(DropState::Claimed)) => format!(
+                    "claimed by {} at {}, not yet confirmed",
+                    s.claimed_by.as_deref().unwrap_or("?"),
+                    s.claimed_at.as_deref().unwrap_or("?")
+                ),
+                (Some(s), Some(state)) => format!("{} (expires {})", state.as_str(), s.expires_at),
+                (Some(_), None) => "unknown".to_owned(),
+            };
+            let label = drop.label.as_deref().map(|l| format!(" [{l}]")).unwrap_or_default();
+            printer.lines(&format!("{}{label} {}: {what}", drop.pickup(), drop.kind))?;
+            if let Some(by) = line.claimed_by.as_deref() {
+                printer.note(&format!(
+                    "  It was picked up by \"{by}\". If that is not someone you expect at the vendor, assume the \
+                     credential is compromised: change it on the account now."
+                ));
+            }
+        }
+        Ok(exit)
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RevokeArgs {
+    /// The drop's pickup link
+    #[arg(value_name = "PICKUP")]
+    pickup: String,
+}
+
+pub(crate) fn revoke(args: RevokeArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(false);
+    let sent = local::sent()?;
+    let drop = find(&sent, &args.pickup)?;
+    let status = block_on(async {
+        Client::new(&drop.server)
+            .map_err(client_failure)?
+            .revoke(&drop.id, &drop.manage_token)
+            .await
+            .map_err(client_failure)
+    })?;
+    printer.lines(&format!("{}: {}", drop.pickup(), status.state.as_str()))?;
+    Ok(Exit::Ok)
+}

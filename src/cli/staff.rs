@@ -1,0 +1,288 @@
+//! The vendor staff's side: `request` (a link for a customer), `inbox` (what waits), and
+//! `receive` (claim, decrypt, check, hand on, and only then acknowledge).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::keys::load_identities;
+use super::local::{self, ClientConfig};
+use super::open::{decrypt, human, policy_for};
+use super::send::ttl_seconds;
+use super::{PolicyArgs, block_on, client_failure};
+use crate::client::Client;
+use crate::exit::{Exit, Failure};
+use crate::files;
+use crate::link;
+use crate::output::Printer;
+use crate::policy::RuleResult;
+
+/// Which server and whose token: shared by the staff commands.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StaffArgs {
+    /// Drop server (default: the config's)
+    #[arg(long, env = "SEALPASS_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// File holding your staff token (or set SEALPASS_STAFF_TOKEN, or staff_token_file in the config)
+    #[arg(long, value_name = "FILE")]
+    staff_token_file: Option<PathBuf>,
+}
+
+impl StaffArgs {
+    fn resolve(&self, server: Option<&str>) -> Result<(Client, SecretString), Failure> {
+        let config = ClientConfig::load()?;
+        let token = local::staff_token(self.staff_token_file.as_ref(), &config)?;
+        let server = match server {
+            Some(s) => s.to_owned(),
+            None => config.server(self.server.as_deref())?,
+        };
+        Ok((Client::new(&server).map_err(client_failure)?, token))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RequestArgs {
+    /// What it is for, shown to the customer and in the inbox
+    #[arg(long)]
+    label: String,
+    /// The credential kind the customer must send
+    #[arg(long, default_value = "salesforce-password", value_parser = clap::builder::PossibleValuesParser::new(super::seal::KIND_NAMES))]
+    kind: String,
+    /// How long the link stays valid, e.g. 72h (default: the server's)
+    #[arg(long, value_name = "DURATION")]
+    ttl: Option<String>,
+    /// Show the link as a QR code too
+    #[arg(long)]
+    qr: bool,
+    /// {"id","upload_token","expires_at","link"}
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    staff: StaffArgs,
+}
+
+pub(crate) fn request(args: RequestArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(args.json);
+    let (client, token) = args.staff.resolve(None)?;
+    let ttl = ttl_seconds(args.ttl.as_deref())?;
+    let created = block_on(async {
+        client.create_request(token.expose_secret(), &args.label, &args.kind, ttl).await.map_err(client_failure)
+    })?;
+    if printer.json() {
+        printer.json_line(&created)?;
+    } else {
+        printer.lines(&created.link)?;
+        printer.note(&format!(
+            "Send this link to the customer (it is single-use and expires {}). They run:\n  sealpass send '<link>'",
+            created.expires_at
+        ));
+    }
+    if args.qr {
+        let tty = std::io::stderr().is_terminal() && !crate::output::no_color_requested();
+        printer.note(&crate::qr::terminal(&created.link, tty)?);
+    }
+    Ok(Exit::Ok)
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct InboxArgs {
+    /// {"drops":[{"id","created_at","expires_at","size","request_id","label"}]}
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    staff: StaffArgs,
+}
+
+pub(crate) fn inbox(args: InboxArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(args.json);
+    let (client, token) = args.staff.resolve(None)?;
+    let inbox = block_on(async { client.inbox(token.expose_secret()).await.map_err(client_failure) })?;
+    if printer.json() {
+        printer.json_line(&inbox)?;
+        return Ok(Exit::Ok);
+    }
+    if inbox.drops.is_empty() {
+        printer.note("nothing waiting");
+    }
+    for d in &inbox.drops {
+        let label = d.label.as_deref().unwrap_or("(no request)");
+        printer.lines(&format!(
+            "{}/d/{}  {label}  sent {}, expires {}",
+            client.server(),
+            d.id,
+            d.created_at,
+            d.expires_at
+        ))?;
+    }
+    Ok(Exit::Ok)
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "The drop is acknowledged (and its ciphertext wiped) only after the secret was handed on. \
+    A secret that fails the policy is still acknowledged, and the command exits 3 with the report.\n\n\
+    Examples:\n  sealpass receive https://drop.example.com/d/ID -o password.txt\n  \
+    sealpass receive ID --server https://drop.example.com --exec 'vault kv put secret/acme password=-'")]
+pub(crate) struct ReceiveArgs {
+    /// The pickup link, or a bare id with --server
+    #[arg(value_name = "ID|PICKUP")]
+    pickup: String,
+    /// Identity file (repeatable; default: $XDG_DATA_HOME/sealpass/identity.txt)
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    identities: Vec<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// The report as JSON (with the secret only with --reveal)
+    #[arg(long)]
+    json: bool,
+    /// Print the secret on stdout
+    #[arg(long, group = "hand_on")]
+    reveal: bool,
+    /// Write the secret to FILE (mode 0600, never overwritten)
+    #[arg(short = 'o', long, value_name = "FILE", group = "hand_on")]
+    output: Option<PathBuf>,
+    /// Run CMD (with sh -c) and give it the secret on its stdin; never in its argv or environment
+    #[arg(long, value_name = "CMD", group = "hand_on")]
+    exec: Option<String>,
+    #[command(flatten)]
+    staff: StaffArgs,
+}
+
+#[derive(Serialize)]
+struct Received<'a> {
+    id: &'a str,
+    kind: &'a str,
+    fields: std::collections::BTreeMap<&'a str, &'a str>,
+    policy: &'a str,
+    compliant: bool,
+    rules: &'a [RuleResult],
+    warnings: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+    claimed_by: &'a str,
+    request_id: Option<&'a str>,
+    label: Option<&'a str>,
+}
+
+/// Give the secret to a command on its stdin.
+fn exec(cmd: &str, secret: &str) -> Result<(), Failure> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("could not run --exec command: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let mut line = Zeroizing::new(secret.as_bytes().to_vec());
+        line.push(b'\n');
+        // A command that exits without reading is judged by its exit status below.
+        let _ = stdin.write_all(&line);
+    }
+    let status = child.wait().map_err(|e| anyhow::anyhow!("--exec command: {e}"))?;
+    if !status.success() {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!(
+                "the --exec command failed ({status}); the drop stays claimed by you and was not acknowledged: run receive again"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
+    let printer = Printer::new(args.json);
+    if !args.reveal && args.output.is_none() && args.exec.is_none() {
+        return Err(Failure::usage("choose where the secret goes: --reveal (stdout), -o FILE or --exec CMD"));
+    }
+    let config = ClientConfig::load()?;
+    let default_server = config.server(args.staff.server.as_deref()).ok();
+    let pickup = link::parse_pickup(&args.pickup, default_server.as_deref()).map_err(Failure::usage)?;
+    let identities = load_identities(&args.identities)?;
+    let (client, token) = args.staff.resolve(Some(&pickup.server))?;
+    block_on(async {
+        let claimed = client.claim(&pickup.id, token.expose_secret()).await.map_err(client_failure)?;
+        let envelope = decrypt(claimed.ciphertext.as_bytes(), &identities).map_err(|f| {
+            Failure::new(
+                f.exit,
+                anyhow::anyhow!("{}. The drop stays claimed by you and was not acknowledged.", f.error),
+            )
+        })?;
+        if envelope.request != claimed.request_id {
+            return Err(Failure::new(
+                Exit::Decrypt,
+                anyhow::anyhow!(
+                    "the envelope answers request {:?} but the server delivered it as drop of request {:?}: refusing \
+                     (a server swapping ciphertexts between requests). Not acknowledged.",
+                    envelope.request,
+                    claimed.request_id
+                ),
+            ));
+        }
+        let mut warnings = Vec::new();
+        let policy = policy_for(&args.policy, &envelope, &mut warnings)?;
+        let username = envelope.fields.get("username").map(|u| u.expose_secret().to_owned());
+        let mut report = policy.check(envelope.secret.expose_secret(), username.as_deref());
+        if envelope.allow_weak {
+            warnings.push("the sender sealed this knowing it fails their policy (--allow-weak)".into());
+        }
+        report.warnings.extend(warnings);
+
+        // Hand on first; acknowledge only once that worked.
+        if let Some(path) = &args.output {
+            files::write_new_private(path, envelope.secret.expose_secret().as_bytes()).map_err(|e| {
+                Failure::new(
+                    Exit::Error,
+                    anyhow::anyhow!("{e}. The drop stays claimed by you and was not acknowledged."),
+                )
+            })?;
+        }
+        if let Some(cmd) = &args.exec {
+            exec(cmd, envelope.secret.expose_secret())?;
+        }
+        if printer.json() {
+            let fields = envelope.fields.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).filter(|(k, _)| {
+                args.reveal || envelope.kind.field(k).is_none_or(|f| f.ty != crate::envelope::FieldType::Secret)
+            });
+            let body = Received {
+                id: &claimed.id,
+                kind: envelope.kind.name(),
+                fields: fields.collect(),
+                policy: &policy.name,
+                compliant: report.compliant,
+                rules: &report.rules,
+                warnings: &report.warnings,
+                secret: args.reveal.then(|| envelope.secret.expose_secret()),
+                claimed_by: &claimed.claimed_by,
+                request_id: claimed.request_id.as_deref(),
+                label: claimed.label.as_deref(),
+            };
+            let mut line = Zeroizing::new(serde_json::to_vec(&body)?);
+            line.push(b'\n');
+            printer.secret_sink_write(&line)?;
+        } else {
+            let text = human(&printer, &envelope, &report);
+            if args.reveal {
+                printer.note(&text);
+                let mut line = Zeroizing::new(envelope.secret.expose_secret().as_bytes().to_vec());
+                line.push(b'\n');
+                printer.secret_sink_write(&line)?;
+            } else {
+                printer.lines(&text)?;
+            }
+        }
+        client.ack(&claimed.id, token.expose_secret()).await.map_err(client_failure)?;
+        if !printer.json() {
+            printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));
+            if !report.compliant {
+                printer.warn("the secret fails the policy: ask the customer for a new one");
+            }
+        }
+        Ok(if report.compliant { Exit::Ok } else { Exit::Policy })
+    })
+}

@@ -1,0 +1,156 @@
+//! Pickup and request links ⇄ their parts (SPEC §5). Pure: strings in, strings out.
+//!
+//! - pickup: `https://host[/prefix]/d/<id>`
+//! - request: `https://host[/prefix]/r/<id>#<upload token>.<recipient fingerprint>` — the
+//!   fragment never reaches a server from a browser; the CLI reads it.
+
+use std::fmt;
+
+use url::Url;
+
+/// Why a link could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LinkError {
+    /// Not a URL.
+    #[error("'{0}' is not a sealpass link (https://host/d/ID or https://host/r/ID#TOKEN.FINGERPRINT)")]
+    NotALink(String),
+    /// A request link without its fragment.
+    #[error("the request link is missing its '#token.fingerprint' part: copy the whole link")]
+    MissingFragment,
+    /// A bare id without a server.
+    #[error("'{0}' is a bare id: give the whole link, or --server URL")]
+    NoServer(String),
+}
+
+/// A drop to pick up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pickup {
+    /// Server base URL, without a trailing slash.
+    pub server: String,
+    /// Drop id.
+    pub id: String,
+}
+
+/// A request to answer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Server base URL, without a trailing slash.
+    pub server: String,
+    /// Request id.
+    pub id: String,
+    /// The one-time upload token.
+    pub token: String,
+    /// The fingerprint of the recipients the sender must seal to.
+    pub fingerprint: String,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("server", &self.server)
+            .field("id", &self.id)
+            .field("token", &"[REDACTED]")
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+impl fmt::Display for Pickup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/d/{}", self.server, self.id)
+    }
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/r/{}#{}.{}", self.server, self.id, self.token, self.fingerprint)
+    }
+}
+
+fn is_id(s: &str) -> bool {
+    s.len() == 26 && s.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+}
+
+/// Split `https://host/prefix/<kind>/<id>` into (server, id).
+fn split(link: &str, kind: &str) -> Option<(String, String)> {
+    let url = Url::parse(link.trim()).ok()?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return None;
+    }
+    let path = url.path().trim_end_matches('/');
+    let (prefix, id) = path.rsplit_once(&format!("/{kind}/"))?;
+    if !is_id(id) {
+        return None;
+    }
+    let mut base = url.clone();
+    base.set_path(prefix);
+    base.set_fragment(None);
+    base.set_query(None);
+    Some((base.as_str().trim_end_matches('/').to_owned(), id.to_owned()))
+}
+
+/// A pickup link, or a bare id with `server`.
+pub fn parse_pickup(link: &str, server: Option<&str>) -> Result<Pickup, LinkError> {
+    let link = link.trim();
+    if is_id(link) {
+        let server = server.ok_or_else(|| LinkError::NoServer(link.to_owned()))?;
+        return Ok(Pickup { server: server.trim_end_matches('/').to_owned(), id: link.to_owned() });
+    }
+    split(link, "d").map(|(server, id)| Pickup { server, id }).ok_or_else(|| LinkError::NotALink(short(link)))
+}
+
+/// A request link with its `#token.fingerprint` fragment.
+pub fn parse_request(link: &str) -> Result<Request, LinkError> {
+    let (server, id) = split(link, "r").ok_or_else(|| LinkError::NotALink(short(link)))?;
+    let fragment = Url::parse(link.trim()).ok().and_then(|u| u.fragment().map(str::to_owned)).unwrap_or_default();
+    let (token, fingerprint) = fragment.rsplit_once('.').ok_or(LinkError::MissingFragment)?;
+    if token.len() < 22 || !fingerprint.starts_with("sp1-") {
+        return Err(LinkError::MissingFragment);
+    }
+    Ok(Request { server, id, token: token.to_owned(), fingerprint: fingerprint.to_owned() })
+}
+
+/// Links are not secrets except for a request link's fragment; never echo that.
+fn short(link: &str) -> String {
+    let visible = link.split('#').next().unwrap_or_default();
+    visible.chars().take(100).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "abcdefghijklmnopqrstuvwxyz";
+    const TOKEN: &str = "lfoblfZY1nG93kvwgKVVtE2XXej5JwWCh4GJ8YNuzFk";
+    const FP: &str = "sp1-z57f-narr-gfig-qw7r-nzbm-j2si-4e";
+
+    #[test]
+    fn pickup_links_round_trip() {
+        for server in ["https://drop.example.com", "http://127.0.0.1:8427", "https://example.com/sealpass"] {
+            let p = Pickup { server: server.into(), id: ID.into() };
+            assert_eq!(parse_pickup(&p.to_string(), None).unwrap(), p);
+            assert_eq!(parse_pickup(&format!("{p}/"), None).unwrap(), p);
+        }
+        assert_eq!(parse_pickup(ID, Some("https://h.example/")).unwrap().server, "https://h.example");
+        assert_eq!(parse_pickup(ID, None).unwrap_err(), LinkError::NoServer(ID.into()));
+        assert!(parse_pickup("https://h.example/d/short", None).is_err());
+        assert!(parse_pickup("ftp://h.example/d/abcdefghijklmnopqrstuvwxyz", None).is_err());
+    }
+
+    #[test]
+    fn request_links_round_trip_and_keep_the_token_out_of_errors_and_debug() {
+        let r = Request {
+            server: "https://drop.example.com".into(),
+            id: ID.into(),
+            token: TOKEN.into(),
+            fingerprint: FP.into(),
+        };
+        let text = r.to_string();
+        assert_eq!(text, format!("https://drop.example.com/r/{ID}#{TOKEN}.{FP}"));
+        assert_eq!(parse_request(&text).unwrap(), r);
+        assert!(!format!("{r:?}").contains(TOKEN));
+        assert_eq!(parse_request(&format!("https://drop.example.com/r/{ID}")).unwrap_err(), LinkError::MissingFragment);
+        let e = parse_request(&format!("https://drop.example.com/x/{ID}#{TOKEN}.{FP}")).unwrap_err().to_string();
+        assert!(!e.contains(TOKEN), "{e}");
+    }
+}
