@@ -77,6 +77,8 @@ pub struct ServerSettings {
     pub store: StoreUrl,
     /// Base URL for pickup and request links.
     pub public_url: String,
+    /// Whether `public_url` was configured (else it follows the bound address).
+    pub public_url_given: bool,
     /// The vendor's recipients, served by `/v1/info`.
     pub recipients: Vec<String>,
     /// Whether uploads without a request are accepted.
@@ -156,20 +158,23 @@ pub struct Overrides {
     pub trusted_proxies: Vec<IpAddr>,
 }
 
+/// The longest TTL a server may allow.
+pub const MAX_TTL_CEILING: Duration = Duration::from_secs(365 * 86_400);
+
 /// Parse `90s`, `15m`, `72h`, `7d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     let n: u64 = number.parse().map_err(|_| format!("'{s}' is not a duration like 90s, 15m, 72h or 7d"))?;
-    let seconds = match unit.trim() {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let unit = match unit.trim() {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("'{s}': the unit must be s, m, h or d")),
     };
-    Ok(Duration::from_secs(seconds))
+    n.checked_mul(unit).map(Duration::from_secs).ok_or_else(|| format!("'{s}' is too long"))
 }
 
 fn decode_hash(hex: &str, name: &str) -> Result<[u8; 32], String> {
@@ -212,12 +217,14 @@ impl ServerSettings {
             _ => return Err("TLS needs both --tls-cert and --tls-key".into()),
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let public_url = o
-            .public_url
-            .or(f.public_url)
-            .unwrap_or_else(|| format!("{scheme}://{listen}"))
-            .trim_end_matches('/')
-            .to_owned();
+        let given_url = o.public_url.or(f.public_url);
+        if given_url.is_none() && !listen.ip().is_loopback() {
+            return Err(format!(
+                "listening on {listen} needs public_url (the URL people reach this server at, used in links)"
+            ));
+        }
+        let public_url_given = given_url.is_some();
+        let public_url = given_url.unwrap_or_else(|| format!("{scheme}://{listen}")).trim_end_matches('/').to_owned();
         if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
             return Err(format!("public_url '{public_url}' must start with https:// (or http:// for testing)"));
         }
@@ -230,6 +237,9 @@ impl ServerSettings {
         if default_ttl > max_ttl || default_ttl.is_zero() {
             return Err("default_ttl must be at least 1s and no more than max_ttl".into());
         }
+        if max_ttl > MAX_TTL_CEILING {
+            return Err("max_ttl may be at most 365d: a credential should not wait for a year".into());
+        }
         let staff = f
             .staff
             .iter()
@@ -237,6 +247,11 @@ impl ServerSettings {
             .collect::<Result<Vec<_>, String>>()?;
         if let Some(bad) = staff.iter().find(|s| s.name.is_empty() || s.name.chars().any(char::is_control)) {
             return Err(format!("staff name {:?} must be non-empty printable text", bad.name));
+        }
+        for (i, a) in staff.iter().enumerate() {
+            if staff[..i].iter().any(|b| b.name == a.name || b.token_sha256 == a.token_sha256) {
+                return Err(format!("staff {}: each staff member needs their own name and token", a.name));
+            }
         }
         let insecure_open_claims = o.insecure_open_claims || f.insecure_open_claims.unwrap_or(false);
         let trusted_proxies: Vec<IpAddr> = f
@@ -246,11 +261,19 @@ impl ServerSettings {
             .into_iter()
             .chain(o.trusted_proxies.iter().copied())
             .collect();
-        if staff.is_empty() && !listen.ip().is_loopback() && !insecure_open_claims {
+        // Without staff anyone who reaches the server can claim: only acceptable when nobody but
+        // this machine can reach it — not on a public address, nor behind a proxy.
+        let reachable = !listen.ip().is_loopback() || !trusted_proxies.is_empty() || public_url_given;
+        if staff.is_empty() && reachable && !insecure_open_claims {
             return Err(format!(
-                "no [[staff]] are configured, so anyone could claim drops; refusing to listen on {listen}. \
-                 Add staff (sealpass staff-token NAME), listen on 127.0.0.1, or pass --insecure-open-claims"
+                "no [[staff]] are configured, so anyone who reaches the server could claim drops; refusing to serve \
+                 on {listen} (public_url/trusted_proxies make it reachable from elsewhere). Add staff \
+                 (sealpass staff-token NAME), or pass --insecure-open-claims for a test"
             ));
+        }
+        let request_timeout = parse_duration(f.request_timeout.as_deref().unwrap_or("30s"))?;
+        if request_timeout.is_zero() {
+            return Err("request_timeout must be at least 1s".into());
         }
         let settings = ServerSettings {
             listen,
@@ -269,7 +292,8 @@ impl ServerSettings {
                 claim_per_minute: f.rate_limit_claim_per_minute.unwrap_or(120),
             },
             trusted_proxies,
-            request_timeout: parse_duration(f.request_timeout.as_deref().unwrap_or("30s"))?,
+            request_timeout,
+            public_url_given,
             concurrency_limit: f.concurrency_limit.unwrap_or(512).max(1),
             sweep_interval: parse_duration(f.sweep_interval.as_deref().unwrap_or("60s"))?.max(Duration::from_secs(1)),
         };
@@ -367,15 +391,30 @@ mod tests {
 
     #[test]
     fn open_claims_on_a_public_address_are_refused() {
-        let o = Overrides { listen: Some("0.0.0.0:8427".into()), ..Overrides::default() };
+        let o = Overrides {
+            listen: Some("0.0.0.0:8427".into()),
+            public_url: Some("https://drop.example.com".into()),
+            ..Overrides::default()
+        };
         let e = ServerSettings::merge(o.clone(), FileConfig::default()).unwrap_err();
         assert!(e.contains("--insecure-open-claims"), "{e}");
+        let behind_proxy = Overrides { trusted_proxies: vec!["127.0.0.1".parse().unwrap()], ..Overrides::default() };
+        assert!(
+            ServerSettings::merge(behind_proxy, FileConfig::default()).unwrap_err().contains("--insecure-open-claims")
+        );
         let o = Overrides { insecure_open_claims: true, ..o };
         assert!(ServerSettings::merge(o, FileConfig::default()).is_ok());
         let staffed: FileConfig =
             toml::from_str(&format!("[[staff]]\nname = \"alice\"\ntoken_sha256 = \"{}\"", "ab".repeat(32))).unwrap();
-        let o = Overrides { listen: Some("0.0.0.0:8427".into()), ..Overrides::default() };
+        let o = Overrides {
+            listen: Some("0.0.0.0:8427".into()),
+            public_url: Some("https://drop.example.com".into()),
+            ..Overrides::default()
+        };
         assert!(ServerSettings::merge(o, staffed).is_ok());
+        let no_url =
+            Overrides { listen: Some("0.0.0.0:8427".into()), insecure_open_claims: true, ..Overrides::default() };
+        assert!(ServerSettings::merge(no_url, FileConfig::default()).unwrap_err().contains("public_url"));
     }
 
     #[test]
@@ -387,6 +426,9 @@ mod tests {
             ("recipients = [\"age1nope\"]", "recipients"),
             ("colour = \"blue\"", "unknown field"),
             ("[[staff]]\nname = \"bob\"\ntoken_sha256 = \"xyz\"", "64 hex digits"),
+            ("max_ttl = \"9223372036854775807s\"", "365d"),
+            ("max_ttl = \"300000000000000000d\"", "too long"),
+            ("request_timeout = \"0s\"", "request_timeout"),
         ] {
             let e = toml::from_str::<FileConfig>(toml)
                 .map_err(|e| e.to_string())

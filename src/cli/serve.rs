@@ -62,7 +62,15 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         insecure_open_claims: args.insecure_open_claims,
         trusted_proxies: args.trusted_proxies,
     };
-    let settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
+    let mut settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
+    if settings.recipients.is_empty() {
+        return Err(Failure::usage(
+            "no recipients configured: add the vendor's age recipients to the config (recipients = [\"age1…\"]; \
+             `sealpass recipient` prints yours), so senders know whom to seal to",
+        ));
+    }
+    // Files the store creates (the WAL holds ciphertext) are for this user only.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEALPASS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
@@ -74,6 +82,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let local = listener.local_addr()?;
         let scheme = if settings.tls.is_some() { "https" } else { "http" };
+        if !settings.public_url_given {
+            settings.public_url = format!("{scheme}://{local}");
+        }
         tracing::info!(
             "listening on {scheme}://{local} (links: {}), store {:?}, {} staff, {} recipient(s)",
             settings.public_url,

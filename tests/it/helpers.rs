@@ -85,6 +85,11 @@ impl Home {
 
     /// `sealpass ARGS` in this home, with `stdin`.
     pub fn sealpass(&self, args: &[&str], stdin: impl AsRef<[u8]>) -> Run {
+        self.sealpass_env(args, stdin, &[])
+    }
+
+    /// Like [`Home::sealpass`] with extra environment variables.
+    pub fn sealpass_env(&self, args: &[&str], stdin: impl AsRef<[u8]>, env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealpass"));
         cmd.args(args)
             .current_dir(self.dir.path())
@@ -93,7 +98,12 @@ impl Home {
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_STATE_HOME", self.path("state"))
             .env_remove("SEALPASS_POLICY")
+            .env_remove("SEALPASS_STAFF_TOKEN")
+            .env_remove("SEALPASS_SERVER")
             .env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         run(cmd, stdin.as_ref())
     }
 

@@ -13,3 +13,4 @@ mod serve_cli;
 mod server_api;
 mod server_support;
 mod store_conformance;
+mod workflow;

@@ -12,19 +12,23 @@ use serde_json::json;
 use crate::helpers::Home;
 
 /// A `sealpass serve` child process, its address, and everything it logged.
-struct Served {
-    child: Child,
-    url: String,
+pub struct Served {
+    pub child: Child,
+    pub url: String,
     log: Arc<Mutex<String>>,
 }
 
 impl Served {
-    fn start(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Served {
+    pub fn start(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Served {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealpass"));
-        cmd.arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .current_dir(home.dir.path())
+        cmd.arg("serve").args(["--listen", "127.0.0.1:0"]).args(args);
+        if !args.contains(&"--config") {
+            // A server needs the vendor's recipients; give it some.
+            let (_, recipient) = sealpass::crypto::generate_identity("test");
+            std::fs::write(home.path("auto.toml"), format!("recipients = [\"{recipient}\"]\n")).unwrap();
+            cmd.args(["--config", "auto.toml"]);
+        }
+        cmd.current_dir(home.dir.path())
             .env("HOME", home.dir.path())
             .env("XDG_DATA_HOME", home.path("data"))
             .env_remove("SEALPASS_LOG")
@@ -52,7 +56,7 @@ impl Served {
         Served { child, url, log }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 }
@@ -110,7 +114,8 @@ async fn sigterm_stops_gracefully_and_debug_logs_hold_no_secrets() {
     assert!(staff_token.starts_with("sps_") && staff_token.len() >= 40);
     let snippet = token.stderr.lines().skip_while(|l| *l != "[[staff]]").collect::<Vec<_>>().join("\n");
     assert!(snippet.contains("name = \"alice\"") && !snippet.contains(&staff_token), "{}", token.stderr);
-    std::fs::write(home.path("server.toml"), format!("{snippet}\n")).unwrap();
+    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    std::fs::write(home.path("server.toml"), format!("recipients = [\"{recipient}\"]\n{snippet}\n")).unwrap();
 
     let store = format!("sqlite://{}", home.path("drops.db").display());
     let server = Served::start(&home, &["--store", &store, "--config", "server.toml"], &[("SEALPASS_LOG", "debug")]);
@@ -157,7 +162,12 @@ fn the_printed_default_config_is_accepted() {
     let printed = home.sealpass(&["serve", "--print-default-config"], "");
     printed.expect(0);
     assert!(printed.stdout.contains("[[staff]]") && printed.stdout.contains("max_ttl"));
-    std::fs::write(home.path("default.toml"), &printed.stdout).unwrap();
+    let recipient = home.keygen("v.key");
+    let config = printed.stdout.replace("recipients = []", &format!("recipients = [\"{recipient}\"]"));
+    std::fs::write(home.path("default.toml"), config).unwrap();
+    let empty = home.sealpass(&["serve", "--config", "/dev/null"], "");
+    empty.expect(2);
+    assert!(empty.stderr.contains("no recipients"), "{}", empty.stderr);
     let server = Served::start(&home, &["--config", "default.toml"], &[]);
     assert!(server.url.starts_with("http://127.0.0.1:"));
 }
@@ -165,7 +175,7 @@ fn the_printed_default_config_is_accepted() {
 #[test]
 fn bad_settings_are_refused_before_listening() {
     let home = Home::new();
-    let open = home.sealpass(&["serve", "--listen", "0.0.0.0:0"], "");
+    let open = home.sealpass(&["serve", "--listen", "0.0.0.0:0", "--public-url", "https://drop.example.com"], "");
     open.expect(2);
     assert!(open.stderr.contains("--insecure-open-claims"), "{}", open.stderr);
     std::fs::write(home.path("bad.toml"), "colour = \"blue\"\n").unwrap();

@@ -1,0 +1,196 @@
+//! The hand-over as users meet it, through the real binary against a real `sealpass serve`:
+//! request flow, anonymous flow with pinned keys, key substitution, weak secrets, second
+//! receives, revokes, bad tokens, a server that is down, --exec, and secrets kept out of the
+//! server's log and the sender's state file.
+
+use crate::helpers::{Home, Run};
+use crate::serve_cli::Served;
+
+const WEAK: &str = "Password123!Password123!Password1";
+
+/// A vendor (key, staff token for alice, server) and a separate customer home.
+struct World {
+    vendor: Home,
+    customer: Home,
+    server: Served,
+    staff_token: String,
+    fingerprint: String,
+}
+
+impl World {
+    fn new() -> World {
+        let vendor = Home::new();
+        let recipient = vendor.keygen("data/sealpass/identity.txt");
+        let token = vendor.sealpass(&["staff-token", "alice"], "");
+        token.expect(0);
+        let snippet: String = token.stderr.lines().skip_while(|l| *l != "[[staff]]").collect::<Vec<_>>().join("\n");
+        std::fs::write(vendor.path("server.toml"), format!("recipients = [\"{recipient}\"]\n{snippet}\n")).unwrap();
+        let store = format!("sqlite://{}", vendor.path("drops.db").display());
+        let server =
+            Served::start(&vendor, &["--store", &store, "--config", "server.toml"], &[("SEALPASS_LOG", "debug")]);
+        let fingerprint = sealpass::crypto::fingerprint(&[recipient]);
+        World { vendor, customer: Home::new(), server, staff_token: token.stdout.trim().to_owned(), fingerprint }
+    }
+
+    /// A staff command as alice (token from the environment), against the server.
+    fn staff(&self, args: &[&str], stdin: &str) -> Run {
+        self.vendor.sealpass_env(
+            args,
+            stdin,
+            &[("SEALPASS_STAFF_TOKEN", &self.staff_token), ("SEALPASS_SERVER", &self.server.url)],
+        )
+    }
+
+    fn request_link(&self, kind: &str) -> String {
+        let run = self.staff(&["request", "--label", "Acme", "--kind", kind], "");
+        run.expect(0);
+        run.stdout.trim().to_owned()
+    }
+
+    fn inbox_len(&self) -> usize {
+        let run = self.staff(&["inbox", "--json"], "");
+        run.expect(0);
+        run.json()["drops"].as_array().unwrap().len()
+    }
+}
+
+#[test]
+fn the_request_flow_end_to_end() {
+    let w = World::new();
+    let link = w.request_link("salesforce-password");
+    assert!(link.contains(&format!(".{}", w.fingerprint)), "{link}");
+
+    let sent = w.customer.sealpass(
+        &["send", &link, "-u", "kore@acme.example", "--generate", "--print-generated", "--yes", "--json"],
+        "",
+    );
+    sent.expect(0);
+    let mut lines = sent.stdout.lines();
+    let password = lines.next().unwrap().to_owned();
+    let info: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(password.len(), 32);
+    assert_eq!(info["fingerprint"], w.fingerprint.as_str());
+    let pickup = info["pickup_url"].as_str().unwrap().to_owned();
+
+    let status = w.customer.sealpass(&["status", &pickup, "--json"], "");
+    status.expect(0);
+    assert_eq!(status.json()["state"], "waiting");
+    assert_eq!(w.inbox_len(), 1);
+    let inbox = w.staff(&["inbox"], "");
+    assert!(inbox.stdout.contains("Acme"), "{}", inbox.stdout);
+
+    let received = w.staff(&["receive", &pickup, "-o", "password.txt"], "");
+    received.expect(0);
+    assert_eq!(std::fs::read_to_string(w.vendor.path("password.txt")).unwrap(), password);
+    assert!(received.stdout.contains("compliant") && !received.mentions(&password));
+
+    let status = w.customer.sealpass(&["status", &pickup], "");
+    status.expect(0);
+    assert!(status.stdout.contains("received by alice"), "{}", status.stdout);
+
+    let again = w.staff(&["receive", &pickup, "--reveal"], "");
+    again.expect(4);
+    assert!(again.stderr.contains("already received"), "{}", again.stderr);
+    let reuse = w.customer.sealpass(&["send", &link, "-u", "kore@acme.example"], "Zq8!kR2#mW9$vB4%tN7^xL3&Zq8!kR2#");
+    reuse.expect(4);
+
+    // Nothing secret in the server's log or the customer's state file.
+    let log = w.server.log();
+    let state = std::fs::read_to_string(w.customer.path("state/sealpass/sent.json")).unwrap();
+    for secret in [password.as_str(), w.staff_token.as_str()] {
+        assert!(!log.contains(secret) && !state.contains(secret), "leaked");
+    }
+    let token = link.split('#').nth(1).unwrap().split('.').next().unwrap();
+    assert!(!log.contains(token), "the upload token is not logged");
+}
+
+#[test]
+fn the_anonymous_flow_with_pinned_keys() {
+    let w = World::new();
+    let no_pin = w.customer.sealpass(&["send", "--server", &w.server.url], "Zq8!kR2#mW9$vB4%tN7^");
+    no_pin.expect(2);
+    assert!(no_pin.stderr.contains("sealpass init"), "{}", no_pin.stderr);
+    let wrong = w.customer.sealpass(&["init", "--server", &w.server.url, "--fingerprint", "sp1-aaaa-bbbb"], "");
+    wrong.expect(1);
+    w.customer.sealpass(&["init", "--server", &w.server.url, "--fingerprint", &w.fingerprint], "").expect(0);
+    let sent = w.customer.sealpass(&["send", "--kind", "generic", "--note", "ftp"], "Zq8!kR2#mW9$vB4%tN7^");
+    sent.expect(0);
+    let pickup = sent.stdout.trim().to_owned();
+    w.staff(&["receive", &pickup, "--exec", "cat > got.txt"], "").expect(0);
+    assert_eq!(
+        std::fs::read_to_string(w.vendor.path("got.txt")).unwrap(),
+        "Zq8!kR2#mW9$vB4%tN7^\n",
+        "--exec got it on stdin"
+    );
+}
+
+#[test]
+fn key_substitution_is_refused_and_nothing_is_uploaded() {
+    let w = World::new();
+    let link = w.request_link("generic");
+    let forged = link.replace(&w.fingerprint, "sp1-zzzz-zzzz-zzzz-zzzz-zzzz-zzzz-zz");
+    let run = w.customer.sealpass(&["send", &forged], "Zq8!kR2#mW9$vB4%tN7^");
+    run.expect(1);
+    assert!(run.stderr.contains("substituting") && run.stderr.contains("Nothing was sent"), "{}", run.stderr);
+    assert_eq!(w.inbox_len(), 0);
+}
+
+#[test]
+fn a_weak_password_is_refused_before_upload() {
+    let w = World::new();
+    let link = w.request_link("salesforce-password");
+    let run = w.customer.sealpass(&["send", &link, "-u", "kore@acme.example"], WEAK);
+    run.expect(3);
+    assert!(run.stderr.contains("looks-random") && !run.mentions(WEAK));
+    assert_eq!(w.inbox_len(), 0, "nothing uploaded");
+}
+
+#[test]
+fn revoke_then_receive_is_unavailable() {
+    let w = World::new();
+    let link = w.request_link("generic");
+    let sent = w.customer.sealpass(&["send", &link], "Zq8!kR2#mW9$vB4%tN7^");
+    sent.expect(0);
+    let pickup = sent.stdout.trim().to_owned();
+    let revoked = w.customer.sealpass(&["revoke", &pickup], "");
+    revoked.expect(0);
+    assert!(revoked.stdout.contains("revoked"));
+    let run = w.staff(&["receive", &pickup, "--reveal"], "");
+    run.expect(4);
+    assert!(run.stderr.contains("revoked"));
+    let status = w.customer.sealpass(&["status", &pickup, "--json"], "");
+    assert_eq!(status.json()["state"], "revoked");
+}
+
+#[test]
+fn a_wrong_staff_token_is_not_authorised_and_a_dead_server_unreachable() {
+    let w = World::new();
+    let bad = w.vendor.sealpass_env(
+        &["inbox"],
+        "",
+        &[("SEALPASS_STAFF_TOKEN", "sps_wrong"), ("SEALPASS_SERVER", &w.server.url)],
+    );
+    bad.expect(6);
+    let none = w.vendor.sealpass_env(&["inbox"], "", &[("SEALPASS_SERVER", &w.server.url)]);
+    none.expect(6);
+    assert!(none.stderr.contains("SEALPASS_STAFF_TOKEN"));
+    let url = w.server.url.clone();
+    drop(w.server);
+    let down = w.customer.sealpass(&["init", "--server", &url, "--fingerprint", "sp1-x"], "");
+    down.expect(7);
+    assert!(down.stderr.contains("cannot reach"), "{}", down.stderr);
+}
+
+#[test]
+fn the_demo_runs_and_leaves_nothing_behind() {
+    let home = Home::new();
+    std::fs::create_dir(home.path("tmp")).unwrap();
+    let run = home.sealpass_env(&["demo"], "", &[("TMPDIR", home.path("tmp").to_str().unwrap())]);
+    run.expect(0);
+    for phrase in
+        ["server keys match the link", "compliant", "received by alice", "refused, as it should be", "revoked"]
+    {
+        assert!(run.stderr.contains(phrase), "{phrase}: {}", run.stderr);
+    }
+    assert_eq!(std::fs::read_dir(home.path("tmp")).unwrap().count(), 0, "nothing left behind");
+}
