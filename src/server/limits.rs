@@ -29,12 +29,18 @@ impl RateLimiter {
         if self.per_minute == 0 {
             return Ok(());
         }
+        let ip = bucket_key(ip);
         let capacity = f64::from(self.per_minute);
         let rate = capacity / 60.0;
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if buckets.len() >= MAX_TRACKED {
             buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < capacity);
+            if buckets.len() >= MAX_TRACKED / 2 {
+                // Under a flood of distinct addresses, forget them all rather than grow or scan
+                // on every request: memory stays bounded, limits restart from full.
+                buckets.clear();
+            }
         }
         let (tokens, at) = buckets.entry(ip).or_insert((capacity, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(capacity);
@@ -48,10 +54,28 @@ impl RateLimiter {
     }
 }
 
+/// What a bucket is keyed by: an IPv4 address, or an IPv6 /64 (one customer's network; a
+/// single host can rotate through all of it).
+fn bucket_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
 pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let peer_ip = peer.ip();
+    let peer_ip = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
     if !trusted.contains(&peer_ip) {
         return peer_ip;
     }
@@ -80,6 +104,11 @@ mod tests {
         assert!((1..=20).contains(&wait), "{wait}");
         assert!(limiter.check(b).is_ok());
         assert!(RateLimiter::new(0).check(a).is_ok());
+        let one: IpAddr = "2001:db8::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8::ffff:1".parse().unwrap();
+        let limiter = RateLimiter::new(1);
+        assert!(limiter.check(one).is_ok());
+        assert!(limiter.check(same_64).is_err(), "an IPv6 /64 shares one bucket");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use tower::limit::ConcurrencyLimitLayer;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 pub use auth::OPEN_CLAIMER;
 use limits::RateLimiter;
@@ -99,6 +99,31 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
 }
 
+/// Every error is `{"error","message"}`: responses made outside our handlers (a timeout, axum's
+/// own rejections of a malformed path or query) get a JSON body with a code from their status.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status.as_u16() {
+        408 => ("timeout", "the request took too long; retry"),
+        413 => ("too_large", "the request body is too large"),
+        s if s >= 500 => ("internal", "internal error"),
+        _ => ("bad_request", "the request is malformed (path or query); see docs/protocol.md"),
+    };
+    let mut fixed = axum::response::IntoResponse::into_response(error::ApiError::new(status, code, message));
+    if let Some(retry) = response.headers().get(axum::http::header::RETRY_AFTER) {
+        fixed.headers_mut().insert(axum::http::header::RETRY_AFTER, retry.clone());
+    }
+    fixed
+}
+
 /// The HTTP API and pages, with limits: timeout, concurrency, and (in handlers) body size and
 /// per-IP rates.
 pub fn router(state: AppState) -> Router {
@@ -121,7 +146,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
-        .layer(ConcurrencyLimitLayer::new(concurrency))
+        // One semaphore shared by every route (Router::layer clones layers per route).
+        .layer(GlobalConcurrencyLimitLayer::new(concurrency))
+        .layer(middleware::map_response(json_errors))
         .with_state(state)
 }
 

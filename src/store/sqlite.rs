@@ -16,8 +16,9 @@ type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
 
 /// Work for the store's thread.
 enum Job {
-    /// Runs inside the current batch's transaction; answered after the commit.
-    Batched(Box<dyn FnOnce(&mut Connection) -> Deliver + Send>),
+    /// Runs inside the current batch's transaction; answered after the commit. Given no
+    /// connection, it does not run and is answered with an error.
+    Batched(Box<dyn FnOnce(Option<&mut Connection>) -> Deliver + Send>),
     /// Runs on its own, outside any transaction (maintenance: checkpoints, vacuum).
     Alone(Box<dyn FnOnce(&mut Connection) + Send>),
 }
@@ -28,6 +29,8 @@ const MAX_BATCH: usize = 128;
 /// The store thread: take whatever jobs are queued, run them in one transaction (each keeps its
 /// own atomicity: one statement, or a savepoint), commit once, and only then answer. One
 /// commit for many requests is what lets a single SQLite writer keep up with the network.
+/// Nothing is ever answered as done unless its transaction committed, and nothing that may
+/// have committed is answered as failed.
 fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>) {
     let mut pending: Option<Job> = None;
     loop {
@@ -40,16 +43,26 @@ fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>) {
         };
         let first = match first {
             Job::Alone(job) => {
-                job(&mut conn);
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
                 continue;
             }
             Job::Batched(job) => job,
         };
-        let began = conn.execute_batch("BEGIN IMMEDIATE");
-        let mut deliveries = vec![first(&mut conn)];
-        while deliveries.len() < MAX_BATCH {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Could not open a transaction: run nothing, say so.
+            first(None)(Some(internal(e)));
+            continue;
+        }
+        let mut deliveries = vec![run_one(&mut conn, first)];
+        let mut lost = false;
+        while deliveries.len() < MAX_BATCH && !lost {
             match queue.try_recv() {
-                Ok(Job::Batched(job)) => deliveries.push(job(&mut conn)),
+                Ok(Job::Batched(job)) => {
+                    deliveries.push(run_one(&mut conn, job));
+                    // SQLite can abandon the whole transaction on some errors (disk full, I/O):
+                    // then nothing so far will commit, so stop adding to it.
+                    lost = conn.is_autocommit();
+                }
                 Ok(alone) => {
                     pending = Some(alone);
                     break;
@@ -57,16 +70,25 @@ fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let failed = match began {
-            Err(e) => Some(internal(e)),
-            Ok(()) => conn.execute_batch("COMMIT").err().map(|e| {
+        let failed = if conn.is_autocommit() {
+            Some(StoreError::Unavailable("the store's transaction was abandoned; nothing was saved".into()))
+        } else {
+            conn.execute_batch("COMMIT").err().map(|e| {
                 let _ = conn.execute_batch("ROLLBACK");
                 internal(e)
-            }),
+            })
         };
         for deliver in deliveries {
             deliver(failed.clone());
         }
+    }
+}
+
+/// Run one job, turning a panic into an error answer instead of a dead store thread.
+fn run_one(conn: &mut Connection, job: Box<dyn FnOnce(Option<&mut Connection>) -> Deliver + Send>) -> Deliver {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(conn)))) {
+        Ok(deliver) => deliver,
+        Err(_) => Box::new(|_| ()),
     }
 }
 
@@ -180,6 +202,11 @@ fn refusal(conn: &Connection, id: &str, staff: Option<&str>, now: i64) -> StoreE
     match record.state_at(now) {
         DropState::Expired => StoreError::Expired,
         DropState::Revoked => StoreError::Revoked,
+        // Someone else's pickup is "already claimed by …" whether or not they acknowledged yet.
+        DropState::Received if staff.is_some() && record.claimed_by.as_deref() != staff => StoreError::ClaimedByOther {
+            by: record.claimed_by.unwrap_or_default(),
+            at: record.claimed_at.unwrap_or_default(),
+        },
         DropState::Received => StoreError::Received,
         DropState::Claimed if record.claimed_by.as_deref() != staff => StoreError::ClaimedByOther {
             by: record.claimed_by.unwrap_or_default(),
@@ -249,8 +276,11 @@ impl SqliteStore {
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job = Job::Batched(Box::new(move |conn| {
-            let result = f(conn);
+        let job = Job::Batched(Box::new(move |conn: Option<&mut Connection>| {
+            let result = match conn {
+                Some(conn) => f(conn),
+                None => Err(StoreError::Unavailable("the store could not start a transaction".into())),
+            };
             Box::new(move |failed: Option<StoreError>| {
                 let _ = tx.send(match failed {
                     Some(e) => Err(e),
@@ -402,7 +432,7 @@ impl Store for SqliteStore {
         self.call(move |conn| {
             let sql = format!(
                 "UPDATE drops SET state = 'received', received_at = ?3, ciphertext = NULL
-                 WHERE id = ?1 AND state = 'claimed' AND claimed_by = ?2 RETURNING {DROP_COLUMNS}"
+                 WHERE id = ?1 AND claimed_by = ?2 AND state IN ('claimed', 'expired') RETURNING {DROP_COLUMNS}"
             );
             let row =
                 conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, staff, now], drop_row).optional());
@@ -511,8 +541,14 @@ impl Store for SqliteStore {
         // Give pages freed by acks, revokes and expiry back, then checkpoint: old page images
         // with wiped ciphertext live on in the WAL until then.
         self.alone(|conn| {
-            let _ = conn.execute_batch("PRAGMA incremental_vacuum;");
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            // Each step of the pragma frees one page: step it to the end.
+            if let Ok(mut stmt) = conn.prepare("PRAGMA incremental_vacuum") {
+                if let Ok(mut rows) = stmt.query([]) {
+                    while let Ok(Some(_)) = rows.next() {}
+                }
+            }
+            // PASSIVE: never wait for readers (a backup in progress), never stall the store.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         })
         .await?;
         Ok(swept)

@@ -165,7 +165,7 @@ async fn no_get_changes_state() {
     for path in [format!("/d/{id}"), format!("/v1/drops/{id}"), "/v1/drops?state=waiting".into(), format!("/r/{id}")] {
         for _ in 0..3 {
             let response = s.staff(Method::GET, &path, "alice").send().await.unwrap();
-            assert!(response.status().is_success() || response.status() == StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
         }
     }
     let page = s.req(Method::GET, &format!("/d/{id}")).send().await.unwrap();
@@ -325,5 +325,91 @@ async fn exactly_one_claimer_wins_under_concurrency() {
     }
     assert_eq!(winners.len(), 100);
     assert_eq!(conflicts, 100 * 7);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_request_takes_exactly_one_of_many_concurrent_uploads() {
+    let s = TestServer::start(|_| {}).await;
+    let (_, r) =
+        call(s.staff(Method::POST, "/v1/requests", "alice").json(&json!({"label": "x", "kind": "generic"}))).await;
+    let (rid, token) = (r["id"].as_str().unwrap().to_owned(), r["upload_token"].as_str().unwrap().to_owned());
+    let body = json!({"ciphertext": s.ciphertext(), "request_id": rid});
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let request = s.req(Method::POST, "/v1/drops").json(&body).bearer_auth(&token);
+            tokio::spawn(async move { call(request).await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 7, "{statuses:?}");
+    let (_, inbox) = call(s.staff(Method::GET, "/v1/drops", "alice")).await;
+    assert_eq!(inbox["drops"].as_array().unwrap().len(), 1, "the losers stored nothing");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_errors_expired_unknown_malformed() {
+    let s = TestServer::start(|_| {}).await;
+    let (_, r) = call(
+        s.staff(Method::POST, "/v1/requests", "alice")
+            .json(&json!({"label": "x", "kind": "generic", "ttl_seconds": 1})),
+    )
+    .await;
+    let (rid, token) = (r["id"].as_str().unwrap().to_owned(), r["upload_token"].as_str().unwrap().to_owned());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (_, v) = call(s.staff(Method::GET, &format!("/v1/requests/{rid}"), "alice")).await;
+    assert_eq!(v["state"], "expired");
+    let body = json!({"ciphertext": s.ciphertext(), "request_id": rid});
+    is_error(
+        &call(s.req(Method::POST, "/v1/drops").json(&body).bearer_auth(&token)).await,
+        StatusCode::GONE,
+        "expired",
+    );
+    let unknown = json!({"ciphertext": s.ciphertext(), "request_id": "a".repeat(26)});
+    is_error(
+        &call(s.req(Method::POST, "/v1/drops").json(&unknown).bearer_auth(&token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    let malformed = json!({"ciphertext": s.ciphertext(), "request_id": "nope"});
+    is_error(
+        &call(s.req(Method::POST, "/v1/drops").json(&malformed).bearer_auth(&token)).await,
+        StatusCode::BAD_REQUEST,
+        "bad_id",
+    );
+    is_error(
+        &call(s.staff(Method::GET, &format!("/v1/requests/{}", "b".repeat(26)), "alice")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ciphertext_limit_claim_rate_limit_and_json_for_malformed_paths() {
+    let s = TestServer::start(|c| {
+        c.max_ciphertext_bytes = 1024;
+        c.rate_limits.claim_per_minute = 1;
+    })
+    .await;
+    let over = call(s.req(Method::POST, "/v1/drops").json(&json!({"ciphertext": s.ciphertext()}))).await;
+    is_error(&over, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    assert!(over.1["message"].as_str().unwrap().contains("1024"));
+    let unknown = format!("/v1/drops/{}/claim", "a".repeat(26));
+    is_error(&call(s.staff(Method::POST, &unknown, "alice")).await, StatusCode::NOT_FOUND, "not_found");
+    let limited = s.staff(Method::POST, &unknown, "alice").send().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    is_error(&call(s.staff(Method::GET, "/v1/drops/%FF", "alice")).await, StatusCode::BAD_REQUEST, "bad_request");
+    is_error(
+        &call(s.staff(Method::GET, "/v1/drops?state=waiting&state=x", "alice")).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
     s.stop().await;
 }

@@ -66,6 +66,11 @@ pub async fn conformance(store: Arc<dyn Store>) {
     assert_eq!((received.state, received.received_at), (DropState::Received, Some(T0 + 10)));
     assert_eq!(store.ack(a, "alice", T0 + 11).await.unwrap().received_at, Some(T0 + 10));
     assert_eq!(store.claim(a, "alice", T0 + 12).await.unwrap_err(), StoreError::Received);
+    assert_eq!(
+        store.claim(a, "bob", T0 + 12).await.unwrap_err(),
+        StoreError::ClaimedByOther { by: "alice".into(), at: T0 + 5 },
+        "to anyone else a received drop is claimed by alice"
+    );
     assert_eq!(store.revoke(a, T0 + 12).await.unwrap_err(), StoreError::Received);
     assert_eq!(store.ack("nope", "alice", T0).await.unwrap_err(), StoreError::NotFound);
     assert_eq!(store.claim("nope", "alice", T0).await.unwrap_err(), StoreError::NotFound);
@@ -97,6 +102,13 @@ pub async fn conformance(store: Arc<dyn Store>) {
     assert!(store.get_drop(c).await.unwrap().is_some(), "the tombstone stays for 7 days");
     assert!(store.sweep(T0 + 10 + TOMBSTONE_SECONDS).await.unwrap().purged >= 1);
     assert!(store.get_drop(c).await.unwrap().is_none(), "and is purged after");
+
+    // A claimer may still acknowledge after the sweeper expired the drop it holds.
+    store.create_drop(new_drop("late-ack", T0, 10, None)).await.unwrap();
+    store.claim("late-ack", "alice", T0 + 9).await.unwrap();
+    store.sweep(T0 + 10).await.unwrap();
+    assert_eq!(store.ack("late-ack", "bob", T0 + 11).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.ack("late-ack", "alice", T0 + 11).await.unwrap().state, DropState::Received);
 
     // Requests: one upload each, bound atomically; label reaches the inbox and the claim.
     let t1 = T0 + 20;
