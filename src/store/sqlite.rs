@@ -14,11 +14,14 @@ use crate::api::DropState;
 /// Hands a job's answer to its caller; given the batch's commit error, if any, instead.
 type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
 
+/// A batched job: runs on the connection (or, given none, only answers with an error).
+type BatchJob = Box<dyn FnOnce(Option<&mut Connection>) -> Deliver + Send>;
+
 /// Work for the store's thread.
 enum Job {
     /// Runs inside the current batch's transaction; answered after the commit. Given no
     /// connection, it does not run and is answered with an error.
-    Batched(Box<dyn FnOnce(Option<&mut Connection>) -> Deliver + Send>),
+    Batched(BatchJob),
     /// Runs on its own, outside any transaction (maintenance: checkpoints, vacuum).
     Alone(Box<dyn FnOnce(&mut Connection) + Send>),
 }
@@ -85,7 +88,7 @@ fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>) {
 }
 
 /// Run one job, turning a panic into an error answer instead of a dead store thread.
-fn run_one(conn: &mut Connection, job: Box<dyn FnOnce(Option<&mut Connection>) -> Deliver + Send>) -> Deliver {
+fn run_one(conn: &mut Connection, job: BatchJob) -> Deliver {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(conn)))) {
         Ok(deliver) => deliver,
         Err(_) => Box::new(|_| ()),
