@@ -156,7 +156,7 @@ pub fn router(state: AppState) -> Router {
 pub fn open_store(settings: &ServerSettings) -> Result<Arc<dyn Store>, StoreError> {
     match &settings.store {
         StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
-        StoreUrl::Redis(_) => Err(StoreError::Unavailable("the Redis store is not in this build yet".into())),
+        StoreUrl::Redis(url) => Ok(Arc::new(crate::store::redis::RedisStore::open(url)?)),
     }
 }
 

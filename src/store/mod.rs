@@ -2,6 +2,7 @@
 //! steps, so every backend (SQLite today, Redis next) gives the same answers. Atomicity is the
 //! store's job — one SQL statement or one script per step — never a lock in the server.
 
+pub mod redis;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -202,3 +202,10 @@ fn sqlite_keeps_what_it_acknowledged_across_reopening() {
         assert_eq!(store.claim("kept", "alice", T0 + 1).await.unwrap().ciphertext, "ciphertext of kept");
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_conforms() {
+    let redis = crate::redis_support::Redis::start(false);
+    let store = sealpass::store::redis::RedisStore::open(&redis.url()).unwrap();
+    conformance(Arc::new(store)).await;
+}

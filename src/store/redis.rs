@@ -1,0 +1,543 @@
+//! The shared store: Redis, for several stateless servers behind a load balancer. Semantics are
+//! those of the SQLite store, enforced by the same conformance story.
+//!
+//! Every multi-step change is one Lua script on one hash slot: a drop's keys are
+//! `sealpass:{<id>}:drop` (a hash: the state record) and `sealpass:{<id>}:ct` (the ciphertext), so
+//! the scripts also work on Redis Cluster. Ciphertext keys expire with the drop; state records
+//! 7 days later. Two sorted sets index what needs attention without `KEYS`: `sealpass:inbox`
+//! (waiting drops by upload time; a hint, pruned as it is read) and `sealpass:due` (when each
+//! drop expires and each record may be purged), which `sweep` works through.
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use tokio::sync::OnceCell;
+
+use super::{Claim, DropRecord, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS};
+use crate::api::DropState;
+
+const INBOX: &str = "sealpass:inbox";
+const DUE: &str = "sealpass:due";
+
+fn drop_key(id: &str) -> String {
+    format!("sealpass:{{{id}}}:drop")
+}
+fn ct_key(id: &str) -> String {
+    format!("sealpass:{{{id}}}:ct")
+}
+fn request_key(id: &str) -> String {
+    format!("sealpass:{{{id}}}:req")
+}
+
+/// Returns the record as a flat field/value list after `status` (and `ct` for claims).
+const CREATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'err', 'duplicate'} end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'manage_hash', ARGV[2], 'state', ARGV[3], 'size', ARGV[4],
+  'created_at', ARGV[5], 'expires_at', ARGV[6], 'request_id', ARGV[7])
+redis.call('SET', KEYS[2], ARGV[8])
+redis.call('EXPIREAT', KEYS[2], ARGV[6])
+redis.call('EXPIREAT', KEYS[1], ARGV[9])
+return {'ok'}
+";
+
+const CLAIM: &str = r"
+local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'claimed_by', 'claimed_at')
+local state, by = d[1], d[3]
+if not state or state == 'pending' then return {'err', 'not_found'} end
+if state == 'revoked' then return {'err', 'revoked'} end
+if state == 'received' or (state == 'claimed' and by ~= ARGV[1]) then
+  if by == ARGV[1] then return {'err', 'received'} end
+  return {'err', 'claimed', by or '', d[4] or '0'}
+end
+if state == 'expired' or tonumber(ARGV[2]) >= tonumber(d[2]) then return {'err', 'expired'} end
+local ct = redis.call('GET', KEYS[2])
+if not ct then return {'err', 'expired'} end
+if state == 'waiting' then
+  redis.call('HSET', KEYS[1], 'state', 'claimed', 'claimed_by', ARGV[1], 'claimed_at', ARGV[2])
+end
+return {'ok', ct, unpack(redis.call('HGETALL', KEYS[1]))}
+";
+
+const ACK: &str = r"
+local d = redis.call('HMGET', KEYS[1], 'state', 'claimed_by', 'expires_at')
+local state, by = d[1], d[2]
+if not state or state == 'pending' then return {'err', 'not_found'} end
+if by == ARGV[1] and (state == 'claimed' or state == 'expired') then
+  redis.call('HSET', KEYS[1], 'state', 'received', 'received_at', ARGV[2])
+  redis.call('DEL', KEYS[2])
+  return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))}
+end
+if state == 'received' and by == ARGV[1] then return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))} end
+if state == 'revoked' then return {'err', 'revoked'} end
+if state == 'expired' or tonumber(ARGV[2]) >= tonumber(d[3]) then return {'err', 'expired'} end
+return {'err', 'not_claimed'}
+";
+
+const REVOKE: &str = r"
+local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at')
+local state = d[1]
+if not state or state == 'pending' then return {'err', 'not_found'} end
+if state == 'revoked' then return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))} end
+if state == 'received' then return {'err', 'received'} end
+if state == 'expired' or tonumber(ARGV[1]) >= tonumber(d[2]) then return {'err', 'expired'} end
+redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[1])
+redis.call('DEL', KEYS[2])
+return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))}
+";
+
+/// Expire one drop if it is due: state `expired`, ciphertext gone. Returns 1 if it changed.
+const EXPIRE: &str = r"
+local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at')
+if (d[1] == 'waiting' or d[1] == 'claimed') and tonumber(ARGV[1]) >= tonumber(d[2]) then
+  redis.call('HSET', KEYS[1], 'state', 'expired')
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+if d[1] == 'pending' and tonumber(ARGV[1]) >= tonumber(d[2]) then redis.call('DEL', KEYS[1], KEYS[2]) end
+return 0
+";
+
+/// Bind an open request to a drop: one upload a request.
+const BIND: &str = r"
+local r = redis.call('HMGET', KEYS[1], 'drop_id', 'expires_at')
+if not r[2] then return 'not_found' end
+if r[1] and r[1] ~= '' then return 'fulfilled' end
+if tonumber(ARGV[2]) >= tonumber(r[2]) then return 'expired' end
+redis.call('HSET', KEYS[1], 'drop_id', ARGV[1])
+if tonumber(ARGV[3]) > redis.call('EXPIRETIME', KEYS[1]) then redis.call('EXPIREAT', KEYS[1], ARGV[3]) end
+return 'ok'
+";
+
+const CREATE_REQUEST: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'duplicate' end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'upload_hash', ARGV[2], 'label', ARGV[3], 'kind', ARGV[4],
+  'created_by', ARGV[5], 'created_at', ARGV[6], 'expires_at', ARGV[7], 'drop_id', '')
+redis.call('EXPIREAT', KEYS[1], ARGV[8])
+return 'ok'
+";
+
+/// Redis-backed [`Store`].
+pub struct RedisStore {
+    client: redis::Client,
+    manager: OnceCell<ConnectionManager>,
+    scripts: Scripts,
+}
+
+struct Scripts {
+    create: Script,
+    claim: Script,
+    ack: Script,
+    revoke: Script,
+    expire: Script,
+    bind: Script,
+    create_request: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: never print it.
+        f.write_str("RedisStore")
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    // The error text of a connection failure names host and port, never the password.
+    if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
+        StoreError::Unavailable(format!("Redis: {}", e.category()))
+    } else {
+        StoreError::Internal(format!("Redis: {} ({})", e.category(), e.code().unwrap_or("no code")))
+    }
+}
+
+fn hex(bytes: &[u8; 32]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+fn unhex(s: &str) -> Result<[u8; 32], StoreError> {
+    data_encoding::HEXLOWER
+        .decode(s.as_bytes())
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| StoreError::Internal("a stored hash is malformed".into()))
+}
+
+fn field<'a>(pairs: &'a [String], name: &str) -> Option<&'a str> {
+    pairs.chunks(2).find(|p| p[0] == name).and_then(|p| p.get(1)).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+fn number(pairs: &[String], name: &str) -> Option<i64> {
+    field(pairs, name).and_then(|v| v.parse().ok())
+}
+
+fn record(pairs: &[String]) -> Result<Option<DropRecord>, StoreError> {
+    let state = match field(pairs, "state") {
+        None | Some("pending") => return Ok(None),
+        Some("waiting") => DropState::Waiting,
+        Some("claimed") => DropState::Claimed,
+        Some("received") => DropState::Received,
+        Some("revoked") => DropState::Revoked,
+        Some("expired") => DropState::Expired,
+        Some(other) => return Err(StoreError::Internal(format!("unknown state {other}"))),
+    };
+    let missing = || StoreError::Internal("a stored drop is missing fields".into());
+    Ok(Some(DropRecord {
+        id: field(pairs, "id").ok_or_else(missing)?.to_owned(),
+        manage_hash: unhex(field(pairs, "manage_hash").ok_or_else(missing)?)?,
+        state,
+        size: number(pairs, "size").unwrap_or(0) as usize,
+        created_at: number(pairs, "created_at").ok_or_else(missing)?,
+        expires_at: number(pairs, "expires_at").ok_or_else(missing)?,
+        claimed_by: field(pairs, "claimed_by").map(str::to_owned),
+        claimed_at: number(pairs, "claimed_at"),
+        received_at: number(pairs, "received_at"),
+        revoked_at: number(pairs, "revoked_at"),
+        request_id: field(pairs, "request_id").map(str::to_owned),
+    }))
+}
+
+/// `{'err', code, …}` from a script as a store error.
+fn refusal(reply: &[String]) -> StoreError {
+    match reply.get(1).map(String::as_str) {
+        Some("not_found") => StoreError::NotFound,
+        Some("revoked") => StoreError::Revoked,
+        Some("received") => StoreError::Received,
+        Some("expired") => StoreError::Expired,
+        Some("not_claimed") => StoreError::NotClaimed,
+        Some("duplicate") => StoreError::Duplicate,
+        Some("claimed") => StoreError::ClaimedByOther {
+            by: reply.get(2).cloned().unwrap_or_default(),
+            at: reply.get(3).and_then(|a| a.parse().ok()).unwrap_or_default(),
+        },
+        other => StoreError::Internal(format!("unexpected script answer {other:?}")),
+    }
+}
+
+/// A script's `{'ok', ct, field, value, …}` as the record (and ciphertext).
+fn answered(reply: Vec<String>) -> Result<(DropRecord, String), StoreError> {
+    if reply.first().map(String::as_str) != Some("ok") {
+        return Err(refusal(&reply));
+    }
+    let ct = reply.get(1).cloned().unwrap_or_default();
+    let record = record(reply.get(2..).unwrap_or_default())?.ok_or(StoreError::NotFound)?;
+    Ok((record, ct))
+}
+
+impl RedisStore {
+    /// A store for `url` (`redis://[user:pass@]host:port/db` or `rediss://…`). Connects lazily,
+    /// so a server can start while Redis is down and serve once it is back.
+    pub fn open(url: &str) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {}", e.category())))?;
+        Ok(RedisStore {
+            client,
+            manager: OnceCell::new(),
+            scripts: Scripts {
+                create: Script::new(CREATE),
+                claim: Script::new(CLAIM),
+                ack: Script::new(ACK),
+                revoke: Script::new(REVOKE),
+                expire: Script::new(EXPIRE),
+                bind: Script::new(BIND),
+                create_request: Script::new(CREATE_REQUEST),
+            },
+        })
+    }
+
+    /// The pooled, reconnecting connection (made on first use).
+    async fn conn(&self) -> Result<ConnectionManager, StoreError> {
+        self.manager
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(std::time::Duration::from_secs(2))
+                    .set_response_timeout(std::time::Duration::from_secs(2))
+                    .set_number_of_retries(2);
+                self.client.get_connection_manager_with_config(config).await.map_err(unavailable)
+            })
+            .await
+            .cloned()
+    }
+
+    async fn run(&self, script: &Script, keys: &[String], args: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(k);
+        }
+        for a in args {
+            invocation.arg(a);
+        }
+        invocation.invoke_async(&mut conn).await.map_err(unavailable)
+    }
+
+    async fn due(&self, member: String, at: i64) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.zadd::<_, _, _, ()>(DUE, member, at).await.map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError> {
+        let keys = [drop_key(&drop.id), ct_key(&drop.id)];
+        let purge_at = drop.expires_at + TOMBSTONE_SECONDS;
+        let state = if drop.request_id.is_some() { "pending" } else { "waiting" };
+        let args = [
+            drop.id.clone(),
+            hex(&drop.manage_hash),
+            state.to_owned(),
+            drop.ciphertext.len().to_string(),
+            drop.created_at.to_string(),
+            drop.expires_at.to_string(),
+            drop.request_id.clone().unwrap_or_default(),
+            drop.ciphertext.clone(),
+            purge_at.to_string(),
+        ];
+        let reply = self.run(&self.scripts.create, &keys, &args).await?;
+        if reply.first().map(String::as_str) != Some("ok") {
+            return Err(refusal(&reply));
+        }
+        self.due(format!("d:{}", drop.id), drop.expires_at).await?;
+        if let Some(request) = &drop.request_id {
+            // A request lives on its own slot: bind it (one winner), then make the drop visible.
+            let bound: String = {
+                let mut conn = self.conn().await?;
+                let mut invocation = self.scripts.bind.prepare_invoke();
+                invocation.key(request_key(request)).arg(&drop.id).arg(drop.created_at).arg(purge_at);
+                invocation.invoke_async(&mut conn).await.map_err(unavailable)?
+            };
+            if bound != "ok" {
+                let mut conn = self.conn().await?;
+                conn.del::<_, ()>(&keys).await.map_err(unavailable)?;
+                return Err(match bound.as_str() {
+                    "not_found" => StoreError::NotFound,
+                    "fulfilled" => StoreError::RequestFulfilled,
+                    "expired" => StoreError::Expired,
+                    other => StoreError::Internal(format!("unexpected bind answer {other}")),
+                });
+            }
+            let mut conn = self.conn().await?;
+            conn.hset::<_, _, _, ()>(&keys[0], "state", "waiting").await.map_err(unavailable)?;
+        }
+        let mut conn = self.conn().await?;
+        conn.zadd::<_, _, _, ()>(INBOX, &drop.id, drop.created_at).await.map_err(unavailable)?;
+        Ok(DropRecord {
+            id: drop.id,
+            manage_hash: drop.manage_hash,
+            state: DropState::Waiting,
+            size: drop.ciphertext.len(),
+            created_at: drop.created_at,
+            expires_at: drop.expires_at,
+            claimed_by: None,
+            claimed_at: None,
+            received_at: None,
+            revoked_at: None,
+            request_id: drop.request_id,
+        })
+    }
+
+    async fn get_drop(&self, id: &str) -> Result<Option<DropRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let pairs: Vec<String> = conn.hgetall(drop_key(id)).await.map_err(unavailable)?;
+        record(&pairs)
+    }
+
+    async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError> {
+        let reply = self.run(&self.scripts.revoke, &[drop_key(id), ct_key(id)], &[now.to_string()]).await?;
+        let (record, _) = answered(reply)?;
+        let mut conn = self.conn().await?;
+        let _: Result<(), _> = conn.zrem(INBOX, id).await;
+        Ok(record)
+    }
+
+    async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError> {
+        let reply =
+            self.run(&self.scripts.claim, &[drop_key(id), ct_key(id)], &[staff.to_owned(), now.to_string()]).await?;
+        let (record, ciphertext) = answered(reply)?;
+        let mut conn = self.conn().await?;
+        let _: Result<(), _> = conn.zrem(INBOX, id).await;
+        let label = match &record.request_id {
+            Some(request) => conn.hget(request_key(request), "label").await.map_err(unavailable)?,
+            None => None,
+        };
+        Ok(Claim { record, ciphertext, label })
+    }
+
+    async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError> {
+        let reply =
+            self.run(&self.scripts.ack, &[drop_key(id), ct_key(id)], &[staff.to_owned(), now.to_string()]).await?;
+        Ok(answered(reply)?.0)
+    }
+
+    async fn inbox(&self, now: i64, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut out = Vec::new();
+        let mut offset = 0isize;
+        while out.len() < limit {
+            let ids: Vec<String> = redis::cmd("ZRANGE")
+                .arg(INBOX)
+                .arg("-inf")
+                .arg("+inf")
+                .arg("BYSCORE")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg(limit.max(64))
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if ids.is_empty() {
+                break;
+            }
+            offset += ids.len() as isize;
+            let mut pipe = redis::pipe();
+            for id in &ids {
+                pipe.hgetall(drop_key(id));
+            }
+            let records: Vec<Vec<String>> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            let mut stale = Vec::new();
+            for (id, pairs) in ids.iter().zip(records) {
+                match record(&pairs)? {
+                    Some(r) if r.state_at(now) == DropState::Waiting => {
+                        let label = match &r.request_id {
+                            Some(request) => conn.hget(request_key(request), "label").await.map_err(unavailable)?,
+                            None => None,
+                        };
+                        if out.len() < limit {
+                            out.push(InboxItem {
+                                id: r.id,
+                                created_at: r.created_at,
+                                expires_at: r.expires_at,
+                                size: r.size,
+                                request_id: r.request_id,
+                                label,
+                            });
+                        }
+                    }
+                    Some(r) if r.state_at(now) == DropState::Expired && r.state == DropState::Waiting => {}
+                    _ => stale.push(id.clone()),
+                }
+            }
+            if !stale.is_empty() {
+                offset -= stale.len() as isize;
+                conn.zrem::<_, _, ()>(INBOX, &stale).await.map_err(unavailable)?;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_request(&self, request: RequestRecord) -> Result<(), StoreError> {
+        let purge_at = request.expires_at + TOMBSTONE_SECONDS;
+        let args = [
+            request.id.clone(),
+            hex(&request.upload_hash),
+            request.label.clone(),
+            request.kind.clone(),
+            request.created_by.clone().unwrap_or_default(),
+            request.created_at.to_string(),
+            request.expires_at.to_string(),
+            purge_at.to_string(),
+        ];
+        let mut conn = self.conn().await?;
+        let mut invocation = self.scripts.create_request.prepare_invoke();
+        invocation.key(request_key(&request.id));
+        for a in &args {
+            invocation.arg(a);
+        }
+        let answer: String = invocation.invoke_async(&mut conn).await.map_err(unavailable)?;
+        match answer.as_str() {
+            "ok" => self.due(format!("r:{}", request.id), purge_at).await,
+            "duplicate" => Err(StoreError::Duplicate),
+            other => Err(StoreError::Internal(format!("unexpected answer {other}"))),
+        }
+    }
+
+    async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let pairs: Vec<String> = conn.hgetall(request_key(id)).await.map_err(unavailable)?;
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        let missing = || StoreError::Internal("a stored request is missing fields".into());
+        Ok(Some(RequestRecord {
+            id: field(&pairs, "id").ok_or_else(missing)?.to_owned(),
+            upload_hash: unhex(field(&pairs, "upload_hash").ok_or_else(missing)?)?,
+            label: field(&pairs, "label").unwrap_or_default().to_owned(),
+            kind: field(&pairs, "kind").ok_or_else(missing)?.to_owned(),
+            created_by: field(&pairs, "created_by").map(str::to_owned),
+            created_at: number(&pairs, "created_at").ok_or_else(missing)?,
+            expires_at: number(&pairs, "expires_at").ok_or_else(missing)?,
+            drop_id: field(&pairs, "drop_id").map(str::to_owned),
+        }))
+    }
+
+    async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut swept = Swept::default();
+        loop {
+            let due: Vec<(String, i64)> = redis::cmd("ZRANGE")
+                .arg(DUE)
+                .arg("-inf")
+                .arg(now)
+                .arg("BYSCORE")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(500)
+                .arg("WITHSCORES")
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if due.is_empty() {
+                break;
+            }
+            for (member, _) in &due {
+                let (kind, id) = member.split_once(':').unwrap_or(("", member));
+                match kind {
+                    "d" => {
+                        let mut invocation = self.scripts.expire.prepare_invoke();
+                        invocation.key(drop_key(id)).key(ct_key(id)).arg(now);
+                        let changed: i64 = invocation.invoke_async(&mut conn).await.map_err(unavailable)?;
+                        swept.expired += changed as u64;
+                        // Next due: the tombstone's purge.
+                        let purge_at = self.purge_time(&mut conn, id).await?;
+                        conn.zadd::<_, _, _, ()>(DUE, format!("p:{id}"), purge_at).await.map_err(unavailable)?;
+                        let _: Result<(), _> = conn.zrem(INBOX, id).await;
+                    }
+                    "p" => {
+                        swept.purged += conn.del::<_, u64>(&[drop_key(id), ct_key(id)]).await.map_err(unavailable)?;
+                    }
+                    "r" => {
+                        let drop_id: Option<String> =
+                            conn.hget(request_key(id), "drop_id").await.map_err(unavailable)?;
+                        let later = match drop_id.filter(|d| !d.is_empty()) {
+                            Some(d) => {
+                                conn.hget::<_, _, Option<i64>>(drop_key(&d), "expires_at").await.map_err(unavailable)?
+                            }
+                            None => None,
+                        };
+                        if let Some(p) = later.map(|e| e + TOMBSTONE_SECONDS).filter(|p| *p > now) {
+                            // Answered: keep the request as long as its drop's tombstone.
+                            conn.zadd::<_, _, _, ()>(DUE, member, p).await.map_err(unavailable)?;
+                            continue;
+                        }
+                        swept.purged += conn.del::<_, u64>(request_key(id)).await.map_err(unavailable)?;
+                    }
+                    _ => {}
+                }
+                conn.zrem::<_, _, ()>(DUE, member).await.map_err(unavailable)?;
+            }
+        }
+        Ok(swept)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
+    }
+}
+
+impl RedisStore {
+    /// When a drop's record may be purged: `expires_at` + 7 days (now, if it is gone).
+    async fn purge_time(&self, conn: &mut ConnectionManager, id: &str) -> Result<i64, StoreError> {
+        let expires: Option<i64> = conn.hget(drop_key(id), "expires_at").await.map_err(unavailable)?;
+        Ok(expires.map_or(0, |e| e + TOMBSTONE_SECONDS))
+    }
+}
