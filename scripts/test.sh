@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests need (package name = command name): the reference age CLI for the
-# interoperability tests; curl and openssl for the HTTPS test.
-packages=(age curl openssl)
+# interoperability tests; curl and openssl for the HTTPS test; redis-server for the Redis store
+# (its tests start their own on a free loopback port, and fail without it).
+packages=(age curl openssl redis-server)
 missing=()
 for p in "${packages[@]}"; do
   command -v "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -156,7 +156,10 @@ pub fn router(state: AppState) -> Router {
 pub fn open_store(settings: &ServerSettings) -> Result<Arc<dyn Store>, StoreError> {
     match &settings.store {
         StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
-        StoreUrl::Redis(url) => Ok(Arc::new(crate::store::redis::RedisStore::open(url)?)),
+        StoreUrl::Redis(url) => Ok(Arc::new(crate::store::Deadline::new(
+            crate::store::redis::RedisStore::open(url)?,
+            std::time::Duration::from_secs(3),
+        ))),
     }
 }
 

@@ -203,3 +203,57 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
 }
+
+/// A store whose every call gives up after a deadline with `Unavailable`, so a backend that
+/// hangs (a Redis being restarted) turns into a prompt 503 instead of a stuck request.
+pub struct Deadline<S> {
+    inner: S,
+    limit: std::time::Duration,
+}
+
+impl<S> Deadline<S> {
+    /// Wrap `inner`, bounding each call to `limit`.
+    pub fn new(inner: S, limit: std::time::Duration) -> Deadline<S> {
+        Deadline { inner, limit }
+    }
+
+    async fn bound<T>(&self, call: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        tokio::time::timeout(self.limit, call)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable(format!("no answer within {:?}", self.limit))))
+    }
+}
+
+#[async_trait]
+impl<S: Store> Store for Deadline<S> {
+    async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError> {
+        self.bound(self.inner.create_drop(drop)).await
+    }
+    async fn get_drop(&self, id: &str) -> Result<Option<DropRecord>, StoreError> {
+        self.bound(self.inner.get_drop(id)).await
+    }
+    async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError> {
+        self.bound(self.inner.revoke(id, now)).await
+    }
+    async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError> {
+        self.bound(self.inner.claim(id, staff, now)).await
+    }
+    async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError> {
+        self.bound(self.inner.ack(id, staff, now)).await
+    }
+    async fn inbox(&self, now: i64, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+        self.bound(self.inner.inbox(now, limit)).await
+    }
+    async fn create_request(&self, request: RequestRecord) -> Result<(), StoreError> {
+        self.bound(self.inner.create_request(request)).await
+    }
+    async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        self.bound(self.inner.get_request(id)).await
+    }
+    async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
+        self.bound(self.inner.sweep(now)).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.bound(self.inner.ping()).await
+    }
+}

@@ -11,7 +11,6 @@
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
-use tokio::sync::OnceCell;
 
 use super::{Claim, DropRecord, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS};
 use crate::api::DropState;
@@ -119,7 +118,9 @@ return 'ok'
 /// Redis-backed [`Store`].
 pub struct RedisStore {
     client: redis::Client,
-    manager: OnceCell<ConnectionManager>,
+    /// The pooled, reconnecting connection; dropped after a connection failure so the next call
+    /// connects afresh (the manager's own reconnect can stall for long after an outage).
+    manager: tokio::sync::Mutex<Option<ConnectionManager>>,
     scripts: Scripts,
 }
 
@@ -230,7 +231,7 @@ impl RedisStore {
             .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {}", e.category())))?;
         Ok(RedisStore {
             client,
-            manager: OnceCell::new(),
+            manager: tokio::sync::Mutex::new(None),
             scripts: Scripts {
                 create: Script::new(CREATE),
                 claim: Script::new(CLAIM),
@@ -243,18 +244,30 @@ impl RedisStore {
         })
     }
 
-    /// The pooled, reconnecting connection (made on first use).
+    /// The pooled, reconnecting connection (made on first use, and again after a failure).
     async fn conn(&self) -> Result<ConnectionManager, StoreError> {
-        self.manager
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(std::time::Duration::from_secs(2))
-                    .set_response_timeout(std::time::Duration::from_secs(2))
-                    .set_number_of_retries(2);
-                self.client.get_connection_manager_with_config(config).await.map_err(unavailable)
-            })
-            .await
-            .cloned()
+        let mut slot = self.manager.lock().await;
+        if let Some(manager) = slot.as_ref() {
+            return Ok(manager.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(std::time::Duration::from_secs(2))
+            .set_response_timeout(std::time::Duration::from_secs(2))
+            .set_number_of_retries(1);
+        let manager = self.client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+        *slot = Some(manager.clone());
+        Ok(manager)
+    }
+
+    /// A command failed: if the connection is the problem, start over next time.
+    fn lost(&self, e: redis::RedisError) -> StoreError {
+        let error = unavailable(e);
+        if matches!(error, StoreError::Unavailable(_)) {
+            if let Ok(mut slot) = self.manager.try_lock() {
+                *slot = None;
+            }
+        }
+        error
     }
 
     async fn run(&self, script: &Script, keys: &[String], args: &[String]) -> Result<Vec<String>, StoreError> {
@@ -266,12 +279,12 @@ impl RedisStore {
         for a in args {
             invocation.arg(a);
         }
-        invocation.invoke_async(&mut conn).await.map_err(unavailable)
+        invocation.invoke_async(&mut conn).await.map_err(|e| self.lost(e))
     }
 
     async fn due(&self, member: String, at: i64) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        conn.zadd::<_, _, _, ()>(DUE, member, at).await.map_err(unavailable)
+        conn.zadd::<_, _, _, ()>(DUE, member, at).await.map_err(|e| self.lost(e))
     }
 }
 
@@ -303,11 +316,11 @@ impl Store for RedisStore {
                 let mut conn = self.conn().await?;
                 let mut invocation = self.scripts.bind.prepare_invoke();
                 invocation.key(request_key(request)).arg(&drop.id).arg(drop.created_at).arg(purge_at);
-                invocation.invoke_async(&mut conn).await.map_err(unavailable)?
+                invocation.invoke_async(&mut conn).await.map_err(|e| self.lost(e))?
             };
             if bound != "ok" {
                 let mut conn = self.conn().await?;
-                conn.del::<_, ()>(&keys).await.map_err(unavailable)?;
+                conn.del::<_, ()>(&keys).await.map_err(|e| self.lost(e))?;
                 return Err(match bound.as_str() {
                     "not_found" => StoreError::NotFound,
                     "fulfilled" => StoreError::RequestFulfilled,
@@ -316,10 +329,10 @@ impl Store for RedisStore {
                 });
             }
             let mut conn = self.conn().await?;
-            conn.hset::<_, _, _, ()>(&keys[0], "state", "waiting").await.map_err(unavailable)?;
+            conn.hset::<_, _, _, ()>(&keys[0], "state", "waiting").await.map_err(|e| self.lost(e))?;
         }
         let mut conn = self.conn().await?;
-        conn.zadd::<_, _, _, ()>(INBOX, &drop.id, drop.created_at).await.map_err(unavailable)?;
+        conn.zadd::<_, _, _, ()>(INBOX, &drop.id, drop.created_at).await.map_err(|e| self.lost(e))?;
         Ok(DropRecord {
             id: drop.id,
             manage_hash: drop.manage_hash,
@@ -337,7 +350,7 @@ impl Store for RedisStore {
 
     async fn get_drop(&self, id: &str) -> Result<Option<DropRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        let pairs: Vec<String> = conn.hgetall(drop_key(id)).await.map_err(unavailable)?;
+        let pairs: Vec<String> = conn.hgetall(drop_key(id)).await.map_err(|e| self.lost(e))?;
         record(&pairs)
     }
 
@@ -356,7 +369,7 @@ impl Store for RedisStore {
         let mut conn = self.conn().await?;
         let _: Result<(), _> = conn.zrem(INBOX, id).await;
         let label = match &record.request_id {
-            Some(request) => conn.hget(request_key(request), "label").await.map_err(unavailable)?,
+            Some(request) => conn.hget(request_key(request), "label").await.map_err(|e| self.lost(e))?,
             None => None,
         };
         Ok(Claim { record, ciphertext, label })
@@ -383,7 +396,7 @@ impl Store for RedisStore {
                 .arg(limit.max(64))
                 .query_async(&mut conn)
                 .await
-                .map_err(unavailable)?;
+                .map_err(|e| self.lost(e))?;
             if ids.is_empty() {
                 break;
             }
@@ -392,13 +405,15 @@ impl Store for RedisStore {
             for id in &ids {
                 pipe.hgetall(drop_key(id));
             }
-            let records: Vec<Vec<String>> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            let records: Vec<Vec<String>> = pipe.query_async(&mut conn).await.map_err(|e| self.lost(e))?;
             let mut stale = Vec::new();
             for (id, pairs) in ids.iter().zip(records) {
                 match record(&pairs)? {
                     Some(r) if r.state_at(now) == DropState::Waiting => {
                         let label = match &r.request_id {
-                            Some(request) => conn.hget(request_key(request), "label").await.map_err(unavailable)?,
+                            Some(request) => {
+                                conn.hget(request_key(request), "label").await.map_err(|e| self.lost(e))?
+                            }
                             None => None,
                         };
                         if out.len() < limit {
@@ -418,7 +433,7 @@ impl Store for RedisStore {
             }
             if !stale.is_empty() {
                 offset -= stale.len() as isize;
-                conn.zrem::<_, _, ()>(INBOX, &stale).await.map_err(unavailable)?;
+                conn.zrem::<_, _, ()>(INBOX, &stale).await.map_err(|e| self.lost(e))?;
             }
         }
         Ok(out)
@@ -442,7 +457,7 @@ impl Store for RedisStore {
         for a in &args {
             invocation.arg(a);
         }
-        let answer: String = invocation.invoke_async(&mut conn).await.map_err(unavailable)?;
+        let answer: String = invocation.invoke_async(&mut conn).await.map_err(|e| self.lost(e))?;
         match answer.as_str() {
             "ok" => self.due(format!("r:{}", request.id), purge_at).await,
             "duplicate" => Err(StoreError::Duplicate),
@@ -452,7 +467,7 @@ impl Store for RedisStore {
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
         let mut conn = self.conn().await?;
-        let pairs: Vec<String> = conn.hgetall(request_key(id)).await.map_err(unavailable)?;
+        let pairs: Vec<String> = conn.hgetall(request_key(id)).await.map_err(|e| self.lost(e))?;
         if pairs.is_empty() {
             return Ok(None);
         }
@@ -484,7 +499,7 @@ impl Store for RedisStore {
                 .arg("WITHSCORES")
                 .query_async(&mut conn)
                 .await
-                .map_err(unavailable)?;
+                .map_err(|e| self.lost(e))?;
             if due.is_empty() {
                 break;
             }
@@ -494,35 +509,37 @@ impl Store for RedisStore {
                     "d" => {
                         let mut invocation = self.scripts.expire.prepare_invoke();
                         invocation.key(drop_key(id)).key(ct_key(id)).arg(now);
-                        let changed: i64 = invocation.invoke_async(&mut conn).await.map_err(unavailable)?;
+                        let changed: i64 = invocation.invoke_async(&mut conn).await.map_err(|e| self.lost(e))?;
                         swept.expired += changed as u64;
                         // Next due: the tombstone's purge.
                         let purge_at = self.purge_time(&mut conn, id).await?;
-                        conn.zadd::<_, _, _, ()>(DUE, format!("p:{id}"), purge_at).await.map_err(unavailable)?;
+                        conn.zadd::<_, _, _, ()>(DUE, format!("p:{id}"), purge_at).await.map_err(|e| self.lost(e))?;
                         let _: Result<(), _> = conn.zrem(INBOX, id).await;
                     }
                     "p" => {
-                        swept.purged += conn.del::<_, u64>(&[drop_key(id), ct_key(id)]).await.map_err(unavailable)?;
+                        swept.purged +=
+                            conn.del::<_, u64>(&[drop_key(id), ct_key(id)]).await.map_err(|e| self.lost(e))?;
                     }
                     "r" => {
                         let drop_id: Option<String> =
-                            conn.hget(request_key(id), "drop_id").await.map_err(unavailable)?;
+                            conn.hget(request_key(id), "drop_id").await.map_err(|e| self.lost(e))?;
                         let later = match drop_id.filter(|d| !d.is_empty()) {
-                            Some(d) => {
-                                conn.hget::<_, _, Option<i64>>(drop_key(&d), "expires_at").await.map_err(unavailable)?
-                            }
+                            Some(d) => conn
+                                .hget::<_, _, Option<i64>>(drop_key(&d), "expires_at")
+                                .await
+                                .map_err(|e| self.lost(e))?,
                             None => None,
                         };
                         if let Some(p) = later.map(|e| e + TOMBSTONE_SECONDS).filter(|p| *p > now) {
                             // Answered: keep the request as long as its drop's tombstone.
-                            conn.zadd::<_, _, _, ()>(DUE, member, p).await.map_err(unavailable)?;
+                            conn.zadd::<_, _, _, ()>(DUE, member, p).await.map_err(|e| self.lost(e))?;
                             continue;
                         }
-                        swept.purged += conn.del::<_, u64>(request_key(id)).await.map_err(unavailable)?;
+                        swept.purged += conn.del::<_, u64>(request_key(id)).await.map_err(|e| self.lost(e))?;
                     }
                     _ => {}
                 }
-                conn.zrem::<_, _, ()>(DUE, member).await.map_err(unavailable)?;
+                conn.zrem::<_, _, ()>(DUE, member).await.map_err(|e| self.lost(e))?;
             }
         }
         Ok(swept)
@@ -530,14 +547,14 @@ impl Store for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(|e| self.lost(e))
     }
 }
 
 impl RedisStore {
     /// When a drop's record may be purged: `expires_at` + 7 days (now, if it is gone).
     async fn purge_time(&self, conn: &mut ConnectionManager, id: &str) -> Result<i64, StoreError> {
-        let expires: Option<i64> = conn.hget(drop_key(id), "expires_at").await.map_err(unavailable)?;
+        let expires: Option<i64> = conn.hget(drop_key(id), "expires_at").await.map_err(|e| self.lost(e))?;
         Ok(expires.map_or(0, |e| e + TOMBSTONE_SECONDS))
     }
 }

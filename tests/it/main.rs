@@ -9,6 +9,7 @@ mod helpers;
 mod interop;
 mod policies_cli;
 mod properties;
+mod redis_servers;
 mod redis_support;
 mod serve_cli;
 mod server_api;

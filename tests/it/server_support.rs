@@ -35,6 +35,7 @@ impl TestServer {
             .collect();
         let (_, recipient) = sealpass::crypto::generate_identity("test");
         settings.recipients = vec![recipient.to_string()];
+        settings.sweep_interval = std::time::Duration::from_secs(3600);
         tweak(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
