@@ -309,7 +309,7 @@ impl Store for RedisStore {
         if reply.first().map(String::as_str) != Some("ok") {
             return Err(refusal(&reply));
         }
-        self.due(format!("d:{}", drop.id), drop.expires_at).await?;
+        let mut visible = redis::pipe();
         if let Some(request) = &drop.request_id {
             // A request lives on its own slot: bind it (one winner), then make the drop visible.
             let bound: String = {
@@ -328,11 +328,13 @@ impl Store for RedisStore {
                     other => StoreError::Internal(format!("unexpected bind answer {other}")),
                 });
             }
-            let mut conn = self.conn().await?;
-            conn.hset::<_, _, _, ()>(&keys[0], "state", "waiting").await.map_err(|e| self.lost(e))?;
+            visible.hset(&keys[0], "state", "waiting").ignore();
         }
+        // The indexes, in one round trip (single-key commands: fine on a Cluster too).
+        visible.zadd(DUE, format!("d:{}", drop.id), drop.expires_at).ignore();
+        visible.zadd(INBOX, &drop.id, drop.created_at).ignore();
         let mut conn = self.conn().await?;
-        conn.zadd::<_, _, _, ()>(INBOX, &drop.id, drop.created_at).await.map_err(|e| self.lost(e))?;
+        visible.query_async::<()>(&mut conn).await.map_err(|e| self.lost(e))?;
         Ok(DropRecord {
             id: drop.id,
             manage_hash: drop.manage_hash,
@@ -356,20 +358,20 @@ impl Store for RedisStore {
 
     async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError> {
         let reply = self.run(&self.scripts.revoke, &[drop_key(id), ct_key(id)], &[now.to_string()]).await?;
-        let (record, _) = answered(reply)?;
-        let mut conn = self.conn().await?;
-        let _: Result<(), _> = conn.zrem(INBOX, id).await;
-        Ok(record)
+        // The inbox entry is pruned when the inbox is next read.
+        Ok(answered(reply)?.0)
     }
 
     async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError> {
         let reply =
             self.run(&self.scripts.claim, &[drop_key(id), ct_key(id)], &[staff.to_owned(), now.to_string()]).await?;
         let (record, ciphertext) = answered(reply)?;
-        let mut conn = self.conn().await?;
-        let _: Result<(), _> = conn.zrem(INBOX, id).await;
+        // The inbox entry is pruned when the inbox is next read: one round trip less a claim.
         let label = match &record.request_id {
-            Some(request) => conn.hget(request_key(request), "label").await.map_err(|e| self.lost(e))?,
+            Some(request) => {
+                let mut conn = self.conn().await?;
+                conn.hget(request_key(request), "label").await.map_err(|e| self.lost(e))?
+            }
             None => None,
         };
         Ok(Claim { record, ciphertext, label })
