@@ -46,15 +46,8 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), FileError> 
     if path.symlink_metadata().is_ok() {
         return Err(FileError::Exists(path.to_owned()));
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_err(dir))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (tmp, mut file) = temp_file(dir, &name)?;
+    let (dir, tmp) = synced_temp(path, contents)?;
     let result = (|| {
-        // The mode passed to open is filtered by the umask; set it explicitly.
-        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io_err(&tmp))?;
-        file.write_all(contents).map_err(io_err(&tmp))?;
-        file.sync_all().map_err(io_err(&tmp))?;
         match fs::hard_link(&tmp, path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(FileError::Exists(path.to_owned())),
@@ -68,6 +61,28 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), FileError> 
     // Only ever remove the temporary file this call created (after a rename it is gone).
     let _ = fs::remove_file(&tmp);
     result
+}
+
+/// `contents` in a new 0600 temporary file next to `path` (its directory created 0700 if
+/// missing), written and synced; returns the directory and the temporary file.
+fn synced_temp(path: &Path, contents: &[u8]) -> Result<(PathBuf, PathBuf), FileError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io_err(&dir))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (tmp, mut file) = temp_file(&dir, &name)?;
+    let written = (|| {
+        // The mode passed to open is filtered by the umask; set it explicitly.
+        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io_err(&tmp))?;
+        file.write_all(contents).map_err(io_err(&tmp))?;
+        file.sync_all().map_err(io_err(&tmp))
+    })();
+    match written {
+        Ok(()) => Ok((dir, tmp)),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 /// A new, exclusively created temporary file with an unpredictable name next to `name`.
@@ -146,16 +161,8 @@ pub fn config_dir() -> Option<PathBuf> {
 /// Replace the file at `path` with `contents`, mode 0600, atomically (temporary file + rename):
 /// for files sealpass owns and rewrites, like its state file.
 pub fn replace_private(path: &Path, contents: &[u8]) -> Result<(), FileError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_err(dir))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (tmp, mut file) = temp_file(dir, &name)?;
-    let result = (|| {
-        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io_err(&tmp))?;
-        file.write_all(contents).map_err(io_err(&tmp))?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        fs::rename(&tmp, path).map_err(io_err(path))
-    })();
+    let (_, tmp) = synced_temp(path, contents)?;
+    let result = fs::rename(&tmp, path).map_err(io_err(path));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }

@@ -76,6 +76,15 @@ impl Printer {
         let _ = writeln!(io::stderr().lock(), "\n{text}");
     }
 
+    /// One JSON object on its own line on stdout, for objects that may hold a secret:
+    /// serialised into wiped memory and written through the wiped sink.
+    pub fn secret_json_line<T: Serialize + ?Sized>(&self, value: &T) -> io::Result<()> {
+        let mut line = zeroize::Zeroizing::new(Vec::with_capacity(4096));
+        serde_json::to_writer(&mut *line, value)?;
+        line.push(b'\n');
+        self.secret_sink_write(&line)
+    }
+
     /// Write secret bytes to stdout through a wiped buffer, and flush.
     pub fn secret_sink_write(&self, bytes: &[u8]) -> io::Result<()> {
         let mut sink = self.secret_sink();

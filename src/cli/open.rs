@@ -42,8 +42,9 @@ pub(crate) struct OpenArgs {
     output: Option<PathBuf>,
 }
 
+/// The JSON report of an opened envelope, shared by `open` and `receive`.
 #[derive(Serialize)]
-struct Opened<'a> {
+pub(crate) struct Opened<'a> {
     kind: &'a str,
     fields: std::collections::BTreeMap<&'a str, &'a str>,
     policy: &'a str,
@@ -77,6 +78,33 @@ pub(crate) fn policy_for(
         warnings.push(format!("checked against {} ({how}); the sender checked against {claimed}", policy.name));
     }
     Ok(policy)
+}
+
+impl<'a> Opened<'a> {
+    /// The report for `envelope` checked against `policy`; the secret and secret fields only
+    /// when `reveal`.
+    pub(crate) fn new(envelope: &'a Envelope, policy: &'a str, report: &'a Report, reveal: bool) -> Opened<'a> {
+        let fields = envelope
+            .fields
+            .iter()
+            .filter(|(k, _)| reveal || envelope.kind.field(k).is_none_or(|f| f.ty != FieldType::Secret))
+            .map(|(k, v)| (k.as_str(), v.expose_secret()))
+            .collect();
+        Opened {
+            kind: envelope.kind.name(),
+            fields,
+            policy,
+            compliant: report.compliant,
+            rules: &report.rules,
+            warnings: &report.warnings,
+            secret: reveal.then(|| envelope.secret.expose_secret()),
+            created_at: &envelope.created_at,
+            note: envelope.note.as_deref(),
+            sender: envelope.sender.as_deref(),
+            request: envelope.request.as_deref(),
+            allow_weak: envelope.allow_weak,
+        }
+    }
 }
 
 /// Decrypt and parse; every failure here is exit 5 with a message saying what is wrong.
@@ -138,31 +166,8 @@ pub(crate) fn run(args: OpenArgs) -> Result<Exit, Failure> {
         files::write_new_private(path, envelope.secret.expose_secret().as_bytes())?;
     }
     if printer.json() {
-        let fields: std::collections::BTreeMap<&str, &str> = envelope
-            .fields
-            .iter()
-            .filter(|(k, _)| args.reveal || envelope.kind.field(k).is_none_or(|f| f.ty != FieldType::Secret))
-            .map(|(k, v)| (k.as_str(), v.expose_secret()))
-            .collect();
-        let opened = Opened {
-            kind: envelope.kind.name(),
-            fields,
-            policy: &policy.name,
-            compliant: report.compliant,
-            rules: &report.rules,
-            warnings: &report.warnings,
-            secret: args.reveal.then(|| envelope.secret.expose_secret()),
-            created_at: &envelope.created_at,
-            note: envelope.note.as_deref(),
-            sender: envelope.sender.as_deref(),
-            request: envelope.request.as_deref(),
-            allow_weak: envelope.allow_weak,
-        };
-        // It may hold the secret: serialise into wiped memory, write through the wiped sink.
-        let mut line = Zeroizing::new(Vec::with_capacity(4096));
-        serde_json::to_writer(&mut *line, &opened)?;
-        line.push(b'\n');
-        printer.secret_sink_write(&line)?;
+        // It may hold the secret: written through the wiped sink.
+        printer.secret_json_line(&Opened::new(&envelope, &policy.name, &report, args.reveal))?;
     } else if args.reveal {
         printer.note(&human(&printer, &envelope, &report));
         let mut line = Zeroizing::new(envelope.secret.expose_secret().to_owned());

@@ -85,12 +85,8 @@ impl EnvelopeArgs {
     sealpass seal --to age1… --kind salesforce-password --username kore@acme.example --generate -o cred.age\n  \
     sealpass seal -R vendor.txt --kind entra-client-secret --field tenant_id=… --field client_id=… < secret.txt")]
 pub(crate) struct SealArgs {
-    /// Recipient to seal to, age1… (repeatable)
-    #[arg(long = "to", short = 'r', value_name = "RECIPIENT")]
-    to: Vec<String>,
-    /// File of recipients, one a line, # comments (repeatable)
-    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
-    recipients_files: Vec<PathBuf>,
+    #[command(flatten)]
+    recipients: RecipientArgs,
     #[command(flatten)]
     envelope: EnvelopeArgs,
     /// Write the sealed output to FILE (mode 0600, never overwritten) instead of stdout
@@ -99,6 +95,29 @@ pub(crate) struct SealArgs {
     /// Refused: a secret typed here would stay in shell history and the process list.
     #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
     stray: Vec<OsString>,
+}
+
+/// Whom to seal to: shared by `seal` and `send`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecipientArgs {
+    /// Recipient to seal to, age1… (repeatable)
+    #[arg(long = "to", short = 'r', value_name = "RECIPIENT")]
+    to: Vec<String>,
+    /// File of recipients, one a line, # comments (repeatable)
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+impl RecipientArgs {
+    /// Whether any recipient was given.
+    pub(crate) fn given(&self) -> bool {
+        !self.to.is_empty() || !self.files.is_empty()
+    }
+
+    /// The recipients given, sorted and de-duplicated; at least one.
+    pub(crate) fn resolve(&self) -> Result<Vec<Recipient>, Failure> {
+        recipients(&self.to, &self.files)
+    }
 }
 
 /// Refuse positional values: they would be a secret on the command line.
@@ -113,7 +132,7 @@ pub(crate) fn refuse_stray(stray: &[OsString], command: &str) -> Result<(), Fail
 }
 
 /// Recipients from --to and -R, sorted and de-duplicated.
-pub(crate) fn recipients(to: &[String], files_: &[PathBuf]) -> Result<Vec<Recipient>, Failure> {
+fn recipients(to: &[String], files_: &[PathBuf]) -> Result<Vec<Recipient>, Failure> {
     let mut all: Vec<Recipient> = to.iter().map(|r| r.parse()).collect::<Result<_, _>>().map_err(Failure::usage)?;
     for path in files_ {
         let text = files::read_public(path, 64 * 1024)?;
@@ -297,7 +316,7 @@ pub(crate) fn build_envelope(
 pub(crate) fn run(args: SealArgs) -> Result<Exit, Failure> {
     refuse_stray(&args.stray, "seal")?;
     let printer = Printer::new(false);
-    let recipients = recipients(&args.to, &args.recipients_files)?;
+    let recipients = args.recipients.resolve()?;
     let kind = args.envelope.kind()?.unwrap_or(Kind::Generic);
     let flow = Flow { stdout_free: args.output.is_some(), confirm_set: false };
     let envelope = build_envelope(&args.envelope, kind, None, flow)?;

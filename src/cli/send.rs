@@ -2,12 +2,11 @@
 //! `status` (what happened to what I sent) and `revoke`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::local::{self, ClientConfig, Pin, SentDrop};
-use super::seal::{EnvelopeArgs, Flow, recipients};
+use super::seal::{EnvelopeArgs, Flow, RecipientArgs};
 use super::{block_on, client_failure};
 use crate::api::{DropState, RequestState};
 use crate::client::Client;
@@ -28,12 +27,9 @@ pub(crate) struct SendArgs {
     /// Drop server, without a request link (default: the config's)
     #[arg(long, env = "SEALPASS_SERVER", value_name = "URL")]
     server: Option<String>,
-    /// Recipient to seal to, instead of the server's pinned ones (repeatable)
-    #[arg(long = "to", short = 'r', value_name = "RECIPIENT")]
-    to: Vec<String>,
-    /// File of recipients, one a line (repeatable)
-    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
-    recipients_files: Vec<PathBuf>,
+    /// Instead of the server's pinned recipients
+    #[command(flatten)]
+    recipients: RecipientArgs,
     #[command(flatten)]
     envelope: EnvelopeArgs,
     /// How long the drop waits for pickup, e.g. 24h (default: the server's)
@@ -146,8 +142,8 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
             None => {
                 let server = config.server(args.server.as_deref())?;
                 let client = Client::new(&server).map_err(client_failure)?;
-                let recipients = if !args.to.is_empty() || !args.recipients_files.is_empty() {
-                    recipients(&args.to, &args.recipients_files)?
+                let recipients = if args.recipients.given() {
+                    args.recipients.resolve()?
                 } else {
                     let pin = config.pin(&server).ok_or_else(|| {
                         Failure::usage(format!(

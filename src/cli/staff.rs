@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::keys::load_identities;
 use super::local::{self, ClientConfig};
-use super::open::{decrypt, human, policy_for};
+use super::open::{Opened, decrypt, human, policy_for};
 use super::send::ttl_seconds;
 use super::{PolicyArgs, block_on, client_failure};
 use crate::client::Client;
@@ -19,7 +19,6 @@ use crate::exit::{Exit, Failure};
 use crate::files;
 use crate::link;
 use crate::output::Printer;
-use crate::policy::RuleResult;
 
 /// Which server and whose token: shared by the staff commands.
 #[derive(Debug, clap::Args)]
@@ -151,17 +150,12 @@ pub(crate) struct ReceiveArgs {
     staff: StaffArgs,
 }
 
+/// `open`'s report plus what the claim said.
 #[derive(Serialize)]
 struct Received<'a> {
+    #[serde(flatten)]
+    opened: Opened<'a>,
     id: &'a str,
-    kind: &'a str,
-    fields: std::collections::BTreeMap<&'a str, &'a str>,
-    policy: &'a str,
-    compliant: bool,
-    rules: &'a [RuleResult],
-    warnings: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<&'a str>,
     claimed_by: &'a str,
     request_id: Option<&'a str>,
     label: Option<&'a str>,
@@ -246,25 +240,13 @@ pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
             exec(cmd, envelope.secret.expose_secret())?;
         }
         if printer.json() {
-            let fields = envelope.fields.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).filter(|(k, _)| {
-                args.reveal || envelope.kind.field(k).is_none_or(|f| f.ty != crate::envelope::FieldType::Secret)
-            });
-            let body = Received {
+            printer.secret_json_line(&Received {
+                opened: Opened::new(&envelope, &policy.name, &report, args.reveal),
                 id: &claimed.id,
-                kind: envelope.kind.name(),
-                fields: fields.collect(),
-                policy: &policy.name,
-                compliant: report.compliant,
-                rules: &report.rules,
-                warnings: &report.warnings,
-                secret: args.reveal.then(|| envelope.secret.expose_secret()),
                 claimed_by: &claimed.claimed_by,
                 request_id: claimed.request_id.as_deref(),
                 label: claimed.label.as_deref(),
-            };
-            let mut line = Zeroizing::new(serde_json::to_vec(&body)?);
-            line.push(b'\n');
-            printer.secret_sink_write(&line)?;
+            })?;
         } else {
             let text = human(&printer, &envelope, &report);
             if args.reveal {

@@ -40,6 +40,23 @@ pub struct DropRecord {
 }
 
 impl DropRecord {
+    /// The record of a drop just stored.
+    pub fn waiting(drop: NewDrop) -> DropRecord {
+        DropRecord {
+            size: drop.ciphertext.len(),
+            id: drop.id,
+            manage_hash: drop.manage_hash,
+            state: DropState::Waiting,
+            created_at: drop.created_at,
+            expires_at: drop.expires_at,
+            claimed_by: None,
+            claimed_at: None,
+            received_at: None,
+            revoked_at: None,
+            request_id: drop.request_id,
+        }
+    }
+
     /// The state as of `now`: a waiting or claimed drop past its expiry is expired, whether
     /// or not the sweeper has run.
     pub fn state_at(&self, now: i64) -> DropState {

@@ -335,19 +335,7 @@ impl Store for RedisStore {
         visible.zadd(INBOX, &drop.id, drop.created_at).ignore();
         let mut conn = self.conn().await?;
         visible.query_async::<()>(&mut conn).await.map_err(|e| self.lost(e))?;
-        Ok(DropRecord {
-            id: drop.id,
-            manage_hash: drop.manage_hash,
-            state: DropState::Waiting,
-            size: drop.ciphertext.len(),
-            created_at: drop.created_at,
-            expires_at: drop.expires_at,
-            claimed_by: None,
-            claimed_at: None,
-            received_at: None,
-            revoked_at: None,
-            request_id: drop.request_id,
-        })
+        Ok(DropRecord::waiting(drop))
     }
 
     async fn get_drop(&self, id: &str) -> Result<Option<DropRecord>, StoreError> {

@@ -359,19 +359,7 @@ impl Store for SqliteStore {
                 other => other.map_err(internal)?,
             };
             tx.commit().map_err(internal)?;
-            Ok(DropRecord {
-                id: drop.id,
-                manage_hash: drop.manage_hash,
-                state: DropState::Waiting,
-                size: drop.ciphertext.len(),
-                created_at: drop.created_at,
-                expires_at: drop.expires_at,
-                claimed_by: None,
-                claimed_at: None,
-                received_at: None,
-                revoked_at: None,
-                request_id: drop.request_id,
-            })
+            Ok(DropRecord::waiting(drop))
         })
         .await
     }
