@@ -130,7 +130,9 @@ impl Client {
             return Err(match status {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ClientError::Unauthorized(message),
                 StatusCode::NOT_FOUND | StatusCode::CONFLICT | StatusCode::GONE => ClientError::Unavailable(message),
-                s if s.is_server_error() => ClientError::Unreachable { server: self.server.clone(), cause: message },
+                StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
+                    ClientError::Unreachable { server: self.server.clone(), cause: message }
+                }
                 _ => ClientError::Refused(message),
             });
         }

@@ -11,9 +11,11 @@ use url::Url;
 /// Why a link could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LinkError {
-    /// Not a URL.
-    #[error("'{0}' is not a sealpass link (https://host/d/ID or https://host/r/ID#TOKEN.FINGERPRINT)")]
-    NotALink(String),
+    /// Not a link of ours. The text is never echoed: it may be a secret typed in the wrong place.
+    #[error(
+        "that is not a sealpass link (not shown, in case it is a secret); links look like https://host/d/ID or https://host/r/ID#TOKEN.FINGERPRINT"
+    )]
+    NotALink,
     /// A request link without its fragment.
     #[error("the request link is missing its '#token.fingerprint' part: copy the whole link")]
     MissingFragment,
@@ -96,12 +98,12 @@ pub fn parse_pickup(link: &str, server: Option<&str>) -> Result<Pickup, LinkErro
         let server = server.ok_or_else(|| LinkError::NoServer(link.to_owned()))?;
         return Ok(Pickup { server: server.trim_end_matches('/').to_owned(), id: link.to_owned() });
     }
-    split(link, "d").map(|(server, id)| Pickup { server, id }).ok_or_else(|| LinkError::NotALink(short(link)))
+    split(link, "d").map(|(server, id)| Pickup { server, id }).ok_or(LinkError::NotALink)
 }
 
 /// A request link with its `#token.fingerprint` fragment.
 pub fn parse_request(link: &str) -> Result<Request, LinkError> {
-    let (server, id) = split(link, "r").ok_or_else(|| LinkError::NotALink(short(link)))?;
+    let (server, id) = split(link, "r").ok_or(LinkError::NotALink)?;
     let fragment = Url::parse(link.trim()).ok().and_then(|u| u.fragment().map(str::to_owned)).unwrap_or_default();
     let (token, fingerprint) = fragment.rsplit_once('.').ok_or(LinkError::MissingFragment)?;
     if token.len() < 22 || !fingerprint.starts_with("sp1-") {
@@ -110,10 +112,10 @@ pub fn parse_request(link: &str) -> Result<Request, LinkError> {
     Ok(Request { server, id, token: token.to_owned(), fingerprint: fingerprint.to_owned() })
 }
 
-/// Links are not secrets except for a request link's fragment; never echo that.
-fn short(link: &str) -> String {
-    let visible = link.split('#').next().unwrap_or_default();
-    visible.chars().take(100).collect()
+/// The origin (`scheme://host[:port]`) of a base URL, to compare servers.
+pub fn origin(server: &str) -> Option<String> {
+    let url = Url::parse(server).ok()?;
+    Some(url.origin().ascii_serialization())
 }
 
 #[cfg(test)]
@@ -133,6 +135,10 @@ mod tests {
         }
         assert_eq!(parse_pickup(ID, Some("https://h.example/")).unwrap().server, "https://h.example");
         assert_eq!(parse_pickup(ID, None).unwrap_err(), LinkError::NoServer(ID.into()));
+        let e = parse_pickup("Hunter2-SuperSecret-Pass", None).unwrap_err().to_string();
+        assert!(!e.contains("Hunter2"), "{e}");
+        assert_eq!(origin("https://h.example:443/prefix"), Some("https://h.example".into()));
+        assert_ne!(origin("http://h.example"), origin("https://h.example"));
         assert!(parse_pickup("https://h.example/d/short", None).is_err());
         assert!(parse_pickup("ftp://h.example/d/abcdefghijklmnopqrstuvwxyz", None).is_err());
     }

@@ -57,7 +57,7 @@ pub(crate) struct EnvelopeArgs {
     policy: PolicyArgs,
     /// Generate the secret per the policy, show it once, and seal it
     #[arg(long)]
-    generate: bool,
+    pub(crate) generate: bool,
     /// With --generate: write the password to stdout for a script to set (needs -o for the sealed output)
     #[arg(long, requires = "generate")]
     print_generated: bool,

@@ -52,6 +52,8 @@ struct Sent<'a> {
     pickup_url: &'a str,
     expires_at: &'a str,
     fingerprint: &'a str,
+    /// For a script that keeps its own records; also kept in the local state file.
+    manage_token: &'a str,
 }
 
 /// Parse `24h`, `90m`, `7d` into seconds.
@@ -68,7 +70,7 @@ pub(crate) fn ttl_seconds(ttl: Option<&str>) -> Result<Option<u64>, Failure> {
             "d" => 86_400,
             _ => return Err(Failure::usage(format!("--ttl {t}: the unit must be s, m, h or d"))),
         };
-        Ok(n * unit)
+        n.checked_mul(unit).ok_or_else(|| Failure::usage(format!("--ttl {t} is too long")))
     })
     .transpose()
 }
@@ -77,6 +79,9 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(args.json);
     let config = ClientConfig::load()?;
     let ttl = ttl_seconds(args.ttl.as_deref())?;
+    // The state file must be readable before anything is uploaded: a drop whose manage token
+    // cannot be kept could not be followed or revoked.
+    local::sent()?;
     block_on(async {
         // Where to, sealed to whom, answering what.
         let (client, recipients, request, kind, label) = match &args.link {
@@ -183,10 +188,33 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
         let envelope = super::seal::build_envelope(&args.envelope, kind, request.as_ref().map(|r| r.id.clone()), flow)?;
         let plaintext = envelope.to_padded_bytes().map_err(Failure::usage)?;
         let armored = crypto::seal(&plaintext, &recipients)?;
+        let generated = args.envelope.generate;
         let created = client
             .create_drop(&armored, ttl, request.as_ref().map(|r| (r.id.as_str(), r.token.as_str())))
             .await
-            .map_err(client_failure)?;
+            .map_err(|e| {
+                let hint = if generated {
+                    " The generated password was NOT sent. If you already set it on the account, send it again \
+                     without --generate and type it at the prompt."
+                } else {
+                    ""
+                };
+                let exit = e.exit();
+                Failure::new(exit, anyhow::anyhow!("{e}.{hint}"))
+            })?;
+        let fingerprint = crypto::fingerprint_of(&recipients);
+        // The link first: whatever happens next, the person has it.
+        if printer.json() {
+            printer.secret_json_line(&Sent {
+                id: &created.id,
+                pickup_url: &created.pickup_url,
+                expires_at: &created.expires_at,
+                fingerprint: &fingerprint,
+                manage_token: &created.manage_token,
+            })?;
+        } else {
+            printer.lines(&created.pickup_url)?;
+        }
         local::record(SentDrop {
             server: client.server().to_owned(),
             id: created.id.clone(),
@@ -196,16 +224,7 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
             created_at: super::now_rfc3339(),
             expires_at: created.expires_at.clone(),
         })?;
-        let fingerprint = crypto::fingerprint_of(&recipients);
-        if printer.json() {
-            printer.json_line(&Sent {
-                id: &created.id,
-                pickup_url: &created.pickup_url,
-                expires_at: &created.expires_at,
-                fingerprint: &fingerprint,
-            })?;
-        } else {
-            printer.lines(&created.pickup_url)?;
+        if !printer.json() {
             printer.note(&format!(
                 "sent a {kind}, sealed to {fingerprint}; it waits until {}. `sealpass status` shows who picks it up.",
                 created.expires_at

@@ -163,19 +163,24 @@ struct Received<'a> {
 
 /// Give the secret to a command on its stdin.
 fn exec(cmd: &str, secret: &str) -> Result<(), Failure> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(cmd);
+    // The command gets the secret on stdin and nothing else of ours: no staff token, no config.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SEALPASS_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| anyhow::anyhow!("could not run --exec command: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
-        let mut line = Zeroizing::new(secret.as_bytes().to_vec());
-        line.push(b'\n');
+        // Exactly the secret, like -o: no trailing newline for the command to store with it.
         // A command that exits without reading is judged by its exit status below.
-        let _ = stdin.write_all(&line);
+        let _ = stdin.write_all(secret.as_bytes());
     }
     let status = child.wait().map_err(|e| anyhow::anyhow!("--exec command: {e}"))?;
     if !status.success() {
@@ -195,12 +200,34 @@ pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
         return Err(Failure::usage("choose where the secret goes: --reveal (stdout), -o FILE or --exec CMD"));
     }
     let config = ClientConfig::load()?;
-    let default_server = config.server(args.staff.server.as_deref()).ok();
-    let pickup = link::parse_pickup(&args.pickup, default_server.as_deref()).map_err(Failure::usage)?;
+    // Your staff token goes to your server only: never to whatever host a link names.
+    let own = config.server(args.staff.server.as_deref()).map_err(|_| {
+        Failure::usage(
+            "which is your server? set SEALPASS_SERVER or --server URL: your staff token is only ever sent there",
+        )
+    })?;
+    let pickup = link::parse_pickup(&args.pickup, Some(&own)).map_err(Failure::usage)?;
+    if link::origin(&pickup.server) != link::origin(&own) {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!(
+                "this link points at {}, not at your server {own}: refusing to send your staff token there",
+                pickup.server
+            ),
+        ));
+    }
     let identities = load_identities(&args.identities)?;
-    let (client, token) = args.staff.resolve(Some(&pickup.server))?;
+    let (client, token) = args.staff.resolve(Some(&own))?;
     block_on(async {
         let claimed = client.claim(&pickup.id, token.expose_secret()).await.map_err(client_failure)?;
+        if claimed.id != pickup.id {
+            return Err(Failure::new(
+                Exit::Decrypt,
+                anyhow::anyhow!(
+                    "the server answered with another drop than the one asked for; refusing it. Not acknowledged."
+                ),
+            ));
+        }
         let envelope = decrypt(claimed.ciphertext.as_bytes(), &identities).map_err(|f| {
             Failure::new(
                 f.exit,
@@ -258,7 +285,16 @@ pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
                 printer.lines(&text)?;
             }
         }
-        client.ack(&claimed.id, token.expose_secret()).await.map_err(client_failure)?;
+        client.ack(&pickup.id, token.expose_secret()).await.map_err(|e| {
+            let exit = e.exit();
+            Failure::new(
+                exit,
+                anyhow::anyhow!(
+                    "{e}. The secret WAS handed on but the drop is not acknowledged yet: run receive again (with a \
+                     new -o path) to acknowledge it"
+                ),
+            )
+        })?;
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));
             if !report.compliant {

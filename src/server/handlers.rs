@@ -132,7 +132,12 @@ pub async fn create_drop(
         }
         None => {}
     }
-    let (id, manage_token) = (auth::new_id()?, auth::new_token()?);
+    // A request is answered once, by the drop that takes its id.
+    let id = match &req.request_id {
+        Some(request_id) => request_id.clone(),
+        None => auth::new_id()?,
+    };
+    let manage_token = auth::new_token()?;
     let drop = NewDrop {
         id: id.clone(),
         manage_hash: auth::hash(&manage_token),

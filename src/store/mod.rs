@@ -80,7 +80,8 @@ pub struct NewDrop {
     pub created_at: i64,
     /// Expiry.
     pub expires_at: i64,
-    /// The request it answers; the store binds it atomically (one upload a request).
+    /// The request it answers; the store binds it atomically (one upload a request). A drop
+    /// answering a request has the request's id as its own.
     pub request_id: Option<String>,
 }
 

@@ -42,13 +42,14 @@ return {'ok'}
 const CLAIM: &str = r"
 local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'claimed_by', 'claimed_at')
 local state, by = d[1], d[3]
-if not state or state == 'pending' then return {'err', 'not_found'} end
+if not state then return {'err', 'not_found'} end
 if state == 'revoked' then return {'err', 'revoked'} end
-if state == 'received' or (state == 'claimed' and by ~= ARGV[1]) then
+if state == 'received' then
   if by == ARGV[1] then return {'err', 'received'} end
   return {'err', 'claimed', by or '', d[4] or '0'}
 end
 if state == 'expired' or tonumber(ARGV[2]) >= tonumber(d[2]) then return {'err', 'expired'} end
+if state == 'claimed' and by ~= ARGV[1] then return {'err', 'claimed', by or '', d[4] or '0'} end
 local ct = redis.call('GET', KEYS[2])
 if not ct then return {'err', 'expired'} end
 if state == 'waiting' then
@@ -96,15 +97,22 @@ if d[1] == 'pending' and tonumber(ARGV[1]) >= tonumber(d[2]) then redis.call('DE
 return 0
 ";
 
-/// Bind an open request to a drop: one upload a request.
-const BIND: &str = r"
-local r = redis.call('HMGET', KEYS[1], 'drop_id', 'expires_at')
-if not r[2] then return 'not_found' end
-if r[1] and r[1] ~= '' then return 'fulfilled' end
-if tonumber(ARGV[2]) >= tonumber(r[2]) then return 'expired' end
-redis.call('HSET', KEYS[1], 'drop_id', ARGV[1])
-if tonumber(ARGV[3]) > redis.call('EXPIRETIME', KEYS[1]) then redis.call('EXPIREAT', KEYS[1], ARGV[3]) end
-return 'ok'
+/// Store the drop answering an open request and bind the request, atomically. The drop's id is
+/// the request's, so all three keys share one slot. Arguments as for CREATE.
+const CREATE_FOR_REQUEST: &str = r"
+local r = redis.call('HMGET', KEYS[3], 'drop_id', 'expires_at')
+if not r[2] then return {'err', 'not_found'} end
+if r[1] and r[1] ~= '' then return {'err', 'fulfilled'} end
+if tonumber(ARGV[5]) >= tonumber(r[2]) then return {'err', 'expired'} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'err', 'duplicate'} end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'manage_hash', ARGV[2], 'state', ARGV[3], 'size', ARGV[4],
+  'created_at', ARGV[5], 'expires_at', ARGV[6], 'request_id', ARGV[7])
+redis.call('SET', KEYS[2], ARGV[8])
+redis.call('EXPIREAT', KEYS[2], ARGV[6])
+redis.call('EXPIREAT', KEYS[1], ARGV[9])
+redis.call('HSET', KEYS[3], 'drop_id', ARGV[1])
+if tonumber(ARGV[9]) > redis.call('EXPIRETIME', KEYS[3]) then redis.call('EXPIREAT', KEYS[3], ARGV[9]) end
+return {'ok'}
 ";
 
 const CREATE_REQUEST: &str = r"
@@ -130,7 +138,7 @@ struct Scripts {
     ack: Script,
     revoke: Script,
     expire: Script,
-    bind: Script,
+    create_for_request: Script,
     create_request: Script,
 }
 
@@ -142,8 +150,12 @@ impl std::fmt::Debug for RedisStore {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
-    // The error text of a connection failure names host and port, never the password.
-    if e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
+    use redis::ErrorKind::{AuthenticationFailed, BusyLoadingError, ClusterDown, MasterDown, ReadOnly, TryAgain};
+    // Not ready, failing over, or refusing us: the store is unavailable, not broken. Messages
+    // name the category only (a connection error never carries the password).
+    let not_ready =
+        matches!(e.kind(), BusyLoadingError | ReadOnly | MasterDown | TryAgain | ClusterDown | AuthenticationFailed);
+    if not_ready || e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped() {
         StoreError::Unavailable(format!("Redis: {}", e.category()))
     } else {
         StoreError::Internal(format!("Redis: {} ({})", e.category(), e.code().unwrap_or("no code")))
@@ -238,7 +250,7 @@ impl RedisStore {
                 ack: Script::new(ACK),
                 revoke: Script::new(REVOKE),
                 expire: Script::new(EXPIRE),
-                bind: Script::new(BIND),
+                create_for_request: Script::new(CREATE_FOR_REQUEST),
                 create_request: Script::new(CREATE_REQUEST),
             },
         })
@@ -291,13 +303,11 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError> {
-        let keys = [drop_key(&drop.id), ct_key(&drop.id)];
         let purge_at = drop.expires_at + TOMBSTONE_SECONDS;
-        let state = if drop.request_id.is_some() { "pending" } else { "waiting" };
         let args = [
             drop.id.clone(),
             hex(&drop.manage_hash),
-            state.to_owned(),
+            "waiting".to_owned(),
             drop.ciphertext.len().to_string(),
             drop.created_at.to_string(),
             drop.expires_at.to_string(),
@@ -305,36 +315,33 @@ impl Store for RedisStore {
             drop.ciphertext.clone(),
             purge_at.to_string(),
         ];
-        let reply = self.run(&self.scripts.create, &keys, &args).await?;
-        if reply.first().map(String::as_str) != Some("ok") {
-            return Err(refusal(&reply));
-        }
-        let mut visible = redis::pipe();
-        if let Some(request) = &drop.request_id {
-            // A request lives on its own slot: bind it (one winner), then make the drop visible.
-            let bound: String = {
-                let mut conn = self.conn().await?;
-                let mut invocation = self.scripts.bind.prepare_invoke();
-                invocation.key(request_key(request)).arg(&drop.id).arg(drop.created_at).arg(purge_at);
-                invocation.invoke_async(&mut conn).await.map_err(|e| self.lost(e))?
-            };
-            if bound != "ok" {
-                let mut conn = self.conn().await?;
-                conn.del::<_, ()>(&keys).await.map_err(|e| self.lost(e))?;
-                return Err(match bound.as_str() {
-                    "not_found" => StoreError::NotFound,
-                    "fulfilled" => StoreError::RequestFulfilled,
-                    "expired" => StoreError::Expired,
-                    other => StoreError::Internal(format!("unexpected bind answer {other}")),
-                });
+        let reply = match &drop.request_id {
+            None => self.run(&self.scripts.create, &[drop_key(&drop.id), ct_key(&drop.id)], &args).await?,
+            // One upload a request: the drop takes the request's id, so creating it and binding
+            // the request is one script on one slot.
+            Some(request) if *request == drop.id => {
+                let keys = [drop_key(&drop.id), ct_key(&drop.id), request_key(request)];
+                self.run(&self.scripts.create_for_request, &keys, &args).await?
             }
-            visible.hset(&keys[0], "state", "waiting").ignore();
+            Some(_) => return Err(StoreError::Internal("a request's drop must have the request's id".into())),
+        };
+        if reply.first().map(String::as_str) != Some("ok") {
+            return Err(match reply.get(1).map(String::as_str) {
+                Some("fulfilled") => StoreError::RequestFulfilled,
+                _ => refusal(&reply),
+            });
         }
-        // The indexes, in one round trip (single-key commands: fine on a Cluster too).
-        visible.zadd(DUE, format!("d:{}", drop.id), drop.expires_at).ignore();
-        visible.zadd(INBOX, &drop.id, drop.created_at).ignore();
+        // The indexes, in one round trip (single-key commands: fine on a Cluster too). Should a
+        // server die right here, the drop is stored but not listed; it expires by its TTL.
         let mut conn = self.conn().await?;
-        visible.query_async::<()>(&mut conn).await.map_err(|e| self.lost(e))?;
+        redis::pipe()
+            .zadd(DUE, format!("d:{}", drop.id), drop.expires_at)
+            .ignore()
+            .zadd(INBOX, &drop.id, drop.created_at)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.lost(e))?;
         Ok(DropRecord::waiting(drop))
     }
 

@@ -7,7 +7,11 @@ use sealpass::api::{DropState, RequestState};
 use sealpass::store::sqlite::SqliteStore;
 use sealpass::store::{NewDrop, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS};
 
-const T0: i64 = 1_800_000_000;
+/// The story's "now": the real time, so the Redis store's absolute TTLs are real too.
+fn t0() -> i64 {
+    static START: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *START.get_or_init(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64)
+}
 
 fn new_drop(id: &str, now: i64, ttl: i64, request: Option<&str>) -> NewDrop {
     NewDrop {
@@ -36,82 +40,83 @@ fn request(id: &str, now: i64, ttl: i64) -> RequestRecord {
 /// The whole story against one store.
 pub async fn conformance(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
-    let (a, b, c, d, e) = ("drop-a", "drop-b", "drop-c", "drop-d", "drop-e");
+    // A drop answering a request takes the request's id.
+    let (a, b, c, d, e) = ("drop-a", "drop-b", "drop-c", "req-r", "drop-e");
 
     // Create, read, list.
-    let created = store.create_drop(new_drop(a, T0, 100, None)).await.unwrap();
+    let created = store.create_drop(new_drop(a, t0(), 100, None)).await.unwrap();
     assert_eq!(created.state, DropState::Waiting);
     let got = store.get_drop(a).await.unwrap().unwrap();
-    assert_eq!((got.size, got.expires_at, got.manage_hash), ("ciphertext of drop-a".len(), T0 + 100, [7; 32]));
+    assert_eq!((got.size, got.expires_at, got.manage_hash), ("ciphertext of drop-a".len(), t0() + 100, [7; 32]));
     assert_eq!(store.get_drop("nope").await.unwrap(), None);
-    assert_eq!(store.create_drop(new_drop(a, T0, 100, None)).await.unwrap_err(), StoreError::Duplicate);
-    let inbox = store.inbox(T0 + 1, 100).await.unwrap();
+    assert_eq!(store.create_drop(new_drop(a, t0(), 100, None)).await.unwrap_err(), StoreError::Duplicate);
+    let inbox = store.inbox(t0() + 1, 100).await.unwrap();
     assert_eq!(inbox.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [a]);
 
     // Claim: one winner; the winner may claim again and gets the same answer.
-    let first = store.claim(a, "alice", T0 + 5).await.unwrap();
+    let first = store.claim(a, "alice", t0() + 5).await.unwrap();
     assert_eq!(first.ciphertext, "ciphertext of drop-a");
-    assert_eq!((first.record.claimed_by.as_deref(), first.record.claimed_at), (Some("alice"), Some(T0 + 5)));
-    let again = store.claim(a, "alice", T0 + 9).await.unwrap();
-    assert_eq!((again.ciphertext, again.record.claimed_at), (first.ciphertext.clone(), Some(T0 + 5)));
+    assert_eq!((first.record.claimed_by.as_deref(), first.record.claimed_at), (Some("alice"), Some(t0() + 5)));
+    let again = store.claim(a, "alice", t0() + 9).await.unwrap();
+    assert_eq!((again.ciphertext, again.record.claimed_at), (first.ciphertext.clone(), Some(t0() + 5)));
     assert_eq!(
-        store.claim(a, "bob", T0 + 9).await.unwrap_err(),
-        StoreError::ClaimedByOther { by: "alice".into(), at: T0 + 5 }
+        store.claim(a, "bob", t0() + 9).await.unwrap_err(),
+        StoreError::ClaimedByOther { by: "alice".into(), at: t0() + 5 }
     );
-    assert!(store.inbox(T0 + 9, 100).await.unwrap().is_empty(), "claimed drops leave the inbox");
+    assert!(store.inbox(t0() + 9, 100).await.unwrap().is_empty(), "claimed drops leave the inbox");
 
     // Acknowledge: only the claimer; idempotent for it; the ciphertext is then gone.
-    assert_eq!(store.ack(a, "bob", T0 + 10).await.unwrap_err(), StoreError::NotClaimed);
-    let received = store.ack(a, "alice", T0 + 10).await.unwrap();
-    assert_eq!((received.state, received.received_at), (DropState::Received, Some(T0 + 10)));
-    assert_eq!(store.ack(a, "alice", T0 + 11).await.unwrap().received_at, Some(T0 + 10));
-    assert_eq!(store.claim(a, "alice", T0 + 12).await.unwrap_err(), StoreError::Received);
+    assert_eq!(store.ack(a, "bob", t0() + 10).await.unwrap_err(), StoreError::NotClaimed);
+    let received = store.ack(a, "alice", t0() + 10).await.unwrap();
+    assert_eq!((received.state, received.received_at), (DropState::Received, Some(t0() + 10)));
+    assert_eq!(store.ack(a, "alice", t0() + 11).await.unwrap().received_at, Some(t0() + 10));
+    assert_eq!(store.claim(a, "alice", t0() + 12).await.unwrap_err(), StoreError::Received);
     assert_eq!(
-        store.claim(a, "bob", T0 + 12).await.unwrap_err(),
-        StoreError::ClaimedByOther { by: "alice".into(), at: T0 + 5 },
+        store.claim(a, "bob", t0() + 12).await.unwrap_err(),
+        StoreError::ClaimedByOther { by: "alice".into(), at: t0() + 5 },
         "to anyone else a received drop is claimed by alice"
     );
-    assert_eq!(store.revoke(a, T0 + 12).await.unwrap_err(), StoreError::Received);
-    assert_eq!(store.ack("nope", "alice", T0).await.unwrap_err(), StoreError::NotFound);
-    assert_eq!(store.claim("nope", "alice", T0).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(store.revoke(a, t0() + 12).await.unwrap_err(), StoreError::Received);
+    assert_eq!(store.ack("nope", "alice", t0()).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(store.claim("nope", "alice", t0()).await.unwrap_err(), StoreError::NotFound);
 
     // Acknowledging before claiming is refused.
-    store.create_drop(new_drop(e, T0, 100, None)).await.unwrap();
-    assert_eq!(store.ack(e, "alice", T0 + 1).await.unwrap_err(), StoreError::NotClaimed);
+    store.create_drop(new_drop(e, t0(), 100, None)).await.unwrap();
+    assert_eq!(store.ack(e, "alice", t0() + 1).await.unwrap_err(), StoreError::NotClaimed);
 
     // Revoke: idempotent; a revoked drop cannot be claimed or acknowledged.
-    store.create_drop(new_drop(b, T0, 100, None)).await.unwrap();
-    store.claim(b, "bob", T0 + 1).await.unwrap();
-    let revoked = store.revoke(b, T0 + 2).await.unwrap();
-    assert_eq!((revoked.state, revoked.revoked_at), (DropState::Revoked, Some(T0 + 2)));
-    assert_eq!(store.revoke(b, T0 + 3).await.unwrap().revoked_at, Some(T0 + 2));
-    assert_eq!(store.claim(b, "bob", T0 + 3).await.unwrap_err(), StoreError::Revoked);
-    assert_eq!(store.ack(b, "bob", T0 + 3).await.unwrap_err(), StoreError::Revoked);
-    assert_eq!(store.revoke("nope", T0).await.unwrap_err(), StoreError::NotFound);
+    store.create_drop(new_drop(b, t0(), 100, None)).await.unwrap();
+    store.claim(b, "bob", t0() + 1).await.unwrap();
+    let revoked = store.revoke(b, t0() + 2).await.unwrap();
+    assert_eq!((revoked.state, revoked.revoked_at), (DropState::Revoked, Some(t0() + 2)));
+    assert_eq!(store.revoke(b, t0() + 3).await.unwrap().revoked_at, Some(t0() + 2));
+    assert_eq!(store.claim(b, "bob", t0() + 3).await.unwrap_err(), StoreError::Revoked);
+    assert_eq!(store.ack(b, "bob", t0() + 3).await.unwrap_err(), StoreError::Revoked);
+    assert_eq!(store.revoke("nope", t0()).await.unwrap_err(), StoreError::NotFound);
 
     // Expiry: reported at once, wiped by the sweeper, tombstone purged 7 days later.
-    store.create_drop(new_drop(c, T0, 10, None)).await.unwrap();
-    assert_eq!(store.claim(c, "alice", T0 + 10).await.unwrap_err(), StoreError::Expired);
-    assert_eq!(store.get_drop(c).await.unwrap().unwrap().state_at(T0 + 10), DropState::Expired);
-    assert_eq!(store.revoke(c, T0 + 10).await.unwrap_err(), StoreError::Expired);
-    let swept = store.sweep(T0 + 10).await.unwrap();
+    store.create_drop(new_drop(c, t0(), 10, None)).await.unwrap();
+    assert_eq!(store.claim(c, "alice", t0() + 10).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.get_drop(c).await.unwrap().unwrap().state_at(t0() + 10), DropState::Expired);
+    assert_eq!(store.revoke(c, t0() + 10).await.unwrap_err(), StoreError::Expired);
+    let swept = store.sweep(t0() + 10).await.unwrap();
     assert_eq!(swept.expired, 1, "only drop-c has expired");
     assert_eq!(store.get_drop(c).await.unwrap().unwrap().state, DropState::Expired);
-    assert!(store.inbox(T0 + 10, 100).await.unwrap().iter().all(|i| i.id != c));
-    store.sweep(T0 + 10 + TOMBSTONE_SECONDS - 1).await.unwrap();
+    assert!(store.inbox(t0() + 10, 100).await.unwrap().iter().all(|i| i.id != c));
+    store.sweep(t0() + 10 + TOMBSTONE_SECONDS - 1).await.unwrap();
     assert!(store.get_drop(c).await.unwrap().is_some(), "the tombstone stays for 7 days");
-    assert!(store.sweep(T0 + 10 + TOMBSTONE_SECONDS).await.unwrap().purged >= 1);
+    assert!(store.sweep(t0() + 10 + TOMBSTONE_SECONDS).await.unwrap().purged >= 1);
     assert!(store.get_drop(c).await.unwrap().is_none(), "and is purged after");
 
     // A claimer may still acknowledge after the sweeper expired the drop it holds.
-    store.create_drop(new_drop("late-ack", T0, 10, None)).await.unwrap();
-    store.claim("late-ack", "alice", T0 + 9).await.unwrap();
-    store.sweep(T0 + 10).await.unwrap();
-    assert_eq!(store.ack("late-ack", "bob", T0 + 11).await.unwrap_err(), StoreError::Expired);
-    assert_eq!(store.ack("late-ack", "alice", T0 + 11).await.unwrap().state, DropState::Received);
+    store.create_drop(new_drop("late-ack", t0(), 10, None)).await.unwrap();
+    store.claim("late-ack", "alice", t0() + 9).await.unwrap();
+    store.sweep(t0() + 10).await.unwrap();
+    assert_eq!(store.ack("late-ack", "bob", t0() + 11).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.ack("late-ack", "alice", t0() + 11).await.unwrap().state, DropState::Received);
 
     // Requests: one upload each, bound atomically; label reaches the inbox and the claim.
-    let t1 = T0 + 20;
+    let t1 = t0() + 20;
     store.create_request(request("req-r", t1, 1000)).await.unwrap();
     assert_eq!(store.create_request(request("req-r", t1, 1000)).await.unwrap_err(), StoreError::Duplicate);
     assert_eq!(store.get_request("req-r").await.unwrap().unwrap().state_at(t1), RequestState::Open);
@@ -119,18 +124,18 @@ pub async fn conformance(store: Arc<dyn Store>) {
     let fulfilled = store.get_request("req-r").await.unwrap().unwrap();
     assert_eq!((fulfilled.state_at(t1), fulfilled.drop_id.as_deref()), (RequestState::Fulfilled, Some(d)));
     assert_eq!(
-        store.create_drop(new_drop("drop-f", t1, 100, Some("req-r"))).await.unwrap_err(),
+        store.create_drop(new_drop("req-r", t1 + 1, 100, Some("req-r"))).await.unwrap_err(),
         StoreError::RequestFulfilled
     );
-    assert!(store.get_drop("drop-f").await.unwrap().is_none(), "a refused upload leaves nothing behind");
+    assert_eq!(store.get_drop("req-r").await.unwrap().unwrap().created_at, t1, "the first upload is untouched");
     assert_eq!(
-        store.create_drop(new_drop("drop-g", t1, 100, Some("req-none"))).await.unwrap_err(),
+        store.create_drop(new_drop("req-none", t1, 100, Some("req-none"))).await.unwrap_err(),
         StoreError::NotFound
     );
     store.create_request(request("req-s", t1, 5)).await.unwrap();
     assert_eq!(store.get_request("req-s").await.unwrap().unwrap().state_at(t1 + 5), RequestState::Expired);
     assert_eq!(
-        store.create_drop(new_drop("drop-h", t1 + 5, 100, Some("req-s"))).await.unwrap_err(),
+        store.create_drop(new_drop("req-s", t1 + 5, 100, Some("req-s"))).await.unwrap_err(),
         StoreError::Expired
     );
     let inbox = store.inbox(t1 + 1, 100).await.unwrap();
@@ -195,11 +200,11 @@ fn sqlite_keeps_what_it_acknowledged_across_reopening() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = SqliteStore::open(&path).unwrap();
-        store.create_drop(new_drop("kept", T0, 100, None)).await.unwrap();
+        store.create_drop(new_drop("kept", t0(), 100, None)).await.unwrap();
     });
     rt.block_on(async {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.claim("kept", "alice", T0 + 1).await.unwrap().ciphertext, "ciphertext of kept");
+        assert_eq!(store.claim("kept", "alice", t0() + 1).await.unwrap().ciphertext, "ciphertext of kept");
     });
 }
 

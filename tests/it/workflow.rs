@@ -119,8 +119,8 @@ fn the_anonymous_flow_with_pinned_keys() {
     w.staff(&["receive", &pickup, "--exec", "cat > got.txt"], "").expect(0);
     assert_eq!(
         std::fs::read_to_string(w.vendor.path("got.txt")).unwrap(),
-        "Zq8!kR2#mW9$vB4%tN7^\n",
-        "--exec got it on stdin"
+        "Zq8!kR2#mW9$vB4%tN7^",
+        "--exec got exactly the secret on stdin"
     );
 }
 
@@ -193,4 +193,41 @@ fn the_demo_runs_and_leaves_nothing_behind() {
         assert!(run.stderr.contains(phrase), "{phrase}: {}", run.stderr);
     }
     assert_eq!(std::fs::read_dir(home.path("tmp")).unwrap().count(), 0, "nothing left behind");
+}
+
+#[test]
+fn nothing_is_acknowledged_when_the_hand_on_fails_and_the_token_stays_home() {
+    let w = World::new();
+    let link = w.request_link("generic");
+    let sent = w.customer.sealpass(&["send", &link], "Zq8!kR2#mW9$vB4%tN7^");
+    sent.expect(0);
+    let pickup = sent.stdout.trim().to_owned();
+
+    // A failing --exec: not acknowledged, still claimed by alice, and the command saw no token.
+    let failed = w.staff(&["receive", &pickup, "--exec", "env > env.txt; exit 1"], "");
+    failed.expect(1);
+    assert!(failed.stderr.contains("not acknowledged"), "{}", failed.stderr);
+    let env = std::fs::read_to_string(w.vendor.path("env.txt")).unwrap();
+    assert!(!env.contains(&w.staff_token) && !env.contains("SEALPASS_"), "the command got our environment");
+    let status = w.customer.sealpass(&["status", &pickup, "--json"], "");
+    assert_eq!(status.json()["state"], "claimed");
+
+    // The same staff member tries again and it completes.
+    w.staff(&["receive", &pickup, "-o", "ok.txt"], "").expect(0);
+    let status = w.customer.sealpass(&["status", &pickup, "--json"], "");
+    assert_eq!(status.json()["state"], "received");
+
+    // A link to another host never gets the staff token.
+    let foreign = pickup.replace(&w.server.url, "http://127.0.0.1:9");
+    let refused = w.staff(&["receive", &foreign, "--reveal"], "");
+    refused.expect(1);
+    assert!(refused.stderr.contains("refusing to send your staff token"), "{}", refused.stderr);
+}
+
+#[test]
+fn the_secret_given_as_an_argument_is_never_echoed() {
+    let w = World::new();
+    let run = w.customer.sealpass(&["send", "Hunter2-SuperSecret-Pass"], "");
+    run.expect(2);
+    assert!(!run.mentions("Hunter2"), "{}", run.stderr);
 }
