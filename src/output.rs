@@ -122,6 +122,31 @@ impl Printer {
     }
 }
 
+/// A spinner on stderr while a slow call runs, only when stderr is a terminal; cleared when
+/// dropped. Silent in pipes and scripts.
+pub struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    /// Start spinning with `message` (after a short delay, so quick calls show nothing).
+    pub fn start(message: &str) -> Spinner {
+        if !io::stderr().is_terminal() {
+            return Spinner(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(message.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner(Some(bar))
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = self.0.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// Buffered stdout for secrets: the buffer is zeroed each time it is written out and on drop,
 /// so generated passwords do not linger in freed memory. Only whole lines are handed to stdout,
 /// whose own line buffer would otherwise keep a partial password.

@@ -183,8 +183,36 @@ fn redacted(err: &clap::Error) -> String {
 }
 
 /// Run a future to completion on a small runtime: the CLI's network commands are sequential.
+/// Calls that run long show a spinner on a terminal (never in a pipe).
 pub(crate) fn block_on<T>(future: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(future)
+    block_on_showing(future, true)
+}
+
+/// Like [`block_on`] without a spinner: for commands that prompt while the future runs.
+pub(crate) fn block_on_quiet<T>(future: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    block_on_showing(future, false)
+}
+
+fn block_on_showing<T>(
+    future: impl std::future::Future<Output = Result<T, Failure>>,
+    spinner: bool,
+) -> Result<T, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if !spinner {
+        return runtime.block_on(future);
+    }
+    runtime.block_on(async {
+        let slow = async {
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            let spinner = crate::output::Spinner::start("talking to the drop server…");
+            std::future::pending::<()>().await;
+            drop(spinner);
+        };
+        tokio::select! {
+            result = future => result,
+            () = slow => unreachable!("pending never completes"),
+        }
+    })
 }
 
 /// A client error as a failure with its exit code.

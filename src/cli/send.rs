@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::local::{self, ClientConfig, Pin, SentDrop};
 use super::seal::{EnvelopeArgs, Flow, RecipientArgs};
-use super::{block_on, client_failure};
+use super::{block_on, block_on_quiet, client_failure};
 use crate::api::{DropState, RequestState};
 use crate::client::Client;
 use crate::crypto::{self, Recipient};
@@ -82,7 +82,8 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
     // The state file must be readable before anything is uploaded: a drop whose manage token
     // cannot be kept could not be followed or revoked.
     local::sent()?;
-    block_on(async {
+    // Quiet: this future prompts (the secret, "set it, then press Enter").
+    block_on_quiet(async {
         // Where to, sealed to whom, answering what.
         let (client, recipients, request, kind, label) = match &args.link {
             Some(text) => {
