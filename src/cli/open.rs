@@ -107,6 +107,20 @@ impl<'a> Opened<'a> {
     }
 }
 
+/// Check an opened envelope's secret against the receiver's policy (see [`policy_for`]), with
+/// the warnings a receiver should see.
+pub(crate) fn validate(args: &PolicyArgs, envelope: &Envelope) -> Result<(Policy, Report), Failure> {
+    let mut warnings = Vec::new();
+    let policy = policy_for(args, envelope, &mut warnings)?;
+    let username = envelope.fields.get("username").map(|u| u.expose_secret().to_owned());
+    let mut report = policy.check(envelope.secret.expose_secret(), username.as_deref());
+    if envelope.allow_weak {
+        warnings.push("the sender sealed this knowing it fails their policy (--allow-weak)".into());
+    }
+    report.warnings.extend(warnings);
+    Ok((policy, report))
+}
+
 /// Decrypt and parse; every failure here is exit 5 with a message saying what is wrong.
 pub(crate) fn decrypt(ciphertext: &[u8], identities: &crypto::Identities) -> Result<Envelope, Failure> {
     let plaintext = crypto::open(ciphertext, identities).map_err(|e| Failure::new(Exit::Decrypt, e))?;
@@ -153,14 +167,7 @@ pub(crate) fn run(args: OpenArgs) -> Result<Exit, Failure> {
         }
     };
     let envelope = decrypt(&ciphertext, &identities)?;
-    let mut warnings = Vec::new();
-    let policy = policy_for(&args.policy, &envelope, &mut warnings)?;
-    let username = envelope.fields.get("username").map(|u| u.expose_secret().to_owned());
-    let mut report = policy.check(envelope.secret.expose_secret(), username.as_deref());
-    if envelope.allow_weak {
-        warnings.push("the sender sealed this knowing it fails their policy (--allow-weak)".into());
-    }
-    report.warnings.extend(warnings);
+    let (policy, report) = validate(&args.policy, &envelope)?;
 
     if let Some(path) = &args.output {
         files::write_new_private(path, envelope.secret.expose_secret().as_bytes())?;

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::keys::load_identities;
 use super::local::{self, ClientConfig};
-use super::open::{Opened, decrypt, human, policy_for};
+use super::open::{Opened, decrypt, human, validate};
 use super::send::ttl_seconds;
 use super::{PolicyArgs, block_on, client_failure};
 use crate::client::Client;
@@ -245,14 +245,7 @@ pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
                 ),
             ));
         }
-        let mut warnings = Vec::new();
-        let policy = policy_for(&args.policy, &envelope, &mut warnings)?;
-        let username = envelope.fields.get("username").map(|u| u.expose_secret().to_owned());
-        let mut report = policy.check(envelope.secret.expose_secret(), username.as_deref());
-        if envelope.allow_weak {
-            warnings.push("the sender sealed this knowing it fails their policy (--allow-weak)".into());
-        }
-        report.warnings.extend(warnings);
+        let (policy, report) = validate(&args.policy, &envelope)?;
 
         // Hand on first; acknowledge only once that worked.
         if let Some(path) = &args.output {
