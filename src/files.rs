@@ -125,8 +125,10 @@ pub fn read_public(path: &Path, max: usize) -> Result<Vec<u8>, FileError> {
 }
 
 fn read_limited(file: File, path: &Path, max: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, FileError> {
-    // Room for everything up front: a growing Vec would leave unwiped copies behind.
-    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(max + 1));
+    // Room for the whole file up front (a growing Vec would leave unwiped copies behind), but
+    // no more: the buffer is wiped in full when dropped.
+    let size = file.metadata().map_or(max, |m| usize::try_from(m.len()).unwrap_or(max));
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(size.min(max) + 1));
     file.take(max as u64 + 1).read_to_end(&mut bytes).map_err(io_err(path))?;
     if bytes.len() > max {
         return Err(FileError::TooLarge(path.to_owned(), max / 1024));
