@@ -80,6 +80,13 @@ enum Command {
     /// The whole hand-over on loopback, narrated: embedded server, throwaway keys
     #[cfg(feature = "server")]
     Demo(demo::DemoArgs),
+    /// Shell completions on stdout, e.g. `sealpass completions bash > /etc/bash_completion.d/sealpass`
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on stdout, e.g. `sealpass man | man -l -`
+    Man,
     #[cfg(feature = "server")]
     Serve(serve::ServeArgs),
     /// Operator: print a fresh staff token and its config snippet
@@ -285,6 +292,16 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Receive(args) => staff::receive(args),
         #[cfg(feature = "server")]
         Command::Demo(args) => demo::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "sealpass", &mut std::io::stdout());
+            Ok(Exit::Ok)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(Exit::Ok)
+        }
         #[cfg(feature = "server")]
         Command::Serve(args) => serve::serve(args),
         #[cfg(feature = "server")]

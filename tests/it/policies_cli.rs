@@ -29,3 +29,18 @@ fn json_gives_one_object_a_policy() {
     assert!(app["generates"].is_null());
     assert!(app["generated_by"].as_str().unwrap().contains("Microsoft"));
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let bash = sealpass(&["completions", "bash"], "");
+    assert_eq!(bash.code, 0);
+    assert!(
+        bash.stdout.contains("sealpass") && bash.stdout.contains("receive"),
+        "{}",
+        &bash.stdout[..200.min(bash.stdout.len())]
+    );
+    let man = sealpass(&["man"], "");
+    assert_eq!(man.code, 0);
+    assert!(man.stdout.contains(".TH sealpass") && man.stdout.contains("generate"));
+    assert_eq!(sealpass(&["completions", "tcsh"], "").code, 2);
+}
