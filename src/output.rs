@@ -64,6 +64,13 @@ impl Printer {
         let _ = writeln!(io::stderr().lock(), "{text}");
     }
 
+    /// A question on stderr, the answer to be typed on the same line.
+    pub fn prompt(&self, text: &str) {
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "{text}");
+        let _ = err.flush();
+    }
+
     /// A warning on stderr.
     pub fn warn(&self, text: &str) {
         let color = io::stderr().is_terminal() && !no_color_requested();

@@ -86,6 +86,9 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
     block_on_quiet(async {
         // Where to, sealed to whom, answering what.
         let (client, recipients, request, kind, label) = match &args.link {
+            Some(_) if args.recipients.given() || args.server.is_some() => {
+                return Err(Failure::usage("a request link names its server and its keys: drop --server, --to and -R"));
+            }
             Some(text) => {
                 let request = link::parse_request(text).map_err(Failure::usage)?;
                 let client = Client::new(&request.server).map_err(client_failure)?;

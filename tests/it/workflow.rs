@@ -128,6 +128,11 @@ fn the_anonymous_flow_with_pinned_keys() {
 fn key_substitution_is_refused_and_nothing_is_uploaded() {
     let w = World::new();
     let link = w.request_link("generic");
+    let both = w
+        .customer
+        .sealpass(&["send", &link, "--to", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"], "x");
+    both.expect(2);
+    assert!(both.stderr.contains("drop --server, --to"), "{}", both.stderr);
     let forged = link.replace(&w.fingerprint, "sp1-zzzz-zzzz-zzzz-zzzz-zzzz-zzzz-zz");
     let run = w.customer.sealpass(&["send", &forged], "Zq8!kR2#mW9$vB4%tN7^");
     run.expect(1);
