@@ -46,7 +46,7 @@ pub struct CreateDrop {
 }
 
 /// `201` for `POST /v1/drops`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DropCreated {
     /// Drop id.
     pub id: String,
@@ -167,7 +167,7 @@ pub struct CreateRequest {
 }
 
 /// `201` for `POST /v1/requests`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCreated {
     /// Request id.
     pub id: String,
@@ -216,4 +216,42 @@ pub struct ErrorBody {
     pub error: String,
     /// What went wrong and what to do.
     pub message: String,
+}
+
+// Tokens are secrets: `Debug` names the ids only.
+impl std::fmt::Debug for DropCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DropCreated").field("id", &self.id).field("manage_token", &"[REDACTED]").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RequestCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestCreated")
+            .field("id", &self.id)
+            .field("upload_token", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let d = DropCreated {
+            id: "i".into(),
+            manage_token: "TOKEN-A".into(),
+            expires_at: "t".into(),
+            pickup_url: "u".into(),
+        };
+        let r = RequestCreated {
+            id: "i".into(),
+            upload_token: "TOKEN-B".into(),
+            expires_at: "t".into(),
+            link: "u#TOKEN-B.x".into(),
+        };
+        assert!(!format!("{d:?}{r:?}").contains("TOKEN"));
+    }
 }

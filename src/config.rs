@@ -161,21 +161,7 @@ pub struct Overrides {
 /// The longest TTL a server may allow.
 pub const MAX_TTL_CEILING: Duration = Duration::from_secs(365 * 86_400);
 
-/// Parse `90s`, `15m`, `72h`, `7d`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("'{s}' is not a duration like 90s, 15m, 72h or 7d"))?;
-    let unit = match unit.trim() {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("'{s}': the unit must be s, m, h or d")),
-    };
-    n.checked_mul(unit).map(Duration::from_secs).ok_or_else(|| format!("'{s}' is too long"))
-}
+pub use crate::duration::parse_duration;
 
 fn decode_hash(hex: &str, name: &str) -> Result<[u8; 32], String> {
     let bytes = data_encoding::HEXLOWER_PERMISSIVE.decode(hex.trim().as_bytes()).map_err(|_| {

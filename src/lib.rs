@@ -29,6 +29,7 @@ pub mod client;
 #[cfg(feature = "server")]
 pub mod config;
 pub mod crypto;
+pub mod duration;
 pub mod envelope;
 pub mod exit;
 pub mod files;

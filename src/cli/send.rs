@@ -38,7 +38,7 @@ pub(crate) struct SendArgs {
     /// Show the pickup link as a QR code too
     #[arg(long)]
     qr: bool,
-    /// {"id","pickup_url","expires_at","fingerprint"}
+    /// {"id","pickup_url","expires_at","fingerprint","manage_token"}
     #[arg(long)]
     json: bool,
     /// With --generate: don't wait for "set it on the account, then press Enter"
@@ -56,21 +56,10 @@ struct Sent<'a> {
     manage_token: &'a str,
 }
 
-/// Parse `24h`, `90m`, `7d` into seconds.
+/// `--ttl 24h` in seconds.
 pub(crate) fn ttl_seconds(ttl: Option<&str>) -> Result<Option<u64>, Failure> {
     ttl.map(|t| {
-        let t = t.trim();
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-        let n: u64 =
-            t[..split].parse().map_err(|_| Failure::usage(format!("--ttl {t}: use a duration like 30m, 24h or 3d")))?;
-        let unit = match &t[split..] {
-            "s" | "" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(Failure::usage(format!("--ttl {t}: the unit must be s, m, h or d"))),
-        };
-        n.checked_mul(unit).ok_or_else(|| Failure::usage(format!("--ttl {t} is too long")))
+        crate::duration::parse_duration(t).map(|d| d.as_secs()).map_err(|e| Failure::usage(format!("--ttl {e}")))
     })
     .transpose()
 }
