@@ -29,7 +29,7 @@ fn main() {
             s.spawn(move || {
                 let mut rng = StdRng::from_os_rng();
                 for _ in (t..count).step_by(threads as usize) {
-                    let pw = generator.generate(&mut rng);
+                    let pw = generator.generate(&mut rng).unwrap();
                     let a = randomness::analyse(&pw);
                     max_cover.fetch_max((a.covered * 1000 / a.analysed) as u64, Ordering::Relaxed);
                     if !a.looks_random() {

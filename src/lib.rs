@@ -13,7 +13,7 @@
 //!
 //! let policy = Policy::preset("salesforce")?;
 //! let generator = Generator::new(&policy, None)?;
-//! let password = generator.generate(&mut rand::rngs::StdRng::from_os_rng());
+//! let password = generator.generate(&mut rand::rngs::StdRng::from_os_rng())?;
 //! assert_eq!(password.len(), 32);
 //! assert!((generator.entropy_bits() - 196.1).abs() < 0.05);
 //! assert!(policy.check(&password, Some("kore@acme.example")).compliant);

@@ -119,7 +119,9 @@ async fn walk(
     let generator = Generator::new(&policy, None).map_err(Failure::usage)?;
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::try_from_os_rng().map_err(|e| failed("rng", e))?;
     let username = "kore@acme.example";
-    let password = generator.generate_where(&mut rng, |p| policy.check(p, Some(username)).compliant);
+    let password = generator
+        .generate_where(&mut rng, |p| policy.check(p, Some(username)).rules.iter().find(|r| !r.ok).map(|r| r.rule))
+        .map_err(Failure::usage)?;
     n.say(&format!(
         "generated a {}-character Salesforce password, {:.1} bits, compliant (a real run shows it once, to set on the account)",
         generator.length(),

@@ -46,12 +46,20 @@ pub(crate) fn run(args: Args) -> Result<Exit, Failure> {
     let printer = Printer::new(args.json);
     let policy = args.policy.resolve()?;
     let generator = Generator::new(&policy, args.length).map_err(Failure::usage)?;
+    if generator.entropy_bits() < crate::generate::WEAK_BITS {
+        printer.warn(&format!(
+            "these rules leave only {:.1} bits of entropy (fewer than {:.0}): a guesser needs few tries; allow more \
+             characters or a longer length",
+            generator.entropy_bits(),
+            crate::generate::WEAK_BITS
+        ));
+    }
     // One OS-seeded CSPRNG (ChaCha12) for the run: a syscall per process, not per character.
     let mut rng = StdRng::try_from_os_rng()
         .map_err(|e| anyhow::anyhow!("the operating system's random number generator failed: {e}"))?;
     let mut out = printer.secret_sink();
     for _ in 0..args.count {
-        let password = generator.generate(&mut rng);
+        let password = generator.generate(&mut rng).map_err(|e| Failure::new(Exit::Error, e))?;
         if printer.json() {
             let line = Line {
                 password: &password,

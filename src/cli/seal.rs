@@ -246,7 +246,9 @@ fn generated_secret(
     let generator = Generator::new(policy, args.length).map_err(Failure::usage)?;
     let mut rng = StdRng::try_from_os_rng()
         .map_err(|e| anyhow::anyhow!("the operating system's random number generator failed: {e}"))?;
-    let password = generator.generate_where(&mut rng, |pw| policy.check(pw, username).compliant);
+    let password = generator
+        .generate_where(&mut rng, |pw| policy.check(pw, username).rules.iter().find(|r| !r.ok).map(|r| r.rule))
+        .map_err(Failure::usage)?;
     if args.print_generated {
         let mut line = zeroize::Zeroizing::new(password.as_bytes().to_vec());
         line.push(b'\n');

@@ -7,12 +7,22 @@
 //! of that set's exact size, counted with big integers by inclusion–exclusion over the required
 //! classes, and a run-length recurrence where `max-consecutive` applies.
 //!
+//! Where `max-consecutive` would make whole-string rejection hopeless (a 4096-character password
+//! of 17 letters with no triple is one draw in a million), strings are instead drawn exactly
+//! uniformly from those with short enough runs ([`runs`]), and only the required classes are
+//! left to rejection. Either way the work is bounded: rules whose compliant strings are too rare
+//! are refused up front, and a draw that still does not comply after many times the expected
+//! number of attempts is an error, never a hang.
+//!
 //! The looks-random rule (zxcvbn, ~1 ms a password) is enforced by the same rejection below
 //! [`PATTERN_CHECK_BELOW`] characters. At or above it, a uniformly random string tripped the rule
 //! 0 times in 100,000 draws per preset (docs/performance.md), so paying a thousand times the
 //! generator's cost for it would buy nothing measurable.
 
 mod count;
+mod runs;
+
+use std::sync::Arc;
 
 use num_bigint::BigUint;
 use rand::CryptoRng;
@@ -25,8 +35,16 @@ use crate::policy::{Charset, Generation, GenerationRules, Policy};
 pub const MAX_LENGTH: usize = 4096;
 /// Most required classes we count over (2^n inclusion–exclusion terms).
 const MAX_REQUIRED: usize = 16;
-/// Refuse rules whose compliant strings are rarer than one in this many draws.
-const MAX_EXPECTED_DRAWS: f64 = 1e6;
+/// Refuse rules whose expected work (attempts × length, in characters drawn) exceeds this:
+/// about a tenth of a second.
+const MAX_EXPECTED_WORK: f64 = 16_777_216.0;
+/// A draw gives up after this many times the expected number of attempts (a compliant policy
+/// gets there with probability e^-64).
+const ATTEMPT_FACTOR: f64 = 64.0;
+/// Candidates [`Generator::generate_where`] tries before it says the extra rule cannot be met.
+pub const WHERE_ATTEMPTS: usize = 200;
+/// Fewer bits than this are worth a warning: an online guesser could get there.
+pub const WEAK_BITS: f64 = 64.0;
 /// Below this length the generator also rejects strings the looks-random rule flags.
 pub const PATTERN_CHECK_BELOW: usize = 24;
 
@@ -59,6 +77,23 @@ pub enum GenerateError {
         /// What is wrong and how to loosen it.
         reason: String,
     },
+    /// Every attempt within the work bound was rejected.
+    #[error("policy '{policy}' could not generate a password: {reason}")]
+    Exhausted {
+        /// Policy name.
+        policy: String,
+        /// Which rule kept failing, and what to change.
+        reason: String,
+    },
+}
+
+/// How candidates are drawn.
+#[derive(Debug, Clone)]
+enum Sampling {
+    /// Every character independently and uniformly; runs checked by rejection.
+    Independent,
+    /// Uniformly over the strings whose runs are short enough.
+    Runs(Arc<runs::RunSampler>),
 }
 
 /// A generator for one policy at one length, with its exact entropy.
@@ -72,6 +107,8 @@ pub struct Generator {
     entropy_bits: f64,
     dist: Uniform<usize>,
     check_patterns: bool,
+    sampling: Sampling,
+    max_attempts: u64,
 }
 
 impl Generator {
@@ -111,14 +148,31 @@ impl Generator {
             )));
         }
         let entropy_bits = count::log2(&count);
-        let all_bits = length as f64 * (alphabet.len() as f64).log2();
-        if (all_bits - entropy_bits).exp2() > MAX_EXPECTED_DRAWS {
+        let m = alphabet.len();
+        // Draw from the strings with short enough runs when plain draws would mostly break the
+        // run limit; otherwise independent characters.
+        let binding_run = rules.max_consecutive.filter(|&k| k < length && m >= 2);
+        let (sampling, space_bits) = match binding_run {
+            Some(k) => {
+                let runs_ok = count::log2(&count::strings_with_runs(m, length, Some(k)));
+                let all = length as f64 * (m as f64).log2();
+                if all - runs_ok > 1.0 {
+                    (Sampling::Runs(Arc::new(runs::RunSampler::new(m, length, k))), runs_ok)
+                } else {
+                    (Sampling::Independent, all)
+                }
+            }
+            None => (Sampling::Independent, length as f64 * (m as f64).log2()),
+        };
+        let expected_draws = (space_bits - entropy_bits).exp2();
+        if expected_draws * length as f64 > MAX_EXPECTED_WORK {
             return Err(unsatisfiable(format!(
-                "only one {length}-character string in 2^{:.0} satisfies its rules, too few to find by \
-                 rejection; loosen max-consecutive or the required classes, or allow more characters",
-                all_bits - entropy_bits
+                "only one {length}-character string in 2^{:.0} of those it can draw satisfies its rules, too few \
+                 to find by rejection; require fewer classes, or allow more characters",
+                space_bits - entropy_bits
             )));
         }
+        let max_attempts = (expected_draws * ATTEMPT_FACTOR).ceil().max(ATTEMPT_FACTOR) as u64;
         let dist = Uniform::new(0, alphabet.len()).map_err(|e| unsatisfiable(e.to_string()))?;
         Ok(Generator {
             policy: policy.name.clone(),
@@ -129,6 +183,8 @@ impl Generator {
             entropy_bits,
             dist,
             check_patterns: policy.looks_random && length < PATTERN_CHECK_BELOW,
+            sampling,
+            max_attempts,
         })
     }
 
@@ -165,35 +221,75 @@ impl Generator {
         classes_ok && runs_ok
     }
 
-    /// Draw whole strings until one complies; uniform over the compliant set.
-    pub fn generate<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> Zeroizing<String> {
+    /// Draw whole strings until one complies; uniform over the compliant set. Gives up (an
+    /// error, never a hang) after many times the expected number of attempts.
+    pub fn generate<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> Result<Zeroizing<String>, GenerateError> {
         let mut candidate = Zeroizing::new(vec!['\0'; self.length]);
-        loop {
-            for slot in candidate.iter_mut() {
-                *slot = self.alphabet[self.dist.sample(rng)];
+        let mut indices = Zeroizing::new(vec![0usize; self.length]);
+        let mut patterned = 0u64;
+        for _ in 0..self.max_attempts {
+            match &self.sampling {
+                Sampling::Independent => {
+                    for slot in candidate.iter_mut() {
+                        *slot = self.alphabet[self.dist.sample(rng)];
+                    }
+                }
+                Sampling::Runs(sampler) => {
+                    sampler.sample(rng, &mut indices);
+                    for (slot, &i) in candidate.iter_mut().zip(indices.iter()) {
+                        *slot = self.alphabet[i];
+                    }
+                }
             }
             if self.complies(&candidate) {
                 let password: Zeroizing<String> = Zeroizing::new(candidate.iter().collect());
                 if !self.check_patterns || crate::policy::randomness::analyse(&password).looks_random() {
-                    return password;
+                    return Ok(password);
                 }
+                patterned += 1;
             }
         }
+        let why = if patterned > 0 {
+            "too many candidates looked patterned to the looks-random rule; generate a longer one (--length)"
+        } else {
+            "no candidate met the required classes and the run limit; loosen the rules"
+        };
+        Err(GenerateError::Exhausted {
+            policy: self.policy.clone(),
+            reason: format!("{} attempts were rejected: {why}", self.max_attempts),
+        })
     }
 
-    /// Like [`Generator::generate`], also rejecting strings that `accept` refuses (a username
-    /// rule, the looks-random rule): still uniform over what both accept.
+    /// Like [`Generator::generate`], also rejecting strings that `reject` refuses (a username
+    /// rule, the looks-random rule): still uniform over what both accept. `reject` names the
+    /// rule a candidate fails, or `None` to accept it. After [`WHERE_ATTEMPTS`] refusals it
+    /// gives up and names the rule, since the policy then cannot be met (say, required
+    /// characters that spell the username).
     pub fn generate_where<R: CryptoRng + ?Sized>(
         &self,
         rng: &mut R,
-        mut accept: impl FnMut(&str) -> bool,
-    ) -> Zeroizing<String> {
-        loop {
-            let candidate = self.generate(rng);
-            if accept(&candidate) {
-                return candidate;
+        mut reject: impl FnMut(&str) -> Option<&'static str>,
+    ) -> Result<Zeroizing<String>, GenerateError> {
+        let mut last = "";
+        for _ in 0..WHERE_ATTEMPTS {
+            let candidate = self.generate(rng)?;
+            match reject(&candidate) {
+                None => return Ok(candidate),
+                Some(rule) => last = rule,
             }
         }
+        let hint = match last {
+            "username" => {
+                "every candidate contains the username, so the rules cannot be met for it (do the required \
+                           characters spell it?); check the username or loosen the rules"
+            }
+            "looks-random" => "every candidate looked patterned; generate a longer one (--length)",
+            _ => "the rules cannot be met together; loosen them",
+        };
+        Err(GenerateError::Exhausted {
+            policy: self.policy.clone(),
+            reason: format!("{WHERE_ATTEMPTS} candidates in a row failed the {last} rule: {hint}"),
+        })
     }
 }
 

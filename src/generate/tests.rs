@@ -88,8 +88,18 @@ fn length_must_fit_the_policy() {
 fn impossible_and_too_sparse_rules_are_refused() {
     let p = Policy::from_rules("maxlength: 2; required: upper; required: lower; required: digit").unwrap();
     assert!(Generator::new(&p, None).unwrap_err().to_string().contains("no 2-character password"));
-    let p = Policy::from_rules("minlength: 64; allowed: [ab]; max-consecutive: 1").unwrap();
+    let p = Policy::from_rules(
+        "minlength: 8; maxlength: 8; allowed: ascii-printable; required: [a]; required: [b]; required: [c]; \
+         required: [d]; required: [e]; required: [f]; required: [g]",
+    )
+    .unwrap();
     assert!(Generator::new(&p, None).unwrap_err().to_string().contains("too few to find by rejection"));
+    // Two strings of 64 (abab…, baba…): sparse among 2^64, but drawn directly, not by rejection.
+    let p = Policy::from_rules("minlength: 64; allowed: [ab]; max-consecutive: 1").unwrap();
+    let g = Generator::new(&p, None).unwrap();
+    assert_eq!(g.entropy_bits(), 1.0);
+    let pw = g.generate(&mut StdRng::seed_from_u64(3)).unwrap();
+    assert!(pw.starts_with("abab") || pw.starts_with("baba"), "{}", pw.as_str());
     let p = Policy::from_rules("allowed: lower; required: [ ]").unwrap();
     assert!(Generator::new(&p, None).unwrap_err().to_string().contains("has no character it may generate"));
     let p = Policy::from_rules("required: [ ]").unwrap();
@@ -103,7 +113,7 @@ fn generated_passwords_honour_max_consecutive_and_classes() {
     let g = Generator::new(&p, None).unwrap();
     let mut rng = StdRng::seed_from_u64(7);
     for _ in 0..200 {
-        let pw = g.generate(&mut rng);
+        let pw = g.generate(&mut rng).unwrap();
         assert!(p.check(&pw, None).compliant, "{}", pw.as_str());
     }
 }
@@ -134,7 +144,7 @@ fn strong_passwords_are_uniform_over_their_alphabet() {
     let mut counts = std::collections::HashMap::<char, f64>::new();
     let mut total = 0.0;
     while total < 120_000.0 {
-        for c in g.generate(&mut rng).chars() {
+        for c in g.generate(&mut rng).unwrap().chars() {
             *counts.entry(c).or_default() += 1.0;
             total += 1.0;
         }
@@ -191,7 +201,7 @@ fn insert_and_shuffle(g: &Generator, rng: &mut StdRng) -> String {
 fn salesforce_passwords_are_uniform_over_the_compliant_set() {
     let g = Generator::new(&Policy::preset("salesforce").unwrap(), None).unwrap();
     let mut rng = StdRng::seed_from_u64(70);
-    let passwords: Vec<String> = (0..4000).map(|_| g.generate(&mut rng).to_string()).collect();
+    let passwords: Vec<String> = (0..4000).map(|_| g.generate(&mut rng).unwrap().to_string()).collect();
     let total = (4000 * g.length) as f64;
     assert!(total >= 100_000.0);
 
@@ -226,4 +236,52 @@ fn the_class_test_detects_insert_and_shuffle_bias() {
     let expected: Vec<f64> = exact_class_shares(&g).iter().map(|s| s * (4000 * g.length) as f64).collect();
     let stat = chi_square(&totals, &expected);
     assert!(stat > 10.0 * chi_square_critical(3.0), "insert-and-shuffle should stand out: {stat:.1}");
+}
+
+#[test]
+fn long_run_limited_passwords_are_drawn_without_mass_rejection() {
+    // Found by fuzzing: 4096 characters of 17 letters with no triple is one uniform draw in a
+    // million, which took 133 s by whole-string rejection.
+    let p = Policy::from_rules("minlength:4096;max-consecutive:2;allowed:[abcdefghijklmnopq]").unwrap();
+    let g = Generator::new(&p, None).unwrap();
+    assert!(matches!(g.sampling, Sampling::Runs(_)));
+    let mut rng = StdRng::seed_from_u64(9);
+    for _ in 0..3 {
+        let pw = g.generate(&mut rng).unwrap();
+        assert_eq!(pw.len(), 4096);
+        assert!(p.check(&pw, None).compliant);
+    }
+}
+
+#[test]
+fn run_limited_generation_is_uniform_over_the_compliant_set() {
+    // 6 of [abc], no two equal neighbours, at least one c: 3·2^5 − 2 = 94 strings.
+    let p =
+        Policy::from_rules("minlength: 6; maxlength: 6; allowed: [abc]; required: [c]; max-consecutive: 1").unwrap();
+    let g = Generator::new(&p, None).unwrap();
+    assert!(matches!(g.sampling, Sampling::Runs(_)));
+    assert!((g.entropy_bits() - 94f64.log2()).abs() < 1e-9);
+    let mut rng = StdRng::seed_from_u64(94);
+    let mut seen = std::collections::HashMap::<String, f64>::new();
+    let draws = 94.0 * 200.0;
+    for _ in 0..draws as usize {
+        *seen.entry(g.generate(&mut rng).unwrap().to_string()).or_default() += 1.0;
+    }
+    assert_eq!(seen.len(), 94);
+    let observed: Vec<f64> = seen.values().copied().collect();
+    let stat = chi_square(&observed, &vec![draws / 94.0; 94]);
+    assert!(stat < chi_square_critical(93.0), "chi-square {stat:.1} over 93 df");
+}
+
+#[test]
+fn rules_that_force_the_username_in_are_an_error_not_a_hang() {
+    // Found by fuzzing: every candidate must contain "x", and the username is "x".
+    let p = Policy::from_rules("required: [x]").unwrap();
+    let g = Generator::new(&p, None).unwrap();
+    let mut rng = StdRng::seed_from_u64(1);
+    let err = g
+        .generate_where(&mut rng, |pw| p.check(pw, Some("x")).rules.iter().find(|r| !r.ok).map(|r| r.rule))
+        .unwrap_err();
+    assert!(matches!(err, GenerateError::Exhausted { .. }));
+    assert!(err.to_string().contains("username"), "{err}");
 }

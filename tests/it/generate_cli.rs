@@ -117,3 +117,50 @@ fn env_policy_yields_to_rules_on_the_command_line() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json_lines()[0]["policy"], "custom");
 }
+
+#[test]
+fn generation_can_hang_regression_long_run_limited_rules_finish() {
+    // Took 133 s by whole-string rejection; now drawn directly from the run-limited strings.
+    let started = std::time::Instant::now();
+    let run = sealpass(&["generate", "--rules", "minlength:4096;max-consecutive:2;allowed:[abcdefghijklmnopq]"], "");
+    run.expect(0);
+    let pw = run.stdout.trim_end();
+    assert_eq!(pw.len(), 4096);
+    assert!(pw.as_bytes().windows(3).all(|w| !(w[0] == w[1] && w[1] == w[2])));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+}
+
+#[test]
+fn generation_can_hang_regression_unmeetable_username_is_an_error() {
+    let home = crate::helpers::Home::new();
+    let recipient = home.keygen("v.key");
+    // Every candidate must contain "x", which is the username: never met, so an error (exit 2).
+    let run = home.sealpass(
+        &[
+            "seal",
+            "--to",
+            &recipient,
+            "--kind",
+            "generic",
+            "--username",
+            "x",
+            "--rules",
+            "required: [x]",
+            "--generate",
+            "--print-generated",
+            "-o",
+            "out.age",
+        ],
+        "",
+    );
+    run.expect(2);
+    assert!(run.stderr.contains("username"), "{}", run.stderr);
+    assert!(!home.path("out.age").exists());
+}
+
+#[test]
+fn rules_with_little_entropy_warn() {
+    let run = sealpass(&["generate", "--rules", "minlength: 64; allowed: [ab]; max-consecutive: 1"], "");
+    run.expect(0);
+    assert!(run.stderr.contains("1.0 bits of entropy"), "{}", run.stderr);
+}

@@ -25,7 +25,7 @@ proptest! {
         let length = (default + extra).min(policy.max_length.unwrap_or(usize::MAX));
         let g = Generator::new(&policy, Some(length)).unwrap();
         let mut rng = StdRng::seed_from_u64(seed);
-        let pw = g.generate(&mut rng);
+        let pw = g.generate(&mut rng).unwrap();
         let report = policy.check(&pw, Some("kore@acme.example"));
         prop_assert!(report.compliant, "{preset} {}: {:#?}", pw.as_str(), report.rules);
     }
@@ -34,7 +34,7 @@ proptest! {
     fn shortest_allowed_lengths_still_pass(seed in any::<u64>(), preset in prop::sample::select(vec!["salesforce", "strong"])) {
         let policy = Policy::preset(preset).unwrap();
         let g = Generator::new(&policy, Some(policy.min_length)).unwrap();
-        let pw = g.generate(&mut StdRng::seed_from_u64(seed));
+        let pw = g.generate(&mut StdRng::seed_from_u64(seed)).unwrap();
         prop_assert!(policy.check(&pw, None).compliant, "{preset} {}", pw.as_str());
     }
 
@@ -57,7 +57,7 @@ proptest! {
         if let Ok(g) = Generator::new(&policy, None) {
             let mut rng = StdRng::seed_from_u64(seed);
             for _ in 0..5 {
-                let pw = g.generate(&mut rng);
+                let pw = g.generate(&mut rng).unwrap();
                 let report = policy.check(&pw, None);
                 prop_assert!(report.compliant, "{rules} → {}: {:#?}", pw.as_str(), report.rules);
                 let ceiling = pw.len() as f64 * (g.alphabet_len() as f64).log2();
