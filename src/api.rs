@@ -3,6 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Most recipients a server publishes (a team's keys and a backup, with room to spare).
+pub const MAX_RECIPIENTS: usize = 64;
+/// Longest request label, in characters.
+pub const MAX_LABEL_CHARS: usize = 200;
+/// Most drops in one inbox page.
+pub const INBOX_PAGE_MAX: usize = 500;
+/// Drops in an inbox page when the client does not say.
+pub const INBOX_PAGE_DEFAULT: usize = 100;
+/// Largest inbox entry as JSON: a label of [`MAX_LABEL_CHARS`] four-byte characters, escaped,
+/// with ids and times.
+pub const MAX_INBOX_ENTRY_BYTES: usize = MAX_LABEL_CHARS * 12 + 512;
+
 /// `GET /v1/info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
@@ -146,11 +158,14 @@ pub struct InboxEntry {
     pub label: Option<String>,
 }
 
-/// `GET /v1/drops?state=waiting`.
+/// `GET /v1/drops?state=waiting[&cursor=…][&limit=N]`: one page of the inbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inbox {
-    /// Waiting drops, oldest first.
+    /// Waiting drops: those answering a request first, then anonymous ones, each oldest first.
     pub drops: Vec<InboxEntry>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/requests` body.

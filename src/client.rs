@@ -1,5 +1,6 @@
 //! The drop server's client: API v1 over reqwest (rustls). It moves ciphertext, never
-//! plaintext, and maps every answer to a typed error that carries the CLI's exit code.
+//! plaintext, and treats the server as possibly hostile: every answer is read up to a size the
+//! protocol allows and no further, and every message from it is made safe to print.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::api::{Claimed, DropCreated, DropStatus, ErrorBody, Inbox, Info, RequestCreated, RequestStatus};
+use crate::api::{self, Claimed, DropCreated, DropStatus, ErrorBody, Inbox, Info, RequestCreated, RequestStatus};
 use crate::exit::Exit;
 
 /// Attempts for calls that are safe to repeat.
@@ -28,11 +29,27 @@ pub enum ClientError {
     #[error("the server refused: {0}")]
     Unauthorized(String),
     /// 404/409/410: the drop or request is not available.
-    #[error("{0}")]
-    Unavailable(String),
+    #[error("{message}")]
+    Unavailable {
+        /// The server's error code (`not_found`, `already_claimed`, `revoked`, `expired`, …).
+        code: String,
+        /// What it said, safe to print.
+        message: String,
+    },
     /// Anything else the server refused (400, 413, 429 after retries…).
     #[error("the server refused the request: {0}")]
     Refused(String),
+    /// The answer is larger than anything the protocol allows: a broken or hostile server.
+    #[error(
+        "the server's answer to {what} is larger than the {limit} bytes the protocol allows; it is not a \
+         sealpass server or it misbehaves, so sealpass stopped reading"
+    )]
+    TooLarge {
+        /// Which call.
+        what: &'static str,
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
 
 impl ClientError {
@@ -41,10 +58,33 @@ impl ClientError {
         match self {
             ClientError::Unreachable { .. } => Exit::Unreachable,
             ClientError::Unauthorized(_) => Exit::Unauthorized,
-            ClientError::Unavailable(_) => Exit::Unavailable,
-            ClientError::Refused(_) => Exit::Error,
+            ClientError::Unavailable { .. } => Exit::Unavailable,
+            ClientError::Refused(_) | ClientError::TooLarge { .. } => Exit::Error,
         }
     }
+
+    /// The server's error code, when it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Unavailable { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The most each answer may be, from the protocol's own limits: a claim carries one ciphertext
+/// (at most what `open` reads), an inbox page at most [`api::INBOX_PAGE_MAX`] entries, the rest
+/// a few short fields.
+mod caps {
+    use crate::api;
+    /// `GET /v1/info`: up to [`api::MAX_RECIPIENTS`] recipients and a few settings.
+    pub const INFO: usize = 64 * 1024;
+    /// A claim: one ciphertext and its record.
+    pub const CLAIM: usize = crate::crypto::MAX_CIPHERTEXT_BYTES + 8 * 1024;
+    /// An inbox page.
+    pub const INBOX: usize = api::INBOX_PAGE_MAX * api::MAX_INBOX_ENTRY_BYTES + 1024;
+    /// Any other answer, errors included.
+    pub const SMALL: usize = 16 * 1024;
 }
 
 /// A client for one server.
@@ -62,6 +102,8 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("sealpass/", env!("CARGO_PKG_VERSION")))
+            // A redirect could take a token to another host: never follow one.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Unreachable { server: server.clone(), cause: e.to_string() })?;
         Ok(Client { server, http })
@@ -80,9 +122,36 @@ impl Client {
         }
     }
 
+    /// Read at most `limit` bytes of an answer: refuse a larger `Content-Length` before reading,
+    /// and stop reading a body that grows past it.
+    async fn body(
+        &self,
+        mut response: reqwest::Response,
+        what: &'static str,
+        limit: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(ClientError::TooLarge { what, limit });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ClientError::Unreachable { server: self.server.clone(), cause: without_url(&e) })?
+        {
+            if bytes.len() + chunk.len() > limit {
+                return Err(ClientError::TooLarge { what, limit });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
     /// Send, retrying (with backoff) connection failures, 5xx and 429 when `retry` is set.
     async fn send<T: DeserializeOwned>(
         &self,
+        what: &'static str,
+        limit: usize,
         make: impl Fn() -> RequestBuilder,
         retry: bool,
     ) -> Result<T, ClientError> {
@@ -112,24 +181,33 @@ impl Client {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| ClientError::Unreachable { server: self.server.clone(), cause: without_url(&e) })?;
             if status.is_success() {
+                let bytes = self.body(response, what, limit).await?;
                 return serde_json::from_slice(&bytes).map_err(|e| {
                     ClientError::Refused(format!(
-                        "the server's answer is not what sealpass {} expects: {e}",
-                        env!("CARGO_PKG_VERSION")
+                        "the server's answer to {what} is not what sealpass {} expects ({})",
+                        env!("CARGO_PKG_VERSION"),
+                        match e.classify() {
+                            serde_json::error::Category::Data => "fields of the wrong shape",
+                            _ => "not JSON",
+                        }
                     ))
                 });
             }
-            let message = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|b| b.message)
-                .unwrap_or_else(|_| format!("HTTP {status}"));
+            let bytes = self.body(response, what, caps::SMALL).await?;
+            let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(b) => (b.error, b.message),
+                Err(_) if status.is_redirection() => {
+                    (String::new(), format!("HTTP {status}: the server redirects elsewhere; give its final URL"))
+                }
+                Err(_) => (String::new(), format!("HTTP {status}; is this a sealpass server?")),
+            };
+            let message = crate::output::shown(short(&message)).into_owned();
             return Err(match status {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ClientError::Unauthorized(message),
-                StatusCode::NOT_FOUND | StatusCode::CONFLICT | StatusCode::GONE => ClientError::Unavailable(message),
+                StatusCode::NOT_FOUND | StatusCode::CONFLICT | StatusCode::GONE => {
+                    ClientError::Unavailable { code: crate::output::shown(short(&code)).into_owned(), message }
+                }
                 StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
                     ClientError::Unreachable { server: self.server.clone(), cause: message }
                 }
@@ -140,7 +218,7 @@ impl Client {
 
     /// `GET /v1/info`.
     pub async fn info(&self) -> Result<Info, ClientError> {
-        self.send(|| self.request(Method::GET, "/v1/info", None), true).await
+        self.send("GET /v1/info", caps::INFO, || self.request(Method::GET, "/v1/info", None), true).await
     }
 
     /// `POST /v1/drops` (never retried: a repeat would make a second drop).
@@ -151,32 +229,42 @@ impl Client {
         request: Option<(&str, &str)>,
     ) -> Result<DropCreated, ClientError> {
         let body = json!({"ciphertext": ciphertext, "ttl_seconds": ttl_seconds, "request_id": request.map(|r| r.0)});
-        self.send(|| self.request(Method::POST, "/v1/drops", request.map(|r| r.1)).json(&body), false).await
+        let make = || self.request(Method::POST, "/v1/drops", request.map(|r| r.1)).json(&body);
+        self.send("the upload", caps::SMALL, make, false).await
     }
 
     /// `GET /v1/drops/{id}` with a manage or staff token.
     pub async fn drop_status(&self, id: &str, token: &str) -> Result<DropStatus, ClientError> {
-        self.send(|| self.request(Method::GET, &format!("/v1/drops/{id}"), Some(token)), true).await
+        let path = format!("/v1/drops/{id}");
+        self.send("a status query", caps::SMALL, || self.request(Method::GET, &path, Some(token)), true).await
     }
 
     /// `DELETE /v1/drops/{id}` (idempotent).
     pub async fn revoke(&self, id: &str, token: &str) -> Result<DropStatus, ClientError> {
-        self.send(|| self.request(Method::DELETE, &format!("/v1/drops/{id}"), Some(token)), true).await
+        let path = format!("/v1/drops/{id}");
+        self.send("the revocation", caps::SMALL, || self.request(Method::DELETE, &path, Some(token)), true).await
     }
 
     /// `POST /v1/drops/{id}/claim` (safe to repeat: the same staff gets the same ciphertext).
     pub async fn claim(&self, id: &str, staff: &str) -> Result<Claimed, ClientError> {
-        self.send(|| self.request(Method::POST, &format!("/v1/drops/{id}/claim"), Some(staff)), true).await
+        let path = format!("/v1/drops/{id}/claim");
+        self.send("the claim", caps::CLAIM, || self.request(Method::POST, &path, Some(staff)), true).await
     }
 
     /// `POST /v1/drops/{id}/ack` (idempotent for the claimer).
     pub async fn ack(&self, id: &str, staff: &str) -> Result<DropStatus, ClientError> {
-        self.send(|| self.request(Method::POST, &format!("/v1/drops/{id}/ack"), Some(staff)), true).await
+        let path = format!("/v1/drops/{id}/ack");
+        self.send("the acknowledgement", caps::SMALL, || self.request(Method::POST, &path, Some(staff)), true).await
     }
 
-    /// `GET /v1/drops?state=waiting`.
-    pub async fn inbox(&self, staff: &str) -> Result<Inbox, ClientError> {
-        self.send(|| self.request(Method::GET, "/v1/drops?state=waiting", Some(staff)), true).await
+    /// One page of `GET /v1/drops?state=waiting`, after `cursor`.
+    pub async fn inbox(&self, staff: &str, cursor: Option<&str>) -> Result<Inbox, ClientError> {
+        let mut path = format!("/v1/drops?state=waiting&limit={}", api::INBOX_PAGE_MAX);
+        if let Some(cursor) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(&url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>());
+        }
+        self.send("the inbox", caps::INBOX, || self.request(Method::GET, &path, Some(staff)), true).await
     }
 
     /// `POST /v1/requests`.
@@ -188,12 +276,22 @@ impl Client {
         ttl_seconds: Option<u64>,
     ) -> Result<RequestCreated, ClientError> {
         let body = json!({"label": label, "kind": kind, "ttl_seconds": ttl_seconds});
-        self.send(|| self.request(Method::POST, "/v1/requests", Some(staff)).json(&body), false).await
+        let make = || self.request(Method::POST, "/v1/requests", Some(staff)).json(&body);
+        self.send("the request", caps::SMALL, make, false).await
     }
 
     /// `GET /v1/requests/{id}` with the upload token or a staff token.
     pub async fn request_status(&self, id: &str, token: &str) -> Result<RequestStatus, ClientError> {
-        self.send(|| self.request(Method::GET, &format!("/v1/requests/{id}"), Some(token)), true).await
+        let path = format!("/v1/requests/{id}");
+        self.send("a request query", caps::SMALL, || self.request(Method::GET, &path, Some(token)), true).await
+    }
+}
+
+/// At most a few hundred characters of a server's message.
+fn short(text: &str) -> &str {
+    match text.char_indices().nth(300) {
+        Some((i, _)) => &text[..i],
+        None => text,
     }
 }
 

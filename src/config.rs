@@ -68,6 +68,34 @@ pub struct RateLimits {
     pub claim_per_minute: u32,
 }
 
+/// Bounds on connections, enforced before a request reaches a handler (`server::conn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Most connections open at once from one address (an IPv6 /64); 0 turns it off. Trusted
+    /// proxies are exempt: every client behind them shares their address.
+    pub max_connections_per_ip: usize,
+    /// Longest a client may take to send a request head once it has started one.
+    pub header_timeout: Duration,
+    /// Longest a connection may sit idle between requests (and a response may stall unread).
+    pub idle_timeout: Duration,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header_bytes: usize,
+    /// Longest a graceful shutdown waits for open connections.
+    pub shutdown_grace: Duration,
+}
+
+/// How hard SQLite makes each commit durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Every commit is fsynced before it is answered: an answered upload survives power loss.
+    Full,
+    /// Commits survive a crash of the process but not of the machine (a power cut can lose
+    /// the last second or so of answered uploads).
+    Normal,
+}
+
 /// Everything the server needs, validated.
 #[derive(Clone, Debug)]
 pub struct ServerSettings {
@@ -101,8 +129,21 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Longest time a request may take.
     pub request_timeout: Duration,
+    /// Longest time a request body may take to arrive.
+    pub body_timeout: Duration,
     /// Most requests handled at once.
     pub concurrency_limit: usize,
+    /// Longest a request waits for one of those slots before a 503.
+    pub queue_timeout: Duration,
+    /// Most requests in flight from one client address; 0 turns it off.
+    pub max_requests_per_ip: usize,
+    /// Bounds on connections.
+    pub connections: ConnectionLimits,
+    /// New uploads are refused (503) while the store's file system has less free space than
+    /// this, so claims, acknowledgements and revocations keep working (SQLite only).
+    pub min_free_bytes: u64,
+    /// SQLite's commit durability.
+    pub sqlite_synchronous: Synchronous,
     /// How often expired drops are wiped and old tombstones purged.
     pub sweep_interval: Duration,
 }
@@ -128,7 +169,18 @@ pub struct FileConfig {
     rate_limit_claim_per_minute: Option<u32>,
     trusted_proxies: Option<Vec<IpAddr>>,
     request_timeout: Option<String>,
+    body_timeout: Option<String>,
     concurrency_limit: Option<usize>,
+    queue_timeout: Option<String>,
+    max_requests_per_ip: Option<usize>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    header_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_header_bytes: Option<usize>,
+    shutdown_grace: Option<String>,
+    min_free_space: Option<String>,
+    sqlite_synchronous: Option<String>,
     sweep_interval: Option<String>,
 }
 
@@ -162,6 +214,36 @@ pub struct Overrides {
 pub const MAX_TTL_CEILING: Duration = Duration::from_secs(365 * 86_400);
 
 pub use crate::duration::parse_duration;
+
+/// `key`'s duration, or `default`, with errors that name the key.
+fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, String> {
+    parse_duration(value.unwrap_or(default)).map_err(|e| format!("{key}: {e}"))
+}
+
+/// `key`'s duration, at least `min`.
+fn duration_at_least(key: &str, value: Option<&str>, default: &str, min: Duration) -> Result<Duration, String> {
+    let d = duration(key, value, default)?;
+    if d < min {
+        return Err(format!("{key} must be at least {min:?}"));
+    }
+    Ok(d)
+}
+
+/// Parse a size: `65536`, `512K`, `64M`, `2G` (powers of 1024; `KiB`/`MiB`/`GiB` too).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("'{s}' is not a size like 65536, 512K, 64M or 2G"))?;
+    let shift = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => return Err(format!("'{s}': the unit must be K, M or G")),
+    };
+    n.checked_mul(1 << shift).ok_or_else(|| format!("'{s}' is too large"))
+}
 
 fn decode_hash(hex: &str, name: &str) -> Result<[u8; 32], String> {
     let bytes = data_encoding::HEXLOWER_PERMISSIVE.decode(hex.trim().as_bytes()).map_err(|_| {
@@ -218,13 +300,16 @@ impl ServerSettings {
         for r in &recipients {
             r.parse::<crate::crypto::Recipient>().map_err(|e| format!("recipients: {e}"))?;
         }
-        let default_ttl = parse_duration(f.default_ttl.as_deref().unwrap_or("72h"))?;
-        let max_ttl = parse_duration(f.max_ttl.as_deref().unwrap_or("7d"))?;
-        if default_ttl > max_ttl || default_ttl.is_zero() {
-            return Err("default_ttl must be at least 1s and no more than max_ttl".into());
+        let default_ttl = duration("default_ttl", f.default_ttl.as_deref(), "72h")?;
+        let max_ttl = duration("max_ttl", f.max_ttl.as_deref(), "7d")?;
+        if max_ttl < Duration::from_secs(1) {
+            return Err("max_ttl must be at least 1s".into());
         }
         if max_ttl > MAX_TTL_CEILING {
             return Err("max_ttl may be at most 365d: a credential should not wait for a year".into());
+        }
+        if default_ttl > max_ttl || default_ttl < Duration::from_secs(1) {
+            return Err("default_ttl must be at least 1s and no more than max_ttl".into());
         }
         let staff = f
             .staff
@@ -257,10 +342,31 @@ impl ServerSettings {
                  (sealpass staff-token NAME), or pass --insecure-open-claims for a test"
             ));
         }
-        let request_timeout = parse_duration(f.request_timeout.as_deref().unwrap_or("30s"))?;
-        if request_timeout.is_zero() {
-            return Err("request_timeout must be at least 1s".into());
+        let second = Duration::from_secs(1);
+        let request_timeout = duration_at_least("request_timeout", f.request_timeout.as_deref(), "30s", second)?;
+        let body_timeout = duration_at_least("body_timeout", f.body_timeout.as_deref(), "10s", second)?;
+        let queue_timeout =
+            duration_at_least("queue_timeout", f.queue_timeout.as_deref(), "2s", Duration::from_millis(1))?;
+        let connections = ConnectionLimits {
+            max_connections: f.max_connections.unwrap_or(4096).max(1),
+            max_connections_per_ip: f.max_connections_per_ip.unwrap_or(64),
+            header_timeout: duration_at_least("header_timeout", f.header_timeout.as_deref(), "10s", second)?,
+            idle_timeout: duration_at_least("idle_timeout", f.idle_timeout.as_deref(), "60s", second)?,
+            max_header_bytes: f.max_header_bytes.unwrap_or(16 * 1024),
+            shutdown_grace: duration("shutdown_grace", f.shutdown_grace.as_deref(), "10s")?,
+        };
+        if !(8192..=1024 * 1024).contains(&connections.max_header_bytes) {
+            return Err("max_header_bytes must be from 8192 to 1048576".into());
         }
+        let min_free_bytes =
+            parse_size(f.min_free_space.as_deref().unwrap_or("64M")).map_err(|e| format!("min_free_space: {e}"))?;
+        let sqlite_synchronous = match f.sqlite_synchronous.as_deref().unwrap_or("full") {
+            "full" => Synchronous::Full,
+            "normal" => Synchronous::Normal,
+            other => {
+                return Err(format!("sqlite_synchronous: '{other}' must be \"full\" (the default) or \"normal\""));
+            }
+        };
         let settings = ServerSettings {
             listen,
             store,
@@ -279,9 +385,15 @@ impl ServerSettings {
             },
             trusted_proxies,
             request_timeout,
+            body_timeout,
             public_url_given,
             concurrency_limit: f.concurrency_limit.unwrap_or(512).max(1),
-            sweep_interval: parse_duration(f.sweep_interval.as_deref().unwrap_or("60s"))?.max(Duration::from_secs(1)),
+            queue_timeout,
+            max_requests_per_ip: f.max_requests_per_ip.unwrap_or(16),
+            connections,
+            min_free_bytes,
+            sqlite_synchronous,
+            sweep_interval: duration_at_least("sweep_interval", f.sweep_interval.as_deref(), "60s", second)?,
         };
         if settings.max_ciphertext_bytes < 1024 {
             return Err("max_ciphertext_bytes must be at least 1024".into());
@@ -289,13 +401,17 @@ impl ServerSettings {
         Ok(settings)
     }
 
-    /// Settings for tests and the demo: loopback, the given store, no rate limits.
+    /// Settings for tests and the demo: loopback, the given store, no rate limits, no
+    /// per-address caps (everything comes from 127.0.0.1), no free-space floor.
     pub fn for_tests(store: StoreUrl) -> ServerSettings {
         let mut s = ServerSettings::merge(Overrides { store: None, ..Overrides::default() }, FileConfig::default())
             .expect("defaults are valid");
         s.store = store;
         s.listen = "127.0.0.1:0".parse().expect("a loopback address");
         s.rate_limits = RateLimits { create_per_minute: 0, claim_per_minute: 0 };
+        s.min_free_bytes = 0;
+        s.max_requests_per_ip = 0;
+        s.connections.max_connections_per_ip = 0;
         s
     }
 }
@@ -333,9 +449,32 @@ rate_limit_claim_per_minute = 120
 # Reverse proxies whose X-Forwarded-For header is believed.
 trusted_proxies = []
 
-# Bounds on each request and on the server.
+# Bounds on each request: the whole request, its body's arrival, how many run at once (a
+# request waits at most queue_timeout for a slot, then gets 503), and how many one client
+# address may have in flight (0 = off).
 request_timeout = "30s"
+body_timeout = "10s"
 concurrency_limit = 512
+queue_timeout = "2s"
+max_requests_per_ip = 16
+
+# Bounds on connections: how many in all and from one address (0 = off; trusted proxies are
+# exempt), how long a client may take to send a request head, how long a connection may idle,
+# the largest request head, and how long a graceful shutdown waits.
+max_connections = 4096
+max_connections_per_ip = 64
+header_timeout = "10s"
+idle_timeout = "60s"
+max_header_bytes = 16384
+shutdown_grace = "10s"
+
+# New uploads are refused (503) while the store's file system has less free space than this,
+# so staff can still claim, acknowledge and revoke what is waiting. SQLite only.
+min_free_space = "64M"
+
+# "full": every answered upload is on disk (fsync per group commit) and survives power loss.
+# "normal": survives a crash of the process, not of the machine; faster. SQLite only.
+sqlite_synchronous = "full"
 
 # How often expired drops are wiped and old tombstones purged.
 sweep_interval = "60s"
@@ -415,6 +554,12 @@ mod tests {
             ("max_ttl = \"9223372036854775807s\"", "365d"),
             ("max_ttl = \"300000000000000000d\"", "too long"),
             ("request_timeout = \"0s\"", "request_timeout"),
+            ("request_timeout = \"soon\"", "request_timeout"),
+            ("max_ttl = \"0s\"", "max_ttl must be"),
+            ("header_timeout = \"1x\"", "header_timeout"),
+            ("max_header_bytes = 100", "max_header_bytes"),
+            ("min_free_space = \"lots\"", "min_free_space"),
+            ("sqlite_synchronous = \"off\"", "sqlite_synchronous"),
         ] {
             let e = toml::from_str::<FileConfig>(toml)
                 .map_err(|e| e.to_string())
@@ -422,6 +567,15 @@ mod tests {
                 .unwrap_err();
             assert!(e.contains(says), "{toml}: {e}");
         }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536").unwrap(), 65536);
+        assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("512k").unwrap(), 512 << 10);
+        assert!(parse_size("1T").is_err() && parse_size("M").is_err());
     }
 
     #[test]

@@ -22,6 +22,13 @@ pub enum LinkError {
     /// A bare id without a server.
     #[error("'{0}' is a bare id: give the whole link, or --server URL")]
     NoServer(String),
+    /// A user name or password before the host: never part of a sealpass link, and a way to
+    /// smuggle a credential to (or past) a server.
+    #[error(
+        "the link carries a user name or password before its host (user:password@host); sealpass links never \
+         do, so it was refused and nothing was sent or recorded. Ask for the link again"
+    )]
+    Credentials,
 }
 
 /// A drop to pick up.
@@ -74,21 +81,44 @@ fn is_id(s: &str) -> bool {
 }
 
 /// Split `https://host/prefix/<kind>/<id>` into (server, id).
-fn split(link: &str, kind: &str) -> Option<(String, String)> {
-    let url = Url::parse(link.trim()).ok()?;
+fn split(link: &str, kind: &str) -> Result<(String, String), LinkError> {
+    let url = Url::parse(link.trim()).map_err(|_| LinkError::NotALink)?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return None;
+        return Err(LinkError::NotALink);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(LinkError::Credentials);
     }
     let path = url.path().trim_end_matches('/');
-    let (prefix, id) = path.rsplit_once(&format!("/{kind}/"))?;
+    let (prefix, id) = path.rsplit_once(&format!("/{kind}/")).ok_or(LinkError::NotALink)?;
     if !is_id(id) {
-        return None;
+        return Err(LinkError::NotALink);
     }
     let mut base = url.clone();
     base.set_path(prefix);
     base.set_fragment(None);
     base.set_query(None);
-    Some((base.as_str().trim_end_matches('/').to_owned(), id.to_owned()))
+    Ok((base.as_str().trim_end_matches('/').to_owned(), id.to_owned()))
+}
+
+/// A server's base URL as given on the command line or in the config: `http(s)://host[:port][/prefix]`
+/// without user name, password, query or fragment, and without a trailing slash.
+pub fn server_base(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if !text.contains("://") {
+        return Err(format!("has no scheme: write https://{text} (or http://{text} for a server on this machine)"));
+    }
+    let url = Url::parse(text).map_err(|_| "is not a URL".to_owned())?;
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+        return Err("must be an https:// (or http://) URL with a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password (user:password@host)".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a ?query or #fragment".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// A pickup link, or a bare id with `server`.
@@ -98,12 +128,12 @@ pub fn parse_pickup(link: &str, server: Option<&str>) -> Result<Pickup, LinkErro
         let server = server.ok_or_else(|| LinkError::NoServer(link.to_owned()))?;
         return Ok(Pickup { server: server.trim_end_matches('/').to_owned(), id: link.to_owned() });
     }
-    split(link, "d").map(|(server, id)| Pickup { server, id }).ok_or(LinkError::NotALink)
+    split(link, "d").map(|(server, id)| Pickup { server, id })
 }
 
 /// A request link with its `#token.fingerprint` fragment.
 pub fn parse_request(link: &str) -> Result<Request, LinkError> {
-    let (server, id) = split(link, "r").ok_or(LinkError::NotALink)?;
+    let (server, id) = split(link, "r")?;
     let fragment = Url::parse(link.trim()).ok().and_then(|u| u.fragment().map(str::to_owned)).unwrap_or_default();
     let (token, fingerprint) = fragment.rsplit_once('.').ok_or(LinkError::MissingFragment)?;
     if token.len() < 22 || !fingerprint.starts_with("sp1-") {
@@ -158,5 +188,20 @@ mod tests {
         assert_eq!(parse_request(&format!("https://drop.example.com/r/{ID}")).unwrap_err(), LinkError::MissingFragment);
         let e = parse_request(&format!("https://drop.example.com/x/{ID}#{TOKEN}.{FP}")).unwrap_err().to_string();
         assert!(!e.contains(TOKEN), "{e}");
+    }
+
+    #[test]
+    fn links_with_a_user_or_password_are_refused_without_echo() {
+        for link in [
+            format!("https://user:hunter2@drop.example.com/r/{ID}#{TOKEN}.{FP}"),
+            format!("https://user@drop.example.com/d/{ID}"),
+        ] {
+            let e = parse_request(&link).err().or(parse_pickup(&link, None).err()).unwrap();
+            assert_eq!(e, LinkError::Credentials);
+            assert!(!e.to_string().contains("hunter2"));
+        }
+        assert!(server_base("https://u:p@h.example").unwrap_err().contains("user name"));
+        assert!(server_base("127.0.0.1:8427").unwrap_err().contains("http://127.0.0.1:8427"));
+        assert_eq!(server_base("https://h.example/x/").unwrap(), "https://h.example/x");
     }
 }

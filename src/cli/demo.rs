@@ -145,7 +145,7 @@ async fn walk(
     n.say(&format!("sealed {} bytes of ciphertext and uploaded it: {}", sealed.len(), drop.pickup_url));
 
     n.step("Staff (alice)", "sees it waiting", "sealpass inbox");
-    let inbox = client.inbox(alice).await.map_err(client_failure)?;
+    let inbox = client.inbox(alice, None).await.map_err(client_failure)?;
     for d in &inbox.drops {
         n.say(&format!("{}  {}", d.id, d.label.as_deref().unwrap_or("")));
     }
@@ -203,7 +203,7 @@ async fn walk(
 
 fn expect_refusal<T>(n: &Narrator, result: Result<T, ClientError>) -> Result<(), Failure> {
     match result {
-        Err(e @ ClientError::Unavailable(_)) => {
+        Err(e @ ClientError::Unavailable { .. }) => {
             n.say(&format!("refused, as it should be: {e} (exit {})", e.exit() as u8));
             Ok(())
         }

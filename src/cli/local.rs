@@ -123,11 +123,18 @@ impl ClientConfig {
         self.pins.iter().find(|p| p.server == server.trim_end_matches('/'))
     }
 
-    /// The server to use: the flag's, else the config's.
+    /// The server to use: the flag's, else the config's; a well-formed base URL.
     pub fn server(&self, flag: Option<&str>) -> Result<String, Failure> {
-        flag.map(str::to_owned).or_else(|| self.server.clone()).map(|s| s.trim_end_matches('/').to_owned()).ok_or_else(
-            || Failure::usage("which server? give --server URL (or set `server` with `sealpass init --server URL`)"),
-        )
+        let (text, from) = match (flag, &self.server) {
+            (Some(flag), _) => (flag.to_owned(), "--server"),
+            (None, Some(configured)) => (configured.clone(), "the config's server"),
+            (None, None) => {
+                return Err(Failure::usage(
+                    "which server? give --server URL (or set `server` with `sealpass init --server URL`)",
+                ));
+            }
+        };
+        crate::link::server_base(&text).map_err(|e| Failure::usage(format!("{from} {e}")))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::crypto::{self, MAX_CIPHERTEXT_BYTES};
 use crate::envelope::{Envelope, FieldType};
 use crate::exit::{Exit, Failure};
 use crate::files;
-use crate::output::Printer;
+use crate::output::{Printer, shown};
 use crate::policy::{Policy, Report, RuleResult};
 
 #[derive(Debug, clap::Args)]
@@ -130,20 +130,21 @@ pub(crate) fn decrypt(ciphertext: &[u8], identities: &crypto::Identities) -> Res
 /// The human report: the envelope's context, then the policy report. Secret fields are never
 /// in it (it may go to a terminal, a log or stderr); `--json --reveal` carries them.
 pub(crate) fn human(printer: &Printer, envelope: &Envelope, report: &Report) -> String {
-    let mut text = format!("kind     {}\ncreated  {}\n", envelope.kind, envelope.created_at);
+    // Everything here came from the sender: shown, never obeyed (no escapes, no bidi tricks).
+    let mut text = format!("kind     {}\ncreated  {}\n", envelope.kind, shown(&envelope.created_at));
     if let Some(sender) = &envelope.sender {
-        text.push_str(&format!("sender   {sender} (unauthenticated)\n"));
+        text.push_str(&format!("sender   {} (unauthenticated)\n", shown(sender)));
     }
     if let Some(request) = &envelope.request {
-        text.push_str(&format!("request  {request}\n"));
+        text.push_str(&format!("request  {}\n", shown(request)));
     }
     if let Some(note) = &envelope.note {
-        text.push_str(&format!("note     {note}\n"));
+        text.push_str(&format!("note     {}\n", shown(note)));
     }
     for (key, value) in &envelope.fields {
         let hidden = envelope.kind.field(key).is_some_and(|f| f.ty == FieldType::Secret);
-        let shown = if hidden { "(secret; `--json --reveal` shows it)" } else { value.expose_secret() };
-        text.push_str(&format!("  {key:<16} {shown}\n"));
+        let value = if hidden { "(secret; `--json --reveal` shows it)".into() } else { shown(value.expose_secret()) };
+        text.push_str(&format!("  {:<16} {value}\n", shown(key)));
     }
     text.push_str(&printer.report_text(report));
     text

@@ -1,9 +1,11 @@
 //! The customer's side online: `init` (pin the vendor's keys), `send` (check, seal, upload),
 //! `status` (what happened to what I sent) and `revoke`.
 
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal, Read};
+use std::path::PathBuf;
 
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use super::local::{self, ClientConfig, Pin, SentDrop};
 use super::seal::{EnvelopeArgs, Flow, RecipientArgs};
@@ -14,16 +16,24 @@ use crate::crypto::{self, Recipient};
 use crate::envelope::Kind;
 use crate::exit::{Exit, Failure};
 use crate::link;
-use crate::output::Printer;
+use crate::output::{Printer, shown};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  \
+#[command(after_help = "The request link carries a one-time upload token. Given as an argument it is visible to \
+    other users of this machine in the process list while send runs; on a shared machine pass it with \
+    --link-file FILE, --link-file - (the first line of stdin; the secret may follow on the next line) or the \
+    SEALPASS_LINK environment variable instead.\n\nExamples:\n  \
     sealpass send 'https://drop.example.com/r/ID#TOKEN.sp1-…' --generate --username kore@acme.example\n  \
+    printf '%s\\n%s\\n' \"$LINK\" \"$SECRET\" | sealpass send --link-file - --username kore@acme.example\n  \
     sealpass send --server https://drop.example.com --kind entra-client-secret --field tenant_id=… --field client_id=… < secret.txt")]
 pub(crate) struct SendArgs {
-    /// A request link from the vendor (https://host/r/ID#TOKEN.FINGERPRINT)
+    /// A request link from the vendor (https://host/r/ID#TOKEN.FINGERPRINT); see below for
+    /// ways that keep it out of the process list
     #[arg(value_name = "REQUEST_LINK")]
     link: Option<String>,
+    /// Read the request link from FILE, or from the first line of stdin with -
+    #[arg(long, value_name = "FILE", conflicts_with = "link")]
+    link_file: Option<PathBuf>,
     /// Drop server, without a request link (default: the config's)
     #[arg(long, env = "SEALPASS_SERVER", value_name = "URL")]
     server: Option<String>,
@@ -64,17 +74,83 @@ pub(crate) fn ttl_seconds(ttl: Option<&str>) -> Result<Option<u64>, Failure> {
     .transpose()
 }
 
+/// Longest line a request link may be.
+const MAX_LINK_BYTES: u64 = 4096;
+
+/// The request link: from --link-file (a file, or the first line of stdin), else
+/// `SEALPASS_LINK`, else the argument. Reading only the first line of stdin leaves the rest for
+/// the secret.
+fn request_link(args: &SendArgs) -> Result<Option<Zeroizing<String>>, Failure> {
+    let from_bytes = |bytes: &[u8], whence: &str| -> Result<Zeroizing<String>, Failure> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| Failure::usage(format!("the link in {whence} is not text")))?
+            .trim()
+            .to_owned();
+        if text.is_empty() {
+            return Err(Failure::usage(format!("{whence} holds no request link")));
+        }
+        Ok(Zeroizing::new(text))
+    };
+    if let Some(path) = &args.link_file {
+        if path.as_os_str() == "-" {
+            let mut line = Zeroizing::new(Vec::with_capacity(MAX_LINK_BYTES as usize + 1));
+            let stdin = std::io::stdin();
+            stdin
+                .lock()
+                .take(MAX_LINK_BYTES + 1)
+                .read_until(b'\n', &mut line)
+                .map_err(|e| anyhow::anyhow!("could not read the link from stdin: {e}"))?;
+            if line.len() as u64 > MAX_LINK_BYTES {
+                return Err(Failure::usage("the first line of stdin is too long to be a request link"));
+            }
+            return from_bytes(&line, "stdin").map(Some);
+        }
+        let bytes = crate::files::read_public(path, MAX_LINK_BYTES as usize)?;
+        let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+        return from_bytes(first, &path.display().to_string()).map(Some);
+    }
+    if let Some(env) = std::env::var_os("SEALPASS_LINK").filter(|v| !v.is_empty()) {
+        let text = env.into_string().map_err(|_| Failure::usage("SEALPASS_LINK is not text"))?;
+        return from_bytes(text.as_bytes(), "SEALPASS_LINK").map(Some);
+    }
+    Ok(args.link.clone().map(Zeroizing::new))
+}
+
+/// The pickup link the server answered with, checked: on the server we uploaded to, for the
+/// drop it created. Anything else would send the receiver elsewhere.
+fn checked_pickup(client: &Client, created: &crate::api::DropCreated) -> Result<String, Failure> {
+    let bad = || {
+        Failure::new(
+            Exit::Error,
+            anyhow::anyhow!(
+                "the server answered the upload with a pickup link that is not its own ({}); the drop {} was \
+                 stored, but do not pass that link on: revoke it with `sealpass revoke {}/d/{}`",
+                shown(&created.pickup_url),
+                shown(&created.id),
+                client.server(),
+                shown(&created.id)
+            ),
+        )
+    };
+    let pickup = link::parse_pickup(&created.pickup_url, None).map_err(|_| bad())?;
+    if pickup.id != created.id || link::origin(&pickup.server) != link::origin(client.server()) {
+        return Err(bad());
+    }
+    Ok(pickup.to_string())
+}
+
 pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(args.json);
     let config = ClientConfig::load()?;
     let ttl = ttl_seconds(args.ttl.as_deref())?;
+    let link_text = request_link(&args)?;
     // The state file must be readable before anything is uploaded: a drop whose manage token
     // cannot be kept could not be followed or revoked.
     local::sent()?;
     // Quiet: this future prompts (the secret, "set it, then press Enter").
     block_on_quiet(async {
         // Where to, sealed to whom, answering what.
-        let (client, recipients, request, kind, label) = match &args.link {
+        let (client, recipients, request, kind, label) = match &link_text {
             Some(_) if args.recipients.given() || args.server.is_some() => {
                 return Err(Failure::usage("a request link names its server and its keys: drop --server, --to and -R"));
             }
@@ -113,9 +189,12 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
                 let kind = Kind::from_name(&status.kind).ok_or_else(|| {
                     Failure::usage(format!(
                         "the request asks for kind '{}', unknown to this sealpass; upgrade",
-                        status.kind
+                        shown(&status.kind)
                     ))
                 })?;
+                if !printer.json() {
+                    printer.note(&format!("You are answering: {} ({kind})", shown(&status.label)));
+                }
                 if let Some(asked) = args.envelope.kind()? {
                     if asked != kind {
                         return Err(Failure::usage(format!(
@@ -196,17 +275,19 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
                 Failure::new(exit, anyhow::anyhow!("{e}.{hint}"))
             })?;
         let fingerprint = crypto::fingerprint_of(&recipients);
+        let pickup_url = checked_pickup(&client, &created)?;
+        let expires_at = shown(&created.expires_at).into_owned();
         // The link first: whatever happens next, the person has it.
         if printer.json() {
             printer.secret_json_line(&Sent {
                 id: &created.id,
-                pickup_url: &created.pickup_url,
+                pickup_url: &pickup_url,
                 expires_at: &created.expires_at,
                 fingerprint: &fingerprint,
                 manage_token: &created.manage_token,
             })?;
         } else {
-            printer.lines(&created.pickup_url)?;
+            printer.lines(&pickup_url)?;
         }
         local::record(SentDrop {
             server: client.server().to_owned(),
@@ -215,17 +296,17 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
             label: label.or_else(|| envelope.note.clone()),
             kind: kind.name().to_owned(),
             created_at: super::now_rfc3339(),
-            expires_at: created.expires_at.clone(),
+            expires_at: expires_at.clone(),
         })?;
         if !printer.json() {
             printer.note(&format!(
-                "sent a {kind}, sealed to {fingerprint}; it waits until {}. `sealpass status` shows who picks it up.",
-                created.expires_at
+                "sent a {kind}, sealed to {fingerprint}; it waits until {expires_at}. `sealpass status` shows who \
+                 picks it up."
             ));
         }
         if args.qr {
             let picture = crate::qr::terminal(
-                &created.pickup_url,
+                &pickup_url,
                 std::io::stderr().is_terminal() && !crate::output::no_color_requested(),
             )?;
             printer.note(&picture);
@@ -247,15 +328,35 @@ pub(crate) struct InitArgs {
 pub(crate) fn init(args: InitArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(false);
     let mut config = ClientConfig::load()?;
-    let server = args.server.trim_end_matches('/').to_owned();
+    let server = link::server_base(&args.server).map_err(|e| Failure::usage(format!("--server {e}")))?;
     let info = block_on(async { Client::new(&server).map_err(client_failure)?.info().await.map_err(client_failure) })?;
-    let served = crypto::fingerprint(&info.recipients);
     if info.recipients.is_empty() {
         return Err(Failure::new(
             Exit::Error,
             anyhow::anyhow!("{server} serves no recipients; its operator must configure them"),
         ));
     }
+    if info.recipients.len() > crate::api::MAX_RECIPIENTS {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!(
+                "{server} serves more than {} recipients; that is not a sealpass server",
+                crate::api::MAX_RECIPIENTS
+            ),
+        ));
+    }
+    // Only real age recipients are shown (and pinned): anything else is refused unseen.
+    if let Some(bad) = info.recipients.iter().position(|r| r.parse::<Recipient>().is_err()) {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!(
+                "{server} serves something that is not an age recipient (entry {} of {}): nothing was pinned",
+                bad + 1,
+                info.recipients.len()
+            ),
+        ));
+    }
+    let served = crypto::fingerprint(&info.recipients);
     let previous = config.pin(&server).cloned();
     printer.note(&format!("{server} seals to:\n  {}\nfingerprint: {served}", info.recipients.join("\n  ")));
     if let Some(old) = previous.as_ref().filter(|p| p.fingerprint != served) {
@@ -366,27 +467,27 @@ pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
                 printer.json_line(&line)?;
                 continue;
             }
+            let text = |value: Option<&str>| shown(value.unwrap_or("?")).into_owned();
             let what = match (&status, line.state) {
                 (None, _) => "gone (the server no longer knows it)".to_owned(),
-                (Some(s), Some(DropState::Received)) => format!(
-                    "received by {} at {}",
-                    s.claimed_by.as_deref().unwrap_or("?"),
-                    s.received_at.as_deref().unwrap_or("?")
-                ),
+                (Some(s), Some(DropState::Received)) => {
+                    format!("received by {} at {}", text(s.claimed_by.as_deref()), text(s.received_at.as_deref()))
+                }
                 (Some(s), Some(DropState::Claimed)) => format!(
                     "claimed by {} at {}, not yet confirmed",
-                    s.claimed_by.as_deref().unwrap_or("?"),
-                    s.claimed_at.as_deref().unwrap_or("?")
+                    text(s.claimed_by.as_deref()),
+                    text(s.claimed_at.as_deref())
                 ),
-                (Some(s), Some(state)) => format!("{} (expires {})", state.as_str(), s.expires_at),
+                (Some(s), Some(state)) => format!("{} (expires {})", state.as_str(), shown(&s.expires_at)),
                 (Some(_), None) => "unknown".to_owned(),
             };
-            let label = drop.label.as_deref().map(|l| format!(" [{l}]")).unwrap_or_default();
-            printer.lines(&format!("{}{label} {}: {what}", drop.pickup(), drop.kind))?;
+            let label = drop.label.as_deref().map(|l| format!(" [{}]", shown(l))).unwrap_or_default();
+            printer.lines(&format!("{}{label} {}: {what}", shown(&drop.pickup()), shown(&drop.kind)))?;
             if let Some(by) = line.claimed_by.as_deref() {
                 printer.note(&format!(
-                    "  It was picked up by \"{by}\". If that is not someone you expect at the vendor, assume the \
-                     credential is compromised: change it on the account now."
+                    "  It was picked up by \"{}\". If that is not someone you expect at the vendor, assume the \
+                     credential is compromised: change it on the account now.",
+                    shown(by)
                 ));
             }
         }
@@ -412,6 +513,14 @@ pub(crate) fn revoke(args: RevokeArgs) -> Result<Exit, Failure> {
             .await
             .map_err(client_failure)
     })?;
-    printer.lines(&format!("{}: {}", drop.pickup(), status.state.as_str()))?;
+    printer.lines(&format!("{}: {}", shown(&drop.pickup()), status.state.as_str()))?;
+    if let (DropState::Revoked, Some(by)) = (status.state, status.claimed_by.as_deref()) {
+        printer.warn(&format!(
+            "it was already delivered to {} at {}; revoked before the acknowledgement, so they may have the \
+             credential. If that is not someone you expect at the vendor, change it on the account now.",
+            shown(by),
+            shown(status.claimed_at.as_deref().unwrap_or("?"))
+        ));
+    }
     Ok(Exit::Ok)
 }

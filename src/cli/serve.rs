@@ -77,6 +77,20 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let store = crate::server::open_store(&settings).map_err(|e| Failure::new(Exit::Error, e))?;
+        // A store that cannot answer now is a start-up error, not a warning after "listening".
+        store.ping().await.map_err(|e| {
+            Failure::new(Exit::Error, anyhow::anyhow!("the store {:?} does not answer: {e}", settings.store))
+        })?;
+        for warning in store.durability_warnings().await {
+            tracing::warn!("{warning}");
+        }
+        if settings.sqlite_synchronous == crate::config::Synchronous::Normal
+            && matches!(settings.store, crate::config::StoreUrl::Sqlite(_))
+        {
+            tracing::warn!(
+                "sqlite_synchronous = \"normal\": answered uploads survive a crash of sealpass, not a power cut"
+            );
+        }
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;

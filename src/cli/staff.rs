@@ -18,7 +18,7 @@ use crate::client::Client;
 use crate::exit::{Exit, Failure};
 use crate::files;
 use crate::link;
-use crate::output::Printer;
+use crate::output::{Printer, shown};
 
 /// Which server and whose token: shared by the staff commands.
 #[derive(Debug, clap::Args)]
@@ -71,13 +71,24 @@ pub(crate) fn request(args: RequestArgs) -> Result<Exit, Failure> {
     let created = block_on(async {
         client.create_request(token.expose_secret(), &args.label, &args.kind, ttl).await.map_err(client_failure)
     })?;
+    // The link must be one of ours, on this server: it goes to a customer.
+    let parsed = link::parse_request(&created.link)
+        .ok()
+        .filter(|r| r.id == created.id && link::origin(&r.server) == link::origin(client.server()));
+    if parsed.is_none() {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!("the server answered with a request link that is not its own; do not send it to anyone"),
+        ));
+    }
     if printer.json() {
         printer.json_line(&created)?;
     } else {
         printer.lines(&created.link)?;
         printer.note(&format!(
-            "Send this link to the customer (it is single-use and expires {}). They run:\n  sealpass send '<link>'",
-            created.expires_at
+            "Send this link to the customer (it is single-use and expires {}). They open it in a browser, or run:\n  \
+             sealpass send '<link>'",
+            shown(&created.expires_at)
         ));
     }
     if args.qr {
@@ -96,26 +107,49 @@ pub(crate) struct InboxArgs {
     staff: StaffArgs,
 }
 
+/// Most inbox pages `sealpass inbox` follows (requested drops come first, so a flood of
+/// anonymous ones is what gets cut).
+const MAX_INBOX_PAGES: usize = 200;
+
 pub(crate) fn inbox(args: InboxArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(args.json);
     let (client, token) = args.staff.resolve(None)?;
-    let inbox = block_on(async { client.inbox(token.expose_secret()).await.map_err(client_failure) })?;
+    let (drops, complete) = block_on(async {
+        let mut drops = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_INBOX_PAGES {
+            let page = client.inbox(token.expose_secret(), cursor.as_deref()).await.map_err(client_failure)?;
+            drops.extend(page.drops);
+            match page.next_cursor {
+                // A server that hands back the same cursor would loop: stop.
+                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+                _ => return Ok((drops, true)),
+            }
+        }
+        Ok((drops, false))
+    })?;
     if printer.json() {
-        printer.json_line(&inbox)?;
+        printer.json_line(&crate::api::Inbox { drops, next_cursor: None })?;
         return Ok(Exit::Ok);
     }
-    if inbox.drops.is_empty() {
+    if drops.is_empty() {
         printer.note("nothing waiting");
     }
-    for d in &inbox.drops {
-        let label = d.label.as_deref().unwrap_or("(no request)");
+    for d in &drops {
+        let label = d.label.as_deref().map_or_else(|| "(no request)".into(), shown);
         printer.lines(&format!(
             "{}/d/{}  {label}  sent {}, expires {}",
             client.server(),
-            d.id,
-            d.created_at,
-            d.expires_at
+            shown(&d.id),
+            shown(&d.created_at),
+            shown(&d.expires_at)
         ))?;
+    }
+    if !complete {
+        printer.warn(&format!(
+            "stopped after {MAX_INBOX_PAGES} pages ({} drops); drops answering a request are listed first",
+            drops.len()
+        ));
     }
     Ok(Exit::Ok)
 }
@@ -280,13 +314,18 @@ pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
         }
         client.ack(&pickup.id, token.expose_secret()).await.map_err(|e| {
             let exit = e.exit();
-            Failure::new(
-                exit,
-                anyhow::anyhow!(
-                    "{e}. The secret WAS handed on but the drop is not acknowledged yet: run receive again (with a \
-                     new -o path) to acknowledge it"
-                ),
-            )
+            let next = match e.code() {
+                Some("revoked") => "The secret WAS handed on, but the sender revoked the drop after you claimed it: \
+                     ask the sender (through another channel) whether it is still to be used"
+                    .to_owned(),
+                Some("expired") => "The secret WAS handed on, but the drop expired before it was acknowledged; the \
+                     server wiped its copy. Tell the sender it was received"
+                    .to_owned(),
+                _ => "The secret WAS handed on but the drop is not acknowledged yet: run receive again (with a new \
+                     -o path) to acknowledge it"
+                    .to_owned(),
+            };
+            Failure::new(exit, anyhow::anyhow!("{e}. {next}"))
         })?;
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));

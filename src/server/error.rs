@@ -50,6 +50,39 @@ impl ApiError {
         }
     }
 
+    /// 503: the disk is nearly full, so new uploads wait while claims go on.
+    pub fn storage_full() -> ApiError {
+        ApiError {
+            retry_after: Some(60),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_full",
+                "the server is low on disk space and takes no new uploads or requests for now; what is waiting \
+                 can still be received. Retry later",
+            )
+        }
+    }
+
+    /// 503: every slot is taken and none came free in time.
+    pub fn overloaded() -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the server is busy; retry in a moment")
+        }
+    }
+
+    /// 429: this address already has as many requests in flight as it may.
+    pub fn too_many_in_flight(max: usize) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_in_flight",
+                format!("your address already has {max} requests in flight; wait for them to finish"),
+            )
+        }
+    }
+
     /// 500, with the cause logged here and never sent.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error");
@@ -86,7 +119,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "request_fulfilled", "this request was already answered")
             }
             StoreError::Unavailable(cause) => {
-                tracing::error!(%cause, "store unavailable");
+                tracing::warn!(%cause, "store unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store_unavailable",

@@ -11,25 +11,32 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::auth::{self, bearer, require_staff, staff_name, token_matches, valid_id};
+use super::auth::{self, bearer, is_staff, require_staff, token_matches, valid_id};
 use super::error::ApiError;
 use super::limits::client_ip;
 use super::metrics::Event;
-use super::{AppState, Peer, now, rfc3339};
+use super::{AppState, Peer, expiry, now, rfc3339};
 use crate::api::{
-    Claimed, CreateDrop, CreateRequest, DropCreated, DropStatus, Inbox, InboxEntry, RequestCreated, RequestStatus,
+    self, Claimed, CreateDrop, CreateRequest, DropCreated, DropStatus, Inbox, InboxEntry, RequestCreated, RequestStatus,
 };
 use crate::envelope::Kind;
-use crate::store::{DropRecord, NewDrop, RequestRecord, StoreError};
+use crate::store::{DropRecord, InboxCursor, NewDrop, RequestRecord, StoreError};
 
-/// Most drops listed in one inbox answer.
-const INBOX_LIMIT: usize = 1000;
 /// Room for the JSON around the ciphertext.
 const JSON_OVERHEAD: usize = 4096;
 
-/// Read a JSON body of at most `limit` bytes; errors name the problem, never quote the body.
-async fn json_body<T: DeserializeOwned>(body: Body, limit: usize) -> Result<T, ApiError> {
-    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+/// Read a JSON body of at most `limit` bytes within the body timeout (so a client that trickles
+/// its body holds a slot for seconds, not minutes); errors name the problem, never quote it.
+async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body, limit: usize) -> Result<T, ApiError> {
+    let within = state.settings.body_timeout;
+    let read = tokio::time::timeout(within, axum::body::to_bytes(body, limit)).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the request body did not arrive within {} s; retry", within.as_secs()),
+        )
+    })?;
+    let bytes: Bytes = read.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
@@ -54,13 +61,22 @@ fn check_id(id: &str, what: &str) -> Result<(), ApiError> {
 }
 
 /// A TTL within 1 s … max, or 400: never clamped.
-fn ttl(state: &AppState, asked: Option<u64>) -> Result<i64, ApiError> {
+fn ttl(state: &AppState, asked: Option<u64>) -> Result<u64, ApiError> {
     let max = state.settings.max_ttl.as_secs();
     let ttl = asked.unwrap_or(state.settings.default_ttl.as_secs());
     if ttl == 0 || ttl > max {
         return Err(ApiError::bad("bad_ttl", format!("ttl_seconds must be from 1 to {max}")));
     }
-    Ok(ttl as i64)
+    Ok(ttl)
+}
+
+/// 503 while the store's disk is below the free-space floor: new uploads would eat the room
+/// that claims, acknowledgements and revocations need.
+fn room_for_uploads(state: &AppState) -> Result<(), ApiError> {
+    match state.store.free_bytes() {
+        Some(free) if free < state.settings.min_free_bytes => Err(ApiError::storage_full()),
+        _ => Ok(()),
+    }
 }
 
 fn rate_limit(
@@ -99,8 +115,9 @@ pub async fn create_drop(
     body: Body,
 ) -> Result<Response, ApiError> {
     rate_limit(&state.create_limiter, &state, peer, &headers)?;
+    room_for_uploads(&state)?;
     let max = state.settings.max_ciphertext_bytes;
-    let req: CreateDrop = json_body(body, max + JSON_OVERHEAD).await?;
+    let req: CreateDrop = json_body(&state, body, max + JSON_OVERHEAD).await?;
     if req.ciphertext.len() > max {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -112,7 +129,7 @@ pub async fn create_drop(
         ApiError::bad("not_age", format!("the ciphertext is not a well-formed armored age file: {why}"))
     })?;
     let now = now();
-    let expires_at = now + ttl(&state, req.ttl_seconds)?;
+    let expires_at = expiry(ttl(&state, req.ttl_seconds)?);
     match &req.request_id {
         Some(request_id) => {
             check_id(request_id, "request")?;
@@ -165,7 +182,7 @@ pub async fn create_drop(
 async fn authorised_drop(state: &AppState, id: &str, headers: &HeaderMap) -> Result<DropRecord, ApiError> {
     check_id(id, "drop")?;
     let record = state.store.get_drop(id).await?.ok_or_else(|| ApiError::not_found("drop"))?;
-    let staff = !state.settings.staff.is_empty() && staff_name(&state.settings, headers).is_some();
+    let staff = !state.settings.staff.is_empty() && is_staff(&state.settings, headers);
     if staff || token_matches(bearer(headers), &record.manage_hash) {
         Ok(record)
     } else {
@@ -244,9 +261,11 @@ pub async fn ack(
 #[derive(Deserialize)]
 pub struct InboxQuery {
     state: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
 }
 
-/// `GET /v1/drops?state=waiting`.
+/// `GET /v1/drops?state=waiting[&cursor=…][&limit=N]`: one page, requested drops first.
 pub async fn inbox(
     State(state): State<AppState>,
     Query(query): Query<InboxQuery>,
@@ -256,7 +275,21 @@ pub async fn inbox(
     if query.state.as_deref().is_some_and(|s| s != "waiting") {
         return Err(ApiError::bad("bad_state", "the inbox lists waiting drops: use ?state=waiting"));
     }
-    let items = state.store.inbox(now(), INBOX_LIMIT).await?;
+    let limit = query.limit.unwrap_or(api::INBOX_PAGE_DEFAULT);
+    if !(1..=api::INBOX_PAGE_MAX).contains(&limit) {
+        return Err(ApiError::bad("bad_limit", format!("limit must be from 1 to {}", api::INBOX_PAGE_MAX)));
+    }
+    let after = match query.cursor.as_deref() {
+        Some(text) => Some(InboxCursor::decode(text).ok_or_else(|| {
+            ApiError::bad("bad_cursor", "the cursor is not one this server gave (pass next_cursor back as it came)")
+        })?),
+        None => None,
+    };
+    // One more than asked tells whether another page follows.
+    let mut items = state.store.inbox(now(), after.as_ref(), limit + 1).await?;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = if more { items.last().map(|i| InboxCursor::after(i).encode()) } else { None };
     let drops = items
         .into_iter()
         .map(|i| InboxEntry {
@@ -268,7 +301,7 @@ pub async fn inbox(
             label: i.label,
         })
         .collect();
-    Ok(Json(Inbox { drops }))
+    Ok(Json(Inbox { drops, next_cursor }))
 }
 
 /// `POST /v1/requests`.
@@ -280,10 +313,14 @@ pub async fn create_request(
 ) -> Result<Response, ApiError> {
     let staff = require_staff(&state.settings, &headers)?;
     rate_limit(&state.create_limiter, &state, peer, &headers)?;
-    let req: CreateRequest = json_body(body, 8 * 1024).await?;
+    room_for_uploads(&state)?;
+    let req: CreateRequest = json_body(&state, body, 8 * 1024).await?;
     let label = req.label.trim();
-    if label.is_empty() || label.chars().count() > 200 || label.chars().any(char::is_control) {
-        return Err(ApiError::bad("bad_label", "the label must be 1–200 printable characters"));
+    if label.is_empty() || label.chars().count() > api::MAX_LABEL_CHARS || label.chars().any(crate::output::is_hazard) {
+        return Err(ApiError::bad(
+            "bad_label",
+            format!("the label must be 1–{} printable characters", api::MAX_LABEL_CHARS),
+        ));
     }
     if Kind::from_name(&req.kind).is_none() {
         let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
@@ -298,7 +335,7 @@ pub async fn create_request(
         kind: req.kind,
         created_by: Some(staff),
         created_at: now,
-        expires_at: now + ttl(&state, req.ttl_seconds)?,
+        expires_at: expiry(ttl(&state, req.ttl_seconds)?),
         drop_id: None,
     };
     let expires_at = rfc3339(record.expires_at);
@@ -316,7 +353,7 @@ pub async fn request_status(
 ) -> Result<Json<RequestStatus>, ApiError> {
     check_id(&id, "request")?;
     let record = state.store.get_request(&id).await?.ok_or_else(|| ApiError::not_found("request"))?;
-    let staff = state.settings.staff.is_empty() || staff_name(&state.settings, &headers).is_some();
+    let staff = is_staff(&state.settings, &headers);
     if !staff && !token_matches(bearer(&headers), &record.upload_hash) {
         return Err(ApiError::not_found("request"));
     }
@@ -335,9 +372,10 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: whether the store answers.
+/// `GET /readyz`: whether the store answers, and whether there is room for uploads.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     state.store.ping().await?;
+    room_for_uploads(&state)?;
     Ok(Json(serde_json::json!({"status": "ready"})))
 }
 

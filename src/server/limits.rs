@@ -1,27 +1,44 @@
-//! Per-IP rate limits (token buckets, pruned as they fill up) and the client address as far as
+//! Per-address limits: request rates (token buckets), requests in flight, and a global bound on
+//! concurrent requests whose queue is itself bounded in time; and the client address as far as
 //! we believe it: the peer, or `X-Forwarded-For` when the peer is a trusted proxy.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Buckets kept before idle ones are pruned.
+use super::error::ApiError;
+
+/// Buckets kept at most; past this, idle buckets are pruned.
 const MAX_TRACKED: usize = 100_000;
+/// Pruning scans every bucket: at most this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 /// A token bucket per client address.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: u32,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug)]
+struct Buckets {
+    by_ip: HashMap<IpAddr, (f64, Instant)>,
+    /// Shared by addresses first seen while the map is full: a flood of new addresses can only
+    /// exhaust this one, never reset the limits of the addresses already tracked.
+    overflow: (f64, Instant),
+    pruned: Instant,
 }
 
 impl RateLimiter {
     /// `per_minute` requests a minute per address, bursting to that many; 0 means no limit.
     pub fn new(per_minute: u32) -> RateLimiter {
-        RateLimiter { per_minute, buckets: Mutex::new(HashMap::new()) }
+        let now = Instant::now();
+        let buckets = Buckets { by_ip: HashMap::new(), overflow: (f64::from(per_minute), now), pruned: now };
+        RateLimiter { per_minute, buckets: Mutex::new(buckets) }
     }
 
     /// Take one token for `ip`, or say how many seconds until one is free.
@@ -33,16 +50,21 @@ impl RateLimiter {
         let capacity = f64::from(self.per_minute);
         let rate = capacity / 60.0;
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() >= MAX_TRACKED {
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < capacity);
-            if buckets.len() >= MAX_TRACKED / 2 {
-                // Under a flood of distinct addresses, forget them all rather than grow or scan
-                // on every request: memory stays bounded, limits restart from full.
-                buckets.clear();
-            }
+        let mut guard = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let buckets = &mut *guard;
+        if buckets.by_ip.len() >= MAX_TRACKED
+            && !buckets.by_ip.contains_key(&ip)
+            && now.duration_since(buckets.pruned) >= PRUNE_EVERY
+        {
+            // A bucket that has refilled is the same as no bucket: forget those only.
+            buckets.by_ip.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < capacity);
+            buckets.pruned = now;
         }
-        let (tokens, at) = buckets.entry(ip).or_insert((capacity, now));
+        let (tokens, at) = if buckets.by_ip.len() < MAX_TRACKED || buckets.by_ip.contains_key(&ip) {
+            buckets.by_ip.entry(ip).or_insert((capacity, now))
+        } else {
+            &mut buckets.overflow
+        };
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(capacity);
         *at = now;
         if *tokens >= 1.0 {
@@ -54,9 +76,77 @@ impl RateLimiter {
     }
 }
 
+/// Requests in flight: at most `per_ip` from one address, and at most the semaphore's permits
+/// in all, waiting no longer than `queue_wait` for one (then 503): a request queued behind
+/// stalled ones is answered, not left hanging.
+#[derive(Debug)]
+pub struct Admission {
+    global: Arc<Semaphore>,
+    queue_wait: Duration,
+    per_ip: usize,
+    in_flight: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// A request's place: its slot and its address's count, both given back when dropped.
+pub struct Ticket {
+    _permit: OwnedSemaphorePermit,
+    _count: Option<Counted>,
+}
+
+/// One request counted against an address; uncounted when dropped.
+struct Counted {
+    ip: IpAddr,
+    in_flight: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Admission {
+    /// `total` requests at once, `per_ip` (0: no limit) from one address.
+    pub fn new(total: usize, per_ip: usize, queue_wait: Duration) -> Admission {
+        Admission {
+            global: Arc::new(Semaphore::new(total)),
+            queue_wait,
+            per_ip,
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A ticket for a request from `ip`, or why not: 429 when the address has too many in
+    /// flight, 503 when no slot came free in time.
+    pub async fn admit(&self, ip: IpAddr) -> Result<Ticket, ApiError> {
+        let count = if self.per_ip > 0 {
+            let ip = bucket_key(ip);
+            let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            let n = map.entry(ip).or_insert(0);
+            if *n >= self.per_ip {
+                return Err(ApiError::too_many_in_flight(self.per_ip));
+            }
+            *n += 1;
+            Some(Counted { ip, in_flight: Arc::clone(&self.in_flight) })
+        } else {
+            None
+        };
+        match tokio::time::timeout(self.queue_wait, Arc::clone(&self.global).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Ticket { _permit: permit, _count: count }),
+            _ => Err(ApiError::overloaded()),
+        }
+    }
+}
+
 /// What a bucket is keyed by: an IPv4 address, or an IPv6 /64 (one customer's network; a
 /// single host can rotate through all of it).
-fn bucket_key(ip: IpAddr) -> IpAddr {
+pub fn bucket_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -109,6 +199,36 @@ mod tests {
         let limiter = RateLimiter::new(1);
         assert!(limiter.check(one).is_ok());
         assert!(limiter.check(same_64).is_err(), "an IPv6 /64 shares one bucket");
+    }
+
+    #[test]
+    fn a_flood_of_new_addresses_does_not_reset_tracked_limits() {
+        let limiter = RateLimiter::new(2);
+        let victim_of_reset: IpAddr = "10.9.9.9".parse().unwrap();
+        assert!(limiter.check(victim_of_reset).is_ok() && limiter.check(victim_of_reset).is_ok());
+        assert!(limiter.check(victim_of_reset).is_err(), "its bucket is empty");
+        // Fill the map with distinct addresses, each of which uses a token.
+        for i in 0..MAX_TRACKED as u32 + 10 {
+            let _ = limiter.check(IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + i)));
+        }
+        assert!(limiter.check(victim_of_reset).is_err(), "still limited after the flood");
+        let len = limiter.buckets.lock().unwrap().by_ip.len();
+        assert!(len <= MAX_TRACKED, "{len}");
+    }
+
+    #[tokio::test]
+    async fn admission_caps_each_address_and_bounds_the_queue() {
+        let admission = Admission::new(3, 2, Duration::from_millis(50));
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t1 = admission.admit(a).await.unwrap();
+        let _t2 = admission.admit(a).await.unwrap();
+        assert!(admission.admit(a).await.is_err(), "third from one address");
+        let _t3 = admission.admit(b).await.unwrap();
+        let started = Instant::now();
+        assert!(admission.admit(b).await.is_err(), "no slot left");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        drop(t1);
+        assert!(admission.admit(a).await.is_ok(), "a slot and a count came back");
     }
 
     #[test]

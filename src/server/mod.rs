@@ -2,6 +2,7 @@
 //! run exactly what production runs. It moves and stores ciphertext only; it never sees a secret.
 
 mod auth;
+mod conn;
 mod error;
 mod handlers;
 mod limits;
@@ -14,14 +15,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tower::limit::GlobalConcurrencyLimitLayer;
 
 pub use auth::OPEN_CLAIMER;
-use limits::RateLimiter;
+use limits::{Admission, RateLimiter};
 use metrics::Metrics;
 pub use tls::Peer;
 
@@ -38,6 +38,7 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     create_limiter: Arc<RateLimiter>,
     claim_limiter: Arc<RateLimiter>,
+    admission: Arc<Admission>,
 }
 
 impl AppState {
@@ -56,6 +57,11 @@ impl AppState {
             public_url: settings.public_url.clone(),
         };
         AppState {
+            admission: Arc::new(Admission::new(
+                settings.concurrency_limit,
+                settings.max_requests_per_ip,
+                settings.queue_timeout,
+            )),
             create_limiter: Arc::new(RateLimiter::new(settings.rate_limits.create_per_minute)),
             claim_limiter: Arc::new(RateLimiter::new(settings.rate_limits.claim_per_minute)),
             store,
@@ -66,9 +72,17 @@ impl AppState {
     }
 }
 
-/// Unix seconds now.
+/// Unix seconds now (rounded down).
 pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// When something that lives `ttl` seconds from now expires: rounded up to the second, so it
+/// never lives less than it was asked to (a 2 s TTL is 2–3 s, never 1.2).
+pub(crate) fn expiry(ttl: u64) -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    let ttl = i64::try_from(ttl).unwrap_or(i64::MAX / 2);
+    now.unix_timestamp() + ttl + i64::from(now.nanosecond() > 0)
 }
 
 /// Unix seconds as RFC 3339 UTC.
@@ -124,11 +138,30 @@ async fn json_errors(response: Response) -> Response {
     fixed
 }
 
-/// The HTTP API and pages, with limits: timeout, concurrency, and (in handlers) body size and
-/// per-IP rates.
+/// Every request but health, readiness and metrics takes a ticket first: at most so many in
+/// flight from one address, and a bounded wait for a slot, so stalled clients cannot queue
+/// everyone else forever.
+async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<Peer>>().map(|c| c.0.0);
+    let ip = match peer {
+        Some(peer) => limits::client_ip(peer, request.headers(), &state.settings.trusted_proxies),
+        None => std::net::IpAddr::from([127, 0, 0, 1]),
+    };
+    match state.admission.admit(ip).await {
+        Ok(ticket) => {
+            let response = next.run(request).await;
+            drop(ticket);
+            response
+        }
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// The HTTP API and pages, with limits: admission (per-address and global concurrency with a
+/// bounded queue), a timeout, and (in handlers) body size, body time and per-IP rates. Health,
+/// readiness and metrics stay outside admission, so they answer even when every slot is taken.
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
-    let concurrency = state.settings.concurrency_limit;
     Router::new()
         .route("/v1/info", get(handlers::info))
         .route("/v1/drops", post(handlers::create_drop).get(handlers::inbox))
@@ -137,28 +170,31 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/drops/{id}/ack", post(handlers::ack))
         .route("/v1/requests", post(handlers::create_request))
         .route("/v1/requests/{id}", get(handlers::request_status))
+        .route("/d/{id}", get(pages::pickup))
+        .route("/r/{id}", get(pages::request))
+        .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .route_layer(middleware::from_fn_with_state(state.clone(), admit))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
-        .route("/d/{id}", get(pages::pickup))
-        .route("/r/{id}", get(pages::request))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
-        // One semaphore shared by every route (Router::layer clones layers per route).
-        .layer(GlobalConcurrencyLimitLayer::new(concurrency))
         .layer(middleware::map_response(json_errors))
         .with_state(state)
 }
 
-/// Open the store the settings name.
+/// Open the store the settings name. Redis is guarded: every call bounded, and answered at
+/// once while Redis is known to be down.
 pub fn open_store(settings: &ServerSettings) -> Result<Arc<dyn Store>, StoreError> {
     match &settings.store {
-        StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
-        StoreUrl::Redis(url) => Ok(Arc::new(crate::store::Deadline::new(
+        StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open_with(path, settings.sqlite_synchronous)?)),
+        StoreUrl::Redis(url) => Ok(Arc::new(crate::store::Guarded::new(
             crate::store::redis::RedisStore::open(url)?,
-            std::time::Duration::from_secs(3),
+            std::time::Duration::from_secs(2),
         ))),
     }
 }
@@ -180,7 +216,8 @@ async fn sweep_forever(state: AppState) {
     }
 }
 
-/// Serve on `listener` until `shutdown` resolves; in-flight requests finish first.
+/// Serve on `listener` until `shutdown` resolves; in-flight requests finish first, within the
+/// shutdown grace.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     settings: ServerSettings,
@@ -191,24 +228,10 @@ pub async fn serve(
         Some((cert, key)) => Some(tls::acceptor(cert, key)?),
         None => None,
     };
+    let (limits, trusted) = (settings.connections, settings.trusted_proxies.clone());
     let state = AppState::new(settings, store);
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
-    let app = router(state);
-    let result = match tls {
-        None => {
-            axum::serve(listener, app.into_make_service_with_connect_info::<tls::Peer>())
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        Some(acceptor) => {
-            axum::serve(
-                tls::TlsListener::new(listener, acceptor),
-                app.into_make_service_with_connect_info::<tls::Peer>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await
-        }
-    };
+    let result = conn::run(listener, tls, router(state), limits, trusted, shutdown).await;
     sweeper.abort();
     result
 }

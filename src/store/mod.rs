@@ -2,8 +2,11 @@
 //! steps, so every backend (SQLite today, Redis next) gives the same answers. Atomicity is the
 //! store's job — one SQL statement or one script per step — never a lock in the server.
 
+mod guarded;
 pub mod redis;
 pub mod sqlite;
+
+pub use guarded::Guarded;
 
 use async_trait::async_trait;
 
@@ -94,6 +97,54 @@ pub struct Claim {
     pub ciphertext: String,
     /// The label of the request it answers.
     pub label: Option<String>,
+}
+
+/// Where an inbox page ends: the next page starts after this entry. The inbox lists drops
+/// that answer a request first, then anonymous ones, each by `(created_at, id)`, so a flood of
+/// anonymous uploads cannot push a requested credential out of sight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxCursor {
+    /// Whether the entry is anonymous (no request).
+    pub anonymous: bool,
+    /// Its upload time.
+    pub created_at: i64,
+    /// Its id.
+    pub id: String,
+}
+
+impl InboxCursor {
+    /// The cursor after `item`.
+    pub fn after(item: &InboxItem) -> InboxCursor {
+        InboxCursor { anonymous: item.request_id.is_none(), created_at: item.created_at, id: item.id.clone() }
+    }
+
+    /// As passed in `?cursor=`: `r.<created_at>.<id>` or `a.<created_at>.<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}", if self.anonymous { "a" } else { "r" }, self.created_at, self.id)
+    }
+
+    /// The cursor of [`InboxCursor::encode`], if well formed.
+    pub fn decode(text: &str) -> Option<InboxCursor> {
+        let mut parts = text.splitn(3, '.');
+        let anonymous = match parts.next()? {
+            "a" => true,
+            "r" => false,
+            _ => return None,
+        };
+        let created_at = parts.next()?.parse().ok()?;
+        let id = parts.next()?.to_owned();
+        (id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')).then_some(InboxCursor {
+            anonymous,
+            created_at,
+            id,
+        })
+    }
+
+    /// Whether `item` comes after this cursor in inbox order.
+    pub fn precedes(&self, item: &InboxItem) -> bool {
+        let key = |anonymous: bool, created_at: i64, id: &str| (anonymous, created_at, id.to_owned());
+        key(self.anonymous, self.created_at, &self.id) < key(item.request_id.is_none(), item.created_at, &item.id)
+    }
 }
 
 /// One waiting drop, for the inbox.
@@ -209,8 +260,9 @@ pub trait Store: Send + Sync + 'static {
     async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError>;
     /// `claimed → received` by the claimer; ciphertext wiped. Idempotent for the claimer.
     async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError>;
-    /// Waiting, unexpired drops, oldest first, at most `limit`.
-    async fn inbox(&self, now: i64, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
+    /// Waiting, unexpired drops in inbox order (see [`InboxCursor`]) after `after`, at most
+    /// `limit`.
+    async fn inbox(&self, now: i64, after: Option<&InboxCursor>, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
     /// Store a new request.
     async fn create_request(&self, request: RequestRecord) -> Result<(), StoreError>;
     /// A request's record, if it exists.
@@ -220,58 +272,13 @@ pub trait Store: Send + Sync + 'static {
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError>;
     /// Whether the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
-}
-
-/// A store whose every call gives up after a deadline with `Unavailable`, so a backend that
-/// hangs (a Redis being restarted) turns into a prompt 503 instead of a stuck request.
-pub struct Deadline<S> {
-    inner: S,
-    limit: std::time::Duration,
-}
-
-impl<S> Deadline<S> {
-    /// Wrap `inner`, bounding each call to `limit`.
-    pub fn new(inner: S, limit: std::time::Duration) -> Deadline<S> {
-        Deadline { inner, limit }
+    /// Free space on the file system the store writes to, if it writes to a local one.
+    fn free_bytes(&self) -> Option<u64> {
+        None
     }
-
-    async fn bound<T>(&self, call: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        tokio::time::timeout(self.limit, call)
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable(format!("no answer within {:?}", self.limit))))
-    }
-}
-
-#[async_trait]
-impl<S: Store> Store for Deadline<S> {
-    async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError> {
-        self.bound(self.inner.create_drop(drop)).await
-    }
-    async fn get_drop(&self, id: &str) -> Result<Option<DropRecord>, StoreError> {
-        self.bound(self.inner.get_drop(id)).await
-    }
-    async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError> {
-        self.bound(self.inner.revoke(id, now)).await
-    }
-    async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError> {
-        self.bound(self.inner.claim(id, staff, now)).await
-    }
-    async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError> {
-        self.bound(self.inner.ack(id, staff, now)).await
-    }
-    async fn inbox(&self, now: i64, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
-        self.bound(self.inner.inbox(now, limit)).await
-    }
-    async fn create_request(&self, request: RequestRecord) -> Result<(), StoreError> {
-        self.bound(self.inner.create_request(request)).await
-    }
-    async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
-        self.bound(self.inner.get_request(id)).await
-    }
-    async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
-        self.bound(self.inner.sweep(now)).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.bound(self.inner.ping()).await
+    /// What an operator should know at start about the store's durability (for Redis: an
+    /// `appendfsync` weaker than `always`).
+    async fn durability_warnings(&self) -> Vec<String> {
+        Vec::new()
     }
 }

@@ -4,19 +4,31 @@
 //! Every multi-step change is one Lua script on one hash slot: a drop's keys are
 //! `sealpass:{<id>}:drop` (a hash: the state record) and `sealpass:{<id>}:ct` (the ciphertext), so
 //! the scripts also work on Redis Cluster. Ciphertext keys expire with the drop; state records
-//! 7 days later. Two sorted sets index what needs attention without `KEYS`: `sealpass:inbox`
-//! (waiting drops by upload time; a hint, pruned as it is read) and `sealpass:due` (when each
-//! drop expires and each record may be purged), which `sweep` works through.
+//! 7 days later. Sorted sets index what needs attention without `KEYS`: the inbox, as
+//! `sealpass:inbox:r` (drops answering a request) and `sealpass:inbox:a` (anonymous ones), by
+//! upload time (hints, pruned as they are read), and `sealpass:due` (when each drop expires and
+//! each record may be purged), which `sweep` works through.
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-use super::{Claim, DropRecord, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS};
+use super::{
+    Claim, DropRecord, InboxCursor, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS,
+};
 use crate::api::DropState;
 
-const INBOX: &str = "sealpass:inbox";
+/// Waiting drops that answer a request, by upload time.
+const INBOX_REQUESTED: &str = "sealpass:inbox:r";
+/// Waiting anonymous drops, by upload time.
+const INBOX_ANONYMOUS: &str = "sealpass:inbox:a";
+/// The single inbox set of earlier versions, migrated on first read.
+const INBOX_LEGACY: &str = "sealpass:inbox";
 const DUE: &str = "sealpass:due";
+
+fn inbox_key(anonymous: bool) -> &'static str {
+    if anonymous { INBOX_ANONYMOUS } else { INBOX_REQUESTED }
+}
 
 fn drop_key(id: &str) -> String {
     format!("sealpass:{{{id}}}:drop")
@@ -62,7 +74,7 @@ const ACK: &str = r"
 local d = redis.call('HMGET', KEYS[1], 'state', 'claimed_by', 'expires_at')
 local state, by = d[1], d[2]
 if not state or state == 'pending' then return {'err', 'not_found'} end
-if by == ARGV[1] and (state == 'claimed' or state == 'expired') then
+if by == ARGV[1] and state == 'claimed' and tonumber(ARGV[2]) < tonumber(d[3]) then
   redis.call('HSET', KEYS[1], 'state', 'received', 'received_at', ARGV[2])
   redis.call('DEL', KEYS[2])
   return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))}
@@ -263,8 +275,8 @@ impl RedisStore {
             return Ok(manager.clone());
         }
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(std::time::Duration::from_secs(2))
-            .set_response_timeout(std::time::Duration::from_secs(2))
+            .set_connection_timeout(std::time::Duration::from_secs(1))
+            .set_response_timeout(std::time::Duration::from_secs(1))
             .set_number_of_retries(1);
         let manager = self.client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
         *slot = Some(manager.clone());
@@ -337,7 +349,7 @@ impl Store for RedisStore {
         redis::pipe()
             .zadd(DUE, format!("d:{}", drop.id), drop.expires_at)
             .ignore()
-            .zadd(INBOX, &drop.id, drop.created_at)
+            .zadd(inbox_key(drop.request_id.is_none()), &drop.id, drop.created_at)
             .ignore()
             .query_async::<()>(&mut conn)
             .await
@@ -378,59 +390,19 @@ impl Store for RedisStore {
         Ok(answered(reply)?.0)
     }
 
-    async fn inbox(&self, now: i64, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+    async fn inbox(&self, now: i64, after: Option<&InboxCursor>, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
         let mut conn = self.conn().await?;
+        self.migrate_legacy_inbox(&mut conn).await?;
         let mut out = Vec::new();
-        let mut offset = 0isize;
-        while out.len() < limit {
-            let ids: Vec<String> = redis::cmd("ZRANGE")
-                .arg(INBOX)
-                .arg("-inf")
-                .arg("+inf")
-                .arg("BYSCORE")
-                .arg("LIMIT")
-                .arg(offset)
-                .arg(limit.max(64))
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.lost(e))?;
-            if ids.is_empty() {
+        for anonymous in [false, true] {
+            // A cursor in the anonymous group is past every requested drop.
+            if after.is_some_and(|c| c.anonymous && !anonymous) {
+                continue;
+            }
+            let from = after.filter(|c| c.anonymous == anonymous);
+            self.inbox_group(&mut conn, now, anonymous, from, limit, &mut out).await?;
+            if out.len() >= limit {
                 break;
-            }
-            offset += ids.len() as isize;
-            let mut pipe = redis::pipe();
-            for id in &ids {
-                pipe.hgetall(drop_key(id));
-            }
-            let records: Vec<Vec<String>> = pipe.query_async(&mut conn).await.map_err(|e| self.lost(e))?;
-            let mut stale = Vec::new();
-            for (id, pairs) in ids.iter().zip(records) {
-                match record(&pairs)? {
-                    Some(r) if r.state_at(now) == DropState::Waiting => {
-                        let label = match &r.request_id {
-                            Some(request) => {
-                                conn.hget(request_key(request), "label").await.map_err(|e| self.lost(e))?
-                            }
-                            None => None,
-                        };
-                        if out.len() < limit {
-                            out.push(InboxItem {
-                                id: r.id,
-                                created_at: r.created_at,
-                                expires_at: r.expires_at,
-                                size: r.size,
-                                request_id: r.request_id,
-                                label,
-                            });
-                        }
-                    }
-                    Some(r) if r.state_at(now) == DropState::Expired && r.state == DropState::Waiting => {}
-                    _ => stale.push(id.clone()),
-                }
-            }
-            if !stale.is_empty() {
-                offset -= stale.len() as isize;
-                conn.zrem::<_, _, ()>(INBOX, &stale).await.map_err(|e| self.lost(e))?;
             }
         }
         Ok(out)
@@ -511,7 +483,11 @@ impl Store for RedisStore {
                         // Next due: the tombstone's purge.
                         let purge_at = self.purge_time(&mut conn, id).await?;
                         conn.zadd::<_, _, _, ()>(DUE, format!("p:{id}"), purge_at).await.map_err(|e| self.lost(e))?;
-                        let _: Result<(), _> = conn.zrem(INBOX, id).await;
+                        let _: Result<(), _> = redis::pipe()
+                            .zrem(INBOX_REQUESTED, id)
+                            .zrem(INBOX_ANONYMOUS, id)
+                            .query_async(&mut conn)
+                            .await;
                     }
                     "p" => {
                         swept.purged +=
@@ -546,9 +522,134 @@ impl Store for RedisStore {
         let mut conn = self.conn().await?;
         redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(|e| self.lost(e))
     }
+
+    async fn durability_warnings(&self) -> Vec<String> {
+        let Ok(conn) = self.conn().await else {
+            return vec!["could not ask Redis how durable its writes are (it is unreachable)".into()];
+        };
+        let setting = |name: &'static str| {
+            let mut conn = conn.clone();
+            async move {
+                redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg(name)
+                    .query_async::<Vec<String>>(&mut conn)
+                    .await
+                    .ok()
+                    .and_then(|v| v.get(1).cloned())
+            }
+        };
+        let (appendonly, appendfsync) = (setting("appendonly").await, setting("appendfsync").await);
+        match (appendonly.as_deref(), appendfsync.as_deref()) {
+            (Some("yes"), Some("always")) => vec![],
+            (None, _) | (_, None) => vec![
+                "could not read Redis's appendonly/appendfsync (CONFIG GET refused?): make sure it runs with \
+                 appendonly yes and appendfsync always, or an answered upload or claim can be lost"
+                    .into(),
+            ],
+            (Some(ao), Some(fsync)) => vec![format!(
+                "Redis runs with appendonly {ao}, appendfsync {fsync}: an answered upload can be lost if Redis \
+                 or its machine dies, and a lost claim can hand one drop to two staff members. Use appendonly \
+                 yes and appendfsync always (docs/operations.md)"
+            )],
+        }
+    }
 }
 
 impl RedisStore {
+    /// One group of the inbox, in `(created_at, id)` order after `from`, appended to `out` up to
+    /// `limit` entries; entries that are no longer waiting are pruned from the set.
+    async fn inbox_group(
+        &self,
+        conn: &mut ConnectionManager,
+        now: i64,
+        anonymous: bool,
+        from: Option<&InboxCursor>,
+        limit: usize,
+        out: &mut Vec<InboxItem>,
+    ) -> Result<(), StoreError> {
+        let key = inbox_key(anonymous);
+        let start = from.map_or("-inf".to_owned(), |c| c.created_at.to_string());
+        let mut offset = 0isize;
+        while out.len() < limit {
+            let batch: Vec<(String, i64)> = redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(&start)
+                .arg("+inf")
+                .arg("BYSCORE")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg((limit - out.len()).max(64))
+                .arg("WITHSCORES")
+                .query_async(conn)
+                .await
+                .map_err(|e| self.lost(e))?;
+            if batch.is_empty() {
+                break;
+            }
+            offset += batch.len() as isize;
+            let mut pipe = redis::pipe();
+            for (id, _) in &batch {
+                pipe.hgetall(drop_key(id));
+            }
+            let records: Vec<Vec<String>> = pipe.query_async(conn).await.map_err(|e| self.lost(e))?;
+            let mut stale = Vec::new();
+            let mut waiting = Vec::new();
+            for ((id, _), pairs) in batch.iter().zip(records) {
+                match record(&pairs)? {
+                    Some(r) if r.state_at(now) == DropState::Waiting => waiting.push(r),
+                    // Expired but not yet swept: the sweeper removes it.
+                    Some(r) if r.state_at(now) == DropState::Expired && r.state == DropState::Waiting => {}
+                    _ => stale.push(id.clone()),
+                }
+            }
+            let mut labels = redis::pipe();
+            for r in &waiting {
+                labels.hget(request_key(r.request_id.as_deref().unwrap_or("-")), "label");
+            }
+            let labels: Vec<Option<String>> = if waiting.is_empty() {
+                Vec::new()
+            } else {
+                labels.query_async(conn).await.map_err(|e| self.lost(e))?
+            };
+            for (r, label) in waiting.into_iter().zip(labels) {
+                let item = InboxItem {
+                    label: label.filter(|_| r.request_id.is_some()),
+                    id: r.id,
+                    created_at: r.created_at,
+                    expires_at: r.expires_at,
+                    size: r.size,
+                    request_id: r.request_id,
+                };
+                if from.is_none_or(|c| c.precedes(&item)) && out.len() < limit {
+                    out.push(item);
+                }
+            }
+            if !stale.is_empty() {
+                offset -= stale.len() as isize;
+                conn.zrem::<_, _, ()>(key, &stale).await.map_err(|e| self.lost(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Move the entries of the single inbox set of earlier versions into the two groups.
+    async fn migrate_legacy_inbox(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
+        let exists: bool = conn.exists(INBOX_LEGACY).await.map_err(|e| self.lost(e))?;
+        if !exists {
+            return Ok(());
+        }
+        let entries: Vec<(String, i64)> =
+            conn.zrange_withscores(INBOX_LEGACY, 0, -1).await.map_err(|e| self.lost(e))?;
+        for (id, score) in entries {
+            let request: Option<String> = conn.hget(drop_key(&id), "request_id").await.map_err(|e| self.lost(e))?;
+            let anonymous = request.is_none_or(|r| r.is_empty());
+            conn.zadd::<_, _, _, ()>(inbox_key(anonymous), &id, score).await.map_err(|e| self.lost(e))?;
+            conn.zrem::<_, _, ()>(INBOX_LEGACY, &id).await.map_err(|e| self.lost(e))?;
+        }
+        Ok(())
+    }
+
     /// When a drop's record may be purged: `expires_at` + 7 days (now, if it is gone).
     async fn purge_time(&self, conn: &mut ConnectionManager, id: &str) -> Result<i64, StoreError> {
         let expires: Option<i64> = conn.hget(drop_key(id), "expires_at").await.map_err(|e| self.lost(e))?;

@@ -50,7 +50,7 @@ pub async fn conformance(store: Arc<dyn Store>) {
     assert_eq!((got.size, got.expires_at, got.manage_hash), ("ciphertext of drop-a".len(), t0() + 100, [7; 32]));
     assert_eq!(store.get_drop("nope").await.unwrap(), None);
     assert_eq!(store.create_drop(new_drop(a, t0(), 100, None)).await.unwrap_err(), StoreError::Duplicate);
-    let inbox = store.inbox(t0() + 1, 100).await.unwrap();
+    let inbox = store.inbox(t0() + 1, None, 100).await.unwrap();
     assert_eq!(inbox.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [a]);
 
     // Claim: one winner; the winner may claim again and gets the same answer.
@@ -63,7 +63,7 @@ pub async fn conformance(store: Arc<dyn Store>) {
         store.claim(a, "bob", t0() + 9).await.unwrap_err(),
         StoreError::ClaimedByOther { by: "alice".into(), at: t0() + 5 }
     );
-    assert!(store.inbox(t0() + 9, 100).await.unwrap().is_empty(), "claimed drops leave the inbox");
+    assert!(store.inbox(t0() + 9, None, 100).await.unwrap().is_empty(), "claimed drops leave the inbox");
 
     // Acknowledge: only the claimer; idempotent for it; the ciphertext is then gone.
     assert_eq!(store.ack(a, "bob", t0() + 10).await.unwrap_err(), StoreError::NotClaimed);
@@ -102,18 +102,21 @@ pub async fn conformance(store: Arc<dyn Store>) {
     let swept = store.sweep(t0() + 10).await.unwrap();
     assert_eq!(swept.expired, 1, "only drop-c has expired");
     assert_eq!(store.get_drop(c).await.unwrap().unwrap().state, DropState::Expired);
-    assert!(store.inbox(t0() + 10, 100).await.unwrap().iter().all(|i| i.id != c));
+    assert!(store.inbox(t0() + 10, None, 100).await.unwrap().iter().all(|i| i.id != c));
     store.sweep(t0() + 10 + TOMBSTONE_SECONDS - 1).await.unwrap();
     assert!(store.get_drop(c).await.unwrap().is_some(), "the tombstone stays for 7 days");
     assert!(store.sweep(t0() + 10 + TOMBSTONE_SECONDS).await.unwrap().purged >= 1);
     assert!(store.get_drop(c).await.unwrap().is_none(), "and is purged after");
 
-    // A claimer may still acknowledge after the sweeper expired the drop it holds.
+    // A claimed drop that expired stays expired: it is never acknowledged into received,
+    // whether or not the sweeper ran.
     store.create_drop(new_drop("late-ack", t0(), 10, None)).await.unwrap();
     store.claim("late-ack", "alice", t0() + 9).await.unwrap();
+    assert_eq!(store.ack("late-ack", "alice", t0() + 10).await.unwrap_err(), StoreError::Expired);
     store.sweep(t0() + 10).await.unwrap();
     assert_eq!(store.ack("late-ack", "bob", t0() + 11).await.unwrap_err(), StoreError::Expired);
-    assert_eq!(store.ack("late-ack", "alice", t0() + 11).await.unwrap().state, DropState::Received);
+    assert_eq!(store.ack("late-ack", "alice", t0() + 11).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.get_drop("late-ack").await.unwrap().unwrap().state, DropState::Expired);
 
     // Requests: one upload each, bound atomically; label reaches the inbox and the claim.
     let t1 = t0() + 20;
@@ -138,7 +141,7 @@ pub async fn conformance(store: Arc<dyn Store>) {
         store.create_drop(new_drop("req-s", t1 + 5, 100, Some("req-s"))).await.unwrap_err(),
         StoreError::Expired
     );
-    let inbox = store.inbox(t1 + 1, 100).await.unwrap();
+    let inbox = store.inbox(t1 + 1, None, 100).await.unwrap();
     let listed = inbox.iter().find(|i| i.id == d).expect("drop-d is waiting");
     assert_eq!((listed.request_id.as_deref(), listed.label.as_deref()), (Some("req-r"), Some("label of req-r")));
     assert_eq!(store.claim(d, "alice", t1 + 2).await.unwrap().label.as_deref(), Some("label of req-r"));
@@ -148,12 +151,49 @@ pub async fn conformance(store: Arc<dyn Store>) {
     for n in 0..5 {
         store.create_drop(new_drop(&format!("order-{n}"), t1 + 10 + n, 100, None)).await.unwrap();
     }
-    let listed: Vec<String> = store.inbox(t1 + 20, 100).await.unwrap().into_iter().map(|i| i.id).collect();
+    let listed: Vec<String> = store.inbox(t1 + 20, None, 100).await.unwrap().into_iter().map(|i| i.id).collect();
     let order: Vec<&String> = listed.iter().filter(|i| i.starts_with("order-")).collect();
     assert_eq!(order, ["order-0", "order-1", "order-2", "order-3", "order-4"], "oldest first");
-    assert_eq!(store.inbox(t1 + 20, 3).await.unwrap().len(), 3, "bounded");
+    assert_eq!(store.inbox(t1 + 20, None, 3).await.unwrap().len(), 3, "bounded");
 
-    concurrent_claims(store.clone(), t1 + 30).await;
+    inbox_pages(store.clone(), t1 + 30).await;
+    concurrent_claims(store.clone(), t1 + 40).await;
+}
+
+/// A flood of anonymous drops cannot hide a requested one, and pages cover everything once.
+async fn inbox_pages(store: Arc<dyn Store>, now: i64) {
+    use sealpass::store::InboxCursor;
+    // Clear what the story left waiting, so the pages below are exactly ours.
+    for item in store.inbox(now, None, 1000).await.unwrap() {
+        store.revoke(&item.id, now).await.unwrap();
+    }
+    for n in 0..250 {
+        store.create_drop(new_drop(&format!("flood-{n:03}"), now - 5 + (n % 3), 100, None)).await.unwrap();
+    }
+    store.create_request(request("req-late", now, 1000)).await.unwrap();
+    store.create_drop(new_drop("req-late", now + 1, 100, Some("req-late"))).await.unwrap();
+    let first = store.inbox(now + 2, None, 10).await.unwrap();
+    assert_eq!(first[0].id, "req-late", "requested drops come first, however many anonymous ones wait");
+    let mut seen = Vec::new();
+    let mut after: Option<InboxCursor> = None;
+    loop {
+        let page = store.inbox(now + 2, after.as_ref(), 7).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 7);
+        after = page.last().map(InboxCursor::after);
+        seen.extend(page.into_iter().map(|i| i.id));
+    }
+    assert_eq!(seen.len(), 251, "every waiting drop once");
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 251, "no drop twice");
+    assert_eq!(seen[0], "req-late");
+    let cursor = InboxCursor::decode(&InboxCursor::after(&first[0]).encode()).unwrap();
+    assert_eq!(cursor, InboxCursor::after(&first[0]));
+    for id in seen {
+        store.revoke(&id, now + 3).await.unwrap();
+    }
 }
 
 /// 50 drops × 8 claimers at once: exactly one winner each, everyone else told who won.

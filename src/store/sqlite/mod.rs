@@ -1,104 +1,31 @@
-//! The embedded store: one SQLite file (WAL, `secure_delete`), owned by a dedicated thread so
-//! the async runtime never blocks on disk. Every state change is one statement
-//! (`UPDATE … WHERE <allowed states> … RETURNING`), so exactly one claimer can win.
+//! The embedded store: one SQLite file (WAL, `secure_delete`, fsync per commit by default),
+//! owned by a dedicated thread so the async runtime never blocks on disk. Every state change is
+//! one statement (`UPDATE … WHERE <allowed states> … RETURNING`), so exactly one claimer can win.
+//! Ciphertext lives in its own table and is deleted, never blanked, when a drop is wiped.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Claim, DropRecord, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS};
+use super::{
+    Claim, DropRecord, InboxCursor, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS,
+};
 use crate::api::DropState;
+use crate::config::Synchronous;
 
-/// Hands a job's answer to its caller; given the batch's commit error, if any, instead.
-type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
+mod schema;
+mod thread;
 
-/// A batched job: runs on the connection (or, given none, only answers with an error).
-type BatchJob = Box<dyn FnOnce(Option<&mut Connection>) -> Deliver + Send>;
-
-/// Work for the store's thread.
-enum Job {
-    /// Runs inside the current batch's transaction; answered after the commit. Given no
-    /// connection, it does not run and is answered with an error.
-    Batched(BatchJob),
-    /// Runs on its own, outside any transaction (maintenance: checkpoints, vacuum).
-    Alone(Box<dyn FnOnce(&mut Connection) + Send>),
-}
-
-/// Most jobs committed together.
-const MAX_BATCH: usize = 128;
-
-/// The store thread: take whatever jobs are queued, run them in one transaction (each keeps its
-/// own atomicity: one statement, or a savepoint), commit once, and only then answer. One
-/// commit for many requests is what lets a single SQLite writer keep up with the network.
-/// Nothing is ever answered as done unless its transaction committed, and nothing that may
-/// have committed is answered as failed.
-fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>) {
-    let mut pending: Option<Job> = None;
-    loop {
-        let first = match pending.take() {
-            Some(job) => job,
-            None => match queue.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            },
-        };
-        let first = match first {
-            Job::Alone(job) => {
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
-                continue;
-            }
-            Job::Batched(job) => job,
-        };
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            // Could not open a transaction: run nothing, say so.
-            first(None)(Some(internal(e)));
-            continue;
-        }
-        let mut deliveries = vec![run_one(&mut conn, first)];
-        let mut lost = false;
-        while deliveries.len() < MAX_BATCH && !lost {
-            match queue.try_recv() {
-                Ok(Job::Batched(job)) => {
-                    deliveries.push(run_one(&mut conn, job));
-                    // SQLite can abandon the whole transaction on some errors (disk full, I/O):
-                    // then nothing so far will commit, so stop adding to it.
-                    lost = conn.is_autocommit();
-                }
-                Ok(alone) => {
-                    pending = Some(alone);
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        let failed = if conn.is_autocommit() {
-            Some(StoreError::Unavailable("the store's transaction was abandoned; nothing was saved".into()))
-        } else {
-            conn.execute_batch("COMMIT").err().map(|e| {
-                let _ = conn.execute_batch("ROLLBACK");
-                internal(e)
-            })
-        };
-        for deliver in deliveries {
-            deliver(failed.clone());
-        }
-    }
-}
-
-/// Run one job, turning a panic into an error answer instead of a dead store thread.
-fn run_one(conn: &mut Connection, job: BatchJob) -> Deliver {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(conn)))) {
-        Ok(deliver) => deliver,
-        Err(_) => Box::new(|_| ()),
-    }
-}
+use thread::{Job, Shared};
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     path: PathBuf,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -107,41 +34,10 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r"
-    CREATE TABLE drops (
-        id          TEXT PRIMARY KEY,
-        manage_hash BLOB NOT NULL,
-        ciphertext  TEXT,
-        size        INTEGER NOT NULL,
-        state       TEXT NOT NULL CHECK (state IN ('waiting', 'claimed', 'received', 'revoked', 'expired')),
-        created_at  INTEGER NOT NULL,
-        expires_at  INTEGER NOT NULL,
-        claimed_by  TEXT,
-        claimed_at  INTEGER,
-        received_at INTEGER,
-        revoked_at  INTEGER,
-        request_id  TEXT
-    ) STRICT;
-    CREATE INDEX drops_by_state ON drops (state, expires_at);
-    CREATE TABLE requests (
-        id          TEXT PRIMARY KEY,
-        upload_hash BLOB NOT NULL,
-        label       TEXT NOT NULL,
-        kind        TEXT NOT NULL,
-        created_by  TEXT,
-        created_at  INTEGER NOT NULL,
-        expires_at  INTEGER NOT NULL,
-        purge_at    INTEGER NOT NULL,
-        drop_id     TEXT
-    ) STRICT;
-    CREATE INDEX requests_by_purge ON requests (purge_at);
-"];
-
 const DROP_COLUMNS: &str =
     "id, manage_hash, state, size, created_at, expires_at, claimed_by, claimed_at, received_at, revoked_at, request_id";
 
-fn internal(e: rusqlite::Error) -> StoreError {
+pub(super) fn internal(e: rusqlite::Error) -> StoreError {
     StoreError::Internal(e.to_string())
 }
 
@@ -219,27 +115,14 @@ fn refusal(conn: &Connection, id: &str, staff: Option<&str>, now: i64) -> StoreE
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let version: usize =
-        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map_err(internal)? as usize;
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Unavailable(format!(
-            "the database has schema version {version}, newer than this sealpass ({}); upgrade sealpass",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction().map_err(internal)?;
-        tx.execute_batch(migration).map_err(internal)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(internal)?;
-        tx.commit().map_err(internal)?;
-    }
-    Ok(())
-}
-
 impl SqliteStore {
-    /// Open (creating if needed) the database at `path` and start its thread.
+    /// Open (creating if needed) the database at `path`, commits fsynced, and start its thread.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, Synchronous::Full)
+    }
+
+    /// Open with the given commit durability.
+    pub fn open_with(path: &Path, synchronous: Synchronous) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()
@@ -250,26 +133,33 @@ impl SqliteStore {
         }
         let mut conn =
             Connection::open(path).map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
-        // WAL: a commit is durable against a crash of the process (kill -9) once it returns;
-        // synchronous=FULL would also survive power loss at the cost of an fsync a write.
-        // auto_vacuum only takes effect on a new file: wiped ciphertext pages are handed back to
-        // the file system by the sweeper (incremental_vacuum) instead of piling up.
-        conn.execute_batch(
-            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-             PRAGMA secure_delete = ON; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-        )
+        // WAL with synchronous=FULL: the WAL is fsynced at every commit, so an answered upload
+        // survives a power cut, not just a crash of the process; group commit shares that fsync
+        // among a batch. NORMAL (opt-in) survives kill -9 only. auto_vacuum only takes effect on
+        // a new file: pages freed by wipes go back to the file system through the sweeper's
+        // incremental_vacuum instead of piling up.
+        let sync = match synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};
+             PRAGMA secure_delete = ON; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"
+        ))
         .map_err(internal)?;
-        migrate(&mut conn)?;
+        schema::migrate(&mut conn)?;
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
         let (jobs, queue) = mpsc::channel::<Job>();
+        let shared = Arc::new(Shared::default());
+        let for_thread = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("sealpass-sqlite".into())
-            .spawn(move || run_jobs(conn, queue))
+            .spawn(move || thread::run_jobs(conn, queue, for_thread))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(SqliteStore { jobs, path: path.to_owned() })
+        Ok(SqliteStore { jobs, path: path.to_owned(), shared })
     }
 
     /// Run `f` on the store's thread, in a batch, and wait (without blocking the runtime) for
@@ -336,16 +226,20 @@ impl Store for SqliteStore {
                     });
                 }
             }
+            tx.prepare_cached("INSERT INTO ciphertexts (body) VALUES (?1)")
+                .and_then(|mut s| s.execute([&drop.ciphertext]))
+                .map_err(internal)?;
+            let seq = tx.last_insert_rowid();
             let inserted = tx
                 .prepare_cached(
-                    "INSERT INTO drops (id, manage_hash, ciphertext, size, state, created_at, expires_at, request_id)
+                    "INSERT INTO drops (id, manage_hash, ct, size, state, created_at, expires_at, request_id)
                      VALUES (?1, ?2, ?3, ?4, 'waiting', ?5, ?6, ?7)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
                         drop.id,
                         drop.manage_hash.as_slice(),
-                        drop.ciphertext,
+                        seq,
                         drop.ciphertext.len() as i64,
                         drop.created_at,
                         drop.expires_at,
@@ -370,15 +264,18 @@ impl Store for SqliteStore {
     }
 
     async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError> {
-        let id = id.to_owned();
+        let (id, shared) = (id.to_owned(), Arc::clone(&self.shared));
         self.call(move |conn| {
             let sql = format!(
-                "UPDATE drops SET state = 'revoked', revoked_at = ?2, ciphertext = NULL
+                "UPDATE drops SET state = 'revoked', revoked_at = ?2, ct = NULL
                  WHERE id = ?1 AND state IN ('waiting', 'claimed') AND expires_at > ?2 RETURNING {DROP_COLUMNS}"
             );
             let row = conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, now], drop_row).optional());
             match row.map_err(internal)? {
-                Some(record) => Ok(record),
+                Some(record) => {
+                    shared.wiped.store(true, Ordering::Release);
+                    Ok(record)
+                }
                 None => match refusal(conn, &id, None, now) {
                     StoreError::Revoked => get_drop(conn, &id)?.ok_or(StoreError::NotFound),
                     other => Err(other),
@@ -393,8 +290,9 @@ impl Store for SqliteStore {
         self.call(move |conn| {
             let sql = format!(
                 "UPDATE drops SET state = 'claimed', claimed_by = ?2, claimed_at = COALESCE(claimed_at, ?3)
-                 WHERE id = ?1 AND expires_at > ?3 AND (state = 'waiting' OR (state = 'claimed' AND claimed_by = ?2))
-                 RETURNING {DROP_COLUMNS}, ciphertext"
+                 WHERE id = ?1 AND expires_at > ?3 AND ct IS NOT NULL
+                   AND (state = 'waiting' OR (state = 'claimed' AND claimed_by = ?2))
+                 RETURNING {DROP_COLUMNS}, (SELECT body FROM ciphertexts WHERE seq = drops.ct)"
             );
             let row = conn
                 .prepare_cached(&sql)
@@ -419,15 +317,17 @@ impl Store for SqliteStore {
     }
 
     async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError> {
-        let (id, staff) = (id.to_owned(), staff.to_owned());
+        let (id, staff, shared) = (id.to_owned(), staff.to_owned(), Arc::clone(&self.shared));
         self.call(move |conn| {
+            // Only a live claim: a drop that expired while claimed stays expired, never received.
             let sql = format!(
-                "UPDATE drops SET state = 'received', received_at = ?3, ciphertext = NULL
-                 WHERE id = ?1 AND claimed_by = ?2 AND state IN ('claimed', 'expired') RETURNING {DROP_COLUMNS}"
+                "UPDATE drops SET state = 'received', received_at = ?3, ct = NULL
+                 WHERE id = ?1 AND claimed_by = ?2 AND state = 'claimed' AND expires_at > ?3 RETURNING {DROP_COLUMNS}"
             );
             let row =
                 conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, staff, now], drop_row).optional());
             if let Some(record) = row.map_err(internal)? {
+                shared.wiped.store(true, Ordering::Release);
                 return Ok(record);
             }
             let record = get_drop(conn, &id)?.ok_or(StoreError::NotFound)?;
@@ -442,18 +342,24 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn inbox(&self, now: i64, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+    async fn inbox(&self, now: i64, after: Option<&InboxCursor>, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+        // Before any entry: (anonymous, created_at, id) > (-1, …) holds for every drop.
+        let (group, created, id) = match after {
+            Some(c) => (i64::from(c.anonymous), c.created_at, c.id.clone()),
+            None => (-1, i64::MIN, String::new()),
+        };
         self.call(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT d.id, d.created_at, d.expires_at, d.size, d.request_id, r.label
                      FROM drops d LEFT JOIN requests r ON r.id = d.request_id
                      WHERE d.state = 'waiting' AND d.expires_at > ?1
-                     ORDER BY d.created_at, d.id LIMIT ?2",
+                       AND ((d.request_id IS NULL), d.created_at, d.id) > (?2, ?3, ?4)
+                     ORDER BY (d.request_id IS NULL), d.created_at, d.id LIMIT ?5",
                 )
                 .map_err(internal)?;
             let rows = stmt
-                .query_map(params![now, limit as i64], |r| {
+                .query_map(params![now, group, created, id, limit as i64], |r| {
                     Ok(InboxItem {
                         id: r.get(0)?,
                         created_at: r.get(1)?,
@@ -511,12 +417,13 @@ impl Store for SqliteStore {
     }
 
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
+        let shared = Arc::clone(&self.shared);
         let swept = self
             .call(move |conn| {
                 let tx = conn.savepoint().map_err(internal)?;
                 let expired = tx
                     .execute(
-                        "UPDATE drops SET state = 'expired', ciphertext = NULL
+                        "UPDATE drops SET state = 'expired', ct = NULL
                          WHERE state IN ('waiting', 'claimed') AND expires_at <= ?1",
                         [now],
                     )
@@ -526,20 +433,23 @@ impl Store for SqliteStore {
                     .map_err(internal)?
                     + tx.execute("DELETE FROM requests WHERE purge_at <= ?1", [now]).map_err(internal)?;
                 tx.commit().map_err(internal)?;
+                if expired + purged > 0 {
+                    shared.wiped.store(true, Ordering::Release);
+                }
                 Ok(Swept { expired: expired as u64, purged: purged as u64 })
             })
             .await?;
-        // Give pages freed by acks, revokes and expiry back, then checkpoint: old page images
-        // with wiped ciphertext live on in the WAL until then.
-        self.alone(|conn| {
+        // Give the pages freed by wipes back to the file system. The thread then truncates the
+        // WAL, where the old page images (ciphertext included) would otherwise live on.
+        let shared = Arc::clone(&self.shared);
+        self.alone(move |conn| {
             // Each step of the pragma frees one page: step it to the end.
             if let Ok(mut stmt) = conn.prepare("PRAGMA incremental_vacuum") {
                 if let Ok(mut rows) = stmt.query([]) {
                     while let Ok(Some(_)) = rows.next() {}
                 }
             }
-            // PASSIVE: never wait for readers (a backup in progress), never stall the store.
-            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            shared.wiped.store(true, Ordering::Release);
         })
         .await?;
         Ok(swept)
@@ -547,5 +457,10 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.call(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)).await
+    }
+
+    fn free_bytes(&self) -> Option<u64> {
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
     }
 }
