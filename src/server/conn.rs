@@ -15,7 +15,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -186,10 +186,9 @@ async fn serve_one<IO>(
         app.clone().oneshot(request)
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
+    // Guarded enforces the idle and header timeouts (hyper's own would start a timer a request).
     builder
-        .timer(TokioTimer::new())
-        // Guarded enforces the real bounds; this is hyper's own backstop.
-        .header_read_timeout(limits.idle_timeout + limits.header_timeout)
+        .header_read_timeout(None)
         .max_header_size(limits.max_header_bytes)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .writev(false);
@@ -227,7 +226,9 @@ struct Guarded<IO> {
     inner: IO,
     limits: ConnectionLimits,
     phase: Phase,
-    /// The idle or header deadline, depending on the phase.
+    /// When the current phase's time is up (idle or header).
+    due: Instant,
+    /// A timer for `due`, moved there only when a read actually has to wait.
     deadline: Pin<Box<Sleep>>,
     /// Set while a write is blocked on a client that does not read.
     write_stall: Option<Pin<Box<Sleep>>>,
@@ -237,14 +238,15 @@ struct Guarded<IO> {
 
 impl<IO> Guarded<IO> {
     fn new(inner: IO, limits: ConnectionLimits) -> Guarded<IO> {
-        let deadline = Box::pin(tokio::time::sleep(limits.idle_timeout));
-        Guarded { inner, limits, phase: Phase::Idle, deadline, write_stall: None, rewrite: None }
+        let due = Instant::now() + limits.idle_timeout;
+        let deadline = Box::pin(tokio::time::sleep_until(due));
+        Guarded { inner, limits, phase: Phase::Idle, due, deadline, write_stall: None, rewrite: None }
     }
 
     fn read_bytes(&mut self, bytes: &[u8]) {
         if self.phase == Phase::Idle {
             self.phase = Phase::Head(0);
-            self.deadline.as_mut().reset(Instant::now() + self.limits.header_timeout);
+            self.due = Instant::now() + self.limits.header_timeout;
         }
         if let Phase::Head(mut breaks) = self.phase {
             for &b in bytes {
@@ -268,8 +270,17 @@ impl<IO> Guarded<IO> {
         self.write_stall = None;
         if self.phase != Phase::Idle {
             self.phase = Phase::Idle;
+            self.due = Instant::now() + self.limits.idle_timeout;
         }
-        self.deadline.as_mut().reset(Instant::now() + self.limits.idle_timeout);
+    }
+
+    /// Whether the phase's time is up; arms the timer (to wake this task) only when it is not.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.deadline.deadline() != self.due {
+            let due = self.due;
+            self.deadline.as_mut().reset(due);
+        }
+        self.deadline.as_mut().poll(cx).is_ready()
     }
 
     fn timed_out(what: &str) -> io::Error {
@@ -324,7 +335,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
-                if this.phase != Phase::Busy && this.deadline.as_mut().poll(cx).is_ready() {
+                if this.phase != Phase::Busy && this.expired(cx) {
                     let what = match this.phase {
                         Phase::Idle => "idle for too long",
                         _ => "the request head took too long",

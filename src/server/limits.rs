@@ -137,6 +137,10 @@ impl Admission {
         } else {
             None
         };
+        // Uncontended, no timer: only a request that must queue pays for one.
+        if let Ok(permit) = Arc::clone(&self.global).try_acquire_owned() {
+            return Ok(Ticket { _permit: permit, _count: count });
+        }
         match tokio::time::timeout(self.queue_wait, Arc::clone(&self.global).acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Ticket { _permit: permit, _count: count }),
             _ => Err(ApiError::overloaded()),

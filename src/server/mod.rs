@@ -29,9 +29,19 @@ use crate::api::{Info, Limits};
 use crate::config::{ServerSettings, StoreUrl};
 use crate::store::{Store, StoreError, sqlite::SqliteStore};
 
-/// What every handler shares.
+/// What every handler shares: one `Arc`, so handing it to a handler is one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The server's state behind [`AppState`].
+pub struct Shared {
     store: Arc<dyn Store>,
     settings: Arc<ServerSettings>,
     info: Arc<Info>,
@@ -56,7 +66,7 @@ impl AppState {
             anonymous_uploads: settings.allow_anonymous_uploads,
             public_url: settings.public_url.clone(),
         };
-        AppState {
+        AppState(Arc::new(Shared {
             admission: Arc::new(Admission::new(
                 settings.concurrency_limit,
                 settings.max_requests_per_ip,
@@ -68,7 +78,7 @@ impl AppState {
             info: Arc::new(info),
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(settings),
-        }
+        }))
     }
 }
 

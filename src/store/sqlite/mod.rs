@@ -423,8 +423,7 @@ impl Store for SqliteStore {
                 let tx = conn.savepoint().map_err(internal)?;
                 let expired = tx
                     .execute(
-                        "UPDATE drops SET state = 'expired', ct = NULL
-                         WHERE state IN ('waiting', 'claimed') AND expires_at <= ?1",
+                        "UPDATE drops SET state = 'expired', ct = NULL WHERE ct IS NOT NULL AND expires_at <= ?1",
                         [now],
                     )
                     .map_err(internal)?;

@@ -41,7 +41,10 @@ const MIGRATIONS: &[&str] = &[
     // whole rows and, once a page's drops are all gone, frees the page for the sweeper's
     // incremental vacuum. Blanking it in place left a mostly empty page per drop. A wipe is
     // still one UPDATE (`ct = NULL`); the trigger deletes the ciphertext in the same statement.
-    // The inbox gets its own index, in the order it lists drops: requested ones first.
+    // Indexes that change as little as a drop's life allows: the inbox's (in its order,
+    // requested drops first; a drop leaves it when claimed), live drops by expiry for the
+    // sweeper (left at the wipe), and every drop by expiry for purging tombstones (never
+    // changes). The state index they replace was rewritten at every transition.
     r"
     CREATE TABLE ciphertexts (
         seq  INTEGER PRIMARY KEY,
@@ -59,7 +62,10 @@ const MIGRATIONS: &[&str] = &[
     BEGIN
         DELETE FROM ciphertexts WHERE seq = OLD.ct;
     END;
+    DROP INDEX drops_by_state;
     CREATE INDEX drops_inbox ON drops ((request_id IS NULL), created_at, id) WHERE state = 'waiting';
+    CREATE INDEX drops_live ON drops (expires_at) WHERE ct IS NOT NULL;
+    CREATE INDEX drops_by_expiry ON drops (expires_at);
     ",
 ];
 
