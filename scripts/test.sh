@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests need (package name = command name): the reference age CLI for the
 # interoperability tests; curl and openssl for the HTTPS test; redis-server for the Redis store
-# (its tests start their own on a free loopback port, and fail without it).
-packages=(age curl openssl redis-server)
+# (its tests start their own on a free loopback port, and fail without it); strace, to see that
+# answered uploads are fsynced. The hardening tests also mount a small tmpfs (as root, as in CI)
+# and use prlimit (util-linux).
+packages=(age curl openssl redis-server strace)
 missing=()
 for p in "${packages[@]}"; do
   command -v "$p" >/dev/null 2>&1 || missing+=("$p")

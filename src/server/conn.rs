@@ -10,6 +10,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -114,6 +115,7 @@ pub async fn run(
     }
     let open = Arc::new(Mutex::new(Open::default()));
     let (stop, stopping) = watch::channel(false);
+    let closing = Arc::new(AtomicBool::new(false));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -140,12 +142,13 @@ pub async fn run(
                 };
                 let _ = tcp.set_nodelay(true);
                 let (app, tls, stopping) = (app.clone(), tls.clone(), stopping.clone());
+                let guard = Guard { limits, closing: Arc::clone(&closing) };
                 connections.spawn(async move {
                     let _slot = slot;
                     match tls {
-                        None => serve_one(tcp, peer, app, limits, stopping).await,
+                        None => serve_one(tcp, peer, app, guard, stopping).await,
                         Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(stream)) => serve_one(stream, peer, app, limits, stopping).await,
+                            Ok(Ok(stream)) => serve_one(stream, peer, app, guard, stopping).await,
                             Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                             Err(_) => tracing::debug!("TLS handshake timed out"),
                         },
@@ -156,6 +159,9 @@ pub async fn run(
         }
     }
     drop(listener);
+    // Connections between requests, or in the middle of sending a head, close now; those with
+    // a request in progress finish it first.
+    closing.store(true, Ordering::Release);
     let _ = stop.send(true);
     let drain = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(limits.shutdown_grace, drain).await.is_err() {
@@ -171,13 +177,8 @@ pub async fn run(
 
 /// Serve HTTP/1.1 on one connection until it closes, or finish its request and close it when
 /// the server stops.
-async fn serve_one<IO>(
-    io: IO,
-    peer: SocketAddr,
-    app: Router,
-    limits: ConnectionLimits,
-    mut stopping: watch::Receiver<bool>,
-) where
+async fn serve_one<IO>(io: IO, peer: SocketAddr, app: Router, guard: Guard, mut stopping: watch::Receiver<bool>)
+where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
@@ -185,6 +186,7 @@ async fn serve_one<IO>(
         request.extensions_mut().insert(axum::extract::ConnectInfo(Peer(peer)));
         app.clone().oneshot(request)
     });
+    let limits = guard.limits;
     let mut builder = hyper::server::conn::http1::Builder::new();
     // Guarded enforces the idle and header timeouts (hyper's own would start a timer a request).
     builder
@@ -192,7 +194,7 @@ async fn serve_one<IO>(
         .max_header_size(limits.max_header_bytes)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .writev(false);
-    let connection = builder.serve_connection(TokioIo::new(Guarded::new(io, limits)), service);
+    let connection = builder.serve_connection(TokioIo::new(Guarded::new(io, guard)), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
@@ -220,11 +222,19 @@ enum Phase {
     Busy,
 }
 
+/// What every connection's guard shares: the limits, and whether the server is closing.
+#[derive(Clone)]
+struct Guard {
+    limits: ConnectionLimits,
+    closing: Arc<AtomicBool>,
+}
+
 /// A connection's bytes, watched: it times out idling and slow heads, stalled writes, and
 /// rewrites hyper's bare error answers as JSON.
 struct Guarded<IO> {
     inner: IO,
     limits: ConnectionLimits,
+    closing: Arc<AtomicBool>,
     phase: Phase,
     /// When the current phase's time is up (idle or header).
     due: Instant,
@@ -237,10 +247,20 @@ struct Guarded<IO> {
 }
 
 impl<IO> Guarded<IO> {
-    fn new(inner: IO, limits: ConnectionLimits) -> Guarded<IO> {
+    fn new(inner: IO, guard: Guard) -> Guarded<IO> {
+        let limits = guard.limits;
         let due = Instant::now() + limits.idle_timeout;
         let deadline = Box::pin(tokio::time::sleep_until(due));
-        Guarded { inner, limits, phase: Phase::Idle, due, deadline, write_stall: None, rewrite: None }
+        Guarded {
+            inner,
+            limits,
+            closing: guard.closing,
+            phase: Phase::Idle,
+            due,
+            deadline,
+            write_stall: None,
+            rewrite: None,
+        }
     }
 
     fn read_bytes(&mut self, bytes: &[u8]) {
@@ -335,6 +355,12 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
+                if this.phase != Phase::Busy && this.closing.load(Ordering::Acquire) {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "connection closed: the server is shutting down",
+                    )));
+                }
                 if this.phase != Phase::Busy && this.expired(cx) {
                     let what = match this.phase {
                         Phase::Idle => "idle for too long",
@@ -463,7 +489,7 @@ mod tests {
                 (vec!["GET / HTTP/1.1\nHost: x\n\n"], Phase::Busy),
                 (vec!["POST / HTTP/1.1\r\n", "A: b\r\n", "\r\nbody"], Phase::Busy),
             ] {
-                let mut g = Guarded::new((), limits);
+                let mut g = Guarded::new((), Guard { limits, closing: Arc::new(AtomicBool::new(false)) });
                 for c in &chunks {
                     g.read_bytes(c.as_bytes());
                 }

@@ -11,6 +11,7 @@ pub struct Redis {
     pub port: u16,
     pub dir: tempfile::TempDir,
     aof: bool,
+    fsync: &'static str,
 }
 
 fn free_port() -> u16 {
@@ -20,7 +21,12 @@ fn free_port() -> u16 {
 impl Redis {
     /// Start one; with `aof`, every write is appended and fsynced (`appendfsync always`).
     pub fn start(aof: bool) -> Redis {
-        let mut redis = Redis { child: None, port: free_port(), dir: tempfile::tempdir().unwrap(), aof };
+        Redis::start_with(aof, "always")
+    }
+
+    /// Start one with the given `appendfsync` policy.
+    pub fn start_with(aof: bool, fsync: &'static str) -> Redis {
+        let mut redis = Redis { child: None, port: free_port(), dir: tempfile::tempdir().unwrap(), aof, fsync };
         redis.spawn();
         redis
     }
@@ -28,7 +34,7 @@ impl Redis {
     fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
-            .args(["--appendonly", if self.aof { "yes" } else { "no" }, "--appendfsync", "always"])
+            .args(["--appendonly", if self.aof { "yes" } else { "no" }, "--appendfsync", self.fsync])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())

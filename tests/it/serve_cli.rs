@@ -20,7 +20,11 @@ pub struct Served {
 
 impl Served {
     pub fn start(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Served {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealpass"));
+        Served::start_with(home, Command::new(env!("CARGO_BIN_EXE_sealpass")), args, env)
+    }
+
+    /// Like [`Served::start`], with `cmd` (the binary, or a wrapper such as strace that runs it).
+    pub fn start_with(home: &Home, mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Served {
         cmd.arg("serve").args(["--listen", "127.0.0.1:0"]).args(args);
         if !args.contains(&"--config") {
             // A server needs the vendor's recipients; give it some.

@@ -60,6 +60,16 @@ impl TestServer {
         }
     }
 
+    /// The store's directory (the SQLite file and its WAL).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// The server's socket address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url.trim_start_matches("http://").parse().unwrap()
+    }
+
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.url))
     }
@@ -98,4 +108,34 @@ pub fn is_error(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
     assert_eq!(answer.0, status, "{}", answer.1);
     assert_eq!(answer.1["error"], code, "{}", answer.1);
     assert!(answer.1["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+/// A TCP connection to `addr` from the loopback address `from` (any of 127.0.0.0/8).
+pub async fn connect_from(addr: std::net::SocketAddr, from: [u8; 4]) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Send raw bytes on a fresh connection and read the whole answer (until the server closes or
+/// `within` passes): its status and its body as JSON, if it has one.
+pub async fn raw(addr: std::net::SocketAddr, bytes: &[u8], within: std::time::Duration) -> (u16, Option<Value>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(bytes).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(within, stream.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok());
+    (status, body)
+}
+
+/// Raise this process's open-file limit as far as it goes: tests open many sockets.
+pub fn raise_fd_limit() {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum },
+    );
 }

@@ -236,3 +236,69 @@ fn the_secret_given_as_an_argument_is_never_echoed() {
     run.expect(2);
     assert!(!run.mentions("Hunter2"), "{}", run.stderr);
 }
+
+/// A password that passes the salesforce policy.
+const GOOD: &str = "5=3wNdPM1Rk+3b_xHkKalOcE4$4eKNZJ";
+
+#[test]
+fn the_upload_token_on_argv_regression() {
+    let w = World::new();
+    // The first line of stdin is the link, the next the secret.
+    let link = w.request_link("salesforce-password");
+    let sent = w
+        .customer
+        .sealpass(&["send", "--link-file", "-", "-u", "kore@acme.example", "--json"], format!("{link}\n{GOOD}\n"));
+    sent.expect(0);
+    assert!(sent.json()["pickup_url"].as_str().unwrap().contains("/d/"));
+    // From a file, and from SEALPASS_LINK; never on the command line.
+    let link = w.request_link("salesforce-password");
+    w.customer.private_file("link.txt", &format!("{link}\n"));
+    let sent =
+        w.customer.sealpass(&["send", "--link-file", "link.txt", "-u", "kore@acme.example"], format!("{GOOD}\n"));
+    sent.expect(0);
+    let link = w.request_link("salesforce-password");
+    let sent =
+        w.customer.sealpass_env(&["send", "-u", "kore@acme.example"], format!("{GOOD}\n"), &[("SEALPASS_LINK", &link)]);
+    sent.expect(0);
+    assert!(sent.stderr.contains("You are answering: Acme (salesforce-password)"), "{}", sent.stderr);
+    assert_eq!(w.inbox_len(), 3);
+    let help = w.customer.sealpass(&["send", "--help"], "");
+    assert!(help.stdout.contains("process list") && help.stdout.contains("SEALPASS_LINK"), "{}", help.stdout);
+}
+
+#[test]
+fn a_link_with_a_user_and_password_is_refused_and_never_recorded() {
+    let w = World::new();
+    let link = w.request_link("salesforce-password");
+    let with_userinfo = link.replacen("http://", "http://mallory:hunter2@", 1);
+    let sent = w.customer.sealpass(&["send", &with_userinfo, "-u", "kore@acme.example"], format!("{GOOD}\n"));
+    sent.expect(2);
+    assert!(sent.stderr.contains("user name or password") && !sent.stderr.contains("hunter2"), "{}", sent.stderr);
+    assert!(!w.customer.path("state/sealpass/sent.json").exists(), "nothing recorded");
+    assert_eq!(w.inbox_len(), 0, "nothing sent");
+    let server = w.customer.sealpass(&["send", "--server", "127.0.0.1:8427", "--to", "age1x"], "");
+    server.expect(2);
+    assert!(server.stderr.contains("http://127.0.0.1:8427"), "{}", server.stderr);
+}
+
+#[test]
+fn revoke_between_claim_and_acknowledgement_says_what_happened() {
+    let w = World::new();
+    let link = w.request_link("salesforce-password");
+    let sent = w.customer.sealpass(&["send", &link, "-u", "kore@acme.example", "--json"], format!("{GOOD}\n"));
+    sent.expect(0);
+    let pickup = sent.json()["pickup_url"].as_str().unwrap().to_owned();
+    // The hand-on step revokes the drop as the customer, between the claim and the ack.
+    let revoke = format!(
+        "cat > /dev/null; env HOME={0} XDG_STATE_HOME={0}/state XDG_CONFIG_HOME={0}/config {1} revoke {2} > {0}/revoked.txt 2>&1",
+        w.customer.dir.path().display(),
+        env!("CARGO_BIN_EXE_sealpass"),
+        pickup
+    );
+    let received = w.staff(&["receive", &pickup, "--exec", &revoke], "");
+    received.expect(4);
+    assert!(received.stderr.contains("revoked the drop after you claimed it"), "{}", received.stderr);
+    assert!(!received.stderr.contains("run receive again"), "{}", received.stderr);
+    let revoked = std::fs::read_to_string(w.customer.path("revoked.txt")).unwrap();
+    assert!(revoked.contains("already delivered to alice"), "{revoked}");
+}
