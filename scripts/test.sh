@@ -28,6 +28,15 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --locked --doc 2>&1 | tee -a "$log" || status=1
 cargo test --locked --tests --benches 2>&1 | tee -a "$log" || status=1
+# The API against its own OpenAPI document, live (schemathesis from PyPI; bounded in time).
+if scripts/schemathesis.sh > "$log.schemathesis" 2>&1; then
+  echo "schemathesis: 1 passed" | tee -a "$log"
+else
+  cat "$log.schemathesis"
+  echo "schemathesis: 1 failed" | tee -a "$log"
+  status=1
+fi
+rm -f "$log.schemathesis"
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 echo

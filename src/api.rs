@@ -17,6 +17,7 @@ pub const MAX_INBOX_ENTRY_BYTES: usize = MAX_LABEL_CHARS * 12 + 512;
 
 /// `GET /v1/info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Info {
     /// Server version.
     pub version: String,
@@ -34,6 +35,7 @@ pub struct Info {
 
 /// Limits a sender must respect.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Limits {
     /// Largest ciphertext, in bytes.
     pub max_ciphertext_bytes: usize,
@@ -45,20 +47,24 @@ pub struct Limits {
 
 /// `POST /v1/drops` body.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateDrop {
     /// ASCII-armored age file.
     pub ciphertext: String,
     /// Time to live; default from `/v1/info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", schema(minimum = 1))]
     pub ttl_seconds: Option<u64>,
     /// The request this answers (with `Authorization: Bearer <upload token>`).
+    #[cfg_attr(feature = "server", schema(pattern = "^[a-z2-7]{26}$"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
 
 /// `201` for `POST /v1/drops`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct DropCreated {
     /// Drop id.
     pub id: String,
@@ -72,6 +78,7 @@ pub struct DropCreated {
 
 /// A drop's state. `expired` is reported as soon as the TTL passes, before the sweeper runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DropState {
     /// Uploaded, nobody has claimed it.
@@ -101,6 +108,7 @@ impl DropState {
 
 /// `GET /v1/drops/{id}`: state, never the ciphertext.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct DropStatus {
     /// Drop id.
     pub id: String,
@@ -124,6 +132,7 @@ pub struct DropStatus {
 
 /// `200` for `POST /v1/drops/{id}/claim`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Claimed {
     /// Drop id.
     pub id: String,
@@ -143,6 +152,7 @@ pub struct Claimed {
 
 /// One waiting drop in the inbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct InboxEntry {
     /// Drop id.
     pub id: String,
@@ -160,6 +170,7 @@ pub struct InboxEntry {
 
 /// `GET /v1/drops?state=waiting[&cursor=…][&limit=N]`: one page of the inbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Inbox {
     /// Waiting drops: those answering a request first, then anonymous ones, each oldest first.
     pub drops: Vec<InboxEntry>,
@@ -170,19 +181,24 @@ pub struct Inbox {
 
 /// `POST /v1/requests` body.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
-    /// What the request is for, shown to staff and sender.
+    /// What the request is for, shown to staff and sender: 1–200 printable characters.
+    #[cfg_attr(feature = "server", schema(min_length = 1, max_length = 200))]
     pub label: String,
     /// Credential kind the sender must send.
+    #[cfg_attr(feature = "server", schema(value_type = crate::envelope::Kind))]
     pub kind: String,
     /// Time to live; default from `/v1/info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", schema(minimum = 1))]
     pub ttl_seconds: Option<u64>,
 }
 
 /// `201` for `POST /v1/requests`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct RequestCreated {
     /// Request id.
     pub id: String,
@@ -196,6 +212,7 @@ pub struct RequestCreated {
 
 /// A request's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RequestState {
     /// Waiting for the sender's upload.
@@ -208,6 +225,7 @@ pub enum RequestState {
 
 /// `GET /v1/requests/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct RequestStatus {
     /// Request id.
     pub id: String,
@@ -226,6 +244,7 @@ pub struct RequestStatus {
 
 /// Every error: a stable code and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Stable, machine-readable code (`not_found`, `already_claimed`, …).
     pub error: String,

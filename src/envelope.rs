@@ -23,6 +23,7 @@ pub const MAX_SEALED_BYTES: usize = 46 * 1024;
 
 /// What kind of credential an envelope carries (SPEC §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// A Salesforce integration user's password.

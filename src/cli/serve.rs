@@ -39,6 +39,9 @@ pub(crate) struct ServeArgs {
     /// Print a commented default config file and exit
     #[arg(long)]
     print_default_config: bool,
+    /// Print the OpenAPI 3.1 document of API v1 (as served at /v1/openapi.json) and exit
+    #[arg(long)]
+    print_openapi: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +54,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(false);
     if args.print_default_config {
         printer.lines(DEFAULT_CONFIG)?;
+        return Ok(Exit::Ok);
+    }
+    if args.print_openapi {
+        printer.lines(crate::server::openapi::document_json())?;
         return Ok(Exit::Ok);
     }
     let overrides = Overrides {

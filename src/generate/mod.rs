@@ -9,7 +9,7 @@
 //!
 //! Where `max-consecutive` would make whole-string rejection hopeless (a 4096-character password
 //! of 17 letters with no triple is one draw in a million), strings are instead drawn exactly
-//! uniformly from those with short enough runs ([`runs`]), and only the required classes are
+//! uniformly from those with short enough runs (`runs.rs`), and only the required classes are
 //! left to rejection. Either way the work is bounded: rules whose compliant strings are too rare
 //! are refused up front, and a draw that still does not comply after many times the expected
 //! number of attempts is an error, never a hang.

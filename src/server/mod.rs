@@ -7,6 +7,7 @@ mod error;
 mod handlers;
 mod limits;
 mod metrics;
+pub mod openapi;
 mod pages;
 mod tls;
 
@@ -125,14 +126,15 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// Every error is `{"error","message"}`: responses made outside our handlers (a timeout, axum's
 /// own rejections of a malformed path or query) get a JSON body with a code from their status.
+/// Pages (HTML) keep theirs.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    let ours = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || ours {
         return response;
     }
     let (code, message) = match status.as_u16() {
@@ -174,6 +176,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
     Router::new()
         .route("/v1/info", get(handlers::info))
+        .route("/v1/openapi.json", get(handlers::openapi))
         .route("/v1/drops", post(handlers::create_drop).get(handlers::inbox))
         .route("/v1/drops/{id}", get(handlers::drop_status).delete(handlers::revoke))
         .route("/v1/drops/{id}/claim", post(handlers::claim))

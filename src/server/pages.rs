@@ -3,7 +3,7 @@
 //! and browsers cannot burn a drop.
 
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
@@ -23,6 +23,19 @@ fn escape(s: &str) -> String {
 }
 
 fn page(title: &str, body: &str) -> Response {
+    page_with(StatusCode::OK, title, body)
+}
+
+/// A page that says a link is not ours: 404, so previewers and crawlers know it too.
+fn not_a_link(what: &str) -> Response {
+    page_with(
+        StatusCode::NOT_FOUND,
+        "Not a sealpass link",
+        &format!("<p>This link is not a sealpass {what} link. Copy the whole link you were sent.</p>"),
+    )
+}
+
+fn page_with(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title>\
@@ -31,6 +44,7 @@ fn page(title: &str, body: &str) -> Response {
          <body><h1>{title}</h1>{body}</body></html>"
     );
     (
+        status,
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::REFERRER_POLICY, "no-referrer"),
@@ -43,9 +57,14 @@ fn page(title: &str, body: &str) -> Response {
 }
 
 /// `GET /d/{id}`: a pickup link.
+#[utoipa::path(get, path = "/d/{id}", tag = "pages", summary = "A pickup link opened in a browser: how to receive it",
+    params(("id" = String, Path, description = "Drop id", pattern = "^[a-z2-7]{26}$")),
+    responses(
+        (status = 200, description = "A page; it reads nothing from the store", body = String, content_type = "text/html"),
+        (status = 404, description = "Not a drop id: a page that says so", body = String, content_type = "text/html")))]
 pub async fn pickup(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     if !valid_id(&id) {
-        return page("Not a sealpass link", "<p>This link is not a sealpass pickup link.</p>");
+        return not_a_link("pickup");
     }
     let url = escape(&format!("{}/d/{id}", state.settings.public_url));
     page(
@@ -60,9 +79,14 @@ pub async fn pickup(State(state): State<AppState>, Path(id): Path<String>) -> Re
 }
 
 /// `GET /r/{id}`: a request link (its `#token.fingerprint` fragment never reaches us).
+#[utoipa::path(get, path = "/r/{id}", tag = "pages", summary = "A request link opened in a browser",
+    params(("id" = String, Path, description = "Request id", pattern = "^[a-z2-7]{26}$")),
+    responses(
+        (status = 200, description = "A page; it reads nothing from the store", body = String, content_type = "text/html"),
+        (status = 404, description = "Not a request id: a page that says so", body = String, content_type = "text/html")))]
 pub async fn request(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     if !valid_id(&id) {
-        return page("Not a sealpass link", "<p>This link is not a sealpass request link.</p>");
+        return not_a_link("request");
     }
     let url = escape(&format!("{}/r/{id}", state.settings.public_url));
     page(

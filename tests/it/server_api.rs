@@ -36,7 +36,8 @@ async fn the_whole_life_of_a_drop() {
     let (status, v) = call(s.req(Method::GET, &path).bearer_auth(&manage)).await;
     assert_eq!((status, v["state"].as_str()), (StatusCode::OK, Some("waiting")));
     assert!(v.get("ciphertext").is_none());
-    is_error(&call(s.req(Method::GET, &path)).await, StatusCode::NOT_FOUND, "not_found");
+    // No token is 401 whatever the id; a wrong one is 404, so neither says whether it exists.
+    is_error(&call(s.req(Method::GET, &path)).await, StatusCode::UNAUTHORIZED, "unauthorized");
     is_error(&call(s.req(Method::GET, &path).bearer_auth("wrong")).await, StatusCode::NOT_FOUND, "not_found");
     assert_eq!(call(s.staff(Method::GET, &path, "alice")).await.0, StatusCode::OK);
 
@@ -209,7 +210,9 @@ async fn requests_bind_exactly_one_upload() {
         (status, v["state"].as_str(), v["kind"].as_str()),
         (StatusCode::OK, Some("open"), Some("salesforce-password"))
     );
-    is_error(&call(s.req(Method::GET, &format!("/v1/requests/{rid}"))).await, StatusCode::NOT_FOUND, "not_found");
+    is_error(&call(s.req(Method::GET, &format!("/v1/requests/{rid}"))).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    let wrong = s.req(Method::GET, &format!("/v1/requests/{rid}")).bearer_auth("wrong");
+    is_error(&call(wrong).await, StatusCode::NOT_FOUND, "not_found");
 
     let body = json!({"ciphertext": s.ciphertext(), "request_id": rid});
     is_error(&call(s.req(Method::POST, "/v1/drops").json(&body)).await, StatusCode::UNAUTHORIZED, "unauthorized");
@@ -410,6 +413,26 @@ async fn ciphertext_limit_claim_rate_limit_and_json_for_malformed_paths() {
         &call(s.staff(Method::GET, "/v1/drops?state=waiting&state=x", "alice")).await,
         StatusCode::BAD_REQUEST,
         "bad_request",
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_the_committed_copy_is_current() {
+    let s = TestServer::start(|_| {}).await;
+    let (status, served) = call(s.req(Method::GET, "/v1/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(served["openapi"], "3.1.0");
+    for path in ["/v1/drops", "/v1/drops/{id}/claim", "/v1/requests/{id}", "/v1/info"] {
+        assert!(served["paths"][path].is_object(), "{path} is documented");
+    }
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        committed == served,
+        "docs/openapi.json is out of date: run `cargo run -- serve --print-openapi > docs/openapi.json`"
     );
     s.stop().await;
 }

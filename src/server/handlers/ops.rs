@@ -1,0 +1,67 @@
+//! What is not a drop or a request: the server's public information, health, readiness,
+//! metrics, the OpenAPI document, and the answers for unknown paths and methods.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::room_for_uploads;
+use crate::api::{ErrorBody, Info};
+use crate::server::AppState;
+use crate::server::error::ApiError;
+
+/// `GET /v1/info`.
+#[utoipa::path(get, path = "/v1/info", tag = "server",
+    summary = "The vendor's recipients, their fingerprint, and the server's limits",
+    responses((status = 200, description = "What a sender needs to seal and upload", body = Info)))]
+pub async fn info(State(state): State<AppState>) -> Response {
+    Json(state.info.as_ref().clone()).into_response()
+}
+
+/// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", tag = "operations", summary = "Liveness",
+    responses((status = 200, description = "The process answers", body = Object, example = json!({"status": "ok"}))))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: whether the store answers, and whether there is room for uploads.
+#[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Readiness: the store answers and has room",
+    responses(
+        (status = 200, description = "Ready", body = Object, example = json!({"status": "ready"})),
+        (status = 503, description = "The store is down (`store_unavailable`) or its disk is below the free-space \
+            floor (`storage_full`)", body = ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.ping().await?;
+    room_for_uploads(&state)?;
+    Ok(Json(serde_json::json!({"status": "ready"})))
+}
+
+/// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus counters (no ids, no tokens)",
+    responses((status = 200, description = "Text exposition format", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+/// Any other path.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("resource; see docs/protocol.md for the API")
+}
+
+/// A known path with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed here; see docs/protocol.md",
+    )
+}
+
+/// `GET /v1/openapi.json`: this API, described.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "server", summary = "The OpenAPI 3.1 document of API v1",
+    responses((status = 200, description = "This document", body = Object)))]
+pub async fn openapi() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::server::openapi::document_json()).into_response()
+}
