@@ -242,6 +242,41 @@ pub struct RequestStatus {
     pub drop_id: Option<String>,
 }
 
+/// Where an inbox page ends (`next_cursor`, passed back as `?cursor=`): the next page starts
+/// after this entry. The inbox lists drops that answer a request first, then anonymous ones,
+/// each by `(created_at, id)`, so a flood of anonymous uploads cannot push a requested credential
+/// out of sight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxCursor {
+    /// Whether the entry is anonymous (no request).
+    pub anonymous: bool,
+    /// Its upload time (Unix seconds).
+    pub created_at: i64,
+    /// Its id.
+    pub id: String,
+}
+
+impl InboxCursor {
+    /// As passed in `?cursor=`: `r.<created_at>.<id>` or `a.<created_at>.<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}", if self.anonymous { "a" } else { "r" }, self.created_at, self.id)
+    }
+
+    /// The cursor of [`InboxCursor::encode`], if well formed.
+    pub fn decode(text: &str) -> Option<InboxCursor> {
+        let mut parts = text.splitn(3, '.');
+        let anonymous = match parts.next()? {
+            "a" => true,
+            "r" => false,
+            _ => return None,
+        };
+        let created_at = parts.next()?.parse().ok()?;
+        let id = parts.next()?.to_owned();
+        let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        ok.then_some(InboxCursor { anonymous, created_at, id })
+    }
+}
+
 /// Every error: a stable code and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
@@ -271,6 +306,15 @@ impl std::fmt::Debug for RequestCreated {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inbox_cursors_round_trip_and_refuse_garbage() {
+        let c = InboxCursor { anonymous: true, created_at: -5, id: "abc".into() };
+        assert_eq!(InboxCursor::decode(&c.encode()), Some(c));
+        for bad in ["", "x.1.abc", "a.one.abc", "a.1.", "a.1.a/b", "r"] {
+            assert_eq!(InboxCursor::decode(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn debug_never_shows_tokens() {

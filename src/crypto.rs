@@ -264,6 +264,11 @@ pub fn check_armored(text: &str) -> Result<(), String> {
         if line.len() > 64 || (!last && line.len() != 64) || line.is_empty() {
             return Err("armor lines must be 64 columns (the last one shorter)".into());
         }
+        // Padding only at the very end: `=` inside the body decodes once the lines are joined,
+        // but age's own reader refuses it (found by fuzzing).
+        if line.trim_end_matches('=').contains('=') || (!last && line.ends_with('=')) {
+            return Err("base64 padding may only end the last armor line".into());
+        }
     }
     let binary =
         data_encoding::BASE64.decode(body.concat().as_bytes()).map_err(|_| "the armor is not canonical base64")?;
@@ -367,6 +372,9 @@ mod tests {
         let cut = format!("{}\n{}\n{END}\n", lines[0], lines[1]);
         assert!(check_armored(&cut).is_err());
         assert!(check_armored("hello").unwrap_err().contains("first line"));
+        // Found by fuzzing: padding inside the body, which age's reader refuses.
+        let mid_padding = include_str!("../tests/data/armor_padding_mid_body.age");
+        assert!(check_armored(mid_padding).unwrap_err().contains("padding"), "{mid_padding}");
         assert!(check_armored(&armored.replacen("-----END", "-----FIN", 1)).is_err());
     }
 

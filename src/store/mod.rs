@@ -99,52 +99,17 @@ pub struct Claim {
     pub label: Option<String>,
 }
 
-/// Where an inbox page ends: the next page starts after this entry. The inbox lists drops
-/// that answer a request first, then anonymous ones, each by `(created_at, id)`, so a flood of
-/// anonymous uploads cannot push a requested credential out of sight.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InboxCursor {
-    /// Whether the entry is anonymous (no request).
-    pub anonymous: bool,
-    /// Its upload time.
-    pub created_at: i64,
-    /// Its id.
-    pub id: String,
+pub use crate::api::InboxCursor;
+
+/// The cursor after `item`: the next page starts behind it.
+pub fn cursor_after(item: &InboxItem) -> InboxCursor {
+    InboxCursor { anonymous: item.request_id.is_none(), created_at: item.created_at, id: item.id.clone() }
 }
 
-impl InboxCursor {
-    /// The cursor after `item`.
-    pub fn after(item: &InboxItem) -> InboxCursor {
-        InboxCursor { anonymous: item.request_id.is_none(), created_at: item.created_at, id: item.id.clone() }
-    }
-
-    /// As passed in `?cursor=`: `r.<created_at>.<id>` or `a.<created_at>.<id>`.
-    pub fn encode(&self) -> String {
-        format!("{}.{}.{}", if self.anonymous { "a" } else { "r" }, self.created_at, self.id)
-    }
-
-    /// The cursor of [`InboxCursor::encode`], if well formed.
-    pub fn decode(text: &str) -> Option<InboxCursor> {
-        let mut parts = text.splitn(3, '.');
-        let anonymous = match parts.next()? {
-            "a" => true,
-            "r" => false,
-            _ => return None,
-        };
-        let created_at = parts.next()?.parse().ok()?;
-        let id = parts.next()?.to_owned();
-        (id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')).then_some(InboxCursor {
-            anonymous,
-            created_at,
-            id,
-        })
-    }
-
-    /// Whether `item` comes after this cursor in inbox order.
-    pub fn precedes(&self, item: &InboxItem) -> bool {
-        let key = |anonymous: bool, created_at: i64, id: &str| (anonymous, created_at, id.to_owned());
-        key(self.anonymous, self.created_at, &self.id) < key(item.request_id.is_none(), item.created_at, &item.id)
-    }
+/// Whether `item` comes after `cursor` in inbox order (requested drops first, then by
+/// `(created_at, id)`).
+pub fn comes_after(cursor: &InboxCursor, item: &InboxItem) -> bool {
+    (cursor.anonymous, cursor.created_at, cursor.id.as_str()) < (item.request_id.is_none(), item.created_at, item.id.as_str())
 }
 
 /// One waiting drop, for the inbox.

@@ -621,7 +621,7 @@ impl RedisStore {
                     size: r.size,
                     request_id: r.request_id,
                 };
-                if from.is_none_or(|c| c.precedes(&item)) && out.len() < limit {
+                if from.is_none_or(|c| super::comes_after(c, &item)) && out.len() < limit {
                     out.push(item);
                 }
             }

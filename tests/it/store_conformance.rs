@@ -182,15 +182,15 @@ async fn inbox_pages(store: Arc<dyn Store>, now: i64) {
             break;
         }
         assert!(page.len() <= 7);
-        after = page.last().map(InboxCursor::after);
+        after = page.last().map(sealpass::store::cursor_after);
         seen.extend(page.into_iter().map(|i| i.id));
     }
     assert_eq!(seen.len(), 251, "every waiting drop once");
     let unique: std::collections::HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), 251, "no drop twice");
     assert_eq!(seen[0], "req-late");
-    let cursor = InboxCursor::decode(&InboxCursor::after(&first[0]).encode()).unwrap();
-    assert_eq!(cursor, InboxCursor::after(&first[0]));
+    let cursor = InboxCursor::decode(&sealpass::store::cursor_after(&first[0]).encode()).unwrap();
+    assert_eq!(cursor, sealpass::store::cursor_after(&first[0]));
     for id in seen {
         store.revoke(&id, now + 3).await.unwrap();
     }

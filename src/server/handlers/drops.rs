@@ -274,7 +274,7 @@ pub async fn inbox(
     let mut items = state.store.inbox(now(), after.as_ref(), limit + 1).await?;
     let more = items.len() > limit;
     items.truncate(limit);
-    let next_cursor = if more { items.last().map(|i| InboxCursor::after(i).encode()) } else { None };
+    let next_cursor = if more { items.last().map(|i| crate::store::cursor_after(i).encode()) } else { None };
     let drops = items
         .into_iter()
         .map(|i| InboxEntry {

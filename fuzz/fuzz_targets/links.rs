@@ -1,0 +1,28 @@
+//! Pickup links, request links and server base URLs as people paste them: parse or refuse,
+//! never panic, never echo a token in an error; what parses prints back to itself.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sealpass::link::{parse_pickup, parse_request, server_base};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(pickup) = parse_pickup(text, Some("https://drop.example.com")) {
+        assert_eq!(parse_pickup(&pickup.to_string(), None).as_ref(), Ok(&pickup));
+    }
+    match parse_request(text) {
+        Ok(request) => {
+            assert_eq!(parse_request(&request.to_string()).as_ref(), Ok(&request));
+            assert!(!format!("{request:?}").contains(&request.token));
+        }
+        Err(e) => {
+            let shown = e.to_string();
+            if let Some((_, fragment)) = text.split_once('#') {
+                assert!(fragment.len() < 8 || !shown.contains(fragment), "an error echoed the fragment");
+            }
+        }
+    }
+    if let Ok(base) = server_base(text) {
+        assert_eq!(server_base(&base).as_deref(), Ok(base.as_str()));
+    }
+});
