@@ -98,7 +98,11 @@ async fn huge_answer(command: &[String]) {
             tokio::spawn(async move {
                 let mut head = [0u8; 4096];
                 let _ = s.read(&mut head).await;
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 3221225472\r\n\r\n").await;
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 3221225472\r\n\r\n",
+                    )
+                    .await;
                 let chunk = vec![b' '; 1 << 20];
                 for _ in 0..3072 {
                     if s.write_all(&chunk).await.is_err() {

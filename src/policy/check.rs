@@ -257,7 +257,13 @@ pub(super) fn check(p: &Policy, secret: &str, username: Option<&str>) -> Report 
         let format = format_rule(f, secret, len, &mut length, &mut warnings);
         rules.push(format);
     }
-    let analysis = randomness::analyse(secret);
+    // zxcvbn (and its dictionaries, ~15 ms to build) only where its answer matters: the
+    // looks-random rule, or a password people may have typed; not a fixed-format secret.
+    let analysis = if p.looks_random || matches!(p.generation, super::Generation::Local(_)) {
+        randomness::analyse(secret)
+    } else {
+        randomness::Analysis { analysed: 0, covered: 0, findings: Vec::new() }
+    };
     if p.looks_random {
         let detail = if analysis.looks_random() && analysis.findings.is_empty() {
             "no words, keyboard walks, repeats, sequences or dates found".to_owned()

@@ -109,7 +109,8 @@ pub fn cursor_after(item: &InboxItem) -> InboxCursor {
 /// Whether `item` comes after `cursor` in inbox order (requested drops first, then by
 /// `(created_at, id)`).
 pub fn comes_after(cursor: &InboxCursor, item: &InboxItem) -> bool {
-    (cursor.anonymous, cursor.created_at, cursor.id.as_str()) < (item.request_id.is_none(), item.created_at, item.id.as_str())
+    (cursor.anonymous, cursor.created_at, cursor.id.as_str())
+        < (item.request_id.is_none(), item.created_at, item.id.as_str())
 }
 
 /// One waiting drop, for the inbox.

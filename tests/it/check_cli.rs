@@ -162,3 +162,24 @@ fn colour_on_a_terminal_unless_no_color_is_set() {
     let piped = sealpass_env(&["check", "--policy", "salesforce"], TYPED, &[]);
     assert!(!piped.stdout.contains('\x1b'));
 }
+
+#[test]
+fn batch_checks_one_json_string_a_line() {
+    let input = format!(
+        "{}\n{}\n\n{}\n",
+        serde_json::to_string("5=3wNdPM1Rk+3b_xHkKalOcE4$4eKNZJ").unwrap(),
+        serde_json::to_string("Password123!Password123!Password1").unwrap(),
+        serde_json::to_string("line\nbreak\u{0}and nul inside, which one line could never hold").unwrap()
+    );
+    let run = crate::helpers::sealpass(&["check", "--policy", "salesforce", "--batch", "--json"], &input);
+    run.expect(3);
+    let reports = run.json_lines();
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[0]["compliant"], true);
+    assert_eq!(reports[1]["compliant"], false);
+    let characters = reports[2]["rules"].as_array().unwrap().iter().find(|r| r["rule"] == "characters").unwrap();
+    assert_eq!(characters["ok"], false);
+    let bad = crate::helpers::sealpass(&["check", "--batch"], "not json\n");
+    bad.expect(2);
+    assert!(bad.stderr.contains("line 1") && !bad.stderr.contains("not json"), "{}", bad.stderr);
+}
