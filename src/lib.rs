@@ -24,6 +24,7 @@
 //! ```
 
 pub mod api;
+pub mod catalog;
 pub mod cli;
 pub mod client;
 #[cfg(feature = "server")]

@@ -1,85 +1,28 @@
-//! `sealpass policies`: the built-in policies with their rules, generated from the same model
-//! the generator and checker use.
+//! `sealpass policies`: the built-in policies with their rules, from the catalog (the same
+//! document `GET /v1/policies` serves and the web page runs on).
 
-use serde::Serialize;
-
+use crate::catalog::{PolicyEntry, catalog};
 use crate::exit::{Exit, Failure};
-use crate::generate::Generator;
 use crate::output::Printer;
-use crate::policy::{Generation, Policy};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// One JSON object a line, one a policy
+    /// The catalog as one JSON document: {"version","policies":[…],"kinds":[…]}, every rule in
+    /// a form a program can run (what GET /v1/policies serves)
     #[arg(long)]
     json: bool,
 }
 
-#[derive(Serialize)]
-struct Generates {
-    length: usize,
-    alphabet: String,
-    required: Vec<String>,
-    max_consecutive: Option<usize>,
-    entropy_bits: f64,
-}
-
-#[derive(Serialize)]
-struct Accepts {
-    min_length: usize,
-    max_length: Option<usize>,
-    alphabet: String,
-}
-
-#[derive(Serialize)]
-struct Entry {
-    name: String,
-    summary: String,
-    generates: Option<Generates>,
-    generated_by: Option<&'static str>,
-    accepts: Accepts,
-    rules: Vec<String>,
-    warnings: Vec<&'static str>,
-}
-
-fn entry(policy: &Policy) -> Entry {
-    let (generates, generated_by) = match &policy.generation {
-        Generation::Local(rules) => {
-            let entropy_bits = Generator::new(policy, None).map_or(f64::NAN, |g| g.entropy_bits());
-            let generates = Generates {
-                length: rules.length,
-                alphabet: rules.alphabet.describe(),
-                required: rules.required.iter().map(|c| c.name.clone()).collect(),
-                max_consecutive: rules.max_consecutive,
-                entropy_bits,
-            };
-            (Some(generates), None)
-        }
-        Generation::External(who) => (None, Some(*who)),
-    };
-    Entry {
-        name: policy.name.clone(),
-        summary: policy.summary.clone(),
-        generates,
-        generated_by,
-        accepts: Accepts {
-            min_length: policy.min_length,
-            max_length: policy.max_length,
-            alphabet: policy.accept.describe(),
-        },
-        rules: policy.rule_lines(),
-        warnings: policy.warnings.clone(),
-    }
-}
-
-fn human(e: &Entry) -> String {
+fn human(e: &PolicyEntry) -> String {
     let mut text = format!("{} — {}\n", e.name, e.summary);
     match (&e.generates, e.generated_by) {
         (Some(g), _) => {
-            let with = if g.required.is_empty() { String::new() } else { format!(", with {}", g.required.join(", ")) };
+            let names: Vec<&str> = g.required.iter().map(|c| c.name.as_str()).collect();
+            let with = if names.is_empty() { String::new() } else { format!(", with {}", names.join(", ")) };
+            let alphabet = crate::policy::Charset::of(&g.alphabet).describe();
             text.push_str(&format!(
-                "  generates: {} characters of {}{with} ({:.1} bits)\n",
-                g.length, g.alphabet, g.entropy_bits
+                "  generates: {} characters of {alphabet}{with} ({:.1} bits)\n",
+                g.length, g.entropy_bits
             ));
         }
         (None, Some(who)) => text.push_str(&format!("  generates: no. {who}\n")),
@@ -97,13 +40,11 @@ fn human(e: &Entry) -> String {
 
 pub(crate) fn run(args: Args) -> Result<Exit, Failure> {
     let printer = Printer::new(args.json);
-    let entries: Vec<Entry> = Policy::presets().iter().map(entry).collect();
+    let catalog = catalog();
     if args.json {
-        for e in &entries {
-            printer.json_line(e)?;
-        }
+        printer.json_line(&catalog)?;
     } else {
-        let text: Vec<String> = entries.iter().map(human).collect();
+        let text: Vec<String> = catalog.policies.iter().map(human).collect();
         printer.lines(&text.join("\n"))?;
     }
     Ok(Exit::Ok)

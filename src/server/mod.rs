@@ -177,6 +177,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/info", get(handlers::info))
         .route("/v1/openapi.json", get(handlers::openapi))
+        .route("/v1/policies", get(handlers::policies))
         .route("/v1/drops", post(handlers::create_drop).get(handlers::inbox))
         .route("/v1/drops/{id}", get(handlers::drop_status).delete(handlers::revoke))
         .route("/v1/drops/{id}/claim", post(handlers::claim))

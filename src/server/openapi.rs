@@ -15,7 +15,7 @@ use super::{handlers, pages};
     info(title = "sealpass drop server", description = "API v1 of the sealpass drop server (SPEC §5): it stores \
         single-use ciphertext for CRM credential hand-overs and never sees plaintext."),
     paths(
-        handlers::info, handlers::openapi, handlers::create_drop, handlers::inbox, handlers::drop_status,
+        handlers::info, handlers::openapi, handlers::policies, handlers::create_drop, handlers::inbox, handlers::drop_status,
         handlers::revoke, handlers::claim, handlers::ack, handlers::create_request, handlers::request_status,
         handlers::healthz, handlers::readyz, handlers::metrics, pages::pickup, pages::request,
     ),

@@ -14,15 +14,26 @@ fn lists_the_five_presets_with_their_rules() {
 }
 
 #[test]
-fn json_gives_one_object_a_policy() {
+fn json_gives_the_catalog_with_runnable_rules() {
     let run = sealpass(&["policies", "--json"], "");
-    let all = run.json_lines();
+    let catalog = run.json();
+    assert_eq!(catalog["version"], 1);
+    let all = catalog["policies"].as_array().unwrap();
     assert_eq!(all.len(), 5);
     let sf = &all[0];
     assert_eq!(sf["name"], "salesforce");
     assert_eq!(sf["generates"]["length"], 32);
-    assert_eq!(sf["accepts"]["min_length"], 30);
-    assert_eq!(sf["accepts"]["max_length"], 128);
+    assert_eq!(sf["check"]["min_length"], 30);
+    assert_eq!(sf["check"]["max_length"], 128);
+    assert_eq!(
+        sf["check"]["accept"]["ascii"],
+        "!#$%+-0123456789=ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+    );
+    assert_eq!(catalog["kinds"][0]["name"], "salesforce-password");
+    assert_eq!(
+        catalog["kinds"][0]["fields"][0],
+        serde_json::json!({"name": "username", "required": true, "type": "text"})
+    );
     let bits = sf["generates"]["entropy_bits"].as_f64().unwrap();
     assert!((bits - 196.1).abs() < 0.05, "{bits}");
     let app = all.iter().find(|p| p["name"] == "microsoft-app-password").unwrap();

@@ -436,3 +436,13 @@ async fn the_openapi_document_is_served_and_the_committed_copy_is_current() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_policies_are_served_as_the_cli_prints_them() {
+    let s = TestServer::start(|_| {}).await;
+    let (status, served) = call(s.req(Method::GET, "/v1/policies")).await;
+    assert_eq!(status, StatusCode::OK);
+    let printed = crate::helpers::sealpass(&["policies", "--json"], "").json();
+    assert_eq!(served, printed);
+    s.stop().await;
+}

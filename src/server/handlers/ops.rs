@@ -65,3 +65,14 @@ pub async fn method_not_allowed() -> ApiError {
 pub async fn openapi() -> Response {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::server::openapi::document_json()).into_response()
 }
+
+/// `GET /v1/policies`: the built-in policies and kinds as data, as `sealpass policies --json`.
+#[utoipa::path(get, path = "/v1/policies", tag = "server",
+    summary = "The built-in policies and credential kinds, every rule in a form a program can run",
+    description = "The same document as `sealpass policies --json`; the web sender page checks and generates from it.",
+    responses((status = 200, description = "The catalog", body = crate::catalog::Catalog)))]
+pub async fn policies() -> Response {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = JSON.get_or_init(|| serde_json::to_string(&crate::catalog::catalog()).unwrap_or_default());
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body.as_str()).into_response()
+}
