@@ -76,6 +76,22 @@ impl fmt::Display for Request {
     }
 }
 
+/// An upload token: base64url, 22 to 128 characters (ours are 43).
+fn is_token(s: &str) -> bool {
+    (22..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A recipient fingerprint (SPEC §4): `sp1-` and 26 characters of lowercase base32 in groups
+/// of four, the last of two.
+pub fn is_fingerprint(s: &str) -> bool {
+    let Some(groups) = s.strip_prefix("sp1-") else { return false };
+    let groups: Vec<&str> = groups.split('-').collect();
+    groups.len() == 7
+        && groups.iter().enumerate().all(|(i, g)| {
+            g.len() == if i == 6 { 2 } else { 4 } && g.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+        })
+}
+
 fn is_id(s: &str) -> bool {
     s.len() == 26 && s.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
@@ -136,7 +152,7 @@ pub fn parse_request(link: &str) -> Result<Request, LinkError> {
     let (server, id) = split(link, "r")?;
     let fragment = Url::parse(link.trim()).ok().and_then(|u| u.fragment().map(str::to_owned)).unwrap_or_default();
     let (token, fingerprint) = fragment.rsplit_once('.').ok_or(LinkError::MissingFragment)?;
-    if token.len() < 22 || !fingerprint.starts_with("sp1-") {
+    if !is_token(token) || !is_fingerprint(fingerprint) {
         return Err(LinkError::MissingFragment);
     }
     Ok(Request { server, id, token: token.to_owned(), fingerprint: fingerprint.to_owned() })
@@ -188,6 +204,20 @@ mod tests {
         assert_eq!(parse_request(&format!("https://drop.example.com/r/{ID}")).unwrap_err(), LinkError::MissingFragment);
         let e = parse_request(&format!("https://drop.example.com/x/{ID}#{TOKEN}.{FP}")).unwrap_err().to_string();
         assert!(!e.contains(TOKEN), "{e}");
+    }
+
+    #[test]
+    fn request_fragments_are_checked_strictly() {
+        // Found by fuzzing: a "fingerprint" that was only "sp1-" and then anything, the token
+        // included, which Debug then showed.
+        let forged = format!("https://drop.example.com/r/{ID}#{TOKEN}.sp1-z57f-n%00#{TOKEN}'ig-qw7r-nzbm-j2si-4e");
+        assert_eq!(parse_request(&forged).unwrap_err(), LinkError::MissingFragment);
+        assert!(is_fingerprint(FP));
+        for bad in ["sp1-", "sp1-z57f-narr-gfig-qw7r-nzbm-j2si-4", "sp1-Z57F-narr-gfig-qw7r-nzbm-j2si-4e", "sp2-z57f"] {
+            assert!(!is_fingerprint(bad), "{bad}");
+        }
+        let short = format!("https://drop.example.com/r/{ID}#abc.{FP}");
+        assert_eq!(parse_request(&short).unwrap_err(), LinkError::MissingFragment);
     }
 
     #[test]
