@@ -113,6 +113,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
             settings.staff.len(),
             settings.recipients.len()
         );
+        let digests: Vec<String> =
+            crate::server::web::bundle_digests().into_iter().map(|(name, hash)| format!("{name} {hash}")).collect();
+        tracing::info!("web sender page (SHA-256): {}", digests.join(", "));
         if settings.staff.is_empty() {
             tracing::warn!("no [[staff]] configured: anyone who can reach {local} may claim drops");
         }

@@ -10,6 +10,7 @@ mod metrics;
 pub mod openapi;
 mod pages;
 mod tls;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -185,12 +186,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/requests", post(handlers::create_request))
         .route("/v1/requests/{id}", get(handlers::request_status))
         .route("/d/{id}", get(pages::pickup))
-        .route("/r/{id}", get(pages::request))
+        .route("/r/{id}", get(web::request_page))
+        .route("/send", get(web::send_page))
+        .route("/web/{file}", get(web::asset))
         .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
         .route_layer(middleware::from_fn_with_state(state.clone(), admit))
+        .route("/favicon.ico", get(|| async { axum::http::StatusCode::NO_CONTENT }))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{handlers, pages};
+use super::{handlers, pages, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,7 +17,8 @@ use super::{handlers, pages};
     paths(
         handlers::info, handlers::openapi, handlers::policies, handlers::create_drop, handlers::inbox, handlers::drop_status,
         handlers::revoke, handlers::claim, handlers::ack, handlers::create_request, handlers::request_status,
-        handlers::healthz, handlers::readyz, handlers::metrics, pages::pickup, pages::request,
+        handlers::healthz, handlers::readyz, handlers::metrics, pages::pickup, web::request_page,
+        web::send_page, web::asset,
     ),
     modifiers(&Common),
 )]

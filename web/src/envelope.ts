@@ -1,0 +1,71 @@
+// The envelope (docs/envelope.md), byte for byte as the Rust side writes it: the same keys in
+// the same order, the same JSON escaping (JSON.stringify and serde_json agree for well-formed
+// strings), padded with spaces to a multiple of 512 bytes (at least 1024). Field values are
+// checked as the CLI checks them. Pure.
+
+import type { KindEntry } from "./policy.js";
+import { isControl, scalars, trimRust } from "./policy.js";
+
+export const PAD_BLOCK = 512;
+export const PAD_MIN = 1024;
+/** Largest envelope sealpass seals (so its armored ciphertext fits a drop). */
+export const MAX_SEALED_BYTES = 46 * 1024;
+
+export interface Envelope {
+  kind: string;
+  secret: string;
+  fields: Record<string, string>;
+  policy: string | null;
+  note: string | null;
+  request: string | null;
+  /** RFC 3339 UTC to the second: 2026-12-01T12:00:00Z. */
+  createdAt: string;
+  sender: string | null;
+}
+
+/** Now, as the Rust side writes `created_at`. */
+export function nowRfc3339(date: Date = new Date()): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Why a field value is refused, or null: as `envelope::validate_field` for known kinds. */
+export function fieldError(kind: KindEntry, name: string, value: string): string | null {
+  if (scalars(value).some(isControl)) return `${name} contains control characters`;
+  const spec = kind.fields.find((f) => f.name === name);
+  if (spec === undefined) return `kind ${kind.name} has no field ${name}`;
+  const v = trimRust(value);
+  if (v === "") return `${name} is empty`;
+  if (spec.type === "guid" && !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(v)) {
+    return `${name} must be a GUID like 00000000-0000-0000-0000-000000000000`;
+  }
+  if (spec.type === "url" && !v.startsWith("https://")) return `${name} must be an https:// URL`;
+  return null;
+}
+
+/** The envelope's JSON, unpadded, exactly as serde_json writes the Rust `WireOut`. */
+export function envelopeJson(e: Envelope): string {
+  for (const text of [e.secret, e.note, e.sender, ...Object.values(e.fields)]) {
+    if (text !== null && !text.isWellFormed()) throw new Error("the text is not well-formed Unicode");
+  }
+  const fields = Object.keys(e.fields)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${JSON.stringify(trimRust(e.fields[k]))}`)
+    .join(",");
+  let json = `{"v":1,"kind":${JSON.stringify(e.kind)},"secret":${JSON.stringify(e.secret)},"fields":{${fields}},`;
+  json += `"policy":${JSON.stringify(e.policy)},`;
+  if (e.note !== null) json += `"note":${JSON.stringify(e.note)},`;
+  json += `"request":${JSON.stringify(e.request)},"created_at":${JSON.stringify(e.createdAt)}`;
+  if (e.sender !== null) json += `,"sender":${JSON.stringify(e.sender)}`;
+  return `${json}}`;
+}
+
+/** The padded plaintext to seal. */
+export function envelopeBytes(e: Envelope): Uint8Array {
+  const json = new TextEncoder().encode(envelopeJson(e));
+  const padded = Math.max(Math.ceil(json.length / PAD_BLOCK), PAD_MIN / PAD_BLOCK) * PAD_BLOCK;
+  if (padded > MAX_SEALED_BYTES) throw new Error(`the secret and its fields are too large (at most ${MAX_SEALED_BYTES / 1024} KiB)`);
+  const out = new Uint8Array(padded).fill(0x20);
+  out.set(json);
+  json.fill(0);
+  return out;
+}

@@ -1,0 +1,4 @@
+// The sender page's entry point.
+import { main } from "./ui.js";
+
+main();
