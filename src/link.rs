@@ -88,7 +88,8 @@ pub fn is_fingerprint(s: &str) -> bool {
     let groups: Vec<&str> = groups.split('-').collect();
     groups.len() == 7
         && groups.iter().enumerate().all(|(i, g)| {
-            g.len() == if i == 6 { 2 } else { 4 } && g.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+            g.len() == if i == 6 { 2 } else { 4 }
+                && g.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
         })
 }
 

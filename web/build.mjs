@@ -22,7 +22,7 @@ const common = {
 
 if (tests) {
   const entries = readdirSync("test").filter((f) => f.endsWith(".test.ts")).map((f) => join("test", f));
-  await build({ ...common, entryPoints: entries, outdir: out, platform: "node", outExtension: { ".js": ".mjs" }, packages: "external" });
+  await build({ ...common, target: "node20", entryPoints: entries, outdir: out, platform: "node", outExtension: { ".js": ".mjs" }, packages: "external" });
 } else {
   await build({ ...common, entryPoints: { sender: "src/main.ts" }, outdir: out, minify: true, platform: "browser" });
   await build({ ...common, entryPoints: { patterns: "src/patterns.ts" }, outdir: out, minify: true, platform: "browser" });

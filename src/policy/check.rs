@@ -257,9 +257,9 @@ pub(super) fn check(p: &Policy, secret: &str, username: Option<&str>) -> Report 
         let format = format_rule(f, secret, len, &mut length, &mut warnings);
         rules.push(format);
     }
-    // zxcvbn (and its dictionaries, ~15 ms to build) only where its answer matters: the
-    // looks-random rule, or a password people may have typed; not a fixed-format secret.
-    let analysis = if p.looks_random || matches!(p.generation, super::Generation::Local(_)) {
+    // zxcvbn (and its dictionaries, ~15 ms to build) only where a rule needs its answer: the
+    // looks-random rule. Elsewhere the estimate is brute force over the classes used.
+    let analysis = if p.looks_random {
         randomness::analyse(secret)
     } else {
         randomness::Analysis { analysed: 0, covered: 0, findings: Vec::new() }

@@ -120,7 +120,9 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|e| e.trim().split(';').next() == Some("gzip")));
     let mut response = match asset.gzip.filter(|_| gzip_ok) {
-        Some(gz) => ([(header::CONTENT_TYPE, asset.media_type), (header::CONTENT_ENCODING, "gzip")], gz).into_response(),
+        Some(gz) => {
+            ([(header::CONTENT_TYPE, asset.media_type), (header::CONTENT_ENCODING, "gzip")], gz).into_response()
+        }
         None => ([(header::CONTENT_TYPE, asset.media_type)], asset.bytes).into_response(),
     };
     response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));

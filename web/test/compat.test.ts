@@ -1,0 +1,123 @@
+// The page and the CLI speak the same bytes: the same fingerprint for a recipient set, the same
+// envelope for the same inputs, byte for byte; what the page seals opens with `sealpass open`
+// and the age CLI, and a tampered one is refused.
+
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { envelopeBytes, envelopeJson, fieldError, nowRfc3339 } from "../src/envelope.js";
+import { fingerprint } from "../src/fingerprint.js";
+import { seal } from "../src/seal.js";
+import { catalog, sealpass, scratch } from "./support.js";
+
+const A = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+const B = "age1lxfpwx6mt62skudgcut35wsrekt8necz9fu9ttz076tx0nh8kfsqahqk8p";
+
+function identity(dir: string, name: string): string {
+  const run = sealpass(["keygen", "-o", join(dir, name)]);
+  assert.equal(run.code, 0, run.stderr);
+  return run.stdout.split("\n")[0];
+}
+
+test("fingerprints match the Rust ones", async () => {
+  assert.equal(await fingerprint([A]), "sp1-z57f-narr-gfig-qw7r-nzbm-j2si-4e");
+  assert.equal(await fingerprint([A, B]), "sp1-asqn-uvvd-kghx-ocmx-u3mg-r6mj-zu");
+  assert.equal(await fingerprint([B, ` ${A} `]), await fingerprint([A, B]));
+  const dir = scratch();
+  const keys = [identity(dir, "a.key"), identity(dir, "b.key"), identity(dir, "c.key")];
+  const all = ["a.key", "b.key", "c.key"].map((f) => readFileSync(join(dir, f), "utf8")).join("\n");
+  writeFileSync(join(dir, "all.key"), all, { mode: 0o600 });
+  const rust = JSON.parse(sealpass(["recipient", "-i", join(dir, "all.key"), "--json"]).stdout) as { fingerprint: string };
+  assert.equal(await fingerprint(keys), rust.fingerprint);
+});
+
+/** What `sealpass seal` put inside: the age CLI decrypts it to the envelope's bytes. */
+function rustPlaintext(dir: string, args: string[], secret: string): Buffer {
+  const recipient = identity(dir, "r.key");
+  const run = sealpass(["seal", "--to", recipient, ...args, "-o", join(dir, "c.age")], `${secret}\n`);
+  assert.equal(run.code, 0, run.stderr);
+  return execFileSync("age", ["-d", "-i", join(dir, "r.key"), join(dir, "c.age")]);
+}
+
+test("envelopes are byte for byte what the Rust side writes", () => {
+  const cases: { kind: string; secret: string; fields: Record<string, string>; note: string | null; args: string[] }[] = [
+    {
+      kind: "salesforce-password",
+      secret: "5=3wNdPM1Rk+3b_xHkKalOcE4$4eKNZJ",
+      fields: { username: "kore@acme.example", instance_url: "https://acme.my.salesforce.com" },
+      note: null,
+      args: ["--kind", "salesforce-password", "-u", "kore@acme.example", "--field", "instance_url=https://acme.my.salesforce.com"],
+    },
+    {
+      kind: "generic",
+      secret: 'Zq7#Lm2$"Rv9\\!Xp4&Tb6^ü€😀\u2028ß',
+      fields: { "a.b": 'quote " and back\\slash', zeta: "  padded  ", alpha: "é😀" },
+      note: 'a note with "quotes", </script> and 中文',
+      args: ["--kind", "generic", "--field", 'a.b=quote " and back\\slash', "--field", "zeta=  padded  ", "--field", "alpha=é😀", "--note", 'a note with "quotes", </script> and 中文'],
+    },
+    {
+      kind: "entra-client-secret",
+      secret: "abc8Q~defghijklmnopqrstuvwxyz0123456789.",
+      fields: { tenant_id: "0f8fad5b-d9cb-469f-a165-70867728950e", client_id: "7c9e6679-7425-40de-944b-e07fc1f90ae7" },
+      note: null,
+      args: ["--kind", "entra-client-secret", "--field", "tenant_id=0f8fad5b-d9cb-469f-a165-70867728950e", "--field", "client_id=7c9e6679-7425-40de-944b-e07fc1f90ae7"],
+    },
+  ];
+  for (const c of cases) {
+    const dir = scratch();
+    const rust = rustPlaintext(dir, c.args, c.secret);
+    const createdAt = /"created_at":"([^"]+)"/.exec(rust.toString())?.[1] ?? "";
+    const policyName = /"policy":"([^"]+)"/.exec(rust.toString())?.[1] ?? null;
+    const ours = envelopeBytes({ kind: c.kind, secret: c.secret, fields: c.fields, policy: policyName, note: c.note, request: null, createdAt, sender: null });
+    assert.equal(Buffer.from(ours).toString(), rust.toString(), c.kind);
+    assert.ok(Buffer.from(ours).equals(rust), `${c.kind}: the same bytes`);
+    assert.equal(ours.length % 512, 0);
+  }
+});
+
+test("what the page seals opens with sealpass and age; a tampered one is refused", async () => {
+  const dir = scratch();
+  const recipient = identity(dir, "v.key");
+  const plaintext = envelopeBytes({
+    kind: "dynamics-app-password",
+    secret: "abcdefghijklmnop",
+    fields: { username: "svc@acme.onmicrosoft.com", environment_url: "https://acme.crm.dynamics.com" },
+    policy: "microsoft-app-password",
+    note: null,
+    request: null,
+    createdAt: nowRfc3339(),
+    sender: null,
+  });
+  const armored = await seal(plaintext, [recipient, B]);
+  writeFileSync(join(dir, "c.age"), armored);
+  const opened = sealpass(["open", "-i", join(dir, "v.key"), join(dir, "c.age"), "--json", "--reveal"]);
+  assert.equal(opened.code, 0, opened.stderr);
+  const report = JSON.parse(opened.stdout) as { secret: string; kind: string; fields: Record<string, string>; compliant: boolean };
+  assert.equal(report.secret, "abcdefghijklmnop");
+  assert.equal(report.kind, "dynamics-app-password");
+  assert.equal(report.fields.environment_url, "https://acme.crm.dynamics.com");
+  assert.ok(report.compliant);
+  const age = spawnSync("age", ["-d", "-i", join(dir, "v.key"), join(dir, "c.age")]);
+  assert.equal(age.status, 0, age.stderr.toString());
+  assert.ok(age.stdout.toString().startsWith('{"v":1,"kind":"dynamics-app-password"'));
+  // One character of the armored payload changed: refused, exit 5.
+  const lines = armored.split("\n");
+  const i = lines.length - 3;
+  lines[i] = (lines[i][0] === "A" ? "B" : "A") + lines[i].slice(1);
+  writeFileSync(join(dir, "bad.age"), lines.join("\n"));
+  const tampered = sealpass(["open", "-i", join(dir, "v.key"), join(dir, "bad.age")]);
+  assert.equal(tampered.code, 5, tampered.stderr);
+});
+
+test("field checks say what the CLI says", () => {
+  const entra = catalog().kinds.find((k) => k.name === "entra-client-secret");
+  assert.ok(entra !== undefined);
+  assert.equal(fieldError(entra, "tenant_id", "0f8fad5b-d9cb-469f-a165-70867728950e"), null);
+  assert.match(fieldError(entra, "tenant_id", "not-a-guid") ?? "", /GUID/);
+  assert.match(fieldError(entra, "environment_url", "http://acme.crm.dynamics.com") ?? "", /https/);
+  assert.match(fieldError(entra, "client_id", "\u0007") ?? "", /control/);
+  assert.throws(() => envelopeJson({ kind: "generic", secret: "\ud800", fields: {}, policy: null, note: null, request: null, createdAt: "x", sender: null }));
+});
