@@ -67,6 +67,8 @@ const KIND_WORDS: Record<string, string> = {
 };
 
 const SECRET_LABELS: Record<string, string> = {
+  "salesforce-password": "The password",
+  "dynamics-password": "The password",
   "salesforce-client-credentials": "Consumer secret",
   "dynamics-app-password": "App password",
   "entra-client-secret": "Client secret value",
@@ -296,7 +298,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     ? el(
         "fieldset",
         { class: "choice" },
-        el("legend", {}, "The secret"),
+        el("legend", {}, "Generate or paste?"),
         el("label", {}, el("input", { type: "radio", name: "mode", value: "generate", checked: true }), " Generate a new password here"),
         el("label", {}, el("input", { type: "radio", name: "mode", value: "paste" }), " Paste one I already have"),
       )

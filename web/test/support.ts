@@ -58,3 +58,53 @@ export function chiSquareCritical(df: number): number {
 export function chiSquare(observed: number[], expected: number[]): number {
   return observed.reduce((sum, o, i) => sum + ((o - expected[i]) ** 2) / expected[i], 0);
 }
+
+/** A `sealpass serve` child on a free loopback port, with a staff member (alice) and a vendor key. */
+export interface Served {
+  url: string;
+  staffToken: string;
+  identity: string;
+  dir: string;
+  stop: () => void;
+  staff: (args: string[], input?: string) => { code: number; stdout: string; stderr: string };
+}
+
+export async function serve(extra = ""): Promise<Served> {
+  const { spawn } = await import("node:child_process");
+  const { createHash, randomBytes } = await import("node:crypto");
+  const { writeFileSync } = await import("node:fs");
+  const dir = scratch();
+  const identity = join(dir, "vendor.key");
+  const recipient = sealpass(["keygen", "-o", identity]).stdout.split("\n")[0];
+  const staffToken = `sps_${randomBytes(24).toString("base64url")}`;
+  const hash = createHash("sha256").update(staffToken).digest("hex");
+  writeFileSync(
+    join(dir, "server.toml"),
+    `recipients = ["${recipient}"]\n${extra}\n[[staff]]\nname = "alice"\ntoken_sha256 = "${hash}"\n`,
+  );
+  const child = spawn(SEALPASS, ["serve", "--listen", "127.0.0.1:0", "--store", `sqlite://${join(dir, "drops.db")}`, "--config", join(dir, "server.toml")]);
+  const url = await new Promise<string>((resolve, reject) => {
+    let log = "";
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${log}`)), 20_000);
+    child.stderr.on("data", (b: Buffer) => {
+      log += b.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(log);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on("exit", () => reject(new Error(`the server exited: ${log}`)));
+  });
+  child.stderr.removeAllListeners("data");
+  child.stderr.resume();
+  return {
+    url,
+    staffToken,
+    identity,
+    dir,
+    stop: () => child.kill(),
+    staff: (args, input = "") =>
+      sealpass(args, input, { SEALPASS_STAFF_TOKEN: staffToken, SEALPASS_SERVER: url, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state") }),
+  };
+}
