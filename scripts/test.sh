@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests need (package name = command name): the reference age CLI for the
 # interoperability tests; curl and openssl for the HTTPS test; redis-server for the Redis store
 # (its tests start their own on a free loopback port, and fail without it); strace, to see that
-# answered uploads are fsynced. The hardening tests also mount a small tmpfs (as root, as in CI)
-# and use prlimit (util-linux).
-packages=(age curl openssl redis-server strace)
+# answered uploads are fsynced; chromium for the web sender page's browser tests (driven by
+# playwright-core from npm, never a downloaded browser); node and npm for the page's build and
+# tests. The hardening tests also mount a small tmpfs (as root, as in CI) and use prlimit
+# (util-linux).
+packages=(age curl openssl redis-server strace chromium node npm)
 missing=()
 for p in "${packages[@]}"; do
   command -v "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -20,7 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}"
+  # Debian names the node command's package nodejs.
+  apt-get install -y -qq $(printf '%s\n' "${missing[@]}" | sed 's/^node$/nodejs/')
 fi
 
 log=$(mktemp)
@@ -37,6 +40,38 @@ else
   status=1
 fi
 rm -f "$log.schemathesis"
+
+# The web sender page: its packages from the lockfile; the committed bundle (embedded in the
+# binary, so cargo build needs no Node) must be exactly what the sources build; type check;
+# unit tests against the binary built above; then the browser tests.
+web_result() { # name, TAP output file
+  local pass fail
+  pass=$(grep -Eo '^# pass [0-9]+' "$2" | awk '{print $3}')
+  fail=$(grep -Eo '^# fail [0-9]+' "$2" | awk '{print $3}')
+  echo "web $1: ${pass:-0} passed, ${fail:-1} failed" | tee -a "$log"
+  [ "${fail:-1}" = 0 ] || status=1
+}
+if (cd web && npm ci --no-audit --no-fund --loglevel=error); then
+  built=$(mktemp -d)
+  (cd web && node build.mjs "$built")
+  if diff -r web/dist "$built" > /dev/null; then
+    echo "web bundle: 1 passed (web/dist is what the sources build)" | tee -a "$log"
+  else
+    echo "web bundle: 1 failed: web/dist is out of date; run (cd web && npm ci && npm run build) and commit it" | tee -a "$log"
+    status=1
+  fi
+  rm -rf "$built"
+  (cd web && npx tsc --noEmit -p .) || { echo "web typecheck: 1 failed" | tee -a "$log"; status=1; }
+  (cd web && npm test --silent) 2>&1 | tee "$log.web" || true
+  web_result "unit tests" "$log.web"
+  (cd web && npm run e2e --silent) 2>&1 | tee "$log.web" || true
+  web_result "browser tests" "$log.web"
+  rm -f "$log.web"
+else
+  echo "web: 1 failed (npm ci)" | tee -a "$log"
+  status=1
+fi
+
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 echo
