@@ -1,6 +1,7 @@
 //! The store's own thread: it owns the SQLite connection, batches queued jobs into one
 //! transaction (group commit) and answers each only after the commit, and keeps the WAL from
-//! holding wiped ciphertext: soon after a wipe it checkpoints and truncates the WAL.
+//! holding wiped ciphertext: soon after a wipe (once quiet, or at the latest under load) it
+//! checkpoints and truncates the WAL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,9 +31,13 @@ pub(super) enum Job {
 /// Most jobs committed together.
 const MAX_BATCH: usize = 128;
 
-/// Longest wiped ciphertext may linger in the WAL: the WAL is checkpointed and truncated at most
-/// this long after a wipe (and not more often, which would cost throughput for nothing).
+/// How soon after a wipe the WAL is checkpointed and truncated once the store is quiet…
 pub(super) const WIPE_CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// …and at the latest under sustained load, when truncating every half second would cost a
+/// sixth of the throughput (each truncation makes the next commits grow the file again).
+pub(super) const WIPE_CHECKPOINT_BUSY: Duration = Duration::from_secs(5);
+/// The store counts as quiet when no job has arrived for this long.
+const QUIET_AFTER: Duration = Duration::from_millis(100);
 
 /// What jobs tell the thread.
 #[derive(Default)]
@@ -59,24 +64,16 @@ fn truncate_wal(conn: &Connection) -> bool {
 pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared: Arc<Shared>) {
     let mut pending: Option<Job> = None;
     let mut last_truncate = Instant::now();
-    let maintain = |conn: &Connection, last_truncate: &mut Instant| {
-        if shared.wiped.load(Ordering::Acquire) && last_truncate.elapsed() >= WIPE_CHECKPOINT_EVERY {
-            shared.wiped.store(false, Ordering::Release);
-            if !truncate_wal(conn) {
-                shared.wiped.store(true, Ordering::Release);
-            }
-            *last_truncate = Instant::now();
-        }
-    };
+    let mut last_job = Instant::now();
     loop {
         let first = match pending.take() {
             Some(job) => job,
             None if shared.wiped.load(Ordering::Acquire) => {
-                let wait = WIPE_CHECKPOINT_EVERY.saturating_sub(last_truncate.elapsed());
-                match queue.recv_timeout(wait) {
+                match queue.recv_timeout(until_truncation(last_truncate, last_job)) {
                     Ok(job) => job,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        maintain(&conn, &mut last_truncate);
+                        // Due: quiet for long enough, or busy for too long.
+                        truncate_after_wipes(&conn, &shared, &mut last_truncate);
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -87,6 +84,7 @@ pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared:
                 Err(_) => return,
             },
         };
+        last_job = Instant::now();
         let first = match first {
             Job::Alone(job) => {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
@@ -127,8 +125,30 @@ pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared:
         for deliver in deliveries {
             deliver(failed.clone());
         }
-        maintain(&conn, &mut last_truncate);
+        // A queue that never empties still gets its WAL truncated.
+        if shared.wiped.load(Ordering::Acquire) && last_truncate.elapsed() >= WIPE_CHECKPOINT_BUSY {
+            truncate_after_wipes(&conn, &shared, &mut last_truncate);
+        }
     }
+}
+
+/// Truncate the WAL now; if a reader holds it, leave the flag set to try again later.
+fn truncate_after_wipes(conn: &Connection, shared: &Shared, last_truncate: &mut Instant) {
+    shared.wiped.store(false, Ordering::Release);
+    if !truncate_wal(conn) {
+        shared.wiped.store(true, Ordering::Release);
+    }
+    *last_truncate = Instant::now();
+}
+
+/// How long the thread may wait for the next job before the WAL must be truncated: until the
+/// store has been quiet for `QUIET_AFTER` and `WIPE_CHECKPOINT_EVERY` has passed since the last
+/// truncation, and never past `WIPE_CHECKPOINT_BUSY` (a job arriving restarts the quiet wait).
+fn until_truncation(last_truncate: Instant, last_job: Instant) -> Duration {
+    let quiet = QUIET_AFTER.saturating_sub(last_job.elapsed());
+    let every = WIPE_CHECKPOINT_EVERY.saturating_sub(last_truncate.elapsed());
+    let busy = WIPE_CHECKPOINT_BUSY.saturating_sub(last_truncate.elapsed());
+    quiet.max(every).min(busy)
 }
 
 /// Run one job, turning a panic into an error answer instead of a dead store thread.
