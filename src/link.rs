@@ -76,8 +76,8 @@ impl fmt::Display for Request {
     }
 }
 
-/// An upload token: base64url, 22 to 128 characters (ours are 43).
-fn is_token(s: &str) -> bool {
+/// An upload or manage token: base64url, 22 to 128 characters (ours are 43).
+pub fn is_token(s: &str) -> bool {
     (22..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 

@@ -67,6 +67,67 @@ pub fn record(drop: SentDrop) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The receipt the web sender page offers for download (docs/protocol.md): a drop sent from a
+/// browser, to follow and revoke from here. Everything in it is checked: it is a file from a
+/// download folder.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Receipt {
+    sealpass_receipt: u32,
+    server: String,
+    id: String,
+    pickup_url: String,
+    label: Option<String>,
+    kind: String,
+    created_at: String,
+    expires_at: String,
+    manage_token: String,
+}
+
+/// Largest receipt read.
+const MAX_RECEIPT: usize = 16 * 1024;
+
+/// Add the drop a receipt describes to this machine's record (once), and return it.
+pub fn import_receipt(path: &std::path::Path) -> Result<SentDrop, Failure> {
+    let bad = |why: &str| Failure::usage(format!("{}: not a sealpass receipt ({why})", path.display()));
+    let bytes = zeroize::Zeroizing::new(files::read_public(path, MAX_RECEIPT)?);
+    let receipt: Receipt = serde_json::from_slice(&bytes).map_err(|_| bad("not the receipt's JSON"))?;
+    if receipt.sealpass_receipt != 1 {
+        return Err(bad("an unknown version"));
+    }
+    let server = crate::link::server_base(&receipt.server).map_err(|e| bad(&format!("its server {e}")))?;
+    let pickup = crate::link::parse_pickup(&receipt.pickup_url, None).map_err(|_| bad("its pickup link is not one"))?;
+    if pickup.server != server || pickup.id != receipt.id {
+        return Err(bad("its pickup link does not match its server and id"));
+    }
+    if !crate::link::is_token(&receipt.manage_token) {
+        return Err(bad("its manage token is malformed"));
+    }
+    if crate::envelope::Kind::from_name(&receipt.kind).is_none() {
+        return Err(bad("an unknown kind"));
+    }
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    for time in [&receipt.created_at, &receipt.expires_at] {
+        time::OffsetDateTime::parse(time, rfc3339).map_err(|_| bad("a time that is not RFC 3339"))?;
+    }
+    if receipt.label.as_deref().is_some_and(|l| l.chars().any(char::is_control) || l.len() > 512) {
+        return Err(bad("a label with control characters"));
+    }
+    let drop = SentDrop {
+        server,
+        id: pickup.id,
+        manage_token: receipt.manage_token,
+        label: receipt.label,
+        kind: receipt.kind,
+        created_at: receipt.created_at,
+        expires_at: receipt.expires_at,
+    };
+    if !sent()?.iter().any(|d| d.server == drop.server && d.id == drop.id) {
+        record(drop.clone())?;
+    }
+    Ok(drop)
+}
+
 /// A server's recipients, confirmed by the user against the fingerprint the vendor published.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Pin {

@@ -401,8 +401,12 @@ pub(crate) fn init(args: InitArgs) -> Result<Exit, Failure> {
 #[derive(Debug, clap::Args)]
 pub(crate) struct StatusArgs {
     /// One drop's pickup link (default: every drop sent from this machine)
-    #[arg(value_name = "PICKUP")]
+    #[arg(value_name = "PICKUP", conflicts_with = "receipt")]
     pickup: Option<String>,
+    /// A receipt downloaded from the web sender page: adds its drop to this machine's record
+    /// (then `status` and `revoke` know it) and shows it
+    #[arg(long, value_name = "FILE")]
+    receipt: Option<std::path::PathBuf>,
     /// One object a drop: {"pickup_url","label","kind","state","claimed_by","claimed_at","received_at","expires_at"}
     #[arg(long)]
     json: bool,
@@ -431,11 +435,14 @@ fn find<'a>(sent: &'a [SentDrop], pickup: &str) -> Result<&'a SentDrop, Failure>
 
 pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(args.json);
+    let imported = args.receipt.as_deref().map(local::import_receipt).transpose()?;
     let sent = local::sent()?;
-    let chosen: Vec<&SentDrop> = match &args.pickup {
-        Some(p) => vec![find(&sent, p)?],
-        None => sent.iter().collect(),
+    let chosen: Vec<&SentDrop> = match (&imported, &args.pickup) {
+        (Some(drop), _) => vec![drop],
+        (None, Some(p)) => vec![find(&sent, p)?],
+        (None, None) => sent.iter().collect(),
     };
+    let one = chosen.len() == 1 && (imported.is_some() || args.pickup.is_some());
     if chosen.is_empty() && !printer.json() {
         printer.note("nothing sent from this machine yet");
     }
@@ -446,7 +453,7 @@ pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
             let status = match client.drop_status(&drop.id, &drop.manage_token).await {
                 Ok(s) => Some(s),
                 Err(e) if e.exit() == Exit::Unavailable => {
-                    if args.pickup.is_some() {
+                    if one {
                         exit = Exit::Unavailable;
                     }
                     None

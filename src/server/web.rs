@@ -11,9 +11,11 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::auth::valid_id;
 
-/// What the page may load and do: its own scripts, styles and API, nothing else, in no frame.
+/// What the page may load and do: its own scripts, styles and API, nothing else (no images, no
+/// fonts), in no frame; and no string ever becomes HTML or script (Trusted Types, none allowed).
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-    img-src 'self'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'";
+    frame-ancestors 'none'; form-action 'none'; base-uri 'none'; require-trusted-types-for 'script'; \
+    trusted-types 'none'";
 
 /// An embedded file: its name, media type, bytes, and a gzipped copy if there is one.
 struct Asset {

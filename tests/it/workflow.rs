@@ -302,3 +302,61 @@ fn revoke_between_claim_and_acknowledgement_says_what_happened() {
     let revoked = std::fs::read_to_string(w.customer.path("revoked.txt")).unwrap();
     assert!(revoked.contains("already delivered to alice"), "{revoked}");
 }
+
+#[test]
+fn a_receipt_from_the_web_page_lets_the_cli_follow_and_revoke_the_drop() {
+    let w = World::new();
+    // A drop sent elsewhere (standing in for the browser): its manage token is only in the receipt.
+    let browser = Home::new();
+    let sent = browser.sealpass(&["send", &w.request_link("generic")], "Zq8!kR2#mW9$vB4%tN7^");
+    sent.expect(0);
+    let pickup = sent.stdout.trim().to_owned();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(browser.path("state/sealpass/sent.json")).unwrap()).unwrap();
+    let d = &record[0];
+    let receipt = serde_json::json!({
+        "sealpass_receipt": 1, "server": d["server"], "id": d["id"], "pickup_url": pickup,
+        "label": "Acme", "kind": "generic", "created_at": d["created_at"], "expires_at": d["expires_at"],
+        "manage_token": d["manage_token"],
+    });
+    let write = |name: &str, v: &serde_json::Value| {
+        std::fs::write(w.customer.path(name), serde_json::to_vec_pretty(v).unwrap()).unwrap();
+        name.to_owned()
+    };
+    // Not recorded here yet; then imported (twice: recorded once) and shown.
+    w.customer.sealpass(&["status", &pickup], "").expect(2);
+    let file = write("sealpass-drop.json", &receipt);
+    for _ in 0..2 {
+        let status = w.customer.sealpass(&["status", "--receipt", &file, "--json"], "");
+        status.expect(0);
+        assert_eq!(status.json()["state"], "waiting");
+    }
+    let all = w.customer.sealpass(&["status", "--json"], "");
+    assert_eq!(all.json_lines().len(), 1, "{}", all.stdout);
+    let revoked = w.customer.sealpass(&["revoke", &pickup], "");
+    revoked.expect(0);
+    assert_eq!(w.customer.sealpass(&["status", &pickup, "--json"], "").json()["state"], "revoked");
+
+    // Damaged or forged receipts are refused, saying what is wrong, and nothing is recorded.
+    let other = Home::new();
+    for (change, why) in [
+        (("pickup_url", serde_json::json!("http://127.0.0.1:1/d/aaaaaaaaaaaaaaaaaaaaaaaaaa")), "does not match"),
+        (("manage_token", serde_json::json!("short")), "manage token"),
+        (("kind", serde_json::json!("x")), "unknown kind"),
+        (("sealpass_receipt", serde_json::json!(2)), "version"),
+        (("extra", serde_json::json!(1)), "JSON"),
+        (("label", serde_json::json!("a\u{1b}[2J")), "control"),
+    ] {
+        let mut bad = receipt.clone();
+        bad[change.0] = change.1.clone();
+        std::fs::write(other.path("r.json"), serde_json::to_vec(&bad).unwrap()).unwrap();
+        let run = other.sealpass(&["status", "--receipt", "r.json"], "");
+        run.expect(2);
+        assert!(
+            run.stderr.contains("not a sealpass receipt") && run.stderr.contains(why),
+            "{change:?}: {}",
+            run.stderr
+        );
+    }
+    assert!(!other.path("state/sealpass/sent.json").exists());
+}

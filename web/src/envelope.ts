@@ -42,10 +42,21 @@ export function fieldError(kind: KindEntry, name: string, value: string): string
   return null;
 }
 
+/** Why a note is refused, or null: the receiver refuses control characters (newlines too). */
+export function noteError(note: string): string | null {
+  if (!note.isWellFormed()) return "The note is not well-formed text";
+  if (scalars(note).some(isControl)) return "The note must be one line, without control characters";
+  return null;
+}
+
 /** The envelope's JSON, unpadded, exactly as serde_json writes the Rust `WireOut`. */
 export function envelopeJson(e: Envelope): string {
   for (const text of [e.secret, e.note, e.sender, ...Object.values(e.fields)]) {
     if (text !== null && !text.isWellFormed()) throw new Error("the text is not well-formed Unicode");
+  }
+  // What the receiver would refuse is never sealed (envelope::Envelope::from_json).
+  for (const [name, text] of [["note", e.note], ["sender", e.sender]] as const) {
+    if (text !== null && scalars(text).some(isControl)) throw new Error(`the ${name} contains control characters`);
   }
   const fields = Object.keys(e.fields)
     .sort()

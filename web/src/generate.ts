@@ -53,6 +53,9 @@ export function generate(policy: PolicyEntry, username: string | null, random: R
   const g = policy.generates;
   if (g === null) throw new Error(`policy ${policy.name} does not generate: ${policy.generated_by ?? ""}`);
   const alphabet = scalars(g.alphabet);
+  // The catalog comes from the server: refuse what would loop, or draw from nothing.
+  if (alphabet.length < 2 || new Set(alphabet).size !== alphabet.length) throw new Error(`policy ${policy.name} has no usable alphabet`);
+  if (!Number.isInteger(g.length) || g.length < 8 || g.length > 4096) throw new Error(`policy ${policy.name} asks for ${g.length} characters`);
   const required = g.required.map((c) => new Charset(c.chars));
   const indices = new Indices(random);
   const structural = { ...policy, check: { ...policy.check, looks_random: false } };

@@ -1,51 +1,21 @@
-// The page: the only module that touches the DOM. It reads the link, checks the server's keys
-// against it, asks for the kind's fields and the secret (generated here or pasted), checks it
-// live, seals it in the browser and uploads it, then follows the drop. Nothing secret goes to
-// the URL, web storage, cookies or the console; inputs are cleared once it is sent.
+// The page's form (with dom.ts and follow.ts, the only modules that touch the DOM). It reads the
+// link, checks the server's keys against it, asks for the kind's fields and the secret
+// (generated here or pasted), checks it live, seals it in the browser and uploads it, then hands
+// over to follow.ts. Nothing secret goes to the URL, web storage, cookies or the console; inputs
+// are cleared once it is sent.
 
-import type { DropCreated, DropStatus, Info, RequestStatus } from "./api.js";
+import type { DropCreated, Info, RequestStatus } from "./api.js";
 import { ApiError, api, setBase, shown } from "./api.js";
-import { envelopeBytes, fieldError, nowRfc3339 } from "./envelope.js";
+import { NOT_SAVED, el, refuse, setError, show } from "./dom.js";
+import { envelopeBytes, fieldError, noteError, nowRfc3339 } from "./envelope.js";
 import { fingerprint } from "./fingerprint.js";
 import { generate } from "./generate.js";
 import type { Where } from "./link.js";
 import { where } from "./link.js";
 import type { Analysis, Catalog, FieldEntry, KindEntry, PolicyEntry, Report } from "./policy.js";
 import { RULE_NAMES, check } from "./policy.js";
+import { follow } from "./follow.js";
 import { seal } from "./seal.js";
-
-type Child = Node | string | null | undefined | false;
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string | boolean> = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false) continue;
-    node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
-    node.append(typeof c === "string" ? document.createTextNode(c) : c);
-  }
-  return node;
-}
-
-const app = (): HTMLElement => document.getElementById("app") as HTMLElement;
-
-function show(...children: Child[]): void {
-  app().replaceChildren(...(children.filter(Boolean) as (Node | string)[]));
-}
-
-/** A refusal: what is wrong, that nothing was sent, what to do. */
-function refuse(title: string, why: string, next: string): void {
-  show(
-    el("h1", {}, title),
-    el("div", { class: "alert", role: "alert" }, el("p", {}, why), el("p", {}, el("strong", {}, "Nothing was sent. "), next)),
-  );
-}
 
 const FIELD_LABELS: Record<string, string> = {
   username: "Username of the account",
@@ -84,9 +54,12 @@ interface Context {
 /** The pattern analysis, loaded only when a looks-random rule must run on a pasted secret. */
 let patterns: Promise<typeof import("./patterns.js")> | null = null;
 function loadPatterns(): Promise<typeof import("./patterns.js")> {
-  patterns ??= import(/* the lazy chunk */ new URL("patterns.js", import.meta.url).href) as Promise<
-    typeof import("./patterns.js")
-  >;
+  patterns ??= (
+    import(/* the lazy chunk */ new URL("patterns.js", import.meta.url).href) as Promise<typeof import("./patterns.js")>
+  ).catch((e: unknown) => {
+    patterns = null; // try again next time
+    throw new Error(`the pattern check could not be loaded (${e instanceof Error ? e.message : "network error"}); try again`);
+  });
   return patterns;
 }
 
@@ -109,14 +82,15 @@ function reportList(report: Report): HTMLElement {
 
 async function start(): Promise<void> {
   const here = where(location.pathname, location.hash);
-  // The fragment holds the upload token: keep it out of the address bar and history from now on.
-  if (location.hash !== "") history.replaceState(null, "", location.pathname);
+  // A request link's fragment holds the upload token: keep it out of the address bar and history
+  // from now on. (The anonymous page's fragment is only a fingerprint, and stays.)
+  if (here.mode !== "anonymous" && location.hash !== "") history.replaceState(null, "", location.pathname);
   if (here.mode === "broken") {
     refuse("This link does not work", here.why, "Ask the vendor for the link again.");
     return;
   }
   setBase(here.base);
-  show(el("h1", {}, "Send a credential"), el("p", { role: "status" }, "Checking the link and the vendor's keys…"));
+  show("Send a credential", el("p", { role: "status" }, "Checking the link and the vendor's keys…"));
   let info: Info;
   let catalog: Catalog;
   let request: RequestStatus | null = null;
@@ -209,11 +183,30 @@ function form(ctx: Context, served: string): void {
       : null;
   const body = el("div", {});
   formNode.append(...([kindPicker, body].filter(Boolean) as Node[]));
-  show(el("h1", { id: "title" }, "Send a credential"), intro, formNode);
+  show("Send a credential", intro, formNode);
+  // One submit handler for the form, whatever kind is chosen, and one send at a time.
+  let submit: () => Promise<void> = async () => undefined;
+  let busy = false;
+  formNode.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (busy) return;
+    busy = true;
+    submit()
+      .catch((e: unknown) => {
+        const error = document.getElementById("send-error");
+        if (error !== null) {
+          setError(null, error, `Not sent: ${e instanceof Error ? shown(e.message) : "unknown error"}.`);
+          error.focus();
+        }
+      })
+      .finally(() => {
+        busy = false;
+      });
+  });
   const render = (kindName: string): void => {
     body.replaceChildren();
     const { kind, policy } = kindOf(ctx, kindName);
-    secretForm(ctx, kind, policy, body, formNode);
+    submit = secretForm(ctx, kind, policy, body);
   };
   const select = formNode.querySelector("select");
   if (select !== null) select.addEventListener("change", () => render(select.value));
@@ -227,9 +220,7 @@ function fieldInput(f: FieldEntry): { wrap: HTMLElement; input: HTMLInputElement
     id,
     name: f.name,
     type: f.type === "secret" ? "password" : f.type === "url" ? "url" : "text",
-    autocomplete: "off",
-    spellcheck: "false",
-    autocapitalize: "off",
+    ...NOT_SAVED,
     "aria-describedby": `${id}-error`,
     required: f.required,
     placeholder: f.type === "guid" ? "00000000-0000-0000-0000-000000000000" : f.type === "url" ? "https://" : "",
@@ -238,13 +229,8 @@ function fieldInput(f: FieldEntry): { wrap: HTMLElement; input: HTMLInputElement
   return { wrap: el("div", { class: "field" }, label, input, error), input, error };
 }
 
-function setError(input: HTMLInputElement | null, error: HTMLElement, message: string | null): void {
-  error.textContent = message ?? "";
-  error.hidden = message === null;
-  input?.setAttribute("aria-invalid", message === null ? "false" : "true");
-}
-
-function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HTMLElement, formNode: HTMLFormElement): void {
+/** The kind's fields and secret, in `body`; returns what the form's submit runs. */
+function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HTMLElement): () => Promise<void> {
   const fields = kind.fields.map(fieldInput);
   const canGenerate = policy.generates !== null;
   let mode: "generate" | "paste" = canGenerate ? "generate" : "paste";
@@ -252,21 +238,18 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
   let analysis: { secret: string; result: Analysis } | null = null;
 
   const secretError = el("p", { class: "error", id: "secret-error", hidden: true });
-  const rules = el("div", { id: "rules", "aria-live": "polite" });
-  const pasted = el("input", {
-    id: "secret",
-    type: "password",
-    autocomplete: "off",
-    spellcheck: "false",
-    autocapitalize: "off",
-    "aria-describedby": "secret-error rules",
-  });
-  const reveal = el("button", { type: "button", class: "secondary", "aria-pressed": "false", "aria-controls": "secret" }, "Show");
+  // The rule list is redrawn as the user types; a screen reader hears only the summary, once
+  // typing pauses.
+  const rules = el("div", { id: "rules" });
+  const summary = el("p", { id: "rules-summary", class: "visually-hidden", role: "status" });
+  let summaryTimer: ReturnType<typeof setTimeout> | undefined;
+  const pasted = el("input", { id: "secret", type: "password", ...NOT_SAVED, "aria-describedby": "secret-error rules" });
+  const reveal = el("button", { type: "button", class: "secondary", "aria-controls": "secret", "aria-label": "Show what you typed" }, "Show");
   reveal.addEventListener("click", () => {
     const showing = pasted.type === "text";
     pasted.type = showing ? "password" : "text";
     reveal.textContent = showing ? "Show" : "Hide";
-    reveal.setAttribute("aria-pressed", showing ? "false" : "true");
+    reveal.setAttribute("aria-label", showing ? "Show what you typed" : "Hide what you typed");
   });
   const pasteBox = el(
     "div",
@@ -276,10 +259,11 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     secretError,
   );
   const generatedOut = el("output", { id: "generated", class: "password", "aria-live": "polite" });
-  const copy = el("button", { type: "button", class: "secondary", hidden: true }, "Copy");
+  const copy = el("button", { type: "button", class: "secondary", hidden: true, "aria-label": "Copy the generated password" }, "Copy");
+  let copied = false;
   const confirmSet = el("input", { id: "confirm-set", type: "checkbox", "aria-describedby": "confirm-error" });
   const confirmError = el("p", { class: "error", id: "confirm-error", hidden: true });
-  const generateButton = el("button", { type: "button" }, "Generate a password");
+  const generateButton = el("button", { type: "button", "aria-describedby": "confirm-error" }, "Generate a password");
   const generateBox = el(
     "div",
     { class: "generate" },
@@ -303,7 +287,9 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
         el("label", {}, el("input", { type: "radio", name: "mode", value: "paste" }), " Paste one I already have"),
       )
     : el("p", { class: "muted" }, policy.generated_by ?? "");
-  const note = el("textarea", { id: "note", rows: "2", maxlength: "500", "aria-describedby": "note-help" });
+  // One line: the receiver refuses control characters (newlines included) in a note.
+  const note = el("input", { id: "note", type: "text", maxlength: "500", autocomplete: "off", "aria-describedby": "note-error note-help" });
+  const noteProblem = el("p", { class: "error", id: "note-error", hidden: true });
   const send = el("button", { type: "submit", class: "primary" }, "Seal and send");
   const sendError = el("div", { class: "error", id: "send-error", role: "alert", hidden: true });
   body.append(
@@ -312,11 +298,13 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     generateBox,
     pasteBox,
     rules,
+    summary,
     el(
       "div",
       { class: "field" },
       el("label", { for: "note" }, "A note for the vendor ", el("span", { class: "muted" }, "(optional)")),
       note,
+      noteProblem,
       el("p", { class: "muted", id: "note-help" }, "Sealed with the credential. Never put a secret here."),
     ),
     send,
@@ -345,20 +333,37 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     const needs = policy.check.looks_random;
     const known = needs && analysis !== null && analysis.secret === s ? analysis.result : undefined;
     if (needs && known === undefined) {
-      void loadPatterns().then((m) => {
-        if (secret() === s) {
-          analysis = { secret: s, result: m.analyse(s) };
-          refresh();
-        }
-      });
+      loadPatterns().then(
+        (m) => {
+          if (secret() === s) {
+            analysis = { secret: s, result: m.analyse(s) };
+            refresh();
+          }
+        },
+        (e: unknown) => setError(pasted, secretError, e instanceof Error ? e.message : "the pattern check could not be loaded"),
+      );
     }
     return check(policy, s, username(), known);
   };
   const refresh = (): void => {
     const r = report();
-    rules.replaceChildren(...(r === null ? [] : [el("p", { class: "muted" }, `Checked against ${policy.name}:`), reportList(r)]));
+    rules.replaceChildren(
+      ...(r === null
+        ? []
+        : [
+            el("p", { class: "muted" }, `Checked against ${policy.name}:`),
+            reportList(r),
+            ...r.warnings.map((w) => el("p", { class: "muted warning" }, `Note: ${w}.`)),
+          ]),
+    );
+    clearTimeout(summaryTimer);
+    summaryTimer = setTimeout(() => {
+      const failed = r?.rules.filter((x) => !x.ok).map((x) => RULE_NAMES[x.rule] ?? x.rule) ?? [];
+      summary.textContent =
+        r === null ? "" : failed.length === 0 ? `Meets every rule of ${policy.name}.` : `Does not yet meet: ${failed.join(", ")}.`;
+    }, 800);
   };
-  formNode.querySelectorAll<HTMLInputElement>('input[name="mode"]').forEach((radio) =>
+  body.querySelectorAll<HTMLInputElement>('input[name="mode"]').forEach((radio) =>
     radio.addEventListener("change", () => {
       mode = radio.value === "paste" ? "paste" : "generate";
       applyMode();
@@ -388,17 +393,21 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     refresh();
   });
   copy.addEventListener("click", () => {
-    if (generated !== null) void navigator.clipboard?.writeText(generated).then(() => (copy.textContent = "Copied"));
+    if (generated === null || navigator.clipboard === undefined) return;
+    navigator.clipboard.writeText(generated).then(
+      () => {
+        copied = true;
+        copy.textContent = "Copied";
+        setTimeout(() => (copy.textContent = "Copy"), 2000);
+      },
+      () => setError(null, confirmError, "The browser did not allow copying: select the password and copy it yourself"),
+    );
   });
   confirmSet.addEventListener("change", () => setError(confirmSet, confirmError, null));
+  note.addEventListener("input", () => setError(note, noteProblem, null));
   applyMode();
 
-  formNode.addEventListener("submit", (event) => {
-    event.preventDefault();
-    void submit();
-  });
-
-  const submit = async (): Promise<void> => {
+  return async (): Promise<void> => {
     setError(null, sendError, null);
     let firstInvalid: HTMLElement | null = null;
     const values: Record<string, string> = {};
@@ -410,6 +419,9 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
       if (problem !== null) firstInvalid ??= f.input;
       else if (value !== "") values[spec.name] = value;
     }
+    const noteText = note.value.trim() === "" ? null : note.value;
+    const badNote = noteText === null ? null : noteError(noteText);
+    setError(note, noteProblem, badNote);
     const s = secret();
     if (s === "") {
       if (mode === "generate") setError(confirmSet, confirmError, "Generate a password first");
@@ -433,6 +445,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
         firstInvalid ??= confirmSet;
       }
     }
+    if (badNote !== null) firstInvalid ??= note;
     if (firstInvalid !== null) {
       firstInvalid.focus();
       return;
@@ -440,15 +453,16 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     send.disabled = true;
     send.textContent = "Sealing and sending…";
     let created: DropCreated;
+    const createdAt = nowRfc3339();
     try {
       const plaintext = envelopeBytes({
         kind: kind.name,
         secret: s,
         fields: values,
         policy: policy.name,
-        note: note.value.trim() === "" ? null : note.value,
+        note: noteText,
         request: ctx.request?.id ?? null,
-        createdAt: nowRfc3339(),
+        createdAt,
         sender: null,
       });
       const ciphertext = await seal(plaintext, ctx.info.recipients);
@@ -463,114 +477,30 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
       sendError.focus();
       return;
     }
-    // Sent: nothing of the secret stays on the page.
+    // Sent: nothing of the secret stays on the page (or, if we put it there, the clipboard).
     pasted.value = "";
     generated = null;
     note.value = "";
     for (const f of fields) f.input.value = "";
-    after(ctx, created);
-  };
-}
-
-function describe(status: DropStatus): string {
-  const by = shown(status.claimed_by ?? "?");
-  switch (status.state) {
-    case "waiting":
-      return `Waiting for the vendor. It expires at ${shown(status.expires_at)}.`;
-    case "claimed":
-      return `Picked up by ${by} at ${shown(status.claimed_at ?? "?")}, not yet confirmed.`;
-    case "received":
-      return `Received by ${by} at ${shown(status.received_at ?? "?")}. The server wiped its copy.`;
-    case "revoked":
-      return status.claimed_by !== null
-        ? `Revoked at ${shown(status.revoked_at ?? "?")}, but ${by} had already picked it up.`
-        : `Revoked at ${shown(status.revoked_at ?? "?")}. Nobody picked it up.`;
-    case "expired":
-      return `Expired at ${shown(status.expires_at)}${status.claimed_by !== null ? `, after ${by} picked it up` : " without being picked up"}.`;
-  }
-}
-
-function after(ctx: Context, created: DropCreated): void {
-  const state = el("p", { id: "drop-state", role: "status" }, "Waiting for the vendor.");
-  const warning = el("p", { class: "alert", id: "drop-warning", hidden: true });
-  const revoke = el("button", { type: "button", class: "secondary", id: "revoke" }, "Revoke it");
-  const receipt = el(
-    "a",
-    {
-      href: URL.createObjectURL(
-        new Blob(
-          [
-            JSON.stringify(
-              {
-                server: ctx.info.public_url,
-                id: created.id,
-                pickup_url: created.pickup_url,
-                expires_at: created.expires_at,
-                manage_token: created.manage_token,
-              },
-              null,
-              2,
-            ),
-          ],
-          { type: "application/json" },
-        ),
-      ),
-      download: `sealpass-drop-${created.id}.json`,
-      class: "button secondary",
-    },
-    "Download the drop's receipt",
-  );
-  show(
-    el("h1", {}, "Sent"),
-    el(
-      "p",
-      {},
-      "The credential left this browser sealed to the vendor's keys. The vendor receives it from this pickup link, once:",
-    ),
-    el("p", { class: "link" }, shown(created.pickup_url)),
-    state,
-    warning,
-    el(
-      "p",
-      { class: "muted" },
-      "The receipt holds this drop's manage token: with it, `sealpass status` or this page can follow and revoke the drop. Keep it private; it never leaves your computer otherwise.",
-    ),
-    el("div", { class: "actions" }, revoke, receipt),
-  );
-  let timer: number | undefined;
-  const update = (status: DropStatus): void => {
-    state.textContent = describe(status);
-    if (status.claimed_by !== null) {
-      warning.hidden = false;
-      warning.textContent = `It was picked up by "${shown(status.claimed_by)}". If that is not someone you expect at the vendor, assume the credential is compromised: change it on the account now.`;
+    const notes: string[] = [];
+    if (copied) {
+      const cleared = await navigator.clipboard.writeText("").then(
+        () => true,
+        () => false,
+      );
+      notes.push(cleared ? "The clipboard was cleared." : "Clear your clipboard: it still holds the password.");
     }
-    if (status.state !== "waiting" && status.state !== "claimed") {
-      revoke.hidden = true;
-      if (timer !== undefined) clearInterval(timer);
-    }
+    follow(created, ctx.request?.label ?? noteText, kind.name, createdAt, notes);
   };
-  const poll = (): void => {
-    api.status(created.id, created.manage_token).then(update, () => undefined);
-  };
-  timer = setInterval(poll, 3000) as unknown as number;
-  poll();
-  let armed = false;
-  revoke.addEventListener("click", () => {
-    if (!armed) {
-      armed = true;
-      revoke.textContent = "Click again to revoke";
-      return;
-    }
-    revoke.disabled = true;
-    api.revoke(created.id, created.manage_token).then(update, (e: unknown) => {
-      revoke.disabled = false;
-      state.textContent = `Not revoked: ${e instanceof Error ? shown(e.message) : "unknown error"}`;
-    });
-  });
 }
 
 export function main(): void {
   start().catch((e: unknown) => {
-    refuse("Something went wrong", e instanceof Error ? shown(e.message) : "unknown error", "Reload the page, or use the sealpass command line.");
+    refuse(
+      "Something went wrong",
+      e instanceof Error ? shown(e.message) : "unknown error",
+      "Open the link you were given again, or use the sealpass command line.",
+    );
   });
 }
+

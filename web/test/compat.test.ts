@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
-import { envelopeBytes, envelopeJson, fieldError, nowRfc3339 } from "../src/envelope.js";
+import { envelopeBytes, envelopeJson, fieldError, noteError, nowRfc3339 } from "../src/envelope.js";
 import { fingerprint } from "../src/fingerprint.js";
 import { seal } from "../src/seal.js";
 import { catalog, sealpass, scratch } from "./support.js";
@@ -120,4 +120,26 @@ test("field checks say what the CLI says", () => {
   assert.match(fieldError(entra, "environment_url", "http://acme.crm.dynamics.com") ?? "", /https/);
   assert.match(fieldError(entra, "client_id", "\u0007") ?? "", /control/);
   assert.throws(() => envelopeJson({ kind: "generic", secret: "\ud800", fields: {}, policy: null, note: null, request: null, createdAt: "x", sender: null }));
+});
+
+test("a note the receiver would refuse is never sealed: one line, no control characters", () => {
+  const base = { kind: "generic", secret: "s3cret-Value-1234", fields: {}, policy: null, request: null, createdAt: "2026-12-01T12:00:00Z", sender: null };
+  for (const bad of ["two\nlines", "tab\there", "bell\u0007", "c1\u0085"]) {
+    assert.match(noteError(bad) ?? "", /one line|control/, JSON.stringify(bad));
+    assert.throws(() => envelopeJson({ ...base, note: bad }), /control/);
+  }
+  assert.equal(noteError("Rotated on 1 Dec — ticket #42"), null);
+  // And the Rust receiver does refuse such a note: sealed by hand (bypassing the page's check),
+  // `sealpass open` exits 5.
+  const dir = scratch();
+  const recipient = sealpass(["keygen", "-o", join(dir, "v.key")]).stdout.split("\n")[0];
+  const good = envelopeJson({ ...base, note: "one line" });
+  const forged = good.replace('"note":"one line"', '"note":"two\\nlines"');
+  assert.notEqual(forged, good);
+  const plain = join(dir, "forged.json");
+  writeFileSync(plain, forged.padEnd(1024, " "));
+  execFileSync("age", ["-a", "-r", recipient, "-o", join(dir, "forged.age"), plain]);
+  const opened = sealpass(["open", "-i", join(dir, "v.key"), join(dir, "forged.age")]);
+  assert.equal(opened.code, 5, opened.stderr);
+  assert.match(opened.stderr, /control characters/);
 });

@@ -32,9 +32,12 @@ let browser: BrowserContext;
 const requests: string[] = [];
 const documents: Response[] = [];
 const consoleLines: string[] = [];
+/** Origins of the servers the tests started (the browser may speak to these only). */
+const origins: string[] = [];
 
 before(async () => {
   server = await serve();
+  origins.push(new URL(server.url).origin);
   browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "chromium-")), {
     executablePath: "/usr/bin/chromium",
     headless: true,
@@ -201,9 +204,19 @@ test("a request already answered says so; revoking from the page works", async (
   await page.getByLabel("The secret").fill("Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
   await page.getByRole("button", { name: "Seal and send" }).click();
   await pickupLink(page);
+  // The receipt: the command line can follow the drop with it.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the drop's receipt" }).click()]);
+  const receiptFile = join(server.dir, "receipt.json");
+  await download.saveAs(receiptFile);
+  const followed = server.staff(["status", "--receipt", receiptFile, "--json"]);
+  assert.equal(followed.code, 0, followed.stderr);
+  assert.equal((JSON.parse(followed.stdout) as { state: string }).state, "waiting");
   await page.getByRole("button", { name: "Revoke it" }).click();
-  await page.getByRole("button", { name: "Click again to revoke" }).click();
+  await page.getByText("Press the button again to revoke").waitFor();
+  await page.getByRole("button", { name: "Press again to revoke" }).click();
   await page.getByText("Nobody picked it up").waitFor();
+  const revoked = server.staff(["status", (await page.locator(".link").innerText()).trim(), "--json"]);
+  assert.equal((JSON.parse(revoked.stdout) as { state: string }).state, "revoked");
   await shot(page, "8-revoked");
   const again = await open(link);
   await again.getByRole("heading", { name: "This request was already answered" }).waitFor();
@@ -212,14 +225,83 @@ test("a request already answered says so; revoking from the page works", async (
   await again.close();
 });
 
+test("the anonymous page shows the fingerprint, checks one in its address, and is off when uploads are", async () => {
+  const info = (await (await fetch(`${server.url}/v1/info`)).json()) as { fingerprint: string };
+  const page = await open(`${server.url}/send#${info.fingerprint}`);
+  await page.getByText("It matches the fingerprint in the address you were given").waitFor();
+  assert.equal(await page.locator(".fingerprint").innerText(), info.fingerprint);
+  assert.equal(new URL(page.url()).hash, `#${info.fingerprint}`, "the fingerprint (not a secret) stays in the address");
+  // Switching kinds back and forth leaves one form, and a double click sends once.
+  const sentBefore = uploads();
+  for (const kind of ["salesforce-password", "entra-client-secret", "generic"]) await page.getByLabel("What are you sending?").selectOption(kind);
+  await page.getByLabel("Paste one I already have").check();
+  await page.getByLabel("The secret").fill("Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
+  await page.getByLabel("A note for the vendor").fill("two\nlines are one here");
+  await page.getByRole("button", { name: "Seal and send" }).dblclick();
+  const got = receive(await pickupLink(page));
+  assert.equal(uploads(), sentBefore + 1, "one upload");
+  assert.equal(got.secret, "Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
+  assert.equal(got.kind, "generic");
+  await page.close();
+
+  const unchecked = await open(`${server.url}/send`);
+  await unchecked.getByText("Compare it with the fingerprint the vendor published").waitFor();
+  await unchecked.close();
+  const before = uploads();
+  const wrong = await open(`${server.url}/send#sp1-aaaa-aaaa-aaaa-aaaa-aaaa-aaaa-aa`);
+  await wrong.getByRole("heading", { name: "The vendor's keys do not match this link" }).waitFor();
+  assert.equal(uploads(), before);
+  await wrong.close();
+
+  const closed = await serve("allow_anonymous_uploads = false");
+  origins.push(new URL(closed.url).origin);
+  try {
+    const off = await open(`${closed.url}/send`);
+    await off.getByText("takes only requested credentials").waitFor();
+    assert.equal(await off.getByRole("button", { name: "Seal and send" }).count(), 0);
+    await off.close();
+  } finally {
+    closed.stop();
+  }
+});
+
+test("the whole hand-over works from the keyboard alone, and each screen takes the focus", async () => {
+  const page = await open(requestLink("salesforce-password", "Acme keyboard"));
+  await page.getByLabel("Username of the account").waitFor();
+  assert.equal(await page.title(), "Send a credential · sealpass");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "title", "the heading has the focus");
+  /** Tab until the element `id` has the focus (it must be reachable), within `most` presses. */
+  const tabTo = async (id: string, most = 12): Promise<void> => {
+    for (let i = 0; i < most; i++) {
+      await page.keyboard.press("Tab");
+      if ((await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent)) === id) return;
+    }
+    assert.fail(`${id} is not reachable with Tab`);
+  };
+  await tabTo("field-username");
+  await page.keyboard.type("kore@acme.example");
+  await tabTo("Generate a password");
+  await page.keyboard.press("Enter");
+  const password = (await page.locator("#generated").innerText()).trim();
+  assert.equal(password.length, 32);
+  await tabTo("confirm-set");
+  await page.keyboard.press("Space");
+  await tabTo("Seal and send");
+  await page.keyboard.press("Enter");
+  const pickup = await pickupLink(page);
+  assert.equal(await page.title(), "Sent · sealpass");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "title");
+  assert.equal(receive(pickup).secret, password);
+  await page.close();
+});
+
 test("the browser spoke to the server's origin only, and every page had its CSP", () => {
-  const origin = new URL(server.url).origin;
-  const elsewhere = requests.filter((u) => !u.startsWith(origin) && !u.startsWith("blob:") && !u.startsWith("data:"));
+  const elsewhere = requests.filter((u) => !origins.includes(new URL(u).origin) && !u.startsWith("blob:") && !u.startsWith("data:"));
   assert.deepEqual(elsewhere, []);
   assert.ok(documents.length >= 6);
   for (const d of documents) {
     const csp = d.headers()["content-security-policy"] ?? "";
-    for (const directive of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "form-action 'none'", "base-uri 'none'"]) {
+    for (const directive of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "form-action 'none'", "base-uri 'none'", "require-trusted-types-for 'script'"]) {
       assert.ok(csp.includes(directive), `${d.url()}: ${csp}`);
     }
     assert.equal(d.headers()["referrer-policy"], "no-referrer");

@@ -125,4 +125,12 @@ test("generated passwords never contain the username, and impossible rules fail 
   const random = seeded(3);
   for (let i = 0; i < 200; i++) assert.ok(!generate(p, "Ab", random).toLowerCase().includes("ab"));
   assert.throws(() => generate(policy("microsoft-app-password"), null), /does not generate/);
+  // A hostile or broken catalog cannot make the generator loop or draw from nothing.
+  const strong = policy("strong");
+  const g = strong.generates;
+  assert.ok(g !== null);
+  assert.throws(() => generate({ ...strong, generates: { ...g, alphabet: "" } }, null), /no usable alphabet/);
+  assert.throws(() => generate({ ...strong, generates: { ...g, alphabet: "aaaa" } }, null), /no usable alphabet/);
+  assert.throws(() => generate({ ...strong, generates: { ...g, length: 0 } }, null), /asks for 0/);
+  assert.throws(() => generate({ ...strong, generates: { ...g, length: 1e9 } }, null), /asks for/);
 });
