@@ -67,6 +67,8 @@ async function open(url: string, width = 1024): Promise<Page> {
 async function shot(page: Page, name: string): Promise<void> {
   for (const [suffix, width] of [["desktop", 1024], ["phone", 360]] as const) {
     await page.setViewportSize({ width, height: 800 });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= width, `${name} fits ${width} px without sideways scrolling (${wide} px)`);
     await page.screenshot({ path: join(SHOTS, `${name}-${suffix}.png`), fullPage: true });
   }
   await page.setViewportSize({ width: 1024, height: 900 });
