@@ -35,6 +35,7 @@ pub mod envelope;
 pub mod exit;
 pub mod files;
 pub mod generate;
+pub mod handover;
 pub mod harden;
 pub mod link;
 pub mod output;

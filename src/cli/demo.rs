@@ -1,20 +1,23 @@
 //! `sealpass demo`: the whole hand-over on loopback — an embedded server over SQLite in a
-//! temporary directory, throwaway keys and staff token — narrated step by step, exactly as the
-//! real commands do it. Exit 0, nothing left behind.
+//! temporary directory, throwaway keys and staff token — narrated step by step. It runs the
+//! real commands' code: the hand-over in `handover` (keys checked against the link, envelope
+//! checked, sealed, uploaded; claimed, checked, opened, acknowledged). Exit 0, nothing left behind.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
 
-use super::client_failure;
+use secrecy::SecretString;
+
+use super::{client_failure, handover_failure};
 use crate::client::{Client, ClientError};
 use crate::config::{ServerSettings, Staff, StoreUrl};
 use crate::crypto::{self, Identities};
-use crate::envelope::{Envelope, Kind};
+use crate::envelope::Kind;
 use crate::exit::{Exit, Failure};
 use crate::generate::Generator;
+use crate::handover::{self, Intake};
 use crate::output::Printer;
 use crate::policy::Policy;
 
@@ -67,7 +70,7 @@ async fn demo(n: &mut Narrator, dir: &std::path::Path) -> Result<(), Failure> {
     let alice = "sps_demo-token-for-alice".to_owned();
     let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.join("drops.db")));
     settings.recipients = vec![recipient.to_string()];
-    settings.staff = vec![Staff { name: "alice".into(), token_sha256: Sha256::digest(alice.as_bytes()).into() }];
+    settings.staff = vec![Staff { name: "alice".into(), token_sha256: crate::server::auth::hash(&alice) }];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = format!("http://{}", listener.local_addr()?);
     settings.public_url = server.clone();
@@ -79,7 +82,7 @@ async fn demo(n: &mut Narrator, dir: &std::path::Path) -> Result<(), Failure> {
     n.say(&format!("listening on {server} (SQLite in a temporary directory)"));
     let client = Client::new(&server).map_err(client_failure)?;
 
-    let outcome = walk(n, &client, &alice, &identities, &fingerprint).await;
+    let outcome = walk(n, &client, &alice, &identities, &recipient.to_string()).await;
     let _ = stop.send(());
     let _ = serving.await;
     outcome
@@ -90,8 +93,9 @@ async fn walk(
     client: &Client,
     alice: &str,
     identities: &Identities,
-    fingerprint: &str,
+    recipient: &str,
 ) -> Result<(), Failure> {
+    let fingerprint = &crypto::fingerprint(&[recipient.to_owned()]);
     n.step(
         "Staff (alice)",
         "asks the customer for the credential",
@@ -109,13 +113,13 @@ async fn walk(
         "sealpass send '<link>' --generate -u kore@acme.example",
     );
     let link = crate::link::parse_request(&request.link).map_err(|e| failed("link", e))?;
-    let info = client.info().await.map_err(client_failure)?;
-    let served = crypto::fingerprint(&info.recipients);
-    if served != link.fingerprint || served != fingerprint {
-        return Err(failed("fingerprint", "the server's keys do not match the link"));
+    let to = handover::answering(link).await.map_err(handover_failure)?;
+    if &to.fingerprint != fingerprint {
+        return Err(failed("fingerprint", "the server's keys are not the vendor's"));
     }
-    n.say(&format!("server keys match the link: {served}"));
-    let policy = Policy::preset("salesforce").map_err(Failure::usage)?;
+    let asked = to.asked.as_ref().ok_or_else(|| failed("request", "no request"))?;
+    n.say(&format!("server keys match the link: {}; answering {} ({})", to.fingerprint, asked.label, asked.kind));
+    let policy = Policy::preset(asked.kind.default_policy()).map_err(Failure::usage)?;
     let generator = Generator::new(&policy, None).map_err(Failure::usage)?;
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::try_from_os_rng().map_err(|e| failed("rng", e))?;
     let username = "kore@acme.example";
@@ -123,26 +127,22 @@ async fn walk(
         .generate_where(&mut rng, |p| policy.check(p, Some(username)).rules.iter().find(|r| !r.ok).map(|r| r.rule))
         .map_err(Failure::usage)?;
     n.say(&format!(
-        "generated a {}-character Salesforce password, {:.1} bits, compliant (a real run shows it once, to set on the account)",
+        "generated a {}-character password, {:.1} bits (a real run shows it once, to set on the account)",
         generator.length(),
         generator.entropy_bits()
     ));
-    let envelope = Envelope {
-        kind: Kind::SalesforcePassword,
-        secret: secrecy::SecretString::from(password.as_str()),
-        fields: [("username".to_owned(), secrecy::SecretString::from(username))].into_iter().collect(),
-        policy: Some("salesforce".into()),
-        rules: None,
+    let intake = Intake {
+        kind: asked.kind,
+        secret: SecretString::from(password.as_str()),
+        fields: [("username".to_owned(), SecretString::from(username))].into_iter().collect(),
+        policy,
         note: None,
-        request: Some(link.id.clone()),
-        created_at: super::now_rfc3339(),
         sender: None,
         allow_weak: false,
     };
-    let recipients: Vec<crypto::Recipient> = info.recipients.iter().filter_map(|r| r.parse().ok()).collect();
-    let sealed = crypto::seal(&envelope.to_padded_bytes().map_err(Failure::usage)?, &recipients)?;
-    let drop = client.create_drop(&sealed, Some(3600), Some((&link.id, &link.token))).await.map_err(client_failure)?;
-    n.say(&format!("sealed {} bytes of ciphertext and uploaded it: {}", sealed.len(), drop.pickup_url));
+    let (envelope, _) = handover::envelope(intake, Some(asked.link.id.clone())).map_err(handover_failure)?;
+    let drop = handover::send(&to, &envelope, Some(3600)).await.map_err(handover_failure)?;
+    n.say(&format!("sealed and uploaded: {}", drop.pickup_url));
 
     n.step("Staff (alice)", "sees it waiting", "sealpass inbox");
     let inbox = client.inbox(alice, None).await.map_err(client_failure)?;
@@ -155,26 +155,24 @@ async fn walk(
         "receives it: claim, decrypt, validate, hand on, acknowledge",
         "sealpass receive <pickup link> -o password.txt",
     );
-    let claimed = client.claim(&drop.id, alice).await.map_err(client_failure)?;
-    let plaintext = crypto::open(claimed.ciphertext.as_bytes(), identities).map_err(|e| failed("open", e))?;
-    let opened = Envelope::from_bytes(&plaintext).map_err(|e| failed("envelope", e))?;
-    if opened.request != claimed.request_id {
-        return Err(failed("request", "the envelope answers another request"));
-    }
-    let report = policy.check(opened.secret.expose_secret(), Some(username));
-    let same = opened.secret.expose_secret() == password.as_str();
+    let received = handover::receive(client, alice, &drop.id, identities, |opened, _| {
+        let policy = Policy::preset(opened.kind.default_policy()).map_err(|e| e.to_string())?;
+        let report = policy.check(opened.secret.expose_secret(), Some(username));
+        Ok((report, opened.secret.expose_secret() == password.as_str()))
+    })
+    .await
+    .map_err(handover_failure)?;
+    let (report, same) = received.handed;
     n.say(&format!(
-        "decrypted a {} for {}; policy {}: {}; identical to what the customer sealed: {same}",
-        opened.kind,
-        username,
+        "decrypted {} for {username}; policy {}: {}; identical to what the customer sealed: {same}",
+        handover::a(received.envelope.kind),
         report.policy,
         if report.compliant { "compliant" } else { "NOT compliant" }
     ));
-    client.ack(&drop.id, alice).await.map_err(client_failure)?;
     n.say("acknowledged: the server wiped its copy");
 
     n.step("Customer", "checks what happened to it", "sealpass status");
-    let status = client.drop_status(&drop.id, &drop.manage_token).await.map_err(client_failure)?;
+    let status = client.drop_status(&drop.id, drop.manage_token.expose_secret()).await.map_err(client_failure)?;
     n.say(&format!(
         "{}: {} by {} at {}",
         drop.pickup_url,
@@ -191,8 +189,20 @@ async fn walk(
         "sends another without a request, then revokes it before pickup",
         "sealpass send --server … ; sealpass revoke <pickup link>",
     );
-    let second = client.create_drop(&sealed, Some(600), None).await.map_err(client_failure)?;
-    client.revoke(&second.id, &second.manage_token).await.map_err(client_failure)?;
+    let anonymous =
+        handover::pinned(client.server(), fingerprint, &[recipient.to_owned()]).await.map_err(handover_failure)?;
+    let intake = Intake {
+        kind: Kind::Generic,
+        secret: SecretString::from(password.as_str()),
+        fields: Default::default(),
+        policy: Policy::preset(Kind::Generic.default_policy()).map_err(Failure::usage)?,
+        note: Some("sent by mistake".into()),
+        sender: None,
+        allow_weak: false,
+    };
+    let (mistake, _) = handover::envelope(intake, None).map_err(handover_failure)?;
+    let second = handover::send(&anonymous, &mistake, Some(600)).await.map_err(handover_failure)?;
+    client.revoke(&second.id, second.manage_token.expose_secret()).await.map_err(client_failure)?;
     n.say("revoked");
     expect_refusal(n, client.claim(&second.id, alice).await)?;
     if !(report.compliant && same) {

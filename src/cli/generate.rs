@@ -13,7 +13,7 @@ use crate::generate::Generator;
 use crate::output::Printer;
 
 /// Most passwords one run generates.
-const MAX_COUNT: u64 = 10_000_000;
+const MAX_COUNT: i64 = 10_000_000;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -24,11 +24,12 @@ pub(crate) struct Args {
     #[command(flatten)]
     policy: PolicyArgs,
     /// Length in characters (default: the policy's)
-    #[arg(long, short = 'l')]
+    #[arg(long, short = 'l', allow_negative_numbers = true)]
     length: Option<usize>,
     /// How many passwords
-    #[arg(long, short = 'n', default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
-    count: u64,
+    #[arg(long, short = 'n', default_value_t = 1, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_COUNT))]
+    count: i64,
     /// One JSON object a line: {"password","policy","length","entropy_bits"}
     #[arg(long)]
     json: bool,

@@ -24,6 +24,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
 
 use crate::exit::{Exit, Failure};
+use crate::output::Printer;
 use crate::policy::{PRESET_NAMES, Policy};
 
 /// sealpass: hand a CRM service-account credential to a vendor without anyone seeing it.
@@ -62,8 +63,7 @@ enum Command {
     Seal(seal::SealArgs),
     /// Offline: decrypt a sealed envelope, validate the secret, report
     Open(open::OpenArgs),
-    /// Run the drop server (HTTP API v1)
-    /// Confirm and pin a drop server's keys (like ssh known_hosts)
+    /// Customer: confirm and pin a drop server's keys (like ssh known_hosts)
     Init(send::InitArgs),
     /// Customer: check, seal and upload a credential; prints the pickup link
     Send(send::SendArgs),
@@ -85,8 +85,14 @@ enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
-    /// The man page (roff) on stdout, e.g. `sealpass man | man -l -`
-    Man,
+    /// The man pages (roff): the top one on stdout (`sealpass man | man -l -`), all with --dir
+    Man {
+        /// Write sealpass.1 and a page for every command (sealpass-generate.1, …) into DIR,
+        /// which must exist
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Operator: run the drop server (HTTP API v1, SQLite or Redis)
     #[cfg(feature = "server")]
     Serve(serve::ServeArgs),
     /// Operator: print a fresh staff token and its config snippet
@@ -97,7 +103,8 @@ enum Command {
 /// Which policy to use: a preset or custom `passwordrules`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct PolicyArgs {
-    /// Built-in policy (see `sealpass policies`) [default: strong, or $SEALPASS_POLICY]
+    /// Built-in policy (see `sealpass policies`) [default: the kind's policy when there is a
+    /// kind (seal, send, open, receive); for generate and check $SEALPASS_POLICY, else strong]
     #[arg(long, short = 'p', value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
     policy: Option<String>,
     /// Custom rules in Apple's passwordrules language, e.g. "minlength: 30; required: upper; required: digit; allowed: lower, [-_]"
@@ -138,20 +145,37 @@ impl PolicyArgs {
     }
 }
 
-/// Whether clap's error would quote something typed on the command line: an unknown argument,
-/// a bad value. That something might be a secret pasted in the wrong place (a Salesforce
-/// password starts with `-` one time in 70), so such errors are re-rendered without it.
+/// Arguments whose values are never secrets: a bad one is shown, with the valid choices.
+const PLAIN_ARGS: &[&str] = &["--count", "--length", "<SHELL>", "--policy", "--kind", "--ttl", "--days", "--listen"];
+
+/// Whether clap's error would quote something typed on the command line that could be a secret
+/// pasted in the wrong place (a Salesforce password starts with `-` one time in 70): such errors
+/// are re-rendered without it. A typo that cannot be a secret — a value for a flag like
+/// `--count` or a shell name, a number, a near miss of a flag or command name — is shown as
+/// clap says it.
 fn quotes_user_input(err: &clap::Error) -> bool {
-    matches!(
-        err.kind(),
-        ErrorKind::UnknownArgument
-            | ErrorKind::InvalidSubcommand
-            | ErrorKind::InvalidValue
-            | ErrorKind::ValueValidation
-            | ErrorKind::TooManyValues
-            | ErrorKind::NoEquals
-            | ErrorKind::InvalidUtf8
-    )
+    let arg = context_strings(err, ContextKind::InvalidArg).pop().unwrap_or_default();
+    // A near miss of one of our own names (clap suggests the name) is a typo, not a secret.
+    let near_miss = |word: &str, suggestion: ContextKind| {
+        !context_strings(err, suggestion).is_empty()
+            && (1..=40).contains(&word.len())
+            && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    match err.kind() {
+        ErrorKind::UnknownArgument => {
+            let number = arg.starts_with('-') && arg.parse::<i64>().is_ok();
+            !(number || (arg.starts_with("--") && near_miss(&arg, ContextKind::SuggestedArg)))
+        }
+        ErrorKind::InvalidSubcommand => {
+            let typed = context_strings(err, ContextKind::InvalidSubcommand).pop().unwrap_or_default();
+            !near_miss(&typed, ContextKind::SuggestedSubcommand)
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            !PLAIN_ARGS.iter().any(|plain| arg == *plain || arg.starts_with(&format!("{plain} ")))
+        }
+        ErrorKind::TooManyValues | ErrorKind::NoEquals | ErrorKind::InvalidUtf8 => true,
+        _ => false,
+    }
 }
 
 fn context_strings(err: &clap::Error, kind: ContextKind) -> Vec<String> {
@@ -228,10 +252,20 @@ pub(crate) fn client_failure(e: crate::client::ClientError) -> Failure {
     Failure::new(exit, e)
 }
 
-/// Now, as RFC 3339 in UTC to the second: `2026-11-27T12:00:00Z`.
-pub(crate) fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| now.unix_timestamp().to_string())
+pub(crate) use crate::handover::now_rfc3339;
+
+/// A hand-over that stopped, with the exit code SPEC §6 gives it.
+pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
+    use crate::handover::HandoverError as H;
+    let exit = match &e {
+        H::Server(cause) | H::NotAcknowledged { cause } => cause.exit(),
+        H::RequestAnswered | H::RequestExpired => Exit::Unavailable,
+        H::UnknownKind(_) | H::WrongKind { .. } | H::Envelope(_) => Exit::Usage,
+        H::Weak { .. } => Exit::Policy,
+        H::WrongDrop | H::Decrypt(_) | H::RequestMismatch { .. } => Exit::Decrypt,
+        H::KeysChanged { .. } | H::Recipients(_) | H::Seal(_) | H::ForeignPickup { .. } | H::HandOn(_) => Exit::Error,
+    };
+    Failure::new(exit, e)
 }
 
 /// The identity file: the one given, else the default in the XDG data directory.
@@ -297,9 +331,23 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "sealpass", &mut std::io::stdout());
             Ok(Exit::Ok)
         }
-        Command::Man => {
+        Command::Man { dir } => {
             use clap::CommandFactory;
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            let Some(dir) = dir else {
+                clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+                return Ok(Exit::Ok);
+            };
+            if !dir.is_dir() {
+                return Err(Failure::usage(format!("{} is not a directory (create it first)", dir.display())));
+            }
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .map_err(|e| anyhow::anyhow!("could not write the man pages to {}: {e}", dir.display()))?;
+            let mut pages: Vec<String> = std::fs::read_dir(&dir)?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("sealpass") && n.ends_with(".1"))
+                .collect();
+            pages.sort();
+            Printer::new(false).note(&format!("wrote {} pages to {}: {}", pages.len(), dir.display(), pages.join(" ")));
             Ok(Exit::Ok)
         }
         #[cfg(feature = "server")]

@@ -11,13 +11,14 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::PolicyArgs;
 use super::input::{MAX_SECRET_BYTES, read_one_secret};
-use super::{PolicyArgs, now_rfc3339};
 use crate::crypto::{self, Recipient};
 use crate::envelope::{Envelope, FieldType, Kind, validate_field};
 use crate::exit::{Exit, Failure};
 use crate::files;
 use crate::generate::Generator;
+use crate::handover::{self, HandoverError, Intake};
 use crate::output::Printer;
 use crate::policy::Policy;
 
@@ -282,37 +283,34 @@ pub(crate) fn build_envelope(
     } else {
         typed_secret()?
     };
-    let report = policy.check(secret.expose_secret(), username.as_deref());
-    if !report.compliant {
-        printer.note(&printer.report_text(&report));
-        if !args.allow_weak {
-            return Err(Failure::new(
-                Exit::Policy,
-                anyhow::anyhow!(
-                    "the secret does not comply with policy {}; nothing was sealed. Fix it, or pass --allow-weak \
-                     to seal it anyway (the receiver will see that you did)",
-                    policy.name
-                ),
-            ));
-        }
-        printer.warn("sealing a secret that fails the policy, as --allow-weak asked; the envelope records it");
-    }
-    let envelope = Envelope {
+    let intake = Intake {
         kind,
         secret,
         fields,
-        policy: Some(policy.name.clone()),
-        rules: policy.rules_source.clone(),
+        policy,
         note: args.note.clone(),
-        request,
-        created_at: now_rfc3339(),
         sender: args.sender.clone(),
-        allow_weak: !report.compliant,
+        allow_weak: args.allow_weak,
     };
-    envelope
-        .validate_fields()
-        .map_err(|e| Failure::usage(format!("{e} (give them with --field KEY=VALUE or --username)")))?;
-    Ok(envelope)
+    match handover::envelope(intake, request) {
+        Ok((envelope, report)) => {
+            if !report.compliant {
+                printer.note(&printer.report_text(&report));
+                printer.warn("sealing a secret that fails the policy, as --allow-weak asked; the envelope records it");
+            }
+            Ok(envelope)
+        }
+        Err(e @ HandoverError::Weak { .. }) => {
+            if let HandoverError::Weak { report } = &e {
+                printer.note(&printer.report_text(report));
+            }
+            Err(super::handover_failure(e))
+        }
+        Err(HandoverError::Envelope(e)) => {
+            Err(Failure::usage(format!("{e} (give them with --field KEY=VALUE or --username)")))
+        }
+        Err(e) => Err(super::handover_failure(e)),
+    }
 }
 
 pub(crate) fn run(args: SealArgs) -> Result<Exit, Failure> {

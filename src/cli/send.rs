@@ -4,17 +4,19 @@
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::local::{self, ClientConfig, Pin, SentDrop};
 use super::seal::{EnvelopeArgs, Flow, RecipientArgs};
-use super::{block_on, block_on_quiet, client_failure};
-use crate::api::{DropState, RequestState};
+use super::{block_on, block_on_quiet, client_failure, handover_failure};
+use crate::api::DropState;
 use crate::client::Client;
-use crate::crypto::{self, Recipient};
+use crate::crypto;
 use crate::envelope::Kind;
 use crate::exit::{Exit, Failure};
+use crate::handover::{self, HandoverError};
 use crate::link;
 use crate::output::{Printer, shown};
 
@@ -57,7 +59,7 @@ pub(crate) struct SendArgs {
 }
 
 #[derive(Serialize)]
-struct Sent<'a> {
+struct SentLine<'a> {
     id: &'a str,
     pickup_url: &'a str,
     expires_at: &'a str,
@@ -116,29 +118,6 @@ fn request_link(args: &SendArgs) -> Result<Option<Zeroizing<String>>, Failure> {
     Ok(args.link.clone().map(Zeroizing::new))
 }
 
-/// The pickup link the server answered with, checked: on the server we uploaded to, for the
-/// drop it created. Anything else would send the receiver elsewhere.
-fn checked_pickup(client: &Client, created: &crate::api::DropCreated) -> Result<String, Failure> {
-    let bad = || {
-        Failure::new(
-            Exit::Error,
-            anyhow::anyhow!(
-                "the server answered the upload with a pickup link that is not its own ({}); the drop {} was \
-                 stored, but do not pass that link on: revoke it with `sealpass revoke {}/d/{}`",
-                shown(&created.pickup_url),
-                shown(&created.id),
-                client.server(),
-                shown(&created.id)
-            ),
-        )
-    };
-    let pickup = link::parse_pickup(&created.pickup_url, None).map_err(|_| bad())?;
-    if pickup.id != created.id || link::origin(&pickup.server) != link::origin(client.server()) {
-        return Err(bad());
-    }
-    Ok(pickup.to_string())
-}
-
 pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(args.json);
     let config = ClientConfig::load()?;
@@ -150,77 +129,18 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
     // Quiet: this future prompts (the secret, "set it, then press Enter").
     block_on_quiet(async {
         // Where to, sealed to whom, answering what.
-        let (client, recipients, request, kind, label) = match &link_text {
+        let to = match &link_text {
             Some(_) if args.recipients.given() || args.server.is_some() => {
                 return Err(Failure::usage("a request link names its server and its keys: drop --server, --to and -R"));
             }
             Some(text) => {
                 let request = link::parse_request(text).map_err(Failure::usage)?;
-                let client = Client::new(&request.server).map_err(client_failure)?;
-                let info = client.info().await.map_err(client_failure)?;
-                let served = crypto::fingerprint(&info.recipients);
-                if served != request.fingerprint {
-                    return Err(Failure::new(
-                        Exit::Error,
-                        anyhow::anyhow!(
-                            "the server's keys (fingerprint {served}) are not the ones your link names ({}): someone may \
-                             be substituting their own keys. Nothing was sent. Ask the vendor, through another channel, \
-                             for a new link.",
-                            request.fingerprint
-                        ),
-                    ));
-                }
-                let status = client.request_status(&request.id, &request.token).await.map_err(client_failure)?;
-                match status.state {
-                    RequestState::Open => {}
-                    RequestState::Fulfilled => {
-                        return Err(Failure::new(
-                            Exit::Unavailable,
-                            anyhow::anyhow!("this request was already answered; ask the vendor for a new link"),
-                        ));
-                    }
-                    RequestState::Expired => {
-                        return Err(Failure::new(
-                            Exit::Unavailable,
-                            anyhow::anyhow!("this request expired; ask the vendor for a new link"),
-                        ));
-                    }
-                }
-                let kind = Kind::from_name(&status.kind).ok_or_else(|| {
-                    Failure::usage(format!(
-                        "the request asks for kind '{}', unknown to this sealpass; upgrade",
-                        shown(&status.kind)
-                    ))
-                })?;
-                if !printer.json() {
-                    printer.note(&format!("You are answering: {} ({kind})", shown(&status.label)));
-                }
-                if let Some(asked) = args.envelope.kind()? {
-                    if asked != kind {
-                        return Err(Failure::usage(format!(
-                            "the request asks for a {kind}, not a {asked}; drop --kind"
-                        )));
-                    }
-                }
-                let recipients: Vec<Recipient> = info
-                    .recipients
-                    .iter()
-                    .map(|r| r.parse())
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| Failure::new(Exit::Error, e))?;
-                (
-                    client,
-                    crypto::recipient_set(recipients).map_err(Failure::usage)?,
-                    Some(request),
-                    kind,
-                    Some(status.label),
-                )
+                handover::answering(request).await.map_err(handover_failure)?
             }
             None => {
                 let server = config.server(args.server.as_deref())?;
-                let client = Client::new(&server).map_err(client_failure)?;
-                let recipients = if args.recipients.given() {
-                    args.recipients.resolve()?
+                if args.recipients.given() {
+                    handover::direct(&server, args.recipients.resolve()?).map_err(handover_failure)?
                 } else {
                     let pin = config.pin(&server).ok_or_else(|| {
                         Failure::usage(format!(
@@ -228,85 +148,75 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
                              give --to age1…, or use the vendor's request link"
                         ))
                     })?;
-                    let info = client.info().await.map_err(client_failure)?;
-                    let served = crypto::fingerprint(&info.recipients);
-                    if served != pin.fingerprint {
-                        return Err(Failure::new(
-                            Exit::Error,
-                            anyhow::anyhow!(
-                                "the server's keys changed since you confirmed them (pinned {}, now {served}). Nothing \
-                                 was sent. If the vendor really changed keys, confirm the new fingerprint with them and \
-                                 run `sealpass init --server {server}` again.",
-                                pin.fingerprint
-                            ),
-                        ));
-                    }
-                    let parsed: Vec<Recipient> = pin
-                        .recipients
-                        .iter()
-                        .map(|r| r.parse())
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| Failure::new(Exit::Error, e))?;
-                    crypto::recipient_set(parsed).map_err(Failure::usage)?
-                };
-                let kind = args.envelope.kind()?.unwrap_or(Kind::Generic);
-                (client, recipients, None, kind, None)
+                    handover::pinned(&server, &pin.fingerprint, &pin.recipients).await.map_err(handover_failure)?
+                }
             }
+        };
+        let kind = match &to.asked {
+            Some(asked) => {
+                if !printer.json() {
+                    printer.note(&format!("You are answering: {} ({})", shown(&asked.label), asked.kind));
+                }
+                if let Some(offered) = args.envelope.kind()?.filter(|k| *k != asked.kind) {
+                    return Err(handover_failure(HandoverError::WrongKind { asked: asked.kind, offered }));
+                }
+                asked.kind
+            }
+            None => args.envelope.kind()?.unwrap_or(Kind::Generic),
         };
 
         // Check and seal before anything leaves the machine.
         // stdout carries the pickup link; with --print-generated the password comes first, for a script.
         let flow = Flow { stdout_free: true, confirm_set: !args.yes };
-        let envelope = super::seal::build_envelope(&args.envelope, kind, request.as_ref().map(|r| r.id.clone()), flow)?;
-        let plaintext = envelope.to_padded_bytes().map_err(Failure::usage)?;
-        let armored = crypto::seal(&plaintext, &recipients)?;
-        let generated = args.envelope.generate;
-        let created = client
-            .create_drop(&armored, ttl, request.as_ref().map(|r| (r.id.as_str(), r.token.as_str())))
-            .await
-            .map_err(|e| {
-                let hint = if generated {
-                    " The generated password was NOT sent. If you already set it on the account, send it again \
-                     without --generate and type it at the prompt."
-                } else {
-                    ""
-                };
-                let exit = e.exit();
-                Failure::new(exit, anyhow::anyhow!("{e}.{hint}"))
-            })?;
-        let fingerprint = crypto::fingerprint_of(&recipients);
-        let pickup_url = checked_pickup(&client, &created)?;
-        let expires_at = shown(&created.expires_at).into_owned();
+        let request_id = to.asked.as_ref().map(|a| a.link.id.clone());
+        let envelope = super::seal::build_envelope(&args.envelope, kind, request_id, flow)?;
+        let sent = handover::send(&to, &envelope, ttl).await.map_err(|e| {
+            let generated = args.envelope.generate && matches!(e, HandoverError::Server(_));
+            let failure = handover_failure(e);
+            if !generated {
+                return failure;
+            }
+            Failure::new(
+                failure.exit,
+                anyhow::anyhow!(
+                    "{}. The generated password was NOT sent. If you already set it on the account, send it again \
+                     without --generate and type it at the prompt.",
+                    failure.error
+                ),
+            )
+        })?;
         // The link first: whatever happens next, the person has it.
         if printer.json() {
-            printer.secret_json_line(&Sent {
-                id: &created.id,
-                pickup_url: &pickup_url,
-                expires_at: &created.expires_at,
-                fingerprint: &fingerprint,
-                manage_token: &created.manage_token,
+            printer.secret_json_line(&SentLine {
+                id: &sent.id,
+                pickup_url: &sent.pickup_url,
+                expires_at: &sent.expires_at,
+                fingerprint: &sent.fingerprint,
+                manage_token: sent.manage_token.expose_secret(),
             })?;
         } else {
-            printer.lines(&pickup_url)?;
+            printer.lines(&sent.pickup_url)?;
         }
         local::record(SentDrop {
-            server: client.server().to_owned(),
-            id: created.id.clone(),
-            manage_token: created.manage_token.clone(),
-            label: label.or_else(|| envelope.note.clone()),
+            server: to.client.server().to_owned(),
+            id: sent.id.clone(),
+            manage_token: sent.manage_token.expose_secret().to_owned(),
+            label: to.asked.as_ref().map(|a| a.label.clone()).or_else(|| envelope.note.clone()),
             kind: kind.name().to_owned(),
             created_at: super::now_rfc3339(),
-            expires_at: expires_at.clone(),
+            expires_at: sent.expires_at.clone(),
         })?;
         if !printer.json() {
             printer.note(&format!(
-                "sent a {kind}, sealed to {fingerprint}; it waits until {expires_at}. `sealpass status` shows who \
-                 picks it up."
+                "sent {}, sealed to {}; it waits until {}. `sealpass status` shows who picks it up.",
+                handover::a(kind),
+                sent.fingerprint,
+                sent.expires_at
             ));
         }
         if args.qr {
             let picture = crate::qr::terminal(
-                &pickup_url,
+                &sent.pickup_url,
                 std::io::stderr().is_terminal() && !crate::output::no_color_requested(),
             )?;
             printer.note(&picture);
@@ -346,7 +256,7 @@ pub(crate) fn init(args: InitArgs) -> Result<Exit, Failure> {
         ));
     }
     // Only real age recipients are shown (and pinned): anything else is refused unseen.
-    if let Some(bad) = info.recipients.iter().position(|r| r.parse::<Recipient>().is_err()) {
+    if let Some(bad) = info.recipients.iter().position(|r| r.parse::<crypto::Recipient>().is_err()) {
         return Err(Failure::new(
             Exit::Error,
             anyhow::anyhow!(

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
 use crate::config::{DEFAULT_CONFIG, Overrides, ServerSettings};
 use crate::exit::{Exit, Failure};
 use crate::output::Printer;
@@ -45,9 +43,14 @@ pub(crate) struct ServeArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "The token goes to stdout (or to -o FILE, created 0600, as --staff-token-file wants \
+    it); the config snippet to stderr.\n\nExample:\n  sealpass staff-token alice -o alice.token")]
 pub(crate) struct StaffTokenArgs {
     /// The staff member's name, shown as `claimed_by`
     name: String,
+    /// Write the token to FILE (mode 0600, never overwritten) instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
@@ -75,6 +78,9 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
             "no recipients configured: add the vendor's age recipients to the config (recipients = [\"age1…\"]; \
              `sealpass recipient` prints yours), so senders know whom to seal to",
         ));
+    }
+    if let Some((_, key)) = &settings.tls {
+        warn_if_readable(key);
     }
     // Files the store creates (the WAL holds ciphertext) are for this user only.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
@@ -125,21 +131,38 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
     })
 }
 
+/// A TLS private key that group or others can read is worth a warning at start (not a refusal:
+/// a deployment may give it to a group on purpose).
+fn warn_if_readable(key: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(key) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            Printer::new(false).warn(&format!(
+                "the TLS key {} is readable by {} (mode {mode:o}): chmod 600 it",
+                key.display(),
+                if mode & 0o007 != 0 { "everyone" } else { "its group" }
+            ));
+        }
+    }
+}
+
 pub(crate) fn staff_token(args: StaffTokenArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(false);
     if args.name.trim().is_empty() || args.name.chars().any(char::is_control) || args.name.contains('"') {
         return Err(Failure::usage("the staff name must be printable text without quotes"));
     }
-    use rand::TryRngCore;
-    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut *bytes)
-        .map_err(|e| anyhow::anyhow!("the OS random number generator failed: {e}"))?;
-    let token = zeroize::Zeroizing::new(format!("sps_{}", data_encoding::BASE64URL_NOPAD.encode(&*bytes)));
-    let hash = data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()));
-    printer.secret_sink_write(format!("{}\n", token.as_str()).as_bytes())?;
+    let (token, hash) =
+        crate::server::auth::new_staff_token().map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
+    match &args.output {
+        Some(path) => {
+            crate::files::write_new_private(path, format!("{}\n", token.as_str()).as_bytes())?;
+            printer.note(&format!("wrote the token to {} (0600)", path.display()));
+        }
+        None => printer.secret_sink_write(format!("{}\n", token.as_str()).as_bytes())?,
+    }
     printer.note(&format!(
-        "Give the token above to {} (it is shown once), and add this to the server's config:\n\n\
+        "Give the token to {} (it is shown once), and add this to the server's config:\n\n\
          [[staff]]\nname = \"{}\"\ntoken_sha256 = \"{hash}\"",
         args.name, args.name
     ));

@@ -11,12 +11,13 @@ use zeroize::Zeroizing;
 
 use super::keys::load_identities;
 use super::local::{self, ClientConfig};
-use super::open::{Opened, decrypt, human, validate};
+use super::open::{Opened, human, validate};
 use super::send::ttl_seconds;
-use super::{PolicyArgs, block_on, client_failure};
+use super::{PolicyArgs, block_on, client_failure, handover_failure};
 use crate::client::Client;
 use crate::exit::{Exit, Failure};
 use crate::files;
+use crate::handover;
 use crate::link;
 use crate::output::{Printer, shown};
 
@@ -196,7 +197,7 @@ struct Received<'a> {
 }
 
 /// Give the secret to a command on its stdin.
-fn exec(cmd: &str, secret: &str) -> Result<(), Failure> {
+fn exec(cmd: &str, secret: &str) -> Result<(), String> {
     let mut command = Command::new("sh");
     command.arg("-c").arg(cmd);
     // The command gets the secret on stdin and nothing else of ours: no staff token, no config.
@@ -210,20 +211,15 @@ fn exec(cmd: &str, secret: &str) -> Result<(), Failure> {
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| anyhow::anyhow!("could not run --exec command: {e}"))?;
+        .map_err(|e| format!("could not run the --exec command: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         // Exactly the secret, like -o: no trailing newline for the command to store with it.
         // A command that exits without reading is judged by its exit status below.
         let _ = stdin.write_all(secret.as_bytes());
     }
-    let status = child.wait().map_err(|e| anyhow::anyhow!("--exec command: {e}"))?;
+    let status = child.wait().map_err(|e| format!("the --exec command: {e}"))?;
     if !status.success() {
-        return Err(Failure::new(
-            Exit::Error,
-            anyhow::anyhow!(
-                "the --exec command failed ({status}); the drop stays claimed by you and was not acknowledged: run receive again"
-            ),
-        ));
+        return Err(format!("the --exec command failed ({status})"));
     }
     Ok(())
 }
@@ -251,88 +247,74 @@ pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
         ));
     }
     let identities = load_identities(&args.identities)?;
+    // Everything that can be checked here is checked before the claim: a claim that then
+    // fails locally would leave the drop claimed and unconfirmed for nothing.
+    if args.policy.given() {
+        args.policy.resolve_or(None)?;
+    }
+    if let Some(path) = &args.output {
+        output_free(path)?;
+    }
     let (client, token) = args.staff.resolve(Some(&own))?;
     block_on(async {
-        let claimed = client.claim(&pickup.id, token.expose_secret()).await.map_err(client_failure)?;
-        if claimed.id != pickup.id {
-            return Err(Failure::new(
-                Exit::Decrypt,
-                anyhow::anyhow!(
-                    "the server answered with another drop than the one asked for; refusing it. Not acknowledged."
-                ),
-            ));
-        }
-        let envelope = decrypt(claimed.ciphertext.as_bytes(), &identities).map_err(|f| {
-            Failure::new(
-                f.exit,
-                anyhow::anyhow!("{}. The drop stays claimed by you and was not acknowledged.", f.error),
-            )
-        })?;
-        if envelope.request != claimed.request_id {
-            return Err(Failure::new(
-                Exit::Decrypt,
-                anyhow::anyhow!(
-                    "the envelope answers request {:?} but the server delivered it as drop of request {:?}: refusing \
-                     (a server swapping ciphertexts between requests). Not acknowledged.",
-                    envelope.request,
-                    claimed.request_id
-                ),
-            ));
-        }
-        let (policy, report) = validate(&args.policy, &envelope)?;
-
-        // Hand on first; acknowledge only once that worked.
-        if let Some(path) = &args.output {
-            files::write_new_private(path, envelope.secret.expose_secret().as_bytes()).map_err(|e| {
-                Failure::new(
-                    Exit::Error,
-                    anyhow::anyhow!("{e}. The drop stays claimed by you and was not acknowledged."),
-                )
-            })?;
-        }
-        if let Some(cmd) = &args.exec {
-            exec(cmd, envelope.secret.expose_secret())?;
-        }
-        if printer.json() {
-            printer.secret_json_line(&Received {
-                opened: Opened::new(&envelope, &policy.name, &report, args.reveal),
-                id: &claimed.id,
-                claimed_by: &claimed.claimed_by,
-                request_id: claimed.request_id.as_deref(),
-                label: claimed.label.as_deref(),
-            })?;
-        } else {
-            let text = human(&printer, &envelope, &report);
-            if args.reveal {
-                printer.note(&text);
-                let mut line = Zeroizing::new(envelope.secret.expose_secret().as_bytes().to_vec());
-                line.push(b'\n');
-                printer.secret_sink_write(&line)?;
-            } else {
-                printer.lines(&text)?;
+        let received = handover::receive(&client, token.expose_secret(), &pickup.id, &identities, |envelope, claim| {
+            let (policy, report) = validate(&args.policy, envelope).map_err(|f| f.error.to_string())?;
+            // Hand on first; the acknowledgement follows only once that worked.
+            if let Some(path) = &args.output {
+                files::write_new_private(path, envelope.secret.expose_secret().as_bytes())
+                    .map_err(|e| e.to_string())?;
             }
-        }
-        client.ack(&pickup.id, token.expose_secret()).await.map_err(|e| {
-            let exit = e.exit();
-            let next = match e.code() {
-                Some("revoked") => "The secret WAS handed on, but the sender revoked the drop after you claimed it: \
-                     ask the sender (through another channel) whether it is still to be used"
-                    .to_owned(),
-                Some("expired") => "The secret WAS handed on, but the drop expired before it was acknowledged; the \
-                     server wiped its copy. Tell the sender it was received"
-                    .to_owned(),
-                _ => "The secret WAS handed on but the drop is not acknowledged yet: run receive again (with a new \
-                     -o path) to acknowledge it"
-                    .to_owned(),
+            if let Some(cmd) = &args.exec {
+                exec(cmd, envelope.secret.expose_secret())?;
+            }
+            let shown_report = if printer.json() {
+                printer.secret_json_line(&Received {
+                    opened: Opened::new(envelope, &policy.name, &report, args.reveal),
+                    id: &claim.id,
+                    claimed_by: &claim.claimed_by,
+                    request_id: claim.request_id.as_deref(),
+                    label: claim.label.as_deref(),
+                })
+            } else {
+                let text = human(&printer, envelope, &report);
+                if args.reveal {
+                    printer.note(&text);
+                    let mut line = Zeroizing::new(envelope.secret.expose_secret().as_bytes().to_vec());
+                    line.push(b'\n');
+                    printer.secret_sink_write(&line)
+                } else {
+                    printer.lines(&text)
+                }
             };
-            Failure::new(exit, anyhow::anyhow!("{e}. {next}"))
-        })?;
+            shown_report.map_err(|e| e.to_string())?;
+            Ok(report.compliant)
+        })
+        .await
+        .map_err(handover_failure)?;
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));
-            if !report.compliant {
+            if !received.handed {
                 printer.warn("the secret fails the policy: ask the customer for a new one");
             }
         }
-        Ok(if report.compliant { Exit::Ok } else { Exit::Policy })
+        Ok(if received.handed { Exit::Ok } else { Exit::Policy })
     })
+}
+
+/// `-o FILE` must be a new file in an existing directory: checked before the claim.
+fn output_free(path: &std::path::Path) -> Result<(), Failure> {
+    if path.symlink_metadata().is_ok() {
+        return Err(Failure::usage(format!(
+            "{} exists; sealpass never overwrites a secret: choose a new -o path (nothing was claimed)",
+            path.display()
+        )));
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        return Err(Failure::usage(format!(
+            "{} is not a directory: -o needs an existing one (nothing was claimed)",
+            parent.display()
+        )));
+    }
+    Ok(())
 }

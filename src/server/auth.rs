@@ -87,7 +87,7 @@ pub fn require_staff(settings: &ServerSettings, headers: &HeaderMap) -> Result<S
 }
 
 fn random<const N: usize>() -> Result<[u8; N], ApiError> {
-    let mut bytes = [0u8; N];
+    let mut bytes = [0u8; N]; // callers that keep secrets wipe their encodings
     rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| ApiError::internal(format!("OS RNG failed: {e}")))?;
     Ok(bytes)
 }
@@ -100,6 +100,13 @@ pub fn new_id() -> Result<String, ApiError> {
 /// A fresh token: 256 random bits, base64url (43 characters, never a `.`).
 pub fn new_token() -> Result<String, ApiError> {
     Ok(BASE64URL_NOPAD.encode(&random::<32>()?))
+}
+
+/// A fresh staff token (`sps_` and 256 random bits) and the hex SHA-256 the config holds for it.
+pub fn new_staff_token() -> Result<(zeroize::Zeroizing<String>, String), ApiError> {
+    let token = zeroize::Zeroizing::new(format!("sps_{}", BASE64URL_NOPAD.encode(&random::<32>()?)));
+    let hash = data_encoding::HEXLOWER.encode(&hash(&token));
+    Ok((token, hash))
 }
 
 /// Whether `id` has the shape of our ids, so malformed ones get a clear 400.

@@ -1,7 +1,7 @@
 //! The drop server: `router(state)` and `serve(listener, settings, store, shutdown)`, so tests
 //! run exactly what production runs. It moves and stores ciphertext only; it never sees a secret.
 
-mod auth;
+pub(crate) mod auth;
 mod conn;
 mod error;
 mod handlers;

@@ -65,12 +65,14 @@ pub async fn pickup(State(state): State<AppState>, Path(id): Path<String>) -> Re
     let url = escape(&format!("{}/d/{id}", state.settings.public_url));
     page(
         &state,
-        "A sealed credential is waiting",
+        "A sealpass pickup link",
         &format!(
-            "<p>Someone sent a credential through sealpass. It is encrypted to the vendor's keys; this page \
-             cannot show it, and opening it here changed nothing.</p>\
+            "<p>This is the link to a credential sent through sealpass, encrypted to the vendor's keys. This page \
+             does not look it up: it cannot show the credential or tell whether it is still waiting, and opening \
+             it here changed nothing.</p>\
              <p>Vendor staff receive it, exactly once, with:</p><pre>sealpass receive {url}</pre>\
-             <p>If you sent it, check on it with <code>sealpass status {url}</code>.</p>"
+             <p>If you sent it, see whether it was picked up, and by whom, with \
+             <code>sealpass status {url}</code>.</p>"
         ),
     )
 }

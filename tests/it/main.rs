@@ -3,6 +3,7 @@
 
 mod cctv;
 mod check_cli;
+mod cli_edges;
 mod envelope_cli;
 mod generate_cli;
 mod hardening;

@@ -360,3 +360,24 @@ fn a_receipt_from_the_web_page_lets_the_cli_follow_and_revoke_the_drop() {
     }
     assert!(!other.path("state/sealpass/sent.json").exists());
 }
+
+#[test]
+fn receive_checks_what_it_can_before_claiming() {
+    let w = World::new();
+    let sent = w.customer.sealpass(&["send", &w.request_link("generic")], "Zq8!kR2#mW9$vB4%tN7^");
+    sent.expect(0);
+    let pickup = sent.stdout.trim().to_owned();
+    std::fs::write(w.vendor.path("taken.txt"), "keep me").unwrap();
+    for (output, why) in [("taken.txt", "exists"), ("no/such/dir/p.txt", "not a directory")] {
+        let run = w.staff(&["receive", &pickup, "-o", output], "");
+        run.expect(2);
+        assert!(run.stderr.contains(why) && run.stderr.contains("nothing was claimed"), "{}", run.stderr);
+    }
+    let bad_policy = w.staff(&["receive", &pickup, "--rules", "minlength: x", "--reveal"], "");
+    bad_policy.expect(2);
+    assert_eq!(std::fs::read_to_string(w.vendor.path("taken.txt")).unwrap(), "keep me");
+    // Still waiting: nothing was claimed, so the receive that follows works.
+    assert_eq!(w.customer.sealpass(&["status", &pickup, "--json"], "").json()["state"], "waiting");
+    w.staff(&["receive", &pickup, "-o", "new.txt"], "").expect(0);
+    assert_eq!(std::fs::read_to_string(w.vendor.path("new.txt")).unwrap(), "Zq8!kR2#mW9$vB4%tN7^");
+}

@@ -1,0 +1,384 @@
+//! The hand-over itself, once, for every caller (`send`, `receive`, `demo`): find out where a
+//! credential goes and check the server's keys, build and check the envelope, seal and upload
+//! it; claim, decrypt, check and hand on what arrives, then acknowledge. No clap, no terminal:
+//! callers read input, print and map [`HandoverError`] to exit codes.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::api::{DropCreated, RequestState};
+use crate::client::{Client, ClientError};
+use crate::crypto::{self, Identities, Recipient};
+use crate::envelope::{Envelope, Kind};
+use crate::link;
+use crate::output::shown;
+use crate::policy::{Policy, Report};
+
+/// Why a hand-over stopped, each with what the user should do next.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoverError {
+    /// The server refused, failed or could not be reached.
+    #[error("{0}")]
+    Server(#[from] ClientError),
+    /// The server offers other keys than the link or the pin names.
+    #[error(
+        "the server's keys (fingerprint {served}) are not the ones {expected_from} ({expected}): someone may be \
+         substituting their own keys. Nothing was sent. {next}"
+    )]
+    KeysChanged {
+        /// What the server serves.
+        served: String,
+        /// What the link or pin says.
+        expected: String,
+        /// "your link names" or "you confirmed".
+        expected_from: &'static str,
+        /// What to do.
+        next: String,
+    },
+    /// The request was answered already.
+    #[error("this request was already answered; ask the vendor for a new link")]
+    RequestAnswered,
+    /// The request expired.
+    #[error("this request expired; ask the vendor for a new link")]
+    RequestExpired,
+    /// The request asks for a kind this build does not know.
+    #[error("the request asks for kind '{0}', unknown to this sealpass; upgrade")]
+    UnknownKind(String),
+    /// The caller offers another kind than the request asks for.
+    #[error("the request asks for {}, not {}; drop --kind", a(*asked), a(*offered))]
+    WrongKind {
+        /// The request's kind.
+        asked: Kind,
+        /// The sender's.
+        offered: Kind,
+    },
+    /// The recipients cannot be used.
+    #[error("the recipients are unusable: {0}")]
+    Recipients(String),
+    /// The secret fails the policy and the sender did not allow it.
+    #[error(
+        "the secret does not comply with policy {}; nothing was sealed. Fix it, or pass --allow-weak to seal it \
+         anyway (the receiver will see that you did)", .report.policy
+    )]
+    Weak {
+        /// Which rules failed (no part of the secret).
+        report: Box<Report>,
+    },
+    /// The envelope cannot be built (a field, the size).
+    #[error("{0}")]
+    Envelope(String),
+    /// Sealing failed.
+    #[error("could not seal: {0}")]
+    Seal(String),
+    /// The server's answer to the upload names another server or drop.
+    #[error(
+        "the server answered the upload with a pickup link that is not its own ({pickup_url}); the drop {id} was \
+         stored, but do not pass that link on: revoke it with `sealpass revoke {server}/d/{id}`"
+    )]
+    ForeignPickup {
+        /// What it answered.
+        pickup_url: String,
+        /// The drop it created.
+        id: String,
+        /// Where we uploaded.
+        server: String,
+    },
+    /// The claim answered with another drop.
+    #[error("the server answered with another drop than the one asked for; refusing it. Not acknowledged.")]
+    WrongDrop,
+    /// The ciphertext does not open, or its envelope is malformed.
+    #[error("{0}. The drop stays claimed by you and was not acknowledged.")]
+    Decrypt(String),
+    /// The envelope answers another request than the server delivered it for.
+    #[error(
+        "the envelope answers request {envelope:?} but the server delivered it as a drop of request {claimed:?}: \
+         refusing (a server swapping ciphertexts between requests). Not acknowledged."
+    )]
+    RequestMismatch {
+        /// What the envelope says.
+        envelope: Option<String>,
+        /// What the server says.
+        claimed: Option<String>,
+    },
+    /// Handing the secret on failed; the drop stays claimed, not acknowledged.
+    #[error("{0}. The drop stays claimed by you and was not acknowledged: run receive again")]
+    HandOn(String),
+    /// Handed on, but the acknowledgement failed.
+    #[error("{cause}. {}", not_acknowledged(.cause))]
+    NotAcknowledged {
+        /// Why.
+        cause: ClientError,
+    },
+}
+
+/// "a salesforce-password", "an entra-client-secret".
+pub fn a(kind: Kind) -> String {
+    let name = kind.name();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {name}")
+}
+
+fn not_acknowledged(cause: &ClientError) -> &'static str {
+    match cause.code() {
+        Some("revoked") => {
+            "The secret WAS handed on, but the sender revoked the drop after you claimed it: ask the sender (through \
+             another channel) whether it is still to be used"
+        }
+        Some("expired") => {
+            "The secret WAS handed on, but the drop expired before it was acknowledged; the server wiped its copy. \
+             Tell the sender it was received"
+        }
+        _ => {
+            "The secret WAS handed on but the drop is not acknowledged yet: run receive again (with a new -o path) to \
+             acknowledge it"
+        }
+    }
+}
+
+/// What a request link asks for, as the server says it.
+#[derive(Debug)]
+pub struct Asked {
+    /// The link (with its upload token).
+    pub link: link::Request,
+    /// The request's label, shown to the sender.
+    pub label: String,
+    /// The kind it asks for.
+    pub kind: Kind,
+}
+
+/// Where a credential goes: a server whose keys were checked, and the request it answers.
+pub struct Destination {
+    /// The server.
+    pub client: Client,
+    /// Who can open it.
+    pub recipients: Vec<Recipient>,
+    /// Their fingerprint.
+    pub fingerprint: String,
+    /// The request, when answering one.
+    pub asked: Option<Asked>,
+}
+
+fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, HandoverError> {
+    let parsed: Vec<Recipient> = texts
+        .iter()
+        .map(|r| r.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e: crypto::KeyError| HandoverError::Recipients(e.to_string()))?;
+    crypto::recipient_set(parsed).map_err(|e| HandoverError::Recipients(e.to_string()))
+}
+
+/// Answering a request link: the server's keys must be the link's, the request open and of a
+/// kind this build knows.
+pub async fn answering(request: link::Request) -> Result<Destination, HandoverError> {
+    let client = Client::new(&request.server)?;
+    let info = client.info().await?;
+    let served = crypto::fingerprint(&info.recipients);
+    if served != request.fingerprint {
+        return Err(HandoverError::KeysChanged {
+            served,
+            expected: request.fingerprint.clone(),
+            expected_from: "your link names",
+            next: "Ask the vendor, through another channel, for a new link.".into(),
+        });
+    }
+    let status = client.request_status(&request.id, &request.token).await?;
+    match status.state {
+        RequestState::Open => {}
+        RequestState::Fulfilled => return Err(HandoverError::RequestAnswered),
+        RequestState::Expired => return Err(HandoverError::RequestExpired),
+    }
+    let kind = Kind::from_name(&status.kind).ok_or_else(|| HandoverError::UnknownKind(shown(&status.kind).into()))?;
+    let recipients = parse_recipients(&info.recipients)?;
+    Ok(Destination {
+        client,
+        fingerprint: served,
+        recipients,
+        asked: Some(Asked { link: request, label: status.label, kind }),
+    })
+}
+
+/// To a server whose keys the user confirmed (`init` pinned them): they must not have changed.
+pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> Result<Destination, HandoverError> {
+    let client = Client::new(server)?;
+    let info = client.info().await?;
+    let served = crypto::fingerprint(&info.recipients);
+    if served != fingerprint {
+        return Err(HandoverError::KeysChanged {
+            served,
+            expected: fingerprint.to_owned(),
+            expected_from: "you confirmed",
+            next: format!(
+                "If the vendor really changed keys, confirm the new fingerprint with them and run `sealpass init \
+                 --server {server}` again."
+            ),
+        });
+    }
+    let recipients = parse_recipients(recipients)?;
+    Ok(Destination { client, fingerprint: served, recipients, asked: None })
+}
+
+/// To recipients the user named (`--to`, `-R`): the server's own keys do not matter.
+pub fn direct(server: &str, recipients: Vec<Recipient>) -> Result<Destination, HandoverError> {
+    let recipients = crypto::recipient_set(recipients).map_err(|e| HandoverError::Recipients(e.to_string()))?;
+    let fingerprint = crypto::fingerprint_of(&recipients);
+    Ok(Destination { client: Client::new(server)?, fingerprint, recipients, asked: None })
+}
+
+/// What the sender hands over, before it is checked.
+pub struct Intake {
+    /// What it is.
+    pub kind: Kind,
+    /// The credential.
+    pub secret: SecretString,
+    /// Its fields (each already checked for its shape).
+    pub fields: BTreeMap<String, SecretString>,
+    /// The policy to check it against.
+    pub policy: Policy,
+    /// A note for the receiver.
+    pub note: Option<String>,
+    /// Who sends it (unauthenticated).
+    pub sender: Option<String>,
+    /// Seal it even if it fails the policy (the envelope says so).
+    pub allow_weak: bool,
+}
+
+/// The envelope for `intake`, answering `request`: the secret checked against its policy
+/// (refused unless `allow_weak`), every field checked. Also returns the policy's report.
+pub fn envelope(intake: Intake, request: Option<String>) -> Result<(Envelope, Report), HandoverError> {
+    let username = intake.fields.get("username").map(|u| u.expose_secret().to_owned());
+    let report = intake.policy.check(intake.secret.expose_secret(), username.as_deref());
+    if !report.compliant && !intake.allow_weak {
+        return Err(HandoverError::Weak { report: Box::new(report) });
+    }
+    let envelope = Envelope {
+        kind: intake.kind,
+        secret: intake.secret,
+        fields: intake.fields,
+        policy: Some(intake.policy.name.clone()),
+        rules: intake.policy.rules_source.clone(),
+        note: intake.note,
+        request,
+        created_at: now_rfc3339(),
+        sender: intake.sender,
+        allow_weak: !report.compliant,
+    };
+    envelope.validate_fields().map_err(|e| HandoverError::Envelope(e.to_string()))?;
+    Ok((envelope, report))
+}
+
+/// Now, as envelopes and records write it: RFC 3339 in UTC to the second, `2026-11-27T12:00:00Z`.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// A drop that was stored.
+#[derive(Debug)]
+pub struct Sent {
+    /// Its id.
+    pub id: String,
+    /// The checked pickup link.
+    pub pickup_url: String,
+    /// When it expires, as the server said (shown-safe).
+    pub expires_at: String,
+    /// Its manage token (status, revoke).
+    pub manage_token: SecretString,
+    /// Who can open it.
+    pub fingerprint: String,
+}
+
+/// Seal `envelope` to the destination's recipients and upload it (bound to the request when
+/// answering one). The envelope must answer that request and be of the kind it asks for.
+pub async fn send(to: &Destination, envelope: &Envelope, ttl_seconds: Option<u64>) -> Result<Sent, HandoverError> {
+    if let Some(asked) = &to.asked {
+        if envelope.kind != asked.kind {
+            return Err(HandoverError::WrongKind { asked: asked.kind, offered: envelope.kind });
+        }
+        if envelope.request.as_deref() != Some(asked.link.id.as_str()) {
+            return Err(HandoverError::Envelope("the envelope does not name the request it answers".into()));
+        }
+    }
+    let plaintext = envelope.to_padded_bytes().map_err(|e| HandoverError::Envelope(e.to_string()))?;
+    let armored = crypto::seal(&plaintext, &to.recipients).map_err(|e| HandoverError::Seal(e.to_string()))?;
+    let request = to.asked.as_ref().map(|a| (a.link.id.as_str(), a.link.token.as_str()));
+    let created = to.client.create_drop(&armored, ttl_seconds, request).await?;
+    let pickup_url = checked_pickup(&to.client, &created)?;
+    Ok(Sent {
+        id: created.id,
+        pickup_url,
+        expires_at: shown(&created.expires_at).into_owned(),
+        manage_token: SecretString::from(created.manage_token),
+        fingerprint: to.fingerprint.clone(),
+    })
+}
+
+/// The pickup link the server answered with, checked: on the server we uploaded to, for the
+/// drop it created. Anything else would send the receiver elsewhere.
+fn checked_pickup(client: &Client, created: &DropCreated) -> Result<String, HandoverError> {
+    let bad = || HandoverError::ForeignPickup {
+        pickup_url: shown(&created.pickup_url).into_owned(),
+        id: shown(&created.id).into_owned(),
+        server: client.server().to_owned(),
+    };
+    let pickup = link::parse_pickup(&created.pickup_url, None).map_err(|_| bad())?;
+    if pickup.id != created.id || link::origin(&pickup.server) != link::origin(client.server()) {
+        return Err(bad());
+    }
+    Ok(pickup.to_string())
+}
+
+/// What arrived, and what handing it on returned.
+pub struct Received<T> {
+    /// The opened envelope.
+    pub envelope: Envelope,
+    /// Who claimed it (the server's word: the staff member whose token was used).
+    pub claimed_by: String,
+    /// The request it answers, as the server delivered it.
+    pub request_id: Option<String>,
+    /// That request's label.
+    pub label: Option<String>,
+    /// What `hand_on` returned.
+    pub handed: T,
+}
+
+/// Claim drop `id`, check it is that drop, decrypt it, check that it answers the request the
+/// server delivered it for, give it to `hand_on` (validate, write, run a command…), and only
+/// when that worked acknowledge it, so the server wipes its copy. Whatever fails before the
+/// acknowledgement leaves the drop claimed by this staff member, to receive again.
+pub async fn receive<T>(
+    client: &Client,
+    staff_token: &str,
+    id: &str,
+    identities: &Identities,
+    hand_on: impl FnOnce(&Envelope, &Claim) -> Result<T, String>,
+) -> Result<Received<T>, HandoverError> {
+    let claimed = client.claim(id, staff_token).await?;
+    if claimed.id != id {
+        return Err(HandoverError::WrongDrop);
+    }
+    let plaintext =
+        crypto::open(claimed.ciphertext.as_bytes(), identities).map_err(|e| HandoverError::Decrypt(e.to_string()))?;
+    let envelope = Envelope::from_bytes(&plaintext).map_err(|e| HandoverError::Decrypt(e.to_string()))?;
+    if envelope.request != claimed.request_id {
+        return Err(HandoverError::RequestMismatch { envelope: envelope.request.clone(), claimed: claimed.request_id });
+    }
+    let claim =
+        Claim { id: claimed.id, claimed_by: claimed.claimed_by, request_id: claimed.request_id, label: claimed.label };
+    let handed = hand_on(&envelope, &claim).map_err(HandoverError::HandOn)?;
+    client.ack(id, staff_token).await.map_err(|cause| HandoverError::NotAcknowledged { cause })?;
+    Ok(Received { envelope, claimed_by: claim.claimed_by, request_id: claim.request_id, label: claim.label, handed })
+}
+
+/// What the server said about a claimed drop.
+#[derive(Debug)]
+pub struct Claim {
+    /// The drop.
+    pub id: String,
+    /// Who claimed it.
+    pub claimed_by: String,
+    /// The request it answers.
+    pub request_id: Option<String>,
+    /// That request's label.
+    pub label: Option<String>,
+}

@@ -1,0 +1,73 @@
+//! The rough edges a new user found (issue 11), each through the real binary: typos shown (and
+//! only possible secrets hidden), every man page, local checks before a claim, a private staff
+//! token file.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::helpers::{Home, sealpass};
+
+#[test]
+fn typos_are_shown_with_the_valid_choices_and_only_possible_secrets_are_hidden() {
+    for (args, shows) in [
+        (vec!["generate", "--count", "-1"], "'-1'"),
+        (vec!["generate", "--count", "0"], "0 is not in 1..="),
+        (vec!["completions", "tcsh"], "tcsh"),
+        (vec!["generate", "--lenght", "5"], "--length"),
+        (vec!["genrate"], "generate"),
+        (vec!["generate", "--policy", "salesfroce"], "salesforce"),
+    ] {
+        let run = sealpass(&args, "");
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(run.stderr.contains(shows), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("not shown"), "{args:?}: {}", run.stderr);
+    }
+    let shells = sealpass(&["completions", "tcsh"], "");
+    assert!(shells.stderr.contains("bash") && shells.stderr.contains("zsh"), "{}", shells.stderr);
+    for args in [
+        vec!["generate", "Zq8!kR2#mW9$vB4%"],
+        vec!["send", "-Zq8kR2mW9vB4tN7x"],
+        vec!["correct-horse-battery-staple"],
+        vec!["check", "--username", "kore", "--", "hunter2"],
+    ] {
+        let run = sealpass(&args, "");
+        assert_eq!(run.code, 2, "{args:?}");
+        let typed = args.last().unwrap();
+        assert!(!run.stderr.contains(typed), "{args:?} echoed: {}", run.stderr);
+        assert!(run.stderr.contains("not shown"), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn man_writes_every_page_it_refers_to() {
+    let home = Home::new();
+    std::fs::create_dir(home.path("man")).unwrap();
+    let run = home.sealpass(&["man", "--dir", "man"], "");
+    run.expect(0);
+    let top = std::fs::read_to_string(home.path("man/sealpass.1")).unwrap();
+    for command in ["generate", "check", "send", "receive", "serve", "staff-token", "status"] {
+        let page = home.path(&format!("man/sealpass-{command}.1"));
+        assert!(page.exists(), "{command}: {}", run.stderr);
+        let roff = format!("sealpass\\-{}(1)", command.replace('-', "\\-"));
+        assert!(top.contains(&roff), "the top page refers to {command}");
+    }
+    home.sealpass(&["man", "--dir", "no/such/dir"], "").expect(2);
+    let help = sealpass(&["--help"], "");
+    assert!(help.stdout.contains("init         Customer: confirm and pin"), "{}", help.stdout);
+    assert!(help.stdout.contains("serve        Operator: run the drop server"), "{}", help.stdout);
+}
+
+#[test]
+fn staff_token_writes_a_private_file_the_server_accepts() {
+    let home = Home::new();
+    let run = home.sealpass(&["staff-token", "alice", "-o", "alice.token"], "");
+    run.expect(0);
+    assert!(run.stdout.is_empty(), "the token is not on stdout: {}", run.stdout);
+    let token = std::fs::read_to_string(home.path("alice.token")).unwrap();
+    let mode = std::fs::metadata(home.path("alice.token")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let hash = data_encoding::HEXLOWER.encode(&<sha2::Sha256 as sha2::Digest>::digest(token.trim().as_bytes()));
+    assert!(run.stderr.contains(&hash), "the snippet holds the token's hash: {}", run.stderr);
+    // Never overwritten.
+    home.sealpass(&["staff-token", "alice", "-o", "alice.token"], "").expect(1);
+    assert_eq!(std::fs::read_to_string(home.path("alice.token")).unwrap(), token);
+}
