@@ -199,8 +199,12 @@ async fn serves_https_directly() {
         .output()
         .expect("openssl is installed");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    // A key others can read gets a warning at start.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(home.path("key.pem"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let server = Served::start(&home, &["--tls-cert", "cert.pem", "--tls-key", "key.pem"], &[]);
     assert!(server.url.starts_with("https://"), "{}", server.url);
+    assert!(server.log().contains("readable by everyone (mode 644): chmod 600 it"), "{}", server.log());
     let out = Command::new("curl")
         .args(["-sS", "--cacert", "cert.pem", &format!("{}/healthz", server.url)])
         .current_dir(home.dir.path())
