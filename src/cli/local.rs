@@ -67,6 +67,16 @@ pub fn record(drop: SentDrop) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Remove these (server, id) drops from the record; returns how many were removed.
+pub fn forget(drops: &[(String, String)]) -> Result<usize, Failure> {
+    let mut all = sent()?;
+    let before = all.len();
+    all.retain(|d| !drops.iter().any(|(server, id)| *server == d.server && *id == d.id));
+    let bytes = zeroize::Zeroizing::new(serde_json::to_vec_pretty(&all)?);
+    files::replace_private(&state_file()?, &bytes)?;
+    Ok(before - all.len())
+}
+
 /// The receipt the web sender page offers for download (docs/protocol.md): a drop sent from a
 /// browser, to follow and revoke from here. Everything in it is checked: it is a file from a
 /// download folder.

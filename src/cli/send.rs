@@ -317,9 +317,13 @@ pub(crate) struct StatusArgs {
     /// (then `status` and `revoke` know it) and shows it
     #[arg(long, value_name = "FILE")]
     receipt: Option<std::path::PathBuf>,
-    /// One object a drop: {"pickup_url","label","kind","state","claimed_by","claimed_at","received_at","expires_at"}
+    /// One object a drop: {"pickup_url","label","kind","state","claimed_by","claimed_at","received_at","expires_at","error"}
     #[arg(long)]
     json: bool,
+    /// Then forget the drops that are finished (received, revoked, expired, or gone from the
+    /// server), keeping the record small
+    #[arg(long)]
+    forget_finished: bool,
 }
 
 #[derive(Serialize)]
@@ -332,6 +336,8 @@ struct StatusLine<'a> {
     claimed_at: Option<String>,
     received_at: Option<String>,
     expires_at: String,
+    /// Why there is no state: the server is unreachable, refused, or no longer knows the drop.
+    error: Option<String>,
 }
 
 fn find<'a>(sent: &'a [SentDrop], pickup: &str) -> Result<&'a SentDrop, Failure> {
@@ -357,19 +363,32 @@ pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
         printer.note("nothing sent from this machine yet");
     }
     block_on(async {
+        // Every drop is shown, whatever happens to one of them; the exit code says the worst.
         let mut exit = Exit::Ok;
+        let mut finished: Vec<(String, String)> = Vec::new();
+        let mut picked_up = false;
         for drop in chosen {
-            let client = Client::new(&drop.server).map_err(client_failure)?;
-            let status = match client.drop_status(&drop.id, &drop.manage_token).await {
-                Ok(s) => Some(s),
-                Err(e) if e.exit() == Exit::Unavailable => {
-                    if one {
-                        exit = Exit::Unavailable;
-                    }
-                    None
-                }
-                Err(e) => return Err(client_failure(e)),
+            let answer = match Client::new(&drop.server) {
+                Ok(client) => client.drop_status(&drop.id, &drop.manage_token).await,
+                Err(e) => Err(e),
             };
+            let (status, trouble) = match answer {
+                Ok(s) => (Some(s), None),
+                Err(e) => {
+                    let gone = e.code() == Some("not_found");
+                    // Gone is an answer for a listing, and exit 4 for the one drop asked about.
+                    if !gone || one {
+                        exit = worse(exit, e.exit());
+                    }
+                    if gone {
+                        finished.push((drop.server.clone(), drop.id.clone()));
+                    }
+                    (None, Some(if gone { "gone (the server no longer knows it)".to_owned() } else { e.to_string() }))
+                }
+            };
+            if status.as_ref().is_some_and(|s| !matches!(s.state, DropState::Waiting | DropState::Claimed)) {
+                finished.push((drop.server.clone(), drop.id.clone()));
+            }
             let line = StatusLine {
                 pickup_url: drop.pickup(),
                 label: drop.label.as_deref(),
@@ -379,37 +398,57 @@ pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
                 claimed_at: status.as_ref().and_then(|s| s.claimed_at.clone()),
                 received_at: status.as_ref().and_then(|s| s.received_at.clone()),
                 expires_at: drop.expires_at.clone(),
+                error: trouble.as_deref().map(|t| shown(t).into_owned()),
             };
             if printer.json() {
                 printer.json_line(&line)?;
                 continue;
             }
             let text = |value: Option<&str>| shown(value.unwrap_or("?")).into_owned();
-            let what = match (&status, line.state) {
-                (None, _) => "gone (the server no longer knows it)".to_owned(),
-                (Some(s), Some(DropState::Received)) => {
-                    format!("received by {} at {}", text(s.claimed_by.as_deref()), text(s.received_at.as_deref()))
-                }
-                (Some(s), Some(DropState::Claimed)) => format!(
-                    "claimed by {} at {}, not yet confirmed",
-                    text(s.claimed_by.as_deref()),
-                    text(s.claimed_at.as_deref())
-                ),
-                (Some(s), Some(state)) => format!("{} (expires {})", state.as_str(), shown(&s.expires_at)),
-                (Some(_), None) => "unknown".to_owned(),
+            let what = match (&status, &trouble) {
+                (_, Some(trouble)) => shown(trouble).into_owned(),
+                (Some(s), None) => match s.state {
+                    DropState::Received => {
+                        format!("received by {} at {}", text(s.claimed_by.as_deref()), text(s.received_at.as_deref()))
+                    }
+                    DropState::Claimed => format!(
+                        "claimed by {} at {}, not yet confirmed",
+                        text(s.claimed_by.as_deref()),
+                        text(s.claimed_at.as_deref())
+                    ),
+                    DropState::Waiting => format!("waiting (expires {})", shown(&s.expires_at)),
+                    DropState::Expired => format!("expired at {}", shown(&s.expires_at)),
+                    DropState::Revoked => format!("revoked at {}", text(s.revoked_at.as_deref())),
+                },
+                (None, None) => "unknown".to_owned(),
             };
             let label = drop.label.as_deref().map(|l| format!(" [{}]", shown(l))).unwrap_or_default();
             printer.lines(&format!("{}{label} {}: {what}", shown(&drop.pickup()), shown(&drop.kind)))?;
-            if let Some(by) = line.claimed_by.as_deref() {
-                printer.note(&format!(
-                    "  It was picked up by \"{}\". If that is not someone you expect at the vendor, assume the \
-                     credential is compromised: change it on the account now.",
-                    shown(by)
-                ));
-            }
+            picked_up |= line.claimed_by.is_some();
+        }
+        // The interception warning once, after the names it is about.
+        if picked_up && !printer.json() {
+            printer.note(
+                "If a name above is not someone you expect at the vendor, assume that credential is compromised: \
+                 change it on the account now.",
+            );
+        }
+        if args.forget_finished && !finished.is_empty() {
+            let forgotten = local::forget(&finished)?;
+            printer.note(&format!("forgot {forgotten} finished drop(s) (received, revoked, expired or gone)"));
         }
         Ok(exit)
     })
+}
+
+/// The exit code that says more: an unreachable server over a missing drop over success.
+fn worse(a: Exit, b: Exit) -> Exit {
+    let rank = |e: Exit| match e {
+        Exit::Ok => 0,
+        Exit::Unavailable => 1,
+        _ => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
 }
 
 #[derive(Debug, clap::Args)]

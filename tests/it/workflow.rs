@@ -381,3 +381,39 @@ fn receive_checks_what_it_can_before_claiming() {
     w.staff(&["receive", &pickup, "-o", "new.txt"], "").expect(0);
     assert_eq!(std::fs::read_to_string(w.vendor.path("new.txt")).unwrap(), "Zq8!kR2#mW9$vB4%tN7^");
 }
+
+#[test]
+fn status_shows_every_drop_even_when_a_server_is_down_and_forgets_finished_ones() {
+    let w = World::new();
+    let mut pickups = Vec::new();
+    for _ in 0..2 {
+        let sent = w.customer.sealpass(&["send", &w.request_link("generic")], "Zq8!kR2#mW9$vB4%tN7^");
+        sent.expect(0);
+        pickups.push(sent.stdout.trim().to_owned());
+    }
+    // A third record, on a server that is gone.
+    let path = w.customer.path("state/sealpass/sent.json");
+    let mut record: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut dead = record[0].clone();
+    dead["server"] = "http://127.0.0.1:1".into();
+    record.insert(0, dead);
+    std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+
+    let all = w.customer.sealpass(&["status", "--json"], "");
+    all.expect(7);
+    let lines = all.json_lines();
+    assert_eq!(lines.len(), 3, "every drop is shown: {}", all.stdout);
+    assert!(lines[0]["error"].as_str().unwrap().contains("cannot reach"), "{}", all.stdout);
+    assert!(lines[1..].iter().all(|l| l["state"] == "waiting"), "{}", all.stdout);
+
+    // A revoked drop is a state, not an error; finished drops can be forgotten.
+    w.customer.sealpass(&["revoke", &pickups[0]], "").expect(0);
+    let one = w.customer.sealpass(&["status", &pickups[0]], "");
+    one.expect(0);
+    assert!(one.stdout.contains("revoked at"), "{}", one.stdout);
+    let forget = w.customer.sealpass(&["status", "--forget-finished"], "");
+    forget.expect(7);
+    assert!(forget.stderr.contains("forgot 1 finished drop"), "{}", forget.stderr);
+    let left = w.customer.sealpass(&["status", "--json"], "");
+    assert_eq!(left.json_lines().len(), 2, "{}", left.stdout);
+}
