@@ -59,9 +59,10 @@ pub(crate) struct EnvelopeArgs {
     /// Generate the secret per the policy, show it once, and seal it
     #[arg(long)]
     pub(crate) generate: bool,
-    /// With --generate: write the password to stdout for a script to set (needs -o for the sealed output)
+    /// With --generate: write the password to stdout for a script to set, instead of showing it
+    /// on the terminal (seal: needs -o for the sealed output; send --json: inside the JSON)
     #[arg(long, requires = "generate")]
-    print_generated: bool,
+    pub(crate) print_generated: bool,
     /// With --generate: length (default: the policy's)
     #[arg(long, requires = "generate")]
     length: Option<usize>,
@@ -213,6 +214,8 @@ pub(crate) struct Flow {
     pub stdout_free: bool,
     /// Wait for "set it on the account, then press Enter" after showing a generated password.
     pub confirm_set: bool,
+    /// A printed password goes into the caller's JSON, not on a line of its own.
+    pub password_in_json: bool,
 }
 
 /// Wait until the person confirms the generated password is set on the account.
@@ -239,10 +242,17 @@ fn generated_secret(
         ));
     }
     if !args.print_generated && !std::io::stderr().is_terminal() {
-        return Err(Failure::usage(
-            "--generate shows the password once on the terminal, and there is none; add --print-generated -o FILE \
-             to hand it to a script instead",
-        ));
+        let how = if flow.stdout_free && !flow.password_in_json {
+            "add --print-generated to write it to stdout instead (send prints it before the pickup link; with --json \
+             it is the \"password\" field)"
+        } else if flow.password_in_json {
+            "add --print-generated to get it in the JSON instead"
+        } else {
+            "add --print-generated -o FILE to write it to stdout and the sealed output to FILE instead"
+        };
+        return Err(Failure::usage(format!(
+            "--generate shows the password once on a terminal, and there is none: {how}"
+        )));
     }
     let generator = Generator::new(policy, args.length).map_err(Failure::usage)?;
     let mut rng = StdRng::try_from_os_rng()
@@ -251,9 +261,12 @@ fn generated_secret(
         .generate_where(&mut rng, |pw| policy.check(pw, username).rules.iter().find(|r| !r.ok).map(|r| r.rule))
         .map_err(Failure::usage)?;
     if args.print_generated {
-        let mut line = zeroize::Zeroizing::new(password.as_bytes().to_vec());
-        line.push(b'\n');
-        printer.secret_sink_write(&line)?;
+        // For a script, which sets it on the account itself: nothing to wait for.
+        if !flow.password_in_json {
+            let mut line = zeroize::Zeroizing::new(password.as_bytes().to_vec());
+            line.push(b'\n');
+            printer.secret_sink_write(&line)?;
+        }
     } else {
         printer.show_once(&zeroize::Zeroizing::new(format!(
             "Generated {} password (shown once; set it on the account now):\n\n    {}\n",
@@ -318,7 +331,7 @@ pub(crate) fn run(args: SealArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(false);
     let recipients = args.recipients.resolve()?;
     let kind = args.envelope.kind()?.unwrap_or(Kind::Generic);
-    let flow = Flow { stdout_free: args.output.is_some(), confirm_set: false };
+    let flow = Flow { stdout_free: args.output.is_some(), confirm_set: false, password_in_json: false };
     let envelope = build_envelope(&args.envelope, kind, None, flow)?;
     let plaintext = envelope.to_padded_bytes().map_err(Failure::usage)?;
     let armored = crypto::seal(&plaintext, &recipients)?;

@@ -26,6 +26,7 @@ use crate::output::{Printer, shown};
     --link-file FILE, --link-file - (the first line of stdin; the secret may follow on the next line) or the \
     SEALPASS_LINK environment variable instead.\n\nExamples:\n  \
     sealpass send 'https://drop.example.com/r/ID#TOKEN.sp1-…' --generate --username kore@acme.example\n  \
+    sealpass send --link-file link.txt --generate --print-generated --json -u kore@acme.example   # a script\n  \
     printf '%s\\n%s\\n' \"$LINK\" \"$SECRET\" | sealpass send --link-file - --username kore@acme.example\n  \
     sealpass send --server https://drop.example.com --kind entra-client-secret --field tenant_id=… --field client_id=… < secret.txt")]
 pub(crate) struct SendArgs {
@@ -50,10 +51,11 @@ pub(crate) struct SendArgs {
     /// Show the pickup link as a QR code too
     #[arg(long)]
     qr: bool,
-    /// {"id","pickup_url","expires_at","fingerprint","manage_token"}
+    /// {"id","pickup_url","expires_at","fingerprint","manage_token"} (and "password" with
+    /// --generate --print-generated)
     #[arg(long)]
     json: bool,
-    /// With --generate: don't wait for "set it on the account, then press Enter"
+    /// With --generate on a terminal: don't wait for "set it on the account, then press Enter"
     #[arg(long)]
     yes: bool,
 }
@@ -66,6 +68,9 @@ struct SentLine<'a> {
     fingerprint: &'a str,
     /// For a script that keeps its own records; also kept in the local state file.
     manage_token: &'a str,
+    /// With --generate --print-generated: the password, for the script to set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
 }
 
 /// `--ttl 24h` in seconds.
@@ -167,7 +172,7 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
 
         // Check and seal before anything leaves the machine.
         // stdout carries the pickup link; with --print-generated the password comes first, for a script.
-        let flow = Flow { stdout_free: true, confirm_set: !args.yes };
+        let flow = Flow { stdout_free: true, confirm_set: !args.yes, password_in_json: args.json };
         let request_id = to.asked.as_ref().map(|a| a.link.id.clone());
         let envelope = super::seal::build_envelope(&args.envelope, kind, request_id, flow)?;
         let sent = handover::send(&to, &envelope, ttl).await.map_err(|e| {
@@ -193,6 +198,8 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
                 expires_at: &sent.expires_at,
                 fingerprint: &sent.fingerprint,
                 manage_token: sent.manage_token.expose_secret(),
+                password: (args.envelope.generate && args.envelope.print_generated)
+                    .then(|| envelope.secret.expose_secret()),
             })?;
         } else {
             printer.lines(&sent.pickup_url)?;

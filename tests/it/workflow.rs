@@ -60,14 +60,17 @@ fn the_request_flow_end_to_end() {
     let link = w.request_link("salesforce-password");
     assert!(link.contains(&format!(".{}", w.fingerprint)), "{link}");
 
-    let sent = w.customer.sealpass(
-        &["send", &link, "-u", "kore@acme.example", "--generate", "--print-generated", "--yes", "--json"],
-        "",
-    );
+    // The scripted path: no terminal; the password is inside the JSON, not before it.
+    let no_tty = w.customer.sealpass(&["send", &link, "-u", "kore@acme.example", "--generate", "--yes"], "");
+    no_tty.expect(2);
+    assert!(no_tty.stderr.contains("add --print-generated") && !no_tty.stderr.contains("-o FILE"), "{}", no_tty.stderr);
+    let sent = w
+        .customer
+        .sealpass(&["send", &link, "-u", "kore@acme.example", "--generate", "--print-generated", "--json"], "");
     sent.expect(0);
-    let mut lines = sent.stdout.lines();
-    let password = lines.next().unwrap().to_owned();
-    let info: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(sent.stdout.lines().count(), 1, "one JSON object: {}", sent.stdout);
+    let info = sent.json();
+    let password = info["password"].as_str().unwrap().to_owned();
     assert_eq!(password.len(), 32);
     assert_eq!(info["fingerprint"], w.fingerprint.as_str());
     let pickup = info["pickup_url"].as_str().unwrap().to_owned();
