@@ -297,10 +297,23 @@ fn short(text: &str) -> &str {
 
 /// reqwest's error text, without the URL (it can carry a request link's path).
 fn without_url(e: &reqwest::Error) -> String {
-    let mut e2 = e.to_string();
+    let mut text = e.to_string();
     if let Some(url) = e.url() {
-        e2 = e2.replace(url.as_str(), "the server");
+        text = text.replace(url.as_str(), "the server");
     }
-    let source = std::error::Error::source(e).map(|s| format!(" ({s})")).unwrap_or_default();
-    format!("{e2}{source}")
+    // The innermost cause says what happened (hyper and reqwest wrap it in "client error").
+    let mut innermost = None;
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        innermost = Some(cause.to_string());
+        next = cause.source();
+    }
+    let Some(cause) = innermost else { return text };
+    if cause.contains("certificate") || cause.contains("UnknownIssuer") {
+        return format!(
+            "its TLS certificate is not trusted ({cause}). If the server uses a certificate from your own CA, \
+             point SSL_CERT_FILE at that CA's certificate (PEM); never disable the check"
+        );
+    }
+    format!("{text} ({cause})")
 }

@@ -12,7 +12,7 @@ use super::local::{self, ClientConfig, Pin, SentDrop};
 use super::seal::{EnvelopeArgs, Flow, RecipientArgs};
 use super::{block_on, block_on_quiet, client_failure, handover_failure};
 use crate::api::DropState;
-use crate::client::Client;
+use crate::client::{Client, ClientError};
 use crate::crypto;
 use crate::envelope::Kind;
 use crate::exit::{Exit, Failure};
@@ -240,13 +240,25 @@ pub(crate) struct InitArgs {
     /// The fingerprint the vendor published, to confirm without a prompt (scripts)
     #[arg(long, value_name = "sp1-…")]
     fingerprint: Option<String>,
+    /// Make this the default server even if another one is (the first server pinned becomes the
+    /// default on its own)
+    #[arg(long)]
+    default: bool,
 }
 
 pub(crate) fn init(args: InitArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(false);
     let mut config = ClientConfig::load()?;
     let server = link::server_base(&args.server).map_err(|e| Failure::usage(format!("--server {e}")))?;
-    let info = block_on(async { Client::new(&server).map_err(client_failure)?.info().await.map_err(client_failure) })?;
+    let not_ours = |e: ClientError| match e {
+        // A web server that is not ours answers 404 or something other than our JSON.
+        ClientError::Unavailable { .. } | ClientError::Refused(_) | ClientError::TooLarge { .. } => Failure::new(
+            Exit::Error,
+            anyhow::anyhow!("{server} does not answer like a sealpass drop server ({e}): check the URL"),
+        ),
+        other => client_failure(other),
+    };
+    let info = block_on(async { Client::new(&server).map_err(client_failure)?.info().await.map_err(not_ours) })?;
     if info.recipients.is_empty() {
         return Err(Failure::new(
             Exit::Error,
@@ -293,10 +305,9 @@ pub(crate) fn init(args: InitArgs) -> Result<Exit, Failure> {
             true
         }
         None if std::io::stdin().is_terminal() => {
-            let answer =
-                rpassword::prompt_password("Does it match the fingerprint the vendor published? Type yes to pin it: ")
-                    .map_err(|e| anyhow::anyhow!("could not read from the terminal: {e}"))?;
-            answer.trim().eq_ignore_ascii_case("yes")
+            let answer = rpassword::prompt_password("Does it match the fingerprint the vendor published? [y/N] ")
+                .map_err(|e| anyhow::anyhow!("could not read from the terminal: {e}"))?;
+            matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
         }
         None => {
             return Err(Failure::usage(
@@ -309,9 +320,19 @@ pub(crate) fn init(args: InitArgs) -> Result<Exit, Failure> {
     }
     config.pins.retain(|p| p.server != server);
     config.pins.push(Pin { server: server.clone(), fingerprint: served.clone(), recipients: info.recipients });
-    config.server.get_or_insert(server.clone());
+    let other_default = config.server.clone().filter(|d| *d != server);
+    if args.default || config.server.is_none() {
+        config.server = Some(server.clone());
+    }
     let path = config.save()?;
     printer.note(&format!("pinned {served} for {server} in {}", path.display()));
+    match other_default {
+        Some(other) if !args.default => printer.note(&format!(
+            "the default server stays {other}; use --server {server}, or run init again with --default"
+        )),
+        Some(other) => printer.note(&format!("{server} is now the default server (it was {other})")),
+        None => {}
+    }
     Ok(Exit::Ok)
 }
 

@@ -194,6 +194,7 @@ async fn serves_https_directly() {
     let made = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
         .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"]) // a server certificate, not a CA
         .args(["-keyout", "key.pem", "-out", "cert.pem"])
         .current_dir(home.dir.path())
         .output()
@@ -211,6 +212,18 @@ async fn serves_https_directly() {
         .output()
         .expect("curl is installed");
     assert_eq!(String::from_utf8_lossy(&out.stdout), r#"{"status":"ok"}"#, "{}", String::from_utf8_lossy(&out.stderr));
+    // The client says what is wrong with a certificate it does not trust, and how to trust it.
+    let home2 = Home::new();
+    let untrusted = home2.sealpass(&["init", "--server", &server.url], "");
+    untrusted.expect(7);
+    assert!(untrusted.stderr.contains("TLS certificate is not trusted"), "{}", untrusted.stderr);
+    assert!(untrusted.stderr.contains("SSL_CERT_FILE"), "{}", untrusted.stderr);
+    let ca = [("SSL_CERT_FILE", home.path("cert.pem").to_str().unwrap().to_owned())];
+    let ca: Vec<(&str, &str)> = ca.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let shown = home2.sealpass_env(&["init", "--server", &server.url], "", &ca);
+    shown.expect(2); // trusted now; no terminal to confirm on
+    let fingerprint = shown.stderr.lines().find_map(|l| l.strip_prefix("fingerprint: ")).unwrap().to_owned();
+    home2.sealpass_env(&["init", "--server", &server.url, "--fingerprint", &fingerprint], "", &ca).expect(0);
     let plain =
         Command::new("curl").args(["-sS", "--max-time", "5", &server.url.replace("https", "http")]).output().unwrap();
     assert!(!plain.status.success(), "plain HTTP is not served on the TLS port");

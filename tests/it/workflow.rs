@@ -420,3 +420,22 @@ fn status_shows_every_drop_even_when_a_server_is_down_and_forgets_finished_ones(
     let left = w.customer.sealpass(&["status", "--json"], "");
     assert_eq!(left.json_lines().len(), 2, "{}", left.stdout);
 }
+
+#[test]
+fn init_says_what_it_did_to_the_default_and_knows_a_server_that_is_not_ours() {
+    let w = World::new();
+    let not_ours = w.customer.sealpass(&["init", "--server", &format!("{}/elsewhere", w.server.url)], "");
+    not_ours.expect(1);
+    assert!(not_ours.stderr.contains("does not answer like a sealpass drop server"), "{}", not_ours.stderr);
+    let a = w.server.url.clone();
+    let b = a.replace("127.0.0.1", "localhost");
+    w.customer.sealpass(&["init", "--server", &a, "--fingerprint", &w.fingerprint], "").expect(0);
+    let second = w.customer.sealpass(&["init", "--server", &b, "--fingerprint", &w.fingerprint], "");
+    second.expect(0);
+    assert!(second.stderr.contains(&format!("the default server stays {a}")), "{}", second.stderr);
+    let made = w.customer.sealpass(&["init", "--server", &b, "--fingerprint", &w.fingerprint, "--default"], "");
+    made.expect(0);
+    assert!(made.stderr.contains("is now the default server"), "{}", made.stderr);
+    let config = std::fs::read_to_string(w.customer.path("config/sealpass/config.toml")).unwrap();
+    assert!(config.contains(&format!("server = \"{b}\"")), "{config}");
+}
