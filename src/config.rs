@@ -35,8 +35,17 @@ impl std::fmt::Debug for StoreUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
-            // A Redis URL may carry a password.
-            StoreUrl::Redis(_) => write!(f, "redis://[REDACTED]"),
+            // A Redis URL may carry a password: only that is hidden (host, port, database and
+            // user name are what an operator needs to see to fix a wrong URL).
+            StoreUrl::Redis(text) => match url::Url::parse(text) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    write!(f, "{u}")
+                }
+                Err(_) => write!(f, "redis://[REDACTED]"),
+            },
         }
     }
 }

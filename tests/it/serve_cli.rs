@@ -228,3 +228,17 @@ async fn serves_https_directly() {
         Command::new("curl").args(["-sS", "--max-time", "5", &server.url.replace("https", "http")]).output().unwrap();
     assert!(!plain.status.success(), "plain HTTP is not served on the TLS port");
 }
+
+#[test]
+fn a_store_that_does_not_answer_stops_the_start_and_only_its_password_is_hidden() {
+    let home = Home::new();
+    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    std::fs::write(home.path("s.toml"), format!("recipients = [\"{recipient}\"]\n")).unwrap();
+    let run = home.sealpass(
+        &["serve", "--listen", "127.0.0.1:0", "--config", "s.toml", "--store", "redis://kore:s3cretpw@127.0.0.1:1/3"],
+        "",
+    );
+    run.expect(1);
+    assert!(run.stderr.contains("redis://kore:***@127.0.0.1:1/3 does not answer"), "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cretpw") && !run.stderr.contains("listening"), "{}", run.stderr);
+}
