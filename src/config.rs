@@ -594,6 +594,6 @@ mod tests {
         assert!(parse_duration("h").is_err());
         assert_eq!(StoreUrl::parse("drops.db").unwrap(), StoreUrl::Sqlite("drops.db".into()));
         assert!(StoreUrl::parse("postgres://x").is_err());
-        assert_eq!(format!("{:?}", StoreUrl::parse("redis://:hunter2@h:6379/0").unwrap()), "redis://[REDACTED]");
+        assert_eq!(format!("{:?}", StoreUrl::parse("redis://:hunter2@h:6379/0").unwrap()), "redis://:***@h:6379/0");
     }
 }
