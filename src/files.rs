@@ -21,6 +21,9 @@ pub enum FileError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The directory to write into does not exist, and it is not one of sealpass's own.
+    #[error("{0} does not exist; create it first (sealpass creates only its own directories)")]
+    NoDirectory(PathBuf),
     /// Bigger than anything sealpass writes there.
     #[error("{0} is larger than {1} KiB; is it the right file?")]
     TooLarge(PathBuf, usize),
@@ -41,7 +44,8 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
 /// Write `contents` to a new file at `path` with mode 0600: into a temporary file in the same
 /// directory, synced, then linked into place without replacing anything (a hard link, or
 /// `renameat2(RENAME_NOREPLACE)` where hard links are not supported). Nothing is ever
-/// overwritten and no reader sees a half-written file. Missing directories are created 0700.
+/// overwritten and no reader sees a half-written file. The directory must exist unless it is
+/// one of sealpass's own ([`parent_dir`]).
 pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), FileError> {
     if path.symlink_metadata().is_ok() {
         return Err(FileError::Exists(path.to_owned()));
@@ -63,11 +67,28 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), FileError> 
     result
 }
 
-/// `contents` in a new 0600 temporary file next to `path` (its directory created 0700 if
-/// missing), written and synced; returns the directory and the temporary file.
-fn synced_temp(path: &Path, contents: &[u8]) -> Result<(PathBuf, PathBuf), FileError> {
+/// The directory `path` goes into, which must exist; only sealpass's own XDG directories (and
+/// what is under them) are created, 0700. A typo in a path the user gave is an error, not a new
+/// directory tree.
+pub fn parent_dir(path: &Path) -> Result<PathBuf, FileError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    let absolute =
+        if dir.is_absolute() { dir.clone() } else { std::env::current_dir().map_err(io_err(&dir))?.join(&dir) };
+    let ours = [data_dir(), state_dir(), config_dir()].into_iter().flatten().any(|own| absolute.starts_with(&own));
+    if !ours {
+        return Err(FileError::NoDirectory(dir));
+    }
     fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io_err(&dir))?;
+    Ok(dir)
+}
+
+/// `contents` in a new 0600 temporary file next to `path` (see [`parent_dir`]), written and
+/// synced; returns the directory and the temporary file.
+fn synced_temp(path: &Path, contents: &[u8]) -> Result<(PathBuf, PathBuf), FileError> {
+    let dir = parent_dir(path)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (tmp, mut file) = temp_file(&dir, &name)?;
     let written = (|| {

@@ -57,10 +57,7 @@ pub enum HandoverError {
     #[error("the recipients are unusable: {0}")]
     Recipients(String),
     /// The secret fails the policy and the sender did not allow it.
-    #[error(
-        "the secret does not comply with policy {}; nothing was sealed. Fix it, or pass --allow-weak to seal it \
-         anyway (the receiver will see that you did)", .report.policy
-    )]
+    #[error("{}", weak(.report))]
     Weak {
         /// Which rules failed (no part of the secret).
         report: Box<Report>,
@@ -117,6 +114,21 @@ pub fn a(kind: Kind) -> String {
     let name = kind.name();
     let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
     format!("{article} {name}")
+}
+
+fn weak(report: &Report) -> String {
+    // A fixed-format credential in the wrong format is a mistake to fix, never to seal anyway.
+    if report.rules.iter().any(|r| !r.ok && r.rule == "format") {
+        return format!(
+            "this is not what policy {} expects (see the format rule above); nothing was sealed: fix it",
+            report.policy
+        );
+    }
+    format!(
+        "the secret does not comply with policy {}; nothing was sealed. Fix it, or pass --allow-weak to seal it \
+         anyway (the receiver will see that you did)",
+        report.policy
+    )
 }
 
 fn not_acknowledged(cause: &ClientError) -> &'static str {

@@ -68,8 +68,7 @@ pub(crate) fn load_identities(paths: &[PathBuf]) -> Result<Identities, Failure> 
             files::FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Failure::new(
                 Exit::Error,
                 anyhow::anyhow!(
-                    "no identity at {}: create one with `sealpass keygen -o {}` or give -i FILE",
-                    path.display(),
+                    "no identity at {}: give the identity that the credential was sealed to with -i FILE",
                     path.display()
                 ),
             ),

@@ -290,11 +290,17 @@ pub fn main() -> ExitCode {
             return if err.use_stderr() { Exit::Usage.into() } else { Exit::Ok.into() };
         }
     };
+    // A script that asked for JSON gets its failures as JSON too, on stdout.
+    let json = args.iter().take_while(|a| *a != "--").any(|a| a == "--json");
     match run(cli) {
         Ok(exit) => exit.into(),
         Err(failure) if is_broken_pipe(&failure) => Exit::Ok.into(),
         Err(failure) => {
             eprintln!("error: {failure}");
+            if json {
+                let line = serde_json::json!({"error": failure.to_string(), "exit": failure.exit as u8});
+                println!("{line}");
+            }
             failure.exit.into()
         }
     }

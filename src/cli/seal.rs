@@ -320,7 +320,8 @@ pub(crate) fn build_envelope(
             Err(super::handover_failure(e))
         }
         Err(HandoverError::Envelope(e)) => {
-            Err(Failure::usage(format!("{e} (give them with --field KEY=VALUE or --username)")))
+            let how = if e.contains("username") { "--field KEY=VALUE or --username" } else { "--field KEY=VALUE" };
+            Err(Failure::usage(format!("{e} (give them with {how})")))
         }
         Err(e) => Err(super::handover_failure(e)),
     }

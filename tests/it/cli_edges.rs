@@ -71,3 +71,60 @@ fn staff_token_writes_a_private_file_the_server_accepts() {
     home.sealpass(&["staff-token", "alice", "-o", "alice.token"], "").expect(1);
     assert_eq!(std::fs::read_to_string(home.path("alice.token")).unwrap(), token);
 }
+
+#[test]
+fn paths_the_user_gave_are_not_created_but_sealpass_makes_its_own_directories() {
+    let home = Home::new();
+    let refused = home.sealpass(&["keygen", "-o", "no/such/dir/x.key"], "");
+    refused.expect(1);
+    assert!(refused.stderr.contains("no/such/dir does not exist; create it first"), "{}", refused.stderr);
+    assert!(!home.path("no").exists(), "nothing was created");
+    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    std::fs::write(home.path("s.toml"), format!("recipients = [\"{recipient}\"]\n")).unwrap();
+    let store = format!("sqlite://{}", home.path("typo/drops.db").display());
+    let serve = home.sealpass(&["serve", "--listen", "127.0.0.1:0", "--config", "s.toml", "--store", &store], "");
+    serve.expect(1);
+    assert!(serve.stderr.contains("typo does not exist"), "{}", serve.stderr);
+    assert!(!home.path("typo").exists());
+    // The default identity goes into sealpass's own data directory, made on first use.
+    home.sealpass(&["keygen"], "").expect(0);
+    assert!(home.path("data/sealpass/identity.txt").exists());
+}
+
+#[test]
+fn messages_say_the_right_next_step() {
+    let home = Home::new();
+    let r = home.keygen("v.key");
+    // A GUID where an Entra client secret's value belongs: fix it, never --allow-weak.
+    let guid = home.sealpass(
+        &[
+            "seal",
+            "--kind",
+            "entra-client-secret",
+            "--to",
+            &r,
+            "--field",
+            "tenant_id=0f8fad5b-d9cb-469f-a165-70867728950e",
+            "--field",
+            "client_id=7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        ],
+        "0f8fad5b-d9cb-469f-a165-70867728950e\n",
+    );
+    guid.expect(3);
+    assert!(guid.stderr.contains("not its value") && !guid.stderr.contains("--allow-weak"), "{}", guid.stderr);
+    // A missing tenant id does not mention --username.
+    let missing = home
+        .sealpass(&["seal", "--kind", "entra-client-secret", "--to", &r], "abc8Q~defghijklmnopqrstuvwxyz0123456789.\n");
+    missing.expect(2);
+    assert!(missing.stderr.contains("tenant_id") && !missing.stderr.contains("--username"), "{}", missing.stderr);
+    // Receiving without an identity: give the right one (a new key could not open it).
+    let no_key = home.sealpass(&["open", "-i", "nope.key", "x.age"], "");
+    no_key.expect(1);
+    assert!(no_key.stderr.contains("-i FILE") && !no_key.stderr.contains("keygen"), "{}", no_key.stderr);
+    // A script that asked for JSON gets its failure as JSON on stdout.
+    let json = home.sealpass(&["inbox", "--json", "--server", "http://127.0.0.1:1"], "");
+    json.expect(6);
+    let v = json.json();
+    assert_eq!(v["exit"], 6);
+    assert!(v["error"].as_str().unwrap().contains("staff token"), "{v}");
+}

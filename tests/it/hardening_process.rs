@@ -62,8 +62,10 @@ async fn slow_header_flood_memory_regression() {
                 }
                 let mut answer = Vec::new();
                 // Generous: on a loaded 2-core machine 1,000 answers can take a while.
-                let _ = tokio::time::timeout(Duration::from_secs(30), c.read_to_end(&mut answer)).await;
-                answer.starts_with(b"HTTP/1.1 431")
+                let closed = tokio::time::timeout(Duration::from_secs(30), c.read_to_end(&mut answer)).await;
+                // 431 once the head is too large; on a loaded machine the head timeout may come
+                // first and the server just closes. Either way it refused the head and let go.
+                answer.starts_with(b"HTTP/1.1 431") || (answer.is_empty() && matches!(closed, Ok(Ok(_))))
             }));
         }
     }
@@ -84,7 +86,7 @@ async fn slow_header_flood_memory_regression() {
     watch.abort();
     let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!("slow-header flood: server RSS {before} kB before, peak {peak} kB under 1,000 connections");
-    assert!(refused > 900, "{refused} of 1000 heads were refused with 431");
+    assert!(refused > 900, "{refused} of 1000 heads were refused (431, or closed at the head timeout)");
     assert!(peak < before + 100 * 1024, "RSS grew from {before} to {peak} kB");
     // It still serves.
     let mut c = TcpStream::connect(target).unwrap();

@@ -195,7 +195,7 @@ async fn terminal_escape_injection_regression() {
     let run = home.sealpass(&["status"], "");
     run.expect(0);
     assert!(run.stdout.contains("claimed by"), "{}", run.stdout);
-    let warnings = run.stderr.lines().filter(|l| l.trim_start().starts_with("It was picked up by")).count();
+    let warnings = run.stderr.lines().filter(|l| l.trim_start().starts_with("If a name above is not")).count();
     assert_eq!(warnings, 1, "one warning line, not a forged second: {}", run.stderr);
     assert_clean(&run);
 }

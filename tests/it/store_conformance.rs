@@ -229,6 +229,7 @@ async fn concurrent_claims(store: Arc<dyn Store>, now: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_conforms() {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("nested")).unwrap();
     let store = SqliteStore::open(&dir.path().join("nested/drops.db")).unwrap();
     conformance(Arc::new(store)).await;
 }

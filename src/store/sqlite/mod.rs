@@ -123,14 +123,9 @@ impl SqliteStore {
 
     /// Open with the given commit durability.
     pub fn open_with(path: &Path, synchronous: Synchronous) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
-        }
+        // The default store lives in sealpass's data directory, created on first use; any other
+        // directory must exist (a typo is an error, not a new tree).
+        crate::files::parent_dir(path).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut conn =
             Connection::open(path).map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
         // WAL with synchronous=FULL: the WAL is fsynced at every commit, so an answered upload
