@@ -30,12 +30,13 @@ struct Narrator {
 }
 
 impl Narrator {
+    // The narration is the demo's output: stdout.
     fn step(&mut self, who: &str, what: &str, command: &str) {
         self.step += 1;
-        self.printer.note(&format!("\n{}. {who}: {what}\n   $ {command}", self.step));
+        let _ = self.printer.lines(&format!("\n{}. {who}: {what}\n   $ {command}", self.step));
     }
     fn say(&self, text: &str) {
-        self.printer.note(&format!("   {text}"));
+        let _ = self.printer.lines(&format!("   {text}"));
     }
 }
 
@@ -52,12 +53,14 @@ pub(crate) fn run(_: DemoArgs) -> Result<Exit, Failure> {
     drop(runtime);
     dir.close()?;
     result?;
-    n.printer.note(&format!("\nDone in {} ms. Nothing was left behind.", started.elapsed().as_millis()));
+    n.printer.lines(&format!("\nDone in {} ms. Nothing was left behind.", started.elapsed().as_millis()))?;
     Ok(Exit::Ok)
 }
 
 async fn demo(n: &mut Narrator, dir: &std::path::Path) -> Result<(), Failure> {
-    n.printer.note("sealpass demo: a vendor (KORE) receives a Salesforce service-account password from a customer.");
+    let _ = n
+        .printer
+        .lines("sealpass demo: a vendor (KORE) receives a Salesforce service-account password from a customer.");
 
     // The vendor's side: a key, a staff token, a server.
     n.step("Vendor", "makes an age key; senders seal to its recipient", "sealpass keygen");

@@ -18,5 +18,6 @@ mod redis_support;
 mod serve_cli;
 mod server_api;
 mod server_support;
+mod snapshots;
 mod store_conformance;
 mod workflow;

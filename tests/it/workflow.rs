@@ -198,7 +198,7 @@ fn the_demo_runs_and_leaves_nothing_behind() {
     for phrase in
         ["server keys match the link", "compliant", "received by alice", "refused, as it should be", "revoked"]
     {
-        assert!(run.stderr.contains(phrase), "{phrase}: {}", run.stderr);
+        assert!(run.stdout.contains(phrase), "{phrase}: {}", run.stdout);
     }
     assert_eq!(std::fs::read_dir(home.path("tmp")).unwrap().count(), 0, "nothing left behind");
 }
