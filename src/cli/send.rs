@@ -81,6 +81,24 @@ pub(crate) fn ttl_seconds(ttl: Option<&str>) -> Result<Option<u64>, Failure> {
     .transpose()
 }
 
+/// `--ttl` checked against what the server allows, before anything is created: too long is a
+/// usage error that names the maximum.
+pub(crate) async fn ttl_within(client: &Client, flag: Option<&str>, ttl: Option<u64>) -> Result<(), Failure> {
+    let (Some(flag), Some(ttl)) = (flag, ttl) else { return Ok(()) };
+    let max = client.info().await.map_err(client_failure)?.limits.max_ttl_seconds;
+    if ttl > max {
+        let human = if max % 86_400 == 0 {
+            format!("{}d", max / 86_400)
+        } else if max % 3600 == 0 {
+            format!("{}h", max / 3600)
+        } else {
+            format!("{max}s")
+        };
+        return Err(Failure::usage(format!("--ttl {flag} is longer than this server allows (at most {human})")));
+    }
+    Ok(())
+}
+
 /// Longest line a request link may be.
 const MAX_LINK_BYTES: u64 = 4096;
 
@@ -157,6 +175,7 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
                 }
             }
         };
+        ttl_within(&to.client, args.ttl.as_deref(), ttl).await?;
         let kind = match &to.asked {
             Some(asked) => {
                 if !printer.json() {

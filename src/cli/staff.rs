@@ -70,6 +70,7 @@ pub(crate) fn request(args: RequestArgs) -> Result<Exit, Failure> {
     let (client, token) = args.staff.resolve(None)?;
     let ttl = ttl_seconds(args.ttl.as_deref())?;
     let created = block_on(async {
+        super::send::ttl_within(&client, args.ttl.as_deref(), ttl).await?;
         client.create_request(token.expose_secret(), &args.label, &args.kind, ttl).await.map_err(client_failure)
     })?;
     // The link must be one of ours, on this server: it goes to a customer.

@@ -439,3 +439,16 @@ fn init_says_what_it_did_to_the_default_and_knows_a_server_that_is_not_ours() {
     let config = std::fs::read_to_string(w.customer.path("config/sealpass/config.toml")).unwrap();
     assert!(config.contains(&format!("server = \"{b}\"")), "{config}");
 }
+
+#[test]
+fn a_ttl_longer_than_the_server_allows_is_a_usage_error_naming_the_maximum() {
+    let w = World::new();
+    let run = w.staff(&["request", "--label", "Acme", "--ttl", "30d"], "");
+    run.expect(2);
+    assert!(run.stderr.contains("--ttl 30d is longer than this server allows (at most 7d)"), "{}", run.stderr);
+    let link = w.request_link("generic");
+    let send = w.customer.sealpass(&["send", &link, "--ttl", "30d"], "Zq8!kR2#mW9$vB4%tN7^");
+    send.expect(2);
+    assert!(send.stderr.contains("at most 7d"), "{}", send.stderr);
+    assert_eq!(w.inbox_len(), 0, "nothing was uploaded");
+}
