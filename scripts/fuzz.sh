@@ -4,7 +4,11 @@
 # check, and the API bodies and answers. New inputs go to a scratch corpus, seeded from
 # fuzz/corpus/<target>; a crash, hang (over 10 s) or OOM (over 2 GiB) fails the run and leaves
 # its input in fuzz/artifacts/<target>/. Needs the nightly toolchain (for cargo fuzz only; the
-# crate builds on stable); installs cargo-fuzz when it is missing.
+# crate builds on stable); installs cargo-fuzz when it is missing. No sanitizer: our code is safe
+# Rust (unsafe is forbidden), so what there is to find in it is panics, hangs and memory
+# blow-ups, which libFuzzer sees without one (AddressSanitizer would mostly watch the unsafe code
+# of dependencies, which they fuzz themselves); without AddressSanitizer the build is faster and every target runs
+# five to seven times as many inputs in the same time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -12,11 +16,11 @@ targets=(envelope links passwordrules armored_age api_bodies)
 command -v cargo-fuzz > /dev/null 2>&1 || cargo install --locked cargo-fuzz
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo +nightly fuzz build
+cargo +nightly fuzz build --sanitizer none
 status=0
 for target in "${targets[@]}"; do
   mkdir -p "$work/$target"
-  if cargo +nightly fuzz run "$target" "$work/$target" "fuzz/corpus/$target" -- \
+  if cargo +nightly fuzz run --sanitizer none "$target" "$work/$target" "fuzz/corpus/$target" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 > "$work/$target.log" 2>&1; then
     runs=$(grep -Eo '^Done [0-9]+ runs' "$work/$target.log" | grep -Eo '[0-9]+' || echo '?')
     echo "fuzz $target: $runs runs in ${seconds} s, no crash"
