@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 use crate::api::{self, Claimed, DropCreated, DropStatus, ErrorBody, Inbox, Info, RequestCreated, RequestStatus};
-use crate::exit::Exit;
 
 /// Attempts for calls that are safe to repeat.
 const ATTEMPTS: u32 = 3;
@@ -53,16 +51,6 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The exit code for this error (SPEC §6).
-    pub fn exit(&self) -> Exit {
-        match self {
-            ClientError::Unreachable { .. } => Exit::Unreachable,
-            ClientError::Unauthorized(_) => Exit::Unauthorized,
-            ClientError::Unavailable { .. } => Exit::Unavailable,
-            ClientError::Refused(_) | ClientError::TooLarge { .. } => Exit::Error,
-        }
-    }
-
     /// The server's error code, when it answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -221,15 +209,14 @@ impl Client {
         self.send("GET /v1/info", caps::INFO, || self.request(Method::GET, "/v1/info", None), true).await
     }
 
-    /// `POST /v1/drops` (never retried: a repeat would make a second drop).
+    /// `POST /v1/drops` (never retried: a repeat would make a second drop); `upload_token`
+    /// when `body.request_id` names a request.
     pub async fn create_drop(
         &self,
-        ciphertext: &str,
-        ttl_seconds: Option<u64>,
-        request: Option<(&str, &str)>,
+        body: &api::CreateDrop,
+        upload_token: Option<&str>,
     ) -> Result<DropCreated, ClientError> {
-        let body = json!({"ciphertext": ciphertext, "ttl_seconds": ttl_seconds, "request_id": request.map(|r| r.0)});
-        let make = || self.request(Method::POST, "/v1/drops", request.map(|r| r.1)).json(&body);
+        let make = || self.request(Method::POST, "/v1/drops", upload_token).json(body);
         self.send("the upload", caps::SMALL, make, false).await
     }
 
@@ -268,15 +255,8 @@ impl Client {
     }
 
     /// `POST /v1/requests`.
-    pub async fn create_request(
-        &self,
-        staff: &str,
-        label: &str,
-        kind: &str,
-        ttl_seconds: Option<u64>,
-    ) -> Result<RequestCreated, ClientError> {
-        let body = json!({"label": label, "kind": kind, "ttl_seconds": ttl_seconds});
-        let make = || self.request(Method::POST, "/v1/requests", Some(staff)).json(&body);
+    pub async fn create_request(&self, staff: &str, body: &api::CreateRequest) -> Result<RequestCreated, ClientError> {
+        let make = || self.request(Method::POST, "/v1/requests", Some(staff)).json(body);
         self.send("the request", caps::SMALL, make, false).await
     }
 

@@ -278,7 +278,14 @@ impl ServerSettings {
             }
             None => FileConfig::default(),
         };
-        ServerSettings::merge(overrides, file)
+        let settings = ServerSettings::merge(overrides, file)?;
+        // A server to run (not a test's or the demo's) must say whom senders seal to.
+        if settings.recipients.is_empty() {
+            return Err("recipients: none configured: add the vendor's age recipients to the config (recipients = \
+                 [\"age1…\"]; `sealpass recipient` prints yours), so senders know whom to seal to"
+                .into());
+        }
+        Ok(settings)
     }
 
     /// Merge already-parsed parts.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::api::{DropCreated, RequestState};
+use crate::api::{self, DropCreated, RequestState};
 use crate::client::{Client, ClientError};
 use crate::crypto::{self, Identities, Recipient};
 use crate::envelope::{Envelope, Kind};
@@ -313,8 +313,9 @@ pub async fn send(to: &Destination, envelope: &Envelope, ttl_seconds: Option<u64
     }
     let plaintext = envelope.to_padded_bytes().map_err(|e| HandoverError::Envelope(e.to_string()))?;
     let armored = crypto::seal(&plaintext, &to.recipients).map_err(|e| HandoverError::Seal(e.to_string()))?;
-    let request = to.asked.as_ref().map(|a| (a.link.id.as_str(), a.link.token.as_str()));
-    let created = to.client.create_drop(&armored, ttl_seconds, request).await?;
+    let body =
+        api::CreateDrop { ciphertext: armored, ttl_seconds, request_id: to.asked.as_ref().map(|a| a.link.id.clone()) };
+    let created = to.client.create_drop(&body, to.asked.as_ref().map(|a| a.link.token.as_str())).await?;
     let pickup_url = checked_pickup(&to.client, &created)?;
     Ok(Sent {
         id: created.id,

@@ -105,7 +105,14 @@ async fn walk(
         "sealpass request --label 'Acme Salesforce' --kind salesforce-password",
     );
     let request = client
-        .create_request(alice, "Acme Salesforce", "salesforce-password", Some(3600))
+        .create_request(
+            alice,
+            &crate::api::CreateRequest {
+                label: "Acme Salesforce".into(),
+                kind: "salesforce-password".into(),
+                ttl_seconds: Some(3600),
+            },
+        )
         .await
         .map_err(client_failure)?;
     n.say(&format!("request link: {}/r/{}#…", client.server(), request.id));
@@ -217,7 +224,7 @@ async fn walk(
 fn expect_refusal<T>(n: &Narrator, result: Result<T, ClientError>) -> Result<(), Failure> {
     match result {
         Err(e @ ClientError::Unavailable { .. }) => {
-            n.say(&format!("refused, as it should be: {e} (exit {})", e.exit() as u8));
+            n.say(&format!("refused, as it should be: {e} (exit {})", super::client_exit(&e) as u8));
             Ok(())
         }
         Err(e) => Err(client_failure(e)),

@@ -248,17 +248,28 @@ fn block_on_showing<T>(
 
 /// A client error as a failure with its exit code.
 pub(crate) fn client_failure(e: crate::client::ClientError) -> Failure {
-    let exit = e.exit();
+    let exit = client_exit(&e);
     Failure::new(exit, e)
 }
 
 pub(crate) use crate::handover::now_rfc3339;
 
+/// The exit code (SPEC §6) for what the server said or did not say.
+pub(crate) fn client_exit(e: &crate::client::ClientError) -> Exit {
+    use crate::client::ClientError as C;
+    match e {
+        C::Unreachable { .. } => Exit::Unreachable,
+        C::Unauthorized(_) => Exit::Unauthorized,
+        C::Unavailable { .. } => Exit::Unavailable,
+        C::Refused(_) | C::TooLarge { .. } => Exit::Error,
+    }
+}
+
 /// A hand-over that stopped, with the exit code SPEC §6 gives it.
 pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
     use crate::handover::HandoverError as H;
     let exit = match &e {
-        H::Server(cause) | H::NotAcknowledged { cause } => cause.exit(),
+        H::Server(cause) | H::NotAcknowledged { cause } => client_exit(cause),
         H::RequestAnswered | H::RequestExpired => Exit::Unavailable,
         H::UnknownKind(_) | H::WrongKind { .. } | H::Envelope(_) => Exit::Usage,
         H::Weak { .. } => Exit::Policy,

@@ -22,23 +22,24 @@ use crate::handover::{self, HandoverError, Intake};
 use crate::output::Printer;
 use crate::policy::Policy;
 
-/// Names of the kinds, for clap.
-pub(crate) const KIND_NAMES: [&str; 6] = [
-    "salesforce-password",
-    "salesforce-client-credentials",
-    "dynamics-app-password",
-    "dynamics-password",
-    "entra-client-secret",
-    "generic",
-];
+/// The kinds as clap values, named as everywhere else (the envelope module stays free of clap).
+impl clap::ValueEnum for Kind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Kind::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
 
 /// What goes into an envelope besides the secret: shared by `seal` and `send`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct EnvelopeArgs {
     /// Credential kind (SPEC §2); decides the fields and the default policy [default: generic,
     /// or the request's]
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(KIND_NAMES))]
-    pub(crate) kind: Option<String>,
+    #[arg(long, value_enum)]
+    pub(crate) kind: Option<Kind>,
     /// The account's username (the `username` field)
     #[arg(long, short = 'u')]
     username: Option<String>,
@@ -74,10 +75,7 @@ pub(crate) struct EnvelopeArgs {
 impl EnvelopeArgs {
     /// The kind asked for, if any.
     pub(crate) fn kind(&self) -> Result<Option<Kind>, Failure> {
-        self.kind
-            .as_deref()
-            .map(|k| Kind::from_name(k).ok_or_else(|| Failure::usage(format!("unknown kind {k}"))))
-            .transpose()
+        Ok(self.kind)
     }
 }
 

@@ -425,7 +425,7 @@ pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
                     let gone = e.code() == Some("not_found");
                     // Gone is an answer for a listing, and exit 4 for the one drop asked about.
                     if !gone || one {
-                        exit = worse(exit, e.exit());
+                        exit = worse(exit, super::client_exit(&e));
                     }
                     if gone {
                         finished.push((drop.server.clone(), drop.id.clone()));

@@ -73,12 +73,6 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
         trusted_proxies: args.trusted_proxies,
     };
     let mut settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
-    if settings.recipients.is_empty() {
-        return Err(Failure::usage(
-            "no recipients configured: add the vendor's age recipients to the config (recipients = [\"age1…\"]; \
-             `sealpass recipient` prints yours), so senders know whom to seal to",
-        ));
-    }
     if let Some((_, key)) = &settings.tls {
         warn_if_readable(key);
     }

@@ -50,8 +50,8 @@ pub(crate) struct RequestArgs {
     #[arg(long)]
     label: String,
     /// The credential kind the customer must send
-    #[arg(long, default_value = "salesforce-password", value_parser = clap::builder::PossibleValuesParser::new(super::seal::KIND_NAMES))]
-    kind: String,
+    #[arg(long, value_enum, default_value_t = crate::envelope::Kind::SalesforcePassword)]
+    kind: crate::envelope::Kind,
     /// How long the link stays valid, e.g. 72h (default: the server's)
     #[arg(long, value_name = "DURATION")]
     ttl: Option<String>,
@@ -71,7 +71,12 @@ pub(crate) fn request(args: RequestArgs) -> Result<Exit, Failure> {
     let ttl = ttl_seconds(args.ttl.as_deref())?;
     let created = block_on(async {
         super::send::ttl_within(&client, args.ttl.as_deref(), ttl).await?;
-        client.create_request(token.expose_secret(), &args.label, &args.kind, ttl).await.map_err(client_failure)
+        let body = crate::api::CreateRequest {
+            label: args.label.clone(),
+            kind: args.kind.name().to_owned(),
+            ttl_seconds: ttl,
+        };
+        client.create_request(token.expose_secret(), &body).await.map_err(client_failure)
     })?;
     // The link must be one of ours, on this server: it goes to a customer.
     let parsed = link::parse_request(&created.link)

@@ -171,7 +171,7 @@ fn the_printed_default_config_is_accepted() {
     std::fs::write(home.path("default.toml"), config).unwrap();
     let empty = home.sealpass(&["serve", "--config", "/dev/null"], "");
     empty.expect(2);
-    assert!(empty.stderr.contains("no recipients"), "{}", empty.stderr);
+    assert!(empty.stderr.contains("recipients: none configured"), "{}", empty.stderr);
     let server = Served::start(&home, &["--config", "default.toml"], &[]);
     assert!(server.url.starts_with("http://127.0.0.1:"));
 }
