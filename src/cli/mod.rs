@@ -2,30 +2,37 @@
 //! the only layer that glues the pure modules to terminals, files and (later) the network.
 
 mod check;
+mod common;
 #[cfg(feature = "server")]
 mod demo;
 mod generate;
 pub mod input;
+mod intake;
 mod keys;
-mod local;
+mod ledger;
 mod open;
 mod policies;
 mod seal;
 mod send;
 #[cfg(feature = "server")]
 mod serve;
+mod settings;
 mod staff;
+mod usage;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Parser, Subcommand};
+
+pub(crate) use common::{
+    PolicyArgs, block_on, block_on_quiet, client_exit, client_failure, handover_failure, identity_path, now_rfc3339,
+};
+use usage::{quotes_user_input, redacted};
 
 use crate::exit::{Exit, Failure};
 use crate::output::Printer;
-use crate::policy::{PRESET_NAMES, Policy};
 
 /// sealpass: hand a CRM service-account credential to a vendor without anyone seeing it.
 #[derive(Debug, Parser)]
@@ -98,192 +105,6 @@ enum Command {
     /// Operator: print a fresh staff token and its config snippet
     #[cfg(feature = "server")]
     StaffToken(serve::StaffTokenArgs),
-}
-
-/// Which policy to use: a preset or custom `passwordrules`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct PolicyArgs {
-    /// Built-in policy (see `sealpass policies`) [default: the kind's policy when there is a
-    /// kind (seal, send, open, receive); for generate and check $SEALPASS_POLICY, else strong]
-    #[arg(long, short = 'p', value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
-    policy: Option<String>,
-    /// Custom rules in Apple's passwordrules language, e.g. "minlength: 30; required: upper; required: digit; allowed: lower, [-_]"
-    #[arg(long, value_name = "RULES")]
-    rules: Option<String>,
-}
-
-impl PolicyArgs {
-    /// Whether --policy or --rules was given.
-    pub(crate) fn given(&self) -> bool {
-        self.policy.is_some() || self.rules.is_some()
-    }
-
-    /// The chosen policy. Flags beat the environment (`SEALPASS_POLICY`), which beats the
-    /// default, `strong`; naming both --policy and --rules is a usage error.
-    pub(crate) fn resolve(&self) -> Result<Policy, Failure> {
-        self.resolve_or(None)
-    }
-
-    /// Like [`PolicyArgs::resolve`], with `default` (a kind's policy) instead of the
-    /// environment and `strong` when no flag is given.
-    pub(crate) fn resolve_or(&self, default: Option<&str>) -> Result<Policy, Failure> {
-        match (&self.rules, &self.policy) {
-            (Some(_), Some(_)) => Err(Failure::usage("give either --policy or --rules, not both")),
-            (Some(rules), None) => Policy::from_rules(rules).map_err(Failure::usage),
-            (None, Some(name)) => Policy::preset(name).map_err(Failure::usage),
-            (None, None) if default.is_some() => Policy::preset(default.unwrap_or("strong")).map_err(Failure::usage),
-            (None, None) => match std::env::var("SEALPASS_POLICY") {
-                Ok(name) if !name.is_empty() => Policy::preset(&name).map_err(|_| {
-                    Failure::usage(format!(
-                        "SEALPASS_POLICY names no policy; valid: {}. Unset it or fix it",
-                        PRESET_NAMES.join(", ")
-                    ))
-                }),
-                _ => Policy::preset("strong").map_err(Failure::usage),
-            },
-        }
-    }
-}
-
-/// Arguments whose values are never secrets: a bad one is shown, with the valid choices.
-const PLAIN_ARGS: &[&str] = &["--count", "--length", "<SHELL>", "--policy", "--kind", "--ttl", "--days", "--listen"];
-
-/// Whether clap's error would quote something typed on the command line that could be a secret
-/// pasted in the wrong place (a Salesforce password starts with `-` one time in 70): such errors
-/// are re-rendered without it. A typo that cannot be a secret — a value for a flag like
-/// `--count` or a shell name, a number, a near miss of a flag or command name — is shown as
-/// clap says it.
-fn quotes_user_input(err: &clap::Error) -> bool {
-    let arg = context_strings(err, ContextKind::InvalidArg).pop().unwrap_or_default();
-    // A near miss of one of our own names (clap suggests the name) is a typo, not a secret.
-    let near_miss = |word: &str, suggestion: ContextKind| {
-        !context_strings(err, suggestion).is_empty()
-            && (1..=40).contains(&word.len())
-            && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    match err.kind() {
-        ErrorKind::UnknownArgument => {
-            let number = arg.starts_with('-') && arg.parse::<i64>().is_ok();
-            !(number || (arg.starts_with("--") && near_miss(&arg, ContextKind::SuggestedArg)))
-        }
-        ErrorKind::InvalidSubcommand => {
-            let typed = context_strings(err, ContextKind::InvalidSubcommand).pop().unwrap_or_default();
-            !near_miss(&typed, ContextKind::SuggestedSubcommand)
-        }
-        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
-            !PLAIN_ARGS.iter().any(|plain| arg == *plain || arg.starts_with(&format!("{plain} ")))
-        }
-        ErrorKind::TooManyValues | ErrorKind::NoEquals | ErrorKind::InvalidUtf8 => true,
-        _ => false,
-    }
-}
-
-fn context_strings(err: &clap::Error, kind: ContextKind) -> Vec<String> {
-    match err.get(kind) {
-        Some(ContextValue::String(s)) => vec![s.clone()],
-        Some(ContextValue::Strings(list)) => list.clone(),
-        _ => vec![],
-    }
-}
-
-/// clap's error, minus whatever the user typed: which flag, what is valid, what was meant.
-fn redacted(err: &clap::Error) -> String {
-    let mut text = match err.kind() {
-        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand => {
-            "error: unexpected argument (not shown, in case it is a secret).".to_owned()
-        }
-        _ => {
-            let flag = context_strings(err, ContextKind::InvalidArg).pop().unwrap_or_else(|| "an argument".into());
-            format!("error: invalid value for {flag} (not shown, in case it is a secret).")
-        }
-    };
-    let valid = context_strings(err, ContextKind::ValidValue);
-    if !valid.is_empty() {
-        text.push_str(&format!(" Possible values: {}.", valid.join(", ")));
-    }
-    for kind in [ContextKind::SuggestedSubcommand, ContextKind::SuggestedArg] {
-        if let Some(s) = context_strings(err, kind).first() {
-            text.push_str(&format!(" Did you mean `{s}`?"));
-        }
-    }
-    text.push_str(
-        "\nsealpass never takes secrets on the command line, where shell history and the process list \
-         keep them: pipe them on stdin instead. See `sealpass --help`.",
-    );
-    text
-}
-
-/// Run a future to completion on a small runtime: the CLI's network commands are sequential.
-/// Calls that run long show a spinner on a terminal (never in a pipe).
-pub(crate) fn block_on<T>(future: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
-    block_on_showing(future, true)
-}
-
-/// Like [`block_on`] without a spinner: for commands that prompt while the future runs.
-pub(crate) fn block_on_quiet<T>(future: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
-    block_on_showing(future, false)
-}
-
-fn block_on_showing<T>(
-    future: impl std::future::Future<Output = Result<T, Failure>>,
-    spinner: bool,
-) -> Result<T, Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    if !spinner {
-        return runtime.block_on(future);
-    }
-    runtime.block_on(async {
-        let slow = async {
-            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-            let spinner = crate::output::Spinner::start("talking to the drop server…");
-            std::future::pending::<()>().await;
-            drop(spinner);
-        };
-        tokio::select! {
-            result = future => result,
-            () = slow => unreachable!("pending never completes"),
-        }
-    })
-}
-
-/// A client error as a failure with its exit code.
-pub(crate) fn client_failure(e: crate::client::ClientError) -> Failure {
-    let exit = client_exit(&e);
-    Failure::new(exit, e)
-}
-
-pub(crate) use crate::handover::now_rfc3339;
-
-/// The exit code (SPEC §6) for what the server said or did not say.
-pub(crate) fn client_exit(e: &crate::client::ClientError) -> Exit {
-    use crate::client::ClientError as C;
-    match e {
-        C::Unreachable { .. } => Exit::Unreachable,
-        C::Unauthorized(_) => Exit::Unauthorized,
-        C::Unavailable { .. } => Exit::Unavailable,
-        C::Refused(_) | C::TooLarge { .. } => Exit::Error,
-    }
-}
-
-/// A hand-over that stopped, with the exit code SPEC §6 gives it.
-pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
-    use crate::handover::HandoverError as H;
-    let exit = match &e {
-        H::Server(cause) | H::NotAcknowledged { cause } => client_exit(cause),
-        H::RequestAnswered | H::RequestExpired => Exit::Unavailable,
-        H::UnknownKind(_) | H::WrongKind { .. } | H::Envelope(_) => Exit::Usage,
-        H::Weak { .. } => Exit::Policy,
-        H::WrongDrop | H::Decrypt(_) | H::RequestMismatch { .. } => Exit::Decrypt,
-        H::KeysChanged { .. } | H::Recipients(_) | H::Seal(_) | H::ForeignPickup { .. } | H::HandOn(_) => Exit::Error,
-    };
-    Failure::new(exit, e)
-}
-
-/// The identity file: the one given, else the default in the XDG data directory.
-pub(crate) fn identity_path(given: Option<PathBuf>) -> Result<PathBuf, Failure> {
-    given.or_else(crate::files::default_identity).ok_or_else(|| {
-        Failure::usage("no default identity location ($XDG_DATA_HOME and $HOME are unset); give -i FILE or -o FILE")
-    })
 }
 
 /// Parse arguments, run the command, and turn the outcome into an exit code.

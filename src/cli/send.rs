@@ -8,8 +8,10 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::local::{self, ClientConfig, Pin, SentDrop};
-use super::seal::{EnvelopeArgs, Flow, RecipientArgs};
+use super::intake::{EnvelopeArgs, Flow};
+use super::ledger::{self, SentDrop};
+use super::seal::RecipientArgs;
+use super::settings::{ClientConfig, Pin};
 use super::{block_on, block_on_quiet, client_failure, handover_failure};
 use crate::api::DropState;
 use crate::client::{Client, ClientError};
@@ -148,7 +150,7 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
     let link_text = request_link(&args)?;
     // The state file must be readable before anything is uploaded: a drop whose manage token
     // cannot be kept could not be followed or revoked.
-    local::sent()?;
+    ledger::sent()?;
     // Quiet: this future prompts (the secret, "set it, then press Enter").
     block_on_quiet(async {
         // Where to, sealed to whom, answering what.
@@ -193,7 +195,7 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
         // stdout carries the pickup link; with --print-generated the password comes first, for a script.
         let flow = Flow { stdout_free: true, confirm_set: !args.yes, password_in_json: args.json };
         let request_id = to.asked.as_ref().map(|a| a.link.id.clone());
-        let envelope = super::seal::build_envelope(&args.envelope, kind, request_id, flow)?;
+        let envelope = super::intake::build_envelope(&args.envelope, kind, request_id, flow)?;
         let sent = handover::send(&to, &envelope, ttl).await.map_err(|e| {
             let generated = args.envelope.generate && matches!(e, HandoverError::Server(_));
             let failure = handover_failure(e);
@@ -223,7 +225,7 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
         } else {
             printer.lines(&sent.pickup_url)?;
         }
-        local::record(SentDrop {
+        ledger::record(SentDrop {
             server: to.client.server().to_owned(),
             id: sent.id.clone(),
             manage_token: sent.manage_token.expose_secret().to_owned(),
@@ -398,8 +400,8 @@ fn find<'a>(sent: &'a [SentDrop], pickup: &str) -> Result<&'a SentDrop, Failure>
 
 pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(args.json);
-    let imported = args.receipt.as_deref().map(local::import_receipt).transpose()?;
-    let sent = local::sent()?;
+    let imported = args.receipt.as_deref().map(ledger::import_receipt).transpose()?;
+    let sent = ledger::sent()?;
     let chosen: Vec<&SentDrop> = match (&imported, &args.pickup) {
         (Some(drop), _) => vec![drop],
         (None, Some(p)) => vec![find(&sent, p)?],
@@ -481,7 +483,7 @@ pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
             );
         }
         if args.forget_finished && !finished.is_empty() {
-            let forgotten = local::forget(&finished)?;
+            let forgotten = ledger::forget(&finished)?;
             printer.note(&format!("forgot {forgotten} finished drop(s) (received, revoked, expired or gone)"));
         }
         Ok(exit)
@@ -507,7 +509,7 @@ pub(crate) struct RevokeArgs {
 
 pub(crate) fn revoke(args: RevokeArgs) -> Result<Exit, Failure> {
     let printer = Printer::new(false);
-    let sent = local::sent()?;
+    let sent = ledger::sent()?;
     let drop = find(&sent, &args.pickup)?;
     let status = block_on(async {
         Client::new(&drop.server)

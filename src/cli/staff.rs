@@ -10,9 +10,9 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::keys::load_identities;
-use super::local::{self, ClientConfig};
 use super::open::{Opened, human, validate};
 use super::send::ttl_seconds;
+use super::settings::{self, ClientConfig};
 use super::{PolicyArgs, block_on, client_failure, handover_failure};
 use crate::client::Client;
 use crate::exit::{Exit, Failure};
@@ -35,7 +35,7 @@ pub(crate) struct StaffArgs {
 impl StaffArgs {
     fn resolve(&self, server: Option<&str>) -> Result<(Client, SecretString), Failure> {
         let config = ClientConfig::load()?;
-        let token = local::staff_token(self.staff_token_file.as_ref(), &config)?;
+        let token = settings::staff_token(self.staff_token_file.as_ref(), &config)?;
         let server = match server {
             Some(s) => s.to_owned(),
             None => config.server(self.server.as_deref())?,

@@ -1,0 +1,125 @@
+//! What the commands share: the policy flags, running a future with a spinner, turning client
+//! and hand-over errors into exit codes, the identity file's default.
+
+use std::path::PathBuf;
+
+use crate::exit::{Exit, Failure};
+use crate::policy::{PRESET_NAMES, Policy};
+
+/// Which policy to use: a preset or custom `passwordrules`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PolicyArgs {
+    /// Built-in policy (see `sealpass policies`) [default: the kind's policy when there is a
+    /// kind (seal, send, open, receive); for generate and check $SEALPASS_POLICY, else strong]
+    #[arg(long, short = 'p', value_parser = clap::builder::PossibleValuesParser::new(PRESET_NAMES))]
+    policy: Option<String>,
+    /// Custom rules in Apple's passwordrules language, e.g. "minlength: 30; required: upper; required: digit; allowed: lower, [-_]"
+    #[arg(long, value_name = "RULES")]
+    rules: Option<String>,
+}
+
+impl PolicyArgs {
+    /// Whether --policy or --rules was given.
+    pub(crate) fn given(&self) -> bool {
+        self.policy.is_some() || self.rules.is_some()
+    }
+
+    /// The chosen policy. Flags beat the environment (`SEALPASS_POLICY`), which beats the
+    /// default, `strong`; naming both --policy and --rules is a usage error.
+    pub(crate) fn resolve(&self) -> Result<Policy, Failure> {
+        self.resolve_or(None)
+    }
+
+    /// Like [`PolicyArgs::resolve`], with `default` (a kind's policy) instead of the
+    /// environment and `strong` when no flag is given.
+    pub(crate) fn resolve_or(&self, default: Option<&str>) -> Result<Policy, Failure> {
+        match (&self.rules, &self.policy) {
+            (Some(_), Some(_)) => Err(Failure::usage("give either --policy or --rules, not both")),
+            (Some(rules), None) => Policy::from_rules(rules).map_err(Failure::usage),
+            (None, Some(name)) => Policy::preset(name).map_err(Failure::usage),
+            (None, None) if default.is_some() => Policy::preset(default.unwrap_or("strong")).map_err(Failure::usage),
+            (None, None) => match std::env::var("SEALPASS_POLICY") {
+                Ok(name) if !name.is_empty() => Policy::preset(&name).map_err(|_| {
+                    Failure::usage(format!(
+                        "SEALPASS_POLICY names no policy; valid: {}. Unset it or fix it",
+                        PRESET_NAMES.join(", ")
+                    ))
+                }),
+                _ => Policy::preset("strong").map_err(Failure::usage),
+            },
+        }
+    }
+}
+
+/// Run a future to completion on a small runtime: the CLI's network commands are sequential.
+/// Calls that run long show a spinner on a terminal (never in a pipe).
+pub(crate) fn block_on<T>(future: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    block_on_showing(future, true)
+}
+
+/// Like [`block_on`] without a spinner: for commands that prompt while the future runs.
+pub(crate) fn block_on_quiet<T>(future: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    block_on_showing(future, false)
+}
+
+fn block_on_showing<T>(
+    future: impl std::future::Future<Output = Result<T, Failure>>,
+    spinner: bool,
+) -> Result<T, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if !spinner {
+        return runtime.block_on(future);
+    }
+    runtime.block_on(async {
+        let slow = async {
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            let spinner = crate::output::Spinner::start("talking to the drop server…");
+            std::future::pending::<()>().await;
+            drop(spinner);
+        };
+        tokio::select! {
+            result = future => result,
+            () = slow => unreachable!("pending never completes"),
+        }
+    })
+}
+
+/// A client error as a failure with its exit code.
+pub(crate) fn client_failure(e: crate::client::ClientError) -> Failure {
+    let exit = client_exit(&e);
+    Failure::new(exit, e)
+}
+
+pub(crate) use crate::handover::now_rfc3339;
+
+/// The exit code (SPEC §6) for what the server said or did not say.
+pub(crate) fn client_exit(e: &crate::client::ClientError) -> Exit {
+    use crate::client::ClientError as C;
+    match e {
+        C::Unreachable { .. } => Exit::Unreachable,
+        C::Unauthorized(_) => Exit::Unauthorized,
+        C::Unavailable { .. } => Exit::Unavailable,
+        C::Refused(_) | C::TooLarge { .. } => Exit::Error,
+    }
+}
+
+/// A hand-over that stopped, with the exit code SPEC §6 gives it.
+pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
+    use crate::handover::HandoverError as H;
+    let exit = match &e {
+        H::Server(cause) | H::NotAcknowledged { cause } => client_exit(cause),
+        H::RequestAnswered | H::RequestExpired => Exit::Unavailable,
+        H::UnknownKind(_) | H::WrongKind { .. } | H::Envelope(_) => Exit::Usage,
+        H::Weak { .. } => Exit::Policy,
+        H::WrongDrop | H::Decrypt(_) | H::RequestMismatch { .. } => Exit::Decrypt,
+        H::KeysChanged { .. } | H::Recipients(_) | H::Seal(_) | H::ForeignPickup { .. } | H::HandOn(_) => Exit::Error,
+    };
+    Failure::new(exit, e)
+}
+
+/// The identity file: the one given, else the default in the XDG data directory.
+pub(crate) fn identity_path(given: Option<PathBuf>) -> Result<PathBuf, Failure> {
+    given.or_else(crate::files::default_identity).ok_or_else(|| {
+        Failure::usage("no default identity location ($XDG_DATA_HOME and $HOME are unset); give -i FILE or -o FILE")
+    })
+}

@@ -1,0 +1,272 @@
+//! The sender's intake, shared by `seal` and `send`: the kind's fields from flags and files, the
+//! secret from a hidden prompt, stdin or the generator (shown once, or printed for a script),
+//! checked against its policy and built into an envelope by `handover::envelope`.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::PolicyArgs;
+use super::input::{MAX_SECRET_BYTES, read_one_secret};
+use crate::envelope::{Envelope, FieldType, Kind, validate_field};
+use crate::exit::{Exit, Failure};
+use crate::files;
+use crate::generate::Generator;
+use crate::handover::{self, HandoverError, Intake};
+use crate::output::Printer;
+use crate::policy::Policy;
+
+/// The kinds as clap values, named as everywhere else (the envelope module stays free of clap).
+impl clap::ValueEnum for Kind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Kind::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+/// What goes into an envelope besides the secret: shared by `seal` and `send`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct EnvelopeArgs {
+    /// Credential kind (SPEC §2); decides the fields and the default policy [default: generic,
+    /// or the request's]
+    #[arg(long, value_enum)]
+    pub(crate) kind: Option<Kind>,
+    /// The account's username (the `username` field)
+    #[arg(long, short = 'u')]
+    username: Option<String>,
+    /// A field of the kind, e.g. --field instance_url=https://acme.my.salesforce.com (repeatable)
+    #[arg(long = "field", value_name = "KEY=VALUE")]
+    fields: Vec<String>,
+    /// A field read from a file, for secret fields such as security_token (repeatable)
+    #[arg(long = "field-file", value_name = "KEY=FILE")]
+    field_files: Vec<String>,
+    /// A note for the receiver
+    #[arg(long)]
+    note: Option<String>,
+    /// How the receiver can reach you (not authenticated)
+    #[arg(long)]
+    sender: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Generate the secret per the policy, show it once, and seal it
+    #[arg(long)]
+    pub(crate) generate: bool,
+    /// With --generate: write the password to stdout for a script to set, instead of showing it
+    /// on the terminal (seal: needs -o for the sealed output; send --json: inside the JSON)
+    #[arg(long, requires = "generate")]
+    pub(crate) print_generated: bool,
+    /// With --generate: length (default: the policy's)
+    #[arg(long, requires = "generate")]
+    length: Option<usize>,
+    /// Seal even if the secret fails the policy (recorded in the envelope)
+    #[arg(long)]
+    allow_weak: bool,
+}
+
+impl EnvelopeArgs {
+    /// The kind asked for, if any.
+    pub(crate) fn kind(&self) -> Result<Option<Kind>, Failure> {
+        Ok(self.kind)
+    }
+}
+
+fn split_kv(arg: &str, flag: &str) -> Result<(String, String), Failure> {
+    arg.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .ok_or_else(|| Failure::usage(format!("{flag} takes KEY=VALUE, e.g. {flag} instance_url=https://…")))
+}
+
+fn fields(kind: Kind, args: &EnvelopeArgs) -> Result<BTreeMap<String, SecretString>, Failure> {
+    let mut out = BTreeMap::new();
+    let mut put = |key: String, value: &str| -> Result<(), Failure> {
+        validate_field(kind, &key, value).map_err(Failure::usage)?;
+        if out.insert(key.clone(), SecretString::from(value.trim())).is_some() {
+            return Err(Failure::usage(format!("field {key} is given twice")));
+        }
+        Ok(())
+    };
+    if let Some(u) = &args.username {
+        put("username".into(), u)?;
+    }
+    for arg in &args.fields {
+        let (key, value) = split_kv(arg, "--field")?;
+        if kind.field(&key).is_some_and(|f| f.ty == FieldType::Secret) {
+            return Err(Failure::usage(format!(
+                "{key} is a secret: give it with --field-file {key}=FILE, not on the command line (not shown here)"
+            )));
+        }
+        put(key, &value)?;
+    }
+    for arg in &args.field_files {
+        let (key, path) = split_kv(arg, "--field-file")?;
+        let path = PathBuf::from(path);
+        let secret_field = kind.field(&key).is_some_and(|f| f.ty == FieldType::Secret);
+        let bytes = if secret_field {
+            files::read_private(&path, MAX_SECRET_BYTES)?
+        } else {
+            zeroize::Zeroizing::new(files::read_public(&path, MAX_SECRET_BYTES)?)
+        };
+        let value = read_one_secret(&bytes[..])
+            .map_err(|f| Failure::new(f.exit, anyhow::anyhow!("{}: {}", path.display(), f.error)))?;
+        put(key, value.expose_secret())?;
+    }
+    Ok(out)
+}
+
+/// Ask twice on the terminal, or read stdin.
+fn typed_secret() -> Result<SecretString, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return read_one_secret(std::io::stdin().lock());
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))
+    };
+    let first = ask("Secret to seal (input hidden): ")?;
+    let second = ask("Once more to confirm: ")?;
+    if *first != *second {
+        return Err(Failure::new(Exit::Error, anyhow::anyhow!("the two entries differ; nothing was sealed")));
+    }
+    read_one_secret(first.as_bytes())
+}
+
+/// Where the sealed result goes, and what to do after showing a generated password.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Flow {
+    /// The sealed output does not go to stdout (so --print-generated may use it).
+    pub stdout_free: bool,
+    /// Wait for "set it on the account, then press Enter" after showing a generated password.
+    pub confirm_set: bool,
+    /// A printed password goes into the caller's JSON, not on a line of its own.
+    pub password_in_json: bool,
+}
+
+/// Wait until the person confirms the generated password is set on the account.
+fn wait_until_set() -> Result<(), Failure> {
+    let answer =
+        rpassword::prompt_password("Set it on the account now, then press Enter to send it (Ctrl-C to stop): ")
+            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?;
+    drop(zeroize::Zeroizing::new(answer));
+    Ok(())
+}
+
+/// A generated secret: drawn until the full check passes (username and looks-random included),
+/// then shown once on the terminal or, with --print-generated, written to stdout.
+fn generated_secret(
+    policy: &Policy,
+    args: &EnvelopeArgs,
+    username: Option<&str>,
+    printer: &Printer,
+    flow: Flow,
+) -> Result<SecretString, Failure> {
+    if args.print_generated && !flow.stdout_free {
+        return Err(Failure::usage(
+            "--print-generated writes the password to stdout, so the sealed output needs -o FILE",
+        ));
+    }
+    if !args.print_generated && !std::io::stderr().is_terminal() {
+        let how = if flow.stdout_free && !flow.password_in_json {
+            "add --print-generated to write it to stdout instead (send prints it before the pickup link; with --json \
+             it is the \"password\" field)"
+        } else if flow.password_in_json {
+            "add --print-generated to get it in the JSON instead"
+        } else {
+            "add --print-generated -o FILE to write it to stdout and the sealed output to FILE instead"
+        };
+        return Err(Failure::usage(format!(
+            "--generate shows the password once on a terminal, and there is none: {how}"
+        )));
+    }
+    let generator = Generator::new(policy, args.length).map_err(Failure::usage)?;
+    let mut rng = StdRng::try_from_os_rng()
+        .map_err(|e| anyhow::anyhow!("the operating system's random number generator failed: {e}"))?;
+    let rules = generated_rules(policy, generator.length());
+    let password = generator
+        .generate_where(&mut rng, |pw| rules.check(pw, username).rules.iter().find(|r| !r.ok).map(|r| r.rule))
+        .map_err(Failure::usage)?;
+    if args.print_generated {
+        // For a script, which sets it on the account itself: nothing to wait for.
+        if !flow.password_in_json {
+            let mut line = zeroize::Zeroizing::new(password.as_bytes().to_vec());
+            line.push(b'\n');
+            printer.secret_sink_write(&line)?;
+        }
+    } else {
+        printer.show_once(&zeroize::Zeroizing::new(format!(
+            "Generated {} password (shown once; set it on the account now):\n\n    {}\n",
+            policy.name,
+            password.as_str()
+        )));
+        if flow.confirm_set {
+            wait_until_set()?;
+        }
+    }
+    Ok(SecretString::from(password.as_str()))
+}
+
+/// The rules a password sealpass generated is checked against before it is sealed: the policy's,
+/// minus the looks-random rule at lengths where the generator's uniform output never trips it
+/// (docs/policies.md: 0 in 100,000 from 24 characters up; below that the generator runs the rule
+/// itself). That keeps zxcvbn's dictionaries, most of the command's time, out of the way.
+fn generated_rules(policy: &Policy, length: usize) -> Policy {
+    let mut rules = policy.clone();
+    rules.looks_random &= length < crate::generate::PATTERN_CHECK_BELOW;
+    rules
+}
+
+/// Build the checked envelope from the arguments: shared by `seal` and `send`.
+pub(crate) fn build_envelope(
+    args: &EnvelopeArgs,
+    kind: Kind,
+    request: Option<String>,
+    flow: Flow,
+) -> Result<Envelope, Failure> {
+    let printer = Printer::new(false);
+    let fields = fields(kind, args)?;
+    let policy = args.policy.resolve_or(Some(kind.default_policy()))?;
+    let username = fields.get("username").map(|u| u.expose_secret().to_owned());
+    let (secret, policy) = if args.generate {
+        let secret = generated_secret(&policy, args, username.as_deref(), &printer, flow)?;
+        let length = secret.expose_secret().chars().count();
+        (secret, generated_rules(&policy, length))
+    } else {
+        (typed_secret()?, policy)
+    };
+    let intake = Intake {
+        kind,
+        secret,
+        fields,
+        policy,
+        note: args.note.clone(),
+        sender: args.sender.clone(),
+        allow_weak: args.allow_weak,
+    };
+    match handover::envelope(intake, request) {
+        Ok((envelope, report)) => {
+            if !report.compliant {
+                printer.note(&printer.report_text(&report));
+                printer.warn("sealing a secret that fails the policy, as --allow-weak asked; the envelope records it");
+            }
+            Ok(envelope)
+        }
+        Err(e @ HandoverError::Weak { .. }) => {
+            if let HandoverError::Weak { report } = &e {
+                printer.note(&printer.report_text(report));
+            }
+            Err(super::handover_failure(e))
+        }
+        Err(HandoverError::Envelope(e)) => {
+            let how = if e.contains("username") { "--field KEY=VALUE or --username" } else { "--field KEY=VALUE" };
+            Err(Failure::usage(format!("{e} (give them with {how})")))
+        }
+        Err(e) => Err(super::handover_failure(e)),
+    }
+}

@@ -1,0 +1,103 @@
+//! The CLI's settings on this machine: `config.toml` in the XDG config dir (default server,
+//! pinned recipient fingerprints, the staff token file), and where the staff token comes from.
+
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{Exit, Failure};
+use crate::files;
+
+/// A server's recipients, confirmed by the user against the fingerprint the vendor published.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pin {
+    /// Server base URL.
+    pub server: String,
+    /// The confirmed fingerprint.
+    pub fingerprint: String,
+    /// The recipients it covers.
+    pub recipients: Vec<String>,
+}
+
+/// `config.toml` in the XDG config dir.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Default server for `send`, `request`, `inbox`, `receive`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Where staff keep their token (a 0600 file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_token_file: Option<PathBuf>,
+    /// Confirmed recipient sets, like ssh's known_hosts.
+    #[serde(default, rename = "pinned")]
+    pub pins: Vec<Pin>,
+}
+
+fn config_file() -> Result<PathBuf, Failure> {
+    files::config_dir()
+        .map(|d| d.join("config.toml"))
+        .ok_or_else(|| Failure::usage("no config directory ($XDG_CONFIG_HOME and $HOME are unset)"))
+}
+
+impl ClientConfig {
+    /// The config, or the default when there is none.
+    pub fn load() -> Result<ClientConfig, Failure> {
+        let path = config_file()?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ClientConfig::default()),
+            Err(e) => Err(Failure::new(Exit::Error, anyhow::anyhow!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// Write it back (0600).
+    pub fn save(&self) -> Result<PathBuf, Failure> {
+        let path = config_file()?;
+        let text = toml::to_string(self).map_err(|e| anyhow::anyhow!("{e}"))?;
+        files::replace_private(&path, text.as_bytes())?;
+        Ok(path)
+    }
+
+    /// The pin for `server`.
+    pub fn pin(&self, server: &str) -> Option<&Pin> {
+        self.pins.iter().find(|p| p.server == server.trim_end_matches('/'))
+    }
+
+    /// The server to use: the flag's, else the config's; a well-formed base URL.
+    pub fn server(&self, flag: Option<&str>) -> Result<String, Failure> {
+        let (text, from) = match (flag, &self.server) {
+            (Some(flag), _) => (flag.to_owned(), "--server"),
+            (None, Some(configured)) => (configured.clone(), "the config's server"),
+            (None, None) => {
+                return Err(Failure::usage(
+                    "which server? give --server URL (or set `server` with `sealpass init --server URL`)",
+                ));
+            }
+        };
+        crate::link::server_base(&text).map_err(|e| Failure::usage(format!("{from} {e}")))
+    }
+}
+
+/// The staff token: `SEALPASS_STAFF_TOKEN`, else `--staff-token-file`, else the config's
+/// `staff_token_file`. Never a flag value.
+pub fn staff_token(flag_file: Option<&PathBuf>, config: &ClientConfig) -> Result<SecretString, Failure> {
+    if let Ok(token) = std::env::var("SEALPASS_STAFF_TOKEN") {
+        if !token.trim().is_empty() {
+            return Ok(SecretString::from(token.trim()));
+        }
+    }
+    let Some(path) = flag_file.or(config.staff_token_file.as_ref()) else {
+        return Err(Failure::new(
+            Exit::Unauthorized,
+            anyhow::anyhow!(
+                "staff commands need your staff token: set SEALPASS_STAFF_TOKEN, pass --staff-token-file FILE, \
+                 or set staff_token_file in the config"
+            ),
+        ));
+    };
+    let bytes = files::read_private(path, 4096)?;
+    let token = super::input::read_one_secret(&bytes[..])?;
+    Ok(SecretString::from(token.expose_secret().trim()))
+}
