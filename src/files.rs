@@ -27,18 +27,19 @@ pub enum FileError {
     /// Bigger than anything sealpass writes there.
     #[error("{0} is larger than {1} KiB; is it the right file?")]
     TooLarge(PathBuf, usize),
-    /// Any other I/O error, with the path.
-    #[error("{path}: {source}")]
+    /// Any other I/O error, with the path. (Not a `#[source]`: the message already says it, and
+    /// a chain would say it twice.)
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
-    move |source| FileError::Io { path: path.to_owned(), source }
+    move |cause| FileError::Io { path: path.to_owned(), cause }
 }
 
 /// Write `contents` to a new file at `path` with mode 0600: into a temporary file in the same

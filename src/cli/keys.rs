@@ -65,7 +65,7 @@ pub(crate) fn load_identities(paths: &[PathBuf]) -> Result<Identities, Failure> 
     let mut all: Option<Identities> = None;
     for path in paths {
         let bytes = files::read_private(path, MAX_IDENTITY_BYTES).map_err(|e| match e {
-            files::FileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Failure::new(
+            files::FileError::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => Failure::new(
                 Exit::Error,
                 anyhow::anyhow!(
                     "no identity at {}: give the identity that the credential was sealed to with -i FILE",

@@ -143,9 +143,24 @@ impl Generator {
         let required: Vec<Charset> = rules.required.iter().map(|c| c.chars.intersection(rules.alphabet)).collect();
         let count = count::compliant(&alphabet, &required, length, rules.max_consecutive);
         if count == BigUint::ZERO {
-            return Err(unsatisfiable(format!(
-                "no {length}-character password satisfies its rules; make it longer or require fewer classes"
-            )));
+            // Say which rule rules it out, so the fix is the right one.
+            let reason = match rules.max_consecutive {
+                Some(k) if alphabet.len() == 1 && length > k => format!(
+                    "only one character may be generated ({}) and max-consecutive {k} allows at most {k} of it in \
+                     a row, so no password is longer than {k} characters; allow more characters",
+                    alphabet[0]
+                ),
+                _ if required.len() > length => format!(
+                    "it requires {} classes but a {length}-character password holds at most {length}; make it \
+                     longer or require fewer classes",
+                    required.len()
+                ),
+                _ => format!(
+                    "no {length}-character password satisfies its rules together (required classes with \
+                     max-consecutive); allow more characters or require fewer classes"
+                ),
+            };
+            return Err(unsatisfiable(reason));
         }
         let entropy_bits = count::log2(&count);
         let m = alphabet.len();

@@ -128,3 +128,25 @@ fn messages_say_the_right_next_step() {
     assert_eq!(v["exit"], 6);
     assert!(v["error"].as_str().unwrap().contains("staff token"), "{v}");
 }
+
+#[test]
+fn rules_that_cannot_be_met_say_which_rule_and_os_errors_are_said_once() {
+    let one_char = sealpass(&["generate", "--rules", "allowed: [a]; minlength: 30; max-consecutive: 2"], "");
+    one_char.expect(2);
+    assert!(one_char.stderr.contains("only one character may be generated"), "{}", one_char.stderr);
+    assert!(!one_char.stderr.contains("make it longer"), "{}", one_char.stderr);
+    let crowded = sealpass(
+        &[
+            "generate",
+            "--rules",
+            "minlength: 4; maxlength: 4; required: upper; required: lower; required: digit; required: [-]; required: [!]",
+        ],
+        "",
+    );
+    crowded.expect(2);
+    assert!(crowded.stderr.contains("classes but a 4-character password holds at most 4"), "{}", crowded.stderr);
+    let home = Home::new();
+    let denied = home.sealpass(&["keygen", "-o", "/proc/sealpass-test.key"], "");
+    denied.expect(1);
+    assert_eq!(denied.stderr.matches("(os error").count(), 1, "said once: {}", denied.stderr);
+}
