@@ -87,7 +87,9 @@ fn length_must_fit_the_policy() {
 #[test]
 fn impossible_and_too_sparse_rules_are_refused() {
     let p = Policy::from_rules("maxlength: 2; required: upper; required: lower; required: digit").unwrap();
-    assert!(Generator::new(&p, None).unwrap_err().to_string().contains("requires 3 classes but a 2-character password"));
+    assert!(
+        Generator::new(&p, None).unwrap_err().to_string().contains("requires 3 classes but a 2-character password")
+    );
     let p = Policy::from_rules(
         "minlength: 8; maxlength: 8; allowed: ascii-printable; required: [a]; required: [b]; required: [c]; \
          required: [d]; required: [e]; required: [f]; required: [g]",
