@@ -35,7 +35,7 @@ pub(crate) struct Args {
     stray: Vec<OsString>,
 }
 
-pub(crate) fn run(args: Args) -> Result<Exit, Failure> {
+pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
     if !args.stray.is_empty() {
         return Err(Failure::usage(
             "check does not take the secret as an argument (not shown here): shell history and the \
@@ -43,10 +43,10 @@ pub(crate) fn run(args: Args) -> Result<Exit, Failure> {
              or run `sealpass check` alone to be prompted without echo.",
         ));
     }
-    let printer = Printer::new(args.json);
+    let printer = &ctx.printer;
     let policy = args.policy.resolve()?;
     if args.batch {
-        return batch(&printer, &policy, args.username.as_deref());
+        return batch(printer, &policy, args.username.as_deref());
     }
     let secret = secret_from_stdin_or_prompt("Secret to check (input hidden): ")?;
     let report = policy.check(secret.expose_secret(), args.username.as_deref());

@@ -3,8 +3,34 @@
 
 use std::path::PathBuf;
 
+use super::settings::ClientConfig;
 use crate::exit::{Exit, Failure};
+use crate::output::Printer;
 use crate::policy::{PRESET_NAMES, Policy};
+
+/// What every command is given by `cli::run`: the one printer (JSON when the command line asks
+/// for it) and the client settings, read from `config.toml` once, when a command first needs them
+/// (so `generate` never trips over a broken config it does not use).
+pub(crate) struct Context {
+    /// Where everything is printed.
+    pub(crate) printer: Printer,
+    settings: std::cell::OnceCell<ClientConfig>,
+}
+
+impl Context {
+    pub(crate) fn new(json: bool) -> Context {
+        Context { printer: Printer::new(json), settings: std::cell::OnceCell::new() }
+    }
+
+    /// The client settings, loaded on first use.
+    pub(crate) fn settings(&self) -> Result<&ClientConfig, Failure> {
+        if let Some(settings) = self.settings.get() {
+            return Ok(settings);
+        }
+        let loaded = ClientConfig::load()?;
+        Ok(self.settings.get_or_init(|| loaded))
+    }
+}
 
 /// Which policy to use: a preset or custom `passwordrules`.
 #[derive(Debug, clap::Args)]

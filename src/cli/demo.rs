@@ -24,12 +24,12 @@ use crate::policy::Policy;
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoArgs {}
 
-struct Narrator {
-    printer: Printer,
+struct Narrator<'a> {
+    printer: &'a Printer,
     step: usize,
 }
 
-impl Narrator {
+impl Narrator<'_> {
     // The narration is the demo's output: stdout.
     fn step(&mut self, who: &str, what: &str, command: &str) {
         self.step += 1;
@@ -44,9 +44,9 @@ fn failed(what: &str, e: impl std::fmt::Display) -> Failure {
     Failure::new(Exit::Error, anyhow::anyhow!("demo: {what}: {e}"))
 }
 
-pub(crate) fn run(_: DemoArgs) -> Result<Exit, Failure> {
+pub(crate) fn run(_: DemoArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let started = Instant::now();
-    let mut n = Narrator { printer: Printer::new(false), step: 0 };
+    let mut n = Narrator { printer: &ctx.printer, step: 0 };
     let dir = tempfile::Builder::new().prefix("sealpass-demo-").tempdir()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let result = runtime.block_on(demo(&mut n, dir.path()));
@@ -57,7 +57,7 @@ pub(crate) fn run(_: DemoArgs) -> Result<Exit, Failure> {
     Ok(Exit::Ok)
 }
 
-async fn demo(n: &mut Narrator, dir: &std::path::Path) -> Result<(), Failure> {
+async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure> {
     let _ = n
         .printer
         .lines("sealpass demo: a vendor (KORE) receives a Salesforce service-account password from a customer.");
@@ -92,7 +92,7 @@ async fn demo(n: &mut Narrator, dir: &std::path::Path) -> Result<(), Failure> {
 }
 
 async fn walk(
-    n: &mut Narrator,
+    n: &mut Narrator<'_>,
     client: &Client,
     alice: &str,
     identities: &Identities,

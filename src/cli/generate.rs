@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::PolicyArgs;
 use crate::exit::{Exit, Failure};
 use crate::generate::Generator;
-use crate::output::Printer;
 
 /// Most passwords one run generates.
 const MAX_COUNT: i64 = 10_000_000;
@@ -43,8 +42,8 @@ struct Line<'a> {
     entropy_bits: f64,
 }
 
-pub(crate) fn run(args: Args) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
+pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     let policy = args.policy.resolve()?;
     let generator = Generator::new(&policy, args.length).map_err(Failure::usage)?;
     if generator.entropy_bits() < crate::generate::WEAK_BITS {

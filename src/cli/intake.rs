@@ -228,13 +228,13 @@ pub(crate) fn build_envelope(
     kind: Kind,
     request: Option<String>,
     flow: Flow,
+    printer: &Printer,
 ) -> Result<Envelope, Failure> {
-    let printer = Printer::new(false);
     let fields = fields(kind, args)?;
     let policy = args.policy.resolve_or(Some(kind.default_policy()))?;
     let username = fields.get("username").map(|u| u.expose_secret().to_owned());
     let (secret, policy) = if args.generate {
-        let secret = generated_secret(&policy, args, username.as_deref(), &printer, flow)?;
+        let secret = generated_secret(&policy, args, username.as_deref(), printer, flow)?;
         let length = secret.expose_secret().chars().count();
         (secret, generated_rules(&policy, length))
     } else {

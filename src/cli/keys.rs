@@ -99,12 +99,12 @@ fn print_keys(printer: &Printer, recipients: &[String], identity_file: Option<&P
     Ok(())
 }
 
-pub(crate) fn keygen(args: KeygenArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
+pub(crate) fn keygen(args: KeygenArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     let path = identity_path(args.output)?;
     let (identity, recipient) = crypto::generate_identity(&now_rfc3339());
     files::write_new_private(&path, identity.expose_secret().as_bytes())?;
-    print_keys(&printer, &[recipient.to_string()], Some(&path))?;
+    print_keys(printer, &[recipient.to_string()], Some(&path))?;
     printer.note(&format!(
         "wrote a new identity to {} (mode 0600). Keep it secret and back it up: without it nothing \
          sealed to this recipient can be opened. Give senders the recipient and fingerprint above.",
@@ -113,13 +113,13 @@ pub(crate) fn keygen(args: KeygenArgs) -> Result<Exit, Failure> {
     Ok(Exit::Ok)
 }
 
-pub(crate) fn recipient(args: RecipientArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
+pub(crate) fn recipient(args: RecipientArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     let identities = load_identities(args.identity.as_slice())?;
     // The same set `seal` would compute: sorted, without duplicates.
     let set = crypto::recipient_set(identities.recipients().to_vec()).map_err(Failure::usage)?;
     let recipients: Vec<String> = set.iter().map(ToString::to_string).collect();
-    print_keys(&printer, &recipients, None)?;
+    print_keys(printer, &recipients, None)?;
     let payload = recipients.join("\n");
     if args.qr {
         // With --json, stdout is the JSON object alone; the picture goes to the terminal.

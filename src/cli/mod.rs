@@ -27,12 +27,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub(crate) use common::{
-    PolicyArgs, block_on, block_on_quiet, client_exit, client_failure, handover_failure, identity_path, now_rfc3339,
+    Context, PolicyArgs, block_on, block_on_quiet, client_exit, client_failure, handover_failure, identity_path,
+    now_rfc3339,
 };
 use usage::{quotes_user_input, redacted};
 
 use crate::exit::{Exit, Failure};
-use crate::output::Printer;
 
 /// sealpass: hand a CRM service-account credential to a vendor without anyone seeing it.
 #[derive(Debug, Parser)]
@@ -124,7 +124,7 @@ pub fn main() -> ExitCode {
     };
     // A script that asked for JSON gets its failures as JSON too, on stdout.
     let json = args.iter().take_while(|a| *a != "--").any(|a| a == "--json");
-    match run(cli) {
+    match run(cli, &Context::new(json)) {
         Ok(exit) => exit.into(),
         Err(failure) if is_broken_pipe(&failure) => Exit::Ok.into(),
         Err(failure) => {
@@ -146,24 +146,25 @@ fn is_broken_pipe(failure: &Failure) -> bool {
 }
 
 /// Run a parsed command line.
-pub fn run(cli: Cli) -> Result<Exit, Failure> {
+/// Run one parsed command with the context it shares with every other.
+pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
     match cli.command {
-        Command::Generate(args) => generate::run(args),
-        Command::Check(args) => check::run(args),
-        Command::Policies(args) => policies::run(args),
-        Command::Keygen(args) => keys::keygen(args),
-        Command::Recipient(args) => keys::recipient(args),
-        Command::Seal(args) => seal::run(args),
-        Command::Open(args) => open::run(args),
-        Command::Init(args) => send::init(args),
-        Command::Send(args) => send::send(args),
-        Command::Status(args) => send::status(args),
-        Command::Revoke(args) => send::revoke(args),
-        Command::Request(args) => staff::request(args),
-        Command::Inbox(args) => staff::inbox(args),
-        Command::Receive(args) => staff::receive(args),
+        Command::Generate(args) => generate::run(args, ctx),
+        Command::Check(args) => check::run(args, ctx),
+        Command::Policies(args) => policies::run(args, ctx),
+        Command::Keygen(args) => keys::keygen(args, ctx),
+        Command::Recipient(args) => keys::recipient(args, ctx),
+        Command::Seal(args) => seal::run(args, ctx),
+        Command::Open(args) => open::run(args, ctx),
+        Command::Init(args) => send::init(args, ctx),
+        Command::Send(args) => send::send(args, ctx),
+        Command::Status(args) => send::status(args, ctx),
+        Command::Revoke(args) => send::revoke(args, ctx),
+        Command::Request(args) => staff::request(args, ctx),
+        Command::Inbox(args) => staff::inbox(args, ctx),
+        Command::Receive(args) => staff::receive(args, ctx),
         #[cfg(feature = "server")]
-        Command::Demo(args) => demo::run(args),
+        Command::Demo(args) => demo::run(args, ctx),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "sealpass", &mut std::io::stdout());
@@ -185,13 +186,13 @@ pub fn run(cli: Cli) -> Result<Exit, Failure> {
                 .filter(|n| n.starts_with("sealpass") && n.ends_with(".1"))
                 .collect();
             pages.sort();
-            Printer::new(false).note(&format!("wrote {} pages to {}: {}", pages.len(), dir.display(), pages.join(" ")));
+            ctx.printer.note(&format!("wrote {} pages to {}: {}", pages.len(), dir.display(), pages.join(" ")));
             Ok(Exit::Ok)
         }
         #[cfg(feature = "server")]
-        Command::Serve(args) => serve::serve(args),
+        Command::Serve(args) => serve::serve(args, ctx),
         #[cfg(feature = "server")]
-        Command::StaffToken(args) => serve::staff_token(args),
+        Command::StaffToken(args) => serve::staff_token(args, ctx),
     }
 }
 

@@ -150,8 +150,8 @@ pub(crate) fn human(printer: &Printer, envelope: &Envelope, report: &Report) -> 
     text
 }
 
-pub(crate) fn run(args: OpenArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
+pub(crate) fn run(args: OpenArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     let identities = load_identities(&args.identities)?;
     let ciphertext = match &args.input {
         Some(path) => files::read_public(path, MAX_CIPHERTEXT_BYTES).map_err(|e| match e {
@@ -177,12 +177,12 @@ pub(crate) fn run(args: OpenArgs) -> Result<Exit, Failure> {
         // It may hold the secret: written through the wiped sink.
         printer.secret_json_line(&Opened::new(&envelope, &policy.name, &report, args.reveal))?;
     } else if args.reveal {
-        printer.note(&human(&printer, &envelope, &report));
+        printer.note(&human(printer, &envelope, &report));
         let mut line = Zeroizing::new(envelope.secret.expose_secret().to_owned());
         line.push('\n');
         printer.secret_sink_write(line.as_bytes())?;
     } else {
-        printer.lines(&human(&printer, &envelope, &report))?;
+        printer.lines(&human(printer, &envelope, &report))?;
         if let Some(path) = &args.output {
             printer.note(&format!("wrote the secret to {} (mode 0600)", path.display()));
         }

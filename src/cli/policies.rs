@@ -3,7 +3,6 @@
 
 use crate::catalog::{PolicyEntry, catalog};
 use crate::exit::{Exit, Failure};
-use crate::output::Printer;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -38,8 +37,8 @@ fn human(e: &PolicyEntry) -> String {
     text
 }
 
-pub(crate) fn run(args: Args) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
+pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     let catalog = catalog();
     if args.json {
         printer.json_line(&catalog)?;

@@ -11,7 +11,6 @@ use crate::crypto::{self, Recipient};
 use crate::envelope::Kind;
 use crate::exit::{Exit, Failure};
 use crate::files;
-use crate::output::Printer;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "The secret comes from stdin, or a hidden prompt asked twice, or --generate; never from \
@@ -78,13 +77,13 @@ fn recipients(to: &[String], files_: &[PathBuf]) -> Result<Vec<Recipient>, Failu
     crypto::recipient_set(all).map_err(Failure::usage)
 }
 
-pub(crate) fn run(args: SealArgs) -> Result<Exit, Failure> {
+pub(crate) fn run(args: SealArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     refuse_stray(&args.stray, "seal")?;
-    let printer = Printer::new(false);
+    let printer = &ctx.printer;
     let recipients = args.recipients.resolve()?;
     let kind = args.envelope.kind()?.unwrap_or(Kind::Generic);
     let flow = Flow { stdout_free: args.output.is_some(), confirm_set: false, password_in_json: false };
-    let envelope = build_envelope(&args.envelope, kind, None, flow)?;
+    let envelope = build_envelope(&args.envelope, kind, None, flow, printer)?;
     let plaintext = envelope.to_padded_bytes().map_err(Failure::usage)?;
     let armored = crypto::seal(&plaintext, &recipients)?;
     match &args.output {

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::intake::{EnvelopeArgs, Flow};
 use super::ledger::{self, SentDrop};
 use super::seal::RecipientArgs;
-use super::settings::{ClientConfig, Pin};
+use super::settings::Pin;
 use super::{block_on, block_on_quiet, client_failure, handover_failure};
 use crate::api::DropState;
 use crate::client::{Client, ClientError};
@@ -20,7 +20,7 @@ use crate::envelope::Kind;
 use crate::exit::{Exit, Failure};
 use crate::handover::{self, HandoverError};
 use crate::link;
-use crate::output::{Printer, shown};
+use crate::output::shown;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "The request link carries a one-time upload token. Given as an argument it is visible to \
@@ -143,9 +143,9 @@ fn request_link(args: &SendArgs) -> Result<Option<Zeroizing<String>>, Failure> {
     Ok(args.link.clone().map(Zeroizing::new))
 }
 
-pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
-    let config = ClientConfig::load()?;
+pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
+    let config = ctx.settings()?;
     let ttl = ttl_seconds(args.ttl.as_deref())?;
     let link_text = request_link(&args)?;
     // The state file must be readable before anything is uploaded: a drop whose manage token
@@ -195,7 +195,7 @@ pub(crate) fn send(args: SendArgs) -> Result<Exit, Failure> {
         // stdout carries the pickup link; with --print-generated the password comes first, for a script.
         let flow = Flow { stdout_free: true, confirm_set: !args.yes, password_in_json: args.json };
         let request_id = to.asked.as_ref().map(|a| a.link.id.clone());
-        let envelope = super::intake::build_envelope(&args.envelope, kind, request_id, flow)?;
+        let envelope = super::intake::build_envelope(&args.envelope, kind, request_id, flow, printer)?;
         let sent = handover::send(&to, &envelope, ttl).await.map_err(|e| {
             let generated = args.envelope.generate && matches!(e, HandoverError::Server(_));
             let failure = handover_failure(e);
@@ -267,9 +267,9 @@ pub(crate) struct InitArgs {
     default: bool,
 }
 
-pub(crate) fn init(args: InitArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(false);
-    let mut config = ClientConfig::load()?;
+pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
+    let mut config = ctx.settings()?.clone();
     let server = link::server_base(&args.server).map_err(|e| Failure::usage(format!("--server {e}")))?;
     let not_ours = |e: ClientError| match e {
         // A web server that is not ours answers 404 or something other than our JSON.
@@ -398,8 +398,8 @@ fn find<'a>(sent: &'a [SentDrop], pickup: &str) -> Result<&'a SentDrop, Failure>
         })
 }
 
-pub(crate) fn status(args: StatusArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
+pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     let imported = args.receipt.as_deref().map(ledger::import_receipt).transpose()?;
     let sent = ledger::sent()?;
     let chosen: Vec<&SentDrop> = match (&imported, &args.pickup) {
@@ -507,8 +507,8 @@ pub(crate) struct RevokeArgs {
     pickup: String,
 }
 
-pub(crate) fn revoke(args: RevokeArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(false);
+pub(crate) fn revoke(args: RevokeArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     let sent = ledger::sent()?;
     let drop = find(&sent, &args.pickup)?;
     let status = block_on(async {

@@ -53,8 +53,8 @@ pub(crate) struct StaffTokenArgs {
     output: Option<PathBuf>,
 }
 
-pub(crate) fn serve(args: ServeArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(false);
+pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     if args.print_default_config {
         printer.lines(DEFAULT_CONFIG)?;
         return Ok(Exit::Ok);
@@ -141,8 +141,8 @@ fn warn_if_readable(key: &std::path::Path) {
     }
 }
 
-pub(crate) fn staff_token(args: StaffTokenArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(false);
+pub(crate) fn staff_token(args: StaffTokenArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     if args.name.trim().is_empty() || args.name.chars().any(char::is_control) || args.name.contains('"') {
         return Err(Failure::usage("the staff name must be printable text without quotes"));
     }

@@ -19,7 +19,7 @@ use crate::exit::{Exit, Failure};
 use crate::files;
 use crate::handover;
 use crate::link;
-use crate::output::{Printer, shown};
+use crate::output::shown;
 
 /// Which server and whose token: shared by the staff commands.
 #[derive(Debug, clap::Args)]
@@ -33,9 +33,8 @@ pub(crate) struct StaffArgs {
 }
 
 impl StaffArgs {
-    fn resolve(&self, server: Option<&str>) -> Result<(Client, SecretString), Failure> {
-        let config = ClientConfig::load()?;
-        let token = settings::staff_token(self.staff_token_file.as_ref(), &config)?;
+    fn resolve(&self, server: Option<&str>, config: &ClientConfig) -> Result<(Client, SecretString), Failure> {
+        let token = settings::staff_token(self.staff_token_file.as_ref(), config)?;
         let server = match server {
             Some(s) => s.to_owned(),
             None => config.server(self.server.as_deref())?,
@@ -65,9 +64,9 @@ pub(crate) struct RequestArgs {
     staff: StaffArgs,
 }
 
-pub(crate) fn request(args: RequestArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
-    let (client, token) = args.staff.resolve(None)?;
+pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
+    let (client, token) = args.staff.resolve(None, ctx.settings()?)?;
     let ttl = ttl_seconds(args.ttl.as_deref())?;
     let created = block_on(async {
         super::send::ttl_within(&client, args.ttl.as_deref(), ttl).await?;
@@ -118,9 +117,9 @@ pub(crate) struct InboxArgs {
 /// anonymous ones is what gets cut).
 const MAX_INBOX_PAGES: usize = 200;
 
-pub(crate) fn inbox(args: InboxArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
-    let (client, token) = args.staff.resolve(None)?;
+pub(crate) fn inbox(args: InboxArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
+    let (client, token) = args.staff.resolve(None, ctx.settings()?)?;
     let (drops, complete) = block_on(async {
         let mut drops = Vec::new();
         let mut cursor: Option<String> = None;
@@ -230,12 +229,12 @@ fn exec(cmd: &str, secret: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
-    let printer = Printer::new(args.json);
+pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+    let printer = &ctx.printer;
     if !args.reveal && args.output.is_none() && args.exec.is_none() {
         return Err(Failure::usage("choose where the secret goes: --reveal (stdout), -o FILE or --exec CMD"));
     }
-    let config = ClientConfig::load()?;
+    let config = ctx.settings()?;
     // Your staff token goes to your server only: never to whatever host a link names.
     let own = config.server(args.staff.server.as_deref()).map_err(|_| {
         Failure::usage(
@@ -261,7 +260,7 @@ pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
     if let Some(path) = &args.output {
         output_free(path)?;
     }
-    let (client, token) = args.staff.resolve(Some(&own))?;
+    let (client, token) = args.staff.resolve(Some(&own), config)?;
     block_on(async {
         let received = handover::receive(&client, token.expose_secret(), &pickup.id, &identities, |envelope, claim| {
             let (policy, report) = validate(&args.policy, envelope).map_err(|f| f.error.to_string())?;
@@ -282,7 +281,7 @@ pub(crate) fn receive(args: ReceiveArgs) -> Result<Exit, Failure> {
                     label: claim.label.as_deref(),
                 })
             } else {
-                let text = human(&printer, envelope, &report);
+                let text = human(printer, envelope, &report);
                 if args.reveal {
                     printer.note(&text);
                     let mut line = Zeroizing::new(envelope.secret.expose_secret().as_bytes().to_vec());
