@@ -225,6 +225,36 @@ pub const MAX_TTL_CEILING: Duration = Duration::from_secs(365 * 86_400);
 pub use crate::duration::parse_duration;
 
 /// `key`'s duration, or `default`, with errors that name the key.
+/// A server setting that cannot be used: the message names the key (`max_ttl must be at least
+/// 1s`, `request_timeout: 'soon' is not a duration…`) and says what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    /// Whether the message is about `key`.
+    pub fn names(&self, key: &str) -> bool {
+        self.0.starts_with(key) || self.0.contains(&format!(" {key}"))
+    }
+
+    /// Does the message contain `text`? (For tests and callers that look for a word.)
+    pub fn contains(&self, text: &str) -> bool {
+        self.0.contains(text)
+    }
+}
+
+impl From<String> for ConfigError {
+    fn from(message: String) -> ConfigError {
+        ConfigError(message)
+    }
+}
+
+impl From<&str> for ConfigError {
+    fn from(message: &str) -> ConfigError {
+        ConfigError(message.to_owned())
+    }
+}
+
 fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, String> {
     parse_duration(value.unwrap_or(default)).map_err(|e| format!("{key}: {e}"))
 }
@@ -270,7 +300,7 @@ pub fn default_store() -> String {
 
 impl ServerSettings {
     /// Merge overrides, the config file (if any) and defaults; validate everything once.
-    pub fn load(overrides: Overrides, config_file: Option<&Path>) -> Result<ServerSettings, String> {
+    pub fn load(overrides: Overrides, config_file: Option<&Path>) -> Result<ServerSettings, ConfigError> {
         let file: FileConfig = match config_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -289,7 +319,11 @@ impl ServerSettings {
     }
 
     /// Merge already-parsed parts.
-    pub fn merge(o: Overrides, f: FileConfig) -> Result<ServerSettings, String> {
+    pub fn merge(o: Overrides, f: FileConfig) -> Result<ServerSettings, ConfigError> {
+        ServerSettings::merged(o, f).map_err(ConfigError)
+    }
+
+    fn merged(o: Overrides, f: FileConfig) -> Result<ServerSettings, String> {
         let listen_text = o.listen.or(f.listen).unwrap_or_else(|| "127.0.0.1:8427".into());
         let listen: SocketAddr = listen_text
             .parse()
@@ -572,6 +606,7 @@ mod tests {
             ("request_timeout = \"0s\"", "request_timeout"),
             ("request_timeout = \"soon\"", "request_timeout"),
             ("max_ttl = \"0s\"", "max_ttl must be"),
+            ("default_ttl = \"0s\"", "default_ttl"),
             ("header_timeout = \"1x\"", "header_timeout"),
             ("max_header_bytes = 100", "max_header_bytes"),
             ("min_free_space = \"lots\"", "min_free_space"),
@@ -579,10 +614,19 @@ mod tests {
         ] {
             let e = toml::from_str::<FileConfig>(toml)
                 .map_err(|e| e.to_string())
-                .and_then(|f| ServerSettings::merge(Overrides::default(), f).map(|_| ()))
+                .and_then(|f| ServerSettings::merge(Overrides::default(), f).map(|_| ()).map_err(|e| e.0))
                 .unwrap_err();
             assert!(e.contains(says), "{toml}: {e}");
         }
+    }
+
+    #[test]
+    fn a_config_error_names_its_own_key_only() {
+        let merge = |toml: &str| ServerSettings::merge(Overrides::default(), toml::from_str(toml).unwrap());
+        let e = merge("max_ttl = \"0s\"").unwrap_err();
+        assert!(e.names("max_ttl") && !e.names("default_ttl"), "{e}");
+        let e = merge("request_timeout = \"soon\"").unwrap_err();
+        assert!(e.names("request_timeout"), "{e}");
     }
 
     #[test]
