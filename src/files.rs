@@ -76,6 +76,10 @@ pub fn parent_dir(path: &Path) -> Result<PathBuf, FileError> {
     if dir.is_dir() {
         return Ok(dir);
     }
+    // `..` could climb out of sealpass's directories while still starting with their names.
+    if dir.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(FileError::NoDirectory(dir));
+    }
     let absolute =
         if dir.is_absolute() { dir.clone() } else { std::env::current_dir().map_err(io_err(&dir))?.join(&dir) };
     let ours = [data_dir(), state_dir(), config_dir()].into_iter().flatten().any(|own| absolute.starts_with(&own));

@@ -69,17 +69,16 @@ pub enum HandoverError {
     #[error("could not seal: {0}")]
     Seal(String),
     /// The server's answer to the upload names another server or drop.
-    #[error(
-        "the server answered the upload with a pickup link that is not its own ({pickup_url}); the drop {id} was \
-         stored, but do not pass that link on: revoke it with `sealpass revoke {server}/d/{id}`"
-    )]
+    #[error("{}", foreign_pickup(.pickup_url, .id, .server))]
     ForeignPickup {
         /// What it answered.
         pickup_url: String,
-        /// The drop it created.
+        /// The drop it created, as the server named it.
         id: String,
         /// Where we uploaded.
         server: String,
+        /// The drop's manage token, so the caller can record the drop and it can be revoked.
+        manage_token: SecretString,
     },
     /// The claim answered with another drop.
     #[error("the server answered with another drop than the one asked for; refusing it. Not acknowledged.")]
@@ -114,6 +113,18 @@ pub fn a(kind: Kind) -> String {
     let name = kind.name();
     let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
     format!("{article} {name}")
+}
+
+fn foreign_pickup(pickup_url: &str, id: &str, server: &str) -> String {
+    let next = if link::is_id(id) {
+        format!("revoke it with `sealpass revoke {server}/d/{id}`")
+    } else {
+        "its id is not even well-formed; tell the vendor their server misbehaves".to_owned()
+    };
+    format!(
+        "the server answered the upload with a pickup link that is not its own ({pickup_url}); the drop was stored, \
+         but do not pass that link on: {next}"
+    )
 }
 
 fn weak(report: &Report) -> String {
@@ -333,9 +344,11 @@ fn checked_pickup(client: &Client, created: &DropCreated) -> Result<String, Hand
         pickup_url: shown(&created.pickup_url).into_owned(),
         id: shown(&created.id).into_owned(),
         server: client.server().to_owned(),
+        manage_token: SecretString::from(created.manage_token.clone()),
     };
     let pickup = link::parse_pickup(&created.pickup_url, None).map_err(|_| bad())?;
-    if pickup.id != created.id || link::origin(&pickup.server) != link::origin(client.server()) {
+    // The very server we uploaded to (prefix included): the record and `status` rely on it.
+    if pickup.id != created.id || pickup.server != client.server() {
         return Err(bad());
     }
     Ok(pickup.to_string())

@@ -93,7 +93,8 @@ pub fn is_fingerprint(s: &str) -> bool {
         })
 }
 
-fn is_id(s: &str) -> bool {
+/// A drop or request id: 26 characters of lowercase base32.
+pub fn is_id(s: &str) -> bool {
     s.len() == 26 && s.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 

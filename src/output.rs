@@ -43,7 +43,7 @@ pub fn shown(text: &str) -> Cow<'_, str> {
 
 /// The last line of defence for whole blocks of human output: hazards escaped as in [`shown`],
 /// except line breaks and tabs, and the colour codes (`ESC [ digits ; m`) this module writes.
-fn scrub(text: &str) -> Cow<'_, str> {
+pub(crate) fn scrub(text: &str) -> Cow<'_, str> {
     if !text.chars().any(|c| is_hazard(c) && c != '\n' && c != '\t') {
         return Cow::Borrowed(text);
     }

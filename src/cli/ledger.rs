@@ -104,7 +104,8 @@ pub fn import_receipt(path: &std::path::Path) -> Result<SentDrop, Failure> {
     if receipt.sealpass_receipt != 1 {
         return Err(bad("an unknown version"));
     }
-    let server = crate::link::server_base(&receipt.server).map_err(|e| bad(&format!("its server {e}")))?;
+    let server =
+        crate::link::server_base(&receipt.server).map_err(|_| bad("its server is not a URL like https://host"))?;
     let pickup = crate::link::parse_pickup(&receipt.pickup_url, None).map_err(|_| bad("its pickup link is not one"))?;
     if pickup.server != server || pickup.id != receipt.id {
         return Err(bad("its pickup link does not match its server and id"));

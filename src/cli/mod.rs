@@ -113,7 +113,7 @@ pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(err) if quotes_user_input(&err) => {
+        Err(err) if quotes_user_input(&err, &args) => {
             eprintln!("{}", redacted(&err));
             return Exit::Usage.into();
         }
@@ -128,9 +128,11 @@ pub fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(failure) if is_broken_pipe(&failure) => Exit::Ok.into(),
         Err(failure) => {
-            eprintln!("error: {failure}");
+            // Failures can quote what a server or a file said: printed scrubbed, like all output.
+            let text = crate::output::scrub(&failure.to_string()).into_owned();
+            eprintln!("error: {text}");
             if json {
-                let line = serde_json::json!({"error": failure.to_string(), "exit": failure.exit as u8});
+                let line = serde_json::json!({"error": text, "exit": failure.exit as u8});
                 println!("{line}");
             }
             failure.exit.into()

@@ -136,11 +136,20 @@ fn request_link(args: &SendArgs) -> Result<Option<Zeroizing<String>>, Failure> {
         let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
         return from_bytes(first, &path.display().to_string()).map(Some);
     }
-    if let Some(env) = std::env::var_os("SEALPASS_LINK").filter(|v| !v.is_empty()) {
-        let text = env.into_string().map_err(|_| Failure::usage("SEALPASS_LINK is not text"))?;
-        return from_bytes(text.as_bytes(), "SEALPASS_LINK").map(Some);
+    // The argument the user typed wins over the environment; both, differing, is refused rather
+    // than silently answering another request with a stale SEALPASS_LINK.
+    let env = std::env::var_os("SEALPASS_LINK").filter(|v| !v.is_empty());
+    match (&args.link, env) {
+        (Some(typed), Some(env)) if env.to_str().map(str::trim) != Some(typed.trim()) => Err(Failure::usage(
+            "SEALPASS_LINK holds a different link than the one given: unset SEALPASS_LINK, or drop the argument",
+        )),
+        (Some(typed), _) => Ok(Some(Zeroizing::new(typed.clone()))),
+        (None, Some(env)) => {
+            let text = env.into_string().map_err(|_| Failure::usage("SEALPASS_LINK is not text"))?;
+            from_bytes(text.as_bytes(), "SEALPASS_LINK").map(Some)
+        }
+        (None, None) => Ok(None),
     }
-    Ok(args.link.clone().map(Zeroizing::new))
 }
 
 pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure> {
@@ -196,7 +205,23 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
         let flow = Flow { stdout_free: true, confirm_set: !args.yes, password_in_json: args.json };
         let request_id = to.asked.as_ref().map(|a| a.link.id.clone());
         let envelope = super::intake::build_envelope(&args.envelope, kind, request_id, flow, printer)?;
-        let sent = handover::send(&to, &envelope, ttl).await.map_err(|e| {
+        let sent = handover::send(&to, &envelope, ttl).await;
+        // A drop stored under a pickup link we refuse is still a drop: keep its manage token so
+        // the revoke the message suggests works.
+        if let Err(HandoverError::ForeignPickup { id, manage_token, .. }) = &sent {
+            if link::is_id(id) {
+                ledger::record(SentDrop {
+                    server: to.client.server().to_owned(),
+                    id: id.clone(),
+                    manage_token: manage_token.expose_secret().to_owned(),
+                    label: Some("refused pickup link: revoke this drop".into()),
+                    kind: kind.name().to_owned(),
+                    created_at: super::now_rfc3339(),
+                    expires_at: super::now_rfc3339(),
+                })?;
+            }
+        }
+        let sent = sent.map_err(|e| {
             let generated = args.envelope.generate && matches!(e, HandoverError::Server(_));
             let failure = handover_failure(e);
             if !generated {

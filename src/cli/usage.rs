@@ -1,6 +1,8 @@
 //! clap's usage errors, minus whatever was typed that could be a secret pasted in the wrong
 //! place; typos that cannot be secrets are left as clap says them.
 
+use std::ffi::OsString;
+
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// Arguments whose values are never secrets: a bad one is shown, with the valid choices.
@@ -8,30 +10,26 @@ const PLAIN_ARGS: &[&str] = &["--count", "--length", "<SHELL>", "--policy", "--k
 
 /// Whether clap's error would quote something typed on the command line that could be a secret
 /// pasted in the wrong place (a Salesforce password starts with `-` one time in 70): such errors
-/// are re-rendered without it. A typo that cannot be a secret — a value for a flag like
-/// `--count` or a shell name, a number, a near miss of a flag or command name — is shown as
-/// clap says it.
-pub(super) fn quotes_user_input(err: &clap::Error) -> bool {
+/// are re-rendered without it, keeping clap's suggestion ("did you mean `generate`?") and the
+/// valid choices. Shown as clap says them: a negative number where a count belongs, and a bad
+/// value of a flag whose values are never secrets (`--count`, a shell name, `--policy`…) when it
+/// was typed as its own argument (`--count 0`, `--count=0`), not glued to a short flag
+/// (`-pR7kq…`), where it may be the tail of a secret.
+pub(super) fn quotes_user_input(err: &clap::Error, argv: &[OsString]) -> bool {
     let arg = context_strings(err, ContextKind::InvalidArg).pop().unwrap_or_default();
-    // A near miss of one of our own names (clap suggests the name) is a typo, not a secret.
-    let near_miss = |word: &str, suggestion: ContextKind| {
-        !context_strings(err, suggestion).is_empty()
-            && (1..=40).contains(&word.len())
-            && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    let standalone = |value: &str| {
+        argv.iter()
+            .filter_map(|a| a.to_str())
+            .any(|a| a == value || a.split_once('=').is_some_and(|(k, v)| k.starts_with("--") && v == value))
     };
     match err.kind() {
-        ErrorKind::UnknownArgument => {
-            let number = arg.starts_with('-') && arg.parse::<i64>().is_ok();
-            !(number || (arg.starts_with("--") && near_miss(&arg, ContextKind::SuggestedArg)))
-        }
-        ErrorKind::InvalidSubcommand => {
-            let typed = context_strings(err, ContextKind::InvalidSubcommand).pop().unwrap_or_default();
-            !near_miss(&typed, ContextKind::SuggestedSubcommand)
-        }
+        ErrorKind::UnknownArgument => !(arg.starts_with('-') && arg.parse::<i64>().is_ok() && standalone(&arg)),
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
-            !PLAIN_ARGS.iter().any(|plain| arg == *plain || arg.starts_with(&format!("{plain} ")))
+            let value = context_strings(err, ContextKind::InvalidValue).pop().unwrap_or_default();
+            let plain = PLAIN_ARGS.iter().any(|plain| arg == *plain || arg.starts_with(&format!("{plain} ")));
+            !(plain && standalone(&value))
         }
-        ErrorKind::TooManyValues | ErrorKind::NoEquals | ErrorKind::InvalidUtf8 => true,
+        ErrorKind::InvalidSubcommand | ErrorKind::TooManyValues | ErrorKind::NoEquals | ErrorKind::InvalidUtf8 => true,
         _ => false,
     }
 }

@@ -8,13 +8,13 @@ use crate::helpers::{Home, sealpass};
 
 #[test]
 fn typos_are_shown_with_the_valid_choices_and_only_possible_secrets_are_hidden() {
+    // A bad value of a flag whose values are never secrets, typed as its own argument: shown.
     for (args, shows) in [
         (vec!["generate", "--count", "-1"], "'-1'"),
         (vec!["generate", "--count", "0"], "0 is not in 1..="),
+        (vec!["generate", "--count=0"], "0 is not in 1..="),
         (vec!["completions", "tcsh"], "tcsh"),
-        (vec!["generate", "--lenght", "5"], "--length"),
-        (vec!["genrate"], "generate"),
-        (vec!["generate", "--policy", "salesfroce"], "salesforce"),
+        (vec!["generate", "--policy", "salesfroce"], "salesfroce"),
     ] {
         let run = sealpass(&args, "");
         assert_eq!(run.code, 2, "{args:?}");
@@ -23,17 +23,23 @@ fn typos_are_shown_with_the_valid_choices_and_only_possible_secrets_are_hidden()
     }
     let shells = sealpass(&["completions", "tcsh"], "");
     assert!(shells.stderr.contains("bash") && shells.stderr.contains("zsh"), "{}", shells.stderr);
-    for args in [
-        vec!["generate", "Zq8!kR2#mW9$vB4%"],
-        vec!["send", "-Zq8kR2mW9vB4tN7x"],
-        vec!["correct-horse-battery-staple"],
-        vec!["check", "--username", "kore", "--", "hunter2"],
+    // Anything else could be a secret in the wrong place: hidden, with clap's suggestion kept.
+    for (args, typed, hint) in [
+        (vec!["generate", "Zq8!kR2#mW9$vB4%"], "Zq8!kR2#mW9$vB4%", ""),
+        (vec!["send", "-Zq8kR2mW9vB4tN7x"], "Zq8kR2mW9vB4tN7x", ""),
+        (vec!["correct-horse-battery-staple"], "correct-horse", ""),
+        (vec!["open-sesame-42"], "sesame", "`open`"),
+        (vec!["genrate"], "genrate", "`generate`"),
+        (vec!["generate", "--lenght", "5"], "lenght", "`--length`"),
+        (vec!["send", "--sender-apple-tree"], "apple-tree", "`--sender`"),
+        (vec!["generate", "-pR7kqzz"], "R7kqzz", "salesforce"),
+        (vec!["check", "--username", "kore", "--", "hunter2"], "hunter2", ""),
     ] {
         let run = sealpass(&args, "");
         assert_eq!(run.code, 2, "{args:?}");
-        let typed = args.last().unwrap();
         assert!(!run.stderr.contains(typed), "{args:?} echoed: {}", run.stderr);
         assert!(run.stderr.contains("not shown"), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(hint), "{args:?} keeps the hint {hint}: {}", run.stderr);
     }
 }
 
@@ -86,6 +92,10 @@ fn paths_the_user_gave_are_not_created_but_sealpass_makes_its_own_directories() 
     serve.expect(1);
     assert!(serve.stderr.contains("typo does not exist"), "{}", serve.stderr);
     assert!(!home.path("typo").exists());
+    // `..` cannot climb out of sealpass's own directories to have one made elsewhere.
+    let climb = home.sealpass(&["keygen", "-o", "data/sealpass/../../escaped/x.key"], "");
+    climb.expect(1);
+    assert!(!home.path("escaped").exists(), "{}", climb.stderr);
     // The default identity goes into sealpass's own data directory, made on first use.
     home.sealpass(&["keygen"], "").expect(0);
     assert!(home.path("data/sealpass/identity.txt").exists());
@@ -121,6 +131,16 @@ fn messages_say_the_right_next_step() {
     let no_key = home.sealpass(&["open", "-i", "nope.key", "x.age"], "");
     no_key.expect(1);
     assert!(no_key.stderr.contains("-i FILE") && !no_key.stderr.contains("keygen"), "{}", no_key.stderr);
+    // A receipt's fields are never echoed raw, even in the refusal.
+    let evil = serde_json::json!({
+        "sealpass_receipt": 1, "server": "\u{1b}[2Jevil", "id": "abcdefghijklmnopqrstuvwxyz",
+        "pickup_url": "https://x.example/d/abcdefghijklmnopqrstuvwxyz", "label": null, "kind": "generic",
+        "created_at": "2026-12-01T00:00:00Z", "expires_at": "2026-12-02T00:00:00Z", "manage_token": "m".repeat(43)
+    });
+    std::fs::write(home.path("evil.json"), evil.to_string()).unwrap();
+    let receipt = home.sealpass(&["status", "--receipt", "evil.json"], "");
+    receipt.expect(2);
+    assert!(!receipt.stderr.contains('\u{1b}') && receipt.stderr.contains("not a URL"), "{:?}", receipt.stderr);
     // A script that asked for JSON gets its failure as JSON on stdout.
     let json = home.sealpass(&["inbox", "--json", "--server", "http://127.0.0.1:1"], "");
     json.expect(6);

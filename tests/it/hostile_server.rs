@@ -227,3 +227,36 @@ fn envelope_fields_with_bidi_and_zero_width_characters_are_shown_not_obeyed() {
     assert!(opened.stdout.contains("\\u{202e}"), "{}", opened.stdout);
     assert_clean(&opened);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_pickup_link_is_refused_but_the_drop_stays_revocable() {
+    const ID: &str = "abcdefghijklmnopqrstuvwxyz";
+    let app = Router::new().route(
+        "/v1/drops",
+        post(|| async {
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({
+                    "id": ID, "manage_token": "m".repeat(43), "expires_at": "2026-12-02T00:00:00Z",
+                    "pickup_url": format!("https://evil.example/d/{ID}")
+                })),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let home = Home::new();
+    let recipient = home.keygen("v.key");
+    let run = tokio::task::spawn_blocking(move || {
+        let run = home.sealpass(&["send", "--server", &url, "--to", &recipient], "Zq8!kR2#mW9$vB4%tN7^\n");
+        (home, url, run)
+    });
+    let (home, url, run) = run.await.unwrap();
+    run.expect(1);
+    assert!(run.stderr.contains(&format!("revoke it with `sealpass revoke {url}/d/{ID}`")), "{}", run.stderr);
+    assert!(!run.stdout.contains("evil.example"), "the refused link is not passed on: {}", run.stdout);
+    // The drop is in the record with its manage token, so that revoke can work.
+    let record = std::fs::read_to_string(home.path("state/sealpass/sent.json")).unwrap();
+    assert!(record.contains(ID) && record.contains(&"m".repeat(43)), "{record}");
+}

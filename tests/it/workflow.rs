@@ -265,6 +265,16 @@ fn the_upload_token_on_argv_regression() {
     sent.expect(0);
     assert!(sent.stderr.contains("You are answering: Acme (salesforce-password)"), "{}", sent.stderr);
     assert_eq!(w.inbox_len(), 3);
+    // A stale SEALPASS_LINK never silently replaces the link given as the argument.
+    let other = w.request_link("salesforce-password");
+    let both = w.customer.sealpass_env(
+        &["send", &other, "-u", "kore@acme.example"],
+        format!("{GOOD}\n"),
+        &[("SEALPASS_LINK", &link)],
+    );
+    both.expect(2);
+    assert!(both.stderr.contains("SEALPASS_LINK holds a different link"), "{}", both.stderr);
+    assert_eq!(w.inbox_len(), 3, "nothing was sent");
     let help = w.customer.sealpass(&["send", "--help"], "");
     assert!(help.stdout.contains("process list") && help.stdout.contains("SEALPASS_LINK"), "{}", help.stdout);
 }
