@@ -79,6 +79,8 @@ pub enum HandoverError {
         server: String,
         /// The drop's manage token, so the caller can record the drop and it can be revoked.
         manage_token: SecretString,
+        /// When the server says it expires (shown-safe).
+        expires_at: String,
     },
     /// The claim answered with another drop.
     #[error("the server answered with another drop than the one asked for; refusing it. Not acknowledged.")]
@@ -180,6 +182,8 @@ pub struct Destination {
     pub fingerprint: String,
     /// The request, when answering one.
     pub asked: Option<Asked>,
+    /// The longest TTL the server takes, when its `/v1/info` was read on the way.
+    pub max_ttl_seconds: Option<u64>,
 }
 
 fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, HandoverError> {
@@ -218,6 +222,7 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
         fingerprint: served,
         recipients,
         asked: Some(Asked { link: request, label: status.label, kind }),
+        max_ttl_seconds: Some(info.limits.max_ttl_seconds),
     })
 }
 
@@ -238,14 +243,20 @@ pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> R
         });
     }
     let recipients = parse_recipients(recipients)?;
-    Ok(Destination { client, fingerprint: served, recipients, asked: None })
+    Ok(Destination {
+        client,
+        fingerprint: served,
+        recipients,
+        asked: None,
+        max_ttl_seconds: Some(info.limits.max_ttl_seconds),
+    })
 }
 
 /// To recipients the user named (`--to`, `-R`): the server's own keys do not matter.
 pub fn direct(server: &str, recipients: Vec<Recipient>) -> Result<Destination, HandoverError> {
     let recipients = crypto::recipient_set(recipients).map_err(|e| HandoverError::Recipients(e.to_string()))?;
     let fingerprint = crypto::fingerprint_of(&recipients);
-    Ok(Destination { client: Client::new(server)?, fingerprint, recipients, asked: None })
+    Ok(Destination { client: Client::new(server)?, fingerprint, recipients, asked: None, max_ttl_seconds: None })
 }
 
 /// What the sender hands over, before it is checked.
@@ -345,6 +356,7 @@ fn checked_pickup(client: &Client, created: &DropCreated) -> Result<String, Hand
         id: shown(&created.id).into_owned(),
         server: client.server().to_owned(),
         manage_token: SecretString::from(created.manage_token.clone()),
+        expires_at: shown(&created.expires_at).into_owned(),
     };
     let pickup = link::parse_pickup(&created.pickup_url, None).map_err(|_| bad())?;
     // The very server we uploaded to (prefix included): the record and `status` rely on it.

@@ -158,15 +158,16 @@ fn wait_until_set() -> Result<(), Failure> {
     Ok(())
 }
 
-/// A generated secret: drawn until the full check passes (username and looks-random included),
-/// then shown once on the terminal or, with --print-generated, written to stdout.
+/// A generated secret: drawn until it passes the rules a generated password is checked against
+/// ([`generated_rules`]), then shown once on the terminal or, with --print-generated, written to
+/// stdout. Returns those rules too, for the envelope's check.
 fn generated_secret(
     policy: &Policy,
     args: &EnvelopeArgs,
     username: Option<&str>,
     printer: &Printer,
     flow: Flow,
-) -> Result<SecretString, Failure> {
+) -> Result<(SecretString, Policy), Failure> {
     if args.print_generated && !flow.stdout_free {
         return Err(Failure::usage(
             "--print-generated writes the password to stdout, so the sealed output needs -o FILE",
@@ -209,7 +210,7 @@ fn generated_secret(
             wait_until_set()?;
         }
     }
-    Ok(SecretString::from(password.as_str()))
+    Ok((SecretString::from(password.as_str()), rules))
 }
 
 /// The rules a password sealpass generated is checked against before it is sealed: the policy's,
@@ -234,9 +235,7 @@ pub(crate) fn build_envelope(
     let policy = args.policy.resolve_or(Some(kind.default_policy()))?;
     let username = fields.get("username").map(|u| u.expose_secret().to_owned());
     let (secret, policy) = if args.generate {
-        let secret = generated_secret(&policy, args, username.as_deref(), printer, flow)?;
-        let length = secret.expose_secret().chars().count();
-        (secret, generated_rules(&policy, length))
+        generated_secret(&policy, args, username.as_deref(), printer, flow)?
     } else {
         (typed_secret()?, policy)
     };

@@ -84,10 +84,19 @@ pub(crate) fn ttl_seconds(ttl: Option<&str>) -> Result<Option<u64>, Failure> {
 }
 
 /// `--ttl` checked against what the server allows, before anything is created: too long is a
-/// usage error that names the maximum.
-pub(crate) async fn ttl_within(client: &Client, flag: Option<&str>, ttl: Option<u64>) -> Result<(), Failure> {
+/// usage error that names the maximum. `known_max` when `/v1/info` was already read; else it is
+/// asked for (only when a TTL was given).
+pub(crate) async fn ttl_within(
+    client: &Client,
+    known_max: Option<u64>,
+    flag: Option<&str>,
+    ttl: Option<u64>,
+) -> Result<(), Failure> {
     let (Some(flag), Some(ttl)) = (flag, ttl) else { return Ok(()) };
-    let max = client.info().await.map_err(client_failure)?.limits.max_ttl_seconds;
+    let max = match known_max {
+        Some(max) => max,
+        None => client.info().await.map_err(client_failure)?.limits.max_ttl_seconds,
+    };
     if ttl > max {
         let human = if max % 86_400 == 0 {
             format!("{}d", max / 86_400)
@@ -186,7 +195,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                 }
             }
         };
-        ttl_within(&to.client, args.ttl.as_deref(), ttl).await?;
+        ttl_within(&to.client, to.max_ttl_seconds, args.ttl.as_deref(), ttl).await?;
         let kind = match &to.asked {
             Some(asked) => {
                 if !printer.json() {
@@ -208,7 +217,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
         let sent = handover::send(&to, &envelope, ttl).await;
         // A drop stored under a pickup link we refuse is still a drop: keep its manage token so
         // the revoke the message suggests works.
-        if let Err(HandoverError::ForeignPickup { id, manage_token, .. }) = &sent {
+        if let Err(HandoverError::ForeignPickup { id, manage_token, expires_at, .. }) = &sent {
             if link::is_id(id) {
                 ledger::record(SentDrop {
                     server: to.client.server().to_owned(),
@@ -217,7 +226,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                     label: Some("refused pickup link: revoke this drop".into()),
                     kind: kind.name().to_owned(),
                     created_at: super::now_rfc3339(),
-                    expires_at: super::now_rfc3339(),
+                    expires_at: expires_at.clone(),
                 })?;
             }
         }

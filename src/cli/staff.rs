@@ -69,7 +69,7 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
     let (client, token) = args.staff.resolve(None, ctx.settings()?)?;
     let ttl = ttl_seconds(args.ttl.as_deref())?;
     let created = block_on(async {
-        super::send::ttl_within(&client, args.ttl.as_deref(), ttl).await?;
+        super::send::ttl_within(&client, None, args.ttl.as_deref(), ttl).await?;
         let body = crate::api::CreateRequest {
             label: args.label.clone(),
             kind: args.kind.name().to_owned(),

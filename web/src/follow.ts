@@ -5,8 +5,8 @@
 import type { DropCreated, DropStatus } from "./api.js";
 import { ApiError, api, shown } from "./api.js";
 import { el, show } from "./dom.js";
+import { ID } from "./link.js";
 
-const ID = /^[a-z2-7]{26}$/;
 const POLL_MS = 3000;
 const DISARM_MS = 8000;
 

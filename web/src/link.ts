@@ -8,7 +8,8 @@ export type Where =
   | { mode: "anonymous"; base: string; fingerprint: string | null }
   | { mode: "broken"; why: string };
 
-const ID = /^[a-z2-7]{26}$/;
+/** A drop or request id: 26 characters of lowercase base32. */
+export const ID = /^[a-z2-7]{26}$/;
 const TOKEN = /^[A-Za-z0-9_-]{22,128}$/;
 
 export function where(pathname: string, hash: string): Where {
