@@ -25,6 +25,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod cert;
 pub mod cli;
 pub mod client;
 #[cfg(feature = "server")]

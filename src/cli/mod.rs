@@ -1,6 +1,7 @@
 //! The command line: one file a subcommand, each with its clap arguments and its `run`. This is
 //! the only layer that glues the pure modules to terminals, files and (later) the network.
 
+mod cert;
 mod check;
 mod common;
 #[cfg(feature = "server")]
@@ -70,6 +71,9 @@ enum Command {
     Seal(seal::SealArgs),
     /// Offline: decrypt a sealed envelope, validate the secret, report
     Open(open::OpenArgs),
+    /// Vendor: make or inspect the certificate customers register instead of sending a secret
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
     /// Customer: confirm and pin a drop server's keys (like ssh known_hosts)
     Init(send::InitArgs),
     /// Customer: check, seal and upload a credential; prints the pickup link
@@ -158,6 +162,7 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Recipient(args) => keys::recipient(args, ctx),
         Command::Seal(args) => seal::run(args, ctx),
         Command::Open(args) => open::run(args, ctx),
+        Command::Cert(command) => cert::run(command, ctx),
         Command::Init(args) => send::init(args, ctx),
         Command::Send(args) => send::send(args, ctx),
         Command::Status(args) => send::status(args, ctx),
