@@ -31,6 +31,29 @@ pub struct Info {
     pub anonymous_uploads: bool,
     /// The base URL links are made from.
     pub public_url: String,
+    /// The vendor's certificates that customers register instead of sending a secret (SPEC §9),
+    /// covered by `fingerprint` when there are any.
+    #[serde(default)]
+    pub certificates: Vec<PublishedCertificate>,
+}
+
+/// Most certificates a server publishes (and a client reads).
+pub const MAX_CERTIFICATES: usize = 8;
+
+/// A certificate the vendor publishes, as `GET /v1/info` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct PublishedCertificate {
+    /// Its name in the server's config.
+    pub name: String,
+    /// The certificate, PEM.
+    pub pem: String,
+    /// SHA-256 over its DER, lowercase hex: what the fingerprint covers.
+    pub sha256: String,
+    /// SHA-1 over its DER, uppercase hex: the thumbprint Entra ID shows.
+    pub sha1_thumbprint: String,
+    /// End of validity, RFC 3339.
+    pub not_after: String,
 }
 
 /// Limits a sender must respect.

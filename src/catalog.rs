@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::envelope::{FieldType, Kind};
+use crate::envelope::Kind;
 use crate::generate::Generator;
 use crate::policy::{Charset, Class, Generation, Policy};
 
@@ -147,9 +147,26 @@ pub struct FieldEntry {
     pub name: &'static str,
     /// Whether an envelope of the kind must carry it.
     pub required: bool,
-    /// `text`, `guid`, `url` (https://) or `secret` (never shown).
+    /// `text`, `secret` (never shown), `date`, or a shape: `guid`, `url` (https://),
+    /// `consumer-key`, `my-domain-url`, `dataverse-url`, `email`, `thumbprint`, `file-name`,
+    /// `key-format`.
     #[serde(rename = "type")]
     pub ty: &'static str,
+    /// The shape a value must have: a regular expression with the same meaning in Rust and in
+    /// JavaScript (`u` flag).
+    pub pattern: Option<&'static str>,
+    /// What the shape is, for people ("must be …").
+    pub expected: Option<&'static str>,
+}
+
+/// What replaces a legacy kind.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct SuccessorData {
+    /// The kinds to use instead.
+    pub kinds: &'static str,
+    /// Why, in one line.
+    pub why: &'static str,
 }
 
 /// A credential kind.
@@ -158,8 +175,18 @@ pub struct FieldEntry {
 pub struct KindEntry {
     /// Its name.
     pub name: &'static str,
-    /// The policy its secret is checked against by default.
-    pub default_policy: &'static str,
+    /// The policy its secret is checked against by default (none: its content is checked by
+    /// its structure or shape).
+    pub default_policy: Option<&'static str>,
+    /// Whether it carries a secret (two kinds carry only identifiers).
+    pub has_secret: bool,
+    /// Whether the customer registers the vendor's certificate (see `GET /v1/info`).
+    pub registers_certificate: bool,
+    /// The steps to register it, for people; `{file}` and `{thumbprint}` stand for the
+    /// certificate's.
+    pub registration_steps: Vec<&'static str>,
+    /// For a legacy kind: what replaces it, and why.
+    pub successor: Option<SuccessorData>,
     /// Its fields (`generic` takes free ones).
     pub fields: Vec<FieldEntry>,
 }
@@ -215,15 +242,20 @@ fn kind_entry(kind: Kind) -> KindEntry {
         .map(|f| FieldEntry {
             name: f.name,
             required: f.required,
-            ty: match f.ty {
-                FieldType::Text => "text",
-                FieldType::Guid => "guid",
-                FieldType::Url => "url",
-                FieldType::Secret => "secret",
-            },
+            ty: f.ty.name(),
+            pattern: f.ty.shape().map(|(p, _)| p),
+            expected: f.ty.shape().map(|(_, e)| e),
         })
         .collect();
-    KindEntry { name: kind.name(), default_policy: kind.default_policy(), fields }
+    KindEntry {
+        name: kind.name(),
+        default_policy: kind.default_policy(),
+        has_secret: kind.has_secret(),
+        registers_certificate: kind.registers_certificate(),
+        registration_steps: kind.registration_steps().to_vec(),
+        successor: kind.successor().map(|s| SuccessorData { kinds: s.kinds, why: s.why }),
+        fields,
+    }
 }
 
 /// The catalog.
@@ -253,7 +285,15 @@ mod tests {
         assert!(secret.check.format.as_ref().is_some_and(|f| f.guid_is_an_id && f.legacy_lengths == [32, 34]));
         assert!(secret.generates.is_none() && secret.generated_by.is_some());
         for kind in &c.kinds {
-            assert!(c.policies.iter().any(|p| p.name == kind.default_policy), "{}", kind.name);
+            let policy = kind.default_policy;
+            assert!(policy.is_none_or(|name| c.policies.iter().any(|p| p.name == name)), "{}", kind.name);
+            assert_eq!(policy.is_none(), !kind.has_secret || kind.name == "key-file", "{}", kind.name);
+            assert_eq!(kind.registers_certificate, !kind.registration_steps.is_empty(), "{}", kind.name);
+            for field in &kind.fields {
+                if let Some(pattern) = field.pattern {
+                    regex::Regex::new(pattern).unwrap();
+                }
+            }
         }
     }
 }

@@ -107,9 +107,10 @@ pub fn valid_name(name: &str) -> bool {
 pub fn make(name: &str, days: u32) -> Result<Made, CertError> {
     use rsa::pkcs8::EncodePrivateKey;
     if !valid_name(name) {
-        return Err(CertError::Invalid(format!(
+        return Err(CertError::Invalid(
             "--name must be 1–64 characters of a–z, A–Z, 0–9, . _ - (not starting with . or -), e.g. kore-integration"
-        )));
+                .into(),
+        ));
     }
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(CertError::Invalid(format!("--days must be 1 to {MAX_DAYS}")));
@@ -139,6 +140,30 @@ pub fn make(name: &str, days: u32) -> Result<Made, CertError> {
     let cert = params.self_signed(&signer).map_err(|e| CertError::Make(e.to_string()))?;
     let certificate = parse_der(cert.der(), cert.pem())?;
     Ok(Made { key_pem: Zeroizing::new(key_pem.to_string()), certificate })
+}
+
+/// What a server publishes about `certificate` under `name`.
+pub fn published(name: &str, certificate: &Certificate) -> crate::api::PublishedCertificate {
+    crate::api::PublishedCertificate {
+        name: name.to_owned(),
+        pem: certificate.pem.clone(),
+        sha256: certificate.sha256.clone(),
+        sha1_thumbprint: certificate.sha1_thumbprint.clone(),
+        not_after: rfc3339(certificate.not_after),
+    }
+}
+
+/// A certificate a server published, read from its PEM: the hashes it states must be the PEM's
+/// own (a server cannot show one certificate and have another one fingerprinted).
+pub fn verify_published(published: &crate::api::PublishedCertificate) -> Result<Certificate, CertError> {
+    if !valid_name(&published.name) {
+        return Err(CertError::Malformed("its name is not a certificate name".into()));
+    }
+    let certificate = parse_public_pem(published.pem.as_bytes())?;
+    if certificate.sha256 != published.sha256 || certificate.sha1_thumbprint != published.sha1_thumbprint {
+        return Err(CertError::Malformed("the fingerprints it states are not the certificate's".into()));
+    }
+    Ok(certificate)
 }
 
 /// Read exactly one public certificate from PEM text. A private key anywhere in it is refused:
@@ -233,11 +258,12 @@ pub fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
 
-/// A thumbprint as people paste it (colons, spaces, either case) in the form Entra shows: 40
-/// uppercase hex digits. `None` when it is not one.
+/// A thumbprint as people paste it (colons, spaces, either case) in the form Entra shows:
+/// uppercase hex, 40 digits (SHA-1) or 64 (SHA-256). `None` when it is not one.
 pub fn normal_thumbprint(text: &str) -> Option<String> {
     let digits: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
-    (digits.len() == 40 && digits.chars().all(|c| c.is_ascii_hexdigit())).then(|| digits.to_ascii_uppercase())
+    (matches!(digits.len(), 40 | 64) && digits.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| digits.to_ascii_uppercase())
 }
 
 /// RFC 3339 for people and JSON.

@@ -126,6 +126,8 @@ pub struct ServerSettings {
     pub max_ttl: Duration,
     /// Largest ciphertext accepted.
     pub max_ciphertext_bytes: usize,
+    /// Certificates published for customers to register (SPEC §9), read and checked at start.
+    pub certificates: Vec<crate::api::PublishedCertificate>,
     /// Staff who may claim, acknowledge, list and request.
     pub staff: Vec<Staff>,
     /// Serve claims without staff auth on a non-loopback address.
@@ -171,6 +173,8 @@ pub struct FileConfig {
     max_ciphertext_bytes: Option<usize>,
     #[serde(default)]
     staff: Vec<FileStaff>,
+    #[serde(default)]
+    certificates: Vec<FileCertificate>,
     insecure_open_claims: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -191,6 +195,13 @@ pub struct FileConfig {
     min_free_space: Option<String>,
     sqlite_synchronous: Option<String>,
     sweep_interval: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCertificate {
+    name: String,
+    file: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -374,6 +385,7 @@ impl ServerSettings {
                 return Err(format!("staff {}: each staff member needs their own name and token", a.name));
             }
         }
+        let certificates = published_certificates(&f.certificates)?;
         let insecure_open_claims = o.insecure_open_claims || f.insecure_open_claims.unwrap_or(false);
         let trusted_proxies: Vec<IpAddr> = f
             .trusted_proxies
@@ -425,8 +437,9 @@ impl ServerSettings {
             allow_anonymous_uploads: f.allow_anonymous_uploads.unwrap_or(true),
             default_ttl,
             max_ttl,
-            max_ciphertext_bytes: f.max_ciphertext_bytes.unwrap_or(64 * 1024),
+            max_ciphertext_bytes: f.max_ciphertext_bytes.unwrap_or(128 * 1024),
             staff,
+            certificates,
             insecure_open_claims,
             tls,
             rate_limits: RateLimits {
@@ -466,6 +479,28 @@ impl ServerSettings {
     }
 }
 
+/// The `[[certificates]]`, read: public certificates only, distinct names and certificates.
+fn published_certificates(entries: &[FileCertificate]) -> Result<Vec<crate::api::PublishedCertificate>, String> {
+    if entries.len() > crate::api::MAX_CERTIFICATES {
+        return Err(format!("certificates: at most {} may be published", crate::api::MAX_CERTIFICATES));
+    }
+    let mut out: Vec<crate::api::PublishedCertificate> = Vec::new();
+    for entry in entries {
+        if !crate::cert::valid_name(&entry.name) {
+            return Err(format!("certificates: name {:?} must be 1–64 characters of a–z, A–Z, 0–9, . _ -", entry.name));
+        }
+        let at = format!("certificates: {} ({})", entry.name, entry.file.display());
+        let bytes =
+            crate::files::read_public(&entry.file, crate::cert::MAX_PEM_BYTES).map_err(|e| format!("{at}: {e}"))?;
+        let certificate = crate::cert::parse_public_pem(&bytes).map_err(|e| format!("{at}: {e}"))?;
+        if out.iter().any(|c| c.name == entry.name || c.sha256 == certificate.sha256) {
+            return Err(format!("{at}: published twice (each certificate once, under its own name)"));
+        }
+        out.push(crate::cert::published(&entry.name, &certificate));
+    }
+    Ok(out)
+}
+
 /// The commented default config, printed by `sealpass serve --print-default-config`.
 pub const DEFAULT_CONFIG: &str = r#"# sealpass drop server configuration (TOML).
 # Flags and SEALPASS_* environment variables override what is here.
@@ -489,8 +524,8 @@ allow_anonymous_uploads = true
 default_ttl = "72h"
 max_ttl = "7d"
 
-# Largest ciphertext accepted, in bytes.
-max_ciphertext_bytes = 65536
+# Largest ciphertext accepted, in bytes (room for a 48 KiB key file, sealed and armored).
+max_ciphertext_bytes = 131072
 
 # Per-IP rate limits, in requests per minute (0 = off).
 rate_limit_create_per_minute = 60
@@ -551,7 +586,7 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:8427".parse().unwrap());
         assert_eq!(s.default_ttl, Duration::from_secs(72 * 3600));
         assert_eq!(s.max_ttl, Duration::from_secs(7 * 86_400));
-        assert_eq!(s.max_ciphertext_bytes, 65536);
+        assert_eq!(s.max_ciphertext_bytes, 131072);
         assert!(s.allow_anonymous_uploads);
     }
 

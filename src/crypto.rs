@@ -106,10 +106,53 @@ pub fn recipient_set(mut recipients: Vec<Recipient>) -> Result<Vec<Recipient>, K
 pub fn fingerprint<S: AsRef<str>>(recipients: &[S]) -> String {
     let mut strings: Vec<&str> = recipients.iter().map(|r| r.as_ref().trim()).collect();
     strings.sort_unstable();
-    let digest = Sha256::digest(strings.join("\n").as_bytes());
+    grouped("sp1", &Sha256::digest(strings.join("\n").as_bytes()))
+}
+
+/// SPEC §9: what a server's keys are once it publishes certificates too. `sp2-` and lowercase
+/// base32 of the first 16 bytes of SHA-256 over `sp2`, then the sorted recipient strings, then
+/// the sorted `x509-sha256:<hex>` of each certificate's DER, newline-joined. A server without
+/// certificates keeps its `sp1-` fingerprint, so links and pins made before stay valid.
+pub fn fingerprint_with_certificates<S: AsRef<str>, C: AsRef<str>>(recipients: &[S], certificates: &[C]) -> String {
+    if certificates.is_empty() {
+        return fingerprint(recipients);
+    }
+    let mut keys: Vec<&str> = recipients.iter().map(|r| r.as_ref().trim()).collect();
+    keys.sort_unstable();
+    let mut certs: Vec<String> =
+        certificates.iter().map(|c| format!("x509-sha256:{}", c.as_ref().trim().to_ascii_lowercase())).collect();
+    certs.sort_unstable();
+    let mut lines = vec!["sp2"];
+    lines.extend(keys);
+    lines.extend(certs.iter().map(String::as_str));
+    grouped("sp2", &Sha256::digest(lines.join("\n").as_bytes()))
+}
+
+/// What a fingerprint someone confirmed (in a link or a pin) vouches for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Covered {
+    /// The recipients and every certificate served.
+    Everything,
+    /// The recipients only: an `sp1-` fingerprint from before the server published certificates.
+    RecipientsOnly,
+}
+
+/// Whether `expected` vouches for what a server serves, and for how much of it. `None`: it does
+/// not (keys or certificates were swapped).
+pub fn covers<S: AsRef<str>, C: AsRef<str>>(expected: &str, recipients: &[S], certificates: &[C]) -> Option<Covered> {
+    let expected = expected.trim();
+    if expected.starts_with("sp1-") {
+        let ok = fingerprint(recipients) == expected;
+        let covered = if certificates.is_empty() { Covered::Everything } else { Covered::RecipientsOnly };
+        return ok.then_some(covered);
+    }
+    (fingerprint_with_certificates(recipients, certificates) == expected).then_some(Covered::Everything)
+}
+
+fn grouped(prefix: &str, digest: &[u8]) -> String {
     let encoded = BASE32_NOPAD.encode(&digest[..16]).to_lowercase();
     let groups: Vec<&str> = encoded.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
-    format!("sp1-{}", groups.join("-"))
+    format!("{prefix}-{}", groups.join("-"))
 }
 
 /// The fingerprint of a set of recipients.
@@ -335,6 +378,24 @@ mod tests {
         assert_eq!(groups.len(), 7);
         assert!(groups[..6].iter().all(|g| g.len() == 4) && groups[6].len() == 2);
         assert!(f.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    }
+
+    #[test]
+    fn certificate_fingerprints_are_versioned() {
+        let none: [&str; 0] = [];
+        assert_eq!(fingerprint_with_certificates(&[A], &none), fingerprint(&[A]));
+        let cert = "ab".repeat(32);
+        let v2 = fingerprint_with_certificates(&[A], &[cert.as_str()]);
+        assert!(v2.starts_with("sp2-") && v2.len() == fingerprint(&[A]).len());
+        // printf 'sp2\n%s\nx509-sha256:%s' "$A" "$(printf 'ab%.0s' $(seq 32))" | sha256sum: first 16 bytes, base32
+        assert_eq!(v2, "sp2-72ne-n5fz-q2md-4s4v-o6dd-ikeo-zy");
+        assert_eq!(covers(&v2, &[A], &[cert.as_str()]), Some(Covered::Everything));
+        assert_eq!(covers(&fingerprint(&[A]), &[A], &[cert.as_str()]), Some(Covered::RecipientsOnly));
+        assert_eq!(covers(&fingerprint(&[A]), &[A], &none), Some(Covered::Everything));
+        let swapped = "cd".repeat(32);
+        assert_eq!(covers(&v2, &[A], &[swapped.as_str()]), None);
+        assert_eq!(covers(&v2, &[A], &none), None);
+        assert_eq!(covers(&v2, &[A], &[cert.as_str(), swapped.as_str()]), None);
     }
 
     #[test]

@@ -16,10 +16,12 @@ pub const PAD_BLOCK: usize = 512;
 /// …and to at least this many bytes.
 pub const PAD_MIN: usize = 1024;
 /// Largest envelope a reader accepts, padded.
-pub const MAX_BYTES: usize = 64 * 1024;
-/// Largest envelope sealpass seals: armored, its ciphertext stays within a drop server's
-/// default 64 KiB limit.
-pub const MAX_SEALED_BYTES: usize = 46 * 1024;
+pub const MAX_BYTES: usize = 88 * 1024;
+/// Largest envelope sealpass seals: room for a 48 KiB key file in base64; armored, its
+/// ciphertext (about 112 KiB) stays within a drop server's default 128 KiB limit.
+pub const MAX_SEALED_BYTES: usize = 80 * 1024;
+/// Largest key file sealed as a `key-file` secret.
+pub const MAX_KEY_FILE_BYTES: usize = 48 * 1024;
 
 /// What kind of credential an envelope carries (SPEC §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,6 +40,23 @@ pub enum Kind {
     EntraClientSecret,
     /// Anything else.
     Generic,
+    /// No secret: the customer registered the vendor's certificate in a Salesforce app (JWT
+    /// bearer flow) and sends the app's identifiers.
+    SalesforceJwt,
+    /// No secret: the customer registered the vendor's certificate on an Entra ID app
+    /// registration and sends its identifiers.
+    EntraCertificate,
+    /// A key file (PEM, PKCS #12/PFX, JSON key), base64 in the envelope.
+    KeyFile,
+}
+
+/// The one line a legacy kind shows: what replaces it, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Successor {
+    /// The kinds to use instead.
+    pub kinds: &'static str,
+    /// The retirement facts, in one line (docs/policies.md cites them).
+    pub why: &'static str,
 }
 
 /// How a field's value is checked.
@@ -51,6 +70,81 @@ pub enum FieldType {
     Url,
     /// A secret in its own right: never on argv, never in a report unless revealed.
     Secret,
+    /// A Salesforce consumer key (an app's client id).
+    ConsumerKey,
+    /// A Salesforce My Domain URL.
+    MyDomainUrl,
+    /// A Dataverse environment URL.
+    DataverseUrl,
+    /// An email-shaped username (Salesforce usernames are).
+    Email,
+    /// A certificate thumbprint: SHA-1 (as Entra shows it) or SHA-256, hex.
+    Thumbprint,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// A file's name, without directories.
+    FileName,
+    /// A key file's format: `pem`, `pkcs12` or `json`.
+    KeyFormat,
+}
+
+impl FieldType {
+    /// The shape a value must have, as a regular expression that means the same in Rust's
+    /// `regex` and in JavaScript (the web page runs it too), and what it is, for people.
+    pub fn shape(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            FieldType::Text | FieldType::Secret => return None,
+            FieldType::Guid => (
+                "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$",
+                "a GUID like 00000000-0000-0000-0000-000000000000",
+            ),
+            FieldType::Url => ("^https://[^\\s]+$", "an https:// URL"),
+            FieldType::ConsumerKey => (
+                "^3MVG[0-9A-Za-z._]{20,252}$",
+                "a consumer key as Salesforce shows it (starts with 3MVG, letters, digits, . and _; not the \
+                 consumer secret)",
+            ),
+            FieldType::MyDomainUrl => (
+                "^https://[0-9A-Za-z](?:[0-9A-Za-z-]*[0-9A-Za-z])?(?:--[0-9A-Za-z]+)?\
+                 (?:\\.(?:sandbox|develop|scratch|patch|demo|trailblaze|free))?\\.my\\.salesforce\\.com/?$",
+                "the org's My Domain URL, https://NAME.my.salesforce.com (a sandbox: \
+                 https://NAME--SANDBOX.sandbox.my.salesforce.com)",
+            ),
+            FieldType::DataverseUrl => (
+                "^https://[0-9A-Za-z](?:[0-9A-Za-z-]*[0-9A-Za-z])?\\.(?:crm[0-9]{0,2}\\.dynamics\\.com|\
+                 crm\\.microsoftdynamics\\.us|crm\\.appsplatform\\.us|crm\\.dynamics\\.cn)/?$",
+                "the Dataverse environment URL, https://ORG.crm.dynamics.com (crm2, crm4, … in other regions)",
+            ),
+            FieldType::Email => {
+                ("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", "a username in the form of an email address, e.g. kore@acme.example")
+            }
+            FieldType::Thumbprint => (
+                "^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$",
+                "the certificate's thumbprint as Entra ID shows it: 40 hexadecimal digits (SHA-1), or 64 (SHA-256)",
+            ),
+            FieldType::Date => ("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "a date, YYYY-MM-DD"),
+            FieldType::FileName => ("^[^/\\\\]{1,255}$", "a file name without directories"),
+            FieldType::KeyFormat => ("^(?:pem|pkcs12|json)$", "pem, pkcs12 or json"),
+        })
+    }
+
+    /// Its name in the catalog (`GET /v1/policies`), which the web page reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Guid => "guid",
+            FieldType::Url => "url",
+            FieldType::Secret => "secret",
+            FieldType::ConsumerKey => "consumer-key",
+            FieldType::MyDomainUrl => "my-domain-url",
+            FieldType::DataverseUrl => "dataverse-url",
+            FieldType::Email => "email",
+            FieldType::Thumbprint => "thumbprint",
+            FieldType::Date => "date",
+            FieldType::FileName => "file-name",
+            FieldType::KeyFormat => "key-format",
+        }
+    }
 }
 
 /// A field a kind knows.
@@ -70,13 +164,16 @@ const fn field(name: &'static str, required: bool, ty: FieldType) -> FieldSpec {
 
 impl Kind {
     /// Every kind, in the order SPEC §2 lists them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 9] = [
         Kind::SalesforcePassword,
         Kind::SalesforceClientCredentials,
         Kind::DynamicsAppPassword,
         Kind::DynamicsPassword,
         Kind::EntraClientSecret,
         Kind::Generic,
+        Kind::SalesforceJwt,
+        Kind::EntraCertificate,
+        Kind::KeyFile,
     ];
 
     /// The kind's name, as in the envelope and on the command line.
@@ -88,6 +185,65 @@ impl Kind {
             Kind::DynamicsPassword => "dynamics-password",
             Kind::EntraClientSecret => "entra-client-secret",
             Kind::Generic => "generic",
+            Kind::SalesforceJwt => "salesforce-jwt",
+            Kind::EntraCertificate => "entra-certificate",
+            Kind::KeyFile => "key-file",
+        }
+    }
+
+    /// Whether an envelope of this kind carries a secret at all (SPEC §9: two do not).
+    pub fn has_secret(self) -> bool {
+        !matches!(self, Kind::SalesforceJwt | Kind::EntraCertificate)
+    }
+
+    /// Whether the customer registers the vendor's certificate for this kind.
+    pub fn registers_certificate(self) -> bool {
+        !self.has_secret()
+    }
+
+    /// How the customer registers the vendor's certificate, step by step, for the kinds that
+    /// do; `{file}` and `{thumbprint}` stand for the certificate's file and SHA-1 thumbprint.
+    pub fn registration_steps(self) -> &'static [&'static str] {
+        match self {
+            Kind::SalesforceJwt => &[
+                "In Salesforce Setup, open External Client App Manager and create an external client app for the \
+                 vendor (or edit the connected app you made for it); enable OAuth with the scopes api and \
+                 refresh_token, offline_access.",
+                "Enable the JWT bearer flow and upload the vendor's certificate, {file}.",
+                "In the app's policies, set Permitted Users to \"Admin approved users are pre-authorized\" and add \
+                 the integration user's profile or permission set.",
+                "Give below the app's Consumer Key (not its secret), the integration user's username and your My \
+                 Domain URL (Setup > My Domain).",
+            ],
+            Kind::EntraCertificate => &[
+                "In the Microsoft Entra admin center, open App registrations and register an application for the \
+                 vendor (single tenant), or open the one you made for it.",
+                "Under Certificates & secrets > Certificates, upload the vendor's certificate, {file}; the \
+                 thumbprint Entra shows must be {thumbprint}.",
+                "In the Power Platform admin center, open the environment > Settings > Users + permissions > \
+                 Application users, add the app as a new app user and give it the security role the vendor needs.",
+                "Give below the Directory (tenant) ID and Application (client) ID from the app's Overview, the \
+                 environment URL, and the thumbprint Entra shows.",
+            ],
+            _ => &[],
+        }
+    }
+
+    /// What replaces a legacy kind, and why.
+    pub fn successor(self) -> Option<Successor> {
+        match self {
+            Kind::SalesforcePassword => Some(Successor {
+                kinds: "salesforce-jwt (no secret at all) or salesforce-client-credentials",
+                why: "Salesforce is retiring password logins for integrations: SOAP login() is unavailable from API \
+                      v65.0 and off by default in new orgs, and ends in Summer '27; the OAuth username-password flow \
+                      is blocked by default",
+            }),
+            Kind::DynamicsAppPassword => Some(Successor {
+                kinds: "entra-certificate (no secret at all) or entra-client-secret",
+                why: "Microsoft app passwords are legacy: they work only with per-user MFA, not with Conditional \
+                      Access or security defaults; Dataverse server-to-server access uses an Entra app registration",
+            }),
+            _ => None,
         }
     }
 
@@ -96,14 +252,16 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// The policy a secret of this kind is checked against unless told otherwise.
-    pub fn default_policy(self) -> &'static str {
+    /// The policy a secret of this kind is checked against unless told otherwise; `None` for
+    /// the kinds whose content is checked otherwise (no secret; a key file's structure).
+    pub fn default_policy(self) -> Option<&'static str> {
         match self {
-            Kind::SalesforcePassword => "salesforce",
-            Kind::SalesforceClientCredentials | Kind::Generic => "strong",
-            Kind::DynamicsAppPassword => "microsoft-app-password",
-            Kind::DynamicsPassword => "entra-password",
-            Kind::EntraClientSecret => "entra-client-secret",
+            Kind::SalesforcePassword => Some("salesforce"),
+            Kind::SalesforceClientCredentials | Kind::Generic => Some("strong"),
+            Kind::DynamicsAppPassword => Some("microsoft-app-password"),
+            Kind::DynamicsPassword => Some("entra-password"),
+            Kind::EntraClientSecret => Some("entra-client-secret"),
+            Kind::SalesforceJwt | Kind::EntraCertificate | Kind::KeyFile => None,
         }
     }
 
@@ -112,16 +270,36 @@ impl Kind {
         use FieldType::*;
         const SALESFORCE: &[FieldSpec] =
             &[field("username", true, Text), field("security_token", false, Secret), field("instance_url", false, Url)];
-        const CLIENT_CREDENTIALS: &[FieldSpec] = &[field("consumer_key", true, Text), field("instance_url", true, Url)];
-        const DYNAMICS: &[FieldSpec] = &[field("username", true, Text), field("environment_url", false, Url)];
-        const ENTRA_APP: &[FieldSpec] =
-            &[field("tenant_id", true, Guid), field("client_id", true, Guid), field("environment_url", false, Url)];
+        const CLIENT_CREDENTIALS: &[FieldSpec] =
+            &[field("consumer_key", true, ConsumerKey), field("instance_url", true, MyDomainUrl)];
+        const DYNAMICS: &[FieldSpec] = &[field("username", true, Text), field("environment_url", false, DataverseUrl)];
+        const ENTRA_APP: &[FieldSpec] = &[
+            field("tenant_id", true, Guid),
+            field("client_id", true, Guid),
+            field("environment_url", false, DataverseUrl),
+            field("expires_on", false, Date),
+        ];
+        const JWT: &[FieldSpec] = &[
+            field("consumer_key", true, ConsumerKey),
+            field("username", true, Email),
+            field("instance_url", true, MyDomainUrl),
+        ];
+        const ENTRA_CERTIFICATE: &[FieldSpec] = &[
+            field("tenant_id", true, Guid),
+            field("client_id", true, Guid),
+            field("environment_url", true, DataverseUrl),
+            field("thumbprint", true, Thumbprint),
+        ];
+        const KEY_FILE: &[FieldSpec] = &[field("filename", true, FileName), field("format", true, KeyFormat)];
         match self {
             Kind::SalesforcePassword => SALESFORCE,
             Kind::SalesforceClientCredentials => CLIENT_CREDENTIALS,
             Kind::DynamicsAppPassword | Kind::DynamicsPassword => DYNAMICS,
             Kind::EntraClientSecret => ENTRA_APP,
             Kind::Generic => &[],
+            Kind::SalesforceJwt => JWT,
+            Kind::EntraCertificate => ENTRA_CERTIFICATE,
+            Kind::KeyFile => KEY_FILE,
         }
     }
 
@@ -229,7 +407,8 @@ struct Wire {
 struct WireOut<'a> {
     v: u64,
     kind: Kind,
-    secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
     fields: BTreeMap<&'a str, &'a str>,
     policy: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -244,10 +423,21 @@ struct WireOut<'a> {
     allow_weak: bool,
 }
 
-fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+/// Whether `value` has the shape `ty` asks for (and, for a date, is one).
+fn has_shape(ty: FieldType, value: &str) -> bool {
+    let Some((pattern, _)) = ty.shape() else { return true };
+    let shaped = regex::Regex::new(pattern).is_ok_and(|re| re.is_match(value));
+    shaped && (ty != FieldType::Date || is_date(value))
+}
+
+/// `YYYY-MM-DD` that names a real day.
+fn is_date(value: &str) -> bool {
+    let mut parts = value.split('-').map(str::parse::<u16>);
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(month) = time::Month::try_from(m as u8) else { return false };
+    time::Date::from_calendar_date(i32::from(y), month, d as u8).is_ok() && m <= 12 && d <= 31
 }
 
 /// Check one field value against the kind's spec.
@@ -275,11 +465,8 @@ pub fn validate_field(kind: Kind, name: &str, value: &str) -> Result<(), Envelop
     if value.trim().is_empty() {
         return err(format!("field {name} is empty"));
     }
-    match spec.ty {
-        FieldType::Guid if !is_guid(value.trim()) => {
-            err(format!("field {name} must be a GUID like 00000000-0000-0000-0000-000000000000"))
-        }
-        FieldType::Url if !value.trim().starts_with("https://") => err(format!("field {name} must be an https:// URL")),
+    match spec.ty.shape() {
+        Some((_, expected)) if !has_shape(spec.ty, value.trim()) => err(format!("field {name} must be {expected}")),
         _ => Ok(()),
     }
 }
@@ -287,6 +474,12 @@ pub fn validate_field(kind: Kind, name: &str, value: &str) -> Result<(), Envelop
 impl Envelope {
     /// Check that the envelope's fields fit its kind: all required present, none unknown.
     pub fn validate_fields(&self) -> Result<(), EnvelopeError> {
+        if !self.kind.has_secret() && !self.secret.expose_secret().is_empty() {
+            return Err(EnvelopeError::Field(format!("kind {} carries no secret", self.kind)));
+        }
+        if self.kind == Kind::KeyFile {
+            key_file_bytes(&self.secret)?;
+        }
         for (name, value) in &self.fields {
             validate_field(self.kind, name, value.expose_secret())?;
         }
@@ -309,7 +502,7 @@ impl Envelope {
         let wire = WireOut {
             v: VERSION,
             kind: self.kind,
-            secret: self.secret.expose_secret(),
+            secret: self.kind.has_secret().then(|| self.secret.expose_secret()),
             fields: self.fields.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).collect(),
             policy: &self.policy,
             rules: &self.rules,
@@ -356,12 +549,16 @@ impl Envelope {
             let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
             EnvelopeError::UnknownKind(printable(&kind_name), known.join(", "))
         })?;
-        if probe.secret.is_none() {
-            return Err(EnvelopeError::MissingSecret);
+        match (kind.has_secret(), probe.secret.is_some()) {
+            (true, false) => return Err(EnvelopeError::MissingSecret),
+            (false, true) => {
+                return Err(EnvelopeError::Malformed(format!("kind {kind} carries no secret, and this one has one")));
+            }
+            _ => {}
         }
         let wire: Wire = serde_json::from_slice(bytes).map_err(json_error)?;
-        let secret = wire.secret.ok_or(EnvelopeError::MissingSecret)?;
-        if secret.expose_secret().is_empty() {
+        let secret = wire.secret.unwrap_or_else(|| SecretString::from(""));
+        if kind.has_secret() && secret.expose_secret().is_empty() {
             return Err(EnvelopeError::MissingSecret);
         }
         // Everything here is shown to the receiver and comes from an unauthenticated sender:
@@ -395,6 +592,25 @@ impl Envelope {
         envelope.validate_fields()?;
         Ok(envelope)
     }
+}
+
+/// A key file's bytes, from a `key-file` envelope's secret (standard base64).
+pub fn key_file_bytes(secret: &SecretString) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
+    let text = secret.expose_secret().as_bytes();
+    let mut bytes = Zeroizing::new(vec![0; data_encoding::BASE64.decode_len(text.len()).unwrap_or(0)]);
+    let n = data_encoding::BASE64
+        .decode_mut(text, &mut bytes)
+        .map_err(|_| EnvelopeError::Field("a key-file secret must be the file in base64".into()))?;
+    bytes.truncate(n);
+    if bytes.is_empty() || bytes.len() > MAX_KEY_FILE_BYTES {
+        return Err(EnvelopeError::Field(format!("a key file must hold 1 byte to {} KiB", MAX_KEY_FILE_BYTES / 1024)));
+    }
+    Ok(bytes)
+}
+
+/// A key file as a `key-file` envelope's secret.
+pub fn key_file_secret(bytes: &[u8]) -> SecretString {
+    SecretString::from(data_encoding::BASE64.encode(bytes))
 }
 
 /// A JSON error without the text it choked on, which may be part of a secret.

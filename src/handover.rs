@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::api::{self, DropCreated, RequestState};
+use crate::cert::Certificate;
 use crate::client::{Client, ClientError};
-use crate::crypto::{self, Identities, Recipient};
+use crate::contents::{self, Against};
+use crate::crypto::{self, Covered, Identities, Recipient};
 use crate::envelope::{Envelope, Kind};
 use crate::link;
 use crate::output::shown;
@@ -56,6 +58,18 @@ pub enum HandoverError {
     /// The recipients cannot be used.
     #[error("the recipients are unusable: {0}")]
     Recipients(String),
+    /// A certificate the server publishes cannot be used.
+    #[error("the server publishes a certificate that is not usable ({0}); nothing was sent. Tell the vendor")]
+    Certificates(String),
+    /// The kind needs the vendor's certificate, and it is not vouched for.
+    #[error("{0}")]
+    CertificateUnconfirmed(String),
+    /// The content fails its check (a key file's structure, an identifier), never sealed.
+    #[error("this {} is not what it must be (see the report above); nothing was sealed: fix it", .report.policy)]
+    Invalid {
+        /// Which rules failed.
+        report: Box<Report>,
+    },
     /// The secret fails the policy and the sender did not allow it.
     #[error("{}", weak(.report))]
     Weak {
@@ -184,6 +198,68 @@ pub struct Destination {
     pub asked: Option<Asked>,
     /// The longest TTL the server takes, when its `/v1/info` was read on the way.
     pub max_ttl_seconds: Option<u64>,
+    /// The certificates the server publishes, each read from its PEM.
+    pub certificates: Vec<Certificate>,
+    /// Their names, as the server publishes them (file-name safe).
+    pub certificate_names: Vec<String>,
+    /// What the fingerprint the user trusts vouches for.
+    pub covered: Covered,
+}
+
+impl Destination {
+    /// The vendor's certificates for a kind whose hand-over registers them: only when the
+    /// fingerprint the user trusts covers them.
+    pub fn certificates_for(&self, kind: Kind) -> Result<&[Certificate], HandoverError> {
+        if !kind.registers_certificate() {
+            return Ok(&self.certificates);
+        }
+        if self.certificates.is_empty() {
+            return Err(HandoverError::CertificateUnconfirmed(format!(
+                "{} registers the vendor's certificate, and this server publishes none: ask the vendor",
+                a(kind)
+            )));
+        }
+        if self.covered != Covered::Everything {
+            let how = if self.asked.is_some() {
+                "this link's fingerprint (sp1-…) predates certificates and cannot vouch for them: ask the vendor for a \
+                 new link"
+            } else {
+                "the fingerprint you pinned does not cover them: run `sealpass init` again and confirm the new \
+                 fingerprint with the vendor"
+            };
+            return Err(HandoverError::CertificateUnconfirmed(format!(
+                "{} registers the vendor's certificate, but {how}",
+                a(kind)
+            )));
+        }
+        Ok(&self.certificates)
+    }
+}
+
+/// The server's certificates, each read from its PEM (its stated hashes must be the PEM's).
+pub fn certificates(info: &api::Info) -> Result<Vec<Certificate>, HandoverError> {
+    if info.certificates.len() > api::MAX_CERTIFICATES {
+        return Err(HandoverError::Certificates(format!("more than {}", api::MAX_CERTIFICATES)));
+    }
+    info.certificates
+        .iter()
+        .map(|c| {
+            crate::cert::verify_published(c)
+                .map_err(|e| HandoverError::Certificates(format!("{}: {e}", shown(&c.name))))
+        })
+        .collect()
+}
+
+/// Whether `expected` vouches for the server's keys and certificates, and how far.
+fn vouched(expected: &str, info: &api::Info, certs: &[Certificate]) -> Option<Covered> {
+    let hashes: Vec<&str> = certs.iter().map(|c| c.sha256.as_str()).collect();
+    crypto::covers(expected, &info.recipients, &hashes)
+}
+
+/// What `info` serves, fingerprinted as a link or pin made now would be.
+pub fn served_fingerprint(info: &api::Info, certs: &[Certificate]) -> String {
+    let hashes: Vec<&str> = certs.iter().map(|c| c.sha256.as_str()).collect();
+    crypto::fingerprint_with_certificates(&info.recipients, &hashes)
 }
 
 fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, HandoverError> {
@@ -200,15 +276,16 @@ fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, HandoverError> {
 pub async fn answering(request: link::Request) -> Result<Destination, HandoverError> {
     let client = Client::new(&request.server)?;
     let info = client.info().await?;
-    let served = crypto::fingerprint(&info.recipients);
-    if served != request.fingerprint {
+    let certs = certificates(&info)?;
+    let served = served_fingerprint(&info, &certs);
+    let Some(covered) = vouched(&request.fingerprint, &info, &certs) else {
         return Err(HandoverError::KeysChanged {
             served,
             expected: request.fingerprint.clone(),
             expected_from: "your link names",
             next: "Ask the vendor, through another channel, for a new link.".into(),
         });
-    }
+    };
     let status = client.request_status(&request.id, &request.token).await?;
     match status.state {
         RequestState::Open => {}
@@ -223,6 +300,9 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
         recipients,
         asked: Some(Asked { link: request, label: status.label, kind }),
         max_ttl_seconds: Some(info.limits.max_ttl_seconds),
+        certificate_names: info.certificates.iter().map(|c| c.name.clone()).collect(),
+        certificates: certs,
+        covered,
     })
 }
 
@@ -230,8 +310,9 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
 pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> Result<Destination, HandoverError> {
     let client = Client::new(server)?;
     let info = client.info().await?;
-    let served = crypto::fingerprint(&info.recipients);
-    if served != fingerprint {
+    let certs = certificates(&info)?;
+    let served = served_fingerprint(&info, &certs);
+    let Some(covered) = vouched(fingerprint, &info, &certs) else {
         return Err(HandoverError::KeysChanged {
             served,
             expected: fingerprint.to_owned(),
@@ -241,7 +322,7 @@ pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> R
                  --server {server}` again."
             ),
         });
-    }
+    };
     let recipients = parse_recipients(recipients)?;
     Ok(Destination {
         client,
@@ -249,6 +330,9 @@ pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> R
         recipients,
         asked: None,
         max_ttl_seconds: Some(info.limits.max_ttl_seconds),
+        certificate_names: info.certificates.iter().map(|c| c.name.clone()).collect(),
+        certificates: certs,
+        covered,
     })
 }
 
@@ -256,7 +340,16 @@ pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> R
 pub fn direct(server: &str, recipients: Vec<Recipient>) -> Result<Destination, HandoverError> {
     let recipients = crypto::recipient_set(recipients).map_err(|e| HandoverError::Recipients(e.to_string()))?;
     let fingerprint = crypto::fingerprint_of(&recipients);
-    Ok(Destination { client: Client::new(server)?, fingerprint, recipients, asked: None, max_ttl_seconds: None })
+    Ok(Destination {
+        client: Client::new(server)?,
+        fingerprint,
+        recipients,
+        asked: None,
+        max_ttl_seconds: None,
+        certificates: Vec::new(),
+        certificate_names: Vec::new(),
+        covered: Covered::RecipientsOnly,
+    })
 }
 
 /// What the sender hands over, before it is checked.
@@ -267,8 +360,8 @@ pub struct Intake {
     pub secret: SecretString,
     /// Its fields (each already checked for its shape).
     pub fields: BTreeMap<String, SecretString>,
-    /// The policy to check it against.
-    pub policy: Policy,
+    /// The policy to check it against (kinds with a password-like secret).
+    pub policy: Option<Policy>,
     /// A note for the receiver.
     pub note: Option<String>,
     /// Who sends it (unauthenticated).
@@ -277,11 +370,21 @@ pub struct Intake {
     pub allow_weak: bool,
 }
 
-/// The envelope for `intake`, answering `request`: the secret checked against its policy
-/// (refused unless `allow_weak`), every field checked. Also returns the policy's report.
-pub fn envelope(intake: Intake, request: Option<String>) -> Result<(Envelope, Report), HandoverError> {
-    let username = intake.fields.get("username").map(|u| u.expose_secret().to_owned());
-    let report = intake.policy.check(intake.secret.expose_secret(), username.as_deref());
+/// The envelope for `intake`, answering `request`: its content checked ([`contents::check`]:
+/// a secret against its policy, refused unless `allow_weak`; a key file or identifiers always
+/// refused when they fail, against the destination's `certificates`), every field checked. Also
+/// returns the report.
+pub fn envelope(
+    intake: Intake,
+    request: Option<String>,
+    certificates: Option<&[Certificate]>,
+) -> Result<(Envelope, Report), HandoverError> {
+    let against = Against { policy: intake.policy.as_ref(), certificates };
+    let report = contents::check(intake.kind, &intake.secret, &intake.fields, against);
+    let policed = intake.policy.is_some() && intake.kind.has_secret() && intake.kind != Kind::KeyFile;
+    if !report.compliant && !policed {
+        return Err(HandoverError::Invalid { report: Box::new(report) });
+    }
     if !report.compliant && !intake.allow_weak {
         return Err(HandoverError::Weak { report: Box::new(report) });
     }
@@ -289,8 +392,8 @@ pub fn envelope(intake: Intake, request: Option<String>) -> Result<(Envelope, Re
         kind: intake.kind,
         secret: intake.secret,
         fields: intake.fields,
-        policy: Some(intake.policy.name.clone()),
-        rules: intake.policy.rules_source.clone(),
+        policy: Some(report.policy.clone()),
+        rules: intake.policy.as_ref().and_then(|p| p.rules_source.clone()),
         note: intake.note,
         request,
         created_at: now_rfc3339(),

@@ -30,6 +30,7 @@ pub mod cli;
 pub mod client;
 #[cfg(feature = "server")]
 pub mod config;
+pub mod contents;
 pub mod crypto;
 pub mod duration;
 pub mod envelope;
@@ -38,6 +39,7 @@ pub mod files;
 pub mod generate;
 pub mod handover;
 pub mod harden;
+pub mod keyfile;
 pub mod link;
 pub mod output;
 pub mod policy;

@@ -136,9 +136,15 @@ pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
         H::Server(cause) | H::NotAcknowledged { cause } => client_exit(cause),
         H::RequestAnswered | H::RequestExpired => Exit::Unavailable,
         H::UnknownKind(_) | H::WrongKind { .. } | H::Envelope(_) => Exit::Usage,
-        H::Weak { .. } => Exit::Policy,
+        H::Weak { .. } | H::Invalid { .. } => Exit::Policy,
         H::WrongDrop | H::Decrypt(_) | H::RequestMismatch { .. } => Exit::Decrypt,
-        H::KeysChanged { .. } | H::Recipients(_) | H::Seal(_) | H::ForeignPickup { .. } | H::HandOn(_) => Exit::Error,
+        H::KeysChanged { .. }
+        | H::Recipients(_)
+        | H::Certificates(_)
+        | H::CertificateUnconfirmed(_)
+        | H::Seal(_)
+        | H::ForeignPickup { .. }
+        | H::HandOn(_) => Exit::Error,
     };
     Failure::new(exit, e)
 }

@@ -129,7 +129,7 @@ async fn walk(
     }
     let asked = to.asked.as_ref().ok_or_else(|| failed("request", "no request"))?;
     n.say(&format!("server keys match the link: {}; answering {} ({})", to.fingerprint, asked.label, asked.kind));
-    let policy = Policy::preset(asked.kind.default_policy()).map_err(Failure::usage)?;
+    let policy = Policy::preset(asked.kind.default_policy().unwrap_or("strong")).map_err(Failure::usage)?;
     let generator = Generator::new(&policy, None).map_err(Failure::usage)?;
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::try_from_os_rng().map_err(|e| failed("rng", e))?;
     let username = "kore@acme.example";
@@ -145,12 +145,12 @@ async fn walk(
         kind: asked.kind,
         secret: SecretString::from(password.as_str()),
         fields: [("username".to_owned(), SecretString::from(username))].into_iter().collect(),
-        policy,
+        policy: Some(policy),
         note: None,
         sender: None,
         allow_weak: false,
     };
-    let (envelope, _) = handover::envelope(intake, Some(asked.link.id.clone())).map_err(handover_failure)?;
+    let (envelope, _) = handover::envelope(intake, Some(asked.link.id.clone()), None).map_err(handover_failure)?;
     let drop = handover::send(&to, &envelope, Some(3600)).await.map_err(handover_failure)?;
     n.say(&format!("sealed and uploaded: {}", drop.pickup_url));
 
@@ -166,7 +166,7 @@ async fn walk(
         "sealpass receive <pickup link> -o password.txt",
     );
     let received = handover::receive(client, alice, &drop.id, identities, |opened, _| {
-        let policy = Policy::preset(opened.kind.default_policy()).map_err(|e| e.to_string())?;
+        let policy = Policy::preset(opened.kind.default_policy().unwrap_or("strong")).map_err(|e| e.to_string())?;
         let report = policy.check(opened.secret.expose_secret(), Some(username));
         Ok((report, opened.secret.expose_secret() == password.as_str()))
     })
@@ -205,12 +205,12 @@ async fn walk(
         kind: Kind::Generic,
         secret: SecretString::from(password.as_str()),
         fields: Default::default(),
-        policy: Policy::preset(Kind::Generic.default_policy()).map_err(Failure::usage)?,
+        policy: Some(Policy::preset("strong").map_err(Failure::usage)?),
         note: Some("sent by mistake".into()),
         sender: None,
         allow_weak: false,
     };
-    let (mistake, _) = handover::envelope(intake, None).map_err(handover_failure)?;
+    let (mistake, _) = handover::envelope(intake, None, None).map_err(handover_failure)?;
     let second = handover::send(&anonymous, &mistake, Some(600)).await.map_err(handover_failure)?;
     client.revoke(&second.id, second.manage_token.expose_secret()).await.map_err(client_failure)?;
     n.say("revoked");

@@ -68,12 +68,22 @@ pub(crate) struct EnvelopeArgs {
     /// Seal even if the secret fails the policy (recorded in the envelope)
     #[arg(long)]
     allow_weak: bool,
+    /// Kind key-file: seal this file (PEM, PKCS #12/PFX or JSON key, up to 48 KiB) as the secret,
+    /// byte for byte, with its name and format
+    #[arg(long, value_name = "PATH", conflicts_with = "generate")]
+    pub(crate) file: Option<PathBuf>,
 }
 
 impl EnvelopeArgs {
-    /// The kind asked for, if any.
+    /// The kind asked for, if any (`--file` alone means key-file).
     pub(crate) fn kind(&self) -> Result<Option<Kind>, Failure> {
-        Ok(self.kind)
+        match (self.kind, &self.file) {
+            (Some(kind), Some(_)) if kind != Kind::KeyFile => {
+                Err(Failure::usage(format!("--file seals a key file: it goes with --kind key-file, not {kind}")))
+            }
+            (None, Some(_)) => Ok(Some(Kind::KeyFile)),
+            (kind, _) => Ok(kind),
+        }
     }
 }
 
@@ -223,21 +233,110 @@ fn generated_rules(policy: &Policy, length: usize) -> Policy {
     rules
 }
 
-/// Build the checked envelope from the arguments: shared by `seal` and `send`.
+/// The fields a kind without a secret still needs, asked for one by one on a terminal (they are
+/// identifiers, not secrets: typed visibly). Without a terminal nothing is asked.
+fn ask_missing_fields(
+    kind: Kind,
+    fields: &mut BTreeMap<String, SecretString>,
+    printer: &Printer,
+) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(());
+    }
+    let missing: Vec<_> = kind.fields().iter().filter(|f| f.required && !fields.contains_key(f.name)).collect();
+    for spec in missing {
+        let expected = spec.ty.shape().map(|(_, e)| format!(" ({e})")).unwrap_or_default();
+        loop {
+            printer.prompt(&format!("{}{expected}: ", spec.name));
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?;
+            if line.is_empty() {
+                return Err(Failure::usage("stopped: nothing was sealed"));
+            }
+            match validate_field(kind, spec.name, line.trim()) {
+                Ok(()) => {
+                    fields.insert(spec.name.to_owned(), SecretString::from(line.trim()));
+                    break;
+                }
+                Err(e) => printer.warn(&e.to_string()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A key file read for sealing: its bytes as the secret, its name and detected format as fields.
+fn key_file(path: &std::path::Path, fields: &mut BTreeMap<String, SecretString>) -> Result<SecretString, Failure> {
+    let limit = crate::envelope::MAX_KEY_FILE_BYTES;
+    let bytes = zeroize::Zeroizing::new(files::read_public(path, limit).map_err(|e| match e {
+        files::FileError::TooLarge(..) => {
+            Failure::usage(format!("{}: a key file may be at most {} KiB", path.display(), limit / 1024))
+        }
+        other => Failure::new(Exit::Error, other),
+    })?);
+    let format = crate::keyfile::detect(&bytes)
+        .map_err(|e| Failure::new(Exit::Policy, anyhow::anyhow!("{}: {e}", path.display())))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| Failure::usage(format!("{}: the file's name must be text", path.display())))?;
+    for (key, value) in [("filename", name), ("format", format.name())] {
+        if fields.insert(key.to_owned(), SecretString::from(value)).is_some() {
+            return Err(Failure::usage(format!("--file sets the {key} field itself: drop --field {key}=…")));
+        }
+    }
+    Ok(crate::envelope::key_file_secret(&bytes))
+}
+
+/// Build the checked envelope from the arguments: shared by `seal` and `send`. `certificates`
+/// are the vendor's, when the destination publishes them (an Entra thumbprint is checked
+/// against them).
 pub(crate) fn build_envelope(
     args: &EnvelopeArgs,
     kind: Kind,
     request: Option<String>,
     flow: Flow,
     printer: &Printer,
+    certificates: Option<&[crate::cert::Certificate]>,
 ) -> Result<Envelope, Failure> {
-    let fields = fields(kind, args)?;
-    let policy = args.policy.resolve_or(Some(kind.default_policy()))?;
+    let mut fields = fields(kind, args)?;
+    let policy = match kind.default_policy() {
+        Some(default) => Some(args.policy.resolve_or(Some(default))?),
+        None if args.policy.given() => {
+            return Err(Failure::usage(format!(
+                "--policy and --rules check secrets; {} is checked by its {} instead",
+                handover::a(kind),
+                if kind == Kind::KeyFile { "structure" } else { "identifiers' shapes" }
+            )));
+        }
+        None => None,
+    };
+    if args.file.is_some() && kind != Kind::KeyFile {
+        return Err(Failure::usage(format!("--file seals a key file, and this is {}", handover::a(kind))));
+    }
+    if args.generate && policy.is_none() {
+        return Err(Failure::usage(format!("--generate makes passwords; {} holds none", handover::a(kind))));
+    }
     let username = fields.get("username").map(|u| u.expose_secret().to_owned());
-    let (secret, policy) = if args.generate {
-        generated_secret(&policy, args, username.as_deref(), printer, flow)?
-    } else {
-        (typed_secret()?, policy)
+    let (secret, policy) = match (&policy, kind) {
+        (_, Kind::KeyFile) => {
+            let path = args.file.as_deref().ok_or_else(|| {
+                Failure::usage("a key-file is sealed from a file: give --file PATH (PEM, PKCS #12/PFX or JSON key)")
+            })?;
+            (key_file(path, &mut fields)?, None)
+        }
+        (None, _) => {
+            ask_missing_fields(kind, &mut fields, printer)?;
+            (SecretString::from(""), None)
+        }
+        (Some(policy), _) if args.generate => {
+            let (secret, rules) = generated_secret(policy, args, username.as_deref(), printer, flow)?;
+            (secret, Some(rules))
+        }
+        (Some(_), _) => (typed_secret()?, policy),
     };
     let intake = Intake {
         kind,
@@ -248,7 +347,7 @@ pub(crate) fn build_envelope(
         sender: args.sender.clone(),
         allow_weak: args.allow_weak,
     };
-    match handover::envelope(intake, request) {
+    match handover::envelope(intake, request, certificates) {
         Ok((envelope, report)) => {
             if !report.compliant {
                 printer.note(&printer.report_text(&report));
@@ -256,8 +355,8 @@ pub(crate) fn build_envelope(
             }
             Ok(envelope)
         }
-        Err(e @ HandoverError::Weak { .. }) => {
-            if let HandoverError::Weak { report } = &e {
+        Err(e @ (HandoverError::Weak { .. } | HandoverError::Invalid { .. })) => {
+            if let HandoverError::Weak { report } | HandoverError::Invalid { report } = &e {
                 printer.note(&printer.report_text(report));
             }
             Err(super::handover_failure(e))

@@ -60,30 +60,59 @@ pub(crate) struct Opened<'a> {
     allow_weak: bool,
 }
 
-/// The policy to validate against: the receiver's if given, else the kind's default. The
-/// sender's claim is only reported: anyone with the public key can seal an envelope, and a
-/// claimed `custom` rule of `minlength: 1` must not make a weak secret pass.
+/// The policy to validate against: the receiver's if given, else the kind's default; none for
+/// the kinds checked by their structure or identifiers. The sender's claim is only reported:
+/// anyone with the public key can seal an envelope, and a claimed `custom` rule of
+/// `minlength: 1` must not make a weak secret pass.
 pub(crate) fn policy_for(
     args: &PolicyArgs,
     envelope: &Envelope,
     warnings: &mut Vec<String>,
-) -> Result<Policy, Failure> {
-    let policy = if args.given() {
-        args.resolve_or(None)?
-    } else {
-        Policy::preset(envelope.kind.default_policy()).map_err(Failure::usage)?
+) -> Result<Option<Policy>, Failure> {
+    let Some(default) = envelope.kind.default_policy() else {
+        if args.given() {
+            warnings.push(format!("--policy does not apply: {} is checked by its content", envelope.kind));
+        }
+        return Ok(None);
     };
+    let policy = if args.given() { args.resolve_or(None)? } else { Policy::preset(default).map_err(Failure::usage)? };
     if let Some(claimed) = envelope.policy.as_deref().filter(|c| *c != policy.name) {
         let how = if args.given() { "as you asked" } else { "the kind's default; pass --policy to choose" };
         warnings.push(format!("checked against {} ({how}); the sender checked against {claimed}", policy.name));
     }
-    Ok(policy)
+    Ok(Some(policy))
+}
+
+/// What the receiver hands on: the secret; a key file's exact bytes; for a kind without a
+/// secret, its identifiers as one line of JSON (`{"kind":…,"fields":{…}}`).
+pub(crate) fn payload(envelope: &Envelope) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    if envelope.kind == crate::envelope::Kind::KeyFile {
+        return crate::envelope::key_file_bytes(&envelope.secret).map_err(|e| Failure::new(Exit::Decrypt, e));
+    }
+    if !envelope.kind.has_secret() {
+        let fields: std::collections::BTreeMap<&str, &str> =
+            envelope.fields.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).collect();
+        let mut line = serde_json::to_vec(&serde_json::json!({"kind": envelope.kind.name(), "fields": fields}))
+            .map_err(anyhow::Error::from)?;
+        line.push(b'\n');
+        return Ok(Zeroizing::new(line));
+    }
+    Ok(Zeroizing::new(envelope.secret.expose_secret().as_bytes().to_vec()))
+}
+
+/// `--reveal` writes the payload to stdout: not a binary key file onto a terminal.
+pub(crate) fn revealable(envelope: &Envelope) -> Result<(), Failure> {
+    let binary = envelope.fields.get("format").is_some_and(|f| f.expose_secret() == "pkcs12");
+    if envelope.kind == crate::envelope::Kind::KeyFile && binary && std::io::stdout().is_terminal() {
+        return Err(Failure::usage("this key file is binary (PKCS #12): write it with -o FILE, not onto a terminal"));
+    }
+    Ok(())
 }
 
 impl<'a> Opened<'a> {
     /// The report for `envelope` checked against `policy`; the secret and secret fields only
     /// when `reveal`.
-    pub(crate) fn new(envelope: &'a Envelope, policy: &'a str, report: &'a Report, reveal: bool) -> Opened<'a> {
+    pub(crate) fn new(envelope: &'a Envelope, report: &'a Report, reveal: bool) -> Opened<'a> {
         let fields = envelope
             .fields
             .iter()
@@ -93,11 +122,11 @@ impl<'a> Opened<'a> {
         Opened {
             kind: envelope.kind.name(),
             fields,
-            policy,
+            policy: &report.policy,
             compliant: report.compliant,
             rules: &report.rules,
             warnings: &report.warnings,
-            secret: reveal.then(|| envelope.secret.expose_secret()),
+            secret: (reveal && envelope.kind.has_secret()).then(|| envelope.secret.expose_secret()),
             created_at: &envelope.created_at,
             note: envelope.note.as_deref(),
             sender: envelope.sender.as_deref(),
@@ -107,18 +136,35 @@ impl<'a> Opened<'a> {
     }
 }
 
-/// Check an opened envelope's secret against the receiver's policy (see [`policy_for`]), with
-/// the warnings a receiver should see.
-pub(crate) fn validate(args: &PolicyArgs, envelope: &Envelope) -> Result<(Policy, Report), Failure> {
+/// Check an opened envelope's content (see [`crate::contents::check`]) against the receiver's
+/// policy ([`policy_for`]) and, when known, the vendor's certificates, with the warnings a
+/// receiver should see.
+pub(crate) fn validate(
+    args: &PolicyArgs,
+    envelope: &Envelope,
+    certificates: Option<&[crate::cert::Certificate]>,
+) -> Result<Report, Failure> {
     let mut warnings = Vec::new();
     let policy = policy_for(args, envelope, &mut warnings)?;
-    let username = envelope.fields.get("username").map(|u| u.expose_secret().to_owned());
-    let mut report = policy.check(envelope.secret.expose_secret(), username.as_deref());
+    let against = crate::contents::Against { policy: policy.as_ref(), certificates };
+    let mut report = crate::contents::check(envelope.kind, &envelope.secret, &envelope.fields, against);
     if envelope.allow_weak {
         warnings.push("the sender sealed this knowing it fails their policy (--allow-weak)".into());
     }
+    if let Some(successor) = envelope.kind.successor() {
+        warnings.push(format!("{} is a legacy kind: use {} ({})", envelope.kind, successor.kinds, successor.why));
+    }
     report.warnings.extend(warnings);
-    Ok((policy, report))
+    Ok(report)
+}
+
+/// What `--reveal` prints: the payload, with a newline after a secret (a key file's bytes and
+/// the identifiers' JSON line stay as they are).
+pub(crate) fn with_newline(envelope: &Envelope, mut payload: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
+    if envelope.kind.has_secret() && envelope.kind != crate::envelope::Kind::KeyFile {
+        payload.push(b'\n');
+    }
+    payload
 }
 
 /// Decrypt and parse; every failure here is exit 5 with a message saying what is wrong.
@@ -168,19 +214,21 @@ pub(crate) fn run(args: OpenArgs, ctx: &super::Context) -> Result<Exit, Failure>
         }
     };
     let envelope = decrypt(&ciphertext, &identities)?;
-    let (policy, report) = validate(&args.policy, &envelope)?;
+    let report = validate(&args.policy, &envelope, None)?;
+    let payload = payload(&envelope)?;
+    if args.reveal {
+        revealable(&envelope)?;
+    }
 
     if let Some(path) = &args.output {
-        files::write_new_private(path, envelope.secret.expose_secret().as_bytes())?;
+        files::write_new_private(path, &payload)?;
     }
     if printer.json() {
         // It may hold the secret: written through the wiped sink.
-        printer.secret_json_line(&Opened::new(&envelope, &policy.name, &report, args.reveal))?;
+        printer.secret_json_line(&Opened::new(&envelope, &report, args.reveal))?;
     } else if args.reveal {
         printer.note(&human(printer, &envelope, &report));
-        let mut line = Zeroizing::new(envelope.secret.expose_secret().to_owned());
-        line.push('\n');
-        printer.secret_sink_write(line.as_bytes())?;
+        printer.secret_sink_write(&with_newline(&envelope, payload))?;
     } else {
         printer.lines(&human(printer, &envelope, &report))?;
         if let Some(path) = &args.output {

@@ -83,7 +83,7 @@ pub(crate) fn run(args: SealArgs, ctx: &super::Context) -> Result<Exit, Failure>
     let recipients = args.recipients.resolve()?;
     let kind = args.envelope.kind()?.unwrap_or(Kind::Generic);
     let flow = Flow { stdout_free: args.output.is_some(), confirm_set: false, password_in_json: false };
-    let envelope = build_envelope(&args.envelope, kind, None, flow, printer)?;
+    let envelope = build_envelope(&args.envelope, kind, None, flow, printer, None)?;
     let plaintext = envelope.to_padded_bytes().map_err(Failure::usage)?;
     let armored = crypto::seal(&plaintext, &recipients)?;
     match &args.output {

@@ -60,6 +60,62 @@ pub(crate) struct SendArgs {
     /// With --generate on a terminal: don't wait for "set it on the account, then press Enter"
     #[arg(long)]
     yes: bool,
+    /// For salesforce-jwt and entra-certificate: where to save the vendor's certificate to
+    /// register (NAME.crt; an identical file is left as it is)
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    certificate_dir: PathBuf,
+}
+
+/// Save the vendor's certificates for the customer to register, and say how: the fingerprint
+/// the link or pin vouched for covers them.
+fn show_registration(
+    kind: Kind,
+    certificates: &[crate::cert::Certificate],
+    names: &[String],
+    dir: &std::path::Path,
+    printer: &crate::output::Printer,
+) -> Result<(), Failure> {
+    let now = time::OffsetDateTime::now_utc();
+    if certificates.iter().all(|c| c.not_after < now) {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!("the vendor's certificate has expired, so registering it is of no use: ask the vendor"),
+        ));
+    }
+    let mut files = Vec::new();
+    for (certificate, name) in certificates.iter().zip(names).filter(|(c, _)| c.not_after >= now) {
+        let path = dir.join(format!("{name}.crt"));
+        match std::fs::read(&path) {
+            Ok(existing) if existing == certificate.pem.as_bytes() => {}
+            Ok(_) => {
+                return Err(Failure::usage(format!(
+                    "{} exists and holds something else: choose another --certificate-dir",
+                    path.display()
+                )));
+            }
+            Err(_) => std::fs::write(&path, &certificate.pem)
+                .map_err(|e| anyhow::anyhow!("could not save the vendor's certificate to {}: {e}", path.display()))?,
+        }
+        printer.note(&format!(
+            "The vendor's certificate, saved to {}:\n{}\n",
+            path.display(),
+            super::cert::describe(certificate)
+        ));
+        files.push((path, certificate.sha1_thumbprint.clone()));
+    }
+    let file = files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>().join(" and ");
+    let thumbprint = files.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join(" or ");
+    let steps: Vec<String> = kind
+        .registration_steps()
+        .iter()
+        .enumerate()
+        .map(|(i, step)| format!("  {}. {}", i + 1, step.replace("{file}", &file).replace("{thumbprint}", &thumbprint)))
+        .collect();
+    printer.note(&format!(
+        "No secret leaves your organisation: register this certificate, then send back only the identifiers.\n{}",
+        steps.join("\n")
+    ));
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -208,12 +264,20 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             }
             None => args.envelope.kind()?.unwrap_or(Kind::Generic),
         };
+        if let Some(successor) = kind.successor().filter(|_| !printer.json()) {
+            printer.warn(&format!("{kind} is a legacy kind; prefer {}: {}", successor.kinds, successor.why));
+        }
+        let certificates = to.certificates_for(kind).map_err(handover_failure)?;
+        if kind.registers_certificate() {
+            show_registration(kind, certificates, &to.certificate_names, &args.certificate_dir, printer)?;
+        }
 
         // Check and seal before anything leaves the machine.
         // stdout carries the pickup link; with --print-generated the password comes first, for a script.
         let flow = Flow { stdout_free: true, confirm_set: !args.yes, password_in_json: args.json };
         let request_id = to.asked.as_ref().map(|a| a.link.id.clone());
-        let envelope = super::intake::build_envelope(&args.envelope, kind, request_id, flow, printer)?;
+        let envelope =
+            super::intake::build_envelope(&args.envelope, kind, request_id, flow, printer, Some(certificates))?;
         let sent = handover::send(&to, &envelope, ttl).await;
         // A drop stored under a pickup link we refuse is still a drop: keep its manage token so
         // the revoke the message suggests works.
@@ -340,9 +404,15 @@ pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure
             ),
         ));
     }
-    let served = crypto::fingerprint(&info.recipients);
+    let certificates = handover::certificates(&info).map_err(handover_failure)?;
+    let served = handover::served_fingerprint(&info, &certificates);
     let previous = config.pin(&server).cloned();
-    printer.note(&format!("{server} seals to:\n  {}\nfingerprint: {served}", info.recipients.join("\n  ")));
+    let mut shown_certs = String::new();
+    for (c, published) in certificates.iter().zip(&info.certificates) {
+        shown_certs.push_str(&format!("\nand publishes certificate {}:\n{}", published.name, super::cert::describe(c)));
+    }
+    printer
+        .note(&format!("{server} seals to:\n  {}{shown_certs}\nfingerprint: {served}", info.recipients.join("\n  ")));
     if let Some(old) = previous.as_ref().filter(|p| p.fingerprint != served) {
         printer.warn(&format!(
             "THE KEYS CHANGED since you confirmed {} on this machine. Confirm the new ones with the vendor first.",

@@ -7,10 +7,9 @@ use std::process::{Command, Stdio};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use zeroize::Zeroizing;
 
 use super::keys::load_identities;
-use super::open::{Opened, human, validate};
+use super::open::{Opened, human, payload, revealable, validate, with_newline};
 use super::send::ttl_seconds;
 use super::settings::{self, ClientConfig};
 use super::{PolicyArgs, block_on, client_failure, handover_failure};
@@ -96,6 +95,15 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
              sealpass send '<link>'",
             shown(&created.expires_at)
         ));
+        if args.kind.registers_certificate() {
+            printer.note(
+                "No secret will exist: the customer registers your published certificate and sends back \
+                          only the identifiers.",
+            );
+        }
+        if let Some(successor) = args.kind.successor() {
+            printer.warn(&format!("{} is a legacy kind; prefer {}: {}", args.kind, successor.kinds, successor.why));
+        }
     }
     if args.qr {
         let tty = std::io::stderr().is_terminal() && !crate::output::no_color_requested();
@@ -202,7 +210,7 @@ struct Received<'a> {
 }
 
 /// Give the secret to a command on its stdin.
-fn exec(cmd: &str, secret: &str) -> Result<(), String> {
+fn exec(cmd: &str, secret: &[u8]) -> Result<(), String> {
     let mut command = Command::new("sh");
     command.arg("-c").arg(cmd);
     // The command gets the secret on stdin and nothing else of ours: no staff token, no config.
@@ -220,7 +228,7 @@ fn exec(cmd: &str, secret: &str) -> Result<(), String> {
     if let Some(mut stdin) = child.stdin.take() {
         // Exactly the secret, like -o: no trailing newline for the command to store with it.
         // A command that exits without reading is judged by its exit status below.
-        let _ = stdin.write_all(secret.as_bytes());
+        let _ = stdin.write_all(secret);
     }
     let status = child.wait().map_err(|e| format!("the --exec command: {e}"))?;
     if !status.success() {
@@ -261,20 +269,34 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         output_free(path)?;
     }
     let (client, token) = args.staff.resolve(Some(&own), config)?;
-    block_on(async {
+    let refused = std::cell::Cell::new(false);
+    let outcome = block_on(async {
+        // The certificates this server publishes: an Entra answer must name one of them.
+        let info = client.info().await.map_err(client_failure)?;
+        let certificates: Vec<crate::cert::Certificate> =
+            info.certificates.iter().filter_map(|c| crate::cert::verify_published(c).ok()).collect();
         let received = handover::receive(&client, token.expose_secret(), &pickup.id, &identities, |envelope, claim| {
-            let (policy, report) = validate(&args.policy, envelope).map_err(|f| f.error.to_string())?;
+            let report = validate(&args.policy, envelope, Some(&certificates)).map_err(|f| f.error.to_string())?;
+            // Identifiers that fail (a thumbprint not the vendor's) are refused, not handed on.
+            if !envelope.kind.has_secret() && !report.compliant {
+                printer.note(&human(printer, envelope, &report));
+                refused.set(true);
+                return Err(format!("refusing {}: it fails its check (above)", handover::a(envelope.kind)));
+            }
+            if args.reveal {
+                revealable(envelope).map_err(|f| f.error.to_string())?;
+            }
+            let payload = payload(envelope).map_err(|f| f.error.to_string())?;
             // Hand on first; the acknowledgement follows only once that worked.
             if let Some(path) = &args.output {
-                files::write_new_private(path, envelope.secret.expose_secret().as_bytes())
-                    .map_err(|e| e.to_string())?;
+                files::write_new_private(path, &payload).map_err(|e| e.to_string())?;
             }
             if let Some(cmd) = &args.exec {
-                exec(cmd, envelope.secret.expose_secret())?;
+                exec(cmd, &payload)?;
             }
             let shown_report = if printer.json() {
                 printer.secret_json_line(&Received {
-                    opened: Opened::new(envelope, &policy.name, &report, args.reveal),
+                    opened: Opened::new(envelope, &report, args.reveal),
                     id: &claim.id,
                     claimed_by: &claim.claimed_by,
                     request_id: claim.request_id.as_deref(),
@@ -284,9 +306,7 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                 let text = human(printer, envelope, &report);
                 if args.reveal {
                     printer.note(&text);
-                    let mut line = Zeroizing::new(envelope.secret.expose_secret().as_bytes().to_vec());
-                    line.push(b'\n');
-                    printer.secret_sink_write(&line)
+                    printer.secret_sink_write(&with_newline(envelope, payload))
                 } else {
                     printer.lines(&text)
                 }
@@ -298,12 +318,26 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         .map_err(handover_failure)?;
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));
+            if let Some(path) = &args.output {
+                printer.note(&format!("wrote {} to {} (mode 0600)", what_written(&received.envelope), path.display()));
+            }
             if !received.handed {
                 printer.warn("the secret fails the policy: ask the customer for a new one");
             }
         }
         Ok(if received.handed { Exit::Ok } else { Exit::Policy })
-    })
+    });
+    // A refused answer is a policy failure (exit 3), left claimed and unacknowledged.
+    outcome.map_err(|f| if refused.get() { Failure::new(Exit::Policy, f.error) } else { f })
+}
+
+/// What `-o` received, in words.
+fn what_written(envelope: &crate::envelope::Envelope) -> &'static str {
+    match envelope.kind {
+        crate::envelope::Kind::KeyFile => "the key file, byte for byte,",
+        kind if !kind.has_secret() => "the identifiers (JSON)",
+        _ => "the secret",
+    }
 }
 
 /// `-o FILE` must be a new file in an existing directory: checked before the claim.

@@ -3,24 +3,46 @@
 
 use super::*;
 
+/// A consumer key of the shape Salesforce shows (made up).
+pub(crate) const CONSUMER_KEY: &str =
+    "3MVG9fTLmJ60pJ5JnY9ZxsxDq1Hh4bFbD.FoNzxmHJmbjTNp3hKzMH8R_tM2vR5L4xKcZYkDq3eZp6WnXoAbCdEf";
+
 fn sample(kind: Kind) -> Envelope {
     let fields: &[(&str, &str)] = match kind {
         Kind::SalesforcePassword => &[("username", "kore@acme.example"), ("security_token", "TOKENVALUE123")],
         Kind::SalesforceClientCredentials => {
-            &[("consumer_key", "3MVG9abc"), ("instance_url", "https://acme.my.salesforce.com")]
+            &[("consumer_key", CONSUMER_KEY), ("instance_url", "https://acme.my.salesforce.com")]
         }
         Kind::DynamicsAppPassword | Kind::DynamicsPassword => &[("username", "kore@acme.example")],
         Kind::EntraClientSecret => &[
             ("tenant_id", "0f8fad5b-d9cb-469f-a165-70867728950e"),
             ("client_id", "7c9e6679-7425-40de-944b-e07fc1f90ae7"),
+            ("expires_on", "2027-06-30"),
         ],
         Kind::Generic => &[("what", "ftp")],
+        Kind::SalesforceJwt => &[
+            ("consumer_key", CONSUMER_KEY),
+            ("username", "kore@acme.example"),
+            ("instance_url", "https://acme--uat.sandbox.my.salesforce.com"),
+        ],
+        Kind::EntraCertificate => &[
+            ("tenant_id", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+            ("client_id", "7c9e6679-7425-40de-944b-e07fc1f90ae7"),
+            ("environment_url", "https://acme.crm4.dynamics.com"),
+            ("thumbprint", "C34E43840C420AC6AC7DBACF117C2DF9F6B8ADB9"),
+        ],
+        Kind::KeyFile => &[("filename", "vendor.pem"), ("format", "pem")],
+    };
+    let secret = match kind {
+        Kind::SalesforceJwt | Kind::EntraCertificate => SecretString::from(""),
+        Kind::KeyFile => key_file_secret(b"-----BEGIN PRIVATE KEY-----\n\0binary\xff\n"),
+        _ => SecretString::from("s3cr3t-VALUE-that-must-not-leak"),
     };
     Envelope {
         kind,
-        secret: SecretString::from("s3cr3t-VALUE-that-must-not-leak"),
+        secret,
         fields: fields.iter().map(|(k, v)| ((*k).to_owned(), SecretString::from(*v))).collect(),
-        policy: Some(kind.default_policy().to_owned()),
+        policy: kind.default_policy().map(str::to_owned),
         rules: None,
         note: Some("hello".into()),
         request: None,
@@ -40,7 +62,46 @@ fn every_kind_round_trips() {
         assert_eq!(back.secret.expose_secret(), e.secret.expose_secret());
         assert_eq!(back.fields.len(), e.fields.len());
         assert_eq!(back.note.as_deref(), Some("hello"));
-        assert_eq!(back.policy.as_deref(), Some(kind.default_policy()));
+        assert_eq!(back.policy.as_deref(), kind.default_policy());
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert_eq!(text.contains("\"secret\""), kind.has_secret(), "{kind}");
+    }
+    let file = sample(Kind::KeyFile);
+    assert_eq!(&key_file_bytes(&file.secret).unwrap()[..], b"-----BEGIN PRIVATE KEY-----\n\0binary\xff\n");
+}
+
+#[test]
+fn kinds_without_a_secret_carry_none_and_fields_have_their_shapes() {
+    let jwt = r#"{"v":1,"kind":"salesforce-jwt","created_at":"2026-11-27T12:00:00Z","fields":{}}"#;
+    assert!(Envelope::from_bytes(jwt.as_bytes()).unwrap_err().to_string().contains("consumer_key"));
+    let with_secret = jwt.replace("\"fields\"", "\"secret\":\"x\",\"fields\"");
+    assert!(Envelope::from_bytes(with_secret.as_bytes()).unwrap_err().to_string().contains("carries no secret"));
+    let cases = [
+        (Kind::SalesforceJwt, "consumer_key", "not-a-key", "starts with 3MVG"),
+        (Kind::SalesforceJwt, "instance_url", "https://login.salesforce.com", "My Domain"),
+        (Kind::SalesforceClientCredentials, "instance_url", "https://acme.my.salesforce.com.evil.example", "My Domain"),
+        (Kind::SalesforceJwt, "username", "kore", "email"),
+        (Kind::EntraCertificate, "environment_url", "https://acme.dynamics.com", "Dataverse"),
+        (Kind::DynamicsPassword, "environment_url", "https://crm.evil.example/acme.crm.dynamics.com", "Dataverse"),
+        (Kind::EntraCertificate, "tenant_id", "acme.onmicrosoft.com", "GUID"),
+        (Kind::EntraCertificate, "thumbprint", "C34E4384", "40 hexadecimal"),
+        (Kind::EntraClientSecret, "expires_on", "2027-02-30", "YYYY-MM-DD"),
+        (Kind::KeyFile, "filename", "../etc/passwd", "without directories"),
+        (Kind::KeyFile, "format", "der", "pem, pkcs12 or json"),
+    ];
+    for (kind, field, value, says) in cases {
+        let e = validate_field(kind, field, value).unwrap_err().to_string();
+        assert!(e.contains(says), "{kind} {field}={value}: {e}");
+    }
+    for (kind, field, value) in [
+        (Kind::SalesforceJwt, "instance_url", "https://acme-dev-ed.develop.my.salesforce.com"),
+        (Kind::SalesforceJwt, "instance_url", "https://ACME.my.salesforce.com/"),
+        (Kind::EntraCertificate, "environment_url", "https://contoso.crm.dynamics.com"),
+        (Kind::EntraCertificate, "environment_url", "https://contoso-test.crm11.dynamics.com"),
+        (Kind::EntraCertificate, "thumbprint", &"ab".repeat(32)),
+        (Kind::EntraClientSecret, "expires_on", "2028-02-29"),
+    ] {
+        validate_field(kind, field, value).unwrap_or_else(|e| panic!("{field}={value}: {e}"));
     }
 }
 
@@ -56,7 +117,7 @@ fn padding_is_to_512_at_least_1024_and_hides_length() {
     assert_eq!(bytes.len() % 512, 0);
     assert_eq!(bytes.len(), 2048);
     assert!(bytes.ends_with(b"    "));
-    e.secret = SecretString::from("x".repeat(50_000));
+    e.secret = SecretString::from("x".repeat(MAX_SEALED_BYTES));
     assert_eq!(e.to_padded_bytes().unwrap_err(), EnvelopeError::TooLargeToSeal);
 }
 

@@ -58,7 +58,11 @@ impl AppState {
     pub fn new(settings: ServerSettings, store: Arc<dyn Store>) -> AppState {
         let info = Info {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            fingerprint: crate::crypto::fingerprint(&settings.recipients),
+            fingerprint: crate::crypto::fingerprint_with_certificates(
+                &settings.recipients,
+                &settings.certificates.iter().map(|c| c.sha256.as_str()).collect::<Vec<_>>(),
+            ),
+            certificates: settings.certificates.clone(),
             recipients: settings.recipients.clone(),
             limits: Limits {
                 max_ciphertext_bytes: settings.max_ciphertext_bytes,

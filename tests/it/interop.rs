@@ -123,7 +123,7 @@ fn hostile_inputs_exit_5_with_a_clear_message() {
     for (envelope, says) in [
         (envelope_with(1, "ftp-password", SECRET, "strong", ""), "unknown credential kind"),
         (format!("{:<1024}", r#"{"v":1,"kind":"generic","created_at":"2026-11-27T12:00:00Z"}"#), "no secret"),
-        (format!("{}{}", envelope_json(1), " ".repeat(70_000)), "larger than 64 KiB"),
+        (format!("{}{}", envelope_json(1), " ".repeat(90_200)), "larger than 88 KiB"),
     ] {
         let sealed = age(&["-r", &r], envelope.as_bytes(), home.dir.path()).raw_stdout;
         let run = home.sealpass(&["open", "-i", "v.key"], &sealed);

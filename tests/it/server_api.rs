@@ -13,7 +13,7 @@ async fn info_health_ready_metrics() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(info["recipients"][0], s.recipients[0]);
     assert_eq!(info["fingerprint"], sealpass::crypto::fingerprint(&s.recipients));
-    assert_eq!(info["limits"]["max_ciphertext_bytes"], 65536);
+    assert_eq!(info["limits"]["max_ciphertext_bytes"], 131072);
     assert_eq!(info["limits"]["default_ttl_seconds"], 72 * 3600);
     assert_eq!(info["anonymous_uploads"], true);
     assert_eq!(call(s.req(Method::GET, "/healthz")).await.0, StatusCode::OK);

@@ -42,9 +42,19 @@ pub async fn create_request(
             format!("the label must be 1–{} printable characters", api::MAX_LABEL_CHARS),
         ));
     }
-    if Kind::from_name(&req.kind).is_none() {
+    let Some(kind) = Kind::from_name(&req.kind) else {
         let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
         return Err(ApiError::bad("bad_kind", format!("unknown kind; known kinds: {}", known.join(", "))));
+    };
+    // The customer would have nothing to register.
+    if kind.registers_certificate() && state.info.certificates.is_empty() {
+        return Err(ApiError::bad(
+            "no_certificate",
+            format!(
+                "kind {kind} has the customer register the vendor's certificate, and this server publishes none: add \
+                 [[certificates]] to its config (sealpass cert new makes one)"
+            ),
+        ));
     }
     let now = now();
     let (id, upload_token) = (auth::new_id()?, auth::new_token()?);
