@@ -35,12 +35,46 @@ pub fn check(kind: Kind, secret: &SecretString, fields: &BTreeMap<String, Secret
     if !kind.has_secret() {
         return identifiers(kind, fields, against.certificates);
     }
-    match against.policy {
+    let mut report = match against.policy {
         Some(policy) => {
             let username = fields.get("username").map(|u| u.expose_secret().to_owned());
             policy.check(secret.expose_secret(), username.as_deref())
         }
         None => failed("none", "policy", format!("no policy to check {} against", kind)),
+    };
+    if let Some(warning) = fields.get("expires_on").and_then(|d| expiry_warning(d.expose_secret(), today())) {
+        report.warnings.push(warning);
+    }
+    report
+}
+
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// A client secret's recorded expiry, when it is near or past: Entra stops accepting it then.
+fn expiry_warning(date: &str, today: time::Date) -> Option<String> {
+    let mut parts = date.split('-').filter_map(|p| p.parse::<u16>().ok());
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    let expires = time::Date::from_calendar_date(i32::from(y), time::Month::try_from(m as u8).ok()?, d as u8).ok()?;
+    let days = (expires - today).whole_days();
+    match days {
+        ..0 => Some(format!("the secret expired on {date}: Entra ID no longer accepts it; make a new one")),
+        0..=30 => Some(format!("the secret expires on {date}, in {days} days: plan its replacement")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_secret_near_or_past_its_expiry_warns() {
+        let today = time::Date::from_calendar_date(2026, time::Month::December, 1).unwrap();
+        assert!(expiry_warning("2026-11-30", today).unwrap().contains("expired"));
+        assert!(expiry_warning("2026-12-15", today).unwrap().contains("in 14 days"));
+        assert_eq!(expiry_warning("2027-12-01", today), None);
     }
 }
 

@@ -339,6 +339,9 @@ pub enum EnvelopeError {
     /// A field is missing, unknown or malformed.
     #[error("{0}")]
     Field(String),
+    /// A field's value has not the shape its CRM gives it (a policy violation, exit 3).
+    #[error("{0}")]
+    Shape(String),
 }
 
 /// A credential with its context: the plaintext sealed inside age.
@@ -466,7 +469,9 @@ pub fn validate_field(kind: Kind, name: &str, value: &str) -> Result<(), Envelop
         return err(format!("field {name} is empty"));
     }
     match spec.ty.shape() {
-        Some((_, expected)) if !has_shape(spec.ty, value.trim()) => err(format!("field {name} must be {expected}")),
+        Some((_, expected)) if !has_shape(spec.ty, value.trim()) => {
+            Err(EnvelopeError::Shape(format!("field {name} must be {expected}")))
+        }
         _ => Ok(()),
     }
 }

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::PolicyArgs;
 use super::input::{MAX_SECRET_BYTES, read_one_secret};
-use crate::envelope::{Envelope, FieldType, Kind, validate_field};
+use crate::envelope::{Envelope, EnvelopeError, FieldType, Kind, validate_field};
 use crate::exit::{Exit, Failure};
 use crate::files;
 use crate::generate::Generator;
@@ -96,7 +96,10 @@ fn split_kv(arg: &str, flag: &str) -> Result<(String, String), Failure> {
 fn fields(kind: Kind, args: &EnvelopeArgs) -> Result<BTreeMap<String, SecretString>, Failure> {
     let mut out = BTreeMap::new();
     let mut put = |key: String, value: &str| -> Result<(), Failure> {
-        validate_field(kind, &key, value).map_err(Failure::usage)?;
+        validate_field(kind, &key, value).map_err(|e| match e {
+            EnvelopeError::Shape(_) => Failure::new(Exit::Policy, e),
+            other => Failure::usage(other),
+        })?;
         if out.insert(key.clone(), SecretString::from(value.trim())).is_some() {
             return Err(Failure::usage(format!("field {key} is given twice")));
         }
@@ -267,6 +270,32 @@ fn ask_missing_fields(
     Ok(())
 }
 
+/// An Entra client secret's expiry, asked on a terminal (optional: Enter skips it), so the
+/// vendor knows when to ask for the next one.
+fn ask_expiry(fields: &mut BTreeMap<String, SecretString>, printer: &Printer) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(());
+    }
+    loop {
+        printer.prompt("When does the secret expire? (YYYY-MM-DD, the Expires column in Entra; Enter to skip): ");
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?;
+        let date = line.trim();
+        if date.is_empty() {
+            return Ok(());
+        }
+        match validate_field(Kind::EntraClientSecret, "expires_on", date) {
+            Ok(()) => {
+                fields.insert("expires_on".into(), SecretString::from(date));
+                return Ok(());
+            }
+            Err(e) => printer.warn(&e.to_string()),
+        }
+    }
+}
+
 /// A key file read for sealing: its bytes as the secret, its name and detected format as fields.
 fn key_file(path: &std::path::Path, fields: &mut BTreeMap<String, SecretString>) -> Result<SecretString, Failure> {
     let limit = crate::envelope::MAX_KEY_FILE_BYTES;
@@ -338,6 +367,9 @@ pub(crate) fn build_envelope(
         }
         (Some(_), _) => (typed_secret()?, policy),
     };
+    if kind == Kind::EntraClientSecret && !fields.contains_key("expires_on") {
+        ask_expiry(&mut fields, printer)?;
+    }
     let intake = Intake {
         kind,
         secret,

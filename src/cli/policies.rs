@@ -1,7 +1,7 @@
 //! `sealpass policies`: the built-in policies with their rules, from the catalog (the same
 //! document `GET /v1/policies` serves and the web page runs on).
 
-use crate::catalog::{PolicyEntry, catalog};
+use crate::catalog::{KindEntry, PolicyEntry, catalog};
 use crate::exit::{Exit, Failure};
 
 #[derive(Debug, clap::Args)]
@@ -37,6 +37,23 @@ fn human(e: &PolicyEntry) -> String {
     text
 }
 
+/// A kind in one line (two for a legacy kind): what it checks, and what replaces it.
+fn kind_line(k: &KindEntry) -> String {
+    let checked = match (k.default_policy, k.has_secret) {
+        (Some(policy), _) => format!("policy {policy}"),
+        (None, true) => "its structure".to_owned(),
+        (None, false) => "no secret: the customer registers the vendor's certificate".to_owned(),
+    };
+    let fields: Vec<String> =
+        k.fields.iter().map(|f| if f.required { f.name.to_owned() } else { format!("[{}]", f.name) }).collect();
+    let fields = if fields.is_empty() { "any KEY=VALUE".to_owned() } else { fields.join(" ") };
+    let mut line = format!("  {:<30} {checked}; fields: {fields}", k.name);
+    if let Some(s) = &k.successor {
+        line.push_str(&format!("\n  {:<30} legacy: use {} — {}", "", s.kinds, s.why));
+    }
+    line
+}
+
 pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let catalog = catalog();
@@ -44,7 +61,8 @@ pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
         printer.json_line(&catalog)?;
     } else {
         let text: Vec<String> = catalog.policies.iter().map(human).collect();
-        printer.lines(&text.join("\n"))?;
+        let kinds: Vec<String> = catalog.kinds.iter().map(kind_line).collect();
+        printer.lines(&format!("{}\nkinds:\n{}", text.join("\n"), kinds.join("\n")))?;
     }
     Ok(Exit::Ok)
 }

@@ -2,6 +2,7 @@
 //! tests of the library's promises.
 
 mod cctv;
+mod certificates;
 mod check_cli;
 mod cli_edges;
 mod envelope_cli;
