@@ -235,8 +235,8 @@ impl Kind {
             Kind::SalesforcePassword => Some(Successor {
                 kinds: "salesforce-jwt (no secret at all) or salesforce-client-credentials",
                 why: "Salesforce is retiring password logins for integrations: SOAP login() is unavailable from API \
-                      v65.0 and off by default in new orgs, and ends in Summer '27; the OAuth username-password flow \
-                      is blocked by default",
+                      v65.0, off by default in orgs created from Winter '26 and removed in Summer '27, and the OAuth \
+                      username-password flow is blocked by default in orgs created since Summer '23",
             }),
             Kind::DynamicsAppPassword => Some(Successor {
                 kinds: "entra-certificate (no secret at all) or entra-client-secret",

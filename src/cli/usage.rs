@@ -57,8 +57,9 @@ pub(super) fn redacted(err: &clap::Error) -> String {
     if !valid.is_empty() {
         text.push_str(&format!(" Possible values: {}.", valid.join(", ")));
     }
+    // clap lists its suggestions from the least to the most similar: the last is the best.
     for kind in [ContextKind::SuggestedSubcommand, ContextKind::SuggestedArg] {
-        if let Some(s) = context_strings(err, kind).first() {
+        if let Some(s) = context_strings(err, kind).last() {
             text.push_str(&format!(" Did you mean `{s}`?"));
         }
     }

@@ -373,8 +373,8 @@ fn a_swapped_certificate_breaks_the_link_and_an_old_link_vouches_for_keys_only()
     assert!(swapped.stderr.contains("not the ones your link names"), "{}", swapped.stderr);
     assert_eq!(vendor.inbox_len(), 0);
     // The old sp1 link still works for what it vouches for: the recipients.
-    let password = customer
-        .sealpass(&["send", &old, "-u", "kore@acme.example", "--generate", "--print-generated", "--json"], "");
+    let password =
+        customer.sealpass(&["send", &old, "-u", "kore@acme.example", "--generate", "--print-generated", "--json"], "");
     password.expect(0);
     // But it cannot vouch for a certificate: an sp1 fingerprint on a certificate request is refused.
     let jwt_now = vendor.request("salesforce-jwt");

@@ -95,7 +95,12 @@ fn every_kind_round_trips_through_the_binary() {
         ),
         (
             "salesforce-client-credentials",
-            &["--field", "consumer_key=3MVG9xyz", "--field", "instance_url=https://acme.my.salesforce.com"],
+            &[
+                "--field",
+                "consumer_key=3MVG9fTLmJ60pJ5JnY9ZxsxDq1Hh4bFbD.FoNzxmHJmbjTNp3hKzMH8R_tM2vR5L4xK",
+                "--field",
+                "instance_url=https://acme.my.salesforce.com",
+            ],
             "Zq8!kR2#mW9$vB4%tN7^",
         ),
         ("dynamics-app-password", &["-u", "kore@acme.example"], "qhdmxwzkplrtbvns"),
@@ -201,8 +206,9 @@ fn fields_are_checked_and_secret_fields_stay_off_argv_and_out_of_reports() {
         ],
         "x",
     );
-    bad_guid.expect(2);
-    assert!(bad_guid.stderr.contains("GUID"));
+    // A value of the wrong shape is a policy violation: exit 3, naming the shape.
+    bad_guid.expect(3);
+    assert!(bad_guid.stderr.contains("GUID like 00000000"));
     let on_argv = home.sealpass(
         &[
             "seal",

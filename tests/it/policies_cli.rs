@@ -32,7 +32,7 @@ fn json_gives_the_catalog_with_runnable_rules() {
     assert_eq!(catalog["kinds"][0]["name"], "salesforce-password");
     assert_eq!(
         catalog["kinds"][0]["fields"][0],
-        serde_json::json!({"name": "username", "required": true, "type": "text"})
+        serde_json::json!({"name": "username", "required": true, "type": "text", "pattern": null, "expected": null})
     );
     let bits = sf["generates"]["entropy_bits"].as_f64().unwrap();
     assert!((bits - 196.1).abs() < 0.05, "{bits}");

@@ -117,9 +117,9 @@ async fn bad_input_gets_clear_errors_and_stores_nothing() {
     is_error(&call(post(json!({"ciphertext": truncated}).to_string())).await, StatusCode::BAD_REQUEST, "not_age");
     let binary_in_armor = armored.replace("BEGIN AGE", "BEGIN PGP");
     is_error(&call(post(json!({"ciphertext": binary_in_armor}).to_string())).await, StatusCode::BAD_REQUEST, "not_age");
-    let huge = format!("{armored}{}", "A".repeat(70_000));
+    let huge = format!("{armored}{}", "A".repeat(140_000));
     is_error(&call(post(json!({"ciphertext": huge}).to_string())).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
-    is_error(&call(post("x".repeat(200_000))).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    is_error(&call(post("x".repeat(400_000))).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
     for ttl in [0, 7 * 86_400 + 1] {
         let body = json!({"ciphertext": armored, "ttl_seconds": ttl}).to_string();
         is_error(&call(post(body)).await, StatusCode::BAD_REQUEST, "bad_ttl");

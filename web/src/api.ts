@@ -11,6 +11,16 @@ export interface Info {
   limits: { max_ciphertext_bytes: number; default_ttl_seconds: number; max_ttl_seconds: number };
   anonymous_uploads: boolean;
   public_url: string;
+  /** The vendor's certificates for customers to register (older servers: absent). */
+  certificates?: PublishedCertificate[];
+}
+
+export interface PublishedCertificate {
+  name: string;
+  pem: string;
+  sha256: string;
+  sha1_thumbprint: string;
+  not_after: string;
 }
 
 export interface RequestStatus {

@@ -1,5 +1,7 @@
 // A recipient set's fingerprint (SPEC §4), as the Rust side computes it: the first 16 bytes of
-// SHA-256 over the sorted, newline-joined recipients, lowercase base32, in groups of four.
+// SHA-256 over the sorted, newline-joined recipients, lowercase base32, in groups of four; and,
+// once a server publishes certificates, its `sp2-` version covering them too (SPEC §9), with
+// each certificate read from its PEM here, never from the hashes the server states.
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -19,13 +21,83 @@ export function base32(bytes: Uint8Array): string {
   return out;
 }
 
-export async function fingerprint(recipients: string[]): Promise<string> {
-  const sorted = recipients.map((r) => r.trim()).sort();
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(sorted.join("\n"))));
+async function grouped(prefix: string, text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   const encoded = base32(digest.slice(0, 16));
-  return `sp1-${encoded.match(/.{1,4}/g)?.join("-") ?? ""}`;
+  return `${prefix}-${encoded.match(/.{1,4}/g)?.join("-") ?? ""}`;
+}
+
+/** Code-point order, as Rust sorts strings (JavaScript's default sort is by UTF-16 units). */
+function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export async function fingerprint(recipients: string[]): Promise<string> {
+  return grouped("sp1", recipients.map((r) => r.trim()).sort(byCodePoint).join("\n"));
+}
+
+/** `sp2-`: recipients and the SHA-256 of each certificate; with no certificate, `sp1-`. */
+export async function fingerprintWithCertificates(recipients: string[], certSha256: string[]): Promise<string> {
+  if (certSha256.length === 0) return fingerprint(recipients);
+  const keys = recipients.map((r) => r.trim()).sort(byCodePoint);
+  const certs = certSha256.map((c) => `x509-sha256:${c.trim().toLowerCase()}`).sort(byCodePoint);
+  return grouped("sp2", ["sp2", ...keys, ...certs].join("\n"));
+}
+
+/** What `expected` vouches for, as `crypto::covers` decides: everything served, the
+ * recipients only (an sp1 fingerprint from before certificates), or nothing. */
+export async function covers(
+  expected: string,
+  recipients: string[],
+  certSha256: string[],
+): Promise<"everything" | "recipients" | null> {
+  if (expected.startsWith("sp1-")) {
+    if ((await fingerprint(recipients)) !== expected) return null;
+    return certSha256.length === 0 ? "everything" : "recipients";
+  }
+  return (await fingerprintWithCertificates(recipients, certSha256)) === expected ? "everything" : null;
+}
+
+/** A certificate as the page shows it, hashed from its own PEM. */
+export interface Checked {
+  name: string;
+  pem: string;
+  sha256: string;
+  sha1: string;
+  notAfter: string;
+}
+
+function hex(bytes: ArrayBuffer): string {
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** One PEM certificate's DER, or null when the text is anything else (a key, several, junk). */
+export function certificateDer(pem: string): Uint8Array<ArrayBuffer> | null {
+  const m = /^-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----\r?\n?$/.exec(pem);
+  if (m === null) return null;
+  try {
+    return Uint8Array.from(atob(m[1].replace(/[\r\n]/g, "")), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+/** The server's certificates, each hashed here from its PEM; the hashes it states must agree. */
+export async function checkedCertificates(
+  published: { name: string; pem: string; sha256: string; sha1_thumbprint: string; not_after: string }[],
+): Promise<Checked[]> {
+  const out: Checked[] = [];
+  for (const c of published) {
+    const der = certificateDer(c.pem);
+    if (der === null || !/^[A-Za-z0-9._-]{1,64}$/.test(c.name)) throw new Error("the server publishes a certificate that is not one");
+    const sha256 = hex(await crypto.subtle.digest("SHA-256", der));
+    const sha1 = hex(await crypto.subtle.digest("SHA-1", der)).toUpperCase();
+    if (sha256 !== c.sha256 || sha1 !== c.sha1_thumbprint) throw new Error("the server states fingerprints that are not its certificate's");
+    out.push({ name: c.name, pem: c.pem, sha256, sha1, notAfter: c.not_after });
+  }
+  return out;
 }
 
 export function isFingerprint(s: string): boolean {
-  return /^sp1-(?:[a-z2-7]{4}-){6}[a-z2-7]{2}$/.test(s);
+  return /^sp[12]-(?:[a-z2-7]{4}-){6}[a-z2-7]{2}$/.test(s);
 }

@@ -53,12 +53,23 @@ export interface PolicyEntry {
 export interface FieldEntry {
   name: string;
   required: boolean;
-  type: "text" | "guid" | "url" | "secret";
+  /** `text`, `secret`, `date`, or a shape such as `guid`, `url`, `dataverse-url`, `thumbprint`. */
+  type: string;
+  /** The shape a value must have (the same regular expression the CLI runs), or null. */
+  pattern: string | null;
+  /** What the shape is, for people. */
+  expected: string | null;
 }
 
 export interface KindEntry {
   name: string;
-  default_policy: string;
+  /** Null for the kinds checked by their structure or identifiers. */
+  default_policy: string | null;
+  has_secret: boolean;
+  registers_certificate: boolean;
+  /** How to register the vendor's certificate; `{file}` and `{thumbprint}` stand for its own. */
+  registration_steps: string[];
+  successor: { kinds: string; why: string } | null;
   fields: FieldEntry[];
 }
 

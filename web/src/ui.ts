@@ -8,7 +8,8 @@ import type { DropCreated, Info, RequestStatus } from "./api.js";
 import { ApiError, api, setBase, shown } from "./api.js";
 import { NOT_SAVED, el, refuse, setError, show } from "./dom.js";
 import { envelopeBytes, fieldError, noteError, nowRfc3339 } from "./envelope.js";
-import { fingerprint } from "./fingerprint.js";
+import type { Checked } from "./fingerprint.js";
+import { checkedCertificates, covers, fingerprintWithCertificates } from "./fingerprint.js";
 import { generate } from "./generate.js";
 import type { Where } from "./link.js";
 import { where } from "./link.js";
@@ -25,6 +26,16 @@ const FIELD_LABELS: Record<string, string> = {
   consumer_key: "Consumer key",
   tenant_id: "Tenant ID (directory)",
   client_id: "Client ID (application)",
+  thumbprint: "Certificate thumbprint, as Entra ID shows it",
+  expires_on: "When the secret expires (the Expires column in Entra ID)",
+};
+
+const PLACEHOLDERS: Record<string, string> = {
+  guid: "00000000-0000-0000-0000-000000000000",
+  url: "https://",
+  "my-domain-url": "https://yourcompany.my.salesforce.com",
+  "dataverse-url": "https://yourorg.crm.dynamics.com",
+  email: "integration@yourcompany.example",
 };
 
 const KIND_WORDS: Record<string, string> = {
@@ -34,6 +45,9 @@ const KIND_WORDS: Record<string, string> = {
   "dynamics-password": "the password of an Entra ID (Dynamics 365) user",
   "entra-client-secret": "an Entra ID app registration's client secret",
   generic: "a secret",
+  "salesforce-jwt": "a Salesforce app that trusts the vendor's certificate (no secret)",
+  "entra-certificate": "an Entra ID app registration that trusts the vendor's certificate (no secret)",
+  "key-file": "a key file",
 };
 
 const SECRET_LABELS: Record<string, string> = {
@@ -49,6 +63,10 @@ interface Context {
   info: Info;
   catalog: Catalog;
   request: RequestStatus | null;
+  /** The vendor's certificates, each hashed here from its PEM. */
+  certificates: Checked[];
+  /** What the fingerprint in the address vouches for (null: there is none). */
+  covered: "everything" | "recipients" | null;
 }
 
 /** The pattern analysis, loaded only when a looks-random rule must run on a pasted secret. */
@@ -109,8 +127,17 @@ async function start(): Promise<void> {
     }
     return;
   }
-  const served = await fingerprint(info.recipients);
-  if (here.fingerprint !== null && served !== here.fingerprint) {
+  let certificates: Checked[];
+  try {
+    certificates = await checkedCertificates(info.certificates ?? []);
+  } catch (e) {
+    refuse("The vendor's server is misconfigured", e instanceof Error ? e.message : "a bad certificate", "Tell the vendor; nothing was sent.");
+    return;
+  }
+  const hashes = certificates.map((c) => c.sha256);
+  const served = await fingerprintWithCertificates(info.recipients, hashes);
+  const covered = here.fingerprint === null ? null : await covers(here.fingerprint, info.recipients, hashes);
+  if (here.fingerprint !== null && covered === null) {
     refuse(
       "The vendor's keys do not match this link",
       `The server offers keys with fingerprint ${served}, but your link names ${here.fingerprint}. Someone may be substituting their own keys.`,
@@ -134,13 +161,37 @@ async function start(): Promise<void> {
     refuse("This server takes only requested credentials", "The vendor asks for credentials with request links.", "Ask the vendor for one.");
     return;
   }
-  form({ where: here, info, catalog, request }, served);
+  const ctx: Context = { where: here, info, catalog, request, certificates, covered };
+  const asked = request === null ? undefined : catalog.kinds.find((k) => k.name === request.kind);
+  if (asked !== undefined && !offered(ctx, asked)) {
+    const why =
+      asked.name === "key-file"
+        ? ["This request asks for a key file", "Key files are sealed with the sealpass command line.", "Run: sealpass send --file PATH 'the link you were sent'"]
+        : [
+            "This link cannot vouch for the vendor's certificate",
+            "The request asks you to register the vendor's certificate, but the link's fingerprint was made before certificates were covered by it.",
+            "Ask the vendor, through another channel, for a new link.",
+          ];
+    refuse(why[0], why[1], why[2]);
+    return;
+  }
+  form(ctx, served);
 }
 
-function kindOf(ctx: Context, name: string): { kind: KindEntry; policy: PolicyEntry } {
+/** Whether the page can take this kind here: key files need the command line; registering a
+ * certificate needs a fingerprint in the address that covers it. */
+function offered(ctx: Context, kind: KindEntry): boolean {
+  if (kind.name === "key-file") return false;
+  if (kind.registers_certificate) return ctx.covered === "everything" && ctx.certificates.length > 0;
+  return true;
+}
+
+function kindOf(ctx: Context, name: string): { kind: KindEntry; policy: PolicyEntry | null } {
   const kind = ctx.catalog.kinds.find((k) => k.name === name);
-  const policy = kind && ctx.catalog.policies.find((p) => p.name === kind.default_policy);
-  if (kind === undefined || policy === undefined) throw new Error(`this page does not know the kind ${name}`);
+  const policy = kind && (ctx.catalog.policies.find((p) => p.name === kind.default_policy) ?? null);
+  if (kind === undefined || policy === undefined || (policy === null && !kind.registers_certificate)) {
+    throw new Error(`this page does not know the kind ${name}`);
+  }
   return { kind, policy };
 }
 
@@ -177,7 +228,9 @@ function form(ctx: Context, served: string): void {
           el(
             "select",
             { id: "kind" },
-            ...ctx.catalog.kinds.map((k) => el("option", { value: k.name }, KIND_WORDS[k.name] ?? k.name)),
+            ...ctx.catalog.kinds
+              .filter((k) => offered(ctx, k))
+              .map((k) => el("option", { value: k.name }, KIND_WORDS[k.name] ?? k.name)),
           ),
         )
       : null;
@@ -206,11 +259,14 @@ function form(ctx: Context, served: string): void {
   const render = (kindName: string): void => {
     body.replaceChildren();
     const { kind, policy } = kindOf(ctx, kindName);
-    submit = secretForm(ctx, kind, policy, body);
+    if (kind.successor !== null) {
+      body.append(el("p", { class: "muted warning" }, `This is the legacy way: prefer ${kind.successor.kinds}. ${kind.successor.why}.`));
+    }
+    submit = policy === null ? identifiersForm(ctx, kind, body) : secretForm(ctx, kind, policy, body);
   };
   const select = formNode.querySelector("select");
   if (select !== null) select.addEventListener("change", () => render(select.value));
-  render(ctx.request?.kind ?? ctx.catalog.kinds[0].name);
+  render(ctx.request?.kind ?? ctx.catalog.kinds.filter((k) => offered(ctx, k))[0].name);
 }
 
 function fieldInput(f: FieldEntry): { wrap: HTMLElement; input: HTMLInputElement; error: HTMLElement } {
@@ -219,14 +275,132 @@ function fieldInput(f: FieldEntry): { wrap: HTMLElement; input: HTMLInputElement
   const input = el("input", {
     id,
     name: f.name,
-    type: f.type === "secret" ? "password" : f.type === "url" ? "url" : "text",
+    type: f.type === "secret" ? "password" : f.type === "date" ? "date" : f.type.endsWith("url") ? "url" : "text",
     ...NOT_SAVED,
     "aria-describedby": `${id}-error`,
     required: f.required,
-    placeholder: f.type === "guid" ? "00000000-0000-0000-0000-000000000000" : f.type === "url" ? "https://" : "",
+    placeholder: PLACEHOLDERS[f.type] ?? "",
   });
   const label = el("label", { for: id }, FIELD_LABELS[f.name] ?? f.name, f.required ? "" : el("span", { class: "muted" }, " (optional)"));
   return { wrap: el("div", { class: "field" }, label, input, error), input, error };
+}
+
+/** Every field's value, checked as the CLI checks it; the first invalid input, if any. */
+function readFields(
+  kind: KindEntry,
+  fields: { input: HTMLInputElement; error: HTMLElement }[],
+): { values: Record<string, string>; firstInvalid: HTMLElement | null } {
+  let firstInvalid: HTMLElement | null = null;
+  const values: Record<string, string> = {};
+  for (const f of fields) {
+    const spec = kind.fields.find((k) => k.name === f.input.name) as FieldEntry;
+    const value = f.input.value;
+    const problem = value === "" ? (spec.required ? `${FIELD_LABELS[spec.name] ?? spec.name} is required` : null) : fieldError(kind, spec.name, value);
+    setError(f.input, f.error, problem);
+    if (problem !== null) firstInvalid ??= f.input;
+    else if (value !== "") values[spec.name] = value;
+  }
+  return { values, firstInvalid };
+}
+
+/** The optional one-line note for the vendor. */
+function noteField(): { wrap: HTMLElement; input: HTMLInputElement; error: HTMLElement } {
+  // One line: the receiver refuses control characters (newlines included) in a note.
+  const input = el("input", { id: "note", type: "text", maxlength: "500", autocomplete: "off", "aria-describedby": "note-error note-help" });
+  const error = el("p", { class: "error", id: "note-error", hidden: true });
+  input.addEventListener("input", () => setError(input, error, null));
+  const wrap = el(
+    "div",
+    { class: "field" },
+    el("label", { for: "note" }, "A note for the vendor ", el("span", { class: "muted" }, "(optional)")),
+    input,
+    error,
+    el("p", { class: "muted", id: "note-help" }, "Sealed with the credential. Never put a secret here."),
+  );
+  return { wrap, input, error };
+}
+
+/** Seal the envelope in this browser and upload it, bound to the request when there is one. */
+async function sealAndUpload(ctx: Context, plaintext: Uint8Array): Promise<DropCreated> {
+  const ciphertext = await seal(plaintext, ctx.info.recipients);
+  plaintext.fill(0);
+  const w = ctx.where;
+  return api.upload(ciphertext, w.mode === "request" ? { id: w.id, token: w.token } : null);
+}
+
+/** A file the browser saves, made here (no request to anyone). */
+function download(name: string, text: string, label: string): HTMLElement {
+  const href = URL.createObjectURL(new Blob([text], { type: "application/x-pem-file" }));
+  return el("a", { href, download: name, class: "button secondary" }, label);
+}
+
+/** For the kinds without a secret: the vendor's certificate to register (download, its
+ * fingerprints, the steps for this CRM), then the identifiers, checked and sealed. */
+function identifiersForm(ctx: Context, kind: KindEntry, body: HTMLElement): () => Promise<void> {
+  const files = ctx.certificates.map((c) => `${c.name}.crt`).join(" and ");
+  const thumbprints = ctx.certificates.map((c) => c.sha1).join(" or ");
+  const panel = el(
+    "section",
+    { class: "certificate", "aria-labelledby": "register-title" },
+    el("h2", { id: "register-title" }, "1. Register the vendor's certificate"),
+    el("p", {}, "No secret leaves your organisation: your CRM trusts the vendor's certificate, and you send back only the identifiers below."),
+    ...ctx.certificates.map((c) =>
+      el(
+        "div",
+        { class: "cert" },
+        download(`${c.name}.crt`, c.pem, `Download ${c.name}.crt`),
+        el("p", { class: "muted" }, `Valid until ${shown(c.notAfter)}.`),
+        el("p", {}, "SHA-256: ", el("code", { class: "fingerprint" }, c.sha256)),
+        el("p", {}, "Thumbprint (SHA-1, as Entra ID shows it): ", el("code", { class: "fingerprint" }, c.sha1)),
+      ),
+    ),
+    el("ol", { class: "steps" }, ...kind.registration_steps.map((step) => el("li", {}, step.replace("{file}", files).replace("{thumbprint}", thumbprints)))),
+    el("p", { class: "muted" }, "These fingerprints are covered by the one in your link, which this page checked."),
+  );
+  const fields = kind.fields.map(fieldInput);
+  for (const f of fields) f.input.addEventListener("input", () => setError(f.input, f.error, null));
+  const note = noteField();
+  const send = el("button", { type: "submit", class: "primary" }, "Seal and send");
+  const sendError = el("div", { class: "error", id: "send-error", role: "alert", hidden: true });
+  body.append(panel, el("h2", {}, "2. The identifiers"), ...fields.map((f) => f.wrap), note.wrap, send, sendError);
+
+  return async (): Promise<void> => {
+    setError(null, sendError, null);
+    let { values, firstInvalid } = readFields(kind, fields);
+    const thumb = fields.find((f) => f.input.name === "thumbprint");
+    if (thumb !== undefined && values.thumbprint !== undefined) {
+      const given = values.thumbprint.trim().toUpperCase();
+      if (!ctx.certificates.some((c) => c.sha1 === given || c.sha256.toUpperCase() === given)) {
+        setError(thumb.input, thumb.error, `This is not the thumbprint of the vendor's certificate (${thumbprints}): register that certificate and give the thumbprint Entra ID shows for it`);
+        firstInvalid ??= thumb.input;
+      }
+    }
+    const noteText = note.input.value.trim() === "" ? null : note.input.value;
+    const badNote = noteText === null ? null : noteError(noteText);
+    setError(note.input, note.error, badNote);
+    if (badNote !== null) firstInvalid ??= note.input;
+    if (firstInvalid !== null) {
+      firstInvalid.focus();
+      return;
+    }
+    send.disabled = true;
+    send.textContent = "Sealing and sending…";
+    const createdAt = nowRfc3339();
+    let created: DropCreated;
+    try {
+      const plaintext = envelopeBytes({ kind: kind.name, secret: null, fields: values, policy: "identifiers", note: noteText, request: ctx.request?.id ?? null, createdAt, sender: null });
+      created = await sealAndUpload(ctx, plaintext);
+    } catch (e) {
+      send.disabled = false;
+      send.textContent = "Seal and send";
+      setError(null, sendError, `Not sent: ${e instanceof Error ? shown(e.message) : "unknown error"}.`);
+      sendError.focus();
+      return;
+    }
+    for (const f of fields) f.input.value = "";
+    note.input.value = "";
+    follow(created, ctx.request?.label ?? noteText, kind.name, createdAt, []);
+  };
 }
 
 /** The kind's fields and secret, in `body`; returns what the form's submit runs. */
@@ -287,9 +461,9 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
         el("label", {}, el("input", { type: "radio", name: "mode", value: "paste" }), " Paste one I already have"),
       )
     : el("p", { class: "muted" }, policy.generated_by ?? "");
-  // One line: the receiver refuses control characters (newlines included) in a note.
-  const note = el("input", { id: "note", type: "text", maxlength: "500", autocomplete: "off", "aria-describedby": "note-error note-help" });
-  const noteProblem = el("p", { class: "error", id: "note-error", hidden: true });
+  const noteBox = noteField();
+  const note = noteBox.input;
+  const noteProblem = noteBox.error;
   const send = el("button", { type: "submit", class: "primary" }, "Seal and send");
   const sendError = el("div", { class: "error", id: "send-error", role: "alert", hidden: true });
   body.append(
@@ -299,14 +473,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     pasteBox,
     rules,
     summary,
-    el(
-      "div",
-      { class: "field" },
-      el("label", { for: "note" }, "A note for the vendor ", el("span", { class: "muted" }, "(optional)")),
-      note,
-      noteProblem,
-      el("p", { class: "muted", id: "note-help" }, "Sealed with the credential. Never put a secret here."),
-    ),
+    noteBox.wrap,
     send,
     sendError,
   );
@@ -404,21 +571,11 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     );
   });
   confirmSet.addEventListener("change", () => setError(confirmSet, confirmError, null));
-  note.addEventListener("input", () => setError(note, noteProblem, null));
   applyMode();
 
   return async (): Promise<void> => {
     setError(null, sendError, null);
-    let firstInvalid: HTMLElement | null = null;
-    const values: Record<string, string> = {};
-    for (const f of fields) {
-      const spec = kind.fields.find((k) => k.name === f.input.name) as FieldEntry;
-      const value = f.input.value;
-      const problem = value === "" ? (spec.required ? `${FIELD_LABELS[spec.name] ?? spec.name} is required` : null) : fieldError(kind, spec.name, value);
-      setError(f.input, f.error, problem);
-      if (problem !== null) firstInvalid ??= f.input;
-      else if (value !== "") values[spec.name] = value;
-    }
+    let { values, firstInvalid } = readFields(kind, fields);
     const noteText = note.value.trim() === "" ? null : note.value;
     const badNote = noteText === null ? null : noteError(noteText);
     setError(note, noteProblem, badNote);
@@ -465,10 +622,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
         createdAt,
         sender: null,
       });
-      const ciphertext = await seal(plaintext, ctx.info.recipients);
-      plaintext.fill(0);
-      const w = ctx.where;
-      created = await api.upload(ciphertext, w.mode === "request" ? { id: w.id, token: w.token } : null);
+      created = await sealAndUpload(ctx, plaintext);
     } catch (e) {
       send.disabled = false;
       send.textContent = "Seal and send";

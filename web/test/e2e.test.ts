@@ -297,6 +297,78 @@ test("the whole hand-over works from the keyboard alone, and each screen takes t
   await page.close();
 });
 
+test("a certificate hand-over: the page offers the vendor's certificate, takes only identifiers, and checks the thumbprint", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { sealpass, scratch } = await import("./support.js");
+  const certs = scratch();
+  const made = sealpass(["cert", "new", "--name", "kore", "--days", "30", "-o", certs, "--json"]);
+  assert.equal(made.code, 0, made.stderr);
+  const cert = JSON.parse(made.stdout) as { sha1_thumbprint: string; sha256: string };
+  const pem = readFileSync(join(certs, "kore.crt"), "utf8");
+  const vendor = await serve(`[[certificates]]\nname = "kore"\nfile = "${join(certs, "kore.crt")}"\n`);
+  origins.push(new URL(vendor.url).origin);
+  try {
+    const link = (kind: string): string => {
+      const run = vendor.staff(["request", "--label", "Acme org", "--kind", kind, "--json"]);
+      assert.equal(run.code, 0, run.stderr);
+      return (JSON.parse(run.stdout) as { link: string }).link;
+    };
+    const page = await open(link("salesforce-jwt"));
+    await page.getByRole("heading", { name: "1. Register the vendor's certificate" }).waitFor();
+    await page.getByText(cert.sha1_thumbprint).first().waitFor();
+    await page.getByText("Enable the JWT bearer flow and upload the vendor's certificate, kore.crt.").waitFor();
+    assert.equal(await page.getByLabel("The secret").count(), 0, "no secret is asked for");
+    const [saved] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download kore.crt" }).click()]);
+    assert.equal(saved.suggestedFilename(), "kore.crt");
+    assert.equal(readFileSync(await saved.path(), "utf8"), pem);
+    await shot(page, "9-certificate");
+    await page.getByLabel("Consumer key").fill("the consumer secret");
+    await page.getByLabel("Username of the account").fill("kore@acme.example");
+    await page.getByLabel("Instance URL").fill("https://login.salesforce.com");
+    const before = uploads();
+    await page.getByRole("button", { name: "Seal and send" }).click();
+    assert.match(await page.locator("#field-consumer_key-error").innerText(), /starts with 3MVG/);
+    assert.match(await page.locator("#field-instance_url-error").innerText(), /My Domain URL/);
+    assert.equal(uploads(), before);
+    const key = "3MVG9fTLmJ60pJ5JnY9ZxsxDq1Hh4bFbD.FoNzxmHJmbjTNp3hKzMH8R_tM2vR5L4xKcZYkDq3eZp6WnXoAbCdEf";
+    await page.getByLabel("Consumer key").fill(key);
+    await page.getByLabel("Instance URL").fill("https://acme.my.salesforce.com");
+    await page.getByRole("button", { name: "Seal and send" }).click();
+    await page.getByRole("heading", { name: "Sent" }).waitFor();
+    const pickup = (await page.locator(".link").innerText()).trim();
+    const run = vendor.staff(["receive", pickup, "-i", vendor.identity, "--json", "--reveal"]);
+    assert.equal(run.code, 0, run.stderr);
+    const got = JSON.parse(run.stdout) as { kind: string; fields: Record<string, string>; compliant: boolean; secret?: string };
+    assert.equal(got.kind, "salesforce-jwt");
+    assert.deepEqual(got.fields, { consumer_key: key, instance_url: "https://acme.my.salesforce.com", username: "kore@acme.example" });
+    assert.equal(got.compliant, true);
+    assert.equal(got.secret, undefined);
+    await page.close();
+
+    const entra = await open(link("entra-certificate"));
+    await entra.getByLabel("Tenant ID (directory)").fill("0f8fad5b-d9cb-469f-a165-70867728950e");
+    await entra.getByLabel("Client ID (application)").fill("7c9e6679-7425-40de-944b-e07fc1f90ae7");
+    await entra.getByLabel("Environment URL").fill("https://acme.crm4.dynamics.com");
+    await entra.getByLabel("Certificate thumbprint, as Entra ID shows it").fill("AB".repeat(20));
+    await entra.getByRole("button", { name: "Seal and send" }).click();
+    assert.match(await entra.locator("#field-thumbprint-error").innerText(), /not the thumbprint of the vendor's certificate/);
+    assert.equal(uploads(), before + 1);
+    await entra.getByLabel("Certificate thumbprint, as Entra ID shows it").fill(cert.sha1_thumbprint);
+    await entra.getByRole("button", { name: "Seal and send" }).click();
+    await entra.getByRole("heading", { name: "Sent" }).waitFor();
+    await entra.close();
+
+    // A link whose fingerprint predates certificates (sp1) cannot vouch for one: refused.
+    const jwt = link("salesforce-jwt");
+    const sp1 = (JSON.parse(sealpass(["recipient", "-i", vendor.identity, "--json"]).stdout) as { fingerprint: string }).fingerprint;
+    const old = await open(jwt.replace(/\.sp2-.*$/, `.${sp1}`));
+    await old.getByRole("heading", { name: "This link cannot vouch for the vendor's certificate" }).waitFor();
+    await old.close();
+  } finally {
+    vendor.stop();
+  }
+});
+
 test("the browser spoke to the server's origin only, and every page had its CSP", () => {
   const elsewhere = requests.filter((u) => !origins.includes(new URL(u).origin) && !u.startsWith("blob:") && !u.startsWith("data:"));
   assert.deepEqual(elsewhere, []);
