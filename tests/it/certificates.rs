@@ -486,3 +486,45 @@ fn legacy_kinds_name_their_successor() {
     sent.expect(0);
     assert!(sent.stderr.contains("legacy kind") && sent.stderr.contains("per-user MFA"), "{}", sent.stderr);
 }
+
+#[test]
+fn a_server_stating_another_certificate_s_hashes_is_refused() {
+    // The fingerprint and the stated hashes are certificate A's, the PEM is B's: a server that
+    // hopes clients trust its hashes instead of hashing what they are shown.
+    let home = Home::new();
+    for name in ["a", "b"] {
+        home.sealpass(&["cert", "new", "--name", name, "--days", "5"], "").expect(0);
+    }
+    let shown = |name: &str| home.sealpass(&["cert", "show", "--json", &format!("{name}.crt")], "").json();
+    let (a, b_pem) = (shown("a"), std::fs::read_to_string(home.path("b.crt")).unwrap());
+    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    let recipient = recipient.to_string();
+    let fingerprint =
+        sealpass::crypto::fingerprint_with_certificates(&[recipient.as_str()], &[a["sha256"].as_str().unwrap()]);
+    let info = serde_json::json!({
+        "version": "1", "recipients": [recipient], "fingerprint": fingerprint,
+        "limits": {"max_ciphertext_bytes": 131072, "default_ttl_seconds": 60, "max_ttl_seconds": 60},
+        "anonymous_uploads": true, "public_url": "http://x",
+        "certificates": [{"name": "kore", "pem": b_pem, "sha256": a["sha256"], "sha1_thumbprint": a["sha1_thumbprint"],
+                          "not_after": "2030-01-01T00:00:00Z"}]
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(async {
+        let app = axum::Router::new().route("/v1/info", axum::routing::get(move || async move { axum::Json(info) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    });
+    let link = format!("{url}/r/{}#{}.{fingerprint}", "a".repeat(26), "T".repeat(43));
+    let sent = home.sealpass(&["send", &link, "--field", &format!("consumer_key={CONSUMER_KEY}")], "");
+    sent.expect(1);
+    assert!(
+        sent.stderr.contains("not the certificate's") && sent.stderr.contains("nothing was sent"),
+        "{}",
+        sent.stderr
+    );
+    let init = home.sealpass(&["init", "--server", &url, "--fingerprint", &fingerprint], "");
+    init.expect(1);
+    assert!(init.stderr.contains("not the certificate's"), "{}", init.stderr);
+}
