@@ -17,8 +17,9 @@ pub const RSA_BITS: usize = 3072;
 pub const DEFAULT_DAYS: u32 = 730;
 /// Longest validity `cert new` makes, in days.
 pub const MAX_DAYS: u32 = 3650;
-/// Largest certificate file read.
-pub const MAX_PEM_BYTES: usize = 64 * 1024;
+/// Largest certificate file read: one certificate (an RSA-4096 one is under 2 KiB of PEM). Eight
+/// of them fit in the `/v1/info` a client reads.
+pub const MAX_PEM_BYTES: usize = 8 * 1024;
 
 /// Why a certificate could not be made or read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -137,7 +138,10 @@ pub fn make(name: &str, days: u32) -> Result<Made, CertError> {
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = params.self_signed(&signer).map_err(|e| CertError::Make(e.to_string()))?;
+    let cert = params.self_signed(&signer).map_err(|e| CertError::Make(e.to_string()));
+    let mut signer = signer;
+    zeroize::Zeroize::zeroize(&mut signer);
+    let cert = cert?;
     let certificate = parse_der(cert.der(), cert.pem())?;
     Ok(Made { key_pem: Zeroizing::new(key_pem.to_string()), certificate })
 }

@@ -66,7 +66,7 @@ impl ClientError {
 mod caps {
     use crate::api;
     /// `GET /v1/info`: up to [`api::MAX_RECIPIENTS`] recipients and a few settings.
-    pub const INFO: usize = 64 * 1024;
+    pub const INFO: usize = 128 * 1024;
     /// A claim: one ciphertext and its record.
     pub const CLAIM: usize = crate::crypto::MAX_CIPHERTEXT_BYTES + 8 * 1024;
     /// An inbox page.

@@ -24,6 +24,28 @@ pub struct Against<'a> {
 
 /// Check what an envelope of `kind` holds.
 pub fn check(kind: Kind, secret: &SecretString, fields: &BTreeMap<String, SecretString>, against: Against) -> Report {
+    let mut report = content(kind, secret, fields, against);
+    // A field of the wrong shape fails like any rule (identifiers() reports its own).
+    if kind.has_secret() {
+        let bad = bad_fields(kind, fields);
+        if !bad.is_empty() {
+            report.rules.push(RuleResult { rule: "identifiers", ok: false, detail: bad.join("; ") });
+            report.compliant = false;
+        }
+    }
+    report
+}
+
+/// Why each field fails its shape.
+fn bad_fields(kind: Kind, fields: &BTreeMap<String, SecretString>) -> Vec<String> {
+    fields
+        .iter()
+        .filter_map(|(name, value)| envelope::validate_field(kind, name, value.expose_secret()).err())
+        .map(|e| e.to_string())
+        .collect()
+}
+
+fn content(kind: Kind, secret: &SecretString, fields: &BTreeMap<String, SecretString>, against: Against) -> Report {
     if kind == Kind::KeyFile {
         let format = fields.get("format").and_then(|f| keyfile::Format::from_name(f.expose_secret()));
         return match (envelope::key_file_bytes(secret), format) {
@@ -65,19 +87,6 @@ fn expiry_warning(date: &str, today: time::Date) -> Option<String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_client_secret_near_or_past_its_expiry_warns() {
-        let today = time::Date::from_calendar_date(2026, time::Month::December, 1).unwrap();
-        assert!(expiry_warning("2026-11-30", today).unwrap().contains("expired"));
-        assert!(expiry_warning("2026-12-15", today).unwrap().contains("in 14 days"));
-        assert_eq!(expiry_warning("2027-12-01", today), None);
-    }
-}
-
 fn failed(policy: &str, rule: &'static str, detail: String) -> Report {
     Report {
         policy: policy.into(),
@@ -93,11 +102,7 @@ fn failed(policy: &str, rule: &'static str, detail: String) -> Report {
 fn identifiers(kind: Kind, fields: &BTreeMap<String, SecretString>, certificates: Option<&[Certificate]>) -> Report {
     let mut rules = Vec::new();
     let mut warnings = Vec::new();
-    let bad: Vec<String> = fields
-        .iter()
-        .filter_map(|(name, value)| envelope::validate_field(kind, name, value.expose_secret()).err())
-        .map(|e| e.to_string())
-        .collect();
+    let bad = bad_fields(kind, fields);
     let missing: Vec<&str> =
         kind.fields().iter().filter(|f| f.required && !fields.contains_key(f.name)).map(|f| f.name).collect();
     rules.push(match (bad.is_empty(), missing.is_empty()) {
@@ -139,5 +144,18 @@ fn identifiers(kind: Kind, fields: &BTreeMap<String, SecretString>, certificates
         rules,
         warnings,
         entropy_estimate_bits: 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_secret_near_or_past_its_expiry_warns() {
+        let today = time::Date::from_calendar_date(2026, time::Month::December, 1).unwrap();
+        assert!(expiry_warning("2026-11-30", today).unwrap().contains("expired"));
+        assert!(expiry_warning("2026-12-15", today).unwrap().contains("in 14 days"));
+        assert_eq!(expiry_warning("2027-12-01", today), None);
     }
 }

@@ -477,8 +477,16 @@ pub fn validate_field(kind: Kind, name: &str, value: &str) -> Result<(), Envelop
 }
 
 impl Envelope {
-    /// Check that the envelope's fields fit its kind: all required present, none unknown.
+    /// Check that the envelope's fields fit its kind: all required present, none unknown, each
+    /// of its shape.
     pub fn validate_fields(&self) -> Result<(), EnvelopeError> {
+        self.check_fields(true)
+    }
+
+    /// Like [`Envelope::validate_fields`]; `shapes: false` lets values of the wrong shape through
+    /// (a reader reports them as a failed rule instead of refusing the envelope: one sealed by an
+    /// older sealpass, before a shape was checked, still opens).
+    fn check_fields(&self, shapes: bool) -> Result<(), EnvelopeError> {
         if !self.kind.has_secret() && !self.secret.expose_secret().is_empty() {
             return Err(EnvelopeError::Field(format!("kind {} carries no secret", self.kind)));
         }
@@ -486,7 +494,10 @@ impl Envelope {
             key_file_bytes(&self.secret)?;
         }
         for (name, value) in &self.fields {
-            validate_field(self.kind, name, value.expose_secret())?;
+            match validate_field(self.kind, name, value.expose_secret()) {
+                Err(EnvelopeError::Shape(_)) if !shapes => {}
+                other => other?,
+            }
         }
         let missing: Vec<&str> = self
             .kind
@@ -585,7 +596,8 @@ impl Envelope {
         let envelope = Envelope {
             kind,
             secret,
-            fields: wire.fields,
+            // Checked and handed on as the CLI and the page seal them: trimmed.
+            fields: wire.fields.into_iter().map(|(k, v)| (k, SecretString::from(v.expose_secret().trim()))).collect(),
             policy: wire.policy,
             rules: wire.rules,
             note: wire.note,
@@ -594,7 +606,7 @@ impl Envelope {
             sender: wire.sender,
             allow_weak: wire.allow_weak,
         };
-        envelope.validate_fields()?;
+        envelope.check_fields(false)?;
         Ok(envelope)
     }
 }

@@ -102,6 +102,17 @@ pub enum HandoverError {
     /// The ciphertext does not open, or its envelope is malformed.
     #[error("{0}. The drop stays claimed by you and was not acknowledged.")]
     Decrypt(String),
+    /// The envelope is of another kind than the request it answers asks for.
+    #[error(
+        "the request asks for {asked} but the envelope holds {}: refusing it (a sender dressing one kind as \
+         another to skip its checks). Not acknowledged.", a(*envelope)
+    )]
+    KindMismatch {
+        /// What the envelope holds.
+        envelope: Kind,
+        /// What the request asks for (as the server says).
+        asked: String,
+    },
     /// The envelope answers another request than the server delivered it for.
     #[error(
         "the envelope answers request {envelope:?} but the server delivered it as a drop of request {claimed:?}: \
@@ -276,6 +287,7 @@ fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, HandoverError> {
 pub async fn answering(request: link::Request) -> Result<Destination, HandoverError> {
     let client = Client::new(&request.server)?;
     let info = client.info().await?;
+    let recipients = parse_recipients(&info.recipients)?;
     let certs = certificates(&info)?;
     let served = served_fingerprint(&info, &certs);
     let Some(covered) = vouched(&request.fingerprint, &info, &certs) else {
@@ -293,7 +305,6 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
         RequestState::Expired => return Err(HandoverError::RequestExpired),
     }
     let kind = Kind::from_name(&status.kind).ok_or_else(|| HandoverError::UnknownKind(shown(&status.kind).into()))?;
-    let recipients = parse_recipients(&info.recipients)?;
     Ok(Destination {
         client,
         fingerprint: served,
@@ -310,6 +321,8 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
 pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> Result<Destination, HandoverError> {
     let client = Client::new(server)?;
     let info = client.info().await?;
+    // Every line the fingerprint covers must be what it claims to be: a recipient is an age key.
+    parse_recipients(&info.recipients)?;
     let certs = certificates(&info)?;
     let served = served_fingerprint(&info, &certs);
     let Some(covered) = vouched(fingerprint, &info, &certs) else {
@@ -503,6 +516,14 @@ pub async fn receive<T>(
     let envelope = Envelope::from_bytes(&plaintext).map_err(|e| HandoverError::Decrypt(e.to_string()))?;
     if envelope.request != claimed.request_id {
         return Err(HandoverError::RequestMismatch { envelope: envelope.request.clone(), claimed: claimed.request_id });
+    }
+    // A request fixes the kind: each kind is checked its own way, so another kind dressed up as
+    // the asked one (a key file holding JSON identifiers, say) would skip the asked kind's checks.
+    if let Some(request_id) = &claimed.request_id {
+        let asked = client.request_status(request_id, staff_token).await?.kind;
+        if asked != envelope.kind.name() {
+            return Err(HandoverError::KindMismatch { envelope: envelope.kind, asked: shown(&asked).into_owned() });
+        }
     }
     let claim =
         Claim { id: claimed.id, claimed_by: claimed.claimed_by, request_id: claimed.request_id, label: claimed.label };

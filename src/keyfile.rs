@@ -228,8 +228,12 @@ fn check_pkcs12(bytes: &[u8], rules: &mut Vec<RuleResult>, warnings: &mut Vec<St
 }
 
 fn check_json(bytes: &[u8], now: time::OffsetDateTime, rules: &mut Vec<RuleResult>, warnings: &mut Vec<String>) {
-    let value: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_slice(bytes);
-    let Ok(object) = value else {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        rules.push(rule("structure", false, "not a JSON object"));
+        return;
+    };
+    let value = Wiped(value);
+    let Some(object) = value.0.as_object() else {
         rules.push(rule("structure", false, "not a JSON object"));
         return;
     };
@@ -242,6 +246,23 @@ fn check_json(bytes: &[u8], now: time::OffsetDateTime, rules: &mut Vec<RuleResul
             r.detail = format!("private_key: {}", r.detail);
             rules.push(r);
         }
+    }
+}
+
+/// A parsed JSON key, its strings wiped when it goes (they hold the key's secrets).
+struct Wiped(serde_json::Value);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        fn wipe(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::String(s) => zeroize::Zeroize::zeroize(s),
+                serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
+                serde_json::Value::Object(o) => o.values_mut().for_each(wipe),
+                _ => {}
+            }
+        }
+        wipe(&mut self.0);
     }
 }
 

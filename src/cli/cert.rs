@@ -154,7 +154,7 @@ fn new(args: NewArgs, printer: &Printer) -> Result<Exit, Failure> {
 }
 
 /// A new public file (0644), never overwriting one.
-fn write_public(path: &Path, contents: &[u8]) -> Result<(), Failure> {
+pub(crate) fn write_public(path: &Path, contents: &[u8]) -> Result<(), Failure> {
     files::write_new_private(path, contents)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
         .map_err(|e| anyhow::anyhow!("could not make {} readable: {e}", path.display()))?;

@@ -100,11 +100,19 @@ pub(crate) fn payload(envelope: &Envelope) -> Result<Zeroizing<Vec<u8>>, Failure
     Ok(Zeroizing::new(envelope.secret.expose_secret().as_bytes().to_vec()))
 }
 
-/// `--reveal` writes the payload to stdout: not a binary key file onto a terminal.
-pub(crate) fn revealable(envelope: &Envelope) -> Result<(), Failure> {
-    let binary = envelope.fields.get("format").is_some_and(|f| f.expose_secret() == "pkcs12");
-    if envelope.kind == crate::envelope::Kind::KeyFile && binary && std::io::stdout().is_terminal() {
-        return Err(Failure::usage("this key file is binary (PKCS #12): write it with -o FILE, not onto a terminal"));
+/// `--reveal` writes the payload to stdout: onto a terminal only what cannot drive it (no
+/// control characters but newline and tab, no bidirectional or invisible tricks), judged by the
+/// content, never by what the sender says it is.
+pub(crate) fn revealable(payload: &[u8]) -> Result<(), Failure> {
+    if !std::io::stdout().is_terminal() {
+        return Ok(());
+    }
+    let text = std::str::from_utf8(payload).ok();
+    let hazard = text.is_none_or(|t| t.chars().any(|c| c != '\n' && c != '\t' && crate::output::is_hazard(c)));
+    if hazard {
+        return Err(Failure::usage(
+            "this is binary or holds characters that would drive your terminal: write it with -o FILE, or pipe it",
+        ));
     }
     Ok(())
 }
@@ -217,7 +225,7 @@ pub(crate) fn run(args: OpenArgs, ctx: &super::Context) -> Result<Exit, Failure>
     let report = validate(&args.policy, &envelope, None)?;
     let payload = payload(&envelope)?;
     if args.reveal {
-        revealable(&envelope)?;
+        revealable(&payload)?;
     }
 
     if let Some(path) = &args.output {

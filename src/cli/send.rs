@@ -85,16 +85,21 @@ fn show_registration(
     let mut files = Vec::new();
     for (certificate, name) in certificates.iter().zip(names).filter(|(c, _)| c.not_after >= now) {
         let path = dir.join(format!("{name}.crt"));
-        match std::fs::read(&path) {
-            Ok(existing) if existing == certificate.pem.as_bytes() => {}
-            Ok(_) => {
-                return Err(Failure::usage(format!(
-                    "{} exists and holds something else: choose another --certificate-dir",
-                    path.display()
-                )));
+        // Never overwrite: a new file, or one that already holds exactly this certificate.
+        match path.symlink_metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                super::cert::write_public(&path, certificate.pem.as_bytes())?
             }
-            Err(_) => std::fs::write(&path, &certificate.pem)
-                .map_err(|e| anyhow::anyhow!("could not save the vendor's certificate to {}: {e}", path.display()))?,
+            _ => {
+                let same = crate::files::read_public(&path, crate::cert::MAX_PEM_BYTES)
+                    .is_ok_and(|existing| existing == certificate.pem.as_bytes());
+                if !same {
+                    return Err(Failure::usage(format!(
+                        "{} exists and holds something else: choose another --certificate-dir",
+                        path.display()
+                    )));
+                }
+            }
         }
         printer.note(&format!(
             "The vendor's certificate, saved to {}:\n{}\n",
@@ -414,8 +419,14 @@ pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure
     printer
         .note(&format!("{server} seals to:\n  {}{shown_certs}\nfingerprint: {served}", info.recipients.join("\n  ")));
     if let Some(old) = previous.as_ref().filter(|p| p.fingerprint != served) {
+        let what = if old.fingerprint.starts_with("sp1-") && crypto::fingerprint(&info.recipients) == old.fingerprint {
+            "The keys are the ones you confirmed, but the server now publishes certificates, which the new fingerprint \
+             covers"
+        } else {
+            "THE KEYS CHANGED"
+        };
         printer.warn(&format!(
-            "THE KEYS CHANGED since you confirmed {} on this machine. Confirm the new ones with the vendor first.",
+            "{what} since you confirmed {} on this machine. Confirm the new fingerprint with the vendor first.",
             old.fingerprint
         ));
     }

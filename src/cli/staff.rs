@@ -273,8 +273,7 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
     let outcome = block_on(async {
         // The certificates this server publishes: an Entra answer must name one of them.
         let info = client.info().await.map_err(client_failure)?;
-        let certificates: Vec<crate::cert::Certificate> =
-            info.certificates.iter().filter_map(|c| crate::cert::verify_published(c).ok()).collect();
+        let certificates = handover::certificates(&info).map_err(handover_failure)?;
         let received = handover::receive(&client, token.expose_secret(), &pickup.id, &identities, |envelope, claim| {
             let report = validate(&args.policy, envelope, Some(&certificates)).map_err(|f| f.error.to_string())?;
             // Identifiers that fail (a thumbprint not the vendor's) are refused, not handed on.
@@ -283,10 +282,10 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                 refused.set(true);
                 return Err(format!("refusing {}: it fails its check (above)", handover::a(envelope.kind)));
             }
-            if args.reveal {
-                revealable(envelope).map_err(|f| f.error.to_string())?;
-            }
             let payload = payload(envelope).map_err(|f| f.error.to_string())?;
+            if args.reveal {
+                revealable(&payload).map_err(|f| f.error.to_string())?;
+            }
             // Hand on first; the acknowledgement follows only once that worked.
             if let Some(path) = &args.output {
                 files::write_new_private(path, &payload).map_err(|e| e.to_string())?;

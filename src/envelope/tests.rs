@@ -71,6 +71,23 @@ fn every_kind_round_trips() {
 }
 
 #[test]
+fn a_reader_trims_fields_and_lets_an_old_shape_through_for_the_check_to_report() {
+    // Sealed before instance_url had to be a My Domain URL, with stray spaces around a value.
+    let json = format!(
+        r#"{{"v":1,"kind":"salesforce-client-credentials","secret":"Zq8!kR2#mW9$vB4%tN7^","fields":{{"consumer_key":" {CONSUMER_KEY} ","instance_url":"https://acme.lightning.force.com"}},"created_at":"2026-11-27T12:00:00Z"}}"#
+    );
+    let e = Envelope::from_bytes(json.as_bytes()).unwrap();
+    assert_eq!(e.fields["consumer_key"].expose_secret(), CONSUMER_KEY);
+    let policy = crate::policy::Policy::preset("strong").unwrap();
+    let against = crate::contents::Against { policy: Some(&policy), certificates: None };
+    let report = crate::contents::check(e.kind, &e.secret, &e.fields, against);
+    assert!(!report.compliant);
+    assert!(report.rules.iter().any(|r| r.rule == "identifiers" && r.detail.contains("My Domain")), "{report:?}");
+    // Sealing is strict.
+    assert!(matches!(e.to_padded_bytes(), Err(EnvelopeError::Shape(_))));
+}
+
+#[test]
 fn kinds_without_a_secret_carry_none_and_fields_have_their_shapes() {
     let jwt = r#"{"v":1,"kind":"salesforce-jwt","created_at":"2026-11-27T12:00:00Z","fields":{}}"#;
     assert!(Envelope::from_bytes(jwt.as_bytes()).unwrap_err().to_string().contains("consumer_key"));

@@ -340,7 +340,7 @@ fn a_swapped_certificate_breaks_the_link_and_an_old_link_vouches_for_keys_only()
     let mut old = vendor.request("salesforce-password");
     assert!(old.contains(".sp1-"), "{old}");
     // Each start listens on a new port: links follow the server there (the same store).
-    let mut restart = |vendor: &mut Vendor, certs: &[&str], links: &mut [&mut String]| {
+    let restart = |vendor: &mut Vendor, certs: &[&str], links: &mut [&mut String]| {
         let before = vendor.url();
         vendor.serve(certs);
         for link in links.iter_mut() {
@@ -527,4 +527,48 @@ fn a_server_stating_another_certificate_s_hashes_is_refused() {
     let init = home.sealpass(&["init", "--server", &url, "--fingerprint", &fingerprint], "");
     init.expect(1);
     assert!(init.stderr.contains("not the certificate's"), "{}", init.stderr);
+}
+
+#[test]
+fn a_request_answered_with_another_kind_is_refused_unacknowledged() {
+    // An entra-certificate request answered with a key-file whose bytes are the JSON line a
+    // genuine answer would hand on: without the kind check, it would skip the thumbprint check.
+    let vendor = Vendor::new(&["kore"]);
+    let link = vendor.request("entra-certificate");
+    let (head, fragment) = link.split_once('#').unwrap();
+    let id = head.rsplit('/').next().unwrap();
+    let token = fragment.rsplit_once('.').unwrap().0;
+    let fake = format!(
+        r#"{{"fields":{{"client_id":"{CLIENT}","environment_url":"https://evil.example","tenant_id":"{TENANT}","thumbprint":"{}"}},"kind":"entra-certificate"}}"#,
+        "AB".repeat(20)
+    ) + "\n";
+    let secret = data_encoding::BASE64.encode(fake.as_bytes());
+    let envelope = format!(
+        r#"{{"v":1,"kind":"key-file","secret":"{secret}","fields":{{"filename":"ids.json","format":"json"}},"policy":"key-file","request":"{id}","created_at":"2026-12-01T12:00:00Z"}}"#
+    );
+    let padded = format!("{envelope:<2048}");
+    let sealed = crate::helpers::age(&["-a", "-r", &vendor.recipient], padded.as_bytes(), vendor.home.dir.path());
+    sealed.expect(0);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let created: serde_json::Value = rt.block_on(async {
+        let body = serde_json::json!({"ciphertext": sealed.stdout, "request_id": id});
+        let answer = reqwest::Client::new()
+            .post(format!("{}/v1/drops", vendor.url()))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+        answer.json().await.unwrap()
+    });
+    let drop = created["id"].as_str().unwrap();
+    let refused = vendor.staff(&["receive", drop, "-o", "ids.json"]);
+    refused.expect(5);
+    assert!(
+        refused.stderr.contains("asks for entra-certificate but the envelope holds a key-file"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!vendor.home.path("ids.json").exists());
 }

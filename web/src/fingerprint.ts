@@ -27,7 +27,8 @@ async function grouped(prefix: string, text: string): Promise<string> {
   return `${prefix}-${encoded.match(/.{1,4}/g)?.join("-") ?? ""}`;
 }
 
-/** Code-point order, as Rust sorts strings (JavaScript's default sort is by UTF-16 units). */
+/** Rust sorts strings by code point, JavaScript by UTF-16 unit: the same for what is sorted here
+ * (age recipients and hex digests are ASCII; anything else fails the recipient check). */
 function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -86,6 +87,7 @@ export function certificateDer(pem: string): Uint8Array<ArrayBuffer> | null {
 export async function checkedCertificates(
   published: { name: string; pem: string; sha256: string; sha1_thumbprint: string; not_after: string }[],
 ): Promise<Checked[]> {
+  if (published.length > 8) throw new Error("the server publishes more certificates than sealpass allows");
   const out: Checked[] = [];
   for (const c of published) {
     const der = certificateDer(c.pem);
