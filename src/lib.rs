@@ -24,6 +24,7 @@
 //! ```
 
 pub mod api;
+pub mod audit;
 pub mod catalog;
 pub mod cert;
 pub mod cli;
@@ -34,6 +35,7 @@ pub mod contents;
 pub mod crypto;
 pub mod duration;
 pub mod envelope;
+pub mod events;
 pub mod exit;
 pub mod files;
 pub mod generate;
@@ -44,7 +46,9 @@ pub mod link;
 pub mod output;
 pub mod policy;
 pub mod qr;
+pub mod receipt;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]
 pub mod store;
+pub mod webhook;

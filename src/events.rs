@@ -1,0 +1,139 @@
+//! State changes as events (SPEC §10): what happened to which drop or request, by whom, when and
+//! from where — never ciphertext, tokens or secrets. One shape for the audit log, webhooks and
+//! receipts, with one canonical JSON form so that a hash or a signature over it means one thing.
+//! Pure.
+
+use serde::{Deserialize, Serialize};
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A drop was uploaded.
+    #[serde(rename = "drop.created")]
+    DropCreated,
+    /// Staff claimed it.
+    #[serde(rename = "drop.claimed")]
+    DropClaimed,
+    /// The claimer acknowledged it: the ciphertext is wiped.
+    #[serde(rename = "drop.received")]
+    DropReceived,
+    /// Its sender or staff revoked it.
+    #[serde(rename = "drop.revoked")]
+    DropRevoked,
+    /// It expired unreceived.
+    #[serde(rename = "drop.expired")]
+    DropExpired,
+    /// Staff made a request link.
+    #[serde(rename = "request.created")]
+    RequestCreated,
+    /// A drop answered it.
+    #[serde(rename = "request.fulfilled")]
+    RequestFulfilled,
+    /// It expired unanswered.
+    #[serde(rename = "request.expired")]
+    RequestExpired,
+}
+
+impl EventKind {
+    /// Every kind, in the order SPEC §10 lists them.
+    pub const ALL: [EventKind; 8] = [
+        EventKind::DropCreated,
+        EventKind::DropClaimed,
+        EventKind::DropReceived,
+        EventKind::DropRevoked,
+        EventKind::DropExpired,
+        EventKind::RequestCreated,
+        EventKind::RequestFulfilled,
+        EventKind::RequestExpired,
+    ];
+
+    /// Its name, as in configs (`events = ["drop.received"]`) and payloads.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::DropCreated => "drop.created",
+            EventKind::DropClaimed => "drop.claimed",
+            EventKind::DropReceived => "drop.received",
+            EventKind::DropRevoked => "drop.revoked",
+            EventKind::DropExpired => "drop.expired",
+            EventKind::RequestCreated => "request.created",
+            EventKind::RequestFulfilled => "request.fulfilled",
+            EventKind::RequestExpired => "request.expired",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// Who caused an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "type", content = "name")]
+pub enum Actor {
+    /// A staff member, by the name in the server's config.
+    Staff(String),
+    /// Whoever holds the drop's manage token or the request's upload token (unauthenticated).
+    Sender,
+    /// The server's sweeper (expiry).
+    Sweeper,
+}
+
+/// One state change. Field order is the canonical JSON's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The drop, when a drop changed (or fulfilled a request).
+    pub drop_id: Option<String>,
+    /// The request involved, if any.
+    pub request_id: Option<String>,
+    /// That request's label.
+    pub label: Option<String>,
+    /// Who.
+    pub actor: Actor,
+    /// When, RFC 3339 UTC to the second.
+    pub at: String,
+    /// The client's address as the server saw it (after `trusted_proxies`), when a client acted.
+    pub client: Option<String>,
+}
+
+impl Event {
+    /// The canonical form: compact JSON, keys in declaration order, no floats. What the audit
+    /// chain hashes and receipts sign.
+    pub fn canonical(&self) -> String {
+        // Serialising plain strings, options and enums cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_the_canonical_form_is_stable() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::from_name(kind.name()), Some(kind));
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{}\"", kind.name()));
+        }
+        let e = Event {
+            kind: EventKind::DropReceived,
+            drop_id: Some("d".repeat(26)),
+            request_id: None,
+            label: Some("Acme".into()),
+            actor: Actor::Staff("alice".into()),
+            at: "2026-12-01T12:00:00Z".into(),
+            client: Some("192.0.2.7".into()),
+        };
+        let text = e.canonical();
+        assert!(text.starts_with(r#"{"kind":"drop.received","drop_id":"ddd"#), "{text}");
+        assert!(text.contains(r#""actor":{"type":"staff","name":"alice"}"#), "{text}");
+        let back: Event = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.canonical(), text);
+        let sweeper = Event { actor: Actor::Sweeper, ..e };
+        assert!(sweeper.canonical().contains(r#""actor":{"type":"sweeper"}"#));
+    }
+}
