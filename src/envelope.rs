@@ -207,13 +207,14 @@ impl Kind {
         match self {
             Kind::SalesforceJwt => &[
                 "In Salesforce Setup, open External Client App Manager and create an external client app for the \
-                 vendor (or edit the connected app you made for it); enable OAuth with the scopes api and \
-                 refresh_token, offline_access.",
+                 vendor (or edit the connected app you made for it); enable OAuth, give any callback URL (for \
+                 example https://localhost), and select the scopes \"Manage user data via APIs (api)\" and \
+                 \"Perform requests at any time (refresh_token, offline_access)\".",
                 "Enable the JWT bearer flow and upload the vendor's certificate, {file}.",
                 "In the app's policies, set Permitted Users to \"Admin approved users are pre-authorized\" and add \
                  the integration user's profile or permission set.",
-                "Give below the app's Consumer Key (not its secret), the integration user's username and your My \
-                 Domain URL (Setup > My Domain).",
+                "Give below the app's Consumer Key (under its OAuth settings, \"Consumer Key and Secret\"; the key, \
+                 not the secret), the integration user's username and your My Domain URL (Setup > My Domain).",
             ],
             Kind::EntraCertificate => &[
                 "In the Microsoft Entra admin center, open App registrations and register an application for the \

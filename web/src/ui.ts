@@ -26,9 +26,19 @@ const FIELD_LABELS: Record<string, string> = {
   consumer_key: "Consumer key",
   tenant_id: "Tenant ID (directory)",
   client_id: "Client ID (application)",
-  thumbprint: "Certificate thumbprint, as Entra ID shows it",
+  thumbprint: "Certificate thumbprint (as Entra ID shows it)",
   expires_on: "When the secret expires (the Expires column in Entra ID)",
 };
+
+/** Labels that depend on the field's shape rather than its name. */
+const TYPE_LABELS: Record<string, string> = {
+  "my-domain-url": "My Domain URL (Setup > My Domain)",
+  email: "Username of the integration user (it looks like an email address)",
+};
+
+function labelOf(f: FieldEntry): string {
+  return TYPE_LABELS[f.type] ?? FIELD_LABELS[f.name] ?? f.name;
+}
 
 const PLACEHOLDERS: Record<string, string> = {
   guid: "00000000-0000-0000-0000-000000000000",
@@ -281,7 +291,7 @@ function fieldInput(f: FieldEntry): { wrap: HTMLElement; input: HTMLInputElement
     required: f.required,
     placeholder: PLACEHOLDERS[f.type] ?? "",
   });
-  const label = el("label", { for: id }, FIELD_LABELS[f.name] ?? f.name, f.required ? "" : el("span", { class: "muted" }, " (optional)"));
+  const label = el("label", { for: id }, labelOf(f), f.required ? "" : el("span", { class: "muted" }, " (optional)"));
   return { wrap: el("div", { class: "field" }, label, input, error), input, error };
 }
 
@@ -295,7 +305,9 @@ function readFields(
   for (const f of fields) {
     const spec = kind.fields.find((k) => k.name === f.input.name) as FieldEntry;
     const value = f.input.value;
-    const problem = value === "" ? (spec.required ? `${FIELD_LABELS[spec.name] ?? spec.name} is required` : null) : fieldError(kind, spec.name, value);
+    // The messages name the field as its label does, not by its name in the envelope.
+    const label = labelOf(spec);
+    const problem = value === "" ? (spec.required ? `${label} is required` : null) : fieldError(kind, spec.name, value)?.replace(spec.name, label) ?? null;
     setError(f.input, f.error, problem);
     if (problem !== null) firstInvalid ??= f.input;
     else if (value !== "") values[spec.name] = value;
@@ -349,19 +361,19 @@ function identifiersForm(ctx: Context, kind: KindEntry, body: HTMLElement): () =
         "div",
         { class: "cert" },
         download(`${c.name}.crt`, c.pem, `Download ${c.name}.crt`),
-        el("p", { class: "muted" }, `Valid until ${shown(c.notAfter)}.`),
-        el("p", {}, "SHA-256: ", el("code", { class: "fingerprint" }, c.sha256)),
-        el("p", {}, "Thumbprint (SHA-1, as Entra ID shows it): ", el("code", { class: "fingerprint" }, c.sha1)),
+        el("p", { class: "muted" }, `Valid until ${shown(c.notAfter.slice(0, 10))}.`),
+        kind.name === "entra-certificate" ? el("p", {}, "Thumbprint (as Entra ID shows it): ", el("code", { class: "fingerprint" }, c.sha1)) : "",
+        el("details", {}, el("summary", {}, "Technical details"), el("p", {}, "SHA-256: ", el("code", { class: "fingerprint" }, c.sha256.toUpperCase()))),
       ),
     ),
     el("ol", { class: "steps" }, ...kind.registration_steps.map((step) => el("li", {}, step.replace("{file}", files).replace("{thumbprint}", thumbprints)))),
-    el("p", { class: "muted" }, "These fingerprints are covered by the one in your link, which this page checked."),
+    el("p", { class: "muted" }, "This page checked that this is the vendor's certificate, as your link says: you need not compare anything."),
   );
   const fields = kind.fields.map(fieldInput);
   for (const f of fields) f.input.addEventListener("input", () => setError(f.input, f.error, null));
   const note = noteField();
   const send = el("button", { type: "submit", class: "primary" }, "Seal and send");
-  const sendError = el("div", { class: "error", id: "send-error", role: "alert", hidden: true });
+  const sendError = el("div", { class: "error", id: "send-error", role: "alert", tabindex: "-1", hidden: true });
   body.append(panel, el("h2", {}, "2. The identifiers"), ...fields.map((f) => f.wrap), note.wrap, send, sendError);
 
   return async (): Promise<void> => {
@@ -371,7 +383,7 @@ function identifiersForm(ctx: Context, kind: KindEntry, body: HTMLElement): () =
     if (thumb !== undefined && values.thumbprint !== undefined) {
       const given = values.thumbprint.trim().toUpperCase();
       if (!ctx.certificates.some((c) => c.sha1 === given || c.sha256.toUpperCase() === given)) {
-        setError(thumb.input, thumb.error, `This is not the thumbprint of the vendor's certificate (${thumbprints}): register that certificate and give the thumbprint Entra ID shows for it`);
+        setError(thumb.input, thumb.error, "This is not the thumbprint of the vendor's certificate shown above: register that certificate and give the thumbprint Entra ID shows for it");
         firstInvalid ??= thumb.input;
       }
     }
@@ -465,7 +477,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
   const note = noteBox.input;
   const noteProblem = noteBox.error;
   const send = el("button", { type: "submit", class: "primary" }, "Seal and send");
-  const sendError = el("div", { class: "error", id: "send-error", role: "alert", hidden: true });
+  const sendError = el("div", { class: "error", id: "send-error", role: "alert", tabindex: "-1", hidden: true });
   body.append(
     ...fields.map((f) => f.wrap),
     choice,

@@ -315,7 +315,7 @@ test("a certificate hand-over: the page offers the vendor's certificate, takes o
     };
     const page = await open(link("salesforce-jwt"));
     await page.getByRole("heading", { name: "1. Register the vendor's certificate" }).waitFor();
-    await page.getByText(cert.sha1_thumbprint).first().waitFor();
+    await page.getByText(cert.sha256.toUpperCase()).first().waitFor({ state: "attached" });
     await page.getByText("Enable the JWT bearer flow and upload the vendor's certificate, kore.crt.").waitFor();
     assert.equal(await page.getByLabel("The secret").count(), 0, "no secret is asked for");
     const [saved] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download kore.crt" }).click()]);
@@ -323,16 +323,16 @@ test("a certificate hand-over: the page offers the vendor's certificate, takes o
     assert.equal(readFileSync(await saved.path(), "utf8"), pem);
     await shot(page, "9-certificate");
     await page.getByLabel("Consumer key").fill("the consumer secret");
-    await page.getByLabel("Username of the account").fill("kore@acme.example");
-    await page.getByLabel("Instance URL").fill("https://login.salesforce.com");
+    await page.getByLabel("Username of the integration user").fill("kore@acme.example");
+    await page.getByLabel("My Domain URL").fill("https://login.salesforce.com");
     const before = uploads();
     await page.getByRole("button", { name: "Seal and send" }).click();
     assert.match(await page.locator("#field-consumer_key-error").innerText(), /starts with 3MVG/);
-    assert.match(await page.locator("#field-instance_url-error").innerText(), /My Domain URL/);
+    assert.match(await page.locator("#field-instance_url-error").innerText(), /^My Domain URL \(Setup > My Domain\) must be the org's My Domain URL/);
     assert.equal(uploads(), before);
     const key = "3MVG9fTLmJ60pJ5JnY9ZxsxDq1Hh4bFbD.FoNzxmHJmbjTNp3hKzMH8R_tM2vR5L4xKcZYkDq3eZp6WnXoAbCdEf";
     await page.getByLabel("Consumer key").fill(key);
-    await page.getByLabel("Instance URL").fill("https://acme.my.salesforce.com");
+    await page.getByLabel("My Domain URL").fill("https://acme.my.salesforce.com");
     await page.getByRole("button", { name: "Seal and send" }).click();
     await page.getByRole("heading", { name: "Sent" }).waitFor();
     const pickup = (await page.locator(".link").innerText()).trim();
@@ -346,14 +346,15 @@ test("a certificate hand-over: the page offers the vendor's certificate, takes o
     await page.close();
 
     const entra = await open(link("entra-certificate"));
+    await entra.getByText(cert.sha1_thumbprint).first().waitFor();
     await entra.getByLabel("Tenant ID (directory)").fill("0f8fad5b-d9cb-469f-a165-70867728950e");
     await entra.getByLabel("Client ID (application)").fill("7c9e6679-7425-40de-944b-e07fc1f90ae7");
     await entra.getByLabel("Environment URL").fill("https://acme.crm4.dynamics.com");
-    await entra.getByLabel("Certificate thumbprint, as Entra ID shows it").fill("AB".repeat(20));
+    await entra.getByLabel("Certificate thumbprint (as Entra ID shows it)").fill("AB".repeat(20));
     await entra.getByRole("button", { name: "Seal and send" }).click();
     assert.match(await entra.locator("#field-thumbprint-error").innerText(), /not the thumbprint of the vendor's certificate/);
     assert.equal(uploads(), before + 1);
-    await entra.getByLabel("Certificate thumbprint, as Entra ID shows it").fill(cert.sha1_thumbprint);
+    await entra.getByLabel("Certificate thumbprint (as Entra ID shows it)").fill(cert.sha1_thumbprint);
     await entra.getByRole("button", { name: "Seal and send" }).click();
     await entra.getByRole("heading", { name: "Sent" }).waitFor();
     await entra.close();
