@@ -65,7 +65,7 @@ pub enum HandoverError {
     #[error("{0}")]
     CertificateUnconfirmed(String),
     /// The content fails its check (a key file's structure, an identifier), never sealed.
-    #[error("this {} is not what it must be (see the report above); nothing was sealed: fix it", .report.policy)]
+    #[error("{}", invalid(.report))]
     Invalid {
         /// Which rules failed.
         report: Box<Report>,
@@ -152,6 +152,15 @@ fn foreign_pickup(pickup_url: &str, id: &str, server: &str) -> String {
         "the server answered the upload with a pickup link that is not its own ({pickup_url}); the drop was stored, \
          but do not pass that link on: {next}"
     )
+}
+
+fn invalid(report: &Report) -> String {
+    let what = if report.policy == "key-file" {
+        "the key file is not as it must be"
+    } else {
+        "the identifiers are not as they must be"
+    };
+    format!("{what} (see the report above); nothing was sealed: fix it")
 }
 
 fn weak(report: &Report) -> String {

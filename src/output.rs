@@ -175,7 +175,14 @@ impl Printer {
     pub fn report_text(&self, report: &Report) -> String {
         let verdict =
             if report.compliant { self.paint("32", "compliant") } else { self.paint("31;1", "NOT compliant") };
-        let mut text = format!("policy {}: {verdict}\n", report.policy);
+        // Key files and identifiers are checked by their structure, not against a password policy.
+        let structural = matches!(report.policy.as_str(), "identifiers" | "key-file");
+        let what = match report.policy.as_str() {
+            "identifiers" => "the identifiers".to_owned(),
+            "key-file" => "the key file".to_owned(),
+            policy => format!("policy {policy}"),
+        };
+        let mut text = format!("{what}: {verdict}\n");
         for RuleResult { rule, ok, detail } in &report.rules {
             let mark = if *ok { self.paint("32", "ok  ") } else { self.paint("31;1", "FAIL") };
             // Details and warnings can quote a username or a policy name from an envelope.
@@ -184,7 +191,9 @@ impl Printer {
         for warning in &report.warnings {
             text.push_str(&format!("  {} {}\n", self.paint("33", "note"), shown(warning)));
         }
-        text.push_str(&format!("  estimated strength: {:.0} bits\n", report.entropy_estimate_bits));
+        if !structural {
+            text.push_str(&format!("  estimated strength: {:.0} bits\n", report.entropy_estimate_bits));
+        }
         text
     }
 }

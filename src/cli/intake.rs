@@ -359,6 +359,16 @@ pub(crate) fn build_envelope(
         }
         (None, _) => {
             ask_missing_fields(kind, &mut fields, printer)?;
+            let missing: Vec<&str> =
+                kind.fields().iter().filter(|f| f.required && !fields.contains_key(f.name)).map(|f| f.name).collect();
+            if !missing.is_empty() {
+                return Err(Failure::usage(format!(
+                    "{} needs {}: give them with --field KEY=VALUE{} (on a terminal you are asked for each)",
+                    handover::a(kind),
+                    missing.join(", "),
+                    if missing.contains(&"username") { " or --username" } else { "" }
+                )));
+            }
             (SecretString::from(""), None)
         }
         (Some(policy), _) if args.generate => {

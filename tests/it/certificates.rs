@@ -234,6 +234,14 @@ fn identifiers_of_the_wrong_shape_exit_3_naming_the_shape_and_nothing_is_sent() 
         run.expect(3);
         assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
     }
+    // Nothing given and no terminal to ask on: a usage error naming what is needed.
+    let bare = customer.sealpass(&["send", &jwt], "");
+    bare.expect(2);
+    assert!(
+        bare.stderr.contains("needs consumer_key, username, instance_url") && bare.stderr.contains("--field"),
+        "{}",
+        bare.stderr
+    );
     let guid = customer.sealpass(
         &["send", &entra, "--field", "tenant_id=acme.onmicrosoft.com", "--field", &format!("client_id={CLIENT}")],
         "",
