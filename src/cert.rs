@@ -8,7 +8,7 @@ use std::fmt;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use x509_cert::der::{Decode, Encode};
+use x509_cert::der::Decode;
 use zeroize::Zeroizing;
 
 /// Key size: what Salesforce and Entra accept, and long-lived enough (NIST: 128-bit security).
@@ -61,6 +61,10 @@ pub struct Certificate {
     pub sha1_thumbprint: String,
     /// The public key's algorithm and size, for people (`RSA 3072`).
     pub key: String,
+    /// The public key's bits as the certificate holds them (to match a private key against).
+    pub public_key: Vec<u8>,
+    /// The name a server publishes it under, when it came from a server.
+    pub published_as: Option<String>,
 }
 
 impl fmt::Debug for Certificate {
@@ -102,17 +106,24 @@ pub fn valid_name(name: &str) -> bool {
         && !name.starts_with(['.', '-'])
 }
 
+/// [`valid_name`], as an error that says what a name may be.
+pub fn check_name(name: &str) -> Result<(), CertError> {
+    if valid_name(name) {
+        return Ok(());
+    }
+    Err(CertError::Invalid(
+        "a certificate's name must be 1–64 characters of a–z, A–Z, 0–9, . _ - (not starting with . or -), e.g. \
+         kore-integration"
+            .into(),
+    ))
+}
+
 /// A new RSA-3072 key and a self-signed certificate for it, named `name`, valid from five
 /// minutes ago (clock skew) for `days` days. Signed SHA-256 with RSA (PKCS #1 v1.5), which both
 /// Salesforce's JWT bearer flow (RS256) and Entra ID expect.
 pub fn make(name: &str, days: u32) -> Result<Made, CertError> {
     use rsa::pkcs8::EncodePrivateKey;
-    if !valid_name(name) {
-        return Err(CertError::Invalid(
-            "--name must be 1–64 characters of a–z, A–Z, 0–9, . _ - (not starting with . or -), e.g. kore-integration"
-                .into(),
-        ));
-    }
+    check_name(name)?;
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(CertError::Invalid(format!("--days must be 1 to {MAX_DAYS}")));
     }
@@ -163,7 +174,8 @@ pub fn verify_published(published: &crate::api::PublishedCertificate) -> Result<
     if !valid_name(&published.name) {
         return Err(CertError::Malformed("its name is not a certificate name".into()));
     }
-    let certificate = parse_public_pem(published.pem.as_bytes())?;
+    let mut certificate = parse_public_pem(published.pem.as_bytes())?;
+    certificate.published_as = Some(published.name.clone());
     if certificate.sha256 != published.sha256 || certificate.sha1_thumbprint != published.sha1_thumbprint {
         return Err(CertError::Malformed("the fingerprints it states are not the certificate's".into()));
     }
@@ -198,7 +210,8 @@ pub fn parse_public_pem(text: &[u8]) -> Result<Certificate, CertError> {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+/// Whether `needle` occurs in `haystack`.
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
@@ -233,6 +246,8 @@ pub fn parse_der(der: &[u8], pem: String) -> Result<Certificate, CertError> {
         sha256: hex(&Sha256::digest(der)),
         sha1_thumbprint: hex(&Sha1::digest(der)).to_ascii_uppercase(),
         key,
+        public_key: spki.subject_public_key.raw_bytes().to_vec(),
+        published_as: None,
     })
 }
 
@@ -244,17 +259,6 @@ fn rsa_bits(der: &[u8]) -> Option<usize> {
     let bytes = &modulus[leading..];
     let first = *bytes.first()?;
     Some((bytes.len() - 1) * 8 + (8 - first.leading_zeros() as usize))
-}
-
-/// The DER SubjectPublicKeyInfo's key bits of a certificate (for matching a private key).
-pub fn public_key_bits(der: &[u8]) -> Result<Vec<u8>, CertError> {
-    let cert = x509_cert::Certificate::from_der(der).map_err(|e| CertError::Malformed(e.to_string()))?;
-    Ok(cert.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes().to_vec())
-}
-
-/// Whether a DER certificate re-encodes to itself (it was DER, not BER).
-pub fn is_der(der: &[u8]) -> bool {
-    x509_cert::Certificate::from_der(der).ok().and_then(|c| c.to_der().ok()).is_some_and(|d| d == der)
 }
 
 /// Lowercase hex.

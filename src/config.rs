@@ -486,9 +486,7 @@ fn published_certificates(entries: &[FileCertificate]) -> Result<Vec<crate::api:
     }
     let mut out: Vec<crate::api::PublishedCertificate> = Vec::new();
     for entry in entries {
-        if !crate::cert::valid_name(&entry.name) {
-            return Err(format!("certificates: name {:?} must be 1–64 characters of a–z, A–Z, 0–9, . _ -", entry.name));
-        }
+        crate::cert::check_name(&entry.name).map_err(|e| format!("certificates: {:?}: {e}", entry.name))?;
         let at = format!("certificates: {} ({})", entry.name, entry.file.display());
         let bytes =
             crate::files::read_public(&entry.file, crate::cert::MAX_PEM_BYTES).map_err(|e| format!("{at}: {e}"))?;

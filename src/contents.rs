@@ -76,9 +76,7 @@ fn today() -> time::Date {
 
 /// A client secret's recorded expiry, when it is near or past: Entra stops accepting it then.
 fn expiry_warning(date: &str, today: time::Date) -> Option<String> {
-    let mut parts = date.split('-').filter_map(|p| p.parse::<u16>().ok());
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    let expires = time::Date::from_calendar_date(i32::from(y), time::Month::try_from(m as u8).ok()?, d as u8).ok()?;
+    let expires = envelope::parse_date(date)?;
     let days = (expires - today).whole_days();
     match days {
         ..0 => Some(format!("the secret expired on {date}: Entra ID no longer accepts it; make a new one")),
@@ -103,8 +101,7 @@ fn identifiers(kind: Kind, fields: &BTreeMap<String, SecretString>, certificates
     let mut rules = Vec::new();
     let mut warnings = Vec::new();
     let bad = bad_fields(kind, fields);
-    let missing: Vec<&str> =
-        kind.fields().iter().filter(|f| f.required && !fields.contains_key(f.name)).map(|f| f.name).collect();
+    let missing = kind.missing_fields(fields);
     rules.push(match (bad.is_empty(), missing.is_empty()) {
         (true, true) => RuleResult { rule: "identifiers", ok: true, detail: "every identifier has its shape".into() },
         (false, _) => RuleResult { rule: "identifiers", ok: false, detail: bad.join("; ") },

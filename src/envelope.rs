@@ -304,6 +304,11 @@ impl Kind {
         }
     }
 
+    /// The required fields `fields` lacks, in the kind's order.
+    pub fn missing_fields<V>(self, fields: &BTreeMap<String, V>) -> Vec<&'static str> {
+        self.fields().iter().filter(|f| f.required && !fields.contains_key(f.name)).map(|f| f.name).collect()
+    }
+
     /// The spec of a field of this kind, if it knows it.
     pub fn field(self, name: &str) -> Option<FieldSpec> {
         self.fields().iter().copied().find(|f| f.name == name)
@@ -436,12 +441,18 @@ fn has_shape(ty: FieldType, value: &str) -> bool {
 
 /// `YYYY-MM-DD` that names a real day.
 fn is_date(value: &str) -> bool {
-    let mut parts = value.split('-').map(str::parse::<u16>);
-    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    let Ok(month) = time::Month::try_from(m as u8) else { return false };
-    time::Date::from_calendar_date(i32::from(y), month, d as u8).is_ok() && m <= 12 && d <= 31
+    parse_date(value).is_some()
+}
+
+/// The day `YYYY-MM-DD` names, if it is one.
+pub fn parse_date(value: &str) -> Option<time::Date> {
+    let mut parts = value.split('-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    time::Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()
 }
 
 /// Check one field value against the kind's spec.
@@ -500,13 +511,7 @@ impl Envelope {
                 other => other?,
             }
         }
-        let missing: Vec<&str> = self
-            .kind
-            .fields()
-            .iter()
-            .filter(|f| f.required && !self.fields.contains_key(f.name))
-            .map(|f| f.name)
-            .collect();
+        let missing = self.kind.missing_fields(&self.fields);
         if !missing.is_empty() {
             return Err(EnvelopeError::Field(format!("kind {} needs field(s): {}", self.kind, missing.join(", "))));
         }

@@ -64,6 +64,18 @@ pub enum HandoverError {
     /// The kind needs the vendor's certificate, and it is not vouched for.
     #[error("{0}")]
     CertificateUnconfirmed(String),
+    /// What arrived fails its check and is refused: identifiers of a kind without a secret (a
+    /// thumbprint that is not the vendor's). Not handed on, not acknowledged.
+    #[error(
+        "refusing {}: it fails its check (see the report above). It was not handed on; the drop stays claimed by \
+         you and was not acknowledged", a(*kind)
+    )]
+    Refused {
+        /// Its kind.
+        kind: Kind,
+        /// Which rules failed.
+        report: Box<Report>,
+    },
     /// The content fails its check (a key file's structure, an identifier), never sealed.
     #[error("{}", invalid(.report))]
     Invalid {
@@ -218,10 +230,9 @@ pub struct Destination {
     pub asked: Option<Asked>,
     /// The longest TTL the server takes, when its `/v1/info` was read on the way.
     pub max_ttl_seconds: Option<u64>,
-    /// The certificates the server publishes, each read from its PEM.
+    /// The certificates the server publishes, each read from its PEM (with the name it
+    /// publishes it under).
     pub certificates: Vec<Certificate>,
-    /// Their names, as the server publishes them (file-name safe).
-    pub certificate_names: Vec<String>,
     /// What the fingerprint the user trusts vouches for.
     pub covered: Covered,
 }
@@ -257,7 +268,7 @@ impl Destination {
 }
 
 /// The server's certificates, each read from its PEM (its stated hashes must be the PEM's).
-pub fn certificates(info: &api::Info) -> Result<Vec<Certificate>, HandoverError> {
+fn certificates(info: &api::Info) -> Result<Vec<Certificate>, HandoverError> {
     if info.certificates.len() > api::MAX_CERTIFICATES {
         return Err(HandoverError::Certificates(format!("more than {}", api::MAX_CERTIFICATES)));
     }
@@ -270,16 +281,34 @@ pub fn certificates(info: &api::Info) -> Result<Vec<Certificate>, HandoverError>
         .collect()
 }
 
-/// Whether `expected` vouches for the server's keys and certificates, and how far.
-fn vouched(expected: &str, info: &api::Info, certs: &[Certificate]) -> Option<Covered> {
-    let hashes: Vec<&str> = certs.iter().map(|c| c.sha256.as_str()).collect();
-    crypto::covers(expected, &info.recipients, &hashes)
+/// What a server's `/v1/info` serves, read and checked: its recipients (every line the
+/// fingerprint covers must be an age key), its certificates, and the fingerprint a link or pin
+/// made now would carry.
+pub struct Served {
+    /// The recipients.
+    pub recipients: Vec<Recipient>,
+    /// The certificates, each read from its PEM.
+    pub certificates: Vec<Certificate>,
+    /// Their fingerprint (`sp2-` with certificates, else `sp1-`).
+    pub fingerprint: String,
+    recipient_texts: Vec<String>,
 }
 
-/// What `info` serves, fingerprinted as a link or pin made now would be.
-pub fn served_fingerprint(info: &api::Info, certs: &[Certificate]) -> String {
-    let hashes: Vec<&str> = certs.iter().map(|c| c.sha256.as_str()).collect();
-    crypto::fingerprint_with_certificates(&info.recipients, &hashes)
+impl Served {
+    /// Read what `info` serves.
+    pub fn read(info: &api::Info) -> Result<Served, HandoverError> {
+        let recipients = parse_recipients(&info.recipients)?;
+        let certificates = certificates(info)?;
+        let hashes: Vec<&str> = certificates.iter().map(|c| c.sha256.as_str()).collect();
+        let fingerprint = crypto::fingerprint_with_certificates(&info.recipients, &hashes);
+        Ok(Served { recipients, certificates, fingerprint, recipient_texts: info.recipients.clone() })
+    }
+
+    /// Whether `expected` (a link's or a pin's fingerprint) vouches for this, and how far.
+    fn vouched_by(&self, expected: &str) -> Option<Covered> {
+        let hashes: Vec<&str> = self.certificates.iter().map(|c| c.sha256.as_str()).collect();
+        crypto::covers(expected, &self.recipient_texts, &hashes)
+    }
 }
 
 fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, HandoverError> {
@@ -296,12 +325,10 @@ fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, HandoverError> {
 pub async fn answering(request: link::Request) -> Result<Destination, HandoverError> {
     let client = Client::new(&request.server)?;
     let info = client.info().await?;
-    let recipients = parse_recipients(&info.recipients)?;
-    let certs = certificates(&info)?;
-    let served = served_fingerprint(&info, &certs);
-    let Some(covered) = vouched(&request.fingerprint, &info, &certs) else {
+    let served = Served::read(&info)?;
+    let Some(covered) = served.vouched_by(&request.fingerprint) else {
         return Err(HandoverError::KeysChanged {
-            served,
+            served: served.fingerprint,
             expected: request.fingerprint.clone(),
             expected_from: "your link names",
             next: "Ask the vendor, through another channel, for a new link.".into(),
@@ -316,12 +343,11 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
     let kind = Kind::from_name(&status.kind).ok_or_else(|| HandoverError::UnknownKind(shown(&status.kind).into()))?;
     Ok(Destination {
         client,
-        fingerprint: served,
-        recipients,
+        fingerprint: served.fingerprint,
+        recipients: served.recipients,
         asked: Some(Asked { link: request, label: status.label, kind }),
         max_ttl_seconds: Some(info.limits.max_ttl_seconds),
-        certificate_names: info.certificates.iter().map(|c| c.name.clone()).collect(),
-        certificates: certs,
+        certificates: served.certificates,
         covered,
     })
 }
@@ -330,13 +356,10 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
 pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> Result<Destination, HandoverError> {
     let client = Client::new(server)?;
     let info = client.info().await?;
-    // Every line the fingerprint covers must be what it claims to be: a recipient is an age key.
-    parse_recipients(&info.recipients)?;
-    let certs = certificates(&info)?;
-    let served = served_fingerprint(&info, &certs);
-    let Some(covered) = vouched(fingerprint, &info, &certs) else {
+    let served = Served::read(&info)?;
+    let Some(covered) = served.vouched_by(fingerprint) else {
         return Err(HandoverError::KeysChanged {
-            served,
+            served: served.fingerprint,
             expected: fingerprint.to_owned(),
             expected_from: "you confirmed",
             next: format!(
@@ -345,15 +368,15 @@ pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> R
             ),
         });
     };
+    // Sealed to the recipients the user confirmed (the same set, as the fingerprint says).
     let recipients = parse_recipients(recipients)?;
     Ok(Destination {
         client,
-        fingerprint: served,
+        fingerprint: served.fingerprint,
         recipients,
         asked: None,
         max_ttl_seconds: Some(info.limits.max_ttl_seconds),
-        certificate_names: info.certificates.iter().map(|c| c.name.clone()).collect(),
-        certificates: certs,
+        certificates: served.certificates,
         covered,
     })
 }
@@ -369,7 +392,6 @@ pub fn direct(server: &str, recipients: Vec<Recipient>) -> Result<Destination, H
         asked: None,
         max_ttl_seconds: None,
         certificates: Vec::new(),
-        certificate_names: Vec::new(),
         covered: Covered::RecipientsOnly,
     })
 }
@@ -403,8 +425,8 @@ pub fn envelope(
 ) -> Result<(Envelope, Report), HandoverError> {
     let against = Against { policy: intake.policy.as_ref(), certificates };
     let report = contents::check(intake.kind, &intake.secret, &intake.fields, against);
-    let policed = intake.policy.is_some() && intake.kind.has_secret() && intake.kind != Kind::KeyFile;
-    if !report.compliant && !policed {
+    // Only a secret checked against a password policy may be sealed despite failing it.
+    if !report.compliant && intake.kind.default_policy().is_none() {
         return Err(HandoverError::Invalid { report: Box::new(report) });
     }
     if !report.compliant && !intake.allow_weak {
@@ -534,8 +556,26 @@ pub async fn receive<T>(
             return Err(HandoverError::KindMismatch { envelope: envelope.kind, asked: shown(&asked).into_owned() });
         }
     }
-    let claim =
-        Claim { id: claimed.id, claimed_by: claimed.claimed_by, request_id: claimed.request_id, label: claimed.label };
+    // A kind that registers the vendor's certificate must name one this server publishes; what
+    // fails is refused here, before anything is handed on (the server is asked only then).
+    let certificates = if envelope.kind.registers_certificate() {
+        let certificates = certificates(&client.info().await?)?;
+        let against = Against { policy: None, certificates: Some(&certificates) };
+        let report = contents::check(envelope.kind, &envelope.secret, &envelope.fields, against);
+        if !report.compliant {
+            return Err(HandoverError::Refused { kind: envelope.kind, report: Box::new(report) });
+        }
+        certificates
+    } else {
+        Vec::new()
+    };
+    let claim = Claim {
+        id: claimed.id,
+        claimed_by: claimed.claimed_by,
+        request_id: claimed.request_id,
+        label: claimed.label,
+        certificates,
+    };
     let handed = hand_on(&envelope, &claim).map_err(HandoverError::HandOn)?;
     client.ack(id, staff_token).await.map_err(|cause| HandoverError::NotAcknowledged { cause })?;
     Ok(Received { envelope, claimed_by: claim.claimed_by, request_id: claim.request_id, label: claim.label, handed })
@@ -552,4 +592,6 @@ pub struct Claim {
     pub request_id: Option<String>,
     /// That request's label.
     pub label: Option<String>,
+    /// The certificates the server publishes, for the kinds that register one (else empty).
+    pub certificates: Vec<Certificate>,
 }

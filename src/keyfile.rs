@@ -126,7 +126,7 @@ fn pkcs8_public(der: &[u8]) -> Result<Public, String> {
 
 fn check_pem(bytes: &[u8], now: time::OffsetDateTime, rules: &mut Vec<RuleResult>, warnings: &mut Vec<String>) {
     let mut keys: Vec<Public> = Vec::new();
-    let mut certs: Vec<(cert::Certificate, Vec<u8>)> = Vec::new();
+    let mut certs: Vec<cert::Certificate> = Vec::new();
     for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(bytes) {
         let (kind, der) = match section {
             Ok(section) => section,
@@ -140,9 +140,9 @@ fn check_pem(bytes: &[u8], now: time::OffsetDateTime, rules: &mut Vec<RuleResult
             SectionKind::PrivateKey => pkcs8_public(&der).map(|p| keys.push(p)),
             SectionKind::RsaPrivateKey => rsa_public(&der).map(|p| keys.push(p)),
             SectionKind::EcPrivateKey => ec_public(&der).map(|p| keys.push(p)),
-            SectionKind::Certificate => cert::parse_der(&der, String::new())
-                .map(|c| certs.push((c, cert::public_key_bits(&der).unwrap_or_default())))
-                .map_err(|e| format!("a certificate {e}")),
+            SectionKind::Certificate => {
+                cert::parse_der(&der, String::new()).map(|c| certs.push(c)).map_err(|e| format!("a certificate {e}"))
+            }
             _ => Ok(()),
         };
         if let Err(e) = parsed {
@@ -150,7 +150,7 @@ fn check_pem(bytes: &[u8], now: time::OffsetDateTime, rules: &mut Vec<RuleResult
             return;
         }
     }
-    let encrypted = bytes.windows(29).any(|w| w == b"BEGIN ENCRYPTED PRIVATE KEY--");
+    let encrypted = cert::contains(bytes, b"BEGIN ENCRYPTED PRIVATE KEY--");
     if keys.is_empty() && certs.is_empty() && !encrypted {
         rules.push(rule("structure", false, "it holds no private key or certificate"));
         return;
@@ -169,7 +169,7 @@ fn check_pem(bytes: &[u8], now: time::OffsetDateTime, rules: &mut Vec<RuleResult
                 .into(),
         );
     }
-    for (c, _) in &certs {
+    for c in &certs {
         if c.not_after < now {
             warnings.push(format!("the certificate {} expired on {}", c.subject, cert::rfc3339(c.not_after)));
         } else if c.not_before > now {
@@ -184,7 +184,7 @@ fn check_pem(bytes: &[u8], now: time::OffsetDateTime, rules: &mut Vec<RuleResult
     }
     for key in &keys {
         match key {
-            Public::Bits(bits) if certs.iter().any(|(_, spki)| spki == bits) => {
+            Public::Bits(bits) if certs.iter().any(|c| &c.public_key == bits) => {
                 rules.push(rule("key-matches-certificate", true, "the private key belongs to the certificate"));
             }
             Public::Bits(_) => rules.push(rule(

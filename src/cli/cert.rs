@@ -100,11 +100,8 @@ pub(crate) fn run(command: CertCommand, ctx: &super::Context) -> Result<Exit, Fa
 }
 
 fn new(args: NewArgs, printer: &Printer) -> Result<Exit, Failure> {
-    if !cert::valid_name(&args.name) {
-        return Err(Failure::usage(
-            "--name must be 1–64 characters of a–z, A–Z, 0–9, . _ - (not starting with . or -), e.g. kore-integration",
-        ));
-    }
+    // Checked before anything else: the name becomes the files' names.
+    cert::check_name(&args.name).map_err(|e| Failure::usage(format!("--name: {e}")))?;
     let dir = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
     if !dir.is_dir() {
         return Err(Failure::usage(format!("-o {} is not a directory (create it first)", dir.display())));
@@ -120,7 +117,10 @@ fn new(args: NewArgs, printer: &Printer) -> Result<Exit, Failure> {
         }
     }
     let spinner = (!printer.json()).then(|| crate::output::Spinner::start("making an RSA-3072 key"));
-    let made = cert::make(&args.name, args.days).map_err(Failure::usage);
+    let made = cert::make(&args.name, args.days).map_err(|e| match e {
+        cert::CertError::Invalid(_) => Failure::usage(e),
+        other => Failure::new(Exit::Error, other),
+    });
     drop(spinner);
     let made = made?;
     files::write_new_private(&key_path, made.key_pem.as_bytes())?;

@@ -136,7 +136,7 @@ pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
         H::Server(cause) | H::NotAcknowledged { cause } => client_exit(cause),
         H::RequestAnswered | H::RequestExpired => Exit::Unavailable,
         H::UnknownKind(_) | H::WrongKind { .. } | H::Envelope(_) => Exit::Usage,
-        H::Weak { .. } | H::Invalid { .. } => Exit::Policy,
+        H::Weak { .. } | H::Invalid { .. } | H::Refused { .. } => Exit::Policy,
         H::WrongDrop | H::Decrypt(_) | H::RequestMismatch { .. } | H::KindMismatch { .. } => Exit::Decrypt,
         H::KeysChanged { .. }
         | H::Recipients(_)

@@ -246,8 +246,8 @@ fn ask_missing_fields(
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Ok(());
     }
-    let missing: Vec<_> = kind.fields().iter().filter(|f| f.required && !fields.contains_key(f.name)).collect();
-    for spec in missing {
+    for name in kind.missing_fields(fields) {
+        let Some(spec) = kind.field(name) else { continue };
         let expected = spec.ty.shape().map(|(_, e)| format!(" ({e})")).unwrap_or_default();
         loop {
             printer.prompt(&format!("{}{expected}: ", spec.name));
@@ -359,8 +359,7 @@ pub(crate) fn build_envelope(
         }
         (None, _) => {
             ask_missing_fields(kind, &mut fields, printer)?;
-            let missing: Vec<&str> =
-                kind.fields().iter().filter(|f| f.required && !fields.contains_key(f.name)).map(|f| f.name).collect();
+            let missing = kind.missing_fields(&fields);
             if !missing.is_empty() {
                 return Err(Failure::usage(format!(
                     "{} needs {}: give them with --field KEY=VALUE{} (on a terminal you are asked for each)",

@@ -71,7 +71,6 @@ pub(crate) struct SendArgs {
 fn show_registration(
     kind: Kind,
     certificates: &[crate::cert::Certificate],
-    names: &[String],
     dir: &std::path::Path,
     printer: &crate::output::Printer,
 ) -> Result<(), Failure> {
@@ -83,7 +82,9 @@ fn show_registration(
         ));
     }
     let mut files = Vec::new();
-    for (certificate, name) in certificates.iter().zip(names).filter(|(c, _)| c.not_after >= now) {
+    for certificate in certificates.iter().filter(|c| c.not_after >= now) {
+        // The name the server publishes it under, checked file-name safe (cert::valid_name).
+        let name = certificate.published_as.as_deref().unwrap_or("vendor");
         let path = dir.join(format!("{name}.crt"));
         // Never overwrite: a new file, or one that already holds exactly this certificate.
         match path.symlink_metadata() {
@@ -274,7 +275,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
         }
         let certificates = to.certificates_for(kind).map_err(handover_failure)?;
         if kind.registers_certificate() {
-            show_registration(kind, certificates, &to.certificate_names, &args.certificate_dir, printer)?;
+            show_registration(kind, certificates, &args.certificate_dir, printer)?;
         }
 
         // Check and seal before anything leaves the machine.
@@ -409,13 +410,14 @@ pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure
             ),
         ));
     }
-    let certificates = handover::certificates(&info).map_err(handover_failure)?;
-    let served = handover::served_fingerprint(&info, &certificates);
+    let served = handover::Served::read(&info).map_err(handover_failure)?;
     let previous = config.pin(&server).cloned();
     let mut shown_certs = String::new();
-    for (c, published) in certificates.iter().zip(&info.certificates) {
-        shown_certs.push_str(&format!("\nand publishes certificate {}:\n{}", published.name, super::cert::describe(c)));
+    for c in &served.certificates {
+        let name = c.published_as.as_deref().unwrap_or_default();
+        shown_certs.push_str(&format!("\nand publishes certificate {name}:\n{}", super::cert::describe(c)));
     }
+    let served = served.fingerprint;
     printer
         .note(&format!("{server} seals to:\n  {}{shown_certs}\nfingerprint: {served}", info.recipients.join("\n  ")));
     if let Some(old) = previous.as_ref().filter(|p| p.fingerprint != served) {

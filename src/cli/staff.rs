@@ -16,7 +16,7 @@ use super::{PolicyArgs, block_on, client_failure, handover_failure};
 use crate::client::Client;
 use crate::exit::{Exit, Failure};
 use crate::files;
-use crate::handover;
+use crate::handover::{self, HandoverError};
 use crate::link;
 use crate::output::shown;
 
@@ -269,19 +269,10 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         output_free(path)?;
     }
     let (client, token) = args.staff.resolve(Some(&own), config)?;
-    let refused = std::cell::Cell::new(false);
-    let outcome = block_on(async {
-        // The certificates this server publishes: an Entra answer must name one of them.
-        let info = client.info().await.map_err(client_failure)?;
-        let certificates = handover::certificates(&info).map_err(handover_failure)?;
+    block_on(async {
         let received = handover::receive(&client, token.expose_secret(), &pickup.id, &identities, |envelope, claim| {
-            let report = validate(&args.policy, envelope, Some(&certificates)).map_err(|f| f.error.to_string())?;
-            // Identifiers that fail (a thumbprint not the vendor's) are refused, not handed on.
-            if !envelope.kind.has_secret() && !report.compliant {
-                printer.note(&human(printer, envelope, &report));
-                refused.set(true);
-                return Err(format!("refusing {}: it fails its check (above)", handover::a(envelope.kind)));
-            }
+            let report =
+                validate(&args.policy, envelope, Some(&claim.certificates)).map_err(|f| f.error.to_string())?;
             let payload = payload(envelope).map_err(|f| f.error.to_string())?;
             if args.reveal {
                 revealable(&payload).map_err(|f| f.error.to_string())?;
@@ -314,7 +305,13 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
             Ok(report.compliant)
         })
         .await
-        .map_err(handover_failure)?;
+        .map_err(|e| {
+            // Identifiers that fail (a thumbprint not the vendor's) were refused: say why.
+            if let HandoverError::Refused { report, .. } = &e {
+                printer.note(&printer.report_text(report));
+            }
+            handover_failure(e)
+        })?;
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));
             if let Some(path) = &args.output {
@@ -325,9 +322,7 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
             }
         }
         Ok(if received.handed { Exit::Ok } else { Exit::Policy })
-    });
-    // A refused answer is a policy failure (exit 3), left claimed and unacknowledged.
-    outcome.map_err(|f| if refused.get() { Failure::new(Exit::Policy, f.error) } else { f })
+    })
 }
 
 /// What `-o` received, in words.

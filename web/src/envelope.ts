@@ -29,16 +29,17 @@ export function nowRfc3339(date: Date = new Date()): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-/** Why a field value is refused, or null: as `envelope::validate_field` for known kinds. */
-export function fieldError(kind: KindEntry, name: string, value: string): string | null {
-  if (scalars(value).some(isControl)) return `${name} contains control characters`;
+/** Why a field value is refused, or null: as `envelope::validate_field` for known kinds. The
+ * message calls the field `label` (what the page's form shows; its name by default). */
+export function fieldError(kind: KindEntry, name: string, value: string, label: string = name): string | null {
+  if (scalars(value).some(isControl)) return `${label} contains control characters`;
   const spec = kind.fields.find((f) => f.name === name);
   if (spec === undefined) return `kind ${kind.name} has no field ${name}`;
   const v = trimRust(value);
-  if (v === "") return `${name} is empty`;
+  if (v === "") return `${label} is empty`;
   // The shape comes from the catalog: the very expression the CLI runs.
   if (spec.pattern !== null && (!new RegExp(spec.pattern, "u").test(v) || (spec.type === "date" && !isDate(v)))) {
-    return `${name} must be ${spec.expected ?? "of the expected shape"}`;
+    return `${label} must be ${spec.expected ?? "of the expected shape"}`;
   }
   return null;
 }

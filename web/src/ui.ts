@@ -307,7 +307,7 @@ function readFields(
     const value = f.input.value;
     // The messages name the field as its label does, not by its name in the envelope.
     const label = labelOf(spec);
-    const problem = value === "" ? (spec.required ? `${label} is required` : null) : fieldError(kind, spec.name, value)?.replace(spec.name, label) ?? null;
+    const problem = value === "" ? (spec.required ? `${label} is required` : null) : fieldError(kind, spec.name, value, label);
     setError(f.input, f.error, problem);
     if (problem !== null) firstInvalid ??= f.input;
     else if (value !== "") values[spec.name] = value;
