@@ -28,6 +28,41 @@ pub struct Entry {
     pub hash: String,
 }
 
+/// An entry as a store keeps it and the API serves it: the event as stored, which may no
+/// longer be a well-formed event if someone edited the store. [`Record::entry`] reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Its position, from 1.
+    pub seq: u64,
+    /// The hash of the entry before it.
+    pub prev: String,
+    /// The event's JSON as stored (a JSON string if what is stored is not JSON at all).
+    pub event: serde_json::Value,
+    /// The hash stored with it.
+    pub hash: String,
+}
+
+impl Record {
+    /// The record of a stored entry whose event is the text `event`.
+    pub fn stored(seq: u64, prev: String, event: &str, hash: String) -> Record {
+        let event = serde_json::from_str(event).unwrap_or_else(|_| serde_json::Value::String(event.to_owned()));
+        Record { seq, prev, event, hash }
+    }
+
+    /// The entry, or `Altered` if its event is no longer an event.
+    pub fn entry(&self) -> Result<Entry, Broken> {
+        let event = Event::deserialize(&self.event).map_err(|_| Broken::Altered { seq: self.seq })?;
+        Ok(Entry { seq: self.seq, prev: self.prev.clone(), event, hash: self.hash.clone() })
+    }
+}
+
+impl From<&Entry> for Record {
+    fn from(entry: &Entry) -> Record {
+        Record::stored(entry.seq, entry.prev.clone(), &entry.event.canonical(), entry.hash.clone())
+    }
+}
+
 /// Where the chain ends: how many entries, and the last one's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
@@ -126,6 +161,16 @@ pub fn verify<'a>(from: &Head, entries: impl IntoIterator<Item = &'a Entry>) -> 
             return Err(Broken::Unlinked { seq: entry.seq });
         }
         head = entry.head();
+    }
+    Ok(head)
+}
+
+/// [`verify`] for records as served: an event that no longer reads as one is `Altered`.
+pub fn verify_records<'a>(from: &Head, records: impl IntoIterator<Item = &'a Record>) -> Result<Head, Broken> {
+    let mut head = from.clone();
+    for record in records {
+        let entry = record.entry()?;
+        head = verify(&head, [&entry])?;
     }
     Ok(head)
 }

@@ -108,6 +108,56 @@ impl Event {
     }
 }
 
+/// Unix seconds as RFC 3339 UTC, to the second: how events (and the API) write times.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// An event at `t` (Unix seconds).
+pub fn event(
+    kind: EventKind,
+    drop_id: Option<&str>,
+    request_id: Option<&str>,
+    label: Option<&str>,
+    actor: Actor,
+    origin: &Origin,
+) -> Event {
+    Event {
+        kind,
+        drop_id: drop_id.map(str::to_owned),
+        request_id: request_id.map(str::to_owned),
+        label: label.map(str::to_owned),
+        actor,
+        at: rfc3339(origin.at),
+        client: origin.client.clone(),
+    }
+}
+
+/// When a state change happens and, if a client caused it, from which address: what the store
+/// records in its event besides the change itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// Unix seconds.
+    pub at: i64,
+    /// The client's address (after `trusted_proxies`), if a client acted.
+    pub client: Option<String>,
+}
+
+impl Origin {
+    /// A change at `at` made by a client at `client`.
+    pub fn client(at: i64, client: impl ToString) -> Origin {
+        Origin { at, client: Some(client.to_string()) }
+    }
+
+    /// A change at `at` no client made (the sweeper; tests).
+    pub fn at(at: i64) -> Origin {
+        Origin { at, client: None }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,13 +101,7 @@ pub(crate) fn expiry(ttl: u64) -> i64 {
     now.unix_timestamp() + ttl + i64::from(now.nanosecond() > 0)
 }
 
-/// Unix seconds as RFC 3339 UTC.
-pub(crate) fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| t.to_string())
-}
+pub(crate) use crate::events::rfc3339;
 
 /// Logs and measures every request by route template: never ids, tokens or bodies.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Claim, DropRecord, InboxCursor, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept};
+use super::{Claim, DropRecord, InboxCursor, InboxItem, NewDrop, Origin, RequestRecord, Store, StoreError, Swept};
+use crate::audit::{Head, Record};
+use crate::events::Actor;
 
 /// How often the probe pings a backend that is down.
 const PROBE_EVERY: Duration = Duration::from_millis(100);
@@ -71,32 +73,53 @@ impl<S: Store> Guarded<S> {
 
 #[async_trait]
 impl<S: Store> Store for Guarded<S> {
-    async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError> {
-        self.bound(self.inner.create_drop(drop)).await
+    async fn create_drop(&self, drop: NewDrop, origin: &Origin) -> Result<DropRecord, StoreError> {
+        self.bound(self.inner.create_drop(drop, origin)).await
     }
     async fn get_drop(&self, id: &str) -> Result<Option<DropRecord>, StoreError> {
         self.bound(self.inner.get_drop(id)).await
     }
-    async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError> {
-        self.bound(self.inner.revoke(id, now)).await
+    async fn revoke(&self, id: &str, by: &Actor, origin: &Origin) -> Result<DropRecord, StoreError> {
+        self.bound(self.inner.revoke(id, by, origin)).await
     }
-    async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError> {
-        self.bound(self.inner.claim(id, staff, now)).await
+    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<Claim, StoreError> {
+        self.bound(self.inner.claim(id, staff, origin)).await
     }
-    async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError> {
-        self.bound(self.inner.ack(id, staff, now)).await
+    async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError> {
+        self.bound(self.inner.ack(id, staff, origin)).await
     }
     async fn inbox(&self, now: i64, after: Option<&InboxCursor>, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
         self.bound(self.inner.inbox(now, after, limit)).await
     }
-    async fn create_request(&self, request: RequestRecord) -> Result<(), StoreError> {
-        self.bound(self.inner.create_request(request)).await
+    async fn create_request(&self, request: RequestRecord, origin: &Origin) -> Result<(), StoreError> {
+        self.bound(self.inner.create_request(request, origin)).await
     }
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
         self.bound(self.inner.get_request(id)).await
     }
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
         self.bound(self.inner.sweep(now)).await
+    }
+    async fn audit_head(&self) -> Result<Head, StoreError> {
+        self.bound(self.inner.audit_head()).await
+    }
+    async fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        self.bound(self.inner.audit_entries(after, limit)).await
+    }
+    async fn audit_received(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        self.bound(self.inner.audit_received(id)).await
+    }
+    async fn webhook_cursor(&self, name: &str) -> Result<u64, StoreError> {
+        self.bound(self.inner.webhook_cursor(name)).await
+    }
+    async fn set_webhook_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {
+        self.bound(self.inner.set_webhook_cursor(name, seq)).await
+    }
+    async fn webhook_lease(&self, name: &str, holder: &str, seconds: u64) -> Result<bool, StoreError> {
+        self.bound(self.inner.webhook_lease(name, holder, seconds)).await
+    }
+    async fn settle(&self) -> Result<(), StoreError> {
+        self.bound(self.inner.settle()).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.bound(self.inner.ping()).await

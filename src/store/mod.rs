@@ -11,6 +11,9 @@ pub use guarded::Guarded;
 use async_trait::async_trait;
 
 use crate::api::{DropState, RequestState};
+use crate::audit::{Head, Record};
+pub use crate::events::Origin;
+use crate::events::{Actor, Event, EventKind};
 
 /// Tombstones (state without ciphertext) are kept this long after expiry.
 pub const TOMBSTONE_SECONDS: i64 = 7 * 24 * 3600;
@@ -211,31 +214,55 @@ pub enum StoreError {
     Internal(String),
 }
 
-/// The atomic steps of the drop and request state machines.
+/// The atomic steps of the drop and request state machines. Every step that changes state
+/// appends its event (SPEC §10) to the audit log atomically with the change: a change is never
+/// stored without its event, nor an event without its change.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Store a new drop. With a request id, atomically bind it to that open request; a second
     /// upload for the same request is `RequestFulfilled`, an expired request `Expired`.
-    async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError>;
+    async fn create_drop(&self, drop: NewDrop, origin: &Origin) -> Result<DropRecord, StoreError>;
     /// A drop's record (tombstones included), if it exists.
     async fn get_drop(&self, id: &str) -> Result<Option<DropRecord>, StoreError>;
     /// Revoke a waiting or claimed drop: ciphertext wiped, state `revoked`. Idempotent.
-    async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError>;
+    async fn revoke(&self, id: &str, by: &Actor, origin: &Origin) -> Result<DropRecord, StoreError>;
     /// `waiting → claimed` for `staff`, atomically; the same staff member may claim again
     /// until it acknowledges and gets the same ciphertext.
-    async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError>;
+    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<Claim, StoreError>;
     /// `claimed → received` by the claimer; ciphertext wiped. Idempotent for the claimer.
-    async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError>;
+    async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError>;
     /// Waiting, unexpired drops in inbox order (see [`InboxCursor`]) after `after`, at most
     /// `limit`.
     async fn inbox(&self, now: i64, after: Option<&InboxCursor>, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
     /// Store a new request.
-    async fn create_request(&self, request: RequestRecord) -> Result<(), StoreError>;
+    async fn create_request(&self, request: RequestRecord, origin: &Origin) -> Result<(), StoreError>;
     /// A request's record, if it exists.
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
     /// Expire drops past their TTL (wiping ciphertext) and delete tombstones past
-    /// `expires_at + 7 days`.
+    /// `expires_at + 7 days`; record the drops and requests that expired unanswered.
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError>;
+    /// Where the audit log ends.
+    async fn audit_head(&self) -> Result<Head, StoreError>;
+    /// Audit entries after position `after`, in order, at most `limit`; as stored, so that a
+    /// reader can tell an altered entry.
+    async fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<Record>, StoreError>;
+    /// The entry recording that drop `id` was received, if it was.
+    async fn audit_received(&self, id: &str) -> Result<Option<Record>, StoreError>;
+    /// How far the webhook `name` has been delivered (an audit position; 0 for none).
+    async fn webhook_cursor(&self, name: &str) -> Result<u64, StoreError>;
+    /// Record that the webhook `name` was delivered up to `seq` (never moves back).
+    async fn set_webhook_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError>;
+    /// Whether the server `holder` may deliver webhook `name` for the next `seconds` (one
+    /// server at a time among those sharing a store). Renewing a held lease succeeds.
+    async fn webhook_lease(&self, _name: &str, _holder: &str, _seconds: u64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    /// Bring the audit log up to date with changes recorded but not yet chained (Redis chains
+    /// outside the change's script, since Lua has no SHA-256); a no-op where appending is part
+    /// of the change. The server calls it on a timer; the audit reads call it first.
+    async fn settle(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Whether the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Free space on the file system the store writes to, if it writes to a local one.
@@ -247,4 +274,14 @@ pub trait Store: Send + Sync + 'static {
     async fn durability_warnings(&self) -> Vec<String> {
         Vec::new()
     }
+}
+
+/// The event for a change to drop `drop` (its request and that request's label, if any).
+pub fn drop_event(kind: EventKind, drop: &DropRecord, label: Option<&str>, actor: Actor, origin: &Origin) -> Event {
+    crate::events::event(kind, Some(&drop.id), drop.request_id.as_deref(), label, actor, origin)
+}
+
+/// Who a request's creation is recorded as: its creator, or the open claimer's name.
+pub fn creator(request: &RequestRecord) -> Actor {
+    Actor::Staff(request.created_by.clone().unwrap_or_else(|| crate::server::OPEN_CLAIMER.to_owned()))
 }

@@ -239,7 +239,7 @@ async fn a_wiped_drop_keeps_its_page_regression() {
     for t in 0..16 {
         let (store, ciphertext) = (store.clone(), ciphertext.clone());
         tasks.push(tokio::spawn(async move {
-            use sealpass::store::{NewDrop, Store};
+            use sealpass::store::{NewDrop, Origin, Store};
             for i in (t..n).step_by(16) {
                 let id = format!("soak{i:022}");
                 let drop = NewDrop {
@@ -250,9 +250,9 @@ async fn a_wiped_drop_keeps_its_page_regression() {
                     expires_at: now + 600,
                     request_id: None,
                 };
-                store.create_drop(drop).await.unwrap();
-                store.claim(&id, "alice", now).await.unwrap();
-                store.ack(&id, "alice", now).await.unwrap();
+                store.create_drop(drop, &Origin::at(now)).await.unwrap();
+                store.claim(&id, "alice", &Origin::at(now)).await.unwrap();
+                store.ack(&id, "alice", &Origin::at(now)).await.unwrap();
             }
         }));
     }

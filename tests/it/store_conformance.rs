@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use sealpass::api::{DropState, RequestState};
+use sealpass::events::Actor;
 use sealpass::store::sqlite::SqliteStore;
-use sealpass::store::{NewDrop, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS};
+use sealpass::store::{NewDrop, Origin, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS};
 
 /// The story's "now": the real time, so the Redis store's absolute TTLs are real too.
 fn t0() -> i64 {
@@ -44,61 +45,64 @@ pub async fn conformance(store: Arc<dyn Store>) {
     let (a, b, c, d, e) = ("drop-a", "drop-b", "drop-c", "req-r", "drop-e");
 
     // Create, read, list.
-    let created = store.create_drop(new_drop(a, t0(), 100, None)).await.unwrap();
+    let created = store.create_drop(new_drop(a, t0(), 100, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
     assert_eq!(created.state, DropState::Waiting);
     let got = store.get_drop(a).await.unwrap().unwrap();
     assert_eq!((got.size, got.expires_at, got.manage_hash), ("ciphertext of drop-a".len(), t0() + 100, [7; 32]));
     assert_eq!(store.get_drop("nope").await.unwrap(), None);
-    assert_eq!(store.create_drop(new_drop(a, t0(), 100, None)).await.unwrap_err(), StoreError::Duplicate);
+    assert_eq!(
+        store.create_drop(new_drop(a, t0(), 100, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap_err(),
+        StoreError::Duplicate
+    );
     let inbox = store.inbox(t0() + 1, None, 100).await.unwrap();
     assert_eq!(inbox.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [a]);
 
     // Claim: one winner; the winner may claim again and gets the same answer.
-    let first = store.claim(a, "alice", t0() + 5).await.unwrap();
+    let first = store.claim(a, "alice", &Origin::at(t0() + 5)).await.unwrap();
     assert_eq!(first.ciphertext, "ciphertext of drop-a");
     assert_eq!((first.record.claimed_by.as_deref(), first.record.claimed_at), (Some("alice"), Some(t0() + 5)));
-    let again = store.claim(a, "alice", t0() + 9).await.unwrap();
+    let again = store.claim(a, "alice", &Origin::at(t0() + 9)).await.unwrap();
     assert_eq!((again.ciphertext, again.record.claimed_at), (first.ciphertext.clone(), Some(t0() + 5)));
     assert_eq!(
-        store.claim(a, "bob", t0() + 9).await.unwrap_err(),
+        store.claim(a, "bob", &Origin::at(t0() + 9)).await.unwrap_err(),
         StoreError::ClaimedByOther { by: "alice".into(), at: t0() + 5 }
     );
     assert!(store.inbox(t0() + 9, None, 100).await.unwrap().is_empty(), "claimed drops leave the inbox");
 
     // Acknowledge: only the claimer; idempotent for it; the ciphertext is then gone.
-    assert_eq!(store.ack(a, "bob", t0() + 10).await.unwrap_err(), StoreError::NotClaimed);
-    let received = store.ack(a, "alice", t0() + 10).await.unwrap();
+    assert_eq!(store.ack(a, "bob", &Origin::at(t0() + 10)).await.unwrap_err(), StoreError::NotClaimed);
+    let received = store.ack(a, "alice", &Origin::at(t0() + 10)).await.unwrap();
     assert_eq!((received.state, received.received_at), (DropState::Received, Some(t0() + 10)));
-    assert_eq!(store.ack(a, "alice", t0() + 11).await.unwrap().received_at, Some(t0() + 10));
-    assert_eq!(store.claim(a, "alice", t0() + 12).await.unwrap_err(), StoreError::Received);
+    assert_eq!(store.ack(a, "alice", &Origin::at(t0() + 11)).await.unwrap().received_at, Some(t0() + 10));
+    assert_eq!(store.claim(a, "alice", &Origin::at(t0() + 12)).await.unwrap_err(), StoreError::Received);
     assert_eq!(
-        store.claim(a, "bob", t0() + 12).await.unwrap_err(),
+        store.claim(a, "bob", &Origin::at(t0() + 12)).await.unwrap_err(),
         StoreError::ClaimedByOther { by: "alice".into(), at: t0() + 5 },
         "to anyone else a received drop is claimed by alice"
     );
-    assert_eq!(store.revoke(a, t0() + 12).await.unwrap_err(), StoreError::Received);
-    assert_eq!(store.ack("nope", "alice", t0()).await.unwrap_err(), StoreError::NotFound);
-    assert_eq!(store.claim("nope", "alice", t0()).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(store.revoke(a, &Actor::Sender, &Origin::at(t0() + 12)).await.unwrap_err(), StoreError::Received);
+    assert_eq!(store.ack("nope", "alice", &Origin::at(t0())).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(store.claim("nope", "alice", &Origin::at(t0())).await.unwrap_err(), StoreError::NotFound);
 
     // Acknowledging before claiming is refused.
-    store.create_drop(new_drop(e, t0(), 100, None)).await.unwrap();
-    assert_eq!(store.ack(e, "alice", t0() + 1).await.unwrap_err(), StoreError::NotClaimed);
+    store.create_drop(new_drop(e, t0(), 100, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
+    assert_eq!(store.ack(e, "alice", &Origin::at(t0() + 1)).await.unwrap_err(), StoreError::NotClaimed);
 
     // Revoke: idempotent; a revoked drop cannot be claimed or acknowledged.
-    store.create_drop(new_drop(b, t0(), 100, None)).await.unwrap();
-    store.claim(b, "bob", t0() + 1).await.unwrap();
-    let revoked = store.revoke(b, t0() + 2).await.unwrap();
+    store.create_drop(new_drop(b, t0(), 100, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
+    store.claim(b, "bob", &Origin::at(t0() + 1)).await.unwrap();
+    let revoked = store.revoke(b, &Actor::Sender, &Origin::at(t0() + 2)).await.unwrap();
     assert_eq!((revoked.state, revoked.revoked_at), (DropState::Revoked, Some(t0() + 2)));
-    assert_eq!(store.revoke(b, t0() + 3).await.unwrap().revoked_at, Some(t0() + 2));
-    assert_eq!(store.claim(b, "bob", t0() + 3).await.unwrap_err(), StoreError::Revoked);
-    assert_eq!(store.ack(b, "bob", t0() + 3).await.unwrap_err(), StoreError::Revoked);
-    assert_eq!(store.revoke("nope", t0()).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(store.revoke(b, &Actor::Sender, &Origin::at(t0() + 3)).await.unwrap().revoked_at, Some(t0() + 2));
+    assert_eq!(store.claim(b, "bob", &Origin::at(t0() + 3)).await.unwrap_err(), StoreError::Revoked);
+    assert_eq!(store.ack(b, "bob", &Origin::at(t0() + 3)).await.unwrap_err(), StoreError::Revoked);
+    assert_eq!(store.revoke("nope", &Actor::Sender, &Origin::at(t0())).await.unwrap_err(), StoreError::NotFound);
 
     // Expiry: reported at once, wiped by the sweeper, tombstone purged 7 days later.
-    store.create_drop(new_drop(c, t0(), 10, None)).await.unwrap();
-    assert_eq!(store.claim(c, "alice", t0() + 10).await.unwrap_err(), StoreError::Expired);
+    store.create_drop(new_drop(c, t0(), 10, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
+    assert_eq!(store.claim(c, "alice", &Origin::at(t0() + 10)).await.unwrap_err(), StoreError::Expired);
     assert_eq!(store.get_drop(c).await.unwrap().unwrap().state_at(t0() + 10), DropState::Expired);
-    assert_eq!(store.revoke(c, t0() + 10).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.revoke(c, &Actor::Sender, &Origin::at(t0() + 10)).await.unwrap_err(), StoreError::Expired);
     let swept = store.sweep(t0() + 10).await.unwrap();
     assert_eq!(swept.expired, 1, "only drop-c has expired");
     assert_eq!(store.get_drop(c).await.unwrap().unwrap().state, DropState::Expired);
@@ -110,46 +114,61 @@ pub async fn conformance(store: Arc<dyn Store>) {
 
     // A claimed drop that expired stays expired: it is never acknowledged into received,
     // whether or not the sweeper ran.
-    store.create_drop(new_drop("late-ack", t0(), 10, None)).await.unwrap();
-    store.claim("late-ack", "alice", t0() + 9).await.unwrap();
-    assert_eq!(store.ack("late-ack", "alice", t0() + 10).await.unwrap_err(), StoreError::Expired);
+    store.create_drop(new_drop("late-ack", t0(), 10, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
+    store.claim("late-ack", "alice", &Origin::at(t0() + 9)).await.unwrap();
+    assert_eq!(store.ack("late-ack", "alice", &Origin::at(t0() + 10)).await.unwrap_err(), StoreError::Expired);
     store.sweep(t0() + 10).await.unwrap();
-    assert_eq!(store.ack("late-ack", "bob", t0() + 11).await.unwrap_err(), StoreError::Expired);
-    assert_eq!(store.ack("late-ack", "alice", t0() + 11).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.ack("late-ack", "bob", &Origin::at(t0() + 11)).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.ack("late-ack", "alice", &Origin::at(t0() + 11)).await.unwrap_err(), StoreError::Expired);
     assert_eq!(store.get_drop("late-ack").await.unwrap().unwrap().state, DropState::Expired);
 
     // Requests: one upload each, bound atomically; label reaches the inbox and the claim.
     let t1 = t0() + 20;
-    store.create_request(request("req-r", t1, 1000)).await.unwrap();
-    assert_eq!(store.create_request(request("req-r", t1, 1000)).await.unwrap_err(), StoreError::Duplicate);
+    store.create_request(request("req-r", t1, 1000), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
+    assert_eq!(
+        store.create_request(request("req-r", t1, 1000), &Origin::client(t0(), "192.0.2.1")).await.unwrap_err(),
+        StoreError::Duplicate
+    );
     assert_eq!(store.get_request("req-r").await.unwrap().unwrap().state_at(t1), RequestState::Open);
-    store.create_drop(new_drop(d, t1, 100, Some("req-r"))).await.unwrap();
+    store.create_drop(new_drop(d, t1, 100, Some("req-r")), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
     let fulfilled = store.get_request("req-r").await.unwrap().unwrap();
     assert_eq!((fulfilled.state_at(t1), fulfilled.drop_id.as_deref()), (RequestState::Fulfilled, Some(d)));
     assert_eq!(
-        store.create_drop(new_drop("req-r", t1 + 1, 100, Some("req-r"))).await.unwrap_err(),
+        store
+            .create_drop(new_drop("req-r", t1 + 1, 100, Some("req-r")), &Origin::client(t0(), "192.0.2.1"))
+            .await
+            .unwrap_err(),
         StoreError::RequestFulfilled
     );
     assert_eq!(store.get_drop("req-r").await.unwrap().unwrap().created_at, t1, "the first upload is untouched");
     assert_eq!(
-        store.create_drop(new_drop("req-none", t1, 100, Some("req-none"))).await.unwrap_err(),
+        store
+            .create_drop(new_drop("req-none", t1, 100, Some("req-none")), &Origin::client(t0(), "192.0.2.1"))
+            .await
+            .unwrap_err(),
         StoreError::NotFound
     );
-    store.create_request(request("req-s", t1, 5)).await.unwrap();
+    store.create_request(request("req-s", t1, 5), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
     assert_eq!(store.get_request("req-s").await.unwrap().unwrap().state_at(t1 + 5), RequestState::Expired);
     assert_eq!(
-        store.create_drop(new_drop("req-s", t1 + 5, 100, Some("req-s"))).await.unwrap_err(),
+        store
+            .create_drop(new_drop("req-s", t1 + 5, 100, Some("req-s")), &Origin::client(t0(), "192.0.2.1"))
+            .await
+            .unwrap_err(),
         StoreError::Expired
     );
     let inbox = store.inbox(t1 + 1, None, 100).await.unwrap();
     let listed = inbox.iter().find(|i| i.id == d).expect("drop-d is waiting");
     assert_eq!((listed.request_id.as_deref(), listed.label.as_deref()), (Some("req-r"), Some("label of req-r")));
-    assert_eq!(store.claim(d, "alice", t1 + 2).await.unwrap().label.as_deref(), Some("label of req-r"));
+    assert_eq!(store.claim(d, "alice", &Origin::at(t1 + 2)).await.unwrap().label.as_deref(), Some("label of req-r"));
     assert_eq!(store.get_request("nope").await.unwrap(), None);
 
     // The inbox is oldest first and bounded.
     for n in 0..5 {
-        store.create_drop(new_drop(&format!("order-{n}"), t1 + 10 + n, 100, None)).await.unwrap();
+        store
+            .create_drop(new_drop(&format!("order-{n}"), t1 + 10 + n, 100, None), &Origin::client(t0(), "192.0.2.1"))
+            .await
+            .unwrap();
     }
     let listed: Vec<String> = store.inbox(t1 + 20, None, 100).await.unwrap().into_iter().map(|i| i.id).collect();
     let order: Vec<&String> = listed.iter().filter(|i| i.starts_with("order-")).collect();
@@ -158,6 +177,79 @@ pub async fn conformance(store: Arc<dyn Store>) {
 
     inbox_pages(store.clone(), t1 + 30).await;
     concurrent_claims(store.clone(), t1 + 40).await;
+    audit_story(store.clone(), t1).await;
+}
+
+/// Every change above is in the audit log, once, in order, chained; nothing else is.
+async fn audit_story(store: Arc<dyn Store>, t1: i64) {
+    // req-s expired unanswered: the sweeper records it, once.
+    store.sweep(t1 + 6).await.unwrap();
+    store.sweep(t1 + 7).await.unwrap();
+    let head = store.audit_head().await.unwrap();
+    let mut records = Vec::new();
+    while records.len() < head.length as usize {
+        let page = store.audit_entries(records.len() as u64, 100).await.unwrap();
+        assert!(!page.is_empty() && page.len() <= 100);
+        records.extend(page);
+    }
+    assert!(store.audit_entries(head.length, 100).await.unwrap().is_empty());
+    assert_eq!(sealpass::audit::verify_records(&sealpass::audit::Head::empty(), &records).unwrap(), head);
+    let entries: Vec<_> = records.iter().map(|r| r.entry().unwrap()).collect();
+    let of = |id: &str| -> Vec<(String, String)> {
+        entries
+            .iter()
+            .filter(|e| e.event.drop_id.as_deref() == Some(id) || e.event.request_id.as_deref() == Some(id))
+            .map(|e| (e.event.kind.name().to_owned(), serde_json::to_string(&e.event.actor).unwrap()))
+            .collect()
+    };
+    let staff = |name: &str| format!(r#"{{"type":"staff","name":"{name}"}}"#);
+    let (sender, sweeper) = (r#"{"type":"sender"}"#.to_owned(), r#"{"type":"sweeper"}"#.to_owned());
+    // Claimed once although alice claimed twice; bob's refusals and the repeated ack are no events.
+    assert_eq!(
+        of("drop-a"),
+        [
+            ("drop.created".into(), sender.clone()),
+            ("drop.claimed".into(), staff("alice")),
+            ("drop.received".into(), staff("alice"))
+        ]
+    );
+    assert_eq!(
+        of("drop-b"),
+        [
+            ("drop.created".into(), sender.clone()),
+            ("drop.claimed".into(), staff("bob")),
+            ("drop.revoked".into(), sender.clone())
+        ]
+    );
+    assert_eq!(of("drop-c"), [("drop.created".into(), sender.clone()), ("drop.expired".into(), sweeper.clone())]);
+    assert_eq!(
+        of("req-r"),
+        [
+            ("request.created".into(), staff("alice")),
+            ("drop.created".into(), sender.clone()),
+            ("request.fulfilled".into(), sender.clone()),
+            ("drop.claimed".into(), staff("alice")),
+        ]
+    );
+    assert_eq!(of("req-s"), [("request.created".into(), staff("alice")), ("request.expired".into(), sweeper)]);
+    let fulfilled = entries.iter().find(|e| e.event.kind.name() == "request.fulfilled").unwrap();
+    assert_eq!(fulfilled.event.label.as_deref(), Some("label of req-r"));
+    let created = entries.iter().find(|e| e.event.drop_id.as_deref() == Some("drop-a")).unwrap();
+    assert_eq!(created.event.client.as_deref(), Some("192.0.2.1"));
+    let received = store.audit_received("drop-a").await.unwrap().unwrap().entry().unwrap();
+    assert_eq!(
+        (received.event.kind.name(), received.event.actor.clone()),
+        ("drop.received", sealpass::events::Actor::Staff("alice".into()))
+    );
+    assert_eq!(received, *entries.iter().find(|e| e.seq == received.seq).unwrap());
+    assert_eq!(store.audit_received("drop-b").await.unwrap(), None);
+
+    // Webhook cursors move forward only.
+    assert_eq!(store.webhook_cursor("https://hooks.example/a").await.unwrap(), 0);
+    store.set_webhook_cursor("https://hooks.example/a", 5).await.unwrap();
+    store.set_webhook_cursor("https://hooks.example/a", 3).await.unwrap();
+    assert_eq!(store.webhook_cursor("https://hooks.example/a").await.unwrap(), 5);
+    assert!(store.webhook_lease("https://hooks.example/a", "server-1", 30).await.unwrap());
 }
 
 /// A flood of anonymous drops cannot hide a requested one, and pages cover everything once.
@@ -165,13 +257,22 @@ async fn inbox_pages(store: Arc<dyn Store>, now: i64) {
     use sealpass::store::InboxCursor;
     // Clear what the story left waiting, so the pages below are exactly ours.
     for item in store.inbox(now, None, 1000).await.unwrap() {
-        store.revoke(&item.id, now).await.unwrap();
+        store.revoke(&item.id, &Actor::Sender, &Origin::at(now)).await.unwrap();
     }
     for n in 0..250 {
-        store.create_drop(new_drop(&format!("flood-{n:03}"), now - 5 + (n % 3), 100, None)).await.unwrap();
+        store
+            .create_drop(
+                new_drop(&format!("flood-{n:03}"), now - 5 + (n % 3), 100, None),
+                &Origin::client(t0(), "192.0.2.1"),
+            )
+            .await
+            .unwrap();
     }
-    store.create_request(request("req-late", now, 1000)).await.unwrap();
-    store.create_drop(new_drop("req-late", now + 1, 100, Some("req-late"))).await.unwrap();
+    store.create_request(request("req-late", now, 1000), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
+    store
+        .create_drop(new_drop("req-late", now + 1, 100, Some("req-late")), &Origin::client(t0(), "192.0.2.1"))
+        .await
+        .unwrap();
     let first = store.inbox(now + 2, None, 10).await.unwrap();
     assert_eq!(first[0].id, "req-late", "requested drops come first, however many anonymous ones wait");
     let mut seen = Vec::new();
@@ -192,7 +293,7 @@ async fn inbox_pages(store: Arc<dyn Store>, now: i64) {
     let cursor = InboxCursor::decode(&sealpass::store::cursor_after(&first[0]).encode()).unwrap();
     assert_eq!(cursor, sealpass::store::cursor_after(&first[0]));
     for id in seen {
-        store.revoke(&id, now + 3).await.unwrap();
+        store.revoke(&id, &Actor::Sender, &Origin::at(now + 3)).await.unwrap();
     }
 }
 
@@ -200,14 +301,14 @@ async fn inbox_pages(store: Arc<dyn Store>, now: i64) {
 async fn concurrent_claims(store: Arc<dyn Store>, now: i64) {
     let ids: Vec<String> = (0..50).map(|n| format!("race-{n}")).collect();
     for id in &ids {
-        store.create_drop(new_drop(id, now, 100, None)).await.unwrap();
+        store.create_drop(new_drop(id, now, 100, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
     }
     let mut tasks = Vec::new();
     for staff in 0..8 {
         for id in ids.clone() {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                (id.clone(), staff, store.claim(&id, &format!("staff-{staff}"), now + 1).await)
+                (id.clone(), staff, store.claim(&id, &format!("staff-{staff}"), &Origin::at(now + 1)).await)
             }));
         }
     }
@@ -241,11 +342,11 @@ fn sqlite_keeps_what_it_acknowledged_across_reopening() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = SqliteStore::open(&path).unwrap();
-        store.create_drop(new_drop("kept", t0(), 100, None)).await.unwrap();
+        store.create_drop(new_drop("kept", t0(), 100, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
     });
     rt.block_on(async {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.claim("kept", "alice", t0() + 1).await.unwrap().ciphertext, "ciphertext of kept");
+        assert_eq!(store.claim("kept", "alice", &Origin::at(t0() + 1)).await.unwrap().ciphertext, "ciphertext of kept");
     });
 }
 

@@ -7,8 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{JSON_OVERHEAD, check_id, json_body, rate_limit, room_for_uploads, status_of, ttl};
+use super::{JSON_OVERHEAD, check_id, json_body, origin, rate_limit, room_for_uploads, status_of, ttl};
 use crate::api::{self, Claimed, CreateDrop, DropCreated, DropStatus, ErrorBody, Inbox, InboxEntry};
+use crate::events::Actor;
 use crate::server::auth::{self, bearer, is_staff, require_staff, token_matches};
 use crate::server::error::ApiError;
 use crate::server::metrics::Event;
@@ -50,7 +51,8 @@ pub async fn create_drop(
     crate::crypto::check_armored(&req.ciphertext).map_err(|why| {
         ApiError::bad("not_age", format!("the ciphertext is not a well-formed armored age file: {why}"))
     })?;
-    let now = now();
+    let origin = origin(&state, peer, &headers);
+    let now = origin.at;
     let expires_at = expiry(ttl(&state, req.ttl_seconds)?);
     match &req.request_id {
         Some(request_id) => {
@@ -85,7 +87,7 @@ pub async fn create_drop(
         expires_at,
         request_id: req.request_id,
     };
-    let record = state.store.create_drop(drop).await.map_err(|e| match e {
+    let record = state.store.create_drop(drop, &origin).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::not_found("request"),
         StoreError::Expired => ApiError::new(StatusCode::GONE, "expired", "the request expired; ask for a new link"),
         other => other.into(),
@@ -151,12 +153,16 @@ pub async fn drop_status(
         (status = 410, description = "It expired", body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<DropStatus>, ApiError> {
     authorised_drop(&state, &id, &headers).await?;
-    let now = now();
-    let record = state.store.revoke(&id, now).await.map_err(|e| match e {
+    let origin = origin(&state, peer, &headers);
+    let now = origin.at;
+    // Staff revoke under their name; anyone else got here with the drop's manage token.
+    let by = auth::staff_name(&state.settings, &headers).map_or(Actor::Sender, Actor::Staff);
+    let record = state.store.revoke(&id, &by, &origin).await.map_err(|e| match e {
         StoreError::Received => ApiError::new(StatusCode::CONFLICT, "already_received", "it was already received"),
         other => other.into(),
     })?;
@@ -188,7 +194,7 @@ pub async fn claim(
     let staff = require_staff(&state.settings, &headers)?;
     rate_limit(&state.claim_limiter, &state, peer, &headers)?;
     check_id(&id, "drop")?;
-    let claim = state.store.claim(&id, &staff, now()).await?;
+    let claim = state.store.claim(&id, &staff, &origin(&state, peer, &headers)).await?;
     state.metrics.event(Event::Claimed);
     Ok(Json(Claimed {
         id: claim.record.id,
@@ -216,13 +222,15 @@ pub async fn claim(
         (status = 410, description = "Expired or revoked before the acknowledgement", body = ErrorBody)))]
 pub async fn ack(
     State(state): State<AppState>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<DropStatus>, ApiError> {
     let staff = require_staff(&state.settings, &headers)?;
     check_id(&id, "drop")?;
-    let now = now();
-    let record = state.store.ack(&id, &staff, now).await?;
+    let origin = origin(&state, peer, &headers);
+    let now = origin.at;
+    let record = state.store.ack(&id, &staff, &origin).await?;
     if record.received_at == Some(now) {
         state.metrics.event(Event::Received);
     }

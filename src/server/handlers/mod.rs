@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::limits::client_ip;
 use super::{AppState, rfc3339};
 use crate::api::DropStatus;
-use crate::store::DropRecord;
+use crate::store::{DropRecord, Origin};
 
 /// Room for the JSON around the ciphertext.
 pub(super) const JSON_OVERHEAD: usize = 4096;
@@ -87,6 +87,11 @@ pub(super) fn rate_limit(
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
     limiter.check(client_ip(peer, headers, &state.settings.trusted_proxies)).map_err(ApiError::rate_limited)
+}
+
+/// Where a change comes from: now, and the client's address (after `trusted_proxies`).
+pub(super) fn origin(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Origin {
+    Origin::client(super::now(), client_ip(peer, headers, &state.settings.trusted_proxies))
 }
 
 pub(super) fn status_of(record: &DropRecord, now: i64) -> DropStatus {

@@ -6,7 +6,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{check_id, json_body, rate_limit, room_for_uploads, ttl};
+use super::{check_id, json_body, origin, rate_limit, room_for_uploads, ttl};
 use crate::api::{self, CreateRequest, ErrorBody, RequestCreated, RequestStatus};
 use crate::envelope::Kind;
 use crate::server::auth::{self, bearer, is_staff, require_staff, token_matches};
@@ -56,7 +56,8 @@ pub async fn create_request(
             ),
         ));
     }
-    let now = now();
+    let origin = origin(&state, peer, &headers);
+    let now = origin.at;
     let (id, upload_token) = (auth::new_id()?, auth::new_token()?);
     let record = RequestRecord {
         id: id.clone(),
@@ -69,7 +70,7 @@ pub async fn create_request(
         drop_id: None,
     };
     let expires_at = rfc3339(record.expires_at);
-    state.store.create_request(record).await?;
+    state.store.create_request(record, &origin).await?;
     state.metrics.event(Event::RequestCreated);
     let link = format!("{}/r/{id}#{upload_token}.{}", state.settings.public_url, state.info.fingerprint);
     Ok((StatusCode::CREATED, Json(RequestCreated { id, upload_token, expires_at, link })).into_response())

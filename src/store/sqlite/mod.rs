@@ -11,11 +11,15 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    Claim, DropRecord, InboxCursor, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS,
+    Claim, DropRecord, InboxCursor, InboxItem, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
+    TOMBSTONE_SECONDS, creator, drop_event,
 };
 use crate::api::DropState;
+use crate::audit::{Head, Record};
 use crate::config::Synchronous;
+use crate::events::{Actor, EventKind, event};
 
+mod log;
 mod schema;
 mod thread;
 
@@ -196,20 +200,26 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError> {
+    async fn create_drop(&self, drop: NewDrop, origin: &Origin) -> Result<DropRecord, StoreError> {
+        let origin = origin.clone();
         self.call(move |conn| {
             let tx = conn.savepoint().map_err(internal)?;
+            let mut label = None;
             if let Some(request) = &drop.request_id {
-                let bound = tx
+                label = tx
                     .prepare_cached(
                         "UPDATE requests SET drop_id = ?1, purge_at = MAX(purge_at, ?3)
-                         WHERE id = ?2 AND drop_id IS NULL AND expires_at > ?4",
+                         WHERE id = ?2 AND drop_id IS NULL AND expires_at > ?4 RETURNING label",
                     )
                     .and_then(|mut s| {
-                        s.execute(params![drop.id, request, drop.expires_at + TOMBSTONE_SECONDS, drop.created_at])
+                        s.query_row(
+                            params![drop.id, request, drop.expires_at + TOMBSTONE_SECONDS, drop.created_at],
+                            |r| r.get::<_, String>(0),
+                        )
+                        .optional()
                     })
                     .map_err(internal)?;
-                if bound == 0 {
+                if label.is_none() {
                     let existing: Option<Option<String>> = tx
                         .query_row("SELECT drop_id FROM requests WHERE id = ?1", [request], |r| r.get(0))
                         .optional()
@@ -247,8 +257,15 @@ impl Store for SqliteStore {
                 }
                 other => other.map_err(internal)?,
             };
+            let record = DropRecord::waiting(drop);
+            log::append(&tx, drop_event(EventKind::DropCreated, &record, label.as_deref(), Actor::Sender, &origin))?;
+            if record.request_id.is_some() {
+                let fulfilled =
+                    drop_event(EventKind::RequestFulfilled, &record, label.as_deref(), Actor::Sender, &origin);
+                log::append(&tx, fulfilled)?;
+            }
             tx.commit().map_err(internal)?;
-            Ok(DropRecord::waiting(drop))
+            Ok(record)
         })
         .await
     }
@@ -258,8 +275,9 @@ impl Store for SqliteStore {
         self.call(move |conn| get_drop(conn, &id)).await
     }
 
-    async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError> {
-        let (id, shared) = (id.to_owned(), Arc::clone(&self.shared));
+    async fn revoke(&self, id: &str, by: &Actor, origin: &Origin) -> Result<DropRecord, StoreError> {
+        let (id, shared, by, origin) = (id.to_owned(), Arc::clone(&self.shared), by.clone(), origin.clone());
+        let now = origin.at;
         self.call(move |conn| {
             let sql = format!(
                 "UPDATE drops SET state = 'revoked', revoked_at = ?2, ct = NULL
@@ -268,6 +286,8 @@ impl Store for SqliteStore {
             let row = conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, now], drop_row).optional());
             match row.map_err(internal)? {
                 Some(record) => {
+                    let label = log::label(conn, record.request_id.as_deref())?;
+                    log::append(conn, drop_event(EventKind::DropRevoked, &record, label.as_deref(), by, &origin))?;
                     shared.wiped.store(true, Ordering::Release);
                     Ok(record)
                 }
@@ -280,9 +300,16 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError> {
-        let (id, staff) = (id.to_owned(), staff.to_owned());
+    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<Claim, StoreError> {
+        let (id, staff, origin) = (id.to_owned(), staff.to_owned(), origin.clone());
+        let now = origin.at;
         self.call(move |conn| {
+            // Only the first claim is an event; the claimer's repeats change nothing.
+            let first = conn
+                .prepare_cached("SELECT state = 'waiting' FROM drops WHERE id = ?1")
+                .and_then(|mut s| s.query_row([&id], |r| r.get::<_, bool>(0)).optional())
+                .map_err(internal)?
+                .unwrap_or(false);
             let sql = format!(
                 "UPDATE drops SET state = 'claimed', claimed_by = ?2, claimed_at = COALESCE(claimed_at, ?3)
                  WHERE id = ?1 AND expires_at > ?3 AND ct IS NOT NULL
@@ -299,20 +326,20 @@ impl Store for SqliteStore {
             let Some((record, Some(ciphertext))) = row else {
                 return Err(refusal(conn, &id, Some(&staff), now));
             };
-            let label = match &record.request_id {
-                Some(request) => conn
-                    .prepare_cached("SELECT label FROM requests WHERE id = ?1")
-                    .and_then(|mut s| s.query_row([request], |r| r.get(0)).optional())
-                    .map_err(internal)?,
-                None => None,
-            };
+            let label = log::label(conn, record.request_id.as_deref())?;
+            if first {
+                let claimed =
+                    drop_event(EventKind::DropClaimed, &record, label.as_deref(), Actor::Staff(staff), &origin);
+                log::append(conn, claimed)?;
+            }
             Ok(Claim { record, ciphertext, label })
         })
         .await
     }
 
-    async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError> {
-        let (id, staff, shared) = (id.to_owned(), staff.to_owned(), Arc::clone(&self.shared));
+    async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError> {
+        let (id, staff, shared, origin) = (id.to_owned(), staff.to_owned(), Arc::clone(&self.shared), origin.clone());
+        let now = origin.at;
         self.call(move |conn| {
             // Only a live claim: a drop that expired while claimed stays expired, never received.
             let sql = format!(
@@ -322,6 +349,10 @@ impl Store for SqliteStore {
             let row =
                 conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, staff, now], drop_row).optional());
             if let Some(record) = row.map_err(internal)? {
+                let label = log::label(conn, record.request_id.as_deref())?;
+                let received =
+                    drop_event(EventKind::DropReceived, &record, label.as_deref(), Actor::Staff(staff), &origin);
+                log::append(conn, received)?;
                 shared.wiped.store(true, Ordering::Release);
                 return Ok(record);
             }
@@ -370,9 +401,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_request(&self, request: RequestRecord) -> Result<(), StoreError> {
+    async fn create_request(&self, request: RequestRecord, origin: &Origin) -> Result<(), StoreError> {
+        let origin = origin.clone();
         self.call(move |conn| {
-            let result = conn
+            let tx = conn.savepoint().map_err(internal)?;
+            let result = tx
                 .prepare_cached(
                     "INSERT INTO requests (id, upload_hash, label, kind, created_by, created_at, expires_at, purge_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -391,10 +424,20 @@ impl Store for SqliteStore {
                 });
             match result {
                 Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    Err(StoreError::Duplicate)
+                    return Err(StoreError::Duplicate);
                 }
-                other => other.map(|_| ()).map_err(internal),
-            }
+                other => other.map_err(internal)?,
+            };
+            let created = event(
+                EventKind::RequestCreated,
+                None,
+                Some(&request.id),
+                Some(&request.label),
+                creator(&request),
+                &origin,
+            );
+            log::append(&tx, created)?;
+            tx.commit().map_err(internal)
         })
         .await
     }
@@ -416,12 +459,41 @@ impl Store for SqliteStore {
         let swept = self
             .call(move |conn| {
                 let tx = conn.savepoint().map_err(internal)?;
-                let expired = tx
-                    .execute(
-                        "UPDATE drops SET state = 'expired', ct = NULL WHERE ct IS NOT NULL AND expires_at <= ?1",
-                        [now],
+                let origin = Origin::at(now);
+                let gone: Vec<(String, Option<String>, Option<String>)> = tx
+                    .prepare(
+                        "UPDATE drops SET state = 'expired', ct = NULL WHERE ct IS NOT NULL AND expires_at <= ?1
+                         RETURNING id, request_id, (SELECT label FROM requests WHERE requests.id = drops.request_id)",
                     )
+                    .and_then(|mut s| {
+                        s.query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()
+                    })
                     .map_err(internal)?;
+                let expired = gone.len();
+                for (id, request, label) in gone {
+                    let e = event(
+                        EventKind::DropExpired,
+                        Some(&id),
+                        request.as_deref(),
+                        label.as_deref(),
+                        Actor::Sweeper,
+                        &origin,
+                    );
+                    log::append(&tx, e)?;
+                }
+                let unanswered: Vec<(String, String)> = tx
+                    .prepare(
+                        "UPDATE requests SET expiry_recorded = 1
+                         WHERE drop_id IS NULL AND expiry_recorded = 0 AND expires_at <= ?1 RETURNING id, label",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(internal)?;
+                for (id, label) in unanswered {
+                    let e = event(EventKind::RequestExpired, None, Some(&id), Some(&label), Actor::Sweeper, &origin);
+                    log::append(&tx, e)?;
+                }
                 let purged = tx
                     .execute("DELETE FROM drops WHERE expires_at <= ?1", [now - TOMBSTONE_SECONDS])
                     .map_err(internal)?
@@ -447,6 +519,29 @@ impl Store for SqliteStore {
         })
         .await?;
         Ok(swept)
+    }
+
+    async fn audit_head(&self) -> Result<Head, StoreError> {
+        self.call(|conn| log::head(conn)).await
+    }
+
+    async fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        self.call(move |conn| log::entries(conn, after, limit)).await
+    }
+
+    async fn audit_received(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let id = id.to_owned();
+        self.call(move |conn| log::received(conn, &id)).await
+    }
+
+    async fn webhook_cursor(&self, name: &str) -> Result<u64, StoreError> {
+        let name = name.to_owned();
+        self.call(move |conn| log::cursor(conn, &name)).await
+    }
+
+    async fn set_webhook_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.call(move |conn| log::set_cursor(conn, &name, seq)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

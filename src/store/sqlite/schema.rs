@@ -67,6 +67,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX drops_live ON drops (expires_at) WHERE ct IS NOT NULL;
     CREATE INDEX drops_by_expiry ON drops (expires_at);
     ",
+    // Version 3: events (SPEC §10). The audit log, hash-chained (`crate::audit`), appended in
+    // the transaction of each change; `kind` and `drop_id` only find a drop's receipt entry.
+    // Webhook cursors say how far each endpoint got. Requests remember that their expiry was
+    // recorded; those that expired before this version are taken as recorded.
+    r"
+    CREATE TABLE audit (
+        seq     INTEGER PRIMARY KEY,
+        prev    TEXT NOT NULL,
+        event   TEXT NOT NULL,
+        hash    TEXT NOT NULL,
+        kind    TEXT NOT NULL,
+        drop_id TEXT
+    ) STRICT;
+    CREATE INDEX audit_received ON audit (drop_id) WHERE kind = 'drop.received';
+    CREATE TABLE webhook_cursors (
+        name TEXT PRIMARY KEY,
+        seq  INTEGER NOT NULL
+    ) STRICT;
+    ALTER TABLE requests ADD COLUMN expiry_recorded INTEGER NOT NULL DEFAULT 0;
+    UPDATE requests SET expiry_recorded = 1 WHERE drop_id IS NOT NULL OR expires_at <= unixepoch();
+    CREATE INDEX requests_open ON requests (expires_at) WHERE drop_id IS NULL AND expiry_recorded = 0;
+    ",
 ];
 
 /// Bring the database up to this build's schema.

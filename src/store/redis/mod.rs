@@ -14,9 +14,14 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{
-    Claim, DropRecord, InboxCursor, InboxItem, NewDrop, RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS,
+    Claim, DropRecord, InboxCursor, InboxItem, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
+    TOMBSTONE_SECONDS, creator,
 };
 use crate::api::DropState;
+use crate::audit::{Head, Record};
+use crate::events::{Actor, rfc3339};
+
+mod log;
 
 /// Waiting drops that answer a request, by upload time.
 const INBOX_REQUESTED: &str = "sealpass:inbox:r";
@@ -40,6 +45,27 @@ fn request_key(id: &str) -> String {
     format!("sealpass:{{{id}}}:req")
 }
 
+/// What every state-changing script starts with: `record` appends the change's event to the
+/// pending list (the last key) atomically with the change; the event's time, client and actor
+/// are the last four arguments. Drop scripts pass the request's key next to last, for its
+/// label (a drop answering a request has the request's id, so the key is in the drop's slot).
+const PRELUDE: &str = r"
+local function record(kind, drop, request, label)
+  local n = #ARGV
+  local e = {k = kind, t = ARGV[n - 3], a = ARGV[n - 1]}
+  if drop and drop ~= '' then e.d = drop end
+  if request and request ~= '' then e.r = request end
+  if label and label ~= '' then e.l = label end
+  if ARGV[n] ~= '' then e.n = ARGV[n] end
+  if ARGV[n - 2] ~= '' then e.c = ARGV[n - 2] end
+  redis.call('RPUSH', KEYS[#KEYS], cjson.encode(e))
+end
+local function drop_label(request)
+  if request and request ~= '' then return redis.call('HGET', KEYS[#KEYS - 1], 'label') end
+  return nil
+end
+";
+
 /// Returns the record as a flat field/value list after `status` (and `ct` for claims).
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'err', 'duplicate'} end
@@ -48,11 +74,12 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'manage_hash', ARGV[2], 'state', ARGV
 redis.call('SET', KEYS[2], ARGV[8])
 redis.call('EXPIREAT', KEYS[2], ARGV[6])
 redis.call('EXPIREAT', KEYS[1], ARGV[9])
+record('drop.created', ARGV[1], '', nil)
 return {'ok'}
 ";
 
 const CLAIM: &str = r"
-local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'claimed_by', 'claimed_at')
+local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'claimed_by', 'claimed_at', 'id', 'request_id')
 local state, by = d[1], d[3]
 if not state then return {'err', 'not_found'} end
 if state == 'revoked' then return {'err', 'revoked'} end
@@ -66,17 +93,19 @@ local ct = redis.call('GET', KEYS[2])
 if not ct then return {'err', 'expired'} end
 if state == 'waiting' then
   redis.call('HSET', KEYS[1], 'state', 'claimed', 'claimed_by', ARGV[1], 'claimed_at', ARGV[2])
+  record('drop.claimed', d[5], d[6], drop_label(d[6]))
 end
 return {'ok', ct, unpack(redis.call('HGETALL', KEYS[1]))}
 ";
 
 const ACK: &str = r"
-local d = redis.call('HMGET', KEYS[1], 'state', 'claimed_by', 'expires_at')
+local d = redis.call('HMGET', KEYS[1], 'state', 'claimed_by', 'expires_at', 'id', 'request_id')
 local state, by = d[1], d[2]
 if not state or state == 'pending' then return {'err', 'not_found'} end
 if by == ARGV[1] and state == 'claimed' and tonumber(ARGV[2]) < tonumber(d[3]) then
   redis.call('HSET', KEYS[1], 'state', 'received', 'received_at', ARGV[2])
   redis.call('DEL', KEYS[2])
+  record('drop.received', d[4], d[5], drop_label(d[5]))
   return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))}
 end
 if state == 'received' and by == ARGV[1] then return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))} end
@@ -86,7 +115,7 @@ return {'err', 'not_claimed'}
 ";
 
 const REVOKE: &str = r"
-local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at')
+local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'id', 'request_id')
 local state = d[1]
 if not state or state == 'pending' then return {'err', 'not_found'} end
 if state == 'revoked' then return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))} end
@@ -94,15 +123,17 @@ if state == 'received' then return {'err', 'received'} end
 if state == 'expired' or tonumber(ARGV[1]) >= tonumber(d[2]) then return {'err', 'expired'} end
 redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[1])
 redis.call('DEL', KEYS[2])
+record('drop.revoked', d[3], d[4], drop_label(d[4]))
 return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))}
 ";
 
 /// Expire one drop if it is due: state `expired`, ciphertext gone. Returns 1 if it changed.
 const EXPIRE: &str = r"
-local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at')
+local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'id', 'request_id')
 if (d[1] == 'waiting' or d[1] == 'claimed') and tonumber(ARGV[1]) >= tonumber(d[2]) then
   redis.call('HSET', KEYS[1], 'state', 'expired')
   redis.call('DEL', KEYS[2])
+  record('drop.expired', d[3], d[4], drop_label(d[4]))
   return 1
 end
 if d[1] == 'pending' and tonumber(ARGV[1]) >= tonumber(d[2]) then redis.call('DEL', KEYS[1], KEYS[2]) end
@@ -124,6 +155,9 @@ redis.call('EXPIREAT', KEYS[2], ARGV[6])
 redis.call('EXPIREAT', KEYS[1], ARGV[9])
 redis.call('HSET', KEYS[3], 'drop_id', ARGV[1])
 if tonumber(ARGV[9]) > redis.call('EXPIRETIME', KEYS[3]) then redis.call('EXPIREAT', KEYS[3], ARGV[9]) end
+local label = redis.call('HGET', KEYS[3], 'label')
+record('drop.created', ARGV[1], ARGV[7], label)
+record('request.fulfilled', ARGV[1], ARGV[7], label)
 return {'ok'}
 ";
 
@@ -132,7 +166,17 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 'duplicate' end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'upload_hash', ARGV[2], 'label', ARGV[3], 'kind', ARGV[4],
   'created_by', ARGV[5], 'created_at', ARGV[6], 'expires_at', ARGV[7], 'drop_id', '')
 redis.call('EXPIREAT', KEYS[1], ARGV[8])
+record('request.created', '', ARGV[1], ARGV[3])
 return 'ok'
+";
+
+/// Record that an unanswered request expired, once. Returns 1 if it did now.
+const EXPIRE_REQUEST: &str = r"
+local r = redis.call('HMGET', KEYS[1], 'drop_id', 'expires_at', 'expiry_recorded', 'label')
+if not r[2] or (r[1] and r[1] ~= '') or r[3] or tonumber(ARGV[1]) < tonumber(r[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'expiry_recorded', '1')
+record('request.expired', '', ARGV[2], r[4])
+return 1
 ";
 
 /// Redis-backed [`Store`].
@@ -142,6 +186,27 @@ pub struct RedisStore {
     /// connects afresh (the manager's own reconnect can stall for long after an outage).
     manager: tokio::sync::Mutex<Option<ConnectionManager>>,
     scripts: Scripts,
+    chain: Script,
+}
+
+/// A state-changing script: [`PRELUDE`] and `body`.
+fn recording(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}{body}"))
+}
+
+/// A drop script's keys: the drop, its ciphertext, the request it may answer, pending events.
+fn drop_keys(id: &str) -> [String; 4] {
+    [drop_key(id), ct_key(id), request_key(id), log::PENDING.to_owned()]
+}
+
+/// The event arguments every state-changing script takes last.
+fn event_args(actor: &Actor, origin: &Origin) -> [String; 4] {
+    let (kind, name) = match actor {
+        Actor::Staff(name) => ("staff", name.as_str()),
+        Actor::Sender => ("sender", ""),
+        Actor::Sweeper => ("sweeper", ""),
+    };
+    [rfc3339(origin.at), origin.client.clone().unwrap_or_default(), kind.to_owned(), name.to_owned()]
 }
 
 struct Scripts {
@@ -152,6 +217,7 @@ struct Scripts {
     expire: Script,
     create_for_request: Script,
     create_request: Script,
+    expire_request: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -257,14 +323,16 @@ impl RedisStore {
             client,
             manager: tokio::sync::Mutex::new(None),
             scripts: Scripts {
-                create: Script::new(CREATE),
-                claim: Script::new(CLAIM),
-                ack: Script::new(ACK),
-                revoke: Script::new(REVOKE),
-                expire: Script::new(EXPIRE),
-                create_for_request: Script::new(CREATE_FOR_REQUEST),
-                create_request: Script::new(CREATE_REQUEST),
+                create: recording(CREATE),
+                claim: recording(CLAIM),
+                ack: recording(ACK),
+                revoke: recording(REVOKE),
+                expire: recording(EXPIRE),
+                create_for_request: recording(CREATE_FOR_REQUEST),
+                create_request: recording(CREATE_REQUEST),
+                expire_request: recording(EXPIRE_REQUEST),
             },
+            chain: Script::new(log::CHAIN),
         })
     }
 
@@ -305,18 +373,13 @@ impl RedisStore {
         }
         invocation.invoke_async(&mut conn).await.map_err(|e| self.lost(e))
     }
-
-    async fn due(&self, member: String, at: i64) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        conn.zadd::<_, _, _, ()>(DUE, member, at).await.map_err(|e| self.lost(e))
-    }
 }
 
 #[async_trait]
 impl Store for RedisStore {
-    async fn create_drop(&self, drop: NewDrop) -> Result<DropRecord, StoreError> {
+    async fn create_drop(&self, drop: NewDrop, origin: &Origin) -> Result<DropRecord, StoreError> {
         let purge_at = drop.expires_at + TOMBSTONE_SECONDS;
-        let args = [
+        let mut args = vec![
             drop.id.clone(),
             hex(&drop.manage_hash),
             "waiting".to_owned(),
@@ -327,13 +390,13 @@ impl Store for RedisStore {
             drop.ciphertext.clone(),
             purge_at.to_string(),
         ];
+        args.extend(event_args(&Actor::Sender, origin));
         let reply = match &drop.request_id {
-            None => self.run(&self.scripts.create, &[drop_key(&drop.id), ct_key(&drop.id)], &args).await?,
+            None => self.run(&self.scripts.create, &drop_keys(&drop.id), &args).await?,
             // One upload a request: the drop takes the request's id, so creating it and binding
             // the request is one script on one slot.
             Some(request) if *request == drop.id => {
-                let keys = [drop_key(&drop.id), ct_key(&drop.id), request_key(request)];
-                self.run(&self.scripts.create_for_request, &keys, &args).await?
+                self.run(&self.scripts.create_for_request, &drop_keys(&drop.id), &args).await?
             }
             Some(_) => return Err(StoreError::Internal("a request's drop must have the request's id".into())),
         };
@@ -363,15 +426,17 @@ impl Store for RedisStore {
         record(&pairs)
     }
 
-    async fn revoke(&self, id: &str, now: i64) -> Result<DropRecord, StoreError> {
-        let reply = self.run(&self.scripts.revoke, &[drop_key(id), ct_key(id)], &[now.to_string()]).await?;
+    async fn revoke(&self, id: &str, by: &Actor, origin: &Origin) -> Result<DropRecord, StoreError> {
+        let [t, c, a, n] = event_args(by, origin);
+        let reply = self.run(&self.scripts.revoke, &drop_keys(id), &[origin.at.to_string(), t, c, a, n]).await?;
         // The inbox entry is pruned when the inbox is next read.
         Ok(answered(reply)?.0)
     }
 
-    async fn claim(&self, id: &str, staff: &str, now: i64) -> Result<Claim, StoreError> {
-        let reply =
-            self.run(&self.scripts.claim, &[drop_key(id), ct_key(id)], &[staff.to_owned(), now.to_string()]).await?;
+    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<Claim, StoreError> {
+        let [t, c, a, n] = event_args(&Actor::Staff(staff.to_owned()), origin);
+        let args = [staff.to_owned(), origin.at.to_string(), t, c, a, n];
+        let reply = self.run(&self.scripts.claim, &drop_keys(id), &args).await?;
         let (record, ciphertext) = answered(reply)?;
         // The inbox entry is pruned when the inbox is next read: one round trip less a claim.
         let label = match &record.request_id {
@@ -384,9 +449,10 @@ impl Store for RedisStore {
         Ok(Claim { record, ciphertext, label })
     }
 
-    async fn ack(&self, id: &str, staff: &str, now: i64) -> Result<DropRecord, StoreError> {
-        let reply =
-            self.run(&self.scripts.ack, &[drop_key(id), ct_key(id)], &[staff.to_owned(), now.to_string()]).await?;
+    async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError> {
+        let [t, c, a, n] = event_args(&Actor::Staff(staff.to_owned()), origin);
+        let args = [staff.to_owned(), origin.at.to_string(), t, c, a, n];
+        let reply = self.run(&self.scripts.ack, &drop_keys(id), &args).await?;
         Ok(answered(reply)?.0)
     }
 
@@ -408,9 +474,9 @@ impl Store for RedisStore {
         Ok(out)
     }
 
-    async fn create_request(&self, request: RequestRecord) -> Result<(), StoreError> {
+    async fn create_request(&self, request: RequestRecord, origin: &Origin) -> Result<(), StoreError> {
         let purge_at = request.expires_at + TOMBSTONE_SECONDS;
-        let args = [
+        let mut args = vec![
             request.id.clone(),
             hex(&request.upload_hash),
             request.label.clone(),
@@ -420,15 +486,23 @@ impl Store for RedisStore {
             request.expires_at.to_string(),
             purge_at.to_string(),
         ];
+        args.extend(event_args(&creator(&request), origin));
         let mut conn = self.conn().await?;
         let mut invocation = self.scripts.create_request.prepare_invoke();
-        invocation.key(request_key(&request.id));
+        invocation.key(request_key(&request.id)).key(log::PENDING);
         for a in &args {
             invocation.arg(a);
         }
         let answer: String = invocation.invoke_async(&mut conn).await.map_err(|e| self.lost(e))?;
         match answer.as_str() {
-            "ok" => self.due(format!("r:{}", request.id), purge_at).await,
+            "ok" => redis::pipe()
+                .zadd(DUE, format!("x:{}", request.id), request.expires_at)
+                .ignore()
+                .zadd(DUE, format!("r:{}", request.id), purge_at)
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| self.lost(e)),
             "duplicate" => Err(StoreError::Duplicate),
             other => Err(StoreError::Internal(format!("unexpected answer {other}"))),
         }
@@ -456,6 +530,7 @@ impl Store for RedisStore {
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
         let mut conn = self.conn().await?;
         let mut swept = Swept::default();
+        let [t, c, a, n] = event_args(&Actor::Sweeper, &Origin::at(now));
         loop {
             let due: Vec<(String, i64)> = redis::cmd("ZRANGE")
                 .arg(DUE)
@@ -477,7 +552,10 @@ impl Store for RedisStore {
                 match kind {
                     "d" => {
                         let mut invocation = self.scripts.expire.prepare_invoke();
-                        invocation.key(drop_key(id)).key(ct_key(id)).arg(now);
+                        for key in drop_keys(id) {
+                            invocation.key(key);
+                        }
+                        invocation.arg(now).arg(&t).arg(&c).arg(&a).arg(&n);
                         let changed: i64 = invocation.invoke_async(&mut conn).await.map_err(|e| self.lost(e))?;
                         swept.expired += changed as u64;
                         // Next due: the tombstone's purge.
@@ -492,6 +570,12 @@ impl Store for RedisStore {
                     "p" => {
                         swept.purged +=
                             conn.del::<_, u64>(&[drop_key(id), ct_key(id)]).await.map_err(|e| self.lost(e))?;
+                    }
+                    "x" => {
+                        let mut invocation = self.scripts.expire_request.prepare_invoke();
+                        invocation.key(request_key(id)).key(log::PENDING);
+                        invocation.arg(now).arg(id).arg(&t).arg(&c).arg(&a).arg(&n);
+                        invocation.invoke_async::<i64>(&mut conn).await.map_err(|e| self.lost(e))?;
                     }
                     "r" => {
                         let drop_id: Option<String> =
@@ -516,6 +600,45 @@ impl Store for RedisStore {
             }
         }
         Ok(swept)
+    }
+
+    async fn audit_head(&self) -> Result<Head, StoreError> {
+        let mut conn = self.conn().await?;
+        self.settle_on(&mut conn).await?;
+        log::head(&mut conn).await.map_err(|e| self.lost(e))
+    }
+
+    async fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        let mut conn = self.conn().await?;
+        self.settle_on(&mut conn).await?;
+        log::entries(&mut conn, after, limit).await.map_err(|e| self.lost(e))
+    }
+
+    async fn audit_received(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let mut conn = self.conn().await?;
+        self.settle_on(&mut conn).await?;
+        log::received(&mut conn, id).await.map_err(|e| self.lost(e))
+    }
+
+    async fn webhook_cursor(&self, name: &str) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let seq: Option<u64> = conn.hget(log::CURSORS, name).await.map_err(|e| self.lost(e))?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn set_webhook_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        log::set_cursor(&mut conn, name, seq).await.map_err(|e| self.lost(e))
+    }
+
+    async fn webhook_lease(&self, name: &str, holder: &str, seconds: u64) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        log::lease(&mut conn, name, holder, seconds).await.map_err(|e| self.lost(e))
+    }
+
+    async fn settle(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        self.settle_on(&mut conn).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -646,6 +769,18 @@ impl RedisStore {
             let anonymous = request.is_none_or(|r| r.is_empty());
             conn.zadd::<_, _, _, ()>(inbox_key(anonymous), &id, score).await.map_err(|e| self.lost(e))?;
             conn.zrem::<_, _, ()>(INBOX_LEGACY, &id).await.map_err(|e| self.lost(e))?;
+        }
+        Ok(())
+    }
+
+    /// Chain the pending events into the audit log (several servers may race: each batch is
+    /// appended only if the head and the pending list are still as read, else read again).
+    async fn settle_on(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
+        for _ in 0..64 {
+            match log::chain_batch(conn, &self.chain).await.map_err(|e| self.lost(e))? {
+                log::Chained::Nothing => return Ok(()),
+                log::Chained::Some | log::Chained::Raced => {}
+            }
         }
         Ok(())
     }
