@@ -35,7 +35,24 @@ pub struct Info {
     /// covered by `fingerprint` when there are any.
     #[serde(default)]
     pub certificates: Vec<PublishedCertificate>,
+    /// The Ed25519 key that signs receipts (SPEC §10), lowercase hex; covered by an `sp3-`
+    /// fingerprint.
+    #[serde(default)]
+    pub receipt_key: Option<String>,
 }
+
+/// `GET /v1/audit`: one page of the audit log and the head it was read at (SPEC §10).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct AuditPage {
+    /// Where the log ends: record it elsewhere to detect truncation later.
+    pub head: crate::audit::Head,
+    /// Entries after the `after` asked for, in order, none past `head`.
+    pub entries: Vec<crate::audit::Record>,
+}
+
+/// Most audit entries one page holds.
+pub const MAX_AUDIT_PAGE: usize = 1000;
 
 /// Most certificates a server publishes (and a client reads).
 pub const MAX_CERTIFICATES: usize = 8;

@@ -31,6 +31,7 @@ pub struct Entry {
 /// An entry as a store keeps it and the API serves it: the event as stored, which may no
 /// longer be a well-formed event if someone edited the store. [`Record::entry`] reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     /// Its position, from 1.
@@ -38,6 +39,7 @@ pub struct Record {
     /// The hash of the entry before it.
     pub prev: String,
     /// The event's JSON as stored (a JSON string if what is stored is not JSON at all).
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub event: serde_json::Value,
     /// The hash stored with it.
     pub hash: String,
@@ -65,6 +67,7 @@ impl From<&Entry> for Record {
 
 /// Where the chain ends: how many entries, and the last one's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Head {
     /// Entries so far.
     pub length: u64,

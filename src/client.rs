@@ -71,6 +71,8 @@ mod caps {
     pub const CLAIM: usize = crate::crypto::MAX_CIPHERTEXT_BYTES + 8 * 1024;
     /// An inbox page.
     pub const INBOX: usize = api::INBOX_PAGE_MAX * api::MAX_INBOX_ENTRY_BYTES + 1024;
+    /// An audit page: entries of a few hundred bytes (labels are bounded), 4 KiB at the most.
+    pub const AUDIT: usize = api::MAX_AUDIT_PAGE * 4096 + 1024;
     /// Any other answer, errors included.
     pub const SMALL: usize = 16 * 1024;
 }
@@ -252,6 +254,18 @@ impl Client {
             path.push_str(&url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>());
         }
         self.send("the inbox", caps::INBOX, || self.request(Method::GET, &path, Some(staff)), true).await
+    }
+
+    /// One page of `GET /v1/audit` after position `after`.
+    pub async fn audit(&self, staff: &str, after: u64) -> Result<api::AuditPage, ClientError> {
+        let path = format!("/v1/audit?after={after}&limit={}", api::MAX_AUDIT_PAGE);
+        self.send("the audit log", caps::AUDIT, || self.request(Method::GET, &path, Some(staff)), true).await
+    }
+
+    /// `GET /v1/drops/{id}/receipt` with the manage token or a staff token.
+    pub async fn receipt(&self, id: &str, token: &str) -> Result<crate::receipt::Receipt, ClientError> {
+        let path = format!("/v1/drops/{id}/receipt");
+        self.send("the receipt", caps::SMALL, || self.request(Method::GET, &path, Some(token)), true).await
     }
 
     /// `POST /v1/requests`.

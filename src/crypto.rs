@@ -109,23 +109,33 @@ pub fn fingerprint<S: AsRef<str>>(recipients: &[S]) -> String {
     grouped("sp1", &Sha256::digest(strings.join("\n").as_bytes()))
 }
 
-/// SPEC §9: what a server's keys are once it publishes certificates too. `sp2-` and lowercase
-/// base32 of the first 16 bytes of SHA-256 over `sp2`, then the sorted recipient strings, then
-/// the sorted `x509-sha256:<hex>` of each certificate's DER, newline-joined. A server without
-/// certificates keeps its `sp1-` fingerprint, so links and pins made before stay valid.
-pub fn fingerprint_with_certificates<S: AsRef<str>, C: AsRef<str>>(recipients: &[S], certificates: &[C]) -> String {
-    if certificates.is_empty() {
+/// What a server's fingerprint covers. `sp1-` (SPEC §4): the recipients. `sp2-` (SPEC §9), once
+/// it publishes certificates: `sp2`, the sorted recipient strings, then the sorted
+/// `x509-sha256:<hex>` of each certificate's DER. `sp3-` (SPEC §10), once it signs receipts: the
+/// same under `sp3`, then `ed25519:<hex>` of its receipt key. Each is lowercase base32 of the
+/// first 16 bytes of SHA-256 over those lines, newline-joined. Older links and pins keep
+/// vouching for what they covered ([`covers`]).
+pub fn server_fingerprint<S: AsRef<str>, C: AsRef<str>>(
+    recipients: &[S],
+    certificates: &[C],
+    receipt_key: Option<&str>,
+) -> String {
+    if certificates.is_empty() && receipt_key.is_none() {
         return fingerprint(recipients);
     }
+    let version = if receipt_key.is_some() { "sp3" } else { "sp2" };
     let mut keys: Vec<&str> = recipients.iter().map(|r| r.as_ref().trim()).collect();
     keys.sort_unstable();
     let mut certs: Vec<String> =
         certificates.iter().map(|c| format!("x509-sha256:{}", c.as_ref().trim().to_ascii_lowercase())).collect();
     certs.sort_unstable();
-    let mut lines = vec!["sp2"];
-    lines.extend(keys);
-    lines.extend(certs.iter().map(String::as_str));
-    grouped("sp2", &Sha256::digest(lines.join("\n").as_bytes()))
+    let mut lines = vec![version.to_owned()];
+    lines.extend(keys.iter().map(|k| (*k).to_owned()));
+    lines.extend(certs);
+    if let Some(key) = receipt_key {
+        lines.push(format!("ed25519:{}", key.trim().to_ascii_lowercase()));
+    }
+    grouped(version, &Sha256::digest(lines.join("\n").as_bytes()))
 }
 
 /// What a fingerprint someone confirmed (in a link or a pin) vouches for.
@@ -138,15 +148,36 @@ pub enum Covered {
 }
 
 /// Whether `expected` vouches for what a server serves, and for how much of it. `None`: it does
-/// not (keys or certificates were swapped).
-pub fn covers<S: AsRef<str>, C: AsRef<str>>(expected: &str, recipients: &[S], certificates: &[C]) -> Option<Covered> {
+/// not (keys or certificates were swapped). An `sp2-` fingerprint covers the recipients and
+/// certificates but not a receipt key ([`covers_receipt_key`]).
+pub fn covers<S: AsRef<str>, C: AsRef<str>>(
+    expected: &str,
+    recipients: &[S],
+    certificates: &[C],
+    receipt_key: Option<&str>,
+) -> Option<Covered> {
     let expected = expected.trim();
     if expected.starts_with("sp1-") {
         let ok = fingerprint(recipients) == expected;
         let covered = if certificates.is_empty() { Covered::Everything } else { Covered::RecipientsOnly };
         return ok.then_some(covered);
     }
-    (fingerprint_with_certificates(recipients, certificates) == expected).then_some(Covered::Everything)
+    let key = if expected.starts_with("sp3-") { receipt_key } else { None };
+    if expected.starts_with("sp3-") && key.is_none() {
+        return None;
+    }
+    (server_fingerprint(recipients, certificates, key) == expected).then_some(Covered::Everything)
+}
+
+/// Whether `expected` vouches for `receipt_key` too: only an `sp3-` fingerprint does.
+pub fn covers_receipt_key<S: AsRef<str>, C: AsRef<str>>(
+    expected: &str,
+    recipients: &[S],
+    certificates: &[C],
+    receipt_key: &str,
+) -> bool {
+    let expected = expected.trim();
+    expected.starts_with("sp3-") && server_fingerprint(recipients, certificates, Some(receipt_key)) == expected
 }
 
 fn grouped(prefix: &str, digest: &[u8]) -> String {
@@ -383,19 +414,40 @@ mod tests {
     #[test]
     fn certificate_fingerprints_are_versioned() {
         let none: [&str; 0] = [];
-        assert_eq!(fingerprint_with_certificates(&[A], &none), fingerprint(&[A]));
+        assert_eq!(server_fingerprint(&[A], &none, None), fingerprint(&[A]));
         let cert = "ab".repeat(32);
-        let v2 = fingerprint_with_certificates(&[A], &[cert.as_str()]);
+        let v2 = server_fingerprint(&[A], &[cert.as_str()], None);
         assert!(v2.starts_with("sp2-") && v2.len() == fingerprint(&[A]).len());
         // printf 'sp2\n%s\nx509-sha256:%s' "$A" "$(printf 'ab%.0s' $(seq 32))" | sha256sum: first 16 bytes, base32
         assert_eq!(v2, "sp2-72ne-n5fz-q2md-4s4v-o6dd-ikeo-zy");
-        assert_eq!(covers(&v2, &[A], &[cert.as_str()]), Some(Covered::Everything));
-        assert_eq!(covers(&fingerprint(&[A]), &[A], &[cert.as_str()]), Some(Covered::RecipientsOnly));
-        assert_eq!(covers(&fingerprint(&[A]), &[A], &none), Some(Covered::Everything));
+        assert_eq!(covers(&v2, &[A], &[cert.as_str()], None), Some(Covered::Everything));
+        assert_eq!(covers(&fingerprint(&[A]), &[A], &[cert.as_str()], None), Some(Covered::RecipientsOnly));
+        assert_eq!(covers(&fingerprint(&[A]), &[A], &none, None), Some(Covered::Everything));
         let swapped = "cd".repeat(32);
-        assert_eq!(covers(&v2, &[A], &[swapped.as_str()]), None);
-        assert_eq!(covers(&v2, &[A], &none), None);
-        assert_eq!(covers(&v2, &[A], &[cert.as_str(), swapped.as_str()]), None);
+        assert_eq!(covers(&v2, &[A], &[swapped.as_str()], None), None);
+        assert_eq!(covers(&v2, &[A], &none, None), None);
+        assert_eq!(covers(&v2, &[A], &[cert.as_str(), swapped.as_str()], None), None);
+    }
+
+    #[test]
+    fn a_receipt_key_makes_an_sp3_fingerprint_and_older_ones_still_vouch_for_what_they_covered() {
+        let none: [&str; 0] = [];
+        let (cert, key, other) = ("ab".repeat(32), "ef".repeat(32), "01".repeat(32));
+        let v3 = server_fingerprint(&[A], &[cert.as_str()], Some(&key));
+        // printf 'sp3\n%s\nx509-sha256:%s\ned25519:%s' "$A" "$(printf 'ab%.0s' $(seq 32))" "$(printf 'ef%.0s' $(seq 32))"
+        assert_eq!(v3, "sp3-vkgl-qvub-q5ss-zyhj-pe6y-fhd7-tu");
+        let v3_alone = server_fingerprint(&[A], &none, Some(&key));
+        assert!(v3_alone.starts_with("sp3-") && v3_alone != v3);
+        assert_eq!(covers(&v3, &[A], &[cert.as_str()], Some(&key)), Some(Covered::Everything));
+        assert_eq!(covers(&v3, &[A], &[cert.as_str()], Some(&other)), None, "a swapped receipt key");
+        assert_eq!(covers(&v3, &[A], &[cert.as_str()], None), None, "a receipt key withheld");
+        assert!(covers_receipt_key(&v3, &[A], &[cert.as_str()], &key));
+        assert!(!covers_receipt_key(&v3, &[A], &[cert.as_str()], &other));
+        // Links from before the receipt key still seal, and vouch for no receipt key.
+        let v2 = server_fingerprint(&[A], &[cert.as_str()], None);
+        assert_eq!(covers(&v2, &[A], &[cert.as_str()], Some(&key)), Some(Covered::Everything));
+        assert!(!covers_receipt_key(&v2, &[A], &[cert.as_str()], &key));
+        assert_eq!(covers(&fingerprint(&[A]), &[A], &none, Some(&key)), Some(Covered::Everything));
     }
 
     #[test]

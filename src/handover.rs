@@ -235,6 +235,9 @@ pub struct Destination {
     pub certificates: Vec<Certificate>,
     /// What the fingerprint the user trusts vouches for.
     pub covered: Covered,
+    /// The server's receipt key (SPEC §10), when that fingerprint vouches for it: what the
+    /// sender's receipts must be signed with.
+    pub receipt_key: Option<String>,
 }
 
 impl Destination {
@@ -289,8 +292,10 @@ pub struct Served {
     pub recipients: Vec<Recipient>,
     /// The certificates, each read from its PEM.
     pub certificates: Vec<Certificate>,
-    /// Their fingerprint (`sp2-` with certificates, else `sp1-`).
+    /// Their fingerprint (`sp3-` with a receipt key, `sp2-` with certificates, else `sp1-`).
     pub fingerprint: String,
+    /// The receipt key, lowercase hex.
+    pub receipt_key: Option<String>,
     recipient_texts: Vec<String>,
 }
 
@@ -300,14 +305,28 @@ impl Served {
         let recipients = parse_recipients(&info.recipients)?;
         let certificates = certificates(info)?;
         let hashes: Vec<&str> = certificates.iter().map(|c| c.sha256.as_str()).collect();
-        let fingerprint = crypto::fingerprint_with_certificates(&info.recipients, &hashes);
-        Ok(Served { recipients, certificates, fingerprint, recipient_texts: info.recipients.clone() })
+        let receipt_key = match &info.receipt_key {
+            Some(key) if crate::receipt::valid_key(key) => Some(key.to_ascii_lowercase()),
+            Some(_) => return Err(HandoverError::Recipients("the server's receipt key is not an Ed25519 key".into())),
+            None => None,
+        };
+        let fingerprint = crypto::server_fingerprint(&info.recipients, &hashes, receipt_key.as_deref());
+        Ok(Served { recipients, certificates, fingerprint, receipt_key, recipient_texts: info.recipients.clone() })
+    }
+
+    fn hashes(&self) -> Vec<&str> {
+        self.certificates.iter().map(|c| c.sha256.as_str()).collect()
     }
 
     /// Whether `expected` (a link's or a pin's fingerprint) vouches for this, and how far.
     fn vouched_by(&self, expected: &str) -> Option<Covered> {
-        let hashes: Vec<&str> = self.certificates.iter().map(|c| c.sha256.as_str()).collect();
-        crypto::covers(expected, &self.recipient_texts, &hashes)
+        crypto::covers(expected, &self.recipient_texts, &self.hashes(), self.receipt_key.as_deref())
+    }
+
+    /// The receipt key, if `expected` vouches for it.
+    fn receipt_key_vouched_by(&self, expected: &str) -> Option<String> {
+        let key = self.receipt_key.as_deref()?;
+        crypto::covers_receipt_key(expected, &self.recipient_texts, &self.hashes(), key).then(|| key.to_owned())
     }
 }
 
@@ -342,6 +361,7 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
     }
     let kind = Kind::from_name(&status.kind).ok_or_else(|| HandoverError::UnknownKind(shown(&status.kind).into()))?;
     Ok(Destination {
+        receipt_key: served.receipt_key_vouched_by(&request.fingerprint),
         client,
         fingerprint: served.fingerprint,
         recipients: served.recipients,
@@ -371,6 +391,7 @@ pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> R
     // Sealed to the recipients the user confirmed (the same set, as the fingerprint says).
     let recipients = parse_recipients(recipients)?;
     Ok(Destination {
+        receipt_key: served.receipt_key_vouched_by(fingerprint),
         client,
         fingerprint: served.fingerprint,
         recipients,
@@ -393,6 +414,7 @@ pub fn direct(server: &str, recipients: Vec<Recipient>) -> Result<Destination, H
         max_ttl_seconds: None,
         certificates: Vec::new(),
         covered: Covered::RecipientsOnly,
+        receipt_key: None,
     })
 }
 

@@ -12,6 +12,7 @@ pub const VERSION: u64 = 1;
 
 /// What the server signs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Claims {
     /// [`VERSION`].
@@ -36,6 +37,7 @@ pub struct Claims {
 
 /// A signed receipt: the claims, the signer's public key, the signature, all as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// What is signed.
@@ -51,6 +53,11 @@ fn message(claims: &Claims) -> Vec<u8> {
     let mut out = b"sealpass-receipt-v1\n".to_vec();
     out.extend_from_slice(serde_json::to_string(claims).unwrap_or_default().as_bytes());
     out
+}
+
+/// Whether `key` is an Ed25519 public key as receipts and `/v1/info` write it: 64 hex digits.
+pub fn valid_key(key: &str) -> bool {
+    key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A server's receipt key.

@@ -1,9 +1,15 @@
-//! Webhook deliveries' signature (SPEC §10): `Sealpass-Signature: t=<unix>,v1=<hex>` where the
-//! hex is HMAC-SHA256, keyed with the endpoint's secret, over `"<t>.<body>"` — the scheme a
-//! receiver checks in ten lines, with a timestamp so an old delivery cannot be replayed later.
-//! Pure: the key, the time and the body in, the header out (and back).
+//! What a webhook delivery is (SPEC §10): its body in each format, its id, and its signature,
+//! `Sealpass-Signature: t=<unix>,v1=<hex>` where the hex is HMAC-SHA256, keyed with the
+//! endpoint's secret, over `"<t>.<body>"` — the scheme a receiver checks in ten lines, with a
+//! timestamp so an old delivery cannot be replayed later. Pure: the server's deliverer sends
+//! what this module makes.
 
 use ring::hmac;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::audit::Entry;
+use crate::events::{Actor, Event, EventKind};
 
 /// The header's name.
 pub const HEADER: &str = "Sealpass-Signature";
@@ -66,9 +72,153 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: u64) -> Result<(), 
     if ok { Ok(()) } else { Err(SignatureError::Mismatch) }
 }
 
+/// What a delivery's body looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// sealpass's JSON: the event, its audit position, a delivery id (docs/events.md).
+    Sealpass,
+    /// A Slack incoming webhook's `{"text": …}`.
+    Slack,
+    /// A Microsoft Teams workflow webhook's Adaptive Card message.
+    Teams,
+}
+
+/// The delivery id of `entry` for webhook `name`: the same on every retry (receivers drop
+/// repeats by it), different for every event and endpoint.
+pub fn delivery_id(name: &str, entry_hash: &str) -> String {
+    let digest = Sha256::digest(format!("sealpass-delivery\n{name}\n{entry_hash}").as_bytes());
+    format!("dlv_{}", data_encoding::HEXLOWER.encode(&digest[..16]))
+}
+
+#[derive(Serialize)]
+struct Position<'a> {
+    seq: u64,
+    hash: &'a str,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    test: bool,
+    server: &'a str,
+    audit: Position<'a>,
+    event: &'a Event,
+}
+
+/// The body delivering `entry` from `server` to a webhook of `format`.
+pub fn body(format: Format, id: &str, server: &str, entry: &Entry, test: bool) -> Vec<u8> {
+    let value = match format {
+        Format::Sealpass => serde_json::to_value(Body {
+            id,
+            kind: entry.event.kind.name(),
+            test,
+            server,
+            audit: Position { seq: entry.seq, hash: &entry.hash },
+            event: &entry.event,
+        })
+        .unwrap_or_default(),
+        Format::Slack => serde_json::json!({ "text": slack_escape(&summary(&entry.event, test)) }),
+        Format::Teams => serde_json::json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [{ "type": "TextBlock", "text": markdown_escape(&summary(&entry.event, test)), "wrap": true }],
+                },
+            }],
+        }),
+    };
+    serde_json::to_vec(&value).unwrap_or_default()
+}
+
+/// One line for people: what, which request, who, when. Nothing a credential could be
+/// learned from (no ids, no tokens, no client address).
+pub fn summary(event: &Event, test: bool) -> String {
+    let who = match &event.actor {
+        Actor::Staff(name) => name.chars().filter(|c| !c.is_control()).collect(),
+        Actor::Sender => "the sender".to_owned(),
+        Actor::Sweeper => "sealpass".to_owned(),
+    };
+    let what = match event.kind {
+        EventKind::DropCreated => format!("a credential was uploaded by {who}"),
+        EventKind::DropClaimed => format!("a credential was claimed by {who}"),
+        EventKind::DropReceived => format!("a credential was received by {who}"),
+        EventKind::DropRevoked => format!("a credential was revoked by {who}"),
+        EventKind::DropExpired => "a credential expired unreceived".to_owned(),
+        EventKind::RequestCreated => format!("a request was made by {who}"),
+        EventKind::RequestFulfilled => format!("a request was answered by {who}"),
+        EventKind::RequestExpired => "a request expired unanswered".to_owned(),
+    };
+    let label = match &event.label {
+        Some(label) => format!("\u{201c}{}\u{201d}", label.chars().filter(|c| !c.is_control()).collect::<String>()),
+        None => "(no request)".to_owned(),
+    };
+    let test = if test { " [test]" } else { "" };
+    format!("sealpass{test}: {label}: {what} at {}", event.at)
+}
+
+/// Slack's three control characters, escaped as Slack asks.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Markdown's link and emphasis characters, backslash-escaped, so a label renders as text.
+fn markdown_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '~' | '`' | '>' | '#' | '<') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry() -> Entry {
+        let event = Event {
+            kind: EventKind::DropReceived,
+            drop_id: Some("d".repeat(26)),
+            request_id: Some("d".repeat(26)),
+            label: Some("Acme <b>[x](http://evil)</b>".into()),
+            actor: Actor::Staff("alice".into()),
+            at: "2026-12-01T12:00:00Z".into(),
+            client: Some("192.0.2.7".into()),
+        };
+        crate::audit::next(&crate::audit::Head::empty(), event)
+    }
+
+    #[test]
+    fn bodies_carry_the_event_and_chat_formats_only_a_harmless_line() {
+        let e = entry();
+        let id = delivery_id("ops", &e.hash);
+        assert!(id.starts_with("dlv_") && id.len() == 36);
+        assert_eq!(id, delivery_id("ops", &e.hash), "the same on every retry");
+        assert_ne!(id, delivery_id("other", &e.hash));
+        let ours: serde_json::Value =
+            serde_json::from_slice(&body(Format::Sealpass, &id, "https://s", &e, false)).unwrap();
+        assert_eq!(ours["type"], "drop.received");
+        assert_eq!(ours["audit"]["seq"], 1);
+        assert_eq!(ours["event"]["actor"]["name"], "alice");
+        assert_eq!(ours["id"], id.as_str());
+        for format in [Format::Slack, Format::Teams] {
+            let text = String::from_utf8(body(format, &id, "https://s", &e, false)).unwrap();
+            for leak in ["192.0.2.7", "dddd", "https://s", "dlv_", "<b>", "](http"] {
+                assert!(!text.contains(leak), "{format:?} carries {leak}: {text}");
+            }
+            assert!(text.contains("received by alice at 2026-12-01T12:00:00Z"), "{text}");
+        }
+        let slack: serde_json::Value = serde_json::from_slice(&body(Format::Slack, &id, "s", &e, true)).unwrap();
+        assert!(slack["text"].as_str().unwrap().starts_with("sealpass [test]: "));
+    }
 
     #[test]
     fn a_signature_verifies_and_any_change_is_refused() {

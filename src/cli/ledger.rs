@@ -26,6 +26,10 @@ pub struct SentDrop {
     pub created_at: String,
     /// RFC 3339.
     pub expires_at: String,
+    /// The server's receipt key, when the fingerprint the sender trusted vouched for it: what
+    /// this drop's receipt must be signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_key: Option<String>,
 }
 
 impl std::fmt::Debug for SentDrop {
@@ -131,6 +135,7 @@ pub fn import_receipt(path: &std::path::Path) -> Result<SentDrop, Failure> {
         kind: receipt.kind,
         created_at: receipt.created_at,
         expires_at: receipt.expires_at,
+        receipt_key: None,
     };
     if !sent()?.iter().any(|d| d.server == drop.server && d.id == drop.id) {
         record(drop.clone())?;

@@ -6,6 +6,7 @@ mod check;
 mod common;
 #[cfg(feature = "server")]
 mod demo;
+mod events;
 mod generate;
 pub mod input;
 mod intake;
@@ -88,6 +89,11 @@ enum Command {
     Inbox(staff::InboxArgs),
     /// Staff: claim, decrypt, validate, hand on, then acknowledge
     Receive(staff::ReceiveArgs),
+    /// Staff: the server's tamper-evident log of every hand-over; `audit verify` checks it
+    Audit(events::AuditArgs),
+    /// Check a receipt (the server's signed word that a drop was received) offline
+    #[command(subcommand)]
+    Receipt(events::ReceiptCommand),
     /// The whole hand-over on loopback, narrated: embedded server, throwaway keys
     #[cfg(feature = "server")]
     Demo(demo::DemoArgs),
@@ -109,6 +115,10 @@ enum Command {
     /// Operator: print a fresh staff token and its config snippet
     #[cfg(feature = "server")]
     StaffToken(serve::StaffTokenArgs),
+    /// Operator: check the configured webhooks
+    #[cfg(feature = "server")]
+    #[command(subcommand)]
+    Webhook(serve::WebhookCommand),
 }
 
 /// Parse arguments, run the command, and turn the outcome into an exit code.
@@ -170,6 +180,8 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Request(args) => staff::request(args, ctx),
         Command::Inbox(args) => staff::inbox(args, ctx),
         Command::Receive(args) => staff::receive(args, ctx),
+        Command::Audit(args) => events::audit(args, ctx),
+        Command::Receipt(command) => events::receipt(command, ctx),
         #[cfg(feature = "server")]
         Command::Demo(args) => demo::run(args, ctx),
         Command::Completions { shell } => {
@@ -200,6 +212,8 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Serve(args) => serve::serve(args, ctx),
         #[cfg(feature = "server")]
         Command::StaffToken(args) => serve::staff_token(args, ctx),
+        #[cfg(feature = "server")]
+        Command::Webhook(command) => serve::webhook(command, ctx),
     }
 }
 

@@ -297,6 +297,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                     kind: kind.name().to_owned(),
                     created_at: super::now_rfc3339(),
                     expires_at: expires_at.clone(),
+                    receipt_key: None,
                 })?;
             }
         }
@@ -337,6 +338,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             kind: kind.name().to_owned(),
             created_at: super::now_rfc3339(),
             expires_at: sent.expires_at.clone(),
+            receipt_key: to.receipt_key.clone(),
         })?;
         if !printer.json() {
             printer.note(&format!(
@@ -490,6 +492,10 @@ pub(crate) struct StatusArgs {
     /// server), keeping the record small
     #[arg(long)]
     forget_finished: bool,
+    /// Save the received drop's signed receipt to FILE (one drop only; `sealpass receipt
+    /// verify FILE` checks it later, offline)
+    #[arg(long, value_name = "FILE", requires = "pickup")]
+    save_receipt: Option<std::path::PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -504,6 +510,37 @@ struct StatusLine<'a> {
     expires_at: String,
     /// Why there is no state: the server is unreachable, refused, or no longer knows the drop.
     error: Option<String>,
+    /// Once received: the server's signed receipt.
+    receipt: Option<crate::receipt::Receipt>,
+    /// What the receipt's check found: "verified" (signed by the key the link vouched for),
+    /// "signature-only" (no key to hold it to: an older link, or a drop sent from the web
+    /// page), or why it failed.
+    receipt_check: Option<String>,
+}
+
+/// Fetch and check the receipt of a received drop: signed, by the key the sender's link
+/// vouched for (when there is one), about this drop and the staff member the server names.
+async fn fetched_receipt(
+    client: &Client,
+    drop: &SentDrop,
+    received_by: Option<&str>,
+) -> (Option<crate::receipt::Receipt>, String) {
+    let receipt = match client.receipt(&drop.id, &drop.manage_token).await {
+        Ok(r) => r,
+        Err(e) if e.code() == Some("no_receipt") => {
+            return (None, "none (received before the server kept receipts)".into());
+        }
+        Err(e) => return (None, format!("could not be fetched: {e}")),
+    };
+    let check = match crate::receipt::verify(&receipt, drop.receipt_key.as_deref()) {
+        Err(e) => e.to_string(),
+        Ok(()) if receipt.claims.drop_id != drop.id || received_by.is_some_and(|b| b != receipt.claims.received_by) => {
+            "it is not about this pickup (another drop or another receiver)".into()
+        }
+        Ok(()) if drop.receipt_key.is_some() => "verified".into(),
+        Ok(()) => "signature-only".into(),
+    };
+    (Some(receipt), check)
 }
 
 fn find<'a>(sent: &'a [SentDrop], pickup: &str) -> Result<&'a SentDrop, Failure> {
@@ -534,9 +571,12 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
         let mut finished: Vec<(String, String)> = Vec::new();
         let mut picked_up = false;
         for drop in chosen {
-            let answer = match Client::new(&drop.server) {
-                Ok(client) => client.drop_status(&drop.id, &drop.manage_token).await,
-                Err(e) => Err(e),
+            let (client, answer) = match Client::new(&drop.server) {
+                Ok(client) => {
+                    let answer = client.drop_status(&drop.id, &drop.manage_token).await;
+                    (Some(client), answer)
+                }
+                Err(e) => (None, Err(e)),
             };
             let (status, trouble) = match answer {
                 Ok(s) => (Some(s), None),
@@ -555,6 +595,27 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
             if status.as_ref().is_some_and(|s| !matches!(s.state, DropState::Waiting | DropState::Claimed)) {
                 finished.push((drop.server.clone(), drop.id.clone()));
             }
+            let (receipt, receipt_check) = match (&client, &status) {
+                (Some(client), Some(s)) if s.state == DropState::Received => {
+                    let (receipt, check) = fetched_receipt(client, drop, s.claimed_by.as_deref()).await;
+                    (receipt, Some(check))
+                }
+                _ => (None, None),
+            };
+            if let Some(path) = &args.save_receipt {
+                let Some(receipt) = &receipt else {
+                    return Err(Failure::new(
+                        Exit::Unavailable,
+                        anyhow::anyhow!(
+                            "no receipt to save: {}",
+                            receipt_check.as_deref().unwrap_or("the drop is not received")
+                        ),
+                    ));
+                };
+                let text = serde_json::to_string_pretty(receipt)?;
+                crate::files::write_new_private(path, format!("{text}\n").as_bytes())?;
+                printer.note(&format!("saved the receipt to {}", path.display()));
+            }
             let line = StatusLine {
                 pickup_url: drop.pickup(),
                 label: drop.label.as_deref(),
@@ -565,6 +626,8 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
                 received_at: status.as_ref().and_then(|s| s.received_at.clone()),
                 expires_at: drop.expires_at.clone(),
                 error: trouble.as_deref().map(|t| shown(t).into_owned()),
+                receipt,
+                receipt_check,
             };
             if printer.json() {
                 printer.json_line(&line)?;
@@ -590,6 +653,22 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
             };
             let label = drop.label.as_deref().map(|l| format!(" [{}]", shown(l))).unwrap_or_default();
             printer.lines(&format!("{}{label} {}: {what}", shown(&drop.pickup()), shown(&drop.kind)))?;
+            match (line.receipt.as_ref(), line.receipt_check.as_deref()) {
+                (Some(r), Some("verified")) => {
+                    printer.note(&format!("  receipt: signed by the server's key, audit entry #{}", r.claims.audit_seq))
+                }
+                (Some(r), Some("signature-only")) => printer.note(&format!(
+                    "  receipt: signed (audit entry #{}) by key {}, which your link did not vouch for (an older \
+                     link, or sent from the web page)",
+                    r.claims.audit_seq,
+                    shown(&r.public_key)
+                )),
+                (_, Some(problem)) => {
+                    printer.warn(&format!("  receipt: {}", shown(problem)));
+                    exit = worse(exit, Exit::Error);
+                }
+                _ => {}
+            }
             picked_up |= line.claimed_by.is_some();
         }
         // The interception warning once, after the names it is about.

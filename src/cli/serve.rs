@@ -162,3 +162,69 @@ pub(crate) fn staff_token(args: StaffTokenArgs, ctx: &super::Context) -> Result<
     ));
     Ok(Exit::Ok)
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum WebhookCommand {
+    /// Send every configured webhook (or --name's) a signed test delivery, now, once
+    Test(WebhookTestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "The delivery is what a real one looks like (type drop.received, \"test\": true), \
+    signed with the webhook's secret; nothing is stored.\n\nExample:\n  sealpass webhook test --config /etc/sealpass/server.toml")]
+pub(crate) struct WebhookTestArgs {
+    /// The server's config file, whose [[webhooks]] are tested
+    #[arg(long, env = "SEALPASS_CONFIG", value_name = "FILE")]
+    config: PathBuf,
+    /// Only the webhook with this name
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+}
+
+pub(crate) fn webhook(command: WebhookCommand, ctx: &super::Context) -> Result<Exit, Failure> {
+    use crate::events::{Actor, Event, EventKind};
+    use crate::server::deliver::{self, Outcome};
+    let WebhookCommand::Test(args) = command;
+    let printer = &ctx.printer;
+    let settings = ServerSettings::load(Overrides::default(), Some(&args.config)).map_err(Failure::usage)?;
+    let hooks: Vec<_> = settings.webhooks.iter().filter(|w| args.name.as_deref().is_none_or(|n| n == w.name)).collect();
+    if hooks.is_empty() {
+        return Err(Failure::usage(match &args.name {
+            Some(name) => format!("{}: no webhook named {}", args.config.display(), crate::output::shown(name)),
+            None => format!("{}: no [[webhooks]] configured", args.config.display()),
+        }));
+    }
+    let http = deliver::http_client().map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!(e)))?;
+    let now = time::OffsetDateTime::now_utc();
+    let event = Event {
+        kind: EventKind::DropReceived,
+        drop_id: None,
+        request_id: None,
+        label: Some("sealpass webhook test".into()),
+        actor: Actor::Staff("sealpass".into()),
+        at: crate::events::rfc3339(now.unix_timestamp()),
+        client: None,
+    };
+    let entry = crate::audit::Entry {
+        seq: 0,
+        prev: crate::audit::GENESIS.into(),
+        hash: crate::audit::hash_of(0, crate::audit::GENESIS, &event),
+        event,
+    };
+    let mut exit = Exit::Ok;
+    super::block_on(async {
+        for hook in hooks {
+            let id = crate::webhook::delivery_id(&hook.name, &format!("test-{}", now.unix_timestamp_nanos()));
+            let body = crate::webhook::body(hook.format, &id, &settings.public_url, &entry, true);
+            match deliver::attempt(&http, hook, &id, entry.event.kind.name(), &body).await {
+                Outcome::Delivered => printer.lines(&format!("{}: delivered ({id})", hook.name))?,
+                Outcome::Retry(why) | Outcome::Refused(why) => {
+                    printer.warn(&format!("{}: not delivered: {why}", hook.name));
+                    exit = Exit::Unavailable;
+                }
+            }
+        }
+        Ok::<_, Failure>(())
+    })?;
+    Ok(exit)
+}

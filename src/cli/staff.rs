@@ -32,7 +32,11 @@ pub(crate) struct StaffArgs {
 }
 
 impl StaffArgs {
-    fn resolve(&self, server: Option<&str>, config: &ClientConfig) -> Result<(Client, SecretString), Failure> {
+    pub(crate) fn resolve(
+        &self,
+        server: Option<&str>,
+        config: &ClientConfig,
+    ) -> Result<(Client, SecretString), Failure> {
         let token = settings::staff_token(self.staff_token_file.as_ref(), config)?;
         let server = match server {
             Some(s) => s.to_owned(),

@@ -24,6 +24,21 @@ pub enum Event {
     RequestCreated,
 }
 
+/// One webhook's deliveries.
+#[derive(Default, Clone, Copy)]
+pub struct HookStats {
+    /// Events delivered (2xx).
+    pub delivered: u64,
+    /// Events given up: refused, or retried for `retry_for` without success.
+    pub failed: u64,
+    /// Failed attempts that were retried.
+    pub retried: u64,
+    /// Events skipped because the queue was over `max_queue`.
+    pub skipped: u64,
+    /// Events in the log not yet considered.
+    pub queue: u64,
+}
+
 #[derive(Default)]
 struct Histogram {
     counts: [u64; BUCKETS.len()],
@@ -40,6 +55,8 @@ pub struct Metrics {
     revoked: AtomicU64,
     expired: AtomicU64,
     requests_created: AtomicU64,
+    audit_length: AtomicU64,
+    webhooks: Mutex<BTreeMap<String, HookStats>>,
     http: Mutex<BTreeMap<(String, &'static str, &'static str), Histogram>>,
 }
 
@@ -76,6 +93,17 @@ impl Metrics {
         self.expired.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// The audit log's length, as last read.
+    pub fn audit_length(&self, n: u64) {
+        self.audit_length.fetch_max(n, Ordering::Relaxed);
+    }
+
+    /// Update webhook `name`'s figures.
+    pub fn webhook(&self, name: &str, update: impl FnOnce(&mut HookStats)) {
+        let mut hooks = self.webhooks.lock().unwrap_or_else(|p| p.into_inner());
+        update(hooks.entry(name.to_owned()).or_default());
+    }
+
     /// Record one HTTP request: its route template, method, status and duration.
     pub fn request(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
         let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
@@ -103,6 +131,24 @@ impl Metrics {
         for (name, help, value) in counters {
             let _ =
                 writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+        }
+        let name = "sealpass_audit_chain_length";
+        let length = self.audit_length.load(Ordering::Relaxed);
+        let _ = writeln!(out, "# HELP {name} Entries in the audit log.\n# TYPE {name} gauge\n{name} {length}");
+        let hooks = self.webhooks.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let name = "sealpass_webhook_deliveries_total";
+        let _ = writeln!(out, "# HELP {name} Webhook events by outcome.\n# TYPE {name} counter");
+        for (hook, w) in &hooks {
+            for (result, n) in
+                [("delivered", w.delivered), ("failed", w.failed), ("retried", w.retried), ("skipped", w.skipped)]
+            {
+                let _ = writeln!(out, "{name}{{webhook=\"{hook}\",result=\"{result}\"}} {n}");
+            }
+        }
+        let name = "sealpass_webhook_queue_depth";
+        let _ = writeln!(out, "# HELP {name} Audit entries a webhook has not yet been given.\n# TYPE {name} gauge");
+        for (hook, w) in &hooks {
+            let _ = writeln!(out, "{name}{{webhook=\"{hook}\"}} {}", w.queue);
         }
         let name = "sealpass_http_request_duration_seconds";
         let _ = writeln!(out, "# HELP {name} HTTP request latency by route template.\n# TYPE {name} histogram");

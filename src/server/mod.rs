@@ -3,7 +3,9 @@
 
 pub(crate) mod auth;
 mod conn;
+pub(crate) mod deliver;
 mod error;
+pub mod events;
 mod handlers;
 mod limits;
 mod metrics;
@@ -51,17 +53,21 @@ pub struct Shared {
     create_limiter: Arc<RateLimiter>,
     claim_limiter: Arc<RateLimiter>,
     admission: Arc<Admission>,
+    signer: Arc<crate::receipt::Signer>,
 }
 
 impl AppState {
-    /// State for `settings` over `store`.
-    pub fn new(settings: ServerSettings, store: Arc<dyn Store>) -> AppState {
+    /// State for `settings` over `store`, signing receipts with `signer`.
+    pub fn new(settings: ServerSettings, store: Arc<dyn Store>, signer: crate::receipt::Signer) -> AppState {
+        let receipt_key = signer.public_key();
         let info = Info {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            fingerprint: crate::crypto::fingerprint_with_certificates(
+            fingerprint: crate::crypto::server_fingerprint(
                 &settings.recipients,
                 &settings.certificates.iter().map(|c| c.sha256.as_str()).collect::<Vec<_>>(),
+                Some(&receipt_key),
             ),
+            receipt_key: Some(receipt_key),
             certificates: settings.certificates.clone(),
             recipients: settings.recipients.clone(),
             limits: Limits {
@@ -84,6 +90,7 @@ impl AppState {
             info: Arc::new(info),
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(settings),
+            signer: Arc::new(signer),
         }))
     }
 }
@@ -181,6 +188,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/drops/{id}", get(handlers::drop_status).delete(handlers::revoke))
         .route("/v1/drops/{id}/claim", post(handlers::claim))
         .route("/v1/drops/{id}/ack", post(handlers::ack))
+        .route("/v1/drops/{id}/receipt", get(handlers::receipt))
+        .route("/v1/audit", get(handlers::audit))
         .route("/v1/requests", post(handlers::create_request))
         .route("/v1/requests/{id}", get(handlers::request_status))
         .route("/d/{id}", get(pages::pickup))
@@ -245,10 +254,29 @@ pub async fn serve(
         None => None,
     };
     let (limits, trusted) = (settings.connections, settings.trusted_proxies.clone());
-    let state = AppState::new(settings, store);
-    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let signer = events::receipt_signer(settings.receipt_key.as_deref()).map_err(std::io::Error::other)?;
+    let http = deliver::http_client().map_err(std::io::Error::other)?;
+    let holder = format!("{}-{}", std::process::id(), crate::server::auth::new_id().unwrap_or_default());
+    let state = AppState::new(settings, store, signer);
+    let mut background = vec![
+        tokio::spawn(sweep_forever(state.clone())),
+        tokio::spawn(events::settle_forever(Arc::clone(&state.store))),
+    ];
+    for hook in &state.settings.webhooks {
+        let deliverer = deliver::Deliverer {
+            store: Arc::clone(&state.store),
+            hook: hook.clone(),
+            metrics: Arc::clone(&state.metrics),
+            holder: holder.clone(),
+            server: state.settings.public_url.clone(),
+            http: http.clone(),
+        };
+        background.push(tokio::spawn(deliverer.run()));
+    }
     let result = conn::run(listener, tls, router(state), limits, trusted, shutdown).await;
-    sweeper.abort();
+    for task in background {
+        task.abort();
+    }
     result
 }
 

@@ -508,7 +508,7 @@ fn a_server_stating_another_certificate_s_hashes_is_refused() {
     let (_, recipient) = sealpass::crypto::generate_identity("test");
     let recipient = recipient.to_string();
     let fingerprint =
-        sealpass::crypto::fingerprint_with_certificates(&[recipient.as_str()], &[a["sha256"].as_str().unwrap()]);
+        sealpass::crypto::server_fingerprint(&[recipient.as_str()], &[a["sha256"].as_str().unwrap()], None);
     let info = serde_json::json!({
         "version": "1", "recipients": [recipient], "fingerprint": fingerprint,
         "limits": {"max_ciphertext_bytes": 131072, "default_ttl_seconds": 60, "max_ttl_seconds": 60},

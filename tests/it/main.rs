@@ -6,6 +6,7 @@ mod certificates;
 mod check_cli;
 mod cli_edges;
 mod envelope_cli;
+mod events;
 mod generate_cli;
 mod hardening;
 mod hardening_process;

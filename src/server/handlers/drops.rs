@@ -103,7 +103,7 @@ pub async fn create_drop(
 }
 
 /// The drop, if the caller is staff or holds its manage token; otherwise 404.
-async fn authorised_drop(state: &AppState, id: &str, headers: &HeaderMap) -> Result<DropRecord, ApiError> {
+pub(super) async fn authorised_drop(state: &AppState, id: &str, headers: &HeaderMap) -> Result<DropRecord, ApiError> {
     check_id(id, "drop")?;
     // No token at all is 401 whatever the id: that reveals nothing. A wrong one is 404.
     if bearer(headers).is_none() {

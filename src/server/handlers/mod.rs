@@ -2,6 +2,7 @@
 //! asking, validates the input, makes one atomic store call and maps the outcome to a status;
 //! none changes state on GET. Each carries its part of the OpenAPI document.
 
+mod audit;
 mod drops;
 mod ops;
 mod requests;
@@ -12,6 +13,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
+pub use audit::*;
 pub use drops::*;
 pub use ops::*;
 pub use requests::*;

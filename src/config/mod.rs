@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod events;
+
+pub use events::{MAX_WEBHOOKS, Webhook};
+
 /// A staff member: a name and the SHA-256 of their bearer token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Staff {
@@ -130,6 +134,11 @@ pub struct ServerSettings {
     pub certificates: Vec<crate::api::PublishedCertificate>,
     /// Staff who may claim, acknowledge, list and request.
     pub staff: Vec<Staff>,
+    /// Where state changes are delivered (SPEC §10).
+    pub webhooks: Vec<Webhook>,
+    /// Where the receipt signing key is kept (made on first start); `None`: a key for this
+    /// process only (tests, the demo).
+    pub receipt_key: Option<PathBuf>,
     /// Serve claims without staff auth on a non-loopback address.
     pub insecure_open_claims: bool,
     /// Certificate and key (PEM) for serving HTTPS directly.
@@ -175,6 +184,9 @@ pub struct FileConfig {
     staff: Vec<FileStaff>,
     #[serde(default)]
     certificates: Vec<FileCertificate>,
+    #[serde(default)]
+    webhooks: Vec<events::FileWebhook>,
+    receipt_key: Option<PathBuf>,
     insecure_open_claims: Option<bool>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -386,6 +398,8 @@ impl ServerSettings {
             }
         }
         let certificates = published_certificates(&f.certificates)?;
+        let webhooks = events::webhooks(&f.webhooks)?;
+        let receipt_key = events::receipt_key_path(f.receipt_key.clone(), &store);
         let insecure_open_claims = o.insecure_open_claims || f.insecure_open_claims.unwrap_or(false);
         let trusted_proxies: Vec<IpAddr> = f
             .trusted_proxies
@@ -440,6 +454,8 @@ impl ServerSettings {
             max_ciphertext_bytes: f.max_ciphertext_bytes.unwrap_or(128 * 1024),
             staff,
             certificates,
+            webhooks,
+            receipt_key,
             insecure_open_claims,
             tls,
             rate_limits: RateLimits {
@@ -475,6 +491,7 @@ impl ServerSettings {
         s.min_free_bytes = 0;
         s.max_requests_per_ip = 0;
         s.connections.max_connections_per_ip = 0;
+        s.receipt_key = None;
         s
     }
 }

@@ -1,0 +1,43 @@
+//! The server's side of events (SPEC §10) that is not a handler: the receipt key (made on first
+//! start, kept 0600, never printed), and the background loop that keeps the audit log settled.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::receipt::Signer;
+use crate::store::Store;
+
+/// How often pending events are chained (Redis) when nothing else reads the log.
+const SETTLE_EVERY: Duration = Duration::from_millis(200);
+
+/// The receipt signer: the key at `path` (made there, 0600, if there is none yet), or a key
+/// for this process only.
+pub fn receipt_signer(path: Option<&Path>) -> Result<Signer, String> {
+    let Some(path) = path else {
+        return Signer::generate().map(|(_, signer)| signer);
+    };
+    let at = |e: &dyn std::fmt::Display| format!("receipt key {}: {e}", path.display());
+    if path.symlink_metadata().is_err() {
+        let (pkcs8, _) = Signer::generate().map_err(|e| at(&e))?;
+        match crate::files::write_new_private(path, &pkcs8) {
+            // Another server sharing the directory made it first: use theirs.
+            Ok(()) | Err(crate::files::FileError::Exists(_)) => {}
+            Err(e) => return Err(at(&e)),
+        }
+    }
+    let pkcs8 = crate::files::read_private(path, 4096).map_err(|e| at(&e))?;
+    Signer::from_pkcs8(&pkcs8).map_err(|e| at(&e))
+}
+
+/// Chain pending events on a timer until the server stops.
+pub async fn settle_forever(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(SETTLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.settle().await {
+            tracing::debug!(error = %e, "could not settle the audit log");
+        }
+    }
+}

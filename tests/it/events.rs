@@ -1,0 +1,421 @@
+//! Events (SPEC §10) against real servers on SQLite and Redis and a real HTTP receiver on
+//! loopback: every event arrives signed and in order, a failing receiver gets it on the third
+//! try, `kill -9` loses nothing queued, a stuck receiver does not slow claims, `audit verify`
+//! catches an edit made in the store itself, and receipts verify offline while edited ones do not.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use sealpass::config::{StoreUrl, Webhook};
+use serde_json::{Value, json};
+
+use crate::helpers::Home;
+use crate::redis_support::Redis;
+use crate::server_support::{TestServer, call, staff_token};
+
+pub const SECRET: &str = "whsec_0123456789abcdef0123456789";
+
+/// One delivery as the receiver got it.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub signature: String,
+    pub id: String,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+impl Delivery {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A webhook receiver on 127.0.0.1:0: records every request; fails the first `fail` with 500,
+/// and hangs every request while `hang` is set.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub got: Arc<Mutex<Vec<Delivery>>>,
+    pub fail: Arc<AtomicUsize>,
+    pub hang: Arc<AtomicBool>,
+    pub url: String,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let mut receiver = Receiver::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        receiver.url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let state = receiver.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let state = state.clone();
+                async move {
+                    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                    state.got.lock().unwrap().push(Delivery {
+                        signature: header("sealpass-signature"),
+                        id: header("sealpass-delivery"),
+                        body: body.to_vec(),
+                        at: Instant::now(),
+                    });
+                    if state.hang.load(Ordering::Acquire) {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    let failing = state.fail.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+                    if failing.is_ok() { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::NO_CONTENT }
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        receiver
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Wait until `n` deliveries arrived (or fail after `within`).
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Delivery> {
+        let deadline = Instant::now() + within;
+        loop {
+            let got = self.deliveries();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(Instant::now() < deadline, "only {} of {n} deliveries within {within:?}: {got:?}", got.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Every delivery is signed with [`SECRET`] over its exact body.
+#[track_caller]
+pub fn assert_signed(deliveries: &[Delivery]) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    for d in deliveries {
+        sealpass::webhook::verify(SECRET.as_bytes(), &d.signature, &d.body, now).unwrap();
+        assert_eq!(d.json()["id"], d.id.as_str(), "the header's delivery id is the body's");
+        let mut forged = d.body.clone();
+        forged[5] ^= 1;
+        assert!(sealpass::webhook::verify(SECRET.as_bytes(), &d.signature, &forged, now).is_err());
+    }
+}
+
+/// A webhook to `receiver` for every event.
+fn hook(receiver: &Receiver, dir: &std::path::Path) -> Webhook {
+    let secret = dir.join("hook.secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let config = format!(
+        "recipients = [\"{}\"]\n[[webhooks]]\nname = \"hooks\"\nurl = \"{}\"\nsecret_file = \"{}\"\n",
+        sealpass::crypto::generate_identity("t").1,
+        receiver.url,
+        secret.display()
+    );
+    std::fs::write(dir.join("hooks.toml"), config).unwrap();
+    let settings = sealpass::config::ServerSettings::load(Default::default(), Some(&dir.join("hooks.toml"))).unwrap();
+    settings.webhooks[0].clone()
+}
+
+async fn server(store: StoreUrl, hooks: Vec<Webhook>) -> TestServer {
+    TestServer::start(move |s| {
+        s.store = store;
+        s.webhooks = hooks;
+    })
+    .await
+}
+
+/// A request, its upload, claim and receipt, and an anonymous drop revoked: seven events.
+/// Returns when each API call answered, the request's drop id and manage token.
+async fn hand_over(server: &TestServer) -> (Vec<Instant>, String, String) {
+    let mut answered = Vec::new();
+    let (status, created) = call(
+        server
+            .staff(Method::POST, "/v1/requests", "alice")
+            .json(&json!({"label": "Acme prod", "kind": "salesforce-password"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    answered.push(Instant::now());
+    let (id, upload) =
+        (created["id"].as_str().unwrap().to_owned(), created["upload_token"].as_str().unwrap().to_owned());
+    let body = json!({"ciphertext": server.ciphertext(), "request_id": id});
+    let (status, drop) = call(server.req(Method::POST, "/v1/drops").bearer_auth(&upload).json(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{drop}");
+    answered.extend([Instant::now(), Instant::now()]);
+    let manage = drop["manage_token"].as_str().unwrap().to_owned();
+    let (status, _) = call(server.staff(Method::POST, &format!("/v1/drops/{id}/claim"), "bob")).await;
+    assert_eq!(status, StatusCode::OK);
+    answered.push(Instant::now());
+    let (status, _) = call(server.staff(Method::POST, &format!("/v1/drops/{id}/ack"), "bob")).await;
+    assert_eq!(status, StatusCode::OK);
+    answered.push(Instant::now());
+    let (other, other_token) = server.upload().await;
+    answered.push(Instant::now());
+    let (status, _) = call(server.req(Method::DELETE, &format!("/v1/drops/{other}")).bearer_auth(&other_token)).await;
+    assert_eq!(status, StatusCode::OK);
+    answered.push(Instant::now());
+    (answered, id, manage)
+}
+
+const KINDS: [&str; 7] = [
+    "request.created",
+    "drop.created",
+    "request.fulfilled",
+    "drop.claimed",
+    "drop.received",
+    "drop.created",
+    "drop.revoked",
+];
+
+async fn every_event_arrives(store: StoreUrl) {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(store, vec![hook(&receiver, dir.path())]).await;
+    let (answered, id, manage) = hand_over(&server).await;
+    let got = receiver.wait_for(KINDS.len(), Duration::from_secs(10)).await;
+    assert_signed(&got);
+    let kinds: Vec<String> = got.iter().map(|d| d.json()["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds, KINDS, "every event, in order");
+    let ids: HashSet<&str> = got.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids.len(), KINDS.len(), "a delivery id each");
+    for (d, answered) in got.iter().zip(&answered) {
+        let late = d.at.saturating_duration_since(*answered);
+        assert!(late < Duration::from_secs(1), "{} arrived {late:?} after its change", d.json()["type"]);
+    }
+    let received = got[4].json();
+    assert_eq!(received["event"]["actor"], json!({"type": "staff", "name": "bob"}));
+    assert_eq!(received["event"]["label"], "Acme prod");
+    assert_eq!(received["event"]["client"], "127.0.0.1");
+    for d in &got {
+        let text = String::from_utf8_lossy(&d.body);
+        assert!(!text.contains(&manage) && !text.contains("BEGIN AGE"), "no token or ciphertext: {text}");
+    }
+
+    // The log holds the same events, chained; staff see its head.
+    let (status, page) = call(server.staff(Method::GET, "/v1/audit", "carol")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let page: sealpass::api::AuditPage = serde_json::from_value(page).unwrap();
+    assert_eq!(page.head.length, KINDS.len() as u64);
+    assert_eq!(sealpass::audit::verify_records(&sealpass::audit::Head::empty(), &page.entries).unwrap(), page.head);
+    assert_eq!(page.entries[4].hash, received["audit"]["hash"].as_str().unwrap());
+    let (status, _) = call(server.req(Method::GET, "/v1/audit").bearer_auth(&manage)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the audit log is for staff");
+
+    // The sender's receipt: signed by the key /v1/info publishes, naming the receipt's entry.
+    let (_, info) = call(server.req(Method::GET, "/v1/info")).await;
+    let key = info["receipt_key"].as_str().unwrap().to_owned();
+    assert!(info["fingerprint"].as_str().unwrap().starts_with("sp3-"));
+    let (status, value) = call(server.req(Method::GET, &format!("/v1/drops/{id}/receipt")).bearer_auth(&manage)).await;
+    assert_eq!(status, StatusCode::OK, "{value}");
+    let receipt: sealpass::receipt::Receipt = serde_json::from_value(value).unwrap();
+    sealpass::receipt::verify(&receipt, Some(&key)).unwrap();
+    assert_eq!((receipt.claims.received_by.as_str(), receipt.claims.audit_seq), ("bob", 5));
+    assert_eq!(receipt.claims.label.as_deref(), Some("Acme prod"));
+    let mut edited = receipt.clone();
+    edited.claims.received_by = "mallory".into();
+    assert!(sealpass::receipt::verify(&edited, Some(&key)).is_err());
+    let (status, _) = call(server.req(Method::GET, &format!("/v1/drops/{id}/receipt")).bearer_auth("nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (other, other_token) = server.upload().await;
+    let not_yet = call(server.req(Method::GET, &format!("/v1/drops/{other}/receipt")).bearer_auth(&other_token)).await;
+    crate::server_support::is_error(&not_yet, StatusCode::CONFLICT, "not_received");
+
+    let metrics = server.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"sealpass_webhook_deliveries_total{webhook="hooks",result="delivered"} 7"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sealpass_audit_chain_length"), "{metrics}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_event_arrives_signed_and_in_order_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    every_event_arrives(StoreUrl::Sqlite(dir.path().join("drops.db"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_event_arrives_signed_and_in_order_on_redis() {
+    let redis = Redis::start(false);
+    every_event_arrives(StoreUrl::Redis(redis.url())).await;
+}
+
+async fn third_try(store: StoreUrl) {
+    let receiver = Receiver::start().await;
+    receiver.fail.store(2, Ordering::Release);
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(store, vec![hook(&receiver, dir.path())]).await;
+    let (status, _) = call(
+        server
+            .staff(Method::POST, "/v1/requests", "alice")
+            .json(&json!({"label": "Acme", "kind": "salesforce-password"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let got = receiver.wait_for(3, Duration::from_secs(15)).await;
+    assert_signed(&got);
+    assert!(got.iter().all(|d| d.id == got[0].id && d.json()["event"] == got[0].json()["event"]), "the same delivery");
+    let gaps = [got[1].at - got[0].at, got[2].at - got[1].at];
+    assert!(gaps[0] >= Duration::from_millis(400) && gaps[1] >= Duration::from_millis(900), "backing off: {gaps:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.deliveries().len(), 3, "delivered once it answered 2xx");
+    let metrics = server.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"webhook="hooks",result="retried"} 2"#), "{metrics}");
+    assert!(metrics.contains(r#"webhook="hooks",result="delivered"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"sealpass_webhook_queue_depth{webhook="hooks"} 0"#), "{metrics}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receiver_that_fails_twice_gets_the_event_on_the_third_try_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    third_try(StoreUrl::Sqlite(dir.path().join("drops.db"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receiver_that_fails_twice_gets_the_event_on_the_third_try_redis() {
+    let redis = Redis::start(false);
+    third_try(StoreUrl::Redis(redis.url())).await;
+}
+
+/// The median of `n` claim latencies on `server` (each on a fresh drop).
+async fn median_claim(server: &TestServer, n: usize) -> Duration {
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let (id, _) = server.upload().await;
+        let started = Instant::now();
+        let (status, _) = call(server.staff(Method::POST, &format!("/v1/drops/{id}/claim"), "alice")).await;
+        times.push(started.elapsed());
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = call(server.staff(Method::POST, &format!("/v1/drops/{id}/ack"), "alice")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    times.sort();
+    times[n / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hanging_receiver_does_not_slow_claims() {
+    let receiver = Receiver::start().await;
+    receiver.hang.store(true, Ordering::Release);
+    let dir = tempfile::tempdir().unwrap();
+    let stuck = server(StoreUrl::Sqlite(dir.path().join("stuck.db")), vec![hook(&receiver, dir.path())]).await;
+    let plain = server(StoreUrl::Sqlite(dir.path().join("plain.db")), Vec::new()).await;
+    // Warm both up, then interleave the measurements.
+    median_claim(&stuck, 5).await;
+    median_claim(&plain, 5).await;
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        with.push(median_claim(&stuck, 15).await);
+        without.push(median_claim(&plain, 15).await);
+    }
+    with.sort();
+    without.sort();
+    assert!(!receiver.deliveries().is_empty(), "the receiver is being held");
+    assert!(
+        with[1] <= without[1] * 3 + Duration::from_millis(5),
+        "claims under a stuck webhook took {:?}, without {:?}",
+        with[1],
+        without[1]
+    );
+    stuck.stop().await;
+    plain.stop().await;
+}
+
+/// `sealpass audit verify` against `server`, as carol.
+fn verify(home: &Home, server: &TestServer, extra: &[&str]) -> crate::helpers::Run {
+    let token = home.private_file("carol.token", &staff_token("carol"));
+    let mut args = vec!["audit", "verify", "--server", &server.url];
+    let token = token.to_str().unwrap().to_owned();
+    args.extend(["--staff-token-file", &token]);
+    args.extend(extra);
+    home.sealpass(&args, "")
+}
+
+async fn some_events(server: &TestServer) {
+    for _ in 0..3 {
+        let (id, _) = server.upload().await;
+        let (status, _) = call(server.staff(Method::POST, &format!("/v1/drops/{id}/claim"), "alice")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_verify_catches_an_entry_edited_or_removed_in_sqlite() {
+    let server = TestServer::start(|_| {}).await;
+    some_events(&server).await;
+    let home = Home::new();
+    let ok = tokio::task::block_in_place(|| verify(&home, &server, &["--json"]));
+    ok.expect(0);
+    let head = ok.json()["head"].clone();
+    assert_eq!(head["length"], 6);
+    let recorded = format!("{}:{}", head["length"], head["hash"].as_str().unwrap());
+    let listed = tokio::task::block_in_place(|| {
+        home.sealpass(
+            &["audit", "--server", &server.url, "--staff-token-file", home.path("carol.token").to_str().unwrap()],
+            "",
+        )
+    });
+    listed.expect(0);
+    assert!(
+        listed.stdout.contains("drop.claimed") && listed.stdout.contains("by alice from 127.0.0.1"),
+        "{}",
+        listed.stdout
+    );
+    assert!(listed.stdout.trim_end().ends_with(&format!("head {recorded}")), "{}", listed.stdout);
+
+    let db = rusqlite::Connection::open(server.dir().join("drops.db")).unwrap();
+    db.execute("UPDATE audit SET event = replace(event, 'alice', 'mallory') WHERE seq = 4", []).unwrap();
+    let edited = tokio::task::block_in_place(|| verify(&home, &server, &[]));
+    edited.expect(1);
+    assert!(edited.stderr.contains("entry 4 was altered"), "{}", edited.stderr);
+    db.execute("UPDATE audit SET event = replace(event, 'mallory', 'alice') WHERE seq = 4", []).unwrap();
+    tokio::task::block_in_place(|| verify(&home, &server, &[])).expect(0);
+
+    db.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+    let removed = tokio::task::block_in_place(|| verify(&home, &server, &[]));
+    removed.expect(1);
+    assert!(removed.stderr.contains("entry 2 is missing or out of place"), "{}", removed.stderr);
+
+    // Truncation verifies on its own, but not against the head recorded before.
+    db.execute("DELETE FROM audit WHERE seq >= 2", []).unwrap();
+    tokio::task::block_in_place(|| verify(&home, &server, &[])).expect(0);
+    let truncated = tokio::task::block_in_place(|| verify(&home, &server, &["--head", &recorded]));
+    truncated.expect(1);
+    assert!(truncated.stderr.contains("truncated or rewritten"), "{}", truncated.stderr);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_verify_catches_an_entry_edited_or_reordered_in_redis() {
+    let redis = Redis::start(false);
+    let server = TestServer::start(|s| s.store = StoreUrl::Redis(redis.url())).await;
+    some_events(&server).await;
+    let home = Home::new();
+    tokio::task::block_in_place(|| verify(&home, &server, &[])).expect(0);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = "sealpass:{audit}:log";
+    let third: String = redis::cmd("LINDEX").arg(key).arg(2).query_async(&mut conn).await.unwrap();
+    let forged = third.replace("127.0.0.1", "203.0.113.9");
+    assert_ne!(forged, third);
+    let () = redis::cmd("LSET").arg(key).arg(2).arg(&forged).query_async(&mut conn).await.unwrap();
+    let edited = tokio::task::block_in_place(|| verify(&home, &server, &[]));
+    edited.expect(1);
+    assert!(edited.stderr.contains("entry 3 was altered"), "{}", edited.stderr);
+    // Put it back, then swap two entries.
+    let () = redis::cmd("LSET").arg(key).arg(2).arg(&third).query_async(&mut conn).await.unwrap();
+    tokio::task::block_in_place(|| verify(&home, &server, &[])).expect(0);
+    let second: String = redis::cmd("LINDEX").arg(key).arg(1).query_async(&mut conn).await.unwrap();
+    let () = redis::cmd("LSET").arg(key).arg(1).arg(&third).query_async(&mut conn).await.unwrap();
+    let () = redis::cmd("LSET").arg(key).arg(2).arg(&second).query_async(&mut conn).await.unwrap();
+    let swapped = tokio::task::block_in_place(|| verify(&home, &server, &[]));
+    swapped.expect(1);
+    assert!(swapped.stderr.contains("entry 2 is missing or out of place"), "{}", swapped.stderr);
+    server.stop().await;
+}
