@@ -143,7 +143,8 @@ pub fn server_fingerprint<S: AsRef<str>, C: AsRef<str>>(
 pub enum Covered {
     /// The recipients and every certificate served.
     Everything,
-    /// The recipients only: an `sp1-` fingerprint from before the server published certificates.
+    /// The recipients (and receipt key) only: a fingerprint from before the server published
+    /// certificates.
     RecipientsOnly,
 }
 
@@ -162,11 +163,17 @@ pub fn covers<S: AsRef<str>, C: AsRef<str>>(
         let covered = if certificates.is_empty() { Covered::Everything } else { Covered::RecipientsOnly };
         return ok.then_some(covered);
     }
-    let key = if expected.starts_with("sp3-") { receipt_key } else { None };
-    if expected.starts_with("sp3-") && key.is_none() {
-        return None;
+    if expected.starts_with("sp3-") {
+        let key = receipt_key?;
+        if server_fingerprint(recipients, certificates, Some(key)) == expected {
+            return Some(Covered::Everything);
+        }
+        // Made before the server published certificates: it vouches for the rest only.
+        let none: [&str; 0] = [];
+        let before = !certificates.is_empty() && server_fingerprint(recipients, &none, Some(key)) == expected;
+        return before.then_some(Covered::RecipientsOnly);
     }
-    (server_fingerprint(recipients, certificates, key) == expected).then_some(Covered::Everything)
+    (server_fingerprint(recipients, certificates, None) == expected).then_some(Covered::Everything)
 }
 
 /// Whether `expected` vouches for `receipt_key` too: only an `sp3-` fingerprint does.
@@ -176,8 +183,11 @@ pub fn covers_receipt_key<S: AsRef<str>, C: AsRef<str>>(
     certificates: &[C],
     receipt_key: &str,
 ) -> bool {
+    let none: [&str; 0] = [];
     let expected = expected.trim();
-    expected.starts_with("sp3-") && server_fingerprint(recipients, certificates, Some(receipt_key)) == expected
+    expected.starts_with("sp3-")
+        && (server_fingerprint(recipients, certificates, Some(receipt_key)) == expected
+            || server_fingerprint(recipients, &none, Some(receipt_key)) == expected)
 }
 
 fn grouped(prefix: &str, digest: &[u8]) -> String {
@@ -448,6 +458,10 @@ mod tests {
         assert_eq!(covers(&v2, &[A], &[cert.as_str()], Some(&key)), Some(Covered::Everything));
         assert!(!covers_receipt_key(&v2, &[A], &[cert.as_str()], &key));
         assert_eq!(covers(&fingerprint(&[A]), &[A], &none, Some(&key)), Some(Covered::Everything));
+        // A link made before certificates were published vouches for the recipients and key.
+        assert_eq!(covers(&v3_alone, &[A], &[cert.as_str()], Some(&key)), Some(Covered::RecipientsOnly));
+        assert!(covers_receipt_key(&v3_alone, &[A], &[cert.as_str()], &key));
+        assert_eq!(covers(&v3_alone, &[A], &[cert.as_str()], Some(&other)), None);
     }
 
     #[test]

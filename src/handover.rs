@@ -255,7 +255,7 @@ impl Destination {
         }
         if self.covered != Covered::Everything {
             let how = if self.asked.is_some() {
-                "this link's fingerprint (sp1-…) predates certificates and cannot vouch for them: ask the vendor for a \
+                "this link's fingerprint predates certificates and cannot vouch for them: ask the vendor for a \
                  new link"
             } else {
                 "the fingerprint you pinned does not cover them: run `sealpass init` again and confirm the new \
@@ -319,7 +319,7 @@ impl Served {
     }
 
     /// Whether `expected` (a link's or a pin's fingerprint) vouches for this, and how far.
-    fn vouched_by(&self, expected: &str) -> Option<Covered> {
+    pub fn vouched_by(&self, expected: &str) -> Option<Covered> {
         crypto::covers(expected, &self.recipient_texts, &self.hashes(), self.receipt_key.as_deref())
     }
 

@@ -84,7 +84,7 @@ pub fn is_token(s: &str) -> bool {
 /// A fingerprint (SPEC §4, §9): `sp1-` (recipients) or `sp2-` (recipients and certificates) and 26 characters of lowercase base32 in groups
 /// of four, the last of two.
 pub fn is_fingerprint(s: &str) -> bool {
-    let Some(groups) = s.strip_prefix("sp1-").or_else(|| s.strip_prefix("sp2-")) else { return false };
+    let Some(groups) = ["sp1-", "sp2-", "sp3-"].iter().find_map(|p| s.strip_prefix(p)) else { return false };
     let groups: Vec<&str> = groups.split('-').collect();
     groups.len() == 7
         && groups.iter().enumerate().all(|(i, g)| {

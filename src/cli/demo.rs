@@ -66,8 +66,7 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     n.step("Vendor", "makes an age key; senders seal to its recipient", "sealpass keygen");
     let (identity_text, recipient) = crypto::generate_identity(&super::now_rfc3339());
     let identities = Identities::parse(identity_text.expose_secret().as_bytes()).map_err(|e| failed("key", e))?;
-    let fingerprint = crypto::fingerprint_of(std::slice::from_ref(&recipient));
-    n.say(&format!("recipient {recipient}\n   fingerprint {fingerprint} (published where customers can compare it)"));
+    n.say(&format!("recipient {recipient}"));
 
     n.step("Operator", "starts the drop server with staff member alice", "sealpass serve --config server.toml");
     let alice = "sps_demo-token-for-alice".to_owned();
@@ -77,15 +76,25 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = format!("http://{}", listener.local_addr()?);
     settings.public_url = server.clone();
+    // The server's receipt key, made now so the vendor knows the fingerprint it publishes.
+    let key_path = dir.join("receipt.key");
+    let receipt_key =
+        crate::server::events::receipt_signer(Some(&key_path)).map_err(|e| failed("key", e))?.public_key();
+    settings.receipt_key = Some(key_path);
+    let none: [&str; 0] = [];
+    let fingerprint = crypto::server_fingerprint(&[recipient.to_string()], &none, Some(&receipt_key));
     let store = crate::server::open_store(&settings).map_err(|e| failed("store", e))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(crate::server::serve(listener, settings, Arc::clone(&store), async {
         let _ = stopped.await;
     }));
-    n.say(&format!("listening on {server} (SQLite in a temporary directory)"));
+    n.say(&format!(
+        "listening on {server} (SQLite in a temporary directory)\n   fingerprint {fingerprint} (its keys and receipt \
+         key; published where customers can compare it)"
+    ));
     let client = Client::new(&server).map_err(client_failure)?;
 
-    let outcome = walk(n, &client, &alice, &identities, &recipient.to_string()).await;
+    let outcome = walk(n, &client, &alice, &identities, &recipient.to_string(), &fingerprint).await;
     let _ = stop.send(());
     let _ = serving.await;
     outcome
@@ -97,8 +106,8 @@ async fn walk(
     alice: &str,
     identities: &Identities,
     recipient: &str,
+    fingerprint: &str,
 ) -> Result<(), Failure> {
-    let fingerprint = &crypto::fingerprint(&[recipient.to_owned()]);
     n.step(
         "Staff (alice)",
         "asks the customer for the credential",
@@ -124,7 +133,7 @@ async fn walk(
     );
     let link = crate::link::parse_request(&request.link).map_err(|e| failed("link", e))?;
     let to = handover::answering(link).await.map_err(handover_failure)?;
-    if &to.fingerprint != fingerprint {
+    if to.fingerprint != fingerprint {
         return Err(failed("fingerprint", "the server's keys are not the vendor's"));
     }
     let asked = to.asked.as_ref().ok_or_else(|| failed("request", "no request"))?;
@@ -189,6 +198,13 @@ async fn walk(
         status.state.as_str(),
         status.claimed_by.as_deref().unwrap_or("?"),
         status.received_at.as_deref().unwrap_or("?")
+    ));
+    let receipt = client.receipt(&drop.id, drop.manage_token.expose_secret()).await.map_err(client_failure)?;
+    let key = to.receipt_key.as_deref().ok_or_else(|| failed("receipt", "the link vouches for no receipt key"))?;
+    crate::receipt::verify(&receipt, Some(key)).map_err(|e| failed("receipt", e))?;
+    n.say(&format!(
+        "receipt: signed by the server's receipt key (covered by the link), audit entry #{}",
+        receipt.claims.audit_seq
     ));
 
     n.step("Anyone", "tries to claim it again", "sealpass receive <pickup link> …");

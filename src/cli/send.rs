@@ -419,13 +419,13 @@ pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure
         let name = c.published_as.as_deref().unwrap_or_default();
         shown_certs.push_str(&format!("\nand publishes certificate {name}:\n{}", super::cert::describe(c)));
     }
-    let served = served.fingerprint;
+    let (reading, served) = (&served, served.fingerprint.clone());
     printer
         .note(&format!("{server} seals to:\n  {}{shown_certs}\nfingerprint: {served}", info.recipients.join("\n  ")));
     if let Some(old) = previous.as_ref().filter(|p| p.fingerprint != served) {
-        let what = if old.fingerprint.starts_with("sp1-") && crypto::fingerprint(&info.recipients) == old.fingerprint {
-            "The keys are the ones you confirmed, but the server now publishes certificates, which the new fingerprint \
-             covers"
+        let what = if reading.vouched_by(&old.fingerprint).is_some() {
+            "The keys are the ones you confirmed, but the server now also publishes certificates or signs receipts, \
+             which the new fingerprint covers"
         } else {
             "THE KEYS CHANGED"
         };

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use crate::helpers::{Home, Run, run};
+use crate::helpers::{Home, Run, get_json, run};
 use crate::serve_cli::Served;
 
 const CONSUMER_KEY: &str = "3MVG9fTLmJ60pJ5JnY9ZxsxDq1Hh4bFbD.FoNzxmHJmbjTNp3hKzMH8R_tM2vR5L4xKcZYkDq3eZp6WnXoAbCdEf";
@@ -26,11 +26,6 @@ fn openssl(dir: &std::path::Path, args: &[&str]) -> Run {
 fn openssl_fingerprint(dir: &std::path::Path, file: &str, digest: &str) -> String {
     let out = openssl(dir, &["x509", "-in", file, "-noout", "-fingerprint", digest]);
     out.stdout.trim().split('=').nth(1).unwrap().replace(':', "").to_ascii_uppercase()
-}
-
-fn get_json(url: &str) -> serde_json::Value {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
 }
 
 /// A vendor with a key, staff alice, a certificate `kore` and a server publishing it.
@@ -142,7 +137,7 @@ fn the_server_publishes_its_certificates_and_refuses_a_private_key() {
     assert_eq!(cert["name"], "kore");
     assert_eq!(cert["pem"], std::fs::read_to_string(vendor.home.path("kore.crt")).unwrap().as_str());
     assert_eq!(cert["sha1_thumbprint"], openssl_fingerprint(vendor.home.dir.path(), "kore.crt", "-sha1").as_str());
-    assert!(info["fingerprint"].as_str().unwrap().starts_with("sp2-"), "{info}");
+    assert!(info["fingerprint"].as_str().unwrap().starts_with("sp3-"), "{info}");
     assert!(vendor.request("salesforce-jwt").contains(info["fingerprint"].as_str().unwrap()));
 
     // A private key among the certificates stops the server before it listens.
@@ -344,9 +339,9 @@ fn an_entra_answer_must_name_a_thumbprint_the_vendor_publishes() {
 fn a_swapped_certificate_breaks_the_link_and_an_old_link_vouches_for_keys_only() {
     let mut vendor = Vendor::new(&["kore", "other"]);
     vendor.serve(&[]);
-    // A link from before certificates were published: sp1, recipients only.
+    // A link from before certificates were published: recipients and receipt key only.
     let mut old = vendor.request("salesforce-password");
-    assert!(old.contains(".sp1-"), "{old}");
+    assert!(old.contains(".sp3-"), "{old}");
     // Each start listens on a new port: links follow the server there (the same store).
     let restart = |vendor: &mut Vendor, certs: &[&str], links: &mut [&mut String]| {
         let before = vendor.url();
@@ -380,7 +375,7 @@ fn a_swapped_certificate_breaks_the_link_and_an_old_link_vouches_for_keys_only()
     swapped.expect(1);
     assert!(swapped.stderr.contains("not the ones your link names"), "{}", swapped.stderr);
     assert_eq!(vendor.inbox_len(), 0);
-    // The old sp1 link still works for what it vouches for: the recipients.
+    // The old link still works for what it vouches for: the recipients.
     let password =
         customer.sealpass(&["send", &old, "-u", "kore@acme.example", "--generate", "--print-generated", "--json"], "");
     password.expect(0);

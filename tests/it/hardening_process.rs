@@ -265,7 +265,10 @@ async fn a_wiped_drop_keeps_its_page_regression() {
     let size: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
     let per_drop = size / n as u64;
     eprintln!("soak: {n} received drops, {size} bytes on disk, {per_drop} bytes a drop");
-    assert!(per_drop < 600, "{per_drop} bytes a received drop (tombstones only should be ~250)");
+    // What stays: the tombstone (~250 bytes) and the drop's three audit entries (created,
+    // claimed, received: ~350 bytes each), which are kept for good. A wiped drop's ciphertext
+    // page left behind would add 1 KiB or more.
+    assert!(per_drop < 1500, "{per_drop} bytes a received drop (tombstone and audit entries should be ~1350)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,3 +133,9 @@ pub fn age(args: &[&str], stdin: &[u8], dir: &Path) -> Run {
     );
     run(cmd, stdin)
 }
+
+/// GET `url` and read its JSON (from a test that is not async).
+pub fn get_json(url: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+}

@@ -12,7 +12,9 @@ async fn info_health_ready_metrics() {
     let (status, info) = call(s.req(Method::GET, "/v1/info")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(info["recipients"][0], s.recipients[0]);
-    assert_eq!(info["fingerprint"], sealpass::crypto::fingerprint(&s.recipients));
+    let key = info["receipt_key"].as_str().unwrap();
+    let none: [&str; 0] = [];
+    assert_eq!(info["fingerprint"], sealpass::crypto::server_fingerprint(&s.recipients, &none, Some(key)));
     assert_eq!(info["limits"]["max_ciphertext_bytes"], 131072);
     assert_eq!(info["limits"]["default_ttl_seconds"], 72 * 3600);
     assert_eq!(info["anonymous_uploads"], true);
@@ -201,7 +203,8 @@ async fn requests_bind_exactly_one_upload() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{r}");
     let (rid, token) = (r["id"].as_str().unwrap().to_owned(), r["upload_token"].as_str().unwrap().to_owned());
-    let fingerprint = sealpass::crypto::fingerprint(&s.recipients);
+    let (_, info) = call(s.req(Method::GET, "/v1/info")).await;
+    let fingerprint = info["fingerprint"].as_str().unwrap();
     assert_eq!(r["link"], format!("{}/r/{rid}#{token}.{fingerprint}", s.url));
 
     // The sender reads the request with its token (no drop id); others get nothing.

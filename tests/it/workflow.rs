@@ -28,7 +28,8 @@ impl World {
         let store = format!("sqlite://{}", vendor.path("drops.db").display());
         let server =
             Served::start(&vendor, &["--store", &store, "--config", "server.toml"], &[("SEALPASS_LOG", "debug")]);
-        let fingerprint = sealpass::crypto::fingerprint(&[recipient]);
+        let info = crate::helpers::get_json(&format!("{}/v1/info", server.url));
+        let fingerprint = info["fingerprint"].as_str().unwrap().to_owned();
         World { vendor, customer: Home::new(), server, staff_token: token.stdout.trim().to_owned(), fingerprint }
     }
 
@@ -90,6 +91,30 @@ fn the_request_flow_end_to_end() {
     let status = w.customer.sealpass(&["status", &pickup], "");
     status.expect(0);
     assert!(status.stdout.contains("received by alice"), "{}", status.stdout);
+    assert!(status.stderr.contains("receipt: signed by the server's key, audit entry #"), "{}", status.stderr);
+
+    // The receipt, checked against the key the link vouched for, then offline.
+    let json = w.customer.sealpass(&["status", &pickup, "--json"], "");
+    json.expect(0);
+    assert_eq!(json.json()["receipt_check"], "verified");
+    assert_eq!(json.json()["receipt"]["claims"]["received_by"], "alice");
+    w.customer.sealpass(&["status", &pickup, "--save-receipt", "receipt.json"], "").expect(0);
+    let key =
+        crate::helpers::get_json(&format!("{}/v1/info", w.server.url))["receipt_key"].as_str().unwrap().to_owned();
+    let verified = w.customer.sealpass(&["receipt", "verify", "receipt.json", "--key", &key], "");
+    verified.expect(0);
+    assert!(verified.stdout.contains("was received by alice"), "{}", verified.stdout);
+    let unkeyed = w.customer.sealpass(&["receipt", "verify", "receipt.json"], "");
+    unkeyed.expect(0);
+    assert!(unkeyed.stderr.contains("pass --key"), "{}", unkeyed.stderr);
+    let text = std::fs::read_to_string(w.customer.path("receipt.json")).unwrap();
+    std::fs::write(w.customer.path("forged.json"), text.replace("\"alice\"", "\"mallory\"")).unwrap();
+    let forged = w.customer.sealpass(&["receipt", "verify", "forged.json", "--key", &key], "");
+    forged.expect(1);
+    assert!(forged.stderr.contains("altered"), "{}", forged.stderr);
+    let other = w.customer.sealpass(&["receipt", "verify", "receipt.json", "--key", &"ab".repeat(32)], "");
+    other.expect(1);
+    assert!(other.stderr.contains("not by the server's"), "{}", other.stderr);
 
     let again = w.staff(&["receive", &pickup, "--reveal"], "");
     again.expect(4);

@@ -13,6 +13,8 @@ export interface Info {
   public_url: string;
   /** The vendor's certificates for customers to register (older servers: absent). */
   certificates?: PublishedCertificate[];
+  /** The Ed25519 key that signs receipts, hex (older servers: absent). */
+  receipt_key?: string | null;
 }
 
 export interface PublishedCertificate {

@@ -1,7 +1,8 @@
 // A recipient set's fingerprint (SPEC §4), as the Rust side computes it: the first 16 bytes of
-// SHA-256 over the sorted, newline-joined recipients, lowercase base32, in groups of four; and,
-// once a server publishes certificates, its `sp2-` version covering them too (SPEC §9), with
-// each certificate read from its PEM here, never from the hashes the server states.
+// SHA-256 over the sorted, newline-joined recipients, lowercase base32, in groups of four; once
+// a server publishes certificates, its `sp2-` version covering them too (SPEC §9), with each
+// certificate read from its PEM here, never from the hashes the server states; and once it
+// signs receipts, `sp3-`, covering its receipt key as well (SPEC §10).
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -37,26 +38,41 @@ export async function fingerprint(recipients: string[]): Promise<string> {
   return grouped("sp1", recipients.map((r) => r.trim()).sort(byCodePoint).join("\n"));
 }
 
-/** `sp2-`: recipients and the SHA-256 of each certificate; with no certificate, `sp1-`. */
-export async function fingerprintWithCertificates(recipients: string[], certSha256: string[]): Promise<string> {
-  if (certSha256.length === 0) return fingerprint(recipients);
+/** What `crypto::server_fingerprint` gives: `sp3-` with a receipt key, `sp2-` with
+ * certificates, else `sp1-`. */
+export async function serverFingerprint(
+  recipients: string[],
+  certSha256: string[],
+  receiptKey: string | null,
+): Promise<string> {
+  if (certSha256.length === 0 && receiptKey === null) return fingerprint(recipients);
+  const version = receiptKey === null ? "sp2" : "sp3";
   const keys = recipients.map((r) => r.trim()).sort(byCodePoint);
   const certs = certSha256.map((c) => `x509-sha256:${c.trim().toLowerCase()}`).sort(byCodePoint);
-  return grouped("sp2", ["sp2", ...keys, ...certs].join("\n"));
+  const lines = [version, ...keys, ...certs];
+  if (receiptKey !== null) lines.push(`ed25519:${receiptKey.trim().toLowerCase()}`);
+  return grouped(version, lines.join("\n"));
 }
 
 /** What `expected` vouches for, as `crypto::covers` decides: everything served, the
- * recipients only (an sp1 fingerprint from before certificates), or nothing. */
+ * recipients only (a fingerprint from before certificates), or nothing. */
 export async function covers(
   expected: string,
   recipients: string[],
   certSha256: string[],
+  receiptKey: string | null,
 ): Promise<"everything" | "recipients" | null> {
   if (expected.startsWith("sp1-")) {
     if ((await fingerprint(recipients)) !== expected) return null;
     return certSha256.length === 0 ? "everything" : "recipients";
   }
-  return (await fingerprintWithCertificates(recipients, certSha256)) === expected ? "everything" : null;
+  if (expected.startsWith("sp3-")) {
+    if (receiptKey === null) return null;
+    if ((await serverFingerprint(recipients, certSha256, receiptKey)) === expected) return "everything";
+    const before = certSha256.length > 0 && (await serverFingerprint(recipients, [], receiptKey)) === expected;
+    return before ? "recipients" : null;
+  }
+  return (await serverFingerprint(recipients, certSha256, null)) === expected ? "everything" : null;
 }
 
 /** A certificate as the page shows it, hashed from its own PEM. */
@@ -101,5 +117,5 @@ export async function checkedCertificates(
 }
 
 export function isFingerprint(s: string): boolean {
-  return /^sp[12]-(?:[a-z2-7]{4}-){6}[a-z2-7]{2}$/.test(s);
+  return /^sp[123]-(?:[a-z2-7]{4}-){6}[a-z2-7]{2}$/.test(s);
 }

@@ -9,7 +9,7 @@ import { ApiError, api, setBase, shown } from "./api.js";
 import { NOT_SAVED, el, refuse, setError, show } from "./dom.js";
 import { envelopeBytes, fieldError, noteError, nowRfc3339 } from "./envelope.js";
 import type { Checked } from "./fingerprint.js";
-import { checkedCertificates, covers, fingerprintWithCertificates } from "./fingerprint.js";
+import { checkedCertificates, covers, serverFingerprint } from "./fingerprint.js";
 import { generate } from "./generate.js";
 import type { Where } from "./link.js";
 import { where } from "./link.js";
@@ -145,8 +145,9 @@ async function start(): Promise<void> {
     return;
   }
   const hashes = certificates.map((c) => c.sha256);
-  const served = await fingerprintWithCertificates(info.recipients, hashes);
-  const covered = here.fingerprint === null ? null : await covers(here.fingerprint, info.recipients, hashes);
+  const receiptKey = typeof info.receipt_key === "string" && /^[0-9a-f]{64}$/i.test(info.receipt_key) ? info.receipt_key : null;
+  const served = await serverFingerprint(info.recipients, hashes, receiptKey);
+  const covered = here.fingerprint === null ? null : await covers(here.fingerprint, info.recipients, hashes, receiptKey);
   if (here.fingerprint !== null && covered === null) {
     refuse(
       "The vendor's keys do not match this link",

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 
 import { envelopeBytes, envelopeJson, fieldError, noteError, nowRfc3339 } from "../src/envelope.js";
-import { fingerprint } from "../src/fingerprint.js";
+import { covers, fingerprint, serverFingerprint } from "../src/fingerprint.js";
 import { seal } from "../src/seal.js";
 import { catalog, sealpass, scratch } from "./support.js";
 
@@ -32,6 +32,17 @@ test("fingerprints match the Rust ones", async () => {
   writeFileSync(join(dir, "all.key"), all, { mode: 0o600 });
   const rust = JSON.parse(sealpass(["recipient", "-i", join(dir, "all.key"), "--json"]).stdout) as { fingerprint: string };
   assert.equal(await fingerprint(keys), rust.fingerprint);
+});
+
+test("sp2 and sp3 fingerprints match the Rust ones (crypto.rs's vectors)", async () => {
+  const cert = "ab".repeat(32);
+  const key = "ef".repeat(32);
+  assert.equal(await serverFingerprint([A], [cert], null), "sp2-72ne-n5fz-q2md-4s4v-o6dd-ikeo-zy");
+  assert.equal(await serverFingerprint([A], [cert], key), "sp3-vkgl-qvub-q5ss-zyhj-pe6y-fhd7-tu");
+  const before = await serverFingerprint([A], [], key);
+  assert.equal(await covers(before, [A], [cert], key), "recipients");
+  assert.equal(await covers(before, [A], [cert], "01".repeat(32)), null);
+  assert.equal(await covers("sp3-vkgl-qvub-q5ss-zyhj-pe6y-fhd7-tu", [A], [cert], null), null);
 });
 
 /** What `sealpass seal` put inside: the age CLI decrypts it to the envelope's bytes. */
