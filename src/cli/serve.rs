@@ -91,6 +91,13 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         for warning in store.durability_warnings().await {
             tracing::warn!("{warning}");
         }
+        if settings.receipt_key_defaulted && matches!(settings.store, crate::config::StoreUrl::Redis(_)) {
+            tracing::warn!(
+                "receipt_key is not configured: with a Redis store, every server that shares it needs the same \
+                 receipt key (or their fingerprints differ and links from one fail on another); set receipt_key to \
+                 a file every server reads (docs/operations.md)"
+            );
+        }
         if settings.sqlite_synchronous == crate::config::Synchronous::Normal
             && matches!(settings.store, crate::config::StoreUrl::Sqlite(_))
         {
@@ -220,7 +227,7 @@ pub(crate) fn webhook(command: WebhookCommand, ctx: &super::Context) -> Result<E
                 Outcome::Delivered => printer.lines(&format!("{}: delivered ({id})", hook.name))?,
                 Outcome::Retry(why) | Outcome::Refused(why) => {
                     printer.warn(&format!("{}: not delivered: {why}", hook.name));
-                    exit = Exit::Unavailable;
+                    exit = Exit::Unreachable;
                 }
             }
         }

@@ -139,6 +139,9 @@ pub struct ServerSettings {
     /// Where the receipt signing key is kept (made on first start); `None`: a key for this
     /// process only (tests, the demo).
     pub receipt_key: Option<PathBuf>,
+    /// Whether `receipt_key` is the default, not configured: servers sharing a Redis store then
+    /// each make their own, and their fingerprints differ.
+    pub receipt_key_defaulted: bool,
     /// Serve claims without staff auth on a non-loopback address.
     pub insecure_open_claims: bool,
     /// Certificate and key (PEM) for serving HTTPS directly.
@@ -399,6 +402,7 @@ impl ServerSettings {
         }
         let certificates = published_certificates(&f.certificates)?;
         let webhooks = events::webhooks(&f.webhooks)?;
+        let receipt_key_defaulted = f.receipt_key.is_none();
         let receipt_key = events::receipt_key_path(f.receipt_key.clone(), &store);
         let insecure_open_claims = o.insecure_open_claims || f.insecure_open_claims.unwrap_or(false);
         let trusted_proxies: Vec<IpAddr> = f
@@ -456,6 +460,7 @@ impl ServerSettings {
             certificates,
             webhooks,
             receipt_key,
+            receipt_key_defaulted,
             insecure_open_claims,
             tls,
             rate_limits: RateLimits {
@@ -579,6 +584,12 @@ sqlite_synchronous = "full"
 # How often expired drops are wiped and old tombstones purged.
 sweep_interval = "60s"
 
+# The Ed25519 key that signs receipts (made on first start, mode 0600; back it up with the
+# store). Its public half is in /v1/info and in the fingerprint, so losing it changes the
+# fingerprint. Default: receipt.key next to an SQLite store, or in the data directory. Servers
+# sharing a Redis store must all read the same file.
+# receipt_key = "/var/lib/sealpass/receipt.key"
+
 # Serve HTTPS directly (PEM files). Usually a reverse proxy terminates TLS instead.
 # tls_cert = "/etc/sealpass/cert.pem"
 # tls_key = "/etc/sealpass/key.pem"
@@ -588,6 +599,21 @@ sweep_interval = "60s"
 # [[staff]]
 # name = "alice"
 # token_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+
+# Where every state change is posted, signed (docs/events.md). The secret file (mode 0600,
+# at least 16 characters: `openssl rand -hex 32`) keys the HMAC; events defaults to all of
+# drop.created, drop.claimed, drop.received, drop.revoked, drop.expired, request.created,
+# request.fulfilled and request.expired. format = "slack" or "teams" posts one line of text.
+# A failing endpoint is retried with backoff for retry_for (at least 1h); at most max_queue
+# events wait for it. `sealpass webhook test` sends each a signed test delivery.
+# [[webhooks]]
+# name = "ops"
+# url = "https://hooks.example.com/sealpass"
+# secret_file = "/etc/sealpass/ops-webhook.secret"
+# events = ["drop.created", "drop.received"]
+# format = "sealpass"
+# retry_for = "2h"
+# max_queue = 10000
 "#;
 
 #[cfg(test)]

@@ -19,8 +19,9 @@ use crate::webhook;
 const POLL: Duration = Duration::from_millis(100);
 /// Events read per round.
 const PAGE: usize = 100;
-/// How long a delivery lease lasts (renewed every round and before every retry).
-const LEASE_SECONDS: u64 = 30;
+/// How long a delivery lease lasts: renewed every round and through every wait, so a server
+/// that dies hands its webhooks to another within this long.
+const LEASE_SECONDS: u64 = 10;
 /// Longest one attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first retry's delay; it doubles up to [`MAX_DELAY`], each with ±50 % jitter.
@@ -148,6 +149,17 @@ impl Deliverer {
         Ok(true)
     }
 
+    /// Sleep for `delay`, renewing the lease meanwhile, so no other server starts on later
+    /// events while this one waits to retry.
+    async fn wait_holding(&self, delay: Duration) {
+        let until = Instant::now() + delay;
+        let step = Duration::from_secs(LEASE_SECONDS / 3);
+        while Instant::now() < until {
+            let _ = self.store.webhook_lease(&self.hook.name, &self.holder, LEASE_SECONDS).await;
+            tokio::time::sleep(step.min(until.saturating_duration_since(Instant::now()))).await;
+        }
+    }
+
     /// Deliver one event, retrying for `retry_for`.
     async fn deliver(&self, entry: &Entry) {
         let name = &self.hook.name;
@@ -175,10 +187,7 @@ impl Deliverer {
                     self.metrics.webhook(name, |w| w.retried += 1);
                     let delay = backoff(n);
                     tracing::info!(webhook = %name, delivery = %id, %why, retry_in = ?delay, "webhook delivery failed");
-                    // Keep the lease across the wait, so no other server starts on later events.
-                    let hold = LEASE_SECONDS + delay.as_secs();
-                    let _ = self.store.webhook_lease(name, &self.holder, hold).await;
-                    tokio::time::sleep(delay).await;
+                    self.wait_holding(delay).await;
                 }
             }
         }

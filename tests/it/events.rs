@@ -419,3 +419,126 @@ async fn audit_verify_catches_an_entry_edited_or_reordered_in_redis() {
     assert!(swapped.stderr.contains("entry 2 is missing or out of place"), "{}", swapped.stderr);
     server.stop().await;
 }
+
+/// A config for `sealpass serve` with staff alice and a webhook to `receiver`.
+fn served_config(home: &Home, receiver: &Receiver, extra: &str) {
+    home.private_file("hook.secret", SECRET);
+    let (_, recipient) = sealpass::crypto::generate_identity("t");
+    let token = sha2::Sha256::digest(staff_token("alice").as_bytes());
+    let config = format!(
+        "recipients = [\"{recipient}\"]\n{extra}\n[[staff]]\nname = \"alice\"\ntoken_sha256 = \"{}\"\n\
+         [[webhooks]]\nname = \"ops\"\nurl = \"{}\"\nsecret_file = \"hook.secret\"\n",
+        data_encoding::HEXLOWER.encode(&token),
+        receiver.url
+    );
+    std::fs::write(home.path("server.toml"), config).unwrap();
+}
+use sha2::Digest as _;
+
+async fn kill_9_then_restart(store: &str) {
+    let receiver = Receiver::start().await;
+    receiver.fail.store(usize::MAX, Ordering::Release);
+    let home = Home::new();
+    served_config(&home, &receiver, "");
+    let args = ["--store", store, "--config", "server.toml"];
+    let mut server = crate::serve_cli::Served::start(&home, &args, &[]);
+    let http = reqwest::Client::new();
+    let sealed = {
+        let info: Value = http.get(format!("{}/v1/info", server.url)).send().await.unwrap().json().await.unwrap();
+        let r: sealpass::crypto::Recipient = info["recipients"][0].as_str().unwrap().parse().unwrap();
+        sealpass::crypto::seal(b"x", &[r]).unwrap()
+    };
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r =
+            http.post(format!("{}/v1/drops", server.url)).json(&json!({"ciphertext": sealed})).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    // The receiver is failing: the first event is being retried, nothing is delivered.
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let attempts = receiver.deliveries().len();
+    receiver.fail.store(0, Ordering::Release);
+    let restarted = crate::serve_cli::Served::start(&home, &args, &[]);
+    // On Redis the dead server's delivery lease (10 s) runs out first.
+    let got = receiver.wait_for(attempts + 3, Duration::from_secs(30)).await;
+    let delivered = &got[attempts..];
+    assert_signed(delivered);
+    let drops: Vec<String> =
+        delivered.iter().map(|d| d.json()["event"]["drop_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(drops, ids, "every queued event, in order, after the restart");
+    assert_eq!(delivered[0].id, got[0].id, "the event being retried keeps its delivery id");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.deliveries().len(), attempts + 3, "and each once");
+    drop(restarted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_loses_no_queued_delivery_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    kill_9_then_restart(&format!("sqlite://{}", dir.path().join("drops.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_loses_no_queued_delivery_on_redis() {
+    let redis = Redis::start(true);
+    kill_9_then_restart(&redis.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_test_sends_a_signed_test_delivery_and_says_when_it_fails() {
+    let receiver = Receiver::start().await;
+    let home = Home::new();
+    served_config(&home, &receiver, "");
+    let run = tokio::task::block_in_place(|| home.sealpass(&["webhook", "test", "--config", "server.toml"], ""));
+    run.expect(0);
+    assert!(run.stdout.contains("ops: delivered (dlv_"), "{}", run.stdout);
+    let got = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_signed(&got);
+    assert_eq!(got[0].json()["test"], true);
+    assert_eq!(got[0].json()["type"], "drop.received");
+    receiver.fail.store(1, Ordering::Release);
+    let failed = tokio::task::block_in_place(|| home.sealpass(&["webhook", "test", "--config", "server.toml"], ""));
+    failed.expect(7);
+    assert!(failed.stderr.contains("ops: not delivered: HTTP 500"), "{}", failed.stderr);
+    let none = tokio::task::block_in_place(|| {
+        home.sealpass(&["webhook", "test", "--config", "server.toml", "--name", "nope"], "")
+    });
+    none.expect(2);
+    assert!(!run.mentions(&receiver.url) && !failed.mentions(&receiver.url), "the URL may hold a token: never shown");
+}
+
+#[test]
+fn bad_webhook_configs_stop_the_server_naming_the_problem() {
+    let home = Home::new();
+    home.private_file("hook.secret", SECRET);
+    std::fs::write(home.path("open.secret"), SECRET).unwrap();
+    std::fs::write(home.path("short.secret"), "short").unwrap();
+    std::fs::set_permissions(home.path("short.secret"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (_, recipient) = sealpass::crypto::generate_identity("t");
+    let cases = [
+        ("url = \"http://hooks.example/x\"\nsecret_file = \"hook.secret\"", "must be https://"),
+        ("url = \"https://hooks.example/x\"\nsecret_file = \"open.secret\"", "open.secret"),
+        ("url = \"https://hooks.example/x\"\nsecret_file = \"short.secret\"", "at least 16 characters"),
+        (
+            "url = \"https://hooks.example/x\"\nsecret_file = \"hook.secret\"\nevents = [\"drop.eaten\"]",
+            "unknown event",
+        ),
+        ("url = \"https://hooks.example/x\"\nsecret_file = \"hook.secret\"\nformat = \"irc\"", "format"),
+        ("url = \"https://hooks.example/x\"\nsecret_file = \"hook.secret\"\nretry_for = \"10m\"", "at least 1h"),
+        ("url = \"https://u:p@hooks.example/x\"\nsecret_file = \"hook.secret\"", "user or password"),
+    ];
+    for (hook, why) in cases {
+        std::fs::write(
+            home.path("bad.toml"),
+            format!("recipients = [\"{recipient}\"]\n[[webhooks]]\nname = \"ops\"\n{hook}\n"),
+        )
+        .unwrap();
+        let run = home.sealpass(&["serve", "--config", "bad.toml", "--listen", "127.0.0.1:0"], "");
+        run.expect(2);
+        assert!(run.stderr.contains("webhooks: ops") && run.stderr.contains(why), "{why}: {}", run.stderr);
+        assert!(!run.stderr.contains("u:p@"), "{}", run.stderr);
+    }
+}
