@@ -1,6 +1,8 @@
 //! The SQLite store's audit log and webhook cursors: events appended inside the transaction of
-//! the change they record (the store's thread is the only writer, so the head read here is the
-//! head the entry extends), and read back as stored.
+//! the change they record (the store's thread is the only writer, so the head it remembers is
+//! the head the entry extends), and read back as stored.
+
+use std::cell::RefCell;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -9,7 +11,19 @@ use crate::audit::{self, Head, Record};
 use crate::events::Event;
 use crate::store::StoreError;
 
-/// Where the log ends now.
+thread_local! {
+    /// The head as of the last append on this (the store's) thread: reading it back for every
+    /// event cost a query each. Forgotten whenever a job fails or a batch does not commit, so
+    /// it is only ever the head of what is committed or about to be.
+    static HEAD: RefCell<Option<Head>> = const { RefCell::new(None) };
+}
+
+/// Forget the remembered head: the transaction that advanced it may not commit.
+pub(super) fn forget_head() {
+    HEAD.with(|h| h.borrow_mut().take());
+}
+
+/// Where the log ends now (as stored, ignoring what this thread remembers).
 pub(super) fn head(conn: &Connection) -> Result<Head, StoreError> {
     let last = conn
         .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
@@ -18,22 +32,20 @@ pub(super) fn head(conn: &Connection) -> Result<Head, StoreError> {
     Ok(last.map_or_else(Head::empty, |(seq, hash)| Head { length: seq as u64, hash }))
 }
 
-/// Append `event` to the log, in the caller's transaction.
-pub(super) fn append(conn: &Connection, event: Event) -> Result<(), StoreError> {
-    let entry = audit::next(&head(conn)?, event);
-    conn.prepare_cached("INSERT INTO audit (seq, prev, event, hash, kind, drop_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .and_then(|mut s| {
-            s.execute(params![
-                entry.seq as i64,
-                entry.prev,
-                entry.event.canonical(),
-                entry.hash,
-                entry.event.kind.name(),
-                entry.event.drop_id
-            ])
-        })
+/// Append `event` to the log, in the caller's transaction; returns its position.
+pub(super) fn append(conn: &Connection, event: Event) -> Result<u64, StoreError> {
+    let current = match HEAD.with(|h| h.borrow().clone()) {
+        Some(head) => head,
+        None => head(conn)?,
+    };
+    let entry = audit::next(&current, event);
+    // Until the insert succeeds, nothing is remembered.
+    forget_head();
+    conn.prepare_cached("INSERT INTO audit (seq, prev, event, hash) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut s| s.execute(params![entry.seq as i64, entry.prev, entry.event.canonical(), entry.hash]))
         .map_err(internal)?;
-    Ok(())
+    HEAD.with(|h| *h.borrow_mut() = Some(entry.head()));
+    Ok(entry.seq)
 }
 
 fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
@@ -52,7 +64,7 @@ pub(super) fn entries(conn: &Connection, after: u64, limit: usize) -> Result<Vec
 /// The entry recording that drop `id` was received.
 pub(super) fn received(conn: &Connection, id: &str) -> Result<Option<Record>, StoreError> {
     conn.prepare_cached(
-        "SELECT seq, prev, event, hash FROM audit WHERE drop_id = ?1 AND kind = 'drop.received' ORDER BY seq LIMIT 1",
+        "SELECT a.seq, a.prev, a.event, a.hash FROM drops d JOIN audit a ON a.seq = d.received_seq WHERE d.id = ?1",
     )
     .and_then(|mut s| s.query_row([id], record).optional())
     .map_err(internal)
@@ -75,12 +87,4 @@ pub(super) fn set_cursor(conn: &Connection, name: &str, seq: u64) -> Result<(), 
     .and_then(|mut s| s.execute(params![name, seq as i64]))
     .map(|_| ())
     .map_err(internal)
-}
-
-/// The label of request `id`, for a drop's events.
-pub(super) fn label(conn: &Connection, request: Option<&str>) -> Result<Option<String>, StoreError> {
-    let Some(request) = request else { return Ok(None) };
-    conn.prepare_cached("SELECT label FROM requests WHERE id = ?1")
-        .and_then(|mut s| s.query_row([request], |r| r.get(0)).optional())
-        .map_err(internal)
 }

@@ -173,6 +173,10 @@ impl SqliteStore {
                 Some(conn) => f(conn),
                 None => Err(StoreError::Unavailable("the store could not start a transaction".into())),
             };
+            if result.is_err() {
+                // Its savepoint rolled back: an event it appended is gone with it.
+                log::forget_head();
+            }
             Box::new(move |failed: Option<StoreError>| {
                 let _ = tx.send(match failed {
                     Some(e) => Err(e),
@@ -281,12 +285,14 @@ impl Store for SqliteStore {
         self.call(move |conn| {
             let sql = format!(
                 "UPDATE drops SET state = 'revoked', revoked_at = ?2, ct = NULL
-                 WHERE id = ?1 AND state IN ('waiting', 'claimed') AND expires_at > ?2 RETURNING {DROP_COLUMNS}"
+                 WHERE id = ?1 AND state IN ('waiting', 'claimed') AND expires_at > ?2
+                 RETURNING {DROP_COLUMNS}, (SELECT label FROM requests WHERE requests.id = drops.request_id)"
             );
-            let row = conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, now], drop_row).optional());
+            let row = conn.prepare_cached(&sql).and_then(|mut s| {
+                s.query_row(params![id, now], |r| Ok((drop_row(r)?, r.get::<_, Option<String>>(11)?))).optional()
+            });
             match row.map_err(internal)? {
-                Some(record) => {
-                    let label = log::label(conn, record.request_id.as_deref())?;
+                Some((record, label)) => {
                     log::append(conn, drop_event(EventKind::DropRevoked, &record, label.as_deref(), by, &origin))?;
                     shared.wiped.store(true, Ordering::Release);
                     Ok(record)
@@ -304,32 +310,39 @@ impl Store for SqliteStore {
         let (id, staff, origin) = (id.to_owned(), staff.to_owned(), origin.clone());
         let now = origin.at;
         self.call(move |conn| {
-            // Only the first claim is an event; the claimer's repeats change nothing.
-            let first = conn
-                .prepare_cached("SELECT state = 'waiting' FROM drops WHERE id = ?1")
-                .and_then(|mut s| s.query_row([&id], |r| r.get::<_, bool>(0)).optional())
-                .map_err(internal)?
-                .unwrap_or(false);
-            let sql = format!(
-                "UPDATE drops SET state = 'claimed', claimed_by = ?2, claimed_at = COALESCE(claimed_at, ?3)
-                 WHERE id = ?1 AND expires_at > ?3 AND ct IS NOT NULL
-                   AND (state = 'waiting' OR (state = 'claimed' AND claimed_by = ?2))
-                 RETURNING {DROP_COLUMNS}, (SELECT body FROM ciphertexts WHERE seq = drops.ct)"
+            // The first claim (an event), or the claimer's repeat (none): one statement each, the
+            // first tried first. RETURNING carries the ciphertext and the request's label.
+            let returning = format!(
+                "RETURNING {DROP_COLUMNS}, (SELECT body FROM ciphertexts WHERE seq = drops.ct),
+                           (SELECT label FROM requests WHERE requests.id = drops.request_id)"
             );
-            let row = conn
-                .prepare_cached(&sql)
-                .and_then(|mut s| {
-                    s.query_row(params![id, staff, now], |r| Ok((drop_row(r)?, r.get::<_, Option<String>>(11)?)))
+            let first = format!(
+                "UPDATE drops SET state = 'claimed', claimed_by = ?2, claimed_at = ?3
+                 WHERE id = ?1 AND expires_at > ?3 AND ct IS NOT NULL AND state = 'waiting' {returning}"
+            );
+            let again = format!(
+                "UPDATE drops SET claimed_by = ?2
+                 WHERE id = ?1 AND expires_at > ?3 AND ct IS NOT NULL AND state = 'claimed' AND claimed_by = ?2 {returning}"
+            );
+            let run = |sql: &str| {
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| {
+                        s.query_row(params![id, staff, now], |r| {
+                            Ok((drop_row(r)?, r.get::<_, Option<String>>(11)?, r.get::<_, Option<String>>(12)?))
+                        })
                         .optional()
-                })
-                .map_err(internal)?;
-            let Some((record, Some(ciphertext))) = row else {
+                    })
+                    .map_err(internal)
+            };
+            let (row, is_first) = match run(&first)? {
+                Some(row) => (Some(row), true),
+                None => (run(&again)?, false),
+            };
+            let Some((record, Some(ciphertext), label)) = row else {
                 return Err(refusal(conn, &id, Some(&staff), now));
             };
-            let label = log::label(conn, record.request_id.as_deref())?;
-            if first {
-                let claimed =
-                    drop_event(EventKind::DropClaimed, &record, label.as_deref(), Actor::Staff(staff), &origin);
+            if is_first {
+                let claimed = drop_event(EventKind::DropClaimed, &record, label.as_deref(), Actor::Staff(staff), &origin);
                 log::append(conn, claimed)?;
             }
             Ok(Claim { record, ciphertext, label })
@@ -344,15 +357,19 @@ impl Store for SqliteStore {
             // Only a live claim: a drop that expired while claimed stays expired, never received.
             let sql = format!(
                 "UPDATE drops SET state = 'received', received_at = ?3, ct = NULL
-                 WHERE id = ?1 AND claimed_by = ?2 AND state = 'claimed' AND expires_at > ?3 RETURNING {DROP_COLUMNS}"
+                 WHERE id = ?1 AND claimed_by = ?2 AND state = 'claimed' AND expires_at > ?3
+                 RETURNING {DROP_COLUMNS}, (SELECT label FROM requests WHERE requests.id = drops.request_id)"
             );
-            let row =
-                conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, staff, now], drop_row).optional());
-            if let Some(record) = row.map_err(internal)? {
-                let label = log::label(conn, record.request_id.as_deref())?;
+            let row = conn.prepare_cached(&sql).and_then(|mut s| {
+                s.query_row(params![id, staff, now], |r| Ok((drop_row(r)?, r.get::<_, Option<String>>(11)?))).optional()
+            });
+            if let Some((record, label)) = row.map_err(internal)? {
                 let received =
                     drop_event(EventKind::DropReceived, &record, label.as_deref(), Actor::Staff(staff), &origin);
-                log::append(conn, received)?;
+                let seq = log::append(conn, received)?;
+                conn.prepare_cached("UPDATE drops SET received_seq = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![record.id, seq as i64]))
+                    .map_err(internal)?;
                 shared.wiped.store(true, Ordering::Release);
                 return Ok(record);
             }

@@ -93,6 +93,7 @@ pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared:
             Job::Batched(job) => job,
         };
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            super::log::forget_head();
             // Could not open a transaction: run nothing, say so.
             first(None)(Some(internal(e)));
             continue;
@@ -122,6 +123,10 @@ pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared:
                 internal(e)
             })
         };
+        if failed.is_some() {
+            // What the batch appended to the audit log is gone: read the head afresh.
+            super::log::forget_head();
+        }
         for deliver in deliveries {
             deliver(failed.clone());
         }
