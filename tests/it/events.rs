@@ -182,10 +182,13 @@ async fn every_event_arrives(store: StoreUrl) {
     assert_eq!(kinds, KINDS, "every event, in order");
     let ids: HashSet<&str> = got.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids.len(), KINDS.len(), "a delivery id each");
+    let mut lateness = Vec::new();
     for (d, answered) in got.iter().zip(&answered) {
         let late = d.at.saturating_duration_since(*answered);
         assert!(late < Duration::from_secs(1), "{} arrived {late:?} after its change", d.json()["type"]);
+        lateness.push(late);
     }
+    eprintln!("delivery after the change's answer: {lateness:?}");
     let received = got[4].json();
     assert_eq!(received["event"]["actor"], json!({"type": "staff", "name": "bob"}));
     assert_eq!(received["event"]["label"], "Acme prod");

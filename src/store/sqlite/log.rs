@@ -27,7 +27,7 @@ pub(super) fn forget_head() {
 pub(super) fn head(conn: &Connection) -> Result<Head, StoreError> {
     let last = conn
         .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).optional())
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get::<_, i64>(0)?, hex(r.get(1)?)))).optional())
         .map_err(internal)?;
     Ok(last.map_or_else(Head::empty, |(seq, hash)| Head { length: seq as u64, hash }))
 }
@@ -42,14 +42,25 @@ pub(super) fn append(conn: &Connection, event: Event) -> Result<u64, StoreError>
     // Until the insert succeeds, nothing is remembered.
     forget_head();
     conn.prepare_cached("INSERT INTO audit (seq, prev, event, hash) VALUES (?1, ?2, ?3, ?4)")
-        .and_then(|mut s| s.execute(params![entry.seq as i64, entry.prev, entry.event.canonical(), entry.hash]))
+        .and_then(|mut s| {
+            s.execute(params![entry.seq as i64, blob(&entry.prev), entry.event.canonical(), blob(&entry.hash)])
+        })
         .map_err(internal)?;
     HEAD.with(|h| *h.borrow_mut() = Some(entry.head()));
     Ok(entry.seq)
 }
 
+/// A hash as stored: its 32 bytes (half the hex's size, in a log that is kept for good).
+fn blob(hash: &str) -> Vec<u8> {
+    data_encoding::HEXLOWER.decode(hash.as_bytes()).unwrap_or_default()
+}
+
+fn hex(bytes: Vec<u8>) -> String {
+    data_encoding::HEXLOWER.encode(&bytes)
+}
+
 fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
-    Ok(Record::stored(row.get::<_, i64>(0)? as u64, row.get(1)?, &row.get::<_, String>(2)?, row.get(3)?))
+    Ok(Record::stored(row.get::<_, i64>(0)? as u64, hex(row.get(1)?), &row.get::<_, String>(2)?, hex(row.get(3)?)))
 }
 
 /// Entries after `after`, at most `limit`.

@@ -68,7 +68,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX drops_by_expiry ON drops (expires_at);
     ",
     // Version 3: events (SPEC §10). The audit log, hash-chained (`crate::audit`), appended in
-    // the transaction of each change, in position order: no other index, since one keyed by a
+    // the transaction of each change, in position order (hashes as 32-byte blobs): no other index, since one keyed by a
     // random drop id dirtied a page of its own for every receipt and cost a quarter of the
     // throughput. A received drop remembers the position of its receipt's entry instead (its
     // row is being written anyway). Webhook cursors say how far each endpoint got. Requests
@@ -76,9 +76,9 @@ const MIGRATIONS: &[&str] = &[
     r"
     CREATE TABLE audit (
         seq   INTEGER PRIMARY KEY,
-        prev  TEXT NOT NULL,
+        prev  BLOB NOT NULL,
         event TEXT NOT NULL,
-        hash  TEXT NOT NULL
+        hash  BLOB NOT NULL
     ) STRICT;
     ALTER TABLE drops ADD COLUMN received_seq INTEGER;
     CREATE TABLE webhook_cursors (
