@@ -1,5 +1,5 @@
 //! The sender's record of the drops sent from this machine, with their manage tokens (0600, in
-//! the XDG state dir), so `status` and `revoke` can follow them; and receipts from the web page
+//! the XDG state dir), so `status` and `revoke` can follow them; and follow-up files from the web page
 //! added to it.
 
 use std::path::PathBuf;
@@ -80,7 +80,7 @@ pub fn forget(drops: &[(String, String)]) -> Result<usize, Failure> {
     Ok(before - all.len())
 }
 
-/// The receipt the web sender page offers for download (docs/protocol.md): a drop sent from a
+/// The follow-up file the web sender page offers for download (docs/protocol.md): a drop sent from a
 /// browser, to follow and revoke from here. Everything in it is checked: it is a file from a
 /// download folder.
 #[derive(Deserialize)]
@@ -97,14 +97,14 @@ struct Receipt {
     manage_token: String,
 }
 
-/// Largest receipt read.
+/// Largest follow-up file read.
 const MAX_RECEIPT: usize = 16 * 1024;
 
-/// Add the drop a receipt describes to this machine's record (once), and return it.
+/// Add the drop a follow-up file describes to this machine's record (once), and return it.
 pub fn import_receipt(path: &std::path::Path) -> Result<SentDrop, Failure> {
-    let bad = |why: &str| Failure::usage(format!("{}: not a sealpass receipt ({why})", path.display()));
+    let bad = |why: &str| Failure::usage(format!("{}: not a sealpass follow-up file ({why})", path.display()));
     let bytes = zeroize::Zeroizing::new(files::read_public(path, MAX_RECEIPT)?);
-    let receipt: Receipt = serde_json::from_slice(&bytes).map_err(|_| bad("not the receipt's JSON"))?;
+    let receipt: Receipt = serde_json::from_slice(&bytes).map_err(|_| bad("not the follow-up file's JSON"))?;
     if receipt.sealpass_receipt != 1 {
         return Err(bad("an unknown version"));
     }

@@ -481,9 +481,9 @@ pub(crate) struct StatusArgs {
     /// One drop's pickup link (default: every drop sent from this machine)
     #[arg(value_name = "PICKUP", conflicts_with = "receipt")]
     pickup: Option<String>,
-    /// A receipt downloaded from the web sender page: adds its drop to this machine's record
-    /// (then `status` and `revoke` know it) and shows it
-    #[arg(long, value_name = "FILE")]
+    /// The follow-up file downloaded from the web sender page: adds its drop to this machine's
+    /// record (then `status` and `revoke` know it) and shows it (`--receipt` is its old name)
+    #[arg(long = "drop-file", alias = "receipt", value_name = "FILE")]
     receipt: Option<std::path::PathBuf>,
     /// One object a drop: {"pickup_url","label","kind","state","claimed_by","claimed_at","received_at","expires_at","error"}
     #[arg(long)]

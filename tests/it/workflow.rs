@@ -391,7 +391,7 @@ fn a_receipt_from_the_web_page_lets_the_cli_follow_and_revoke_the_drop() {
         let run = other.sealpass(&["status", "--receipt", "r.json"], "");
         run.expect(2);
         assert!(
-            run.stderr.contains("not a sealpass receipt") && run.stderr.contains(why),
+            run.stderr.contains("not a sealpass follow-up file") && run.stderr.contains(why),
             "{change:?}: {}",
             run.stderr
         );

@@ -17,6 +17,23 @@ export interface Info {
   receipt_key?: string | null;
 }
 
+/** `GET /v1/drops/{id}/receipt`: the server's signed word that the drop was received. */
+export interface Receipt {
+  claims: {
+    v: number;
+    server: string;
+    drop_id: string;
+    request_id: string | null;
+    label: string | null;
+    received_by: string;
+    received_at: string;
+    audit_seq: number;
+    audit_hash: string;
+  };
+  public_key: string;
+  signature: string;
+}
+
 export interface PublishedCertificate {
   name: string;
   pem: string;
@@ -147,6 +164,7 @@ export const api = {
       request === null ? { ciphertext } : { ciphertext, request_id: request.id },
     ),
   status: (id: string, manage: string) => call<DropStatus>("GET", `/v1/drops/${id}`, manage),
+  receipt: (id: string, manage: string) => call<Receipt>("GET", `/v1/drops/${id}/receipt`, manage),
   revoke: (id: string, manage: string) => call<DropStatus>("DELETE", `/v1/drops/${id}`, manage),
 };
 

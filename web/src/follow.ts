@@ -1,8 +1,9 @@
 // The screen after sending: the pickup link, the drop's state refreshed while the page is open,
-// a two-step Revoke, and the receipt (the manage token, as a file the customer keeps, which
-// `sealpass status --receipt FILE` adds to the command line's record).
+// a two-step Revoke, the follow-up file (the manage token, as a file the customer keeps, which
+// `sealpass status --drop-file FILE` adds to the command line's record), and once the drop is
+// received, the server's signed receipt, checked here against the key the link vouched for.
 
-import type { DropCreated, DropStatus } from "./api.js";
+import type { DropCreated, DropStatus, Receipt } from "./api.js";
 import { ApiError, api, shown } from "./api.js";
 import { el, show } from "./dom.js";
 import { ID } from "./link.js";
@@ -28,7 +29,7 @@ export function describe(status: DropStatus): string {
   }
 }
 
-/** The receipt file: what `sealpass status --receipt` reads (docs/protocol.md). */
+/** The follow-up file: what `sealpass status --drop-file` reads (docs/protocol.md). */
 export function receipt(created: DropCreated, label: string | null, kind: string, createdAt: string): string {
   const server = created.pickup_url.slice(0, created.pickup_url.length - `/d/${created.id}`.length);
   return JSON.stringify(
@@ -48,7 +49,70 @@ export function receipt(created: DropCreated, label: string | null, kind: string
   );
 }
 
-export function follow(created: DropCreated, label: string | null, kind: string, createdAt: string, notes: string[]): void {
+function unhex(hex: string): Uint8Array<ArrayBuffer> | null {
+  if (!/^(?:[0-9a-f]{2})+$/i.test(hex)) return null;
+  return Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+}
+
+/** Whether `r` is signed by `key` (hex) over its claims, as `receipt::verify` checks: Ed25519 over
+ * "sealpass-receipt-v1\n" and the claims' compact JSON, keys in the server's order. */
+export async function verifyReceipt(r: Receipt, key: string): Promise<boolean> {
+  const c = r.claims;
+  const claims = {
+    v: c.v,
+    server: c.server,
+    drop_id: c.drop_id,
+    request_id: c.request_id,
+    label: c.label,
+    received_by: c.received_by,
+    received_at: c.received_at,
+    audit_seq: c.audit_seq,
+    audit_hash: c.audit_hash,
+  };
+  const [raw, signature] = [unhex(key), unhex(r.signature)];
+  if (raw === null || signature === null || r.public_key.toLowerCase() !== key.toLowerCase()) return false;
+  try {
+    const k = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+    const message = new TextEncoder().encode(`sealpass-receipt-v1\n${JSON.stringify(claims)}`);
+    return await crypto.subtle.verify({ name: "Ed25519" }, k, signature, message);
+  } catch {
+    return false;
+  }
+}
+
+/** Fetch, check and offer the receipt of a received drop. */
+async function showReceipt(created: DropCreated, receiptKey: string | null, line: HTMLElement, actions: HTMLElement): Promise<void> {
+  let r: Receipt;
+  try {
+    r = await api.receipt(created.id, created.manage_token);
+  } catch (e) {
+    line.textContent = `No receipt: ${e instanceof Error ? shown(e.message) : "unknown error"}.`;
+    return;
+  }
+  const mine = r.claims.drop_id === created.id;
+  if (receiptKey !== null && !(mine && (await verifyReceipt(r, receiptKey)))) {
+    line.className = "alert";
+    line.setAttribute("role", "alert");
+    line.textContent = "The server's receipt does not verify: it is not signed by the key your link vouches for. Tell the vendor.";
+    return;
+  }
+  const who = `${shown(r.claims.received_by)} at ${shown(r.claims.received_at)}`;
+  line.textContent =
+    receiptKey === null
+      ? `The server sent a receipt (received by ${who}, audit entry #${r.claims.audit_seq}); your link predates receipts, so its key was not checked.`
+      : `Receipt: signed by the vendor's server, received by ${who}, audit entry #${r.claims.audit_seq}.`;
+  const url = URL.createObjectURL(new Blob([`${JSON.stringify(r, null, 2)}\n`], { type: "application/json" }));
+  actions.append(el("a", { href: url, download: `sealpass-receipt-${created.id}.json`, class: "button secondary" }, "Download the signed receipt"));
+}
+
+export function follow(
+  created: DropCreated,
+  label: string | null,
+  kind: string,
+  createdAt: string,
+  notes: string[],
+  receiptKey: string | null,
+): void {
   if (!ID.test(created.id) || !created.pickup_url.endsWith(`/d/${created.id}`)) {
     throw new Error("the server's answer to the upload is malformed");
   }
@@ -57,7 +121,9 @@ export function follow(created: DropCreated, label: string | null, kind: string,
   const revoke = el("button", { type: "button", class: "secondary", id: "revoke" }, "Revoke it");
   const revokeHelp = el("p", { class: "muted", id: "revoke-help", role: "status" });
   const url = URL.createObjectURL(new Blob([receipt(created, label, kind, createdAt)], { type: "application/json" }));
-  const download = el("a", { href: url, download: `sealpass-drop-${created.id}.json`, class: "button secondary" }, "Download the drop's receipt");
+  const download = el("a", { href: url, download: `sealpass-drop-${created.id}.json`, class: "button secondary" }, "Download the follow-up file");
+  const receiptLine = el("p", { id: "drop-receipt", role: "status" });
+  const actions = el("div", { class: "actions" }, revoke, download);
   show(
     "Sent",
     el("p", {}, "The credential left this browser sealed to the vendor's keys. The vendor receives it from this pickup link, once:"),
@@ -68,11 +134,12 @@ export function follow(created: DropCreated, label: string | null, kind: string,
     el(
       "p",
       { class: "muted" },
-      "The receipt holds this drop's manage token, which lets whoever has it follow and revoke the drop. Keep it private. To follow the drop after closing this page: ",
-      el("code", {}, "sealpass status --receipt sealpass-drop-….json"),
+      "The follow-up file holds this drop's manage token, which lets whoever has it follow and revoke the drop. Keep it private. To follow the drop after closing this page: ",
+      el("code", {}, "sealpass status --drop-file sealpass-drop-….json"),
       ".",
     ),
-    el("div", { class: "actions" }, revoke, download),
+    receiptLine,
+    actions,
     revokeHelp,
   );
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -90,6 +157,7 @@ export function follow(created: DropCreated, label: string | null, kind: string,
     if (status.state !== "waiting" && status.state !== "claimed") {
       revoke.hidden = true;
       revokeHelp.textContent = "";
+      if (status.state === "received" && timer !== undefined) void showReceipt(created, receiptKey, receiptLine, actions);
       stop();
     }
   };

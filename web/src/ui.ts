@@ -77,6 +77,9 @@ interface Context {
   certificates: Checked[];
   /** What the fingerprint in the address vouches for (null: there is none). */
   covered: "everything" | "recipients" | null;
+  /** The receipt key the fingerprint vouches for: the one in the address (sp3), or the one the
+   * page showed for comparison; null for a link from before receipts. */
+  receiptKey: string | null;
 }
 
 /** The pattern analysis, loaded only when a looks-random rule must run on a pasted secret. */
@@ -172,7 +175,8 @@ async function start(): Promise<void> {
     refuse("This server takes only requested credentials", "The vendor asks for credentials with request links.", "Ask the vendor for one.");
     return;
   }
-  const ctx: Context = { where: here, info, catalog, request, certificates, covered };
+  const vouched = here.fingerprint === null || (here.fingerprint.startsWith("sp3-") && covered !== null);
+  const ctx: Context = { where: here, info, catalog, request, certificates, covered, receiptKey: vouched ? receiptKey : null };
   const asked = request === null ? undefined : catalog.kinds.find((k) => k.name === request.kind);
   if (asked !== undefined && !offered(ctx, asked)) {
     const why =
@@ -412,7 +416,7 @@ function identifiersForm(ctx: Context, kind: KindEntry, body: HTMLElement): () =
     }
     for (const f of fields) f.input.value = "";
     note.input.value = "";
-    follow(created, ctx.request?.label ?? noteText, kind.name, createdAt, []);
+    follow(created, ctx.request?.label ?? noteText, kind.name, createdAt, [], ctx.receiptKey);
   };
 }
 
@@ -657,7 +661,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
       );
       notes.push(cleared ? "The clipboard was cleared." : "Clear your clipboard: it still holds the password.");
     }
-    follow(created, ctx.request?.label ?? noteText, kind.name, createdAt, notes);
+    follow(created, ctx.request?.label ?? noteText, kind.name, createdAt, notes, ctx.receiptKey);
   };
 }
 

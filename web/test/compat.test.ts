@@ -10,6 +10,7 @@ import { test } from "node:test";
 
 import { envelopeBytes, envelopeJson, fieldError, noteError, nowRfc3339 } from "../src/envelope.js";
 import { covers, fingerprint, serverFingerprint } from "../src/fingerprint.js";
+import { verifyReceipt } from "../src/follow.js";
 import { seal } from "../src/seal.js";
 import { catalog, sealpass, scratch } from "./support.js";
 
@@ -153,4 +154,23 @@ test("a note the receiver would refuse is never sealed: one line, no control cha
   const opened = sealpass(["open", "-i", join(dir, "v.key"), join(dir, "forged.age")]);
   assert.equal(opened.code, 5, opened.stderr);
   assert.match(opened.stderr, /control characters/);
+});
+
+test("a receipt verifies against its key, and not once edited or under another key", async () => {
+  const hex = (b: ArrayBuffer): string => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const key = hex(await crypto.subtle.exportKey("raw", pair.publicKey));
+  const claims = {
+    v: 1, server: "https://drop.example.com", drop_id: "a".repeat(26), request_id: null, label: "Acme “prod”",
+    received_by: "alice", received_at: "2026-12-01T12:00:00Z", audit_seq: 5, audit_hash: "c".repeat(64),
+  };
+  const message = new TextEncoder().encode(`sealpass-receipt-v1\n${JSON.stringify(claims)}`);
+  const signature = hex(await crypto.subtle.sign({ name: "Ed25519" }, pair.privateKey, message));
+  const receipt = { claims, public_key: key, signature };
+  assert.equal(await verifyReceipt(receipt, key), true);
+  assert.equal(await verifyReceipt({ ...receipt, claims: { ...claims, received_by: "mallory" } }, key), false);
+  const other = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const otherKey = hex(await crypto.subtle.exportKey("raw", other.publicKey));
+  assert.equal(await verifyReceipt(receipt, otherKey), false, "signed by a key the link does not vouch for");
+  assert.equal(await verifyReceipt({ ...receipt, signature: "zz" }, key), false);
 });

@@ -128,8 +128,16 @@ test("a request link, a generated password: the vendor receives exactly what the
   assert.equal(got.fields.username, "kore@acme.example");
   assert.ok(got.compliant);
   // The page follows the drop.
-  await page.getByText("Received by alice").waitFor({ timeout: 10_000 });
+  await page.locator("#drop-state", { hasText: "Received by alice" }).waitFor({ timeout: 10_000 });
+  // And fetches the server's signed receipt, checked against the key the link vouches for.
+  await page.getByText("Receipt: signed by the vendor's server, received by alice").waitFor({ timeout: 10_000 });
   await shot(page, "4-received");
+  const [signed] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the signed receipt" }).click()]);
+  const receiptPath = join(server.dir, "signed-receipt.json");
+  await signed.saveAs(receiptPath);
+  const info = (await (await fetch(`${server.url}/v1/info`)).json()) as { receipt_key: string };
+  const verified = server.staff(["receipt", "verify", receiptPath, "--key", info.receipt_key]);
+  assert.equal(verified.code, 0, verified.stderr);
   const storage = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
   assert.deepEqual(storage, [0, 0, ""], "nothing in web storage or cookies");
   assert.ok(!consoleLines.some((l) => l.includes(password)), "the password never reached the console");
@@ -186,7 +194,7 @@ test("a weak pasted password is refused with the failing rule named, and nothing
 test("a tampered fingerprint is refused before anything is uploaded", async () => {
   const before = uploads();
   const link = requestLink("salesforce-password", "Acme tampered");
-  const tampered = link.replace(/\.sp1-..../, ".sp1-aaaa");
+  const tampered = link.replace(/\.sp([123])-..../, ".sp$1-aaaa");
   assert.notEqual(tampered, link);
   const page = await open(tampered);
   await page.getByRole("heading", { name: "The vendor's keys do not match this link" }).waitFor();
@@ -206,11 +214,11 @@ test("a request already answered says so; revoking from the page works", async (
   await page.getByLabel("The secret").fill("Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
   await page.getByRole("button", { name: "Seal and send" }).click();
   await pickupLink(page);
-  // The receipt: the command line can follow the drop with it.
-  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the drop's receipt" }).click()]);
+  // The follow-up file: the command line can follow the drop with it.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the follow-up file" }).click()]);
   const receiptFile = join(server.dir, "receipt.json");
   await download.saveAs(receiptFile);
-  const followed = server.staff(["status", "--receipt", receiptFile, "--json"]);
+  const followed = server.staff(["status", "--drop-file", receiptFile, "--json"]);
   assert.equal(followed.code, 0, followed.stderr);
   assert.equal((JSON.parse(followed.stdout) as { state: string }).state, "waiting");
   await page.getByRole("button", { name: "Revoke it" }).click();
@@ -362,7 +370,7 @@ test("a certificate hand-over: the page offers the vendor's certificate, takes o
     // A link whose fingerprint predates certificates (sp1) cannot vouch for one: refused.
     const jwt = link("salesforce-jwt");
     const sp1 = (JSON.parse(sealpass(["recipient", "-i", vendor.identity, "--json"]).stdout) as { fingerprint: string }).fingerprint;
-    const old = await open(jwt.replace(/\.sp2-.*$/, `.${sp1}`));
+    const old = await open(jwt.replace(/\.sp[23]-.*$/, `.${sp1}`));
     await old.getByRole("heading", { name: "This link cannot vouch for the vendor's certificate" }).waitFor();
     await old.close();
   } finally {
