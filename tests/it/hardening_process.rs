@@ -266,9 +266,9 @@ async fn a_wiped_drop_keeps_its_page_regression() {
     let per_drop = size / n as u64;
     eprintln!("soak: {n} received drops, {size} bytes on disk, {per_drop} bytes a drop");
     // What stays: the tombstone (~250 bytes) and the drop's three audit entries (created,
-    // claimed, received: ~350 bytes each), which are kept for good. A wiped drop's ciphertext
+    // claimed, received: ~240 bytes each), which are kept for good. A wiped drop's ciphertext
     // page left behind would add 1 KiB or more.
-    assert!(per_drop < 1500, "{per_drop} bytes a received drop (tombstone and audit entries should be ~1350)");
+    assert!(per_drop < 1200, "{per_drop} bytes a received drop (tombstone and audit entries should be ~960)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,11 @@
 //! The shared store: Redis, for several stateless servers behind a load balancer. Semantics are
 //! those of the SQLite store, enforced by the same conformance story.
 //!
-//! Every multi-step change is one Lua script on one hash slot: a drop's keys are
-//! `sealpass:{<id>}:drop` (a hash: the state record) and `sealpass:{<id>}:ct` (the ciphertext), so
-//! the scripts also work on Redis Cluster. Ciphertext keys expire with the drop; state records
-//! 7 days later. Sorted sets index what needs attention without `KEYS`: the inbox, as
+//! Every multi-step change is one Lua script: a drop's keys are `sealpass:{<id>}:drop` (a hash:
+//! the state record) and `sealpass:{<id>}:ct` (the ciphertext), and the script also appends the
+//! change's event to the audit log's pending list in the `{audit}` slot (`log`), so a change is
+//! never stored without its event (two slots: a single Redis, not a Cluster). Ciphertext keys
+//! expire with the drop; state records 7 days later. Sorted sets index what needs attention without `KEYS`: the inbox, as
 //! `sealpass:inbox:r` (drops answering a request) and `sealpass:inbox:a` (anonymous ones), by
 //! upload time (hints, pruned as they are read), and `sealpass:due` (when each drop expires and
 //! each record may be purged), which `sweep` works through.
@@ -49,6 +50,7 @@ fn request_key(id: &str) -> String {
 /// pending list (the last key) atomically with the change; the event's time, client and actor
 /// are the last four arguments. Drop scripts pass the request's key next to last, for its
 /// label (a drop answering a request has the request's id, so the key is in the drop's slot).
+/// `store_drop` writes a new drop's record and ciphertext (arguments as for CREATE).
 const PRELUDE: &str = r"
 local function record(kind, drop, request, label)
   local n = #ARGV
@@ -64,16 +66,20 @@ local function drop_label(request)
   if request and request ~= '' then return redis.call('HGET', KEYS[#KEYS - 1], 'label') end
   return nil
 end
+local function store_drop()
+  if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'manage_hash', ARGV[2], 'state', ARGV[3], 'size', ARGV[4],
+    'created_at', ARGV[5], 'expires_at', ARGV[6], 'request_id', ARGV[7])
+  redis.call('SET', KEYS[2], ARGV[8])
+  redis.call('EXPIREAT', KEYS[2], ARGV[6])
+  redis.call('EXPIREAT', KEYS[1], ARGV[9])
+  return true
+end
 ";
 
 /// Returns the record as a flat field/value list after `status` (and `ct` for claims).
 const CREATE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'err', 'duplicate'} end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'manage_hash', ARGV[2], 'state', ARGV[3], 'size', ARGV[4],
-  'created_at', ARGV[5], 'expires_at', ARGV[6], 'request_id', ARGV[7])
-redis.call('SET', KEYS[2], ARGV[8])
-redis.call('EXPIREAT', KEYS[2], ARGV[6])
-redis.call('EXPIREAT', KEYS[1], ARGV[9])
+if not store_drop() then return {'err', 'duplicate'} end
 record('drop.created', ARGV[1], '', nil)
 return {'ok'}
 ";
@@ -147,12 +153,7 @@ local r = redis.call('HMGET', KEYS[3], 'drop_id', 'expires_at')
 if not r[2] then return {'err', 'not_found'} end
 if r[1] and r[1] ~= '' then return {'err', 'fulfilled'} end
 if tonumber(ARGV[5]) >= tonumber(r[2]) then return {'err', 'expired'} end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'err', 'duplicate'} end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'manage_hash', ARGV[2], 'state', ARGV[3], 'size', ARGV[4],
-  'created_at', ARGV[5], 'expires_at', ARGV[6], 'request_id', ARGV[7])
-redis.call('SET', KEYS[2], ARGV[8])
-redis.call('EXPIREAT', KEYS[2], ARGV[6])
-redis.call('EXPIREAT', KEYS[1], ARGV[9])
+if not store_drop() then return {'err', 'duplicate'} end
 redis.call('HSET', KEYS[3], 'drop_id', ARGV[1])
 if tonumber(ARGV[9]) > redis.call('EXPIRETIME', KEYS[3]) then redis.call('EXPIREAT', KEYS[3], ARGV[9]) end
 local label = redis.call('HGET', KEYS[3], 'label')
