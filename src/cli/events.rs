@@ -53,41 +53,58 @@ struct VerifyArgs {
     staff: StaffArgs,
 }
 
-/// Most pages read (a million entries).
-const MAX_PAGES: usize = 1000;
-
-/// The whole log as the server serves it, and the head it serves last.
-fn fetch(staff: &StaffArgs, ctx: &super::Context) -> Result<(Vec<Record>, Head), Failure> {
+/// Read the whole log from the server page by page, handing each entry to `each` and checking
+/// the chain as it goes, keeping only where it got (memory stays flat however long the log,
+/// and a server that serves no new position ends the walk). Returns the head the server served last and
+/// what the check found: the head reached, or the first break. `recorded`: a head recorded
+/// earlier that the log must still hold.
+fn walk(
+    staff: &StaffArgs,
+    ctx: &super::Context,
+    recorded: Option<&Head>,
+    mut each: impl FnMut(&Record) -> Result<(), Failure>,
+) -> Result<(Head, Result<Head, Broken>), Failure> {
     let (client, token) = staff.resolve(None, ctx.settings()?)?;
     block_on(async {
-        let mut records: Vec<Record> = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let after = records.last().map_or(0, |r| r.seq);
+        let (mut after, mut reached, mut broken) = (0u64, Head::empty(), None);
+        let mut holds = recorded.is_none_or(|r| r.length == 0);
+        let served = loop {
             let AuditPage { head, entries } =
                 client.audit(token.expose_secret(), after).await.map_err(client_failure)?;
-            // A server that pages backwards or sideways would loop or hide entries: stop there.
-            let got = entries.len();
-            records.extend(entries);
-            if got == 0 || records.last().map_or(0, |r| r.seq) >= head.length {
-                return Ok((records, head));
+            if entries.is_empty() {
+                break head;
             }
-        }
-        Err(Failure::new(Exit::Error, anyhow::anyhow!("the audit log has more than {MAX_PAGES} pages; stopped")))
+            // Entries out of order are a break the check reports; a page that gets no further
+            // (a server repeating itself) ends the walk.
+            let mut further = false;
+            for record in &entries {
+                if record.seq > after {
+                    (after, further) = (record.seq, true);
+                }
+                each(record)?;
+                if broken.is_some() {
+                    continue;
+                }
+                match audit::verify_records(&reached, [record]) {
+                    Ok(next) => reached = next,
+                    Err(b) => broken = Some(b),
+                }
+                if let Some(r) = recorded.filter(|r| r.length == record.seq) {
+                    holds = record.hash == r.hash;
+                }
+            }
+            if !further || after >= head.length {
+                break head;
+            }
+        };
+        let outcome = match broken {
+            Some(b) => Err(b),
+            None if reached != served => Err(Broken::NotTheRecordedHead { length: served.length }),
+            None if !holds => Err(Broken::NotTheRecordedHead { length: recorded.map_or(0, |r| r.length) }),
+            None => Ok(reached),
+        };
+        Ok((served, outcome))
     })
-}
-
-/// Check what was fetched: the chain, that it ends at the head served, and that it holds a
-/// head recorded earlier.
-fn check(records: &[Record], served: &Head, recorded: Option<&Head>) -> Result<Head, Broken> {
-    let reached = audit::verify_records(&Head::empty(), records)?;
-    if reached != *served {
-        return Err(Broken::NotTheRecordedHead { length: served.length });
-    }
-    if let Some(recorded) = recorded {
-        let entries: Vec<audit::Entry> = records.iter().filter_map(|r| r.entry().ok()).collect();
-        audit::holds(recorded, &entries)?;
-    }
-    Ok(reached)
 }
 
 fn parse_head(text: &str) -> Result<Head, Failure> {
@@ -140,15 +157,17 @@ pub(crate) fn audit(args: AuditArgs, ctx: &super::Context) -> Result<Exit, Failu
     }
     let printer = &ctx.printer;
     let since = args.since.as_deref().map(since).transpose()?;
-    let (records, head) = fetch(&args.staff, ctx)?;
-    let shown_records = records.iter().filter(|r| since.is_none_or(|s| at(r).is_none_or(|t| t >= s)));
-    for record in shown_records {
-        if printer.json() {
-            printer.json_line(record)?;
-        } else {
-            printer.lines(&line(record))?;
+    let (head, outcome) = walk(&args.staff, ctx, None, |record| {
+        if since.is_some_and(|s| at(record).is_some_and(|t| t < s)) {
+            return Ok(());
         }
-    }
+        if printer.json() {
+            printer.json_line(record)?
+        } else {
+            printer.lines(&line(record))?
+        }
+        Ok(())
+    })?;
     #[derive(Serialize)]
     struct HeadLine<'a> {
         head: &'a Head,
@@ -158,7 +177,7 @@ pub(crate) fn audit(args: AuditArgs, ctx: &super::Context) -> Result<Exit, Failu
     } else {
         printer.lines(&format!("head {}:{}", head.length, head.hash))?;
     }
-    if let Err(broken) = check(&records, &head, None) {
+    if let Err(broken) = outcome {
         printer.warn(&format!("the audit log does not verify: {broken}; run `sealpass audit verify`"));
         return Ok(Exit::Error);
     }
@@ -168,8 +187,7 @@ pub(crate) fn audit(args: AuditArgs, ctx: &super::Context) -> Result<Exit, Failu
 fn audit_verify(args: VerifyArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let recorded = args.head.as_deref().map(parse_head).transpose()?;
-    let (records, head) = fetch(&args.staff, ctx)?;
-    let outcome = check(&records, &head, recorded.as_ref());
+    let (head, outcome) = walk(&args.staff, ctx, recorded.as_ref(), |_| Ok(()))?;
     #[derive(Serialize)]
     struct Verdict<'a> {
         ok: bool,

@@ -149,15 +149,22 @@ pub(super) fn webhooks(entries: &[FileWebhook]) -> Result<Vec<Webhook>, String> 
 }
 
 /// Where the receipt key is kept: the config's `receipt_key`, else `receipt.key` next to an
-/// SQLite store, else in sealpass's data directory.
-pub(super) fn receipt_key_path(given: Option<PathBuf>, store: &super::StoreUrl) -> Option<PathBuf> {
-    given.or_else(|| match store {
-        super::StoreUrl::Sqlite(path) => Some(
-            path.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."))
-                .join("receipt.key"),
-        ),
-        super::StoreUrl::Redis(_) => crate::files::data_dir().map(|d| d.join("receipt.key")),
-    })
+/// SQLite store, else in sealpass's data directory. A Redis server with neither would make a
+/// new key (a new fingerprint) at every start: refused.
+pub(super) fn receipt_key_path(given: Option<PathBuf>, store: &super::StoreUrl) -> Result<PathBuf, String> {
+    if let Some(given) = given {
+        return Ok(given);
+    }
+    match store {
+        super::StoreUrl::Sqlite(path) => Ok(path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .join("receipt.key")),
+        super::StoreUrl::Redis(_) => crate::files::data_dir().map(|d| d.join("receipt.key")).ok_or_else(|| {
+            "receipt_key: no data directory ($XDG_DATA_HOME and $HOME are unset) to keep the receipt key in: set \
+             receipt_key to a file every server sharing this store reads"
+                .to_owned()
+        }),
+    }
 }

@@ -330,7 +330,12 @@ impl ServerSettings {
         let file: FileConfig = match config_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+                // Not toml's own text: it quotes the offending line, which may hold a webhook's
+                // URL and its token.
+                toml::from_str(&text).map_err(|e| {
+                    let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                    format!("{}: line {line}: {}", path.display(), e.message())
+                })?
             }
             None => FileConfig::default(),
         };
@@ -403,7 +408,7 @@ impl ServerSettings {
         let certificates = published_certificates(&f.certificates)?;
         let webhooks = events::webhooks(&f.webhooks)?;
         let receipt_key_defaulted = f.receipt_key.is_none();
-        let receipt_key = events::receipt_key_path(f.receipt_key.clone(), &store);
+        let receipt_key = Some(events::receipt_key_path(f.receipt_key.clone(), &store)?);
         let insecure_open_claims = o.insecure_open_claims || f.insecure_open_claims.unwrap_or(false);
         let trusted_proxies: Vec<IpAddr> = f
             .trusted_proxies

@@ -19,9 +19,10 @@ use crate::webhook;
 const POLL: Duration = Duration::from_millis(100);
 /// Events read per round.
 const PAGE: usize = 100;
-/// How long a delivery lease lasts: renewed every round and through every wait, so a server
-/// that dies hands its webhooks to another within this long.
-const LEASE_SECONDS: u64 = 10;
+/// How long a delivery lease lasts: renewed every round, before every attempt (three times
+/// longer than one may take) and through every wait, so a server that dies hands its webhooks
+/// to another within this long, and one that loses its lease stops before its next attempt.
+const LEASE_SECONDS: u64 = 30;
 /// Longest one attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first retry's delay; it doubles up to [`MAX_DELAY`], each with ±50 % jitter.
@@ -95,6 +96,9 @@ pub struct Deliverer {
     pub holder: String,
     /// The server's public URL, in bodies.
     pub server: String,
+    /// The log's length when the server started: where a webhook delivered to for the first
+    /// time begins (a new webhook gets what happens from now on, not the history).
+    pub start: Option<u64>,
     /// The HTTP client.
     pub http: reqwest::Client,
 }
@@ -122,8 +126,15 @@ impl Deliverer {
             tokio::time::sleep(Duration::from_secs(LEASE_SECONDS / 3)).await;
             return Ok(false);
         }
-        let mut cursor = self.store.webhook_cursor(name).await?;
         let head = self.store.audit_head().await?;
+        let mut cursor = match self.store.webhook_cursor(name).await? {
+            Some(cursor) => cursor,
+            None => {
+                let from = self.start.unwrap_or(head.length).min(head.length);
+                self.store.set_webhook_cursor(name, from).await?;
+                from
+            }
+        };
         self.metrics.audit_length(head.length);
         if head.length.saturating_sub(cursor) > self.hook.max_queue {
             let skipped = head.length - self.hook.max_queue - cursor;
@@ -139,7 +150,12 @@ impl Deliverer {
         }
         for record in records {
             match record.entry() {
-                Ok(entry) if self.hook.events.contains(&entry.event.kind) => self.deliver(&entry).await,
+                Ok(entry) if self.hook.events.contains(&entry.event.kind) => {
+                    if !self.deliver(&entry).await {
+                        // Another server holds the lease now: it goes on from the cursor.
+                        return Ok(false);
+                    }
+                }
                 Ok(_) => {}
                 Err(broken) => tracing::error!(webhook = %name, %broken, "an audit entry is unreadable; not delivered"),
             }
@@ -149,48 +165,63 @@ impl Deliverer {
         Ok(true)
     }
 
+    /// Whether this server still holds the webhook's lease (renewing it).
+    async fn holding(&self) -> bool {
+        matches!(self.store.webhook_lease(&self.hook.name, &self.holder, LEASE_SECONDS).await, Ok(true))
+    }
+
     /// Sleep for `delay`, renewing the lease meanwhile, so no other server starts on later
-    /// events while this one waits to retry.
-    async fn wait_holding(&self, delay: Duration) {
+    /// events while this one waits to retry; `false` if the lease was lost.
+    async fn wait_holding(&self, delay: Duration) -> bool {
         let until = Instant::now() + delay;
         let step = Duration::from_secs(LEASE_SECONDS / 3);
         while Instant::now() < until {
-            let _ = self.store.webhook_lease(&self.hook.name, &self.holder, LEASE_SECONDS).await;
+            if !self.holding().await {
+                return false;
+            }
             tokio::time::sleep(step.min(until.saturating_duration_since(Instant::now()))).await;
         }
+        true
     }
 
-    /// Deliver one event, retrying for `retry_for`.
-    async fn deliver(&self, entry: &Entry) {
+    /// Deliver one event, retrying for `retry_for`; `false` if the lease was lost first (the
+    /// event is then another server's to deliver).
+    async fn deliver(&self, entry: &Entry) -> bool {
         let name = &self.hook.name;
         let id = webhook::delivery_id(name, &entry.hash);
         let kind = entry.event.kind.name();
         let body = webhook::body(self.hook.format, &id, &self.server, entry, false);
         let started = Instant::now();
         for n in 0.. {
+            if !self.holding().await {
+                return false;
+            }
             match attempt(&self.http, &self.hook, &id, kind, &body).await {
                 Outcome::Delivered => {
                     self.metrics.webhook(name, |w| w.delivered += 1);
-                    return;
+                    return true;
                 }
                 Outcome::Refused(why) => {
                     self.metrics.webhook(name, |w| w.failed += 1);
                     tracing::warn!(webhook = %name, delivery = %id, %why, "webhook refused the delivery; not retried");
-                    return;
+                    return true;
                 }
                 Outcome::Retry(why) if started.elapsed() >= self.hook.retry_for => {
                     self.metrics.webhook(name, |w| w.failed += 1);
                     tracing::warn!(webhook = %name, delivery = %id, %why, "webhook delivery given up after retry_for");
-                    return;
+                    return true;
                 }
                 Outcome::Retry(why) => {
                     self.metrics.webhook(name, |w| w.retried += 1);
                     let delay = backoff(n);
                     tracing::info!(webhook = %name, delivery = %id, %why, retry_in = ?delay, "webhook delivery failed");
-                    self.wait_holding(delay).await;
+                    if !self.wait_holding(delay).await {
+                        return false;
+                    }
                 }
             }
         }
+        true
     }
 }
 

@@ -1,10 +1,12 @@
 //! The server's side of events (SPEC §10) that is not a handler: the receipt key (made on first
-//! start, kept 0600, never printed), and the background loop that keeps the audit log settled.
+//! start, kept 0600, never printed), and the background loop that keeps the audit log settled
+//! and its length in the metrics.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::metrics::Metrics;
 use crate::receipt::Signer;
 use crate::store::Store;
 
@@ -30,14 +32,23 @@ pub fn receipt_signer(path: Option<&Path>) -> Result<Signer, String> {
     Signer::from_pkcs8(&pkcs8).map_err(|e| at(&e))
 }
 
-/// Chain pending events on a timer until the server stops.
-pub async fn settle_forever(store: Arc<dyn Store>) {
+/// How many settling rounds between two readings of the log's length for the metrics.
+const MEASURE_EVERY: u32 = 10;
+
+/// Chain pending events on a timer until the server stops; every few seconds, put the log's
+/// length in the metrics.
+pub async fn settle_forever(store: Arc<dyn Store>, metrics: Arc<Metrics>) {
     let mut tick = tokio::time::interval(SETTLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for round in 0u32.. {
         tick.tick().await;
         if let Err(e) = store.settle().await {
             tracing::debug!(error = %e, "could not settle the audit log");
+        }
+        if round % MEASURE_EVERY == 0 {
+            if let Ok(head) = store.audit_head().await {
+                metrics.audit_length(head.length);
+            }
         }
     }
 }

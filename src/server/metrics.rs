@@ -93,9 +93,9 @@ impl Metrics {
         self.expired.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The audit log's length, as last read.
+    /// The audit log's length, as last read (a log that got shorter shows it).
     pub fn audit_length(&self, n: u64) {
-        self.audit_length.fetch_max(n, Ordering::Relaxed);
+        self.audit_length.store(n, Ordering::Relaxed);
     }
 
     /// Update webhook `name`'s figures.

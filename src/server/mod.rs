@@ -258,9 +258,11 @@ pub async fn serve(
     let http = deliver::http_client().map_err(std::io::Error::other)?;
     let holder = format!("{}-{}", std::process::id(), crate::server::auth::new_id().unwrap_or_default());
     let state = AppState::new(settings, store, signer);
+    // Where a webhook delivered to for the first time begins: what happens from now on.
+    let start = state.store.audit_head().await.ok().map(|head| head.length);
     let mut background = vec![
         tokio::spawn(sweep_forever(state.clone())),
-        tokio::spawn(events::settle_forever(Arc::clone(&state.store))),
+        tokio::spawn(events::settle_forever(Arc::clone(&state.store), Arc::clone(&state.metrics))),
     ];
     for hook in &state.settings.webhooks {
         let deliverer = deliver::Deliverer {
@@ -269,6 +271,7 @@ pub async fn serve(
             metrics: Arc::clone(&state.metrics),
             holder: holder.clone(),
             server: state.settings.public_url.clone(),
+            start,
             http: http.clone(),
         };
         background.push(tokio::spawn(deliverer.run()));

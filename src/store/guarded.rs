@@ -109,7 +109,7 @@ impl<S: Store> Store for Guarded<S> {
     async fn audit_received(&self, id: &str) -> Result<Option<Record>, StoreError> {
         self.bound(self.inner.audit_received(id)).await
     }
-    async fn webhook_cursor(&self, name: &str) -> Result<u64, StoreError> {
+    async fn webhook_cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
         self.bound(self.inner.webhook_cursor(name)).await
     }
     async fn set_webhook_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {

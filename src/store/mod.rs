@@ -248,8 +248,8 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<Record>, StoreError>;
     /// The entry recording that drop `id` was received, if it was.
     async fn audit_received(&self, id: &str) -> Result<Option<Record>, StoreError>;
-    /// How far the webhook `name` has been delivered (an audit position; 0 for none).
-    async fn webhook_cursor(&self, name: &str) -> Result<u64, StoreError>;
+    /// How far the webhook `name` has been delivered (an audit position), if it ever was.
+    async fn webhook_cursor(&self, name: &str) -> Result<Option<u64>, StoreError>;
     /// Record that the webhook `name` was delivered up to `seq` (never moves back).
     async fn set_webhook_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError>;
     /// Whether the server `holder` may deliver webhook `name` for the next `seconds` (one

@@ -245,11 +245,13 @@ async fn audit_story(store: Arc<dyn Store>, t1: i64) {
     assert_eq!(store.audit_received("drop-b").await.unwrap(), None);
 
     // Webhook cursors move forward only.
-    assert_eq!(store.webhook_cursor("https://hooks.example/a").await.unwrap(), 0);
-    store.set_webhook_cursor("https://hooks.example/a", 5).await.unwrap();
-    store.set_webhook_cursor("https://hooks.example/a", 3).await.unwrap();
-    assert_eq!(store.webhook_cursor("https://hooks.example/a").await.unwrap(), 5);
-    assert!(store.webhook_lease("https://hooks.example/a", "server-1", 30).await.unwrap());
+    assert_eq!(store.webhook_cursor("ops").await.unwrap(), None);
+    store.set_webhook_cursor("ops", 5).await.unwrap();
+    store.set_webhook_cursor("ops", 3).await.unwrap();
+    assert_eq!(store.webhook_cursor("ops").await.unwrap(), Some(5));
+    store.set_webhook_cursor("new", 0).await.unwrap();
+    assert_eq!(store.webhook_cursor("new").await.unwrap(), Some(0));
+    assert!(store.webhook_lease("ops", "server-1", 30).await.unwrap());
 }
 
 /// A flood of anonymous drops cannot hide a requested one, and pages cover everything once.

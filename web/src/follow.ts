@@ -99,7 +99,7 @@ async function showReceipt(created: DropCreated, receiptKey: string | null, line
   const who = `${shown(r.claims.received_by)} at ${shown(r.claims.received_at)}`;
   line.textContent =
     receiptKey === null
-      ? `The server sent a receipt (received by ${who}, audit entry #${r.claims.audit_seq}); your link predates receipts, so its key was not checked.`
+      ? `The server sent a receipt (received by ${who}, audit entry #${r.claims.audit_seq}); no fingerprint you were given vouches for its key, so it was not checked.`
       : `Receipt: signed by the vendor's server, received by ${who}, audit entry #${r.claims.audit_seq}.`;
   const url = URL.createObjectURL(new Blob([`${JSON.stringify(r, null, 2)}\n`], { type: "application/json" }));
   actions.append(el("a", { href: url, download: `sealpass-receipt-${created.id}.json`, class: "button secondary" }, "Download the signed receipt"));

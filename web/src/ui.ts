@@ -77,8 +77,8 @@ interface Context {
   certificates: Checked[];
   /** What the fingerprint in the address vouches for (null: there is none). */
   covered: "everything" | "recipients" | null;
-  /** The receipt key the fingerprint vouches for: the one in the address (sp3), or the one the
-   * page showed for comparison; null for a link from before receipts. */
+  /** The receipt key the fingerprint in the address (sp3) vouches for; null without one, or for a
+   * link from before receipts. */
   receiptKey: string | null;
 }
 
@@ -175,7 +175,9 @@ async function start(): Promise<void> {
     refuse("This server takes only requested credentials", "The vendor asks for credentials with request links.", "Ask the vendor for one.");
     return;
   }
-  const vouched = here.fingerprint === null || (here.fingerprint.startsWith("sp3-") && covered !== null);
+  // Only a fingerprint given in the address vouches for the key: one the page merely showed
+  // proves nothing by itself.
+  const vouched = here.fingerprint !== null && here.fingerprint.startsWith("sp3-") && covered !== null;
   const ctx: Context = { where: here, info, catalog, request, certificates, covered, receiptKey: vouched ? receiptKey : null };
   const asked = request === null ? undefined : catalog.kinds.find((k) => k.name === request.kind);
   if (asked !== undefined && !offered(ctx, asked)) {

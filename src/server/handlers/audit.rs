@@ -25,8 +25,8 @@ pub struct AuditQuery {
 /// `GET /v1/audit?after=N&limit=L`.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit",
     summary = "Staff: the audit log after position `after` (default 0), at most `limit` (default and most 1000) entries, and its head",
-    params(("after" = Option<u64>, Query, description = "Position to continue after"),
-           ("limit" = Option<usize>, Query, description = "Most entries (1–1000)")),
+    params(("after" = Option<u64>, Query, description = "Position to continue after", minimum = 0),
+           ("limit" = Option<u32>, Query, description = "Most entries, 1–1000 (default 1000)", minimum = 1, maximum = 1000)),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page and the head", body = AuditPage),

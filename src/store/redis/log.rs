@@ -45,8 +45,8 @@ return 1
 
 /// Move a cursor forward only.
 const SET_CURSOR: &str = r"
-local seq = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if tonumber(ARGV[2]) > seq then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+local seq = redis.call('HGET', KEYS[1], ARGV[1])
+if not seq or tonumber(ARGV[2]) > tonumber(seq) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 1
 ";
 

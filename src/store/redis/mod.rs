@@ -621,10 +621,9 @@ impl Store for RedisStore {
         log::received(&mut conn, id).await.map_err(|e| self.lost(e))
     }
 
-    async fn webhook_cursor(&self, name: &str) -> Result<u64, StoreError> {
+    async fn webhook_cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
         let mut conn = self.conn().await?;
-        let seq: Option<u64> = conn.hget(log::CURSORS, name).await.map_err(|e| self.lost(e))?;
-        Ok(seq.unwrap_or(0))
+        conn.hget(log::CURSORS, name).await.map_err(|e| self.lost(e))
     }
 
     async fn set_webhook_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError> {

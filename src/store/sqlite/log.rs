@@ -12,9 +12,10 @@ use crate::events::Event;
 use crate::store::StoreError;
 
 thread_local! {
-    /// The head as of the last append on this (the store's) thread: reading it back for every
-    /// event cost a query each. Forgotten whenever a job fails or a batch does not commit, so
-    /// it is only ever the head of what is committed or about to be.
+    /// The head as of the last append in the current batch on this (the store's) thread:
+    /// reading it back for every event cost a query each. Forgotten at the start of every batch
+    /// (the first append reads it under the batch's write lock) and whenever a job fails or
+    /// panics or a batch does not commit.
     static HEAD: RefCell<Option<Head>> = const { RefCell::new(None) };
 }
 
@@ -82,10 +83,10 @@ pub(super) fn received(conn: &Connection, id: &str) -> Result<Option<Record>, St
 }
 
 /// How far webhook `name` got.
-pub(super) fn cursor(conn: &Connection, name: &str) -> Result<u64, StoreError> {
+pub(super) fn cursor(conn: &Connection, name: &str) -> Result<Option<u64>, StoreError> {
     conn.prepare_cached("SELECT seq FROM webhook_cursors WHERE name = ?1")
         .and_then(|mut s| s.query_row([name], |r| r.get::<_, i64>(0)).optional())
-        .map(|seq| seq.unwrap_or(0) as u64)
+        .map(|seq| seq.map(|s| s as u64))
         .map_err(internal)
 }
 

@@ -161,16 +161,22 @@ impl SqliteStore {
         Ok(SqliteStore { jobs, path: path.to_owned(), shared })
     }
 
-    /// Run `f` on the store's thread, in a batch, and wait (without blocking the runtime) for
-    /// its answer, which comes only once its batch is committed.
+    /// Run `f` on the store's thread, in a batch, in a savepoint of its own (all of it, or on an
+    /// error or a panic none of it: a change is never kept without its event), and wait
+    /// (without blocking the runtime) for its answer, which comes only once its batch is
+    /// committed.
     async fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job = Job::Batched(Box::new(move |conn: Option<&mut Connection>| {
             let result = match conn {
-                Some(conn) => f(conn),
+                Some(conn) => conn.savepoint().map_err(internal).and_then(|job| {
+                    let result = f(&job)?;
+                    job.commit().map_err(internal)?;
+                    Ok(result)
+                }),
                 None => Err(StoreError::Unavailable("the store could not start a transaction".into())),
             };
             if result.is_err() {
@@ -207,7 +213,7 @@ impl Store for SqliteStore {
     async fn create_drop(&self, drop: NewDrop, origin: &Origin) -> Result<DropRecord, StoreError> {
         let origin = origin.clone();
         self.call(move |conn| {
-            let tx = conn.savepoint().map_err(internal)?;
+            let tx = conn;
             let mut label = None;
             if let Some(request) = &drop.request_id {
                 label = tx
@@ -268,7 +274,6 @@ impl Store for SqliteStore {
                     drop_event(EventKind::RequestFulfilled, &record, label.as_deref(), Actor::Sender, &origin);
                 log::append(&tx, fulfilled)?;
             }
-            tx.commit().map_err(internal)?;
             Ok(record)
         })
         .await
@@ -421,7 +426,7 @@ impl Store for SqliteStore {
     async fn create_request(&self, request: RequestRecord, origin: &Origin) -> Result<(), StoreError> {
         let origin = origin.clone();
         self.call(move |conn| {
-            let tx = conn.savepoint().map_err(internal)?;
+            let tx = conn;
             let result = tx
                 .prepare_cached(
                     "INSERT INTO requests (id, upload_hash, label, kind, created_by, created_at, expires_at, purge_at)
@@ -454,7 +459,7 @@ impl Store for SqliteStore {
                 &origin,
             );
             log::append(&tx, created)?;
-            tx.commit().map_err(internal)
+            Ok(())
         })
         .await
     }
@@ -475,7 +480,7 @@ impl Store for SqliteStore {
         let shared = Arc::clone(&self.shared);
         let swept = self
             .call(move |conn| {
-                let tx = conn.savepoint().map_err(internal)?;
+                let tx = conn;
                 let origin = Origin::at(now);
                 let gone: Vec<(String, Option<String>, Option<String>)> = tx
                     .prepare(
@@ -515,7 +520,6 @@ impl Store for SqliteStore {
                     .execute("DELETE FROM drops WHERE expires_at <= ?1", [now - TOMBSTONE_SECONDS])
                     .map_err(internal)?
                     + tx.execute("DELETE FROM requests WHERE purge_at <= ?1", [now]).map_err(internal)?;
-                tx.commit().map_err(internal)?;
                 if expired + purged > 0 {
                     shared.wiped.store(true, Ordering::Release);
                 }
@@ -551,7 +555,7 @@ impl Store for SqliteStore {
         self.call(move |conn| log::received(conn, &id)).await
     }
 
-    async fn webhook_cursor(&self, name: &str) -> Result<u64, StoreError> {
+    async fn webhook_cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
         let name = name.to_owned();
         self.call(move |conn| log::cursor(conn, &name)).await
     }

@@ -92,8 +92,10 @@ pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared:
             }
             Job::Batched(job) => job,
         };
+        // The batch's first event reads the head afresh, under the write lock just taken: what
+        // the thread remembers is then only ever this batch's own appends.
+        super::log::forget_head();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            super::log::forget_head();
             // Could not open a transaction: run nothing, say so.
             first(None)(Some(internal(e)));
             continue;
@@ -160,6 +162,10 @@ fn until_truncation(last_truncate: Instant, last_job: Instant) -> Duration {
 fn run_one(conn: &mut Connection, job: BatchJob) -> Deliver {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(conn)))) {
         Ok(deliver) => deliver,
-        Err(_) => Box::new(|_| ()),
+        Err(_) => {
+            // Its savepoint rolled back as the panic unwound; so did any event it appended.
+            super::log::forget_head();
+            Box::new(|_| ())
+        }
     }
 }
