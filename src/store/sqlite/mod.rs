@@ -212,8 +212,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_drop(&self, drop: NewDrop, origin: &Origin) -> Result<DropRecord, StoreError> {
         let origin = origin.clone();
-        self.call(move |conn| {
-            let tx = conn;
+        self.call(move |tx| {
             let mut label = None;
             if let Some(request) = &drop.request_id {
                 label = tx
@@ -268,11 +267,11 @@ impl Store for SqliteStore {
                 other => other.map_err(internal)?,
             };
             let record = DropRecord::waiting(drop);
-            log::append(&tx, drop_event(EventKind::DropCreated, &record, label.as_deref(), Actor::Sender, &origin))?;
+            log::append(tx, drop_event(EventKind::DropCreated, &record, label.as_deref(), Actor::Sender, &origin))?;
             if record.request_id.is_some() {
                 let fulfilled =
                     drop_event(EventKind::RequestFulfilled, &record, label.as_deref(), Actor::Sender, &origin);
-                log::append(&tx, fulfilled)?;
+                log::append(tx, fulfilled)?;
             }
             Ok(record)
         })
@@ -425,8 +424,7 @@ impl Store for SqliteStore {
 
     async fn create_request(&self, request: RequestRecord, origin: &Origin) -> Result<(), StoreError> {
         let origin = origin.clone();
-        self.call(move |conn| {
-            let tx = conn;
+        self.call(move |tx| {
             let result = tx
                 .prepare_cached(
                     "INSERT INTO requests (id, upload_hash, label, kind, created_by, created_at, expires_at, purge_at)
@@ -458,7 +456,7 @@ impl Store for SqliteStore {
                 creator(&request),
                 &origin,
             );
-            log::append(&tx, created)?;
+            log::append(tx, created)?;
             Ok(())
         })
         .await
@@ -479,8 +477,7 @@ impl Store for SqliteStore {
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
         let shared = Arc::clone(&self.shared);
         let swept = self
-            .call(move |conn| {
-                let tx = conn;
+            .call(move |tx| {
                 let origin = Origin::at(now);
                 let gone: Vec<(String, Option<String>, Option<String>)> = tx
                     .prepare(
@@ -501,7 +498,7 @@ impl Store for SqliteStore {
                         Actor::Sweeper,
                         &origin,
                     );
-                    log::append(&tx, e)?;
+                    log::append(tx, e)?;
                 }
                 let unanswered: Vec<(String, String)> = tx
                     .prepare(
@@ -514,7 +511,7 @@ impl Store for SqliteStore {
                     .map_err(internal)?;
                 for (id, label) in unanswered {
                     let e = event(EventKind::RequestExpired, None, Some(&id), Some(&label), Actor::Sweeper, &origin);
-                    log::append(&tx, e)?;
+                    log::append(tx, e)?;
                 }
                 let purged = tx
                     .execute("DELETE FROM drops WHERE expires_at <= ?1", [now - TOMBSTONE_SECONDS])
@@ -543,7 +540,7 @@ impl Store for SqliteStore {
     }
 
     async fn audit_head(&self) -> Result<Head, StoreError> {
-        self.call(|conn| log::head(conn)).await
+        self.call(log::head).await
     }
 
     async fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
