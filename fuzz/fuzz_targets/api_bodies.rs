@@ -1,13 +1,15 @@
 //! Every API request body the server parses (`CreateDrop`, `CreateRequest`), the inbox cursor
-//! it reads from the query, and every answer the client parses from a possibly hostile server:
-//! parse or refuse, never panic; what parses serialises and parses back the same.
+//! it reads from the query, and every answer the client parses from a possibly hostile server
+//! (audit pages and receipts included, then checked): parse or refuse, never panic; what parses
+//! serialises and parses back the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sealpass::api::{
-    Claimed, CreateDrop, CreateRequest, DropCreated, DropStatus, ErrorBody, Inbox, InboxCursor, Info, RequestCreated,
-    RequestStatus,
+    AuditPage, Claimed, CreateDrop, CreateRequest, DropCreated, DropStatus, ErrorBody, Inbox, InboxCursor, Info,
+    RequestCreated, RequestStatus,
 };
+use sealpass::receipt::Receipt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -30,6 +32,15 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<RequestCreated>(data);
     round_trip::<RequestStatus>(data);
     round_trip::<ErrorBody>(data);
+    round_trip::<AuditPage>(data);
+    round_trip::<Receipt>(data);
+    // What `audit verify` and `receipt verify` do with a hostile server's answer: judge, never panic.
+    if let Ok(page) = serde_json::from_slice::<AuditPage>(data) {
+        let _ = sealpass::audit::verify_records(&sealpass::audit::Head::empty(), &page.entries);
+    }
+    if let Ok(receipt) = serde_json::from_slice::<Receipt>(data) {
+        let _ = sealpass::receipt::verify(&receipt, None);
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Some(cursor) = InboxCursor::decode(text) {
             assert_eq!(InboxCursor::decode(&cursor.encode()), Some(cursor));

@@ -302,13 +302,14 @@ async fn median_claim(server: &TestServer, n: usize) -> Duration {
     times[n / 2]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_hanging_receiver_does_not_slow_claims() {
+/// Claims on a server whose only webhook never answers, against one without webhooks.
+async fn a_hanging_receiver_does_not_slow(stores: [StoreUrl; 2]) {
     let receiver = Receiver::start().await;
     receiver.hang.store(true, Ordering::Release);
     let dir = tempfile::tempdir().unwrap();
-    let stuck = server(StoreUrl::Sqlite(dir.path().join("stuck.db")), vec![hook(&receiver, dir.path())]).await;
-    let plain = server(StoreUrl::Sqlite(dir.path().join("plain.db")), Vec::new()).await;
+    let [stuck_store, plain_store] = stores;
+    let stuck = server(stuck_store, vec![hook(&receiver, dir.path())]).await;
+    let plain = server(plain_store, Vec::new()).await;
     // Warm both up, then interleave the measurements.
     median_claim(&stuck, 5).await;
     median_claim(&plain, 5).await;
@@ -328,6 +329,22 @@ async fn a_hanging_receiver_does_not_slow_claims() {
     );
     stuck.stop().await;
     plain.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hanging_receiver_does_not_slow_claims_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    a_hanging_receiver_does_not_slow([
+        StoreUrl::Sqlite(dir.path().join("stuck.db")),
+        StoreUrl::Sqlite(dir.path().join("plain.db")),
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hanging_receiver_does_not_slow_claims_on_redis() {
+    let (stuck, plain) = (Redis::start(false), Redis::start(false));
+    a_hanging_receiver_does_not_slow([StoreUrl::Redis(stuck.url()), StoreUrl::Redis(plain.url())]).await;
 }
 
 /// `sealpass audit verify` against `server`, as carol.

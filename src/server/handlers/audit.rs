@@ -18,14 +18,14 @@ use crate::server::error::ApiError;
 /// Query of `GET /v1/audit`.
 #[derive(Deserialize)]
 pub struct AuditQuery {
-    after: Option<u64>,
+    after: Option<i64>,
     limit: Option<usize>,
 }
 
 /// `GET /v1/audit?after=N&limit=L`.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit",
     summary = "Staff: the audit log after position `after` (default 0), at most `limit` (default and most 1000) entries, and its head",
-    params(("after" = Option<u64>, Query, description = "Position to continue after", minimum = 0),
+    params(("after" = Option<i64>, Query, description = "Position to continue after", minimum = 0),
            ("limit" = Option<u32>, Query, description = "Most entries, 1–1000 (default 1000)", minimum = 1, maximum = 1000)),
     security(("bearer" = [])),
     responses(
@@ -42,7 +42,8 @@ pub async fn audit(
     if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
         return Err(ApiError::bad("bad_limit", format!("limit must be 1 to {MAX_AUDIT_PAGE}")));
     }
-    let after = query.after.unwrap_or(0);
+    let after = u64::try_from(query.after.unwrap_or(0))
+        .map_err(|_| ApiError::bad("bad_after", "after must be a position, 0 or more"))?;
     let head = state.store.audit_head().await?;
     state.metrics.audit_length(head.length);
     let room = head.length.saturating_sub(after).min(limit as u64) as usize;
