@@ -135,7 +135,6 @@ impl Deliverer {
                 from
             }
         };
-        self.metrics.audit_length(head.length);
         if head.length.saturating_sub(cursor) > self.hook.max_queue {
             let skipped = head.length - self.hook.max_queue - cursor;
             cursor += skipped;
@@ -148,6 +147,10 @@ impl Deliverer {
         if records.is_empty() {
             return Ok(false);
         }
+        // The cursor is written after each delivered event (a restart re-sends at most the one in
+        // flight) and once for whatever the page held that this webhook does not get: a store
+        // write for each skipped event would load the store's writer for nothing.
+        let (mut passed, mut written) = (cursor, cursor);
         for record in records {
             match record.entry() {
                 Ok(entry) if self.hook.events.contains(&entry.event.kind) => {
@@ -155,12 +158,17 @@ impl Deliverer {
                         // Another server holds the lease now: it goes on from the cursor.
                         return Ok(false);
                     }
+                    self.store.set_webhook_cursor(name, record.seq).await?;
+                    written = record.seq;
                 }
                 Ok(_) => {}
                 Err(broken) => tracing::error!(webhook = %name, %broken, "an audit entry is unreadable; not delivered"),
             }
-            self.store.set_webhook_cursor(name, record.seq).await?;
-            self.metrics.webhook(name, |w| w.queue = head.length.saturating_sub(record.seq));
+            passed = record.seq;
+            self.metrics.webhook(name, |w| w.queue = head.length.saturating_sub(passed));
+        }
+        if passed > written {
+            self.store.set_webhook_cursor(name, passed).await?;
         }
         Ok(true)
     }

@@ -259,7 +259,8 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Bring the audit log up to date with changes recorded but not yet chained (Redis chains
     /// outside the change's script, since Lua has no SHA-256); a no-op where appending is part
-    /// of the change. The server calls it on a timer; the audit reads call it first.
+    /// of the change. The server calls it on a timer; `audit_head` and `audit_received` call it
+    /// first.
     async fn settle(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -616,3 +616,29 @@ async fn a_change_whose_event_cannot_be_written_is_not_stored_either() {
     sealpass::audit::verify_records(&sealpass::audit::Head::empty(), &page.entries).unwrap();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_gets_only_the_events_it_asked_for_and_passes_the_rest() {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut only_received = hook(&receiver, dir.path());
+    only_received.events = vec![sealpass::events::EventKind::DropReceived];
+    let server = server(StoreUrl::Sqlite(dir.path().join("drops.db")), vec![only_received]).await;
+    let (_, id, _) = hand_over(&server).await;
+    let got = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_signed(&got);
+    assert_eq!(got[0].json()["type"], "drop.received");
+    assert_eq!(got[0].json()["event"]["drop_id"], id.as_str());
+    // Everything after it (the anonymous drop and its revocation) is passed over, and counted so.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = server.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+        if metrics.contains(r#"sealpass_webhook_queue_depth{webhook="hooks"} 0"#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(receiver.deliveries().len(), 1);
+    server.stop().await;
+}

@@ -610,8 +610,8 @@ impl Store for RedisStore {
     }
 
     async fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        // Readers take the head first (`audit_head` settles): chaining again here is work twice.
         let mut conn = self.conn().await?;
-        self.settle_on(&mut conn).await?;
         log::entries(&mut conn, after, limit).await.map_err(|e| self.lost(e))
     }
 
