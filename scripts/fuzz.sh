@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-targets=(envelope links passwordrules armored_age api_bodies keyfile)
+targets=(envelope links passwordrules armored_age api_bodies keyfile age_header)
 command -v cargo-fuzz > /dev/null 2>&1 || cargo install --locked cargo-fuzz
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

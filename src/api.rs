@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Most recipients a server publishes (a team's keys and a backup, with room to spare).
-pub const MAX_RECIPIENTS: usize = 64;
+pub const MAX_RECIPIENTS: usize = 16;
 /// Longest request label, in characters.
 pub const MAX_LABEL_CHARS: usize = 200;
 /// Most drops in one inbox page.
@@ -49,6 +49,10 @@ pub struct AuditPage {
     pub head: crate::audit::Head,
     /// Entries after the `after` asked for, in order, none past `head`.
     pub entries: Vec<crate::audit::Record>,
+    /// `head`, signed by the server's receipt key: keep it elsewhere (a witness for `audit
+    /// verify --witness`).
+    #[serde(default)]
+    pub checkpoint: Option<crate::checkpoint::Checkpoint>,
 }
 
 /// Most audit entries one page holds.

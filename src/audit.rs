@@ -128,6 +128,14 @@ pub enum Broken {
         /// The recorded head's length.
         length: u64,
     },
+    /// The entry at a position a signed witness vouches for has another hash, or is gone: the
+    /// log was rewritten at or before it (and its hashes recomputed), or truncated.
+    NotWitnessed {
+        /// The position.
+        seq: u64,
+        /// The witness.
+        by: String,
+    },
 }
 
 impl fmt::Display for Broken {
@@ -143,6 +151,9 @@ impl fmt::Display for Broken {
             }
             Broken::NotTheRecordedHead { length } => {
                 write!(f, "the log does not reach the head recorded at length {length}: it was truncated or rewritten")
+            }
+            Broken::NotWitnessed { seq, by } => {
+                write!(f, "entry {seq} is not what {by} signed: the log was rewritten at or before it, or truncated")
             }
         }
     }

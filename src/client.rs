@@ -291,23 +291,75 @@ fn short(text: &str) -> &str {
 
 /// reqwest's error text, without the URL (it can carry a request link's path).
 fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
+    explain_transport(e)
+}
+
+/// What went wrong on the way to a server, in plain words: the innermost cause (hyper and
+/// reqwest wrap it in "error sending request", "client error"), with what to do about the
+/// usual ones; never the URL (a webhook's may carry a token) nor a TLS library's enum names.
+pub fn explain_transport(e: &reqwest::Error) -> String {
+    let mut innermost = e.to_string();
     if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), "the server");
+        innermost = innermost.replace(url.as_str(), "the server");
     }
-    // The innermost cause says what happened (hyper and reqwest wrap it in "client error").
-    let mut innermost = None;
     let mut next = std::error::Error::source(e);
     while let Some(cause) = next {
-        innermost = Some(cause.to_string());
+        innermost = cause.to_string();
         next = cause.source();
     }
-    let Some(cause) = innermost else { return text };
-    if cause.contains("certificate") || cause.contains("UnknownIssuer") {
-        return format!(
-            "its TLS certificate is not trusted ({cause}). If the server uses a certificate from your own CA, \
-             point SSL_CERT_FILE at that CA's certificate (PEM); never disable the check"
-        );
+    plain_cause(&innermost, e.is_timeout(), e.is_connect())
+}
+
+/// [`explain_transport`] on the innermost cause's text.
+fn plain_cause(cause: &str, timeout: bool, connect: bool) -> String {
+    let has = |needle: &str| cause.contains(needle);
+    let untrusted = "If the server uses a certificate from your own CA, point SSL_CERT_FILE at that CA's certificate \
+                     (PEM); never disable the check";
+    if timeout || has("timed out") {
+        "no answer in time (a firewall dropping packets, or the server is stuck)".into()
+    } else if has("CaUsedAsEndEntity") {
+        "its TLS certificate is a CA certificate used as the server's own, which TLS clients refuse; the operator \
+         must serve a leaf certificate signed by that CA (docs/operations.md shows the openssl commands)"
+            .into()
+    } else if has("UnknownIssuer") || has("unknown issuer") {
+        format!("its TLS certificate is not trusted: an authority this machine does not know signed it. {untrusted}")
+    } else if has("NotValidForName") || has("not valid for name") {
+        "its TLS certificate is not issued for this host name: use the name the certificate names, or have the \
+         operator fix the certificate"
+            .into()
+    } else if has("Expired") || (has("expired") && has("certificate")) {
+        "its TLS certificate has expired (or this machine's clock is wrong)".into()
+    } else if has("certificate") {
+        format!("its TLS certificate is not trusted: this machine cannot verify it. {untrusted}")
+    } else if has("invalid HTTP version") {
+        "it does not answer plain HTTP: the server speaks HTTPS, so use an https:// URL".into()
+    } else if has("InvalidContentType") || has("corrupt message") || has("wrong version number") {
+        "it does not speak TLS: the server speaks plain HTTP, so use an http:// URL (or fix its TLS)".into()
+    } else if has("Connection refused") || has("connection refused") {
+        "connection refused: nothing listens there (is the server running, and is the port right?)".into()
+    } else if has("dns error") || has("failed to lookup") || has("Name or service not known") {
+        "the host name does not resolve (check the URL)".into()
+    } else if connect {
+        format!("could not connect ({cause})")
+    } else {
+        cause.to_owned()
     }
-    format!("{text} ({cause})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_cause;
+
+    #[test]
+    fn transport_failures_are_said_in_plain_words() {
+        let ca = plain_cause("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))", false, true);
+        assert!(ca.contains("CA certificate used as the server's own") && !ca.contains("CaUsedAsEndEntity"), "{ca}");
+        let unknown = plain_cause("invalid peer certificate: UnknownIssuer", false, true);
+        assert!(unknown.contains("does not trust") && unknown.contains("SSL_CERT_FILE"), "{unknown}");
+        assert!(plain_cause("invalid HTTP version parsed", false, false).contains("https://"));
+        assert!(plain_cause("received corrupt message of type InvalidContentType", false, true).contains("http://"));
+        assert!(plain_cause("Connection refused (os error 111)", false, true).starts_with("connection refused"));
+        assert!(plain_cause("operation timed out", true, false).starts_with("no answer in time"));
+        assert!(plain_cause("invalid peer certificate: NotValidForName", false, true).contains("host name"));
+    }
 }

@@ -299,7 +299,12 @@ pub fn open(ciphertext: &[u8], identities: &Identities) -> Result<Zeroizing<Vec<
     let trimmed = ciphertext.trim_ascii();
     let ciphertext = if trimmed.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----") { trimmed } else { ciphertext };
     let armored = ciphertext.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----");
-    let decryptor = age::Decryptor::new(ArmoredReader::new(ciphertext)).map_err(|e| match e {
+    // Bounded work on hostile ciphertext: the header is measured before anything parses it.
+    let binary = if armored { dearmor_leniently(ciphertext) } else { None };
+    header_within_bounds(binary.as_deref().unwrap_or(ciphertext)).map_err(OpenError::NotAge)?;
+    // Buffered: the age crate's unbuffered header reader re-parses the header for every byte it
+    // reads, which is quadratic in the header's size (20 hybrid stanzas took 12 s).
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(ciphertext)).map_err(|e| match e {
         age::DecryptError::UnknownFormat => OpenError::NotAge("unknown format".into()),
         age::DecryptError::InvalidHeader if !armored => OpenError::NotAge("invalid header".into()),
         age::DecryptError::Io(e) if !armored => OpenError::NotAge(e.to_string()),
@@ -359,7 +364,108 @@ pub fn check_armored(text: &str) -> Result<(), String> {
     check_binary_header(&binary)
 }
 
+/// Most recipient stanzas in a header: every recipient a server may publish, and room for grease
+/// stanzas. The age crate's header parser takes time quadratic in the
+/// header's size, so an upload must not make a receiver's CPU pay for a huge one.
+pub const MAX_STANZAS: usize = crate::api::MAX_RECIPIENTS + 4;
+
+/// Longest stanza argument line, in bytes: a hybrid post-quantum stanza's (`mlkem768x25519` and
+/// 1,120 bytes in base64, about 1.5 KB) with room to spare.
+pub const MAX_STANZA_ARGS: usize = 2048;
+
+/// Largest stanza body, decoded: X25519 and hybrid stanzas wrap a 16-byte file key into 32
+/// bytes; grease and plugin stanzas stay well under this.
+pub const MAX_STANZA_BODY: usize = 512;
+
+/// Whether an age header stays within [`MAX_STANZAS`], [`MAX_STANZA_ARGS`] and
+/// [`MAX_STANZA_BODY`]: scanned without parsing, before anything parses it. A header that is
+/// malformed in other ways passes (the parser reports it).
+pub fn header_within_bounds(bytes: &[u8]) -> Result<(), String> {
+    let Some(mut rest) = bytes.strip_prefix(b"age-encryption.org/v1\n") else { return Ok(()) };
+    let mut stanzas = 0;
+    let mut body = 0usize;
+    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        let line = &rest[..end];
+        rest = &rest[end + 1..];
+        if line.starts_with(b"--- ") {
+            break;
+        }
+        if let Some(args) = line.strip_prefix(b"-> ") {
+            stanzas += 1;
+            body = 0;
+            if stanzas > MAX_STANZAS {
+                return Err(format!("the header has more than {MAX_STANZAS} recipient stanzas"));
+            }
+            if args.len() > MAX_STANZA_ARGS {
+                return Err(format!("a stanza's arguments are longer than {MAX_STANZA_ARGS} bytes"));
+            }
+        } else {
+            body += line.len() * 3 / 4;
+            if body > MAX_STANZA_BODY {
+                return Err(format!("a stanza body is larger than {MAX_STANZA_BODY} bytes"));
+            }
+        }
+    }
+    // A header with no MAC line within the input is longer than the input: the parser says so.
+    Ok(())
+}
+
+/// The stanza type (first argument) of each recipient stanza in an age file's header, armored
+/// or not; grease stanzas (`…-grease`), which carry no key, are left out.
+pub fn stanza_types(ciphertext: &[u8]) -> Vec<String> {
+    let trimmed = ciphertext.trim_ascii();
+    let binary = if trimmed.starts_with(BEGIN.as_bytes()) { dearmor_leniently(trimmed) } else { None };
+    let bytes = binary.as_deref().unwrap_or(ciphertext);
+    let Some(header) = bytes.strip_prefix(b"age-encryption.org/v1\n") else { return Vec::new() };
+    header
+        .split(|&b| b == b'\n')
+        .take_while(|line| !line.starts_with(b"--- "))
+        .filter_map(|line| line.strip_prefix(b"-> "))
+        .filter_map(|args| args.split(|&b| b == b' ').next())
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .filter(|t| !t.ends_with("-grease"))
+        .collect()
+}
+
+/// The stanza type age writes for a recipient.
+fn stanza_type_of(recipient: &str) -> &'static str {
+    if recipient.starts_with("age1pq1") { "mlkem768x25519" } else { "X25519" }
+}
+
+/// What in `ciphertext`'s header the `vendor`'s recipients do not account for: more stanzas of a
+/// type than the vendor has recipients of it, or a type none of them makes. Someone else can
+/// then open the file. `None` when every stanza is accounted for.
+pub fn unaccounted_stanzas<S: AsRef<str>>(ciphertext: &[u8], vendor: &[S]) -> Option<String> {
+    let mut expected = std::collections::BTreeMap::<&str, usize>::new();
+    for r in vendor {
+        *expected.entry(stanza_type_of(r.as_ref())).or_default() += 1;
+    }
+    let mut found = std::collections::BTreeMap::<String, usize>::new();
+    for t in stanza_types(ciphertext) {
+        *found.entry(t).or_default() += 1;
+    }
+    let extra: Vec<String> = found
+        .iter()
+        .filter_map(|(t, &n)| {
+            let allowed = expected.get(t.as_str()).copied().unwrap_or(0);
+            (n > allowed)
+                .then(|| format!("{n} {} stanza(s) where the vendor has {allowed} such recipient(s)", short(t)))
+        })
+        .collect();
+    (!extra.is_empty()).then(|| extra.join(", "))
+}
+
+/// The binary form of an armored age file, decoded leniently (whitespace and line lengths as
+/// they come), or `None` if it does not decode: then the parser reports what is wrong.
+fn dearmor_leniently(armored: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(armored).ok()?;
+    let inner = text.trim().strip_prefix(BEGIN)?.trim_end().strip_suffix(END)?;
+    let joined: String = inner.split_ascii_whitespace().collect();
+    data_encoding::BASE64.decode(joined.as_bytes()).ok()
+}
+
 fn check_binary_header(bytes: &[u8]) -> Result<(), String> {
+    header_within_bounds(bytes)?;
     let mut rest = bytes.strip_prefix(b"age-encryption.org/v1\n").ok_or("not an age v1 file (header line missing)")?;
     let mut stanzas = 0;
     loop {
@@ -487,6 +593,64 @@ mod tests {
         let (other, _) = generate_identity("t");
         let ids = Identities::parse(other.expose_secret().as_bytes()).unwrap();
         assert!(matches!(open(armored.as_bytes(), &ids), Err(OpenError::NoMatchingKeys)));
+    }
+
+    /// An armored age file with `stanzas` X25519-shaped stanzas whose bodies are `body` bytes.
+    fn hostile(stanzas: usize, body: usize) -> String {
+        let b64 = |n: usize| data_encoding::BASE64_NOPAD.encode(&vec![7u8; n]);
+        let mut header = b"age-encryption.org/v1\n".to_vec();
+        for _ in 0..stanzas {
+            header.extend_from_slice(format!("-> X25519 {}\n", b64(32)).as_bytes());
+            let text = b64(body);
+            let mut lines: Vec<&str> = text.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+            if text.len() % 64 == 0 {
+                lines.push("");
+            }
+            header.extend_from_slice(lines.join("\n").as_bytes());
+            header.push(b'\n');
+        }
+        header.extend_from_slice(format!("--- {}\n", b64(32)).as_bytes());
+        header.extend_from_slice(&[9u8; 48]);
+        let body = data_encoding::BASE64.encode(&header);
+        let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        format!("{BEGIN}\n{}\n{END}\n", lines.join("\n"))
+    }
+
+    #[test]
+    fn headers_beyond_the_stanza_bounds_are_refused_before_parsing() {
+        // Found by a hostile sender: one ~92 KB stanza (its base64), or ~900 small ones, cost 16 s to parse.
+        for (stanzas, body, says) in [(900, 32, "stanzas"), (1, 60_000, "body"), (MAX_STANZAS + 1, 32, "stanzas")] {
+            let armored = hostile(stanzas, body);
+            assert!(check_armored(&armored).unwrap_err().contains(says), "{stanzas} × {body}");
+            let (secret, _) = generate_identity("t");
+            let ids = Identities::parse(secret.expose_secret().as_bytes()).unwrap();
+            let opened = open(armored.as_bytes(), &ids);
+            assert!(
+                matches!(&opened, Err(OpenError::NotAge(why)) if why.contains(says)),
+                "{stanzas} × {body}: {:?}",
+                opened.err()
+            );
+        }
+        // Within the bounds: what a vendor with the most recipients produces is accepted.
+        let most: Vec<Recipient> = (0..crate::api::MAX_RECIPIENTS).map(|_| generate_identity("t").1).collect();
+        let sealed = seal(&[b' '; 1024], &most).unwrap();
+        assert_eq!(check_armored(&sealed), Ok(()));
+        assert_eq!(stanza_types(sealed.as_bytes()).len(), crate::api::MAX_RECIPIENTS);
+        assert_eq!(check_armored(&hostile(MAX_STANZAS, 32)), Ok(()));
+    }
+
+    #[test]
+    fn stanzas_the_vendors_recipients_do_not_account_for_are_named() {
+        let (_, vendor) = generate_identity("t");
+        let (_, attacker) = generate_identity("t");
+        let vendor_text = vec![vendor.to_string()];
+        let to_vendor = seal(&[b' '; 1024], std::slice::from_ref(&vendor)).unwrap();
+        assert_eq!(unaccounted_stanzas(to_vendor.as_bytes(), &vendor_text), None);
+        let to_both = seal(&[b' '; 1024], &[vendor.clone(), attacker]).unwrap();
+        let extra = unaccounted_stanzas(to_both.as_bytes(), &vendor_text).unwrap();
+        assert!(extra.contains("2 X25519 stanza(s) where the vendor has 1"), "{extra}");
+        // A type no vendor recipient makes is extra too; grease is not.
+        assert!(unaccounted_stanzas(hostile(1, 32).as_bytes(), &[] as &[String]).is_some());
     }
 
     #[test]

@@ -58,7 +58,44 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 }
 
 impl fmt::Display for Failure {
+    /// The error and its causes, `: `-separated, each said once: a message that already quotes
+    /// its cause (`no such request: …` over the client error saying the same) is not followed
+    /// by it again.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
+        let mut text = String::new();
+        for cause in self.error.chain() {
+            let said = cause.to_string();
+            if said.is_empty() || text.contains(&said) {
+                continue;
+            }
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&said);
+        }
+        f.write_str(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Outer(#[source] Inner);
+    #[derive(Debug, thiserror::Error)]
+    #[error("no such request")]
+    struct Inner;
+
+    #[test]
+    fn a_cause_already_quoted_is_not_printed_twice() {
+        let failure = Failure::new(Exit::Unavailable, Outer(Inner));
+        assert_eq!(failure.to_string(), "no such request");
+        let plain = Failure::new(Exit::Error, anyhow::anyhow!("disk full").context("could not save"));
+        assert_eq!(plain.to_string(), "could not save: disk full");
+        let repeated =
+            Failure::new(Exit::Error, anyhow::anyhow!("the sender revoked it").context("the sender revoked it"));
+        assert_eq!(repeated.to_string(), "the sender revoked it");
     }
 }

@@ -136,6 +136,14 @@ pub enum HandoverError {
         /// What the server says.
         claimed: Option<String>,
     },
+    /// The drop is sealed to keys the vendor's recipients do not account for: someone else can
+    /// open it. Not opened, not handed on, not acknowledged.
+    #[error(
+        "this drop is sealed to more keys than the vendor's ({0}): someone else can open it. It was not opened or \
+         handed on, and stays claimed by you. Tell the customer to change the credential, and have the operator \
+         check the server's recipients (docs/security.md)"
+    )]
+    ExtraRecipients(String),
     /// Handing the secret on failed; the drop stays claimed, not acknowledged.
     #[error("{0}. The drop stays claimed by you and was not acknowledged: run receive again")]
     HandOn(String),
@@ -553,16 +561,31 @@ pub struct Received<T> {
 /// server delivered it for, give it to `hand_on` (validate, write, run a command…), and only
 /// when that worked acknowledge it, so the server wipes its copy. Whatever fails before the
 /// acknowledgement leaves the drop claimed by this staff member, to receive again.
+///
+/// `vendor`: the vendor's recipients as the receiver knows them (its pin); `None` takes the
+/// server's word. A drop sealed to more keys than those is refused before it is opened.
 pub async fn receive<T>(
     client: &Client,
     staff_token: &str,
     id: &str,
     identities: &Identities,
+    vendor: Option<&[String]>,
     hand_on: impl FnOnce(&Envelope, &Claim) -> Result<T, String>,
 ) -> Result<Received<T>, HandoverError> {
     let claimed = client.claim(id, staff_token).await?;
     if claimed.id != id {
         return Err(HandoverError::WrongDrop);
+    }
+    let served;
+    let vendor = match vendor {
+        Some(known) => known,
+        None => {
+            served = client.info().await?.recipients;
+            &served[..]
+        }
+    };
+    if let Some(extra) = crypto::unaccounted_stanzas(claimed.ciphertext.as_bytes(), vendor) {
+        return Err(HandoverError::ExtraRecipients(extra));
     }
     let plaintext =
         crypto::open(claimed.ciphertext.as_bytes(), identities).map_err(|e| HandoverError::Decrypt(e.to_string()))?;

@@ -27,6 +27,7 @@ pub mod api;
 pub mod audit;
 pub mod catalog;
 pub mod cert;
+pub mod checkpoint;
 pub mod cli;
 pub mod client;
 #[cfg(feature = "server")]

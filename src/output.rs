@@ -130,10 +130,17 @@ impl Printer {
         let _ = err.flush();
     }
 
-    /// A warning on stderr.
+    /// A warning on stderr: something to know that does not fail the command.
     pub fn warn(&self, text: &str) {
         let color = io::stderr().is_terminal() && !no_color_requested();
         let label = if color { "\x1b[33mwarning:\x1b[0m" } else { "warning:" };
+        let _ = writeln!(io::stderr().lock(), "{label} {}", scrub(text));
+    }
+
+    /// A failure on stderr, for commands that report it and go on to exit non-zero.
+    pub fn error(&self, text: &str) {
+        let color = io::stderr().is_terminal() && !no_color_requested();
+        let label = if color { "\x1b[31merror:\x1b[0m" } else { "error:" };
         let _ = writeln!(io::stderr().lock(), "{label} {}", scrub(text));
     }
 

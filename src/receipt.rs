@@ -93,8 +93,14 @@ impl Signer {
 
     /// Sign `claims`.
     pub fn sign(&self, claims: Claims) -> Receipt {
-        let signature = data_encoding::HEXLOWER.encode(self.pair.sign(&message(&claims)).as_ref());
+        let signature = self.sign_bytes(&message(&claims));
         Receipt { claims, public_key: self.public_key(), signature }
+    }
+
+    /// Ed25519 over `message`, lowercase hex: for the other statements the server signs with
+    /// this key (checkpoints), each under a context string of its own.
+    pub fn sign_bytes(&self, message: &[u8]) -> String {
+        data_encoding::HEXLOWER.encode(self.pair.sign(message).as_ref())
     }
 }
 
@@ -102,7 +108,7 @@ impl Signer {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptError {
     /// Signed by another key than the one expected.
-    #[error("the receipt is signed by key {found}, not by the server's {expected}")]
+    #[error("it is signed by key {found}, not by the server's {expected}")]
     OtherKey {
         /// The receipt's key.
         found: String,
@@ -122,16 +128,25 @@ pub fn verify(receipt: &Receipt, expected_key: Option<&str>) -> Result<(), Recei
     if receipt.claims.v != VERSION {
         return Err(ReceiptError::Version(receipt.claims.v));
     }
-    if let Some(expected) = expected_key.filter(|k| !k.eq_ignore_ascii_case(&receipt.public_key)) {
-        return Err(ReceiptError::OtherKey { found: receipt.public_key.clone(), expected: expected.to_owned() });
+    verify_bytes(&message(&receipt.claims), &receipt.public_key, &receipt.signature, expected_key)
+}
+
+/// Check a signature `sig` (hex) by `public_key` (hex) over `message`, and that `public_key` is
+/// `expected_key` when the caller knows the server's key.
+pub fn verify_bytes(
+    message: &[u8],
+    public_key: &str,
+    sig: &str,
+    expected_key: Option<&str>,
+) -> Result<(), ReceiptError> {
+    if let Some(expected) = expected_key.filter(|k| !k.eq_ignore_ascii_case(public_key)) {
+        return Err(ReceiptError::OtherKey { found: public_key.to_owned(), expected: expected.to_owned() });
     }
     let decode =
         |hex: &str| data_encoding::HEXLOWER_PERMISSIVE.decode(hex.as_bytes()).map_err(|_| ReceiptError::Altered);
-    let key = decode(&receipt.public_key)?;
-    let sig = decode(&receipt.signature)?;
-    signature::UnparsedPublicKey::new(&signature::ED25519, key)
-        .verify(&message(&receipt.claims), &sig)
-        .map_err(|_| ReceiptError::Altered)
+    let key = decode(public_key)?;
+    let sig = decode(sig)?;
+    signature::UnparsedPublicKey::new(&signature::ED25519, key).verify(message, &sig).map_err(|_| ReceiptError::Altered)
 }
 
 #[cfg(test)]

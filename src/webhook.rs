@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::audit::Entry;
+use crate::checkpoint::Checkpoint;
 use crate::events::{Actor, Event, EventKind};
 
 /// The header's name.
@@ -105,10 +106,20 @@ struct Body<'a> {
     server: &'a str,
     audit: Position<'a>,
     event: &'a Event,
+    checkpoint: Option<&'a Checkpoint>,
 }
 
-/// The body delivering `entry` from `server` to a webhook of `format`.
-pub fn body(format: Format, id: &str, server: &str, entry: &Entry, test: bool) -> Vec<u8> {
+/// The body delivering `entry` from `server` to a webhook of `format`. The sealpass format also
+/// carries `checkpoint`, the server's signature over the chain up to this entry: kept by the
+/// receiver, it is a copy of the log's state outside the server (`audit verify --witness`).
+pub fn body(
+    format: Format,
+    id: &str,
+    server: &str,
+    entry: &Entry,
+    test: bool,
+    checkpoint: Option<&Checkpoint>,
+) -> Vec<u8> {
     let value = match format {
         Format::Sealpass => serde_json::to_value(Body {
             id,
@@ -117,6 +128,7 @@ pub fn body(format: Format, id: &str, server: &str, entry: &Entry, test: bool) -
             server,
             audit: Position { seq: entry.seq, hash: &entry.hash },
             event: &entry.event,
+            checkpoint,
         })
         .unwrap_or_default(),
         Format::Slack => serde_json::json!({ "text": slack_escape(&summary(&entry.event, test)) }),
@@ -204,13 +216,13 @@ mod tests {
         assert_eq!(id, delivery_id("ops", &e.hash), "the same on every retry");
         assert_ne!(id, delivery_id("other", &e.hash));
         let ours: serde_json::Value =
-            serde_json::from_slice(&body(Format::Sealpass, &id, "https://s", &e, false)).unwrap();
+            serde_json::from_slice(&body(Format::Sealpass, &id, "https://s", &e, false, None)).unwrap();
         assert_eq!(ours["type"], "drop.received");
         assert_eq!(ours["audit"]["seq"], 1);
         assert_eq!(ours["event"]["actor"]["name"], "alice");
         assert_eq!(ours["id"], id.as_str());
         for format in [Format::Slack, Format::Teams] {
-            let text = String::from_utf8(body(format, &id, "https://s", &e, false)).unwrap();
+            let text = String::from_utf8(body(format, &id, "https://s", &e, false, None)).unwrap();
             // Slack links are <url|text>, Markdown's [text](url): neither survives.
             let markup = if format == Format::Slack { "<b>" } else { "](http" };
             for leak in ["192.0.2.7", "dddd", "https://s", "dlv_", markup] {
@@ -218,7 +230,7 @@ mod tests {
             }
             assert!(text.contains("received by alice at 2026-12-01T12:00:00Z"), "{text}");
         }
-        let slack: serde_json::Value = serde_json::from_slice(&body(Format::Slack, &id, "s", &e, true)).unwrap();
+        let slack: serde_json::Value = serde_json::from_slice(&body(Format::Slack, &id, "s", &e, true, None)).unwrap();
         assert!(slack["text"].as_str().unwrap().starts_with("sealpass [test]: "));
     }
 

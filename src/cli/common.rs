@@ -137,7 +137,9 @@ pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
         H::RequestAnswered | H::RequestExpired => Exit::Unavailable,
         H::UnknownKind(_) | H::WrongKind { .. } | H::Envelope(_) => Exit::Usage,
         H::Weak { .. } | H::Invalid { .. } | H::Refused { .. } => Exit::Policy,
-        H::WrongDrop | H::Decrypt(_) | H::RequestMismatch { .. } | H::KindMismatch { .. } => Exit::Decrypt,
+        H::WrongDrop | H::Decrypt(_) | H::ExtraRecipients(_) | H::RequestMismatch { .. } | H::KindMismatch { .. } => {
+            Exit::Decrypt
+        }
         H::KeysChanged { .. }
         | H::Recipients(_)
         | H::Certificates(_)

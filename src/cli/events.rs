@@ -2,6 +2,7 @@
 //! recomputes its chain; `receipt verify` checks a receipt offline; `webhook test` sends each
 //! configured webhook a signed test delivery.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use secrecy::ExposeSecret;
@@ -11,6 +12,7 @@ use super::staff::StaffArgs;
 use super::{block_on, client_failure};
 use crate::api::AuditPage;
 use crate::audit::{self, Broken, Head, Record};
+use crate::checkpoint::{self, Checkpoint, Witnessed};
 use crate::exit::{Exit, Failure};
 use crate::output::shown;
 use crate::receipt::{self, Receipt};
@@ -46,6 +48,19 @@ struct VerifyArgs {
     /// hold it, so truncation and rewrites since are caught too
     #[arg(long, value_name = "LENGTH:HASH")]
     head: Option<String>,
+    /// Signed witnesses kept outside the server: checkpoints (`--save-checkpoint`, the server's
+    /// log), webhook deliveries (their `checkpoint`) or receipts. The log must have each one's
+    /// hash at its position, so entries deleted and the chain recomputed are caught
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    witness: Vec<PathBuf>,
+    /// The server's receipt key the witnesses must be signed with (64 hex digits; default: the
+    /// one the server publishes now)
+    #[arg(long, value_name = "HEX")]
+    key: Option<String>,
+    /// After a successful check, save the server's signed checkpoint of the head to FILE (a
+    /// witness for later)
+    #[arg(long, value_name = "FILE")]
+    save_checkpoint: Option<PathBuf>,
     /// {"ok","head":{"length","hash"},"broken"}
     #[arg(long)]
     json: bool,
@@ -53,24 +68,34 @@ struct VerifyArgs {
     staff: StaffArgs,
 }
 
+/// What a walk checks the log against besides its own chain: a head recorded earlier, and
+/// positions vouched for by signed witnesses, by position.
+#[derive(Default)]
+struct Expected {
+    recorded: Option<Head>,
+    witnesses: BTreeMap<u64, Vec<Witnessed>>,
+}
+
 /// Read the whole log from the server page by page, handing each entry to `each` and checking
 /// the chain as it goes, keeping only where it got (memory stays flat however long the log,
-/// and a server that serves no new position ends the walk). Returns the head the server served last and
-/// what the check found: the head reached, or the first break. `recorded`: a head recorded
-/// earlier that the log must still hold.
+/// and a server that serves no new position ends the walk). Returns the head the server served
+/// last, its signed checkpoint, and what the check found: the head reached, or the first break.
 fn walk(
     staff: &StaffArgs,
     ctx: &super::Context,
-    recorded: Option<&Head>,
+    expected: &Expected,
     mut each: impl FnMut(&Record) -> Result<(), Failure>,
-) -> Result<(Head, Result<Head, Broken>), Failure> {
+) -> Result<(Head, Option<Checkpoint>, Result<Head, Broken>), Failure> {
     let (client, token) = staff.resolve(None, ctx.settings()?)?;
+    let recorded = expected.recorded.as_ref();
     block_on(async {
         let (mut after, mut reached, mut broken) = (0u64, Head::empty(), None);
         let mut holds = recorded.is_none_or(|r| r.length == 0);
+        let mut last_checkpoint = None;
         let served = loop {
-            let AuditPage { head, entries } =
+            let AuditPage { head, entries, checkpoint } =
                 client.audit(token.expose_secret(), after).await.map_err(client_failure)?;
+            last_checkpoint = checkpoint.or(last_checkpoint);
             if entries.is_empty() {
                 break head;
             }
@@ -92,19 +117,71 @@ fn walk(
                 if let Some(r) = recorded.filter(|r| r.length == record.seq) {
                     holds = record.hash == r.hash;
                 }
+                let witnessed = expected.witnesses.get(&record.seq).into_iter().flatten();
+                if let Some(w) = witnessed.into_iter().find(|w| !w.hash.eq_ignore_ascii_case(&record.hash)) {
+                    broken = Some(Broken::NotWitnessed { seq: record.seq, by: w.from.clone() });
+                }
             }
             if !further || after >= head.length {
                 break head;
             }
         };
-        let outcome = match broken {
-            Some(b) => Err(b),
-            None if reached != served => Err(Broken::NotTheRecordedHead { length: served.length }),
-            None if !holds => Err(Broken::NotTheRecordedHead { length: recorded.map_or(0, |r| r.length) }),
-            None => Ok(reached),
+        // A witness past the end: the log lost entries it once had.
+        let beyond = expected.witnesses.range(reached.length + 1..).next().and_then(|(_, w)| w.first());
+        let outcome = match (broken, beyond) {
+            (Some(b), _) => Err(b),
+            (None, Some(w)) => Err(Broken::NotWitnessed { seq: w.seq, by: w.from.clone() }),
+            (None, None) if reached != served => Err(Broken::NotTheRecordedHead { length: served.length }),
+            (None, None) if !holds => Err(Broken::NotTheRecordedHead { length: recorded.map_or(0, |r| r.length) }),
+            (None, None) => Ok(reached),
         };
-        Ok((served, outcome))
+        Ok((served, last_checkpoint, outcome))
     })
+}
+
+/// The witnesses in `files`, each checked against the server's receipt key: `key` when given,
+/// else the one the server publishes now (a witness signed by another key is a failure: the
+/// key changed, or the witness is forged).
+fn witnesses(
+    files: &[PathBuf],
+    key: Option<&str>,
+    staff: &StaffArgs,
+    ctx: &super::Context,
+) -> Result<Expected, Failure> {
+    let mut expected = Expected::default();
+    if files.is_empty() {
+        return Ok(expected);
+    }
+    let key = match key {
+        Some(key) => key.to_ascii_lowercase(),
+        None => {
+            let (client, _) = staff.resolve(None, ctx.settings()?)?;
+            let info = block_on(async { client.info().await.map_err(client_failure) })?;
+            info.receipt_key.filter(|k| receipt::valid_key(k)).ok_or_else(|| {
+                Failure::new(
+                    Exit::Error,
+                    anyhow::anyhow!("the server publishes no receipt key to check witnesses against; pass --key"),
+                )
+            })?
+        }
+    };
+    for file in files {
+        let bytes = crate::files::read_public(file, MAX_RECEIPT)?;
+        let json: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Failure::usage(format!("{}: not JSON ({e})", file.display())))?;
+        let w = checkpoint::witness(&json, &key).map_err(|e| match e {
+            checkpoint::WitnessError::Unknown => Failure::usage(format!("{}: {e}", file.display())),
+            checkpoint::WitnessError::Signature(_) => {
+                Failure::new(Exit::Error, anyhow::anyhow!("witness {}: {e}", file.display()))
+            }
+        })?;
+        expected
+            .witnesses
+            .entry(w.seq)
+            .or_default()
+            .push(Witnessed { from: format!("{} ({})", w.from, file.display()), ..w });
+    }
+    Ok(expected)
 }
 
 fn parse_head(text: &str) -> Result<Head, Failure> {
@@ -157,7 +234,7 @@ pub(crate) fn audit(args: AuditArgs, ctx: &super::Context) -> Result<Exit, Failu
     }
     let printer = &ctx.printer;
     let since = args.since.as_deref().map(since).transpose()?;
-    let (head, outcome) = walk(&args.staff, ctx, None, |record| {
+    let (head, checkpoint, outcome) = walk(&args.staff, ctx, &Expected::default(), |record| {
         if since.is_some_and(|s| at(record).is_some_and(|t| t < s)) {
             return Ok(());
         }
@@ -171,14 +248,15 @@ pub(crate) fn audit(args: AuditArgs, ctx: &super::Context) -> Result<Exit, Failu
     #[derive(Serialize)]
     struct HeadLine<'a> {
         head: &'a Head,
+        checkpoint: Option<&'a Checkpoint>,
     }
     if printer.json() {
-        printer.json_line(&HeadLine { head: &head })?;
+        printer.json_line(&HeadLine { head: &head, checkpoint: checkpoint.as_ref() })?;
     } else {
         printer.lines(&format!("head {}:{}", head.length, head.hash))?;
     }
     if let Err(broken) = outcome {
-        printer.warn(&format!("the audit log does not verify: {broken}; run `sealpass audit verify`"));
+        printer.error(&format!("the audit log does not verify: {broken}; run `sealpass audit verify`"));
         return Ok(Exit::Error);
     }
     Ok(Exit::Ok)
@@ -186,8 +264,13 @@ pub(crate) fn audit(args: AuditArgs, ctx: &super::Context) -> Result<Exit, Failu
 
 fn audit_verify(args: VerifyArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
-    let recorded = args.head.as_deref().map(parse_head).transpose()?;
-    let (head, outcome) = walk(&args.staff, ctx, recorded.as_ref(), |_| Ok(()))?;
+    if let Some(key) = args.key.as_deref().filter(|k| !receipt::valid_key(k)) {
+        return Err(Failure::usage(format!("--key {}: not a receipt key (64 hex digits)", shown(key))));
+    }
+    let mut expected = witnesses(&args.witness, args.key.as_deref(), &args.staff, ctx)?;
+    expected.recorded = args.head.as_deref().map(parse_head).transpose()?;
+    let (head, checkpoint, outcome) = walk(&args.staff, ctx, &expected, |_| Ok(()))?;
+    let witnessed: usize = expected.witnesses.values().map(Vec::len).sum();
     #[derive(Serialize)]
     struct Verdict<'a> {
         ok: bool,
@@ -200,39 +283,73 @@ fn audit_verify(args: VerifyArgs, ctx: &super::Context) -> Result<Exit, Failure>
     } else {
         match &outcome {
             Ok(head) => printer.lines(&format!(
-                "the audit log verifies: {} entries, head {}:{}{}",
+                "the audit log verifies: {} entries, head {}:{}{}{}",
                 head.length,
                 head.length,
                 head.hash,
-                if recorded.is_some() { ", and it holds the head you recorded" } else { "" }
+                if expected.recorded.is_some() { ", and it holds the head you recorded" } else { "" },
+                if witnessed > 0 { format!(", and agrees with {witnessed} signed witness(es)") } else { String::new() }
             ))?,
-            Err(broken) => printer.warn(&format!("the audit log does not verify: {broken}")),
+            Err(broken) => printer.error(&format!("the audit log does not verify: {broken}")),
         }
+    }
+    if let (Ok(_), Some(path), Some(checkpoint)) = (&outcome, &args.save_checkpoint, &checkpoint) {
+        let text = serde_json::to_string_pretty(checkpoint)?;
+        crate::files::write_new_private(path, format!("{text}\n").as_bytes())?;
+        printer.note(&format!(
+            "saved the server's signed checkpoint of this head to {}: keep it elsewhere and pass it to --witness later",
+            path.display()
+        ));
     }
     Ok(if outcome.is_ok() { Exit::Ok } else { Exit::Error })
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum ReceiptCommand {
-    /// Check a receipt offline: its signature, and (with --key) that the server's key made it
+    /// Check a receipt offline: its signature, and that the server's receipt key made it (the
+    /// key your link or pin vouched for, or --key); exit 1 unless both hold
     Verify(ReceiptVerifyArgs),
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 when the signature holds and a key you trust made it; 1 when the receipt \
+    was altered, another key signed it, or nothing vouches for its key (then the output says what was and was \
+    not checked).")]
 pub(crate) struct ReceiptVerifyArgs {
     /// The receipt (JSON, as `sealpass status --save-receipt` writes it)
     file: PathBuf,
-    /// The server's receipt key (64 hex digits, `receipt_key` in its /v1/info, covered by an sp3-
-    /// fingerprint); without it only the signature is checked, not who made it
+    /// The server's receipt key (64 hex digits, as `sealpass init` and `sealpass status` show it).
+    /// Default: the key the link you sent with, or your pin for the receipt's server, vouched for
     #[arg(long, value_name = "HEX")]
     key: Option<String>,
-    /// {"ok","claims","public_key","error"}
+    /// {"ok","signature","key","key_from","claims","public_key","error"}
     #[arg(long)]
     json: bool,
 }
 
 /// Largest receipt read.
 const MAX_RECEIPT: usize = 16 * 1024;
+
+/// The receipt key a customer trusts for `claims`, and why: `--key`, else the key the link of
+/// the drop it covers vouched for (the sender's record), else the pin for its server.
+fn trusted_receipt_key(
+    flag: Option<&str>,
+    claims: &receipt::Claims,
+    ctx: &super::Context,
+) -> Result<Option<(String, String)>, Failure> {
+    if let Some(key) = flag {
+        return Ok(Some((key.to_ascii_lowercase(), "--key".into())));
+    }
+    let sent = super::ledger::sent().unwrap_or_default();
+    let server = claims.server.trim_end_matches('/');
+    if let Some(key) =
+        sent.iter().find(|d| d.id == claims.drop_id && d.server == server).and_then(|d| d.receipt_key.clone())
+    {
+        return Ok(Some((key, "the link you sent this drop with".into())));
+    }
+    let pinned = ctx.settings()?.pin(server).and_then(|p| p.receipt_key.clone());
+    Ok(pinned.map(|key| (key, format!("your pin for {server}"))))
+}
 
 pub(crate) fn receipt(command: ReceiptCommand, ctx: &super::Context) -> Result<Exit, Failure> {
     let ReceiptCommand::Verify(args) = command;
@@ -243,45 +360,67 @@ pub(crate) fn receipt(command: ReceiptCommand, ctx: &super::Context) -> Result<E
     let bytes = crate::files::read_public(&args.file, MAX_RECEIPT)?;
     let parsed: Receipt = serde_json::from_slice(&bytes)
         .map_err(|e| Failure::usage(format!("{}: not a sealpass receipt ({e})", args.file.display())))?;
-    let outcome = receipt::verify(&parsed, args.key.as_deref());
+    let trusted = trusted_receipt_key(args.key.as_deref(), &parsed.claims, ctx)?;
+    // The signature on its own first: it says whether the content was altered.
+    let signature = receipt::verify(&parsed, None);
+    let outcome = match (&signature, &trusted) {
+        (Err(e), _) => Err(e.to_string()),
+        (Ok(()), Some((key, _))) => receipt::verify(&parsed, Some(key)).map_err(|e| e.to_string()),
+        (Ok(()), None) => Err(format!(
+            "the signature holds, but nothing vouches for the key that made it ({}): anyone can sign a receipt \
+             with a key of their own. Pass --key with the server's receipt key (as `sealpass init` or `sealpass \
+             status` showed it), or verify on the machine that sent the drop",
+            shown(&parsed.public_key)
+        )),
+    };
     #[derive(Serialize)]
     struct Verdict<'a> {
         ok: bool,
+        /// "valid" or "altered": the signature against the key inside the receipt.
+        signature: &'static str,
+        /// "trusted", "other" (another key than the trusted one), or "unknown" (none to compare).
+        key: &'static str,
+        key_from: Option<&'a str>,
         claims: &'a receipt::Claims,
         public_key: &'a str,
         error: Option<String>,
     }
+    let key_state = match (&signature, &trusted, &outcome) {
+        (Ok(()), Some(_), Ok(())) => "trusted",
+        (_, Some((key, _)), _) if !key.eq_ignore_ascii_case(&parsed.public_key) => "other",
+        (_, Some(_), _) => "trusted",
+        (_, None, _) => "unknown",
+    };
     if printer.json() {
-        let error = outcome.as_ref().err().map(ToString::to_string);
         printer.json_line(&Verdict {
             ok: outcome.is_ok(),
+            signature: if signature.is_ok() { "valid" } else { "altered" },
+            key: key_state,
+            key_from: trusted.as_ref().map(|(_, from)| from.as_str()),
             claims: &parsed.claims,
             public_key: &parsed.public_key,
-            error,
+            error: outcome.as_ref().err().cloned(),
         })?;
-    } else if let Err(e) = &outcome {
-        printer.warn(&format!("{}: {e}", args.file.display()));
     } else {
         let c = &parsed.claims;
         let label = c.label.as_deref().map(|l| format!(" \u{201c}{}\u{201d}", shown(l))).unwrap_or_default();
-        printer.lines(&format!(
-            "valid: drop {}{label} on {} was received by {} at {} (audit entry #{} {})",
+        let says = format!(
+            "drop {}{label} on {} was received by {} at {} (audit entry #{} {})",
             shown(&c.drop_id),
             shown(&c.server),
             shown(&c.received_by),
             shown(&c.received_at),
             c.audit_seq,
             shown(&c.audit_hash)
-        ))?;
-        if args.key.is_none() {
-            printer.warn(&format!(
-                "signed by key {}; pass --key with the server's receipt key to check that the server made it",
-                shown(&parsed.public_key)
-            ));
+        );
+        match &outcome {
+            Ok(()) => {
+                printer.lines(&format!("valid: {says}"))?;
+                let from = trusted.as_ref().map_or("", |(_, from)| from.as_str());
+                printer.note(&format!("signed by the server's receipt key, as {from} vouched for it"));
+            }
+            Err(e) => printer.error(&format!("{}: {e}; it claims: {says}", args.file.display())),
         }
     }
-    Ok(match outcome {
-        Ok(()) => Exit::Ok,
-        Err(_) => Exit::Error,
-    })
+    Ok(if outcome.is_ok() { Exit::Ok } else { Exit::Error })
 }

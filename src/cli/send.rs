@@ -459,13 +459,25 @@ pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure
         return Err(Failure::new(Exit::Error, anyhow::anyhow!("not confirmed: nothing was pinned")));
     }
     config.pins.retain(|p| p.server != server);
-    config.pins.push(Pin { server: server.clone(), fingerprint: served.clone(), recipients: info.recipients });
+    let receipt_key = reading.receipt_key.clone();
+    config.pins.push(Pin {
+        server: server.clone(),
+        fingerprint: served.clone(),
+        recipients: info.recipients,
+        receipt_key,
+    });
     let other_default = config.server.clone().filter(|d| *d != server);
     if args.default || config.server.is_none() {
         config.server = Some(server.clone());
     }
     let path = config.save()?;
     printer.note(&format!("pinned {served} for {server} in {}", path.display()));
+    if let Some(key) = &reading.receipt_key {
+        printer.note(&format!(
+            "the server signs receipts with key {key}: keep it (the pin holds it too); `sealpass receipt verify` \
+             accepts only receipts it signed"
+        ));
+    }
     match other_default {
         Some(other) if !args.default => printer.note(&format!(
             "the default server stays {other}; use --server {server}, or run init again with --default"
@@ -518,6 +530,9 @@ struct StatusLine<'a> {
     receipt_check: Option<String>,
 }
 
+/// What `status` says of a drop received before its server kept receipts.
+const NO_RECEIPT: &str = "none";
+
 /// Fetch and check the receipt of a received drop: signed, by the key the sender's link
 /// vouched for (when there is one), about this drop and the staff member the server names.
 async fn fetched_receipt(
@@ -528,7 +543,7 @@ async fn fetched_receipt(
     let receipt = match client.receipt(&drop.id, &drop.manage_token).await {
         Ok(r) => r,
         Err(e) if e.code() == Some("no_receipt") => {
-            return (None, "none (received before the server kept receipts)".into());
+            return (None, format!("{NO_RECEIPT} (received before the server kept receipts)"));
         }
         Err(e) => return (None, format!("could not be fetched: {e}")),
     };
@@ -654,17 +669,21 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
             let label = drop.label.as_deref().map(|l| format!(" [{}]", shown(l))).unwrap_or_default();
             printer.lines(&format!("{}{label} {}: {what}", shown(&drop.pickup()), shown(&drop.kind)))?;
             match (line.receipt.as_ref(), line.receipt_check.as_deref()) {
-                (Some(r), Some("verified")) => {
-                    printer.note(&format!("  receipt: signed by the server's key, audit entry #{}", r.claims.audit_seq))
-                }
+                (Some(r), Some("verified")) => printer.note(&format!(
+                    "  receipt: signed by the server's key {} (your link vouched for it), audit entry #{}",
+                    shown(&r.public_key),
+                    r.claims.audit_seq
+                )),
                 (Some(r), Some("signature-only")) => printer.note(&format!(
                     "  receipt: signed (audit entry #{}) by key {}, which your link did not vouch for (an older \
                      link, or sent from the web page)",
                     r.claims.audit_seq,
                     shown(&r.public_key)
                 )),
+                // A drop received before the server kept receipts has none: a state, not a failure.
+                (None, Some(none)) if none.starts_with(NO_RECEIPT) => printer.note(&format!("  receipt: {none}")),
                 (_, Some(problem)) => {
-                    printer.warn(&format!("  receipt: {}", shown(problem)));
+                    printer.error(&format!("  receipt: {}", shown(problem)));
                     exit = worse(exit, Exit::Error);
                 }
                 _ => {}

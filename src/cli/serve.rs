@@ -73,7 +73,10 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         trusted_proxies: args.trusted_proxies,
     };
     let mut settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
-    if let Some((_, key)) = &settings.tls {
+    // TLS files are checked before anything is created or said to listen.
+    let mut tls_warnings = Vec::new();
+    if let Some((cert, key)) = &settings.tls {
+        tls_warnings = crate::server::check_tls(cert, key).map_err(Failure::usage)?;
         warn_if_readable(key);
     }
     // Files the store creates (the WAL holds ciphertext) are for this user only.
@@ -83,6 +86,9 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        for warning in tls_warnings {
+            tracing::warn!("{warning}");
+        }
         let store = crate::server::open_store(&settings).map_err(|e| Failure::new(Exit::Error, e))?;
         // A store that cannot answer now is a start-up error, not a warning after "listening".
         store.ping().await.map_err(|e| {
@@ -123,8 +129,14 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         let digests: Vec<String> =
             crate::server::web::bundle_digests().into_iter().map(|(name, hash)| format!("{name} {hash}")).collect();
         tracing::info!("web sender page (SHA-256): {}", digests.join(", "));
-        if settings.staff.is_empty() {
-            tracing::warn!("no [[staff]] configured: anyone who can reach {local} may claim drops");
+        match (settings.staff.is_empty(), settings.insecure_open_claims) {
+            (true, true) => tracing::warn!(
+                "no [[staff]] configured and --insecure-open-claims: anyone who can reach {local} may claim drops"
+            ),
+            (true, false) => tracing::warn!(
+                "no [[staff]] configured: staff calls (claim, inbox, audit, requests) are refused until you add them"
+            ),
+            _ => {}
         }
         crate::server::serve(listener, settings, store, crate::server::shutdown_signal()).await?;
         tracing::info!("stopped");
@@ -222,11 +234,11 @@ pub(crate) fn webhook(command: WebhookCommand, ctx: &super::Context) -> Result<E
     super::block_on(async {
         for hook in hooks {
             let id = crate::webhook::delivery_id(&hook.name, &format!("test-{}", now.unix_timestamp_nanos()));
-            let body = crate::webhook::body(hook.format, &id, &settings.public_url, &entry, true);
+            let body = crate::webhook::body(hook.format, &id, &settings.public_url, &entry, true, None);
             match deliver::attempt(&http, hook, &id, entry.event.kind.name(), &body).await {
                 Outcome::Delivered => printer.lines(&format!("{}: delivered ({id})", hook.name))?,
                 Outcome::Retry(why) | Outcome::Refused(why) => {
-                    printer.warn(&format!("{}: not delivered: {why}", hook.name));
+                    printer.error(&format!("{}: not delivered: {why}", hook.name));
                     exit = Exit::Unreachable;
                 }
             }

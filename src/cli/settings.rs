@@ -18,6 +18,10 @@ pub struct Pin {
     pub fingerprint: String,
     /// The recipients it covers.
     pub recipients: Vec<String>,
+    /// The server's receipt key, when the fingerprint covers one (`sp3-`): what receipts from
+    /// this server must be signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_key: Option<String>,
 }
 
 /// `config.toml` in the XDG config dir.

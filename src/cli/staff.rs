@@ -273,49 +273,58 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         output_free(path)?;
     }
     let (client, token) = args.staff.resolve(Some(&own), config)?;
+    // The vendor's keys as this machine confirmed them (`sealpass init` on your server): a drop
+    // sealed to more than those is refused. Without a pin, the server's word is all there is.
+    let vendor = config.pin(&own).map(|p| &p.recipients[..]);
+    if vendor.is_none() && !printer.json() {
+        printer.note(&format!(
+            "tip: run `sealpass init --server {own}` once, so receive checks drops against the keys you confirmed"
+        ));
+    }
     block_on(async {
-        let received = handover::receive(&client, token.expose_secret(), &pickup.id, &identities, |envelope, claim| {
-            let report =
-                validate(&args.policy, envelope, Some(&claim.certificates)).map_err(|f| f.error.to_string())?;
-            let payload = payload(envelope).map_err(|f| f.error.to_string())?;
-            if args.reveal {
-                revealable(&payload).map_err(|f| f.error.to_string())?;
-            }
-            // Hand on first; the acknowledgement follows only once that worked.
-            if let Some(path) = &args.output {
-                files::write_new_private(path, &payload).map_err(|e| e.to_string())?;
-            }
-            if let Some(cmd) = &args.exec {
-                exec(cmd, &payload)?;
-            }
-            let shown_report = if printer.json() {
-                printer.secret_json_line(&Received {
-                    opened: Opened::new(envelope, &report, args.reveal),
-                    id: &claim.id,
-                    claimed_by: &claim.claimed_by,
-                    request_id: claim.request_id.as_deref(),
-                    label: claim.label.as_deref(),
-                })
-            } else {
-                let text = human(printer, envelope, &report);
+        let received =
+            handover::receive(&client, token.expose_secret(), &pickup.id, &identities, vendor, |envelope, claim| {
+                let report =
+                    validate(&args.policy, envelope, Some(&claim.certificates)).map_err(|f| f.error.to_string())?;
+                let payload = payload(envelope).map_err(|f| f.error.to_string())?;
                 if args.reveal {
-                    printer.note(&text);
-                    printer.secret_sink_write(&with_newline(envelope, payload))
-                } else {
-                    printer.lines(&text)
+                    revealable(&payload).map_err(|f| f.error.to_string())?;
                 }
-            };
-            shown_report.map_err(|e| e.to_string())?;
-            Ok(report.compliant)
-        })
-        .await
-        .map_err(|e| {
-            // Identifiers that fail (a thumbprint not the vendor's) were refused: say why.
-            if let HandoverError::Refused { report, .. } = &e {
-                printer.note(&printer.report_text(report));
-            }
-            handover_failure(e)
-        })?;
+                // Hand on first; the acknowledgement follows only once that worked.
+                if let Some(path) = &args.output {
+                    files::write_new_private(path, &payload).map_err(|e| e.to_string())?;
+                }
+                if let Some(cmd) = &args.exec {
+                    exec(cmd, &payload)?;
+                }
+                let shown_report = if printer.json() {
+                    printer.secret_json_line(&Received {
+                        opened: Opened::new(envelope, &report, args.reveal),
+                        id: &claim.id,
+                        claimed_by: &claim.claimed_by,
+                        request_id: claim.request_id.as_deref(),
+                        label: claim.label.as_deref(),
+                    })
+                } else {
+                    let text = human(printer, envelope, &report);
+                    if args.reveal {
+                        printer.note(&text);
+                        printer.secret_sink_write(&with_newline(envelope, payload))
+                    } else {
+                        printer.lines(&text)
+                    }
+                };
+                shown_report.map_err(|e| e.to_string())?;
+                Ok(report.compliant)
+            })
+            .await
+            .map_err(|e| {
+                // Identifiers that fail (a thumbprint not the vendor's) were refused: say why.
+                if let HandoverError::Refused { report, .. } = &e {
+                    printer.note(&printer.report_text(report));
+                }
+                handover_failure(e)
+            })?;
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));
             if let Some(path) = &args.output {

@@ -169,6 +169,12 @@ pub struct ServerSettings {
     pub sqlite_synchronous: Synchronous,
     /// How often expired drops are wiped and old tombstones purged.
     pub sweep_interval: Duration,
+    /// The SHA-256 of the bearer token that may read `/metrics` on the public listener; without
+    /// it (and without `metrics_listen`), `/metrics` is not served there at all.
+    pub metrics_token_sha256: Option<[u8; 32]>,
+    /// A separate address that serves `/metrics` (and health) to anyone who reaches it, for a
+    /// scraper on a private network; never the public listener's address.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The config file, as written. Every key optional; unknown keys are an error.
@@ -210,6 +216,8 @@ pub struct FileConfig {
     min_free_space: Option<String>,
     sqlite_synchronous: Option<String>,
     sweep_interval: Option<String>,
+    metrics_token_sha256: Option<String>,
+    metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -377,7 +385,21 @@ impl ServerSettings {
         if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
             return Err(format!("public_url '{public_url}' must start with https:// (or http:// for testing)"));
         }
+        // The server speaks TLS itself: an http:// link would reach it in plain HTTP and fail.
+        if tls.is_some() && public_url.starts_with("http://") {
+            return Err(format!(
+                "public_url '{public_url}' is http://, but this server speaks TLS (tls_cert, tls_key): links must \
+                 start with https://"
+            ));
+        }
         let recipients = f.recipients.unwrap_or_default();
+        if recipients.len() > crate::api::MAX_RECIPIENTS {
+            return Err(format!(
+                "recipients: {} configured, at most {} (senders seal to every one, and headers with more stanzas are refused)",
+                recipients.len(),
+                crate::api::MAX_RECIPIENTS
+            ));
+        }
         for r in &recipients {
             r.parse::<crate::crypto::Recipient>().map_err(|e| format!("recipients: {e}"))?;
         }
@@ -420,6 +442,12 @@ impl ServerSettings {
         // Without staff anyone who reaches the server can claim: only acceptable when nobody but
         // this machine can reach it — not on a public address, nor behind a proxy.
         let reachable = !listen.ip().is_loopback() || !trusted_proxies.is_empty() || public_url_given;
+        if insecure_open_claims && !listen.ip().is_loopback() {
+            return Err(format!(
+                "--insecure-open-claims lets anyone who reaches the server claim drops: it is for tests on a loopback \
+                 address only, not {listen}. Add staff (sealpass staff-token NAME) instead"
+            ));
+        }
         if staff.is_empty() && reachable && !insecure_open_claims {
             return Err(format!(
                 "no [[staff]] are configured, so anyone who reaches the server could claim drops; refusing to serve \
@@ -452,7 +480,31 @@ impl ServerSettings {
                 return Err(format!("sqlite_synchronous: '{other}' must be \"full\" (the default) or \"normal\""));
             }
         };
+        let metrics_token_sha256 = match f.metrics_token_sha256.as_deref() {
+            None => None,
+            Some(hex) => Some(
+                data_encoding::HEXLOWER_PERMISSIVE
+                    .decode(hex.trim().as_bytes())
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or("metrics_token_sha256 must be 64 hex digits (the token_sha256 `sealpass staff-token prometheus` prints)")?,
+            ),
+        };
+        let metrics_listen = match f.metrics_listen.as_deref() {
+            None => None,
+            Some(text) => {
+                let at: SocketAddr = text
+                    .parse()
+                    .map_err(|_| format!("metrics_listen: '{text}' is not an address like 127.0.0.1:9427"))?;
+                if at == listen {
+                    return Err("metrics_listen must differ from listen: metrics stay off the public listener".into());
+                }
+                Some(at)
+            }
+        };
         let settings = ServerSettings {
+            metrics_token_sha256,
+            metrics_listen,
             listen,
             store,
             public_url,
@@ -645,6 +697,10 @@ mod tests {
         assert_eq!(s.store, StoreUrl::Sqlite("/a.db".into()));
     }
 
+    fn staffed_again() -> FileConfig {
+        toml::from_str(&format!("[[staff]]\nname = \"alice\"\ntoken_sha256 = \"{}\"", "ab".repeat(32))).unwrap()
+    }
+
     #[test]
     fn open_claims_on_a_public_address_are_refused() {
         let o = Overrides {
@@ -658,8 +714,11 @@ mod tests {
         assert!(
             ServerSettings::merge(behind_proxy, FileConfig::default()).unwrap_err().contains("--insecure-open-claims")
         );
-        let o = Overrides { insecure_open_claims: true, ..o };
-        assert!(ServerSettings::merge(o, FileConfig::default()).is_ok());
+        // The flag is for tests on loopback: never on a public address.
+        let public = Overrides { insecure_open_claims: true, ..o };
+        assert!(ServerSettings::merge(public, FileConfig::default()).unwrap_err().contains("loopback"));
+        let local = Overrides { insecure_open_claims: true, ..Overrides::default() };
+        assert!(ServerSettings::merge(local, FileConfig::default()).is_ok());
         let staffed: FileConfig =
             toml::from_str(&format!("[[staff]]\nname = \"alice\"\ntoken_sha256 = \"{}\"", "ab".repeat(32))).unwrap();
         let o = Overrides {
@@ -668,9 +727,8 @@ mod tests {
             ..Overrides::default()
         };
         assert!(ServerSettings::merge(o, staffed).is_ok());
-        let no_url =
-            Overrides { listen: Some("0.0.0.0:8427".into()), insecure_open_claims: true, ..Overrides::default() };
-        assert!(ServerSettings::merge(no_url, FileConfig::default()).unwrap_err().contains("public_url"));
+        let no_url = Overrides { listen: Some("0.0.0.0:8427".into()), ..Overrides::default() };
+        assert!(ServerSettings::merge(no_url, staffed_again()).unwrap_err().contains("public_url"));
     }
 
     #[test]

@@ -11,8 +11,7 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use crate::config::ServerSettings;
 
-/// Who a staff call is from when no staff are configured (loopback only, or
-/// `--insecure-open-claims`).
+/// Who a staff call is from when no staff are configured (`--insecure-open-claims`).
 pub const OPEN_CLAIMER: &str = "anyone";
 
 /// The bearer token of a request, if any.
@@ -43,40 +42,35 @@ pub fn staff_name(settings: &ServerSettings, headers: &HeaderMap) -> Option<Stri
     found
 }
 
-/// Headers a reverse proxy adds. A server with no staff may only run open (anyone is staff)
-/// when nobody but this machine reaches it; a request carrying one of these came through a
-/// proxy from somewhere else.
-const PROXY_HEADERS: [&str; 4] = ["x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host"];
-
-/// Whether open claims (no staff configured) are allowed for this request: only when it did
-/// not come through a proxy, or the operator passed `--insecure-open-claims`.
-fn open_allowed(settings: &ServerSettings, headers: &HeaderMap) -> Result<(), ApiError> {
-    if settings.insecure_open_claims || !PROXY_HEADERS.iter().any(|h| headers.contains_key(*h)) {
+/// Whether open claims (no staff configured) are allowed: only when the operator passed
+/// `--insecure-open-claims`, whatever the request's headers say (a plain `proxy_pass` adds none,
+/// so headers cannot tell a proxied call from a local one).
+fn open_allowed(settings: &ServerSettings) -> Result<(), ApiError> {
+    if settings.insecure_open_claims {
         return Ok(());
     }
-    tracing::warn!("refused a staff call through a proxy: no [[staff]] are configured");
     Err(ApiError::new(
         axum::http::StatusCode::FORBIDDEN,
         "open_claims_refused",
-        "this server has no staff configured, so it answers staff calls only from its own machine, and this one \
-         came through a proxy; the operator must configure [[staff]]",
+        "this server has no staff configured, so it serves no staff calls; the operator must configure [[staff]] \
+         (sealpass staff-token NAME), or run it with --insecure-open-claims for a test on loopback",
     ))
 }
 
-/// Whether the caller is staff: a staff token, or anyone on a server without staff that is
-/// reached directly from its own machine.
+/// Whether the caller is staff: a staff token, or anyone on a server without staff run with
+/// `--insecure-open-claims`.
 pub fn is_staff(settings: &ServerSettings, headers: &HeaderMap) -> bool {
     if settings.staff.is_empty() {
-        return open_allowed(settings, headers).is_ok();
+        return open_allowed(settings).is_ok();
     }
     staff_name(settings, headers).is_some()
 }
 
-/// The staff member making this call, or 401. With no staff configured, everyone who reaches
-/// the server directly is staff.
+/// The staff member making this call, or 401. With no staff configured, everyone is staff when
+/// the server runs with `--insecure-open-claims`, and nobody otherwise (403).
 pub fn require_staff(settings: &ServerSettings, headers: &HeaderMap) -> Result<String, ApiError> {
     if settings.staff.is_empty() {
-        open_allowed(settings, headers)?;
+        open_allowed(settings)?;
         return Ok(OPEN_CLAIMER.to_owned());
     }
     match (bearer(headers), staff_name(settings, headers)) {

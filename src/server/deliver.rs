@@ -65,7 +65,7 @@ pub async fn attempt(http: &reqwest::Client, hook: &Webhook, id: &str, kind: &st
         .await;
     match sent {
         Err(e) if e.is_timeout() => Outcome::Retry(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
-        Err(e) => Outcome::Retry(e.without_url().to_string()),
+        Err(e) => Outcome::Retry(crate::client::explain_transport(&e)),
         Ok(r) if r.status().is_success() => Outcome::Delivered,
         Ok(r) if matches!(r.status().as_u16(), 408 | 425 | 429) || r.status().is_server_error() => {
             Outcome::Retry(format!("HTTP {}", r.status()))
@@ -101,6 +101,8 @@ pub struct Deliverer {
     pub start: Option<u64>,
     /// The HTTP client.
     pub http: reqwest::Client,
+    /// The receipt key, which signs each delivery's checkpoint.
+    pub signer: Arc<crate::receipt::Signer>,
 }
 
 impl Deliverer {
@@ -198,7 +200,13 @@ impl Deliverer {
         let name = &self.hook.name;
         let id = webhook::delivery_id(name, &entry.hash);
         let kind = entry.event.kind.name();
-        let body = webhook::body(self.hook.format, &id, &self.server, entry, false);
+        let checkpoint = crate::checkpoint::sign(
+            &self.signer,
+            &self.server,
+            &entry.head(),
+            crate::server::rfc3339(crate::server::now()),
+        );
+        let body = webhook::body(self.hook.format, &id, &self.server, entry, false, Some(&checkpoint));
         let started = Instant::now();
         for n in 0.. {
             if !self.holding().await {

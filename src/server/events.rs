@@ -3,12 +3,11 @@
 //! and its length in the metrics.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::metrics::Metrics;
+use super::AppState;
+use crate::audit::Head;
 use crate::receipt::Signer;
-use crate::store::Store;
 
 /// How often pending events are chained (Redis) when nothing else reads the log.
 const SETTLE_EVERY: Duration = Duration::from_millis(200);
@@ -35,11 +34,18 @@ pub fn receipt_signer(path: Option<&Path>) -> Result<Signer, String> {
 /// How many settling rounds between two readings of the log's length for the metrics.
 const MEASURE_EVERY: u32 = 10;
 
+/// How many settling rounds between two signed checkpoints in the server's log (while the head
+/// moves): 30 s.
+const CHECKPOINT_EVERY: u32 = 150;
+
 /// Chain pending events on a timer until the server stops; every few seconds, put the log's
-/// length in the metrics.
-pub async fn settle_forever(store: Arc<dyn Store>, metrics: Arc<Metrics>) {
+/// length in the metrics; every 30 s while the log grows, write a signed checkpoint of its head
+/// to the server's log, a copy kept outside the store (`audit verify --witness`).
+pub async fn settle_forever(state: AppState) {
+    let (store, metrics) = (&state.store, &state.metrics);
     let mut tick = tokio::time::interval(SETTLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut signed: Option<Head> = None;
     for round in 0u32.. {
         tick.tick().await;
         if let Err(e) = store.settle().await {
@@ -48,6 +54,13 @@ pub async fn settle_forever(store: Arc<dyn Store>, metrics: Arc<Metrics>) {
         if round % MEASURE_EVERY == 0 {
             if let Ok(head) = store.audit_head().await {
                 metrics.audit_length(head.length);
+                if round % CHECKPOINT_EVERY == 0 && head.length > 0 && signed.as_ref() != Some(&head) {
+                    let at = crate::server::rfc3339(crate::server::now());
+                    let checkpoint = crate::checkpoint::sign(&state.signer, &state.settings.public_url, &head, at);
+                    let json = serde_json::to_string(&checkpoint).unwrap_or_default();
+                    tracing::info!(checkpoint = %json, "audit checkpoint");
+                    signed = Some(head);
+                }
             }
         }
     }

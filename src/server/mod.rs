@@ -27,7 +27,7 @@ use axum::routing::{get, post};
 pub use auth::OPEN_CLAIMER;
 use limits::{Admission, RateLimiter};
 use metrics::Metrics;
-pub use tls::Peer;
+pub use tls::{Peer, check as check_tls};
 
 use crate::api::{Info, Limits};
 use crate::config::{ServerSettings, StoreUrl};
@@ -260,10 +260,8 @@ pub async fn serve(
     let state = AppState::new(settings, store, signer);
     // Where a webhook delivered to for the first time begins: what happens from now on.
     let start = state.store.audit_head().await.ok().map(|head| head.length);
-    let mut background = vec![
-        tokio::spawn(sweep_forever(state.clone())),
-        tokio::spawn(events::settle_forever(Arc::clone(&state.store), Arc::clone(&state.metrics))),
-    ];
+    let mut background =
+        vec![tokio::spawn(sweep_forever(state.clone())), tokio::spawn(events::settle_forever(state.clone()))];
     for hook in &state.settings.webhooks {
         let deliverer = deliver::Deliverer {
             store: Arc::clone(&state.store),
@@ -273,14 +271,34 @@ pub async fn serve(
             server: state.settings.public_url.clone(),
             start,
             http: http.clone(),
+            signer: Arc::clone(&state.signer),
         };
         background.push(tokio::spawn(deliverer.run()));
+    }
+    if let Some(at) = state.settings.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(at)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("metrics_listen {at}: {e}")))?;
+        tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
+        background.push(tokio::spawn(serve_metrics(metrics, state.clone())));
     }
     let result = conn::run(listener, tls, router(state), limits, trusted, shutdown).await;
     for task in background {
         task.abort();
     }
     result
+}
+
+/// `metrics_listen`: `/metrics` and health for anyone who reaches that address (a private
+/// network or loopback, for a scraper), until the task is ended.
+async fn serve_metrics(listener: tokio::net::TcpListener, state: AppState) {
+    let app = Router::new()
+        .route("/metrics", get(|State(s): State<AppState>| async move { handlers::metrics_text(&s) }))
+        .route("/healthz", get(handlers::healthz))
+        .with_state(state);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::warn!(error = %e, "the metrics listener stopped");
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -227,7 +227,7 @@ async fn every_event_arrives(store: StoreUrl) {
     let not_yet = call(server.req(Method::GET, &format!("/v1/drops/{other}/receipt")).bearer_auth(&other_token)).await;
     crate::server_support::is_error(&not_yet, StatusCode::CONFLICT, "not_received");
 
-    let metrics = server.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(r#"sealpass_webhook_deliveries_total{webhook="hooks",result="delivered"} 7"#),
         "{metrics}"
@@ -267,7 +267,7 @@ async fn third_try(store: StoreUrl) {
     assert!(gaps[0] >= Duration::from_millis(400) && gaps[1] >= Duration::from_millis(900), "backing off: {gaps:?}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.deliveries().len(), 3, "delivered once it answered 2xx");
-    let metrics = server.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains(r#"webhook="hooks",result="retried"} 2"#), "{metrics}");
     assert!(metrics.contains(r#"webhook="hooks",result="delivered"} 1"#), "{metrics}");
     assert!(metrics.contains(r#"sealpass_webhook_queue_depth{webhook="hooks"} 0"#), "{metrics}");
@@ -372,7 +372,7 @@ async fn audit_verify_catches_an_entry_edited_or_removed_in_sqlite() {
     // Without any webhook, the metrics still follow the log's length.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let metrics = server.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+        let metrics = server.metrics().await;
         if metrics.contains("\nsealpass_audit_chain_length 6\n") {
             break;
         }
@@ -418,6 +418,85 @@ async fn audit_verify_catches_an_entry_edited_or_removed_in_sqlite() {
     let truncated = tokio::task::block_in_place(|| verify(&home, &server, &["--head", &recorded]));
     truncated.expect(1);
     assert!(truncated.stderr.contains("truncated or rewritten"), "{}", truncated.stderr);
+    server.stop().await;
+}
+
+/// Delete entry `gone` of the SQLite audit log and recompute the whole chain after it, as
+/// someone who can write the store would: the log then verifies on its own.
+fn delete_and_rehash(db: &rusqlite::Connection, gone: u64) {
+    let rows: Vec<String> = db
+        .prepare("SELECT event FROM audit ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    db.execute("DELETE FROM audit", []).unwrap();
+    let mut head = sealpass::audit::Head::empty();
+    for (i, text) in rows.iter().enumerate() {
+        if i as u64 + 1 == gone {
+            continue;
+        }
+        let event: sealpass::events::Event = serde_json::from_str(text).unwrap();
+        let entry = sealpass::audit::next(&head, event);
+        let hex = |h: &str| data_encoding::HEXLOWER.decode(h.as_bytes()).unwrap();
+        db.execute(
+            "INSERT INTO audit (seq, prev, event, hash) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![entry.seq as i64, hex(&entry.prev), text, hex(&entry.hash)],
+        )
+        .unwrap();
+        head = entry.head();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_verify_with_witnesses_catches_an_entry_deleted_and_the_chain_recomputed() {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = vec![hook(&receiver, dir.path())];
+    let server = TestServer::start(move |s| s.webhooks = hooks).await;
+    some_events(&server).await;
+    let got = receiver.wait_for(6, Duration::from_secs(10)).await;
+    let home = Home::new();
+    // Every delivery carries the server's signed checkpoint of the chain up to its entry.
+    let (_, info) = call(server.req(Method::GET, "/v1/info")).await;
+    let key = info["receipt_key"].as_str().unwrap().to_owned();
+    let fifth = got.iter().find(|d| d.json()["audit"]["seq"] == 5).unwrap();
+    let checkpoint: sealpass::checkpoint::Checkpoint =
+        serde_json::from_value(fifth.json()["checkpoint"].clone()).unwrap();
+    sealpass::checkpoint::verify(&checkpoint, Some(&key)).unwrap();
+    assert_eq!(
+        (checkpoint.checkpoint.length, checkpoint.checkpoint.hash.as_str()),
+        (5, fifth.json()["audit"]["hash"].as_str().unwrap())
+    );
+    std::fs::write(home.path("delivery.json"), &fifth.body).unwrap();
+    // A checkpoint of the head, saved by a verification.
+    let saved = tokio::task::block_in_place(|| verify(&home, &server, &["--save-checkpoint", "head.json"]));
+    saved.expect(0);
+    assert!(saved.stderr.contains("saved the server's signed checkpoint"), "{}", saved.stderr);
+    let with = tokio::task::block_in_place(|| verify(&home, &server, &["--witness", "head.json", "delivery.json"]));
+    with.expect(0);
+    assert!(with.stdout.contains("agrees with 2 signed witness(es)"), "{}", with.stdout);
+
+    // Entry 2 deleted and every hash after it recomputed: the chain alone still verifies...
+    let db = rusqlite::Connection::open(server.dir().join("drops.db")).unwrap();
+    delete_and_rehash(&db, 2);
+    tokio::task::block_in_place(|| verify(&home, &server, &[])).expect(0);
+    // ...but not against what the server signed before.
+    for witness in ["head.json", "delivery.json"] {
+        let caught = tokio::task::block_in_place(|| verify(&home, &server, &["--witness", witness]));
+        caught.expect(1);
+        assert!(caught.stderr.contains("is not what") && caught.stderr.contains(witness), "{}", caught.stderr);
+        assert!(caught.stderr.starts_with("error:"), "a failure is an error, not a warning: {}", caught.stderr);
+    }
+    // A witness the server's key did not sign is refused, not trusted.
+    let (_, other) = sealpass::receipt::Signer::generate().unwrap();
+    let forged =
+        sealpass::checkpoint::sign(&other, &server.url, &sealpass::audit::Head::empty(), "2026-12-01T00:00:00Z".into());
+    std::fs::write(home.path("forged.json"), serde_json::to_string(&forged).unwrap()).unwrap();
+    let refused = tokio::task::block_in_place(|| verify(&home, &server, &["--witness", "forged.json"]));
+    refused.expect(1);
+    assert!(refused.stderr.contains("not by the server's"), "{}", refused.stderr);
     server.stop().await;
 }
 
@@ -632,7 +711,7 @@ async fn a_webhook_gets_only_the_events_it_asked_for_and_passes_the_rest() {
     // Everything after it (the anonymous drop and its revocation) is passed over, and counted so.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let metrics = server.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+        let metrics = server.metrics().await;
         if metrics.contains(r#"sealpass_webhook_queue_depth{webhook="hooks"} 0"#) {
             break;
         }

@@ -100,7 +100,7 @@ async fn acknowledged_uploads_survive_kill_9() {
     // SIGKILL right after the last 201: no shutdown, no flush, no checkpoint.
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    let restarted = Served::start(&home, &["--store", &store], &[]);
+    let restarted = Served::start(&home, &["--store", &store, "--insecure-open-claims"], &[]);
     for (id, ciphertext) in &uploaded {
         let r = http.post(format!("{}/v1/drops/{id}/claim", restarted.url)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{id} was lost");
@@ -217,16 +217,83 @@ async fn serves_https_directly() {
     let untrusted = home2.sealpass(&["init", "--server", &server.url], "");
     untrusted.expect(7);
     assert!(untrusted.stderr.contains("TLS certificate is not trusted"), "{}", untrusted.stderr);
+    assert!(
+        !untrusted.stderr.contains("Unsupported") && !untrusted.stderr.contains("Unknown"),
+        "plain words: {}",
+        untrusted.stderr
+    );
     assert!(untrusted.stderr.contains("SSL_CERT_FILE"), "{}", untrusted.stderr);
     let ca = [("SSL_CERT_FILE", home.path("cert.pem").to_str().unwrap().to_owned())];
     let ca: Vec<(&str, &str)> = ca.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let shown = home2.sealpass_env(&["init", "--server", &server.url], "", &ca);
     shown.expect(2); // trusted now; no terminal to confirm on
     let fingerprint = shown.stderr.lines().find_map(|l| l.strip_prefix("fingerprint: ")).unwrap().to_owned();
-    home2.sealpass_env(&["init", "--server", &server.url, "--fingerprint", &fingerprint], "", &ca).expect(0);
+    let pinned = home2.sealpass_env(&["init", "--server", &server.url, "--fingerprint", &fingerprint], "", &ca);
+    pinned.expect(0);
+    // The receipt key to keep is shown, and pinned with the recipients.
+    let key = pinned.stderr.split("signs receipts with key ").nth(1).map(|rest| rest[..64].to_owned());
+    let key = key.unwrap_or_else(|| panic!("no receipt key shown: {}", pinned.stderr));
+    let config = std::fs::read_to_string(home2.path("config/sealpass/config.toml")).unwrap();
+    assert!(config.contains(&format!("receipt_key = \"{key}\"")), "{config}");
     let plain =
         Command::new("curl").args(["-sS", "--max-time", "5", &server.url.replace("https", "http")]).output().unwrap();
     assert!(!plain.status.success(), "plain HTTP is not served on the TLS port");
+}
+
+/// `openssl req -x509` in `home`: a self-signed certificate `NAME.pem` and key `NAME.key`,
+/// with `extra` arguments.
+fn openssl_cert(home: &Home, name: &str, extra: &[&str]) {
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(extra)
+        .args(["-keyout", &format!("{name}.key"), "-out", &format!("{name}.pem")])
+        .current_dir(home.dir.path())
+        .output()
+        .expect("openssl is installed");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+}
+
+#[test]
+fn tls_settings_are_checked_before_anything_starts_regression() {
+    let home = Home::new();
+    openssl_cert(&home, "leaf", &["-addext", "basicConstraints=critical,CA:FALSE"]);
+    openssl_cert(&home, "other", &["-addext", "basicConstraints=critical,CA:FALSE"]);
+    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    std::fs::write(home.path("s.toml"), format!("recipients = [\"{recipient}\"]\n")).unwrap();
+    let store = format!("sqlite://{}", home.path("drops.db").display());
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--config", "s.toml", "--store", &store];
+        args.extend(extra);
+        home.sealpass(&args, "")
+    };
+    for (cert, key, says) in [
+        ("leaf.pem", "missing.key", "tls_key"),
+        ("missing.pem", "leaf.key", "tls_cert"),
+        ("leaf.pem", "other.key", "is not the key of the certificate"),
+        ("leaf.key", "leaf.key", "tls_cert"),
+    ] {
+        let run = serve(&["--tls-cert", cert, "--tls-key", key]);
+        run.expect(2);
+        assert!(run.stderr.contains(says), "{cert} {key}: {}", run.stderr);
+        assert!(!run.stderr.contains("listening") && !run.stderr.contains("KeyMismatch"), "{}", run.stderr);
+        assert!(!home.path("drops.db").exists(), "nothing is created before the TLS files are checked");
+    }
+    // An https server handing out http:// links is refused too.
+    let mismatch = serve(&["--tls-cert", "leaf.pem", "--tls-key", "leaf.key", "--public-url", "http://127.0.0.1:1"]);
+    mismatch.expect(2);
+    assert!(mismatch.stderr.contains("links must start with https://"), "{}", mismatch.stderr);
+    // A CA certificate as the server's own (what `openssl req -x509` makes by default): a warning
+    // at start, and clients say what is wrong in plain words.
+    openssl_cert(&home, "ca", &[]);
+    let server = Served::start(&home, &["--tls-cert", "ca.pem", "--tls-key", "ca.key"], &[]);
+    assert!(server.log().contains("is a CA certificate"), "{}", server.log());
+    let ca = [("SSL_CERT_FILE", home.path("ca.pem").to_str().unwrap().to_owned())];
+    let ca: Vec<(&str, &str)> = ca.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = Home::new().sealpass_env(&["init", "--server", &server.url], "", &ca);
+    refused.expect(7);
+    assert!(refused.stderr.contains("a CA certificate used as the server's own"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("CaUsedAsEndEntity"), "{}", refused.stderr);
 }
 
 #[test]

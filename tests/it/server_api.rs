@@ -21,10 +21,38 @@ async fn info_health_ready_metrics() {
     assert_eq!(call(s.req(Method::GET, "/healthz")).await.0, StatusCode::OK);
     assert_eq!(call(s.req(Method::GET, "/readyz")).await.0, StatusCode::OK);
     let (id, token) = s.upload().await;
-    let metrics = s.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.contains("sealpass_drops_created_total 1"), "{metrics}");
     assert!(metrics.contains(r#"route="/v1/drops",method="POST",status="2xx""#));
     assert!(!metrics.contains(&id) && !metrics.contains(&token), "no ids or tokens in metrics");
+    // Business volumes are not for anyone who asks.
+    is_error(&call(s.req(Method::GET, "/metrics")).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    is_error(&call(s.staff(Method::GET, "/metrics", "alice")).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_stay_off_the_public_listener_unless_a_token_or_their_own_address_is_configured() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let s = TestServer::start(|settings| {
+        settings.metrics_token_sha256 = None;
+        settings.metrics_listen = Some(port);
+    })
+    .await;
+    let (status, body) = call(s.req(Method::GET, "/metrics")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("metrics_listen"), "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let text = loop {
+        match s.client.get(format!("http://{port}/metrics")).send().await {
+            Ok(answer) => break answer.text().await.unwrap(),
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("the metrics listener does not answer: {e}"),
+        }
+    };
+    assert!(text.contains("sealpass_http_requests_total") || text.contains("# TYPE"), "{text}");
     s.stop().await;
 }
 
@@ -275,7 +303,7 @@ async fn short_ttls_expire_and_the_sweeper_wipes_them() {
     assert_eq!(v["state"], "expired", "the tombstone tells the truth");
     let mut swept = false;
     for _ in 0..30 {
-        let metrics = s.req(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+        let metrics = s.metrics().await;
         if metrics.contains("sealpass_drops_expired_total 1") {
             swept = true;
             break;

@@ -24,6 +24,9 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// The bearer token test servers accept for `/metrics`.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 impl TestServer {
     /// Start a server with eight staff and the settings `tweak` leaves.
     pub async fn start(tweak: impl FnOnce(&mut ServerSettings)) -> TestServer {
@@ -36,6 +39,7 @@ impl TestServer {
         let (_, recipient) = sealpass::crypto::generate_identity("test");
         settings.recipients = vec![recipient.to_string()];
         settings.sweep_interval = std::time::Duration::from_secs(3600);
+        settings.metrics_token_sha256 = Some(Sha256::digest(METRICS_TOKEN.as_bytes()).into());
         tweak(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -72,6 +76,13 @@ impl TestServer {
 
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.url))
+    }
+
+    /// The metrics, as a scraper with the metrics token reads them.
+    pub async fn metrics(&self) -> String {
+        let answer = self.req(Method::GET, "/metrics").bearer_auth(METRICS_TOKEN).send().await.unwrap();
+        assert_eq!(answer.status(), reqwest::StatusCode::OK);
+        answer.text().await.unwrap()
     }
 
     pub fn staff(&self, method: Method, path: &str, name: &str) -> RequestBuilder {

@@ -204,11 +204,13 @@ async fn audit_story(store: Arc<dyn Store>, t1: i64) {
     };
     let staff = |name: &str| format!(r#"{{"type":"staff","name":"{name}"}}"#);
     let (sender, sweeper) = (r#"{"type":"sender"}"#.to_owned(), r#"{"type":"sweeper"}"#.to_owned());
-    // Claimed once although alice claimed twice; bob's refusals and the repeated ack are no events.
+    // Every claim that handed out the ciphertext is recorded (alice claimed twice); bob's
+    // refusals and the repeated ack are no events.
     assert_eq!(
         of("drop-a"),
         [
             ("drop.created".into(), sender.clone()),
+            ("drop.claimed".into(), staff("alice")),
             ("drop.claimed".into(), staff("alice")),
             ("drop.received".into(), staff("alice"))
         ]

@@ -91,7 +91,12 @@ fn the_request_flow_end_to_end() {
     let status = w.customer.sealpass(&["status", &pickup], "");
     status.expect(0);
     assert!(status.stdout.contains("received by alice"), "{}", status.stdout);
-    assert!(status.stderr.contains("receipt: signed by the server's key, audit entry #"), "{}", status.stderr);
+    assert!(status.stderr.contains("receipt: signed by the server's key"), "{}", status.stderr);
+    assert!(
+        status.stderr.contains("(your link vouched for it), audit entry #"),
+        "status shows the key: {}",
+        status.stderr
+    );
 
     // The receipt, checked against the key the link vouched for, then offline.
     let json = w.customer.sealpass(&["status", &pickup, "--json"], "");
@@ -104,10 +109,41 @@ fn the_request_flow_end_to_end() {
     let verified = w.customer.sealpass(&["receipt", "verify", "receipt.json", "--key", &key], "");
     verified.expect(0);
     assert!(verified.stdout.contains("was received by alice"), "{}", verified.stdout);
+    // Without --key, the sender's own record vouches: the key its link named.
     let unkeyed = w.customer.sealpass(&["receipt", "verify", "receipt.json"], "");
     unkeyed.expect(0);
-    assert!(unkeyed.stderr.contains("pass --key"), "{}", unkeyed.stderr);
+    assert!(unkeyed.stderr.contains("the link you sent this drop with"), "{}", unkeyed.stderr);
     let text = std::fs::read_to_string(w.customer.path("receipt.json")).unwrap();
+    // Elsewhere nothing vouches for the key: a receipt signed by anyone's key is not "valid".
+    let elsewhere = Home::new();
+    std::fs::write(elsewhere.path("receipt.json"), &text).unwrap();
+    let unvouched = elsewhere.sealpass(&["receipt", "verify", "receipt.json", "--json"], "");
+    unvouched.expect(1);
+    let verdict = unvouched.json();
+    assert_eq!(
+        (verdict["ok"].as_bool(), verdict["signature"].as_str(), verdict["key"].as_str()),
+        (Some(false), Some("valid"), Some("unknown"))
+    );
+    let mut forged: sealpass::receipt::Receipt = serde_json::from_str(&text).unwrap();
+    forged.claims.received_by = "mallory".into();
+    let (_, mallory) = sealpass::receipt::Signer::generate().unwrap();
+    let forged = mallory.sign(forged.claims);
+    std::fs::write(elsewhere.path("resigned.json"), serde_json::to_string(&forged).unwrap()).unwrap();
+    let resigned = elsewhere.sealpass(&["receipt", "verify", "resigned.json"], "");
+    resigned.expect(1);
+    assert!(
+        resigned.stderr.contains("nothing vouches for the key") && !resigned.stdout.contains("valid"),
+        "{}",
+        resigned.stderr
+    );
+    std::fs::write(w.customer.path("resigned.json"), serde_json::to_string(&forged).unwrap()).unwrap();
+    let resigned = w.customer.sealpass(&["receipt", "verify", "resigned.json"], "");
+    resigned.expect(1);
+    assert!(
+        resigned.stderr.contains("not by the server's"),
+        "the customer's link names another key: {}",
+        resigned.stderr
+    );
     std::fs::write(w.customer.path("forged.json"), text.replace("\"alice\"", "\"mallory\"")).unwrap();
     let forged = w.customer.sealpass(&["receipt", "verify", "forged.json", "--key", &key], "");
     forged.expect(1);
@@ -486,4 +522,56 @@ fn a_ttl_longer_than_the_server_allows_is_a_usage_error_naming_the_maximum() {
     send.expect(2);
     assert!(send.stderr.contains("at most 7d"), "{}", send.stderr);
     assert_eq!(w.inbox_len(), 0, "nothing was uploaded");
+}
+
+/// A drop sealed to the vendor's key and `also` (armored), uploaded anonymously to `server`.
+async fn sealed_drop(server: &crate::server_support::TestServer, vendor: &Home, to: &[&str]) -> String {
+    let mut args = vec!["seal", "--kind", "generic"];
+    for r in to {
+        args.extend(["--to", r]);
+    }
+    let sealed = tokio::task::block_in_place(|| vendor.sealpass(&args, "Zq8!kR2#mW9$vB4%tN7^xL3&Zq8!kR2#"));
+    sealed.expect(0);
+    let body = serde_json::json!({"ciphertext": sealed.stdout});
+    let (status, v) = crate::server_support::call(server.req(reqwest::Method::POST, "/v1/drops").json(&body)).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drop_sealed_to_more_keys_than_the_vendors_is_refused_regression() {
+    // A server configured (or compromised) to publish an extra recipient: senders seal to it.
+    let vendor = Home::new();
+    let ours = vendor.keygen("data/sealpass/identity.txt");
+    let (_, attacker) = sealpass::crypto::generate_identity("attacker");
+    let attacker = attacker.to_string();
+    let (mine, theirs) = (ours.clone(), attacker.clone());
+    let server = crate::server_support::TestServer::start(move |s| s.recipients = vec![mine, theirs]).await;
+    // The receiving staff member pinned the vendor's own key earlier (`sealpass init`).
+    let fingerprint = sealpass::crypto::fingerprint(std::slice::from_ref(&ours));
+    let config = format!(
+        "server = \"{url}\"\n[[pinned]]\nserver = \"{url}\"\nfingerprint = \"{fingerprint}\"\nrecipients = [\"{ours}\"]\n",
+        url = server.url
+    );
+    std::fs::create_dir_all(vendor.path("config/sealpass")).unwrap();
+    std::fs::write(vendor.path("config/sealpass/config.toml"), config).unwrap();
+    let token = crate::server_support::staff_token("alice");
+    let receive = |id: &str| {
+        let pickup = format!("{}/d/{id}", server.url);
+        tokio::task::block_in_place(|| {
+            vendor.sealpass_env(&["receive", &pickup, "--reveal"], "", &[("SEALPASS_STAFF_TOKEN", &token)])
+        })
+    };
+    let both = sealed_drop(&server, &vendor, &[&ours, &attacker]).await;
+    let refused = receive(&both);
+    refused.expect(5);
+    assert!(refused.stderr.contains("sealed to more keys than the vendor's"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("2 X25519 stanza(s) where the vendor has 1"), "{}", refused.stderr);
+    assert!(!refused.stdout.contains("Zq8!"), "nothing handed on: {}", refused.stdout);
+    // Sealed to the vendor alone: received as ever.
+    let alone = sealed_drop(&server, &vendor, &[&ours]).await;
+    let received = receive(&alone);
+    received.expect(0);
+    assert!(received.stdout.contains("Zq8!kR2#"), "{}", received.stdout);
+    server.stop().await;
 }

@@ -46,7 +46,9 @@ pub async fn audit(
     let head = state.store.audit_head().await?;
     let room = head.length.saturating_sub(after).min(limit as u64) as usize;
     let entries = if room == 0 { Vec::new() } else { state.store.audit_entries(after, room).await? };
-    Ok(Json(AuditPage { head, entries }))
+    let at = crate::server::rfc3339(crate::server::now());
+    let checkpoint = Some(crate::checkpoint::sign(&state.signer, &state.settings.public_url, &head, at));
+    Ok(Json(AuditPage { head, entries, checkpoint }))
 }
 
 /// `GET /v1/drops/{id}/receipt`.

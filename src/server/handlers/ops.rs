@@ -38,10 +38,31 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
     Ok(Json(serde_json::json!({"status": "ready"})))
 }
 
-/// `GET /metrics`.
-#[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus counters (no ids, no tokens)",
-    responses((status = 200, description = "Text exposition format", body = String, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics` on the public listener: only for the bearer of the metrics token, and not at
+/// all (404) when none is configured. Business volumes are nobody else's business.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    summary = "Prometheus counters (no ids, no tokens), for the bearer of the metrics token; also on `metrics_listen`",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Text exposition format", body = String, content_type = "text/plain"),
+        (status = 401, description = "Not the metrics token", body = ErrorBody),
+        (status = 404, description = "No metrics token configured: metrics are not served on this listener", body = ErrorBody)))]
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+    let Some(expected) = &state.settings.metrics_token_sha256 else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "metrics are not served on this listener: see metrics_listen and metrics_token_sha256 in docs/operations.md",
+        ));
+    };
+    if !crate::server::auth::token_matches(crate::server::auth::bearer(&headers), expected) {
+        return Err(ApiError::unauthorized("metrics need Authorization: Bearer <metrics token>"));
+    }
+    Ok(metrics_text(&state))
+}
+
+/// The metrics as Prometheus text: what `/metrics` serves, here or on `metrics_listen`.
+pub fn metrics_text(state: &AppState) -> Response {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 

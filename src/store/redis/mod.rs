@@ -99,8 +99,9 @@ local ct = redis.call('GET', KEYS[2])
 if not ct then return {'err', 'expired'} end
 if state == 'waiting' then
   redis.call('HSET', KEYS[1], 'state', 'claimed', 'claimed_by', ARGV[1], 'claimed_at', ARGV[2])
-  record('drop.claimed', d[5], d[6], drop_label(d[6]))
 end
+-- Every answer that carries the ciphertext is an event, the claimer's repeats too.
+record('drop.claimed', d[5], d[6], drop_label(d[6]))
 return {'ok', ct, unpack(redis.call('HGETALL', KEYS[1]))}
 ";
 

@@ -314,8 +314,7 @@ impl Store for SqliteStore {
         let (id, staff, origin) = (id.to_owned(), staff.to_owned(), origin.clone());
         let now = origin.at;
         self.call(move |conn| {
-            // The first claim (an event), or the claimer's repeat (none): one statement each, the
-            // first tried first. RETURNING carries the ciphertext and the request's label.
+            // The first claim, or the claimer's repeat: one statement each, the first tried first. RETURNING carries the ciphertext and the request's label.
             let returning = format!(
                 "RETURNING {DROP_COLUMNS}, (SELECT body FROM ciphertexts WHERE seq = drops.ct),
                            (SELECT label FROM requests WHERE requests.id = drops.request_id)"
@@ -338,17 +337,16 @@ impl Store for SqliteStore {
                     })
                     .map_err(internal)
             };
-            let (row, is_first) = match run(&first)? {
-                Some(row) => (Some(row), true),
-                None => (run(&again)?, false),
+            let row = match run(&first)? {
+                Some(row) => Some(row),
+                None => run(&again)?,
             };
             let Some((record, Some(ciphertext), label)) = row else {
                 return Err(refusal(conn, &id, Some(&staff), now));
             };
-            if is_first {
-                let claimed = drop_event(EventKind::DropClaimed, &record, label.as_deref(), Actor::Staff(staff), &origin);
-                log::append(conn, claimed)?;
-            }
+            // Every answer that carries the ciphertext is an event, the claimer's repeats too.
+            let claimed = drop_event(EventKind::DropClaimed, &record, label.as_deref(), Actor::Staff(staff), &origin);
+            log::append(conn, claimed)?;
             Ok(Claim { record, ciphertext, label })
         })
         .await
