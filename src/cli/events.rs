@@ -76,6 +76,16 @@ struct Expected {
     witnesses: BTreeMap<u64, Vec<Witnessed>>,
 }
 
+/// Where a walk through the log got.
+struct Walked {
+    /// The head the server served last.
+    served: Head,
+    /// The server's signature over it.
+    checkpoint: Option<Checkpoint>,
+    /// The head reached, or the first break.
+    outcome: Result<Head, Broken>,
+}
+
 /// Read the whole log from the server page by page, handing each entry to `each` and checking
 /// the chain as it goes, keeping only where it got (memory stays flat however long the log,
 /// and a server that serves no new position ends the walk). Returns the head the server served
@@ -85,7 +95,7 @@ fn walk(
     ctx: &super::Context,
     expected: &Expected,
     mut each: impl FnMut(&Record) -> Result<(), Failure>,
-) -> Result<(Head, Option<Checkpoint>, Result<Head, Broken>), Failure> {
+) -> Result<Walked, Failure> {
     let (client, token) = staff.resolve(None, ctx.settings()?)?;
     let recorded = expected.recorded.as_ref();
     block_on(async {
@@ -135,7 +145,7 @@ fn walk(
             (None, None) if !holds => Err(Broken::NotTheRecordedHead { length: recorded.map_or(0, |r| r.length) }),
             (None, None) => Ok(reached),
         };
-        Ok((served, last_checkpoint, outcome))
+        Ok(Walked { served, checkpoint: last_checkpoint, outcome })
     })
 }
 
@@ -234,7 +244,7 @@ pub(crate) fn audit(args: AuditArgs, ctx: &super::Context) -> Result<Exit, Failu
     }
     let printer = &ctx.printer;
     let since = args.since.as_deref().map(since).transpose()?;
-    let (head, checkpoint, outcome) = walk(&args.staff, ctx, &Expected::default(), |record| {
+    let Walked { served: head, checkpoint, outcome } = walk(&args.staff, ctx, &Expected::default(), |record| {
         if since.is_some_and(|s| at(record).is_some_and(|t| t < s)) {
             return Ok(());
         }
@@ -269,7 +279,7 @@ fn audit_verify(args: VerifyArgs, ctx: &super::Context) -> Result<Exit, Failure>
     }
     let mut expected = witnesses(&args.witness, args.key.as_deref(), &args.staff, ctx)?;
     expected.recorded = args.head.as_deref().map(parse_head).transpose()?;
-    let (head, checkpoint, outcome) = walk(&args.staff, ctx, &expected, |_| Ok(()))?;
+    let Walked { served: head, checkpoint, outcome } = walk(&args.staff, ctx, &expected, |_| Ok(()))?;
     let witnessed: usize = expected.witnesses.values().map(Vec::len).sum();
     #[derive(Serialize)]
     struct Verdict<'a> {
