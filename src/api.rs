@@ -210,6 +210,9 @@ pub struct InboxEntry {
     pub request_id: Option<String>,
     /// That request's label.
     pub label: Option<String>,
+    /// That request's credential kind (none for an anonymous drop: the envelope says).
+    #[serde(default)]
+    pub kind: Option<String>,
 }
 
 /// `GET /v1/drops?state=waiting[&cursor=…][&limit=N]`: one page of the inbox.
@@ -238,6 +241,16 @@ pub struct CreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "server", schema(minimum = 1))]
     pub ttl_seconds: Option<u64>,
+    /// Optional fields of the kind the sender must fill in for this request (say
+    /// `environment_url` and `expires_on` for an `entra-client-secret`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "server", schema(max_items = 8))]
+    pub require: Vec<String>,
+    /// How long the drop answering it lives when the sender does not say; default from
+    /// `/v1/info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", schema(minimum = 1))]
+    pub drop_ttl_seconds: Option<u64>,
 }
 
 /// `201` for `POST /v1/requests`.
@@ -284,6 +297,12 @@ pub struct RequestStatus {
     /// The drop that fulfilled it (staff only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_id: Option<String>,
+    /// Optional fields of the kind the sender must fill in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
+    /// How long the drop answering it lives, unless the sender asks for less.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_ttl_seconds: Option<u64>,
 }
 
 /// Where an inbox page ends (`next_cursor`, passed back as `?cursor=`): the next page starts

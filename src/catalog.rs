@@ -169,6 +169,17 @@ pub struct SuccessorData {
     pub why: &'static str,
 }
 
+/// Who issues a kind's secret.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+pub struct IssuerData {
+    /// The CRM or identity provider.
+    pub who: &'static str,
+    /// Where in it the secret is made and copied from.
+    #[serde(rename = "where")]
+    pub copy_from: &'static str,
+}
+
 /// A credential kind.
 #[derive(Clone, Debug, Serialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
@@ -187,6 +198,9 @@ pub struct KindEntry {
     pub registration_steps: Vec<&'static str>,
     /// For a legacy kind: what replaces it, and why.
     pub successor: Option<SuccessorData>,
+    /// For a kind whose secret the CRM issues: who, and where to copy it from. sealpass
+    /// generates none for these.
+    pub issued_by: Option<IssuerData>,
     /// Its fields (`generic` takes free ones).
     pub fields: Vec<FieldEntry>,
 }
@@ -254,6 +268,7 @@ fn kind_entry(kind: Kind) -> KindEntry {
         registers_certificate: kind.registers_certificate(),
         registration_steps: kind.registration_steps().to_vec(),
         successor: kind.successor().map(|s| SuccessorData { kinds: s.kinds, why: s.why }),
+        issued_by: kind.issued_by().map(|i| IssuerData { who: i.who, copy_from: i.copy_from }),
         fields,
     }
 }

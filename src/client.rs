@@ -355,7 +355,7 @@ mod tests {
         let ca = plain_cause("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))", false, true);
         assert!(ca.contains("CA certificate used as the server's own") && !ca.contains("CaUsedAsEndEntity"), "{ca}");
         let unknown = plain_cause("invalid peer certificate: UnknownIssuer", false, true);
-        assert!(unknown.contains("does not trust") && unknown.contains("SSL_CERT_FILE"), "{unknown}");
+        assert!(unknown.contains("not trusted") && unknown.contains("SSL_CERT_FILE"), "{unknown}");
         assert!(plain_cause("invalid HTTP version parsed", false, false).contains("https://"));
         assert!(plain_cause("received corrupt message of type InvalidContentType", false, true).contains("http://"));
         assert!(plain_cause("Connection refused (os error 111)", false, true).starts_with("connection refused"));

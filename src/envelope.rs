@@ -128,6 +128,20 @@ impl FieldType {
         })
     }
 
+    /// A value as people paste it, in the form the envelope keeps: trimmed, and a thumbprint as
+    /// certificate viewers show it (`3a:f1 …`, lower case, with spaces, colons or the invisible
+    /// marks Windows copies with it) as plain upper-case hex.
+    pub fn normalise(self, value: &str) -> String {
+        match self {
+            FieldType::Thumbprint => value
+                .chars()
+                .filter(|c| !c.is_whitespace() && !matches!(c, ':' | '\u{200e}' | '\u{200f}' | '\u{feff}'))
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
+            _ => value.trim().to_owned(),
+        }
+    }
+
     /// Its name in the catalog (`GET /v1/policies`), which the web page reads.
     pub fn name(self) -> &'static str {
         match self {
@@ -145,6 +159,15 @@ impl FieldType {
             FieldType::KeyFormat => "key-format",
         }
     }
+}
+
+/// Who issues a kind's secret, and where to copy it from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Issuer {
+    /// The CRM or identity provider.
+    pub who: &'static str,
+    /// Where in it the secret is made and copied from, for people.
+    pub copy_from: &'static str,
 }
 
 /// A field a kind knows.
@@ -243,6 +266,30 @@ impl Kind {
                 kinds: "entra-certificate (no secret at all) or entra-client-secret",
                 why: "Microsoft app passwords are legacy: they work only with per-user MFA, not with Conditional \
                       Access or security defaults; Dataverse server-to-server access uses an Entra app registration",
+            }),
+            _ => None,
+        }
+    }
+
+    /// For the kinds whose secret the CRM issues (sealpass never generates one): who issues it,
+    /// and where in the CRM to copy it from.
+    pub fn issued_by(self) -> Option<Issuer> {
+        match self {
+            Kind::SalesforceClientCredentials => Some(Issuer {
+                who: "Salesforce",
+                copy_from: "in Setup, open External Client App Manager (or App Manager for a connected app), open \
+                            the vendor's app, then its OAuth settings and \"Consumer Key and Secret\" (Salesforce \
+                            asks you to verify your identity); copy the Consumer Secret",
+            }),
+            Kind::DynamicsAppPassword => Some(Issuer {
+                who: "Microsoft",
+                copy_from: "the account's owner creates it under My Sign-Ins > Security info > Add sign-in method > \
+                            App password, and copies it when it is shown",
+            }),
+            Kind::EntraClientSecret => Some(Issuer {
+                who: "Microsoft Entra ID",
+                copy_from: "in the Entra admin center, App registrations > the vendor's app > Certificates & \
+                            secrets > New client secret; copy the Value column (shown once), not the Secret ID",
             }),
             _ => None,
         }

@@ -224,6 +224,10 @@ pub struct Asked {
     pub label: String,
     /// The kind it asks for.
     pub kind: Kind,
+    /// Optional fields of the kind the request makes mandatory.
+    pub require: Vec<String>,
+    /// How long the drop answering it lives, unless the sender asks for less.
+    pub drop_ttl_seconds: Option<u64>,
 }
 
 /// Where a credential goes: a server whose keys were checked, and the request it answers.
@@ -373,7 +377,13 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
         client,
         fingerprint: served.fingerprint,
         recipients: served.recipients,
-        asked: Some(Asked { link: request, label: status.label, kind }),
+        asked: Some(Asked {
+            link: request,
+            label: status.label,
+            kind,
+            require: status.require,
+            drop_ttl_seconds: status.drop_ttl_seconds,
+        }),
         max_ttl_seconds: Some(info.limits.max_ttl_seconds),
         certificates: served.certificates,
         covered,

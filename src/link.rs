@@ -22,6 +22,16 @@ pub enum LinkError {
     /// A bare id without a server.
     #[error("'{0}' is a bare id: give the whole link, or --server URL")]
     NoServer(String),
+    /// A pickup link where a request link is wanted (given to `send`).
+    #[error(
+        "that is a pickup link (…/d/…): it is for the vendor's `sealpass receive`; to send, use the request link (…/r/…#…) the vendor gave you"
+    )]
+    PickupNotRequest,
+    /// A request link where a pickup link is wanted (given to `receive`, `status`, `revoke`).
+    #[error(
+        "that is a request link (…/r/…#…): it is for the customer's `sealpass send`; here give the pickup link (…/d/…) that send printed"
+    )]
+    RequestNotPickup,
     /// A user name or password before the host: never part of a sealpass link, and a way to
     /// smuggle a credential to (or past) a server.
     #[error(
@@ -98,9 +108,24 @@ pub fn is_id(s: &str) -> bool {
     s.len() == 26 && s.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
-/// Split `https://host/prefix/<kind>/<id>` into (server, id).
+/// A link as pasted from an email or a chat: surrounding white space, and the `<…>`, `(…)`,
+/// quotes or sentence punctuation that text around it adds, removed.
+pub fn cleaned(link: &str) -> &str {
+    let mut text = link.trim();
+    loop {
+        let before = text;
+        text = text.trim_start_matches(['<', '(', '[', '"', '\'', '\u{201c}', '\u{2018}']);
+        text = text.trim_end_matches(['>', ')', ']', '"', '\'', '\u{201d}', '\u{2019}', '.', ',', ';', ':', '!', '?']);
+        text = text.trim();
+        if text == before {
+            return text;
+        }
+    }
+}
+
+/// Split `https://host/prefix/<kind>/<id>` into (server, id); the other kind of link is named.
 fn split(link: &str, kind: &str) -> Result<(String, String), LinkError> {
-    let url = Url::parse(link.trim()).map_err(|_| LinkError::NotALink)?;
+    let url = Url::parse(link).map_err(|_| LinkError::NotALink)?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
         return Err(LinkError::NotALink);
     }
@@ -108,7 +133,12 @@ fn split(link: &str, kind: &str) -> Result<(String, String), LinkError> {
         return Err(LinkError::Credentials);
     }
     let path = url.path().trim_end_matches('/');
-    let (prefix, id) = path.rsplit_once(&format!("/{kind}/")).ok_or(LinkError::NotALink)?;
+    let other = |k: &str| path.rsplit_once(&format!("/{k}/")).is_some_and(|(_, id)| is_id(id));
+    let (prefix, id) = path.rsplit_once(&format!("/{kind}/")).ok_or(match kind {
+        "r" if other("d") => LinkError::PickupNotRequest,
+        "d" if other("r") => LinkError::RequestNotPickup,
+        _ => LinkError::NotALink,
+    })?;
     if !is_id(id) {
         return Err(LinkError::NotALink);
     }
@@ -141,7 +171,7 @@ pub fn server_base(text: &str) -> Result<String, String> {
 
 /// A pickup link, or a bare id with `server`.
 pub fn parse_pickup(link: &str, server: Option<&str>) -> Result<Pickup, LinkError> {
-    let link = link.trim();
+    let link = cleaned(link);
     if is_id(link) {
         let server = server.ok_or_else(|| LinkError::NoServer(link.to_owned()))?;
         return Ok(Pickup { server: server.trim_end_matches('/').to_owned(), id: link.to_owned() });
@@ -151,8 +181,9 @@ pub fn parse_pickup(link: &str, server: Option<&str>) -> Result<Pickup, LinkErro
 
 /// A request link with its `#token.fingerprint` fragment.
 pub fn parse_request(link: &str) -> Result<Request, LinkError> {
+    let link = cleaned(link);
     let (server, id) = split(link, "r")?;
-    let fragment = Url::parse(link.trim()).ok().and_then(|u| u.fragment().map(str::to_owned)).unwrap_or_default();
+    let fragment = Url::parse(link).ok().and_then(|u| u.fragment().map(str::to_owned)).unwrap_or_default();
     let (token, fingerprint) = fragment.rsplit_once('.').ok_or(LinkError::MissingFragment)?;
     if !is_token(token) || !is_fingerprint(fingerprint) {
         return Err(LinkError::MissingFragment);
@@ -220,6 +251,28 @@ mod tests {
         }
         let short = format!("https://drop.example.com/r/{ID}#abc.{FP}");
         assert_eq!(parse_request(&short).unwrap_err(), LinkError::MissingFragment);
+    }
+
+    #[test]
+    fn links_pasted_from_mail_are_cleaned_and_the_wrong_kind_names_its_command() {
+        let request = format!("https://drop.example.com/r/{ID}#{TOKEN}.{FP}");
+        let pickup = format!("https://drop.example.com/d/{ID}");
+        for wrapped in
+            [format!("<{request}>"), format!("({request})."), format!("\"{request}\","), format!(" {request}. ")]
+        {
+            assert_eq!(parse_request(&wrapped).unwrap().to_string(), request, "{wrapped}");
+        }
+        for wrapped in
+            [format!("<{pickup}>"), format!("{pickup})"), format!("\u{201c}{pickup}\u{201d}."), format!("'{pickup}'")]
+        {
+            assert_eq!(parse_pickup(&wrapped, None).unwrap().to_string(), pickup, "{wrapped}");
+        }
+        let e = parse_request(&pickup).unwrap_err();
+        assert_eq!(e, LinkError::PickupNotRequest);
+        assert!(e.to_string().contains("sealpass receive"), "{e}");
+        let e = parse_pickup(&request, None).unwrap_err();
+        assert_eq!(e, LinkError::RequestNotPickup);
+        assert!(e.to_string().contains("sealpass send") && !e.to_string().contains(TOKEN), "{e}");
     }
 
     #[test]

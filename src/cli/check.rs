@@ -48,7 +48,7 @@ pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
     if args.batch {
         return batch(printer, &policy, args.username.as_deref());
     }
-    let secret = secret_from_stdin_or_prompt("Secret to check (input hidden): ")?;
+    let secret = secret_from_stdin_or_prompt("Secret to check (input hidden): ", "check")?;
     let report = policy.check(secret.expose_secret(), args.username.as_deref());
     printer.report(&report)?;
     Ok(if report.compliant { Exit::Ok } else { Exit::Policy })

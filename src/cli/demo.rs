@@ -120,6 +120,8 @@ async fn walk(
                 label: "Acme Salesforce".into(),
                 kind: "salesforce-password".into(),
                 ttl_seconds: Some(3600),
+                require: Vec::new(),
+                drop_ttl_seconds: None,
             },
         )
         .await

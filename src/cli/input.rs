@@ -8,6 +8,9 @@ use zeroize::Zeroizing;
 
 use crate::exit::{Exit, Failure};
 
+/// What an empty secret is called.
+const NO_SECRET: &str = "no secret on stdin";
+
 /// Largest secret accepted on stdin (the envelope's limit, SPEC §3).
 pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 
@@ -43,10 +46,7 @@ pub fn read_one_secret(reader: impl Read) -> Result<SecretString, Failure> {
         ));
     }
     if line.is_empty() {
-        return Err(Failure::new(
-            Exit::Error,
-            anyhow::anyhow!("no secret on stdin; pipe one in, e.g. `sealpass check --policy salesforce < secret.txt`"),
-        ));
+        return Err(Failure::new(Exit::Error, anyhow::anyhow!("{NO_SECRET}")));
     }
     let text = std::str::from_utf8(line)
         .map_err(|_| Failure::new(Exit::Error, anyhow::anyhow!("the secret on stdin is not UTF-8 text")))?;
@@ -55,16 +55,39 @@ pub fn read_one_secret(reader: impl Read) -> Result<SecretString, Failure> {
 
 /// Read one secret from stdin, prompting without echo when stdin is a terminal. `check` asks
 /// once (nothing is stored, so a typo costs nothing); commands that seal a typed secret ask twice.
-pub fn secret_from_stdin_or_prompt(prompt: &str) -> Result<SecretString, Failure> {
+/// `command` names the command in messages (`send`, `check`).
+pub fn secret_from_stdin_or_prompt(prompt: &str, command: &str) -> Result<SecretString, Failure> {
     let stdin = io::stdin();
     if !stdin.is_terminal() {
-        return read_one_secret(stdin.lock());
+        return piped_secret(command);
     }
-    let typed = Zeroizing::new(
-        rpassword::prompt_password(prompt)
-            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?,
-    );
+    let typed = hidden(prompt)?;
     read_one_secret(typed.as_bytes())
+}
+
+/// The secret piped on stdin, for `command`: an empty stdin says how to pipe one into it.
+pub fn piped_secret(command: &str) -> Result<SecretString, Failure> {
+    read_one_secret(io::stdin().lock()).map_err(|f| {
+        if f.error.to_string().starts_with(NO_SECRET) {
+            Failure::new(
+                f.exit,
+                anyhow::anyhow!("{NO_SECRET}; pipe one into `sealpass {command}` (… < secret.txt), or run it on a terminal to be asked"),
+            )
+        } else {
+            f
+        }
+    })
+}
+
+/// A line typed without echo at `prompt`. Ctrl-D (end of input) cancels.
+pub fn hidden(prompt: &str) -> Result<Zeroizing<String>, Failure> {
+    match rpassword::prompt_password(prompt) {
+        Ok(typed) => Ok(Zeroizing::new(typed)),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            Err(Failure::new(Exit::Error, anyhow::anyhow!("cancelled: nothing was sent or sealed")))
+        }
+        Err(e) => Err(Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}"))),
+    }
 }
 
 #[cfg(test)]

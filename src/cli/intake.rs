@@ -17,7 +17,7 @@ use crate::exit::{Exit, Failure};
 use crate::files;
 use crate::generate::Generator;
 use crate::handover::{self, HandoverError, Intake};
-use crate::output::Printer;
+use crate::output::{Printer, shown};
 use crate::policy::Policy;
 
 /// The kinds as clap values, named as everywhere else (the envelope module stays free of clap).
@@ -96,11 +96,12 @@ fn split_kv(arg: &str, flag: &str) -> Result<(String, String), Failure> {
 fn fields(kind: Kind, args: &EnvelopeArgs) -> Result<BTreeMap<String, SecretString>, Failure> {
     let mut out = BTreeMap::new();
     let mut put = |key: String, value: &str| -> Result<(), Failure> {
-        validate_field(kind, &key, value).map_err(|e| match e {
+        let value = kind.field(&key).map_or_else(|| value.trim().to_owned(), |f| f.ty.normalise(value));
+        validate_field(kind, &key, &value).map_err(|e| match e {
             EnvelopeError::Shape(_) => Failure::new(Exit::Policy, e),
             other => Failure::usage(other),
         })?;
-        if out.insert(key.clone(), SecretString::from(value.trim())).is_some() {
+        if out.insert(key.clone(), SecretString::from(value)).is_some() {
             return Err(Failure::usage(format!("field {key} is given twice")));
         }
         Ok(())
@@ -133,22 +134,32 @@ fn fields(kind: Kind, args: &EnvelopeArgs) -> Result<BTreeMap<String, SecretStri
     Ok(out)
 }
 
-/// Ask twice on the terminal, or read stdin.
-fn typed_secret() -> Result<SecretString, Failure> {
+/// How many times a person may type the confirmation wrong before the command stops.
+const CONFIRM_TRIES: usize = 3;
+
+/// Ask on the terminal, or read stdin (for `command`). On a terminal the first entry is checked
+/// at once (`first_check`: the report of a failing policy, which stops here unless the caller
+/// lets weak secrets through), then confirmed, up to three times.
+fn typed_secret(command: &str, first_check: impl Fn(&str) -> Result<(), Failure>) -> Result<SecretString, Failure> {
     if !std::io::stdin().is_terminal() {
-        return read_one_secret(std::io::stdin().lock());
+        return super::input::piped_secret(command);
     }
-    let ask = |prompt: &str| {
-        rpassword::prompt_password(prompt)
-            .map(zeroize::Zeroizing::new)
-            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))
-    };
-    let first = ask("Secret to seal (input hidden): ")?;
-    let second = ask("Once more to confirm: ")?;
-    if *first != *second {
-        return Err(Failure::new(Exit::Error, anyhow::anyhow!("the two entries differ; nothing was sealed")));
+    for attempt in 1..=CONFIRM_TRIES {
+        let first = super::input::hidden("Secret to seal (input hidden): ")?;
+        let secret = read_one_secret(first.as_bytes())?;
+        first_check(secret.expose_secret())?;
+        let second = super::input::hidden("Once more to confirm: ")?;
+        if *first == *second {
+            return Ok(secret);
+        }
+        if attempt < CONFIRM_TRIES {
+            eprintln!("The two entries differ; type it again ({} tries left).", CONFIRM_TRIES - attempt);
+        }
     }
-    read_one_secret(first.as_bytes())
+    Err(Failure::new(
+        Exit::Error,
+        anyhow::anyhow!("the two entries differed {CONFIRM_TRIES} times; nothing was sealed"),
+    ))
 }
 
 /// Where the sealed result goes, and what to do after showing a generated password.
@@ -160,14 +171,13 @@ pub(crate) struct Flow {
     pub confirm_set: bool,
     /// A printed password goes into the caller's JSON, not on a line of its own.
     pub password_in_json: bool,
+    /// The command, as messages name it (`send`, `seal`).
+    pub command: &'static str,
 }
 
 /// Wait until the person confirms the generated password is set on the account.
 fn wait_until_set() -> Result<(), Failure> {
-    let answer =
-        rpassword::prompt_password("Set it on the account now, then press Enter to send it (Ctrl-C to stop): ")
-            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?;
-    drop(zeroize::Zeroizing::new(answer));
+    drop(super::input::hidden("Set it on the account now, then press Enter to send it (Ctrl-C to stop): ")?);
     Ok(())
 }
 
@@ -249,51 +259,98 @@ fn ask_missing_fields(
     for name in kind.missing_fields(fields) {
         let Some(spec) = kind.field(name) else { continue };
         let expected = spec.ty.shape().map(|(_, e)| format!(" ({e})")).unwrap_or_default();
-        loop {
-            printer.prompt(&format!("{}{expected}: ", spec.name));
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?;
-            if line.is_empty() {
-                return Err(Failure::usage("stopped: nothing was sealed"));
-            }
-            match validate_field(kind, spec.name, line.trim()) {
-                Ok(()) => {
-                    fields.insert(spec.name.to_owned(), SecretString::from(line.trim()));
-                    break;
-                }
-                Err(e) => printer.warn(&e.to_string()),
-            }
-        }
+        let value = ask_field(kind, spec, &format!("{}{expected}: ", spec.name), false, printer)?;
+        fields.insert(spec.name.to_owned(), SecretString::from(value.unwrap_or_default()));
     }
     Ok(())
 }
 
-/// An Entra client secret's expiry, asked on a terminal (optional: Enter skips it), so the
-/// vendor knows when to ask for the next one.
-fn ask_expiry(fields: &mut BTreeMap<String, SecretString>, printer: &Printer) -> Result<(), Failure> {
+/// The optional fields a request makes mandatory: asked for on a terminal, else a usage error
+/// naming them, before anything is sealed.
+fn required_by_request(
+    kind: Kind,
+    require: &[String],
+    fields: &mut BTreeMap<String, SecretString>,
+    printer: &Printer,
+) -> Result<(), Failure> {
+    let missing: Vec<&str> = require.iter().map(String::as_str).filter(|n| !fields.contains_key(*n)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        for name in &missing {
+            let Some(spec) = kind.field(name) else { continue };
+            let expected = spec.ty.shape().map(|(_, e)| format!(" ({e})")).unwrap_or_default();
+            let value =
+                ask_field(kind, spec, &format!("{name}, which this request requires{expected}: "), false, printer)?;
+            fields.insert(spec.name.to_owned(), SecretString::from(value.unwrap_or_default()));
+        }
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "this request requires {}: give them with --field KEY=VALUE (on a terminal you are asked for each)",
+        missing.iter().map(|n| shown(n).into_owned()).collect::<Vec<_>>().join(", ")
+    )))
+}
+
+/// Ask for one field on the terminal until its value has the field's shape; `optional`: Enter
+/// skips it (`None`). Ctrl-D cancels.
+fn ask_field(
+    kind: Kind,
+    spec: crate::envelope::FieldSpec,
+    question: &str,
+    optional: bool,
+    printer: &Printer,
+) -> Result<Option<String>, Failure> {
+    loop {
+        printer.prompt(question);
+        let mut line = String::new();
+        let read = std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?;
+        if read == 0 {
+            return Err(Failure::new(Exit::Error, anyhow::anyhow!("cancelled: nothing was sent or sealed")));
+        }
+        let value = spec.ty.normalise(&line);
+        if value.is_empty() && optional {
+            return Ok(None);
+        }
+        match validate_field(kind, spec.name, &value) {
+            Ok(()) => return Ok(Some(value)),
+            Err(e) if optional => printer.error(&format!("{e}; try again, or Enter to skip")),
+            Err(e) => printer.error(&format!("{e}; try again (Ctrl-D stops)")),
+        }
+    }
+}
+
+/// The optional fields worth asking a person for, with what to say: an Entra client secret's
+/// environment (where the vendor uses it) and expiry (when to ask for the next one).
+fn worth_asking(kind: Kind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        Kind::EntraClientSecret => &[
+            ("environment_url", "The Dynamics 365 environment URL (https://ORG.crm.dynamics.com; Enter to skip): "),
+            ("expires_on", "When does the secret expire? (YYYY-MM-DD, the Expires column in Entra; Enter to skip): "),
+        ],
+        _ => &[],
+    }
+}
+
+/// Ask on a terminal for the optional fields [`worth_asking`] names that were not given.
+fn ask_optional_fields(
+    kind: Kind,
+    fields: &mut BTreeMap<String, SecretString>,
+    printer: &Printer,
+) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Ok(());
     }
-    loop {
-        printer.prompt("When does the secret expire? (YYYY-MM-DD, the Expires column in Entra; Enter to skip): ");
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("could not read from the terminal: {e}")))?;
-        let date = line.trim();
-        if date.is_empty() {
-            return Ok(());
-        }
-        match validate_field(Kind::EntraClientSecret, "expires_on", date) {
-            Ok(()) => {
-                fields.insert("expires_on".into(), SecretString::from(date));
-                return Ok(());
-            }
-            Err(e) => printer.warn(&e.to_string()),
+    for (name, question) in worth_asking(kind) {
+        let Some(spec) = kind.field(name).filter(|_| !fields.contains_key(*name)) else { continue };
+        if let Some(value) = ask_field(kind, spec, question, true, printer)? {
+            fields.insert((*name).to_owned(), SecretString::from(value));
         }
     }
+    Ok(())
 }
 
 /// A key file read for sealing: its bytes as the secret, its name and detected format as fields.
@@ -320,18 +377,20 @@ fn key_file(path: &std::path::Path, fields: &mut BTreeMap<String, SecretString>)
     Ok(crate::envelope::key_file_secret(&bytes))
 }
 
-/// Build the checked envelope from the arguments: shared by `seal` and `send`. `certificates`
-/// are the vendor's, when the destination publishes them (an Entra thumbprint is checked
-/// against them).
+/// Build the checked envelope from the arguments: shared by `seal` and `send`. `request`: the
+/// request it answers and the optional fields that request makes mandatory. `certificates` are
+/// the vendor's, when the destination publishes them (an Entra thumbprint is checked against
+/// them).
 pub(crate) fn build_envelope(
     args: &EnvelopeArgs,
     kind: Kind,
-    request: Option<String>,
+    (request, require): (Option<String>, &[String]),
     flow: Flow,
     printer: &Printer,
     certificates: Option<&[crate::cert::Certificate]>,
 ) -> Result<Envelope, Failure> {
     let mut fields = fields(kind, args)?;
+    required_by_request(kind, require, &mut fields, printer)?;
     let policy = match kind.default_policy() {
         Some(default) => Some(args.policy.resolve_or(Some(default))?),
         None if args.policy.given() => {
@@ -345,6 +404,15 @@ pub(crate) fn build_envelope(
     };
     if args.file.is_some() && kind != Kind::KeyFile {
         return Err(Failure::usage(format!("--file seals a key file, and this is {}", handover::a(kind))));
+    }
+    if let Some(issuer) = kind.issued_by().filter(|_| args.generate) {
+        return Err(Failure::usage(format!(
+            "{} issues the secret of {}, so sealpass does not generate one: {}. Then run this again without \
+             --generate and paste it at the prompt (or pipe it on stdin)",
+            issuer.who,
+            handover::a(kind),
+            issuer.copy_from
+        )));
     }
     if args.generate && policy.is_none() {
         return Err(Failure::usage(format!("--generate makes passwords; {} holds none", handover::a(kind))));
@@ -374,11 +442,19 @@ pub(crate) fn build_envelope(
             let (secret, rules) = generated_secret(policy, args, username.as_deref(), printer, flow)?;
             (secret, Some(rules))
         }
-        (Some(_), _) => (typed_secret()?, policy),
+        (Some(policy), _) => {
+            let first_check = |typed: &str| {
+                let report = policy.check(typed, username.as_deref());
+                if report.compliant || args.allow_weak {
+                    return Ok(());
+                }
+                printer.note(&printer.report_text(&report));
+                Err(super::handover_failure(HandoverError::Weak { report: Box::new(report) }))
+            };
+            (typed_secret(flow.command, first_check)?, Some(policy.clone()))
+        }
     };
-    if kind == Kind::EntraClientSecret && !fields.contains_key("expires_on") {
-        ask_expiry(&mut fields, printer)?;
-    }
+    ask_optional_fields(kind, &mut fields, printer)?;
     let intake = Intake {
         kind,
         secret,

@@ -82,8 +82,9 @@ pub(crate) fn run(args: SealArgs, ctx: &super::Context) -> Result<Exit, Failure>
     let printer = &ctx.printer;
     let recipients = args.recipients.resolve()?;
     let kind = args.envelope.kind()?.unwrap_or(Kind::Generic);
-    let flow = Flow { stdout_free: args.output.is_some(), confirm_set: false, password_in_json: false };
-    let envelope = build_envelope(&args.envelope, kind, None, flow, printer, None)?;
+    let flow =
+        Flow { stdout_free: args.output.is_some(), confirm_set: false, password_in_json: false, command: "seal" };
+    let envelope = build_envelope(&args.envelope, kind, (None, &[]), flow, printer, None)?;
     let plaintext = envelope.to_padded_bytes().map_err(Failure::usage)?;
     let armored = crypto::seal(&plaintext, &recipients)?;
     match &args.output {

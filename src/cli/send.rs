@@ -138,11 +138,15 @@ struct SentLine<'a> {
 }
 
 /// `--ttl 24h` in seconds.
-pub(crate) fn ttl_seconds(ttl: Option<&str>) -> Result<Option<u64>, Failure> {
-    ttl.map(|t| {
-        crate::duration::parse_duration(t).map(|d| d.as_secs()).map_err(|e| Failure::usage(format!("--ttl {e}")))
-    })
-    .transpose()
+pub(crate) fn positive_ttl(flag: &str, ttl: Option<&str>) -> Result<Option<u64>, Failure> {
+    let Some(text) = ttl else { return Ok(None) };
+    let seconds = crate::duration::parse_duration(text)
+        .map(|d| d.as_secs())
+        .map_err(|e| Failure::usage(format!("{flag} {e}")))?;
+    if seconds == 0 {
+        return Err(Failure::usage(format!("{flag} must be longer than 0s (e.g. 24h)")));
+    }
+    Ok(Some(seconds))
 }
 
 /// `--ttl` checked against what the server allows, before anything is created: too long is a
@@ -151,7 +155,7 @@ pub(crate) fn ttl_seconds(ttl: Option<&str>) -> Result<Option<u64>, Failure> {
 pub(crate) async fn ttl_within(
     client: &Client,
     known_max: Option<u64>,
-    flag: Option<&str>,
+    (name, flag): (&str, Option<&str>),
     ttl: Option<u64>,
 ) -> Result<(), Failure> {
     let (Some(flag), Some(ttl)) = (flag, ttl) else { return Ok(()) };
@@ -167,7 +171,7 @@ pub(crate) async fn ttl_within(
         } else {
             format!("{max}s")
         };
-        return Err(Failure::usage(format!("--ttl {flag} is longer than this server allows (at most {human})")));
+        return Err(Failure::usage(format!("{name} {flag} is longer than this server allows (at most {human})")));
     }
     Ok(())
 }
@@ -226,7 +230,7 @@ fn request_link(args: &SendArgs) -> Result<Option<Zeroizing<String>>, Failure> {
 pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let config = ctx.settings()?;
-    let ttl = ttl_seconds(args.ttl.as_deref())?;
+    let ttl = positive_ttl("--ttl", args.ttl.as_deref())?;
     let link_text = request_link(&args)?;
     // The state file must be readable before anything is uploaded: a drop whose manage token
     // cannot be kept could not be followed or revoked.
@@ -257,7 +261,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                 }
             }
         };
-        ttl_within(&to.client, to.max_ttl_seconds, args.ttl.as_deref(), ttl).await?;
+        ttl_within(&to.client, to.max_ttl_seconds, ("--ttl", args.ttl.as_deref()), ttl).await?;
         let kind = match &to.asked {
             Some(asked) => {
                 if !printer.json() {
@@ -280,10 +284,17 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
 
         // Check and seal before anything leaves the machine.
         // stdout carries the pickup link; with --print-generated the password comes first, for a script.
-        let flow = Flow { stdout_free: true, confirm_set: !args.yes, password_in_json: args.json };
+        let flow = Flow { stdout_free: true, confirm_set: !args.yes, password_in_json: args.json, command: "send" };
         let request_id = to.asked.as_ref().map(|a| a.link.id.clone());
-        let envelope =
-            super::intake::build_envelope(&args.envelope, kind, request_id, flow, printer, Some(certificates))?;
+        let require = to.asked.as_ref().map_or(&[][..], |a| &a.require[..]);
+        let envelope = super::intake::build_envelope(
+            &args.envelope,
+            kind,
+            (request_id, require),
+            flow,
+            printer,
+            Some(certificates),
+        )?;
         let sent = handover::send(&to, &envelope, ttl).await;
         // A drop stored under a pickup link we refuse is still a drop: keep its manage token so
         // the revoke the message suggests works.
@@ -445,8 +456,7 @@ pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure
             true
         }
         None if std::io::stdin().is_terminal() => {
-            let answer = rpassword::prompt_password("Does it match the fingerprint the vendor published? [y/N] ")
-                .map_err(|e| anyhow::anyhow!("could not read from the terminal: {e}"))?;
+            let answer = super::input::hidden("Does it match the fingerprint the vendor published? [y/N] ")?;
             matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
         }
         None => {

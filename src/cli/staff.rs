@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::keys::load_identities;
 use super::open::{Opened, human, payload, revealable, validate, with_newline};
-use super::send::ttl_seconds;
+use super::send::positive_ttl;
 use super::settings::{self, ClientConfig};
 use super::{PolicyArgs, block_on, client_failure, handover_failure};
 use crate::client::Client;
@@ -47,16 +47,30 @@ impl StaffArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Kinds, recommended first:\n  \
+    salesforce-jwt, entra-certificate    no secret at all: the customer registers your published certificate\n  \
+    salesforce-client-credentials, entra-client-secret, dynamics-password, key-file, generic\n  \
+    salesforce-password, dynamics-app-password    legacy (each names its successor)\n\n\
+    --ttl is how long the link stays valid; --drop-ttl how long the credential waits for pickup once sent.\n\n\
+    Example:\n  sealpass request --label 'Acme Dynamics' --kind entra-client-secret --require environment_url,expires_on")]
 pub(crate) struct RequestArgs {
     /// What it is for, shown to the customer and in the inbox
     #[arg(long)]
     label: String,
-    /// The credential kind the customer must send
-    #[arg(long, value_enum, default_value_t = crate::envelope::Kind::SalesforcePassword)]
-    kind: crate::envelope::Kind,
+    /// The credential kind the customer must send (required; see below)
+    #[arg(long, value_enum)]
+    kind: Option<crate::envelope::Kind>,
     /// How long the link stays valid, e.g. 72h (default: the server's)
     #[arg(long, value_name = "DURATION")]
     ttl: Option<String>,
+    /// How long the credential, once sent, waits for pickup, e.g. 24h (default: the server's;
+    /// the sender may ask for less)
+    #[arg(long, value_name = "DURATION")]
+    drop_ttl: Option<String>,
+    /// Optional fields of the kind the customer must fill in (comma-separated or repeated),
+    /// e.g. environment_url,expires_on
+    #[arg(long, value_name = "FIELD", value_delimiter = ',')]
+    require: Vec<String>,
     /// Show the link as a QR code too
     #[arg(long)]
     qr: bool,
@@ -69,14 +83,43 @@ pub(crate) struct RequestArgs {
 
 pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
+    // Everything that can be wrong with the arguments is said before any call.
+    let Some(kind) = args.kind else {
+        return Err(Failure::usage(
+            "which kind of credential? give --kind: salesforce-jwt or entra-certificate (no secret at all, \
+             recommended), salesforce-client-credentials, entra-client-secret, dynamics-password, key-file, generic; \
+             legacy: salesforce-password, dynamics-app-password",
+        ));
+    };
+    let label = args.label.trim();
+    if label.is_empty() || label.chars().any(char::is_control) || label.chars().count() > crate::api::MAX_LABEL_CHARS {
+        return Err(Failure::usage(format!(
+            "--label must be 1 to {} printable characters: it tells the customer and your inbox what this is for",
+            crate::api::MAX_LABEL_CHARS
+        )));
+    }
+    for name in &args.require {
+        if kind.field(name).is_none_or(|f| f.required) {
+            let optional: Vec<&str> = kind.fields().iter().filter(|f| !f.required).map(|f| f.name).collect();
+            return Err(Failure::usage(format!(
+                "--require {}: {kind} has no such optional field (its optional fields: {})",
+                shown(name),
+                if optional.is_empty() { "none".to_owned() } else { optional.join(", ") }
+            )));
+        }
+    }
+    let ttl = positive_ttl("--ttl", args.ttl.as_deref())?;
+    let drop_ttl = positive_ttl("--drop-ttl", args.drop_ttl.as_deref())?;
     let (client, token) = args.staff.resolve(None, ctx.settings()?)?;
-    let ttl = ttl_seconds(args.ttl.as_deref())?;
     let created = block_on(async {
-        super::send::ttl_within(&client, None, args.ttl.as_deref(), ttl).await?;
+        super::send::ttl_within(&client, None, ("--ttl", args.ttl.as_deref()), ttl).await?;
+        super::send::ttl_within(&client, None, ("--drop-ttl", args.drop_ttl.as_deref()), drop_ttl).await?;
         let body = crate::api::CreateRequest {
-            label: args.label.clone(),
-            kind: args.kind.name().to_owned(),
+            label: label.to_owned(),
+            kind: kind.name().to_owned(),
             ttl_seconds: ttl,
+            require: args.require.clone(),
+            drop_ttl_seconds: drop_ttl,
         };
         client.create_request(token.expose_secret(), &body).await.map_err(client_failure)
     })?;
@@ -99,14 +142,14 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
              sealpass send '<link>'",
             shown(&created.expires_at)
         ));
-        if args.kind.registers_certificate() {
+        if kind.registers_certificate() {
             printer.note(
                 "No secret will exist: the customer registers your published certificate and sends back \
                           only the identifiers.",
             );
         }
-        if let Some(successor) = args.kind.successor() {
-            printer.warn(&format!("{} is a legacy kind; prefer {}: {}", args.kind, successor.kinds, successor.why));
+        if let Some(successor) = kind.successor() {
+            printer.warn(&format!("{kind} is a legacy kind; prefer {}: {}", successor.kinds, successor.why));
         }
     }
     if args.qr {
@@ -118,7 +161,7 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct InboxArgs {
-    /// {"drops":[{"id","created_at","expires_at","size","request_id","label"}]}
+    /// {"drops":[{"id","created_at","expires_at","size","request_id","label","kind"}]}
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -155,8 +198,9 @@ pub(crate) fn inbox(args: InboxArgs, ctx: &super::Context) -> Result<Exit, Failu
     }
     for d in &drops {
         let label = d.label.as_deref().map_or_else(|| "(no request)".into(), shown);
+        let kind = d.kind.as_deref().map_or_else(|| "kind in the envelope".into(), shown);
         printer.lines(&format!(
-            "{}/d/{}  {label}  sent {}, expires {}",
+            "{}/d/{}  {label}  {kind}  sent {}, expires {}",
             client.server(),
             shown(&d.id),
             shown(&d.created_at),

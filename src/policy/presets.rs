@@ -65,7 +65,7 @@ pub(super) fn preset(name: &str) -> Option<Policy> {
             required: Required { classes: four_classes(APPLE_SPECIALS, "any symbol or space"), at_least: 3 },
             max_consecutive: None,
             username_rule: true,
-            looks_random: false,
+            looks_random: true,
             format: None,
             generation: Generation::Local(GenerationRules {
                 alphabet: safe_alphabet,

@@ -131,6 +131,8 @@ pub struct InboxItem {
     pub request_id: Option<String>,
     /// That request's label.
     pub label: Option<String>,
+    /// That request's kind.
+    pub kind: Option<String>,
 }
 
 /// A request as stored.
@@ -152,6 +154,11 @@ pub struct RequestRecord {
     pub expires_at: i64,
     /// The drop that fulfilled it.
     pub drop_id: Option<String>,
+    /// Optional fields of the kind that the staff member made mandatory for this request.
+    pub required_fields: Vec<String>,
+    /// How long the drop answering it lives, when the sender does not say (else the server's
+    /// default).
+    pub drop_ttl: Option<u64>,
 }
 
 impl RequestRecord {

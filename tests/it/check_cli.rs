@@ -183,3 +183,24 @@ fn batch_checks_one_json_string_a_line() {
     bad.expect(2);
     assert!(bad.stderr.contains("line 1") && !bad.stderr.contains("not json"), "{}", bad.stderr);
 }
+
+/// Issue 19: an account exempt from MFA must not take a common password, and the strength
+/// figure is the same for the same string under every policy.
+#[test]
+fn entra_passwords_must_look_random_and_strength_is_one_figure_regression() {
+    let run = sealpass(&["check", "--policy", "entra-password", "--json"], "Password123!");
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    let report = run.json();
+    let looks_random = report["rules"].as_array().unwrap().iter().find(|r| r["rule"] == "looks-random").unwrap();
+    assert_eq!(looks_random["ok"], false, "{report}");
+    let bits = |policy: &str| {
+        sealpass(&["check", "--policy", policy, "--json"], "Password123!").json()["entropy_estimate_bits"]
+            .as_f64()
+            .unwrap()
+    };
+    let (entra, strong) = (bits("entra-password"), bits("strong"));
+    assert_eq!(entra, strong, "one figure for one string");
+    assert!(entra < 30.0, "a common password is weak: {entra}");
+    let generated = sealpass(&["generate", "--policy", "entra-password"], "").stdout;
+    assert_eq!(sealpass(&["check", "--policy", "entra-password"], &generated).code, 0);
+}

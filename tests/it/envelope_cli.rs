@@ -416,3 +416,27 @@ fn a_secret_key_given_as_recipient_is_never_echoed() {
         assert!(!run.stderr.to_lowercase().contains(&lower[15..]), "echoed: {}", run.stderr);
     }
 }
+
+/// Issue 19: a thumbprint as certificate viewers show it (lower case, colons, spaces) is
+/// accepted and sealed as 40 upper-case hex digits.
+#[test]
+fn thumbprints_as_viewers_show_them_are_normalised_regression() {
+    let shown = "c3:4e 43:84:0c:42:0a:c6:ac:7d:ba:cf:11:7c:2d:f9:f6:b8:ad:b9";
+    let (home, file) = sealed(
+        "entra-certificate",
+        &[
+            "--field",
+            "tenant_id=72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "--field",
+            "client_id=11111111-2222-3333-4444-555555555555",
+            "--field",
+            "environment_url=https://acme.crm4.dynamics.com",
+            "--field",
+            &format!("thumbprint={shown}"),
+        ],
+        "",
+    );
+    let opened = home.sealpass(&["open", "-i", "vendor.key", &file, "--json"], "");
+    opened.expect(0);
+    assert_eq!(opened.json()["fields"]["thumbprint"], "C34E43840C420AC6AC7DBACF117C2DF9F6B8ADB9", "{}", opened.stdout);
+}

@@ -35,6 +35,8 @@ fn request(id: &str, now: i64, ttl: i64) -> RequestRecord {
         created_at: now,
         expires_at: now + ttl,
         drop_id: None,
+        required_fields: vec!["security_token".into()],
+        drop_ttl: Some(3600),
     }
 }
 

@@ -575,3 +575,121 @@ async fn a_drop_sealed_to_more_keys_than_the_vendors_is_refused_regression() {
     assert!(received.stdout.contains("Zq8!kR2#"), "{}", received.stdout);
     server.stop().await;
 }
+
+/// Issue 19: what a newcomer hit on the staff side. `request` wants a kind, a label and a TTL
+/// above zero before any call; the inbox shows each drop's kind.
+#[test]
+fn request_arguments_are_checked_before_any_call_and_the_inbox_shows_the_kind_regression() {
+    let w = World::new();
+    let no_kind = w.staff(&["request", "--label", "Acme"], "");
+    no_kind.expect(2);
+    assert!(no_kind.stderr.contains("--kind") && no_kind.stderr.contains("salesforce-jwt"), "{}", no_kind.stderr);
+    for (args, says) in [
+        (&["request", "--label", "", "--kind", "generic"][..], "--label must be"),
+        (&["request", "--label", "  ", "--kind", "generic"][..], "--label must be"),
+        (&["request", "--label", "Acme", "--kind", "generic", "--ttl", "0s"][..], "--ttl must be longer than 0s"),
+        (&["request", "--label", "Acme", "--kind", "generic", "--drop-ttl", "0s"][..], "--drop-ttl must be longer"),
+        (&["request", "--label", "Acme", "--kind", "generic", "--drop-ttl", "30d"][..], "--drop-ttl 30d is longer"),
+        (&["request", "--label", "Acme", "--kind", "generic", "--require", "username"][..], "no such optional field"),
+    ] {
+        let run = w.staff(args, "");
+        run.expect(2);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    let link = w.request_link("dynamics-password");
+    w.customer.sealpass(&["send", &link, "-u", "kore@acme.example", "--generate", "--print-generated"], "").expect(0);
+    let inbox = w.staff(&["inbox"], "");
+    inbox.expect(0);
+    assert!(inbox.stdout.contains("Acme  dynamics-password  sent"), "{}", inbox.stdout);
+    assert_eq!(w.staff(&["inbox", "--json"], "").json()["drops"][0]["kind"], "dynamics-password");
+}
+
+/// Issue 19: staff set how long the sent credential waits (`--drop-ttl`), apart from the link's
+/// lifetime (`--ttl`), and make optional fields mandatory (`--require`).
+#[test]
+fn a_request_sets_the_drops_lifetime_and_the_fields_it_requires_regression() {
+    let w = World::new();
+    let run = w.staff(
+        &["request", "--label", "Acme Dynamics", "--kind", "entra-client-secret", "--ttl", "48h", "--drop-ttl", "2h"]
+            .iter()
+            .chain(&["--require", "environment_url,expires_on", "--json"])
+            .copied()
+            .collect::<Vec<_>>(),
+        "",
+    );
+    run.expect(0);
+    let link = run.json()["link"].as_str().unwrap().to_owned();
+    let secret = "abc8Q~0123456789abcdefghijklmnopqrstuvwx";
+    let ids = [
+        "--field",
+        "tenant_id=72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "--field",
+        "client_id=11111111-2222-3333-4444-555555555555",
+    ];
+    let mut args = vec!["send", &link];
+    args.extend(ids);
+    let missing = w.customer.sealpass(&args, secret);
+    missing.expect(2);
+    assert!(missing.stderr.contains("this request requires environment_url, expires_on"), "{}", missing.stderr);
+    args.extend([
+        "--field",
+        "environment_url=https://acme.crm4.dynamics.com",
+        "--field",
+        "expires_on=2027-06-30",
+        "--json",
+    ]);
+    let sent = w.customer.sealpass(&args, secret);
+    sent.expect(0);
+    let expires = sent.json()["expires_at"].as_str().unwrap().to_owned();
+    let expires = time::OffsetDateTime::parse(&expires, &time::format_description::well_known::Rfc3339).unwrap();
+    let left = expires - time::OffsetDateTime::now_utc();
+    assert!(left <= time::Duration::seconds(7202) && left > time::Duration::minutes(110), "the drop lives 2 h: {left}");
+}
+
+/// Issue 19: kinds whose secret the CRM issues get no generator; links pasted from a mail are
+/// cleaned, and the wrong kind of link names the command that takes it; an empty stdin names
+/// the command in use.
+#[test]
+fn newcomer_mistakes_with_links_and_secrets_get_clear_answers_regression() {
+    let w = World::new();
+    let link = w.request_link("salesforce-client-credentials");
+    let fields = [
+        "--field",
+        "consumer_key=3MVG9A2kN3Bn17hsWsLDatw9xPq7RtY",
+        "--field",
+        "instance_url=https://acme.my.salesforce.com",
+    ];
+    let mut args = vec!["send", &link, "--generate", "--print-generated"];
+    args.extend(fields);
+    let generated = w.customer.sealpass(&args, "");
+    generated.expect(2);
+    assert!(
+        generated.stderr.contains("Salesforce issues the secret") && generated.stderr.contains("Consumer Secret"),
+        "{}",
+        generated.stderr
+    );
+    assert_eq!(w.inbox_len(), 0, "nothing was uploaded");
+    let mut args = vec!["send", &link];
+    args.extend(fields);
+    let empty = w.customer.sealpass(&args, "");
+    empty.expect(1);
+    assert!(empty.stderr.contains("`sealpass send`") && !empty.stderr.contains("sealpass check"), "{}", empty.stderr);
+    // From a mail: <…>, a trailing period.
+    let wrapped = format!("<{link}>.");
+    let mut args = vec!["send", &wrapped, "--json"];
+    args.extend(fields);
+    let sent = w.customer.sealpass(&args, "Zq8kR2mW9vB4tN7xL3Zq8kR2mW9vB4tN7");
+    sent.expect(0);
+    let pickup = sent.json()["pickup_url"].as_str().unwrap().to_owned();
+    let wrong = w.customer.sealpass(&["send", &pickup, "--kind", "generic"], "Zq8kR2mW9vB4tN7xL3Zq8kR2");
+    wrong.expect(2);
+    assert!(wrong.stderr.contains("pickup link") && wrong.stderr.contains("sealpass receive"), "{}", wrong.stderr);
+    let other = w.request_link("generic");
+    let wrong = w.staff(&["receive", &other, "--reveal"], "");
+    wrong.expect(2);
+    assert!(wrong.stderr.contains("request link") && wrong.stderr.contains("sealpass send"), "{}", wrong.stderr);
+    let token = other.split('#').nth(1).unwrap().split('.').next().unwrap();
+    assert!(!wrong.stderr.contains(token), "the upload token is never echoed");
+    let received = w.staff(&["receive", &format!("({pickup})"), "--reveal"], "");
+    received.expect(0);
+}

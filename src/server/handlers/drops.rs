@@ -53,7 +53,7 @@ pub async fn create_drop(
     })?;
     let origin = origin(&state, peer, &headers);
     let now = origin.at;
-    let expires_at = expiry(ttl(&state, req.ttl_seconds)?);
+    let mut ttl_seconds = req.ttl_seconds;
     match &req.request_id {
         Some(request_id) => {
             check_id(request_id, "request")?;
@@ -63,6 +63,11 @@ pub async fn create_drop(
                     "uploads for a request need its upload token (Authorization: Bearer …)",
                 ));
             }
+            // The drop lives as long as the request said, unless the sender asks for less.
+            ttl_seconds = match (ttl_seconds, request.drop_ttl) {
+                (Some(asked), Some(most)) => Some(asked.min(most)),
+                (asked, most) => asked.or(most),
+            };
         }
         None if !state.settings.allow_anonymous_uploads => {
             return Err(ApiError::new(
@@ -78,6 +83,7 @@ pub async fn create_drop(
         Some(request_id) => request_id.clone(),
         None => auth::new_id()?,
     };
+    let expires_at = expiry(ttl(&state, ttl_seconds)?);
     let manage_token = auth::new_token()?;
     let drop = NewDrop {
         id: id.clone(),
@@ -292,6 +298,7 @@ pub async fn inbox(
             size: i.size,
             request_id: i.request_id,
             label: i.label,
+            kind: i.kind,
         })
         .collect();
     Ok(Json(Inbox { drops, next_cursor }))

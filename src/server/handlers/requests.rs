@@ -56,6 +56,21 @@ pub async fn create_request(
             ),
         ));
     }
+    if req.require.len() > 8 {
+        return Err(ApiError::bad("bad_require", "require names at most 8 fields"));
+    }
+    if let Some(bad) = req.require.iter().find(|n| kind.field(n).is_none_or(|f| f.required)) {
+        let optional: Vec<&str> = kind.fields().iter().filter(|f| !f.required).map(|f| f.name).collect();
+        return Err(ApiError::bad(
+            "bad_require",
+            format!(
+                "{kind} has no optional field {}: require names some of {}",
+                crate::output::shown(&bad.chars().take(64).collect::<String>()),
+                if optional.is_empty() { "(none)".to_owned() } else { optional.join(", ") }
+            ),
+        ));
+    }
+    let drop_ttl = req.drop_ttl_seconds.map(|t| ttl(&state, Some(t))).transpose()?;
     let origin = origin(&state, peer, &headers);
     let now = origin.at;
     let (id, upload_token) = (auth::new_id()?, auth::new_token()?);
@@ -68,6 +83,8 @@ pub async fn create_request(
         created_at: now,
         expires_at: expiry(ttl(&state, req.ttl_seconds)?),
         drop_id: None,
+        required_fields: req.require,
+        drop_ttl,
     };
     let expires_at = rfc3339(record.expires_at);
     state.store.create_request(record, &origin).await?;
@@ -110,5 +127,7 @@ pub async fn request_status(
         kind: record.kind,
         expires_at: rfc3339(record.expires_at),
         drop_id: if staff { record.drop_id } else { None },
+        require: record.required_fields,
+        drop_ttl_seconds: record.drop_ttl,
     }))
 }

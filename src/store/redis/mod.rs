@@ -166,7 +166,8 @@ return {'ok'}
 const CREATE_REQUEST: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'duplicate' end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'upload_hash', ARGV[2], 'label', ARGV[3], 'kind', ARGV[4],
-  'created_by', ARGV[5], 'created_at', ARGV[6], 'expires_at', ARGV[7], 'drop_id', '')
+  'created_by', ARGV[5], 'created_at', ARGV[6], 'expires_at', ARGV[7], 'drop_id', '',
+  'required_fields', ARGV[9], 'drop_ttl', ARGV[10])
 redis.call('EXPIREAT', KEYS[1], ARGV[8])
 record('request.created', '', ARGV[1], ARGV[3])
 return 'ok'
@@ -487,6 +488,8 @@ impl Store for RedisStore {
             request.created_at.to_string(),
             request.expires_at.to_string(),
             purge_at.to_string(),
+            request.required_fields.join(","),
+            request.drop_ttl.map(|t| t.to_string()).unwrap_or_default(),
         ];
         args.extend(event_args(&creator(&request), origin));
         let mut conn = self.conn().await?;
@@ -526,6 +529,13 @@ impl Store for RedisStore {
             created_at: number(&pairs, "created_at").ok_or_else(missing)?,
             expires_at: number(&pairs, "expires_at").ok_or_else(missing)?,
             drop_id: field(&pairs, "drop_id").map(str::to_owned),
+            required_fields: field(&pairs, "required_fields")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            drop_ttl: field(&pairs, "drop_ttl").and_then(|t| t.parse().ok()),
         }))
     }
 
@@ -729,16 +739,17 @@ impl RedisStore {
             }
             let mut labels = redis::pipe();
             for r in &waiting {
-                labels.hget(request_key(r.request_id.as_deref().unwrap_or("-")), "label");
+                labels.hget(request_key(r.request_id.as_deref().unwrap_or("-")), &["label", "kind"]);
             }
-            let labels: Vec<Option<String>> = if waiting.is_empty() {
+            let labels: Vec<(Option<String>, Option<String>)> = if waiting.is_empty() {
                 Vec::new()
             } else {
                 labels.query_async(conn).await.map_err(|e| self.lost(e))?
             };
-            for (r, label) in waiting.into_iter().zip(labels) {
+            for (r, (label, kind)) in waiting.into_iter().zip(labels) {
                 let item = InboxItem {
                     label: label.filter(|_| r.request_id.is_some()),
+                    kind: kind.filter(|_| r.request_id.is_some()),
                     id: r.id,
                     created_at: r.created_at,
                     expires_at: r.expires_at,

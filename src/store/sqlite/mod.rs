@@ -86,7 +86,14 @@ fn request_row(row: &Row<'_>) -> rusqlite::Result<RequestRecord> {
         created_at: row.get(5)?,
         expires_at: row.get(6)?,
         drop_id: row.get(7)?,
+        required_fields: split_names(&row.get::<_, String>(8)?),
+        drop_ttl: row.get::<_, Option<i64>>(9)?.and_then(|t| u64::try_from(t).ok()),
     })
+}
+
+/// Comma-separated field names, as `requests.required_fields` keeps them.
+fn split_names(text: &str) -> Vec<String> {
+    text.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect()
 }
 
 fn get_drop(conn: &Connection, id: &str) -> Result<Option<DropRecord>, StoreError> {
@@ -396,7 +403,7 @@ impl Store for SqliteStore {
         self.call(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT d.id, d.created_at, d.expires_at, d.size, d.request_id, r.label
+                    "SELECT d.id, d.created_at, d.expires_at, d.size, d.request_id, r.label, r.kind
                      FROM drops d LEFT JOIN requests r ON r.id = d.request_id
                      WHERE d.state = 'waiting' AND d.expires_at > ?1
                        AND ((d.request_id IS NULL), d.created_at, d.id) > (?2, ?3, ?4)
@@ -412,6 +419,7 @@ impl Store for SqliteStore {
                         size: r.get::<_, i64>(3)? as usize,
                         request_id: r.get(4)?,
                         label: r.get(5)?,
+                        kind: r.get(6)?,
                     })
                 })
                 .map_err(internal)?;
@@ -425,8 +433,9 @@ impl Store for SqliteStore {
         self.call(move |tx| {
             let result = tx
                 .prepare_cached(
-                    "INSERT INTO requests (id, upload_hash, label, kind, created_by, created_at, expires_at, purge_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO requests (id, upload_hash, label, kind, created_by, created_at, expires_at, purge_at,
+                                           required_fields, drop_ttl)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -437,7 +446,9 @@ impl Store for SqliteStore {
                         request.created_by,
                         request.created_at,
                         request.expires_at,
-                        request.expires_at + TOMBSTONE_SECONDS
+                        request.expires_at + TOMBSTONE_SECONDS,
+                        request.required_fields.join(","),
+                        request.drop_ttl.and_then(|t| i64::try_from(t).ok())
                     ])
                 });
             match result {
@@ -464,7 +475,8 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.call(move |conn| {
             conn.prepare_cached(
-                "SELECT id, upload_hash, label, kind, created_by, created_at, expires_at, drop_id FROM requests WHERE id = ?1",
+                "SELECT id, upload_hash, label, kind, created_by, created_at, expires_at, drop_id, required_fields, drop_ttl
+                 FROM requests WHERE id = ?1",
             )
             .and_then(|mut s| s.query_row([id], request_row).optional())
             .map_err(internal)

@@ -89,6 +89,12 @@ const MIGRATIONS: &[&str] = &[
     UPDATE requests SET expiry_recorded = 1 WHERE drop_id IS NOT NULL OR expires_at <= unixepoch();
     CREATE INDEX requests_open ON requests (expires_at) WHERE drop_id IS NULL AND expiry_recorded = 0;
     ",
+    // Version 4: what a request asks of the sender besides its kind: optional fields made
+    // mandatory (comma-separated names), and the lifetime of the drop that answers it.
+    r"
+    ALTER TABLE requests ADD COLUMN required_fields TEXT NOT NULL DEFAULT '';
+    ALTER TABLE requests ADD COLUMN drop_ttl INTEGER;
+    ",
 ];
 
 /// Bring the database up to this build's schema.
