@@ -33,6 +33,14 @@ export function show(heading: string, ...children: Child[]): void {
   h1.focus();
 }
 
+/** Change the screen's heading (and the document's title) in place, as its state moves on; the
+ * focus stays where the person left it (a status line announces the change). */
+export function retitle(heading: string): void {
+  const h1 = document.getElementById("title");
+  if (h1 !== null && h1.textContent !== heading) h1.textContent = heading;
+  document.title = `${heading} · sealpass`;
+}
+
 /** A refusal: what is wrong, that nothing was sent, what to do. */
 export function refuse(title: string, why: string, next: string): void {
   show(title, el("div", { class: "alert", role: "alert" }, el("p", {}, why), el("p", {}, el("strong", {}, "Nothing was sent. "), next)));

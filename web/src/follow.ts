@@ -5,11 +5,20 @@
 
 import type { DropCreated, DropStatus, Receipt } from "./api.js";
 import { ApiError, api, shown } from "./api.js";
-import { el, show } from "./dom.js";
+import { el, retitle, show } from "./dom.js";
 import { ID } from "./link.js";
 
 const POLL_MS = 3000;
 const DISARM_MS = 8000;
+
+/** The screen's heading for each state: it follows the drop. */
+export const HEADINGS: Record<DropStatus["state"], string> = {
+  waiting: "Sent",
+  claimed: "Picked up",
+  received: "Received",
+  revoked: "Revoked",
+  expired: "Expired",
+};
 
 export function describe(status: DropStatus): string {
   const by = shown(status.claimed_by ?? "?");
@@ -116,8 +125,10 @@ export function follow(
   if (!ID.test(created.id) || !created.pickup_url.endsWith(`/d/${created.id}`)) {
     throw new Error("the server's answer to the upload is malformed");
   }
-  const state = el("p", { id: "drop-state", role: "status" }, "Waiting for the vendor.");
-  const warning = el("p", { class: "alert", id: "drop-warning", role: "alert", hidden: true });
+  // The drop's state is news, not an error: a status line (announced when it changes) that
+  // looks done once the vendor has it; the heading follows it.
+  const state = el("p", { id: "drop-state", class: "state", role: "status" }, "Waiting for the vendor.");
+  const pickedBy = el("p", { id: "drop-picked-by", hidden: true });
   const revoke = el("button", { type: "button", class: "secondary", id: "revoke" }, "Revoke it");
   const revokeHelp = el("p", { class: "muted", id: "revoke-help", role: "status" });
   const url = URL.createObjectURL(new Blob([receipt(created, label, kind, createdAt)], { type: "application/json" }));
@@ -129,7 +140,7 @@ export function follow(
     el("p", {}, "The credential left this browser sealed to the vendor's keys. The vendor receives it from this pickup link, once:"),
     el("p", { class: "link" }, shown(created.pickup_url)),
     state,
-    warning,
+    pickedBy,
     ...notes.map((n) => el("p", { class: "muted" }, n)),
     el(
       "p",
@@ -150,9 +161,11 @@ export function follow(
   const update = (status: DropStatus): void => {
     const text = describe(status);
     if (state.textContent !== text) state.textContent = text;
-    if (status.claimed_by !== null && warning.hidden) {
-      warning.hidden = false;
-      warning.textContent = `It was picked up by "${shown(status.claimed_by)}". If that is not someone you expect at the vendor, assume the credential is compromised: change it on the account now.`;
+    state.dataset.state = status.state;
+    retitle(HEADINGS[status.state] ?? "Sent");
+    if (status.claimed_by !== null && pickedBy.hidden) {
+      pickedBy.hidden = false;
+      pickedBy.textContent = `If "${shown(status.claimed_by)}" is not someone you expect at the vendor, assume the credential is compromised and change it on the account.`;
     }
     if (status.state !== "waiting" && status.state !== "claimed") {
       revoke.hidden = true;

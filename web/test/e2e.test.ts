@@ -1,6 +1,7 @@
 // End to end in a real browser: Debian's Chromium driven by playwright-core against a real
 // `sealpass serve`, with `sealpass request` and `sealpass receive` on the vendor's side. The
-// page is driven by its labels, as a person would. Screenshots of each state go to docs/web/.
+// page is driven by its labels, as a person would. Screenshots of each state go to docs/web/
+// (or to SEALPASS_SHOTS, to run the tests without touching the tracked ones).
 
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync } from "node:fs";
@@ -14,7 +15,10 @@ import { chromium } from "playwright-core";
 import type { Served } from "./support.js";
 import { serve } from "./support.js";
 
-const SHOTS = resolve("../docs/web");
+const SHOTS = resolve(process.env.SEALPASS_SHOTS ?? "../docs/web");
+/** SEALPASS_WEB_DIST=dist: the page's script and stylesheet from that folder rather than the copy
+ * embedded in the binary, to test the page as just built without rebuilding the binary. */
+const LOCAL_DIST = process.env.SEALPASS_WEB_DIST;
 const FLAGS = [
   "--headless",
   "--no-sandbox",
@@ -44,6 +48,12 @@ before(async () => {
     args: FLAGS,
     viewport: { width: 1024, height: 900 },
   });
+  if (LOCAL_DIST !== undefined) {
+    await browser.route(/\/web\/(sender\.js|patterns\.js|sender\.css)$/, (route) => {
+      const name = new URL(route.request().url()).pathname.split("/").pop() ?? "";
+      return route.fulfill({ path: join(resolve(LOCAL_DIST), name), contentType: name.endsWith(".css") ? "text/css" : "text/javascript" });
+    });
+  }
   browser.on("request", (r) => requests.push(r.url()));
   browser.on("response", (r) => {
     if (r.request().resourceType() === "document") documents.push(r);
@@ -127,8 +137,14 @@ test("a request link, a generated password: the vendor receives exactly what the
   assert.equal(got.kind, "salesforce-password");
   assert.equal(got.fields.username, "kore@acme.example");
   assert.ok(got.compliant);
-  // The page follows the drop.
+  // The page follows the drop: received is good news, said in a status line (not an alert, not
+  // the error style) under a heading that follows the state.
   await page.locator("#drop-state", { hasText: "Received by alice" }).waitFor({ timeout: 10_000 });
+  await page.getByRole("heading", { name: "Received", exact: true }).waitFor();
+  assert.equal(await page.title(), "Received · sealpass");
+  assert.equal(await page.locator("#drop-state").getAttribute("role"), "status");
+  assert.equal(await page.getByRole("alert").count(), 0, "nothing on the page is an alert");
+  assert.equal(await page.locator("#app .alert:visible, #app .error:visible").count(), 0, "nothing in the error style");
   // And fetches the server's signed receipt, checked against the key the link vouches for.
   await page.getByText("Receipt: signed by the vendor's server, received by alice").waitFor({ timeout: 10_000 });
   await shot(page, "4-received");
@@ -225,6 +241,7 @@ test("a request already answered says so; revoking from the page works", async (
   await page.getByText("Press the button again to revoke").waitFor();
   await page.getByRole("button", { name: "Press again to revoke" }).click();
   await page.getByText("Nobody picked it up").waitFor();
+  await page.getByRole("heading", { name: "Revoked", exact: true }).waitFor();
   const revoked = server.staff(["status", (await page.locator(".link").innerText()).trim(), "--json"]);
   assert.equal((JSON.parse(revoked.stdout) as { state: string }).state, "revoked");
   await shot(page, "8-revoked");
