@@ -3,8 +3,8 @@
 // strings), padded with spaces to a multiple of 512 bytes (at least 1024). Field values are
 // checked as the CLI checks them. Pure.
 
-import type { KindEntry } from "./policy.js";
-import { isControl, scalars, trimRust } from "./policy.js";
+import type { FieldEntry, KindEntry } from "./policy.js";
+import { isControl, isWhitespace, scalars, trimRust } from "./policy.js";
 
 export const PAD_BLOCK = 512;
 export const PAD_MIN = 1024;
@@ -29,13 +29,38 @@ export function nowRfc3339(date: Date = new Date()): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/** Invisible marks a copied thumbprint brings along: Windows' certificate dialog puts a
+ * left-to-right mark (U+200E) before it. The same three the Rust side drops. */
+function invisibleMark(c: string): boolean {
+  return c === "\u200e" || c === "\u200f" || c === "\ufeff";
+}
+
+/**
+ * A certificate thumbprint as certificate viewers show it (`3a:f1 09 …`, lower case, grouped by
+ * spaces or colons) written the one way Entra ID and the checks expect: the hex digits alone, in
+ * upper case. Whatever else is in it is kept, so the shape check still refuses it. As
+ * `FieldType::normalise` in the Rust envelope (compat.test.ts compares them).
+ */
+export function normaliseThumbprint(value: string): string {
+  return scalars(value)
+    .filter((c) => c !== ":" && !isWhitespace(c) && !invisibleMark(c))
+    // ASCII only: "ﬀ".toUpperCase() is "FF", which would make a ligature pass as hex digits.
+    .map((c) => (c >= "a" && c <= "z" ? c.toUpperCase() : c))
+    .join("");
+}
+
+/** A field's value as it is checked and sealed: trimmed; a thumbprint normalised. */
+export function normaliseField(spec: Pick<FieldEntry, "type">, value: string): string {
+  return spec.type === "thumbprint" ? normaliseThumbprint(value) : trimRust(value);
+}
+
 /** Why a field value is refused, or null: as `envelope::validate_field` for known kinds. The
  * message calls the field `label` (what the page's form shows; its name by default). */
 export function fieldError(kind: KindEntry, name: string, value: string, label: string = name): string | null {
   if (scalars(value).some(isControl)) return `${label} contains control characters`;
   const spec = kind.fields.find((f) => f.name === name);
   if (spec === undefined) return `kind ${kind.name} has no field ${name}`;
-  const v = trimRust(value);
+  const v = normaliseField(spec, value);
   if (v === "") return `${label} is empty`;
   // The shape comes from the catalog: the very expression the CLI runs.
   if (spec.pattern !== null && (!new RegExp(spec.pattern, "u").test(v) || (spec.type === "date" && !isDate(v)))) {

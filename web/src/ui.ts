@@ -7,7 +7,7 @@
 import type { DropCreated, Info, RequestStatus } from "./api.js";
 import { ApiError, api, setBase, shown } from "./api.js";
 import { NOT_SAVED, el, refuse, setError, show } from "./dom.js";
-import { envelopeBytes, fieldError, noteError, nowRfc3339 } from "./envelope.js";
+import { envelopeBytes, fieldError, normaliseField, noteError, nowRfc3339 } from "./envelope.js";
 import type { Checked } from "./fingerprint.js";
 import { checkedCertificates, covers, serverFingerprint } from "./fingerprint.js";
 import { generate } from "./generate.js";
@@ -302,7 +302,8 @@ function fieldInput(f: FieldEntry): { wrap: HTMLElement; input: HTMLInputElement
   return { wrap: el("div", { class: "field" }, label, input, error), input, error };
 }
 
-/** Every field's value, checked as the CLI checks it; the first invalid input, if any. */
+/** Every field's value, checked as the CLI checks it and as it is sealed (a thumbprint
+ * normalised); the first invalid input, if any. */
 function readFields(
   kind: KindEntry,
   fields: { input: HTMLInputElement; error: HTMLElement }[],
@@ -317,7 +318,7 @@ function readFields(
     const problem = value === "" ? (spec.required ? `${label} is required` : null) : fieldError(kind, spec.name, value, label);
     setError(f.input, f.error, problem);
     if (problem !== null) firstInvalid ??= f.input;
-    else if (value !== "") values[spec.name] = value;
+    else if (value !== "") values[spec.name] = normaliseField(spec, value);
   }
   return { values, firstInvalid };
 }
@@ -388,7 +389,7 @@ function identifiersForm(ctx: Context, kind: KindEntry, body: HTMLElement): () =
     let { values, firstInvalid } = readFields(kind, fields);
     const thumb = fields.find((f) => f.input.name === "thumbprint");
     if (thumb !== undefined && values.thumbprint !== undefined) {
-      const given = values.thumbprint.trim().toUpperCase();
+      const given = values.thumbprint; // normalised: hex digits, upper case
       if (!ctx.certificates.some((c) => c.sha1 === given || c.sha256.toUpperCase() === given)) {
         setError(thumb.input, thumb.error, "This is not the thumbprint of the vendor's certificate shown above: register that certificate and give the thumbprint Entra ID shows for it");
         firstInvalid ??= thumb.input;

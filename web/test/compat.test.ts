@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 
-import { envelopeBytes, envelopeJson, fieldError, noteError, nowRfc3339 } from "../src/envelope.js";
+import { envelopeBytes, envelopeJson, fieldError, normaliseField, normaliseThumbprint, noteError, nowRfc3339 } from "../src/envelope.js";
 import { covers, fingerprint, serverFingerprint } from "../src/fingerprint.js";
 import { verifyReceipt } from "../src/follow.js";
 import { seal } from "../src/seal.js";
@@ -90,6 +90,38 @@ test("envelopes are byte for byte what the Rust side writes", () => {
   }
 });
 
+test("a thumbprint as certificate viewers show it is sealed as the CLI seals it", () => {
+  const fields = {
+    tenant_id: "0f8fad5b-d9cb-469f-a165-70867728950e",
+    client_id: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    environment_url: "https://acme.crm4.dynamics.com",
+  };
+  const viewers = [
+    "3a:f1:09:c2:d4:e5:f6:07:18:29:3a:4b:5c:6d:7e:8f:90:a1:b2:c3",
+    " 3a f1 09 c2 d4 e5 f6 07 18 29 3a 4b 5c 6d 7e 8f 90 a1 b2 c3 ",
+    "\u200e3af109c2d4e5f60718293a4b5c6d7e8f90a1b2c3",
+    "3A\u00a0F1\u2003:09C2D4E5F60718293A4B5C6D7E8F90A1B2C3\ufeff",
+  ];
+  for (const thumbprint of viewers) {
+    const dir = scratch();
+    const args = ["--kind", "entra-certificate", ...Object.entries(fields).flatMap(([k, v]) => ["--field", `${k}=${v}`]), "--field", `thumbprint=${thumbprint}`];
+    const rust = rustPlaintext(dir, args, "");
+    const createdAt = /"created_at":"([^"]+)"/.exec(rust.toString())?.[1] ?? "";
+    const ours = envelopeBytes({
+      kind: "entra-certificate",
+      secret: null,
+      fields: { ...fields, thumbprint: normaliseThumbprint(thumbprint) },
+      policy: "identifiers",
+      note: null,
+      request: null,
+      createdAt,
+      sender: null,
+    });
+    assert.equal(Buffer.from(ours).toString(), rust.toString(), JSON.stringify(thumbprint));
+    assert.match(rust.toString(), /"thumbprint":"3AF109C2D4E5F60718293A4B5C6D7E8F90A1B2C3"/);
+  }
+});
+
 test("what the page seals opens with sealpass and age; a tampered one is refused", async () => {
   const dir = scratch();
   const recipient = identity(dir, "v.key");
@@ -132,6 +164,42 @@ test("field checks say what the CLI says", () => {
   assert.match(fieldError(entra, "environment_url", "http://acme.crm.dynamics.com") ?? "", /https/);
   assert.match(fieldError(entra, "client_id", "\u0007") ?? "", /control/);
   assert.throws(() => envelopeJson({ kind: "generic", secret: "\ud800", fields: {}, policy: null, note: null, request: null, createdAt: "x", sender: null }));
+});
+
+test("thumbprints as certificate viewers show them are normalised to upper-case hex", () => {
+  const hex = "3AF109C2D4E5F60718293A4B5C6D7E8F90A1B2C3";
+  const viewers = [
+    hex.toLowerCase(),
+    "3a:f1:09:c2:d4:e5:f6:07:18:29:3a:4b:5c:6d:7e:8f:90:a1:b2:c3",
+    "3a f1 09 c2 d4 e5 f6 07 18 29 3a 4b 5c 6d 7e 8f 90 a1 b2 c3",
+    " 3AF1 09C2 D4E5 F607 1829 3A4B 5C6D 7E8F 90A1 B2C3 ",
+    "\u200e3af109c2d4e5f60718293a4b5c6d7e8f90a1b2c3", // Windows' certificate dialog
+    "3A\u00a0F1:09 C2d4e5f60718293a4b5c6d7e8f90a1b2c3\ufeff",
+  ];
+  for (const v of viewers) assert.equal(normaliseThumbprint(v), hex, JSON.stringify(v));
+  // Only grouping goes: anything else stays, so the shape check still refuses it; control
+  // characters are refused in every field, as the CLI refuses them.
+  const cert = catalog().kinds.find((k) => k.name === "entra-certificate");
+  assert.ok(cert !== undefined);
+  assert.match(fieldError(cert, "thumbprint", `3AF1\t${hex.slice(4)}`) ?? "", /control characters/);
+  assert.equal(normaliseThumbprint("3a-f1"), "3A-F1");
+  assert.equal(normaliseThumbprint("ﬀ"), "ﬀ", "no Unicode case mapping turns a ligature into hex digits");
+  const spec = cert.fields.find((f) => f.name === "thumbprint");
+  assert.ok(spec !== undefined && spec.type === "thumbprint");
+  for (const v of viewers) {
+    assert.equal(fieldError(cert, "thumbprint", v), null, JSON.stringify(v));
+    assert.equal(normaliseField(spec, v), hex);
+  }
+  const sha256 = "ab:".repeat(31) + "ab";
+  assert.equal(fieldError(cert, "thumbprint", sha256), null, "a SHA-256 thumbprint too");
+  assert.equal(normaliseField(spec, sha256), "AB".repeat(32));
+  for (const bad of ["3a:f1", "3a-f1-09-c2-d4-e5-f6-07-18-29-3a-4b-5c-6d-7e-8f-90-a1-b2-c3", `${hex}0`, "zz".repeat(20)]) {
+    assert.match(fieldError(cert, "thumbprint", bad) ?? "", /40 hexadecimal digits/, bad);
+  }
+  // Other fields are only trimmed.
+  const tenant = cert.fields.find((f) => f.name === "tenant_id");
+  assert.ok(tenant !== undefined);
+  assert.equal(normaliseField(tenant, " 0f8fad5b-d9cb-469f-a165-70867728950e "), "0f8fad5b-d9cb-469f-a165-70867728950e");
 });
 
 test("a note the receiver would refuse is never sealed: one line, no control characters", () => {

@@ -379,9 +379,17 @@ test("a certificate hand-over: the page offers the vendor's certificate, takes o
     await entra.getByRole("button", { name: "Seal and send" }).click();
     assert.match(await entra.locator("#field-thumbprint-error").innerText(), /not the thumbprint of the vendor's certificate/);
     assert.equal(uploads(), before + 1);
-    await entra.getByLabel("Certificate thumbprint (as Entra ID shows it)").fill(cert.sha1_thumbprint);
+    // As certificate viewers show it: lower case, in pairs split by colons or spaces.
+    const pairs = cert.sha1_thumbprint.toLowerCase().match(/../g) ?? [];
+    const viewer = `${pairs.slice(0, 10).join(":")} ${pairs.slice(10).join(" ")}`;
+    assert.notEqual(viewer, cert.sha1_thumbprint);
+    await entra.getByLabel("Certificate thumbprint (as Entra ID shows it)").fill(viewer);
     await entra.getByRole("button", { name: "Seal and send" }).click();
     await entra.getByRole("heading", { name: "Sent" }).waitFor();
+    const entraPickup = (await entra.locator(".link").innerText()).trim();
+    const entraRun = vendor.staff(["receive", entraPickup, "-i", vendor.identity, "--json", "--reveal"]);
+    assert.equal(entraRun.code, 0, entraRun.stderr);
+    assert.equal((JSON.parse(entraRun.stdout) as { fields: Record<string, string> }).fields.thumbprint, cert.sha1_thumbprint, "sealed normalised");
     await entra.close();
 
     // A link whose fingerprint predates certificates (sp1) cannot vouch for one: refused.
