@@ -503,9 +503,23 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     return f ? f.input.value : null;
   };
   const secret = (): string => (mode === "generate" ? (generated ?? "") : pasted.value);
+  // An error goes as soon as what it complains about changes: the secret's errors when the
+  // secret (or how it is given) changes; the policy's verdict follows the username it depends on.
+  let policyComplaint = false;
+  const secretBox = (): [HTMLElement | null, HTMLElement] => (mode === "generate" ? [null, confirmError] : [pasted, secretError]);
+  const policyMessage = (r: Report): string => {
+    const failed = r.rules.filter((x) => !x.ok).map((x) => RULE_NAMES[x.rule] ?? x.rule);
+    return `It does not meet the policy (${failed.join(", ")}): it cannot be sent.`;
+  };
+  const clearSecretErrors = (): void => {
+    setError(pasted, secretError, null);
+    setError(confirmSet, confirmError, null);
+    policyComplaint = false;
+  };
   const applyMode = (): void => {
     generateBox.hidden = mode !== "generate";
     pasteBox.hidden = mode !== "paste";
+    clearSecretErrors();
     refresh();
   };
   /** The report for the current secret; the pattern analysis runs (and loads) when it must. */
@@ -557,16 +571,25 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     }),
   );
   pasted.addEventListener("input", () => {
-    setError(pasted, secretError, null);
+    clearSecretErrors();
     refresh();
   });
   for (const f of fields) {
     f.input.addEventListener("input", () => {
       setError(f.input, f.error, null);
-      if (f.input.name === "username") refresh();
+      if (f.input.name !== "username") return;
+      refresh();
+      if (policyComplaint) {
+        const r = report();
+        const [input, box] = secretBox();
+        if (r === null || r.compliant) clearSecretErrors();
+        else setError(input, box, policyMessage(r));
+      }
     });
   }
   generateButton.addEventListener("click", () => {
+    // A new password: whatever was said about the last one (or its absence) no longer holds.
+    clearSecretErrors();
     try {
       generated = generate(policy, username());
     } catch (e) {
@@ -590,11 +613,15 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
       () => setError(null, confirmError, "The browser did not allow copying: select the password and copy it yourself"),
     );
   });
-  confirmSet.addEventListener("change", () => setError(confirmSet, confirmError, null));
+  // Ticking the box answers "set it first" (not a verdict on the password itself).
+  confirmSet.addEventListener("change", () => {
+    if (!policyComplaint) setError(confirmSet, confirmError, null);
+  });
   applyMode();
 
   return async (): Promise<void> => {
     setError(null, sendError, null);
+    clearSecretErrors();
     let { values, firstInvalid } = readFields(kind, fields);
     const noteText = note.value.trim() === "" ? null : note.value;
     const badNote = noteText === null ? null : noteError(noteText);
@@ -612,12 +639,11 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
       const r = report();
       refresh();
       if (r !== null && !r.compliant) {
-        const failed = r.rules.filter((x) => !x.ok).map((x) => RULE_NAMES[x.rule] ?? x.rule);
-        const target = mode === "generate" ? confirmError : secretError;
-        setError(mode === "paste" ? pasted : null, target, `It does not meet the policy (${failed.join(", ")}): it cannot be sent.`);
+        const [input, box] = secretBox();
+        setError(input, box, policyMessage(r));
+        policyComplaint = true;
         firstInvalid ??= mode === "paste" ? pasted : generateButton;
-      }
-      if (mode === "generate" && !confirmSet.checked) {
+      } else if (mode === "generate" && !confirmSet.checked) {
         setError(confirmSet, confirmError, "Set the password on the account first, then tick this box");
         firstInvalid ??= confirmSet;
       }

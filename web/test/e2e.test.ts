@@ -121,6 +121,9 @@ test("a request link, a generated password: the vendor receives exactly what the
   await page.getByRole("button", { name: "Generate a password" }).click();
   const password = (await page.locator("#generated").innerText()).trim();
   assert.equal(password.length, 32);
+  // What the error complained about changed: it is gone, not left beside the new password.
+  await page.getByText("Generate a password first").waitFor({ state: "hidden" });
+  assert.equal(await page.locator("#confirm-error").isHidden(), true);
   await page.getByRole("button", { name: "Seal and send" }).click();
   await page.getByText("Set the password on the account first").waitFor();
   await shot(page, "2-generated");
@@ -203,6 +206,16 @@ test("a weak pasted password is refused with the failing rule named, and nothing
   await page.locator("#secret-error").getByText("Looks random").waitFor();
   await page.locator("li.fail").getByText("Looks random").waitFor();
   await shot(page, "6-weak");
+  assert.equal(uploads(), before, "nothing was uploaded");
+  // The policy's verdict follows what it depends on: a password holding the username is refused,
+  // and the error goes once the username no longer matches.
+  await page.getByLabel("The password").fill("Zq7#Lm2$Rv9!kore4-Tb6_Kd3+Xp8=Wn5%");
+  await page.locator("#secret-error").waitFor({ state: "hidden" });
+  await page.getByRole("button", { name: "Seal and send" }).click();
+  await page.locator("#secret-error").getByText("Not the username").waitFor();
+  await page.getByLabel("Username of the account").fill("svc@acme.example");
+  await page.locator("#secret-error").waitFor({ state: "hidden" });
+  assert.equal(await page.getByLabel("The password").getAttribute("aria-invalid"), "false");
   assert.equal(uploads(), before, "nothing was uploaded");
   await page.close();
 });
