@@ -68,7 +68,7 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     let identities = Identities::parse(identity_text.expose_secret().as_bytes()).map_err(|e| failed("key", e))?;
     n.say(&format!("recipient {recipient}"));
 
-    n.step("Operator", "starts the drop server with staff member alice", "sealpass serve --config server.toml");
+    n.step("Operator", "starts the drop server with staff member alice", "sealpass serve --config config.toml");
     let alice = "sps_demo-token-for-alice".to_owned();
     let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.join("drops.db")));
     settings.recipients = vec![recipient.to_string()];

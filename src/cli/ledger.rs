@@ -45,7 +45,8 @@ impl SentDrop {
     }
 }
 
-fn state_file() -> Result<PathBuf, Failure> {
+/// Where the record of sent drops is kept.
+pub(crate) fn state_file() -> Result<PathBuf, Failure> {
     files::state_dir()
         .map(|d| d.join("sent.json"))
         .ok_or_else(|| Failure::usage("no state directory ($XDG_STATE_HOME and $HOME are unset)"))

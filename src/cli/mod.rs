@@ -49,7 +49,8 @@ use crate::exit::{Exit, Failure};
     after_help = "Examples:\n  \
         sealpass generate --policy salesforce\n  \
         sealpass check --policy salesforce --username kore@acme.example < password.txt\n  \
-        sealpass policies"
+        sealpass policies\n\n\
+        Your settings (default server, pinned keys) live in config.toml; `sealpass paths` shows where."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -97,6 +98,12 @@ enum Command {
     /// The whole hand-over on loopback, narrated: embedded server, throwaway keys
     #[cfg(feature = "server")]
     Demo(demo::DemoArgs),
+    /// Where this machine keeps sealpass's files: your config, your identity, what you sent
+    Paths {
+        /// {"config","identity","sent"}
+        #[arg(long)]
+        json: bool,
+    },
     /// Shell completions on stdout, e.g. `sealpass completions bash > /etc/bash_completion.d/sealpass`
     Completions {
         /// The shell
@@ -184,6 +191,7 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Receipt(command) => events::receipt(command, ctx),
         #[cfg(feature = "server")]
         Command::Demo(args) => demo::run(args, ctx),
+        Command::Paths { .. } => settings::paths(ctx),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "sealpass", &mut std::io::stdout());

@@ -190,7 +190,7 @@ pub(crate) enum WebhookCommand {
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "The delivery is what a real one looks like (type drop.received, \"test\": true), \
-    signed with the webhook's secret; nothing is stored.\n\nExample:\n  sealpass webhook test --config /etc/sealpass/server.toml")]
+    signed with the webhook's secret; nothing is stored.\n\nExample:\n  sealpass webhook test --config /etc/sealpass/config.toml")]
 pub(crate) struct WebhookTestArgs {
     /// The server's config file, whose [[webhooks]] are tested
     #[arg(long, env = "SEALPASS_CONFIG", value_name = "FILE")]

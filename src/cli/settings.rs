@@ -84,6 +84,34 @@ impl ClientConfig {
     }
 }
 
+/// `sealpass paths`: where the client's own files are (they need not exist yet).
+pub(crate) fn paths(ctx: &super::Context) -> Result<Exit, Failure> {
+    #[derive(Serialize)]
+    struct Paths {
+        config: Option<PathBuf>,
+        identity: Option<PathBuf>,
+        sent: Option<PathBuf>,
+    }
+    let paths = Paths {
+        config: config_file().ok(),
+        identity: files::default_identity(),
+        sent: super::ledger::state_file().ok(),
+    };
+    if ctx.printer.json() {
+        ctx.printer.json_line(&paths)?;
+        return Ok(Exit::Ok);
+    }
+    let shown = |p: &Option<PathBuf>| p.as_ref().map_or("(no home directory)".into(), |p| p.display().to_string());
+    ctx.printer.lines(&format!(
+        "config    {}  (default server, pinned keys, staff_token_file)\nidentity  {}  (staff: your age identity, \
+         the default for receive and open)\nsent      {}  (customers: what send recorded, for status and revoke)",
+        shown(&paths.config),
+        shown(&paths.identity),
+        shown(&paths.sent)
+    ))?;
+    Ok(Exit::Ok)
+}
+
 /// The staff token: `SEALPASS_STAFF_TOKEN`, else `--staff-token-file`, else the config's
 /// `staff_token_file`. Never a flag value.
 pub fn staff_token(flag_file: Option<&PathBuf>, config: &ClientConfig) -> Result<SecretString, Failure> {

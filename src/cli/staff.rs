@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use super::keys::load_identities;
 use super::open::{Opened, human, payload, revealable, validate, with_newline};
@@ -14,6 +15,7 @@ use super::send::positive_ttl;
 use super::settings::{self, ClientConfig};
 use super::{PolicyArgs, block_on, client_failure, handover_failure};
 use crate::client::Client;
+use crate::envelope::Envelope;
 use crate::exit::{Exit, Failure};
 use crate::files;
 use crate::handover::{self, HandoverError};
@@ -239,9 +241,15 @@ pub(crate) struct ReceiveArgs {
     /// Write the secret to FILE (mode 0600, never overwritten)
     #[arg(short = 'o', long, value_name = "FILE", group = "hand_on")]
     output: Option<PathBuf>,
-    /// Run CMD (with sh -c) and give it the secret on its stdin; never in its argv or environment
+    /// Run CMD (with sh -c) and give it the secret on its stdin, never in its argv or
+    /// environment; the kind, label and the fields that are not secrets are in its environment
+    /// as SEALPASS_KIND, SEALPASS_LABEL and SEALPASS_FIELD_<NAME> (e.g. SEALPASS_FIELD_USERNAME)
     #[arg(long, value_name = "CMD", group = "hand_on")]
     exec: Option<String>,
+    /// Run CMD (with sh -c) and give it the whole envelope as one JSON object on its stdin:
+    /// {"kind","secret","fields","drop_id","request_id","label"}
+    #[arg(long, value_name = "CMD", group = "hand_on")]
+    exec_json: Option<String>,
     #[command(flatten)]
     staff: StaffArgs,
 }
@@ -257,16 +265,57 @@ struct Received<'a> {
     label: Option<&'a str>,
 }
 
+/// What a hand-over command learns besides its stdin: the kind, the request's label, and every
+/// field that is not a secret (a security token never goes into an environment).
+fn exec_environment(envelope: &Envelope, label: Option<&str>) -> Vec<(String, String)> {
+    let mut vars = vec![("SEALPASS_KIND".to_owned(), envelope.kind.name().to_owned())];
+    if let Some(label) = label {
+        vars.push(("SEALPASS_LABEL".into(), label.to_owned()));
+    }
+    for (name, value) in &envelope.fields {
+        if envelope.kind.field(name).is_some_and(|f| f.ty == crate::envelope::FieldType::Secret) {
+            continue;
+        }
+        let upper: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+        vars.push((format!("SEALPASS_FIELD_{upper}"), value.expose_secret().to_owned()));
+    }
+    vars
+}
+
+/// The envelope as one JSON object, for `--exec-json`: in wiped memory.
+fn envelope_json(envelope: &Envelope, claim: &handover::Claim) -> Result<Zeroizing<Vec<u8>>, String> {
+    let fields: std::collections::BTreeMap<&str, &str> =
+        envelope.fields.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).collect();
+    let mut out = Zeroizing::new(Vec::with_capacity(envelope.secret.expose_secret().len() * 2 + 1024));
+    serde_json::to_writer(
+        &mut *out,
+        &serde_json::json!({
+            "kind": envelope.kind.name(),
+            "secret": envelope.kind.has_secret().then(|| envelope.secret.expose_secret()),
+            "fields": fields,
+            "drop_id": claim.id,
+            "request_id": claim.request_id,
+            "label": claim.label,
+        }),
+    )
+    .map_err(|e| e.to_string())?;
+    out.push(b'\n');
+    Ok(out)
+}
+
 /// Give the secret to a command on its stdin.
-fn exec(cmd: &str, secret: &[u8]) -> Result<(), String> {
+fn exec(cmd: &str, secret: &[u8], environment: &[(String, String)]) -> Result<(), String> {
     let mut command = Command::new("sh");
     command.arg("-c").arg(cmd);
-    // The command gets the secret on stdin and nothing else of ours: no staff token, no config.
+    // The command gets the secret on stdin and nothing else of ours (no staff token, no config)
+    // but what `environment` names.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("SEALPASS_") {
             command.env_remove(name);
         }
     }
+    command.envs(environment.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::inherit())
@@ -287,8 +336,10 @@ fn exec(cmd: &str, secret: &[u8]) -> Result<(), String> {
 
 pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
-    if !args.reveal && args.output.is_none() && args.exec.is_none() {
-        return Err(Failure::usage("choose where the secret goes: --reveal (stdout), -o FILE or --exec CMD"));
+    if !args.reveal && args.output.is_none() && args.exec.is_none() && args.exec_json.is_none() {
+        return Err(Failure::usage(
+            "choose where the secret goes: --reveal (stdout), -o FILE, --exec CMD or --exec-json CMD",
+        ));
     }
     let config = ctx.settings()?;
     // Your staff token goes to your server only: never to whatever host a link names.
@@ -339,7 +390,10 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                     files::write_new_private(path, &payload).map_err(|e| e.to_string())?;
                 }
                 if let Some(cmd) = &args.exec {
-                    exec(cmd, &payload)?;
+                    exec(cmd, &payload, &exec_environment(envelope, claim.label.as_deref()))?;
+                }
+                if let Some(cmd) = &args.exec_json {
+                    exec(cmd, &envelope_json(envelope, claim)?, &[])?;
                 }
                 let shown_report = if printer.json() {
                     printer.secret_json_line(&Received {

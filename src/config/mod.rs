@@ -651,6 +651,19 @@ sweep_interval = "60s"
 # tls_cert = "/etc/sealpass/cert.pem"
 # tls_key = "/etc/sealpass/key.pem"
 
+# Prometheus metrics (no ids, no tokens, but business volumes) are not served on the public
+# listener unless a scraper presents this token's hash's token (make one with `sealpass
+# staff-token prometheus` and take its token_sha256), or on an address of their own.
+# metrics_token_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+# metrics_listen = "127.0.0.1:9427"
+
+# Certificates customers register for the kinds without a secret (salesforce-jwt,
+# entra-certificate): public certificates only, PEM; `sealpass cert new --name NAME` makes the
+# key (keep it off this server) and the certificate. Published in /v1/info, covered by links.
+# [[certificates]]
+# name = "kore-integration"
+# file = "/etc/sealpass/kore-integration.crt"
+
 # Staff who may claim drops and create requests. `sealpass staff-token NAME` prints a token
 # (give it to NAME) and the block to paste here.
 # [[staff]]

@@ -244,6 +244,9 @@ struct Guarded<IO> {
     write_stall: Option<Pin<Box<Sleep>>>,
     /// A rewritten answer being written out, and how much of it is written.
     rewrite: Option<(Vec<u8>, usize)>,
+    /// Whether the current head is still in its request line (no line break read yet): a head
+    /// too large then is a URL too long (414), not too many headers (431).
+    in_request_line: bool,
 }
 
 impl<IO> Guarded<IO> {
@@ -260,6 +263,7 @@ impl<IO> Guarded<IO> {
             deadline,
             write_stall: None,
             rewrite: None,
+            in_request_line: false,
         }
     }
 
@@ -267,11 +271,13 @@ impl<IO> Guarded<IO> {
         if self.phase == Phase::Idle {
             self.phase = Phase::Head(0);
             self.due = Instant::now() + self.limits.header_timeout;
+            self.in_request_line = true;
         }
         if let Phase::Head(mut breaks) = self.phase {
             for &b in bytes {
                 match b {
                     b'\n' => {
+                        self.in_request_line = false;
                         breaks += 1;
                         if breaks == 2 {
                             self.phase = Phase::Busy;
@@ -382,7 +388,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
         // The first write after a request is the response head: hyper's own error answers
         // (no content type, empty body) get our JSON body instead.
         if this.phase != Phase::Idle {
-            if let Some(answer) = json_for_bare_error(buf, this.limits.max_header_bytes) {
+            if let Some(answer) = json_for_bare_error(buf, this.limits.max_header_bytes, this.in_request_line) {
                 this.rewrite = Some((answer, 0));
                 this.wrote();
                 if let Poll::Ready(Err(e)) = this.drain(cx) {
@@ -427,12 +433,15 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
 }
 
 /// Our JSON answer in place of hyper's bare one: a response head with status 400, 414 or 431,
-/// no content type, written by hyper for a head it could not parse.
-fn json_for_bare_error(buf: &[u8], max_header_bytes: usize) -> Option<Vec<u8>> {
+/// no content type, written by hyper for a head it could not parse. hyper says 431 for any head
+/// over the limit; one whose request line alone never ended there (`in_request_line`) is a URL
+/// too long: 414.
+fn json_for_bare_error(buf: &[u8], max_header_bytes: usize, in_request_line: bool) -> Option<Vec<u8>> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&buf[..end]).ok()?;
     let mut lines = head.split("\r\n");
     let status: u16 = lines.next()?.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+    let status = if status == 431 && in_request_line { 414 } else { status };
     if lines.any(|l| l.len() >= 13 && l[..13].eq_ignore_ascii_case("content-type:")) {
         return None;
     }
@@ -444,7 +453,11 @@ fn json_for_bare_error(buf: &[u8], max_header_bytes: usize) -> Option<Vec<u8>> {
                 .to_owned(),
             "Bad Request",
         ),
-        414 => ("uri_too_long", "the request's URL is too long".to_owned(), "URI Too Long"),
+        414 => (
+            "uri_too_long",
+            format!("the request's URL is too long (the whole head may be at most {max_header_bytes} bytes)"),
+            "URI Too Long",
+        ),
         431 => (
             "headers_too_large",
             format!("the request's head is larger than {max_header_bytes} bytes"),
@@ -469,13 +482,13 @@ mod tests {
     #[test]
     fn only_bare_parse_error_answers_are_rewritten() {
         let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
-        let answer = String::from_utf8(json_for_bare_error(bare, 16384).unwrap()).unwrap();
+        let answer = String::from_utf8(json_for_bare_error(bare, 16384, false).unwrap()).unwrap();
         assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
         assert!(answer.contains("content-type: application/json") && answer.contains("\"headers_too_large\""));
         let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-        assert!(json_for_bare_error(ours, 16384).is_none());
-        assert!(json_for_bare_error(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", 16384).is_none());
-        assert!(json_for_bare_error(b"HTTP/1.1 400 Bad", 16384).is_none(), "not a whole head");
+        assert!(json_for_bare_error(ours, 16384, false).is_none());
+        assert!(json_for_bare_error(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", 16384, false).is_none());
+        assert!(json_for_bare_error(b"HTTP/1.1 400 Bad", 16384, false).is_none(), "not a whole head");
     }
 
     #[test]

@@ -192,6 +192,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit", get(handlers::audit))
         .route("/v1/requests", post(handlers::create_request))
         .route("/v1/requests/{id}", get(handlers::request_status))
+        .route("/", get(pages::home))
         .route("/d/{id}", get(pages::pickup))
         .route("/r/{id}", get(web::request_page))
         .route("/send", get(web::send_page))

@@ -76,3 +76,32 @@ pub async fn pickup(State(state): State<AppState>, Path(id): Path<String>) -> Re
         ),
     )
 }
+
+/// `GET /`: what this server is, for a person who opens its address in a browser.
+#[utoipa::path(get, path = "/", tag = "pages", summary = "What this server is, for a person with a browser",
+    responses((status = 200, description = "A page", body = String, content_type = "text/html")))]
+pub async fn home(State(state): State<AppState>) -> Response {
+    let send = if state.settings.allow_anonymous_uploads {
+        "<p>Or, if the vendor asked you to, <a href=\"send\">send a credential without a request link</a>.</p>"
+    } else {
+        ""
+    };
+    let server = escape(&state.settings.public_url);
+    page(
+        &state,
+        "A sealpass drop server",
+        &format!(
+            "<p>This server passes credentials from customers to a vendor's staff. Each credential is encrypted on \
+             the sender's machine to the vendor's keys before it is uploaded, so this server only ever holds \
+             ciphertext; it is picked up once, then wiped.</p>\
+             <h2>You were asked for a credential</h2>\
+             <p>Open the request link the vendor sent you (it looks like <code>{server}/r/…#…</code>) and follow \
+             the page, or run <code>sealpass send '&lt;link&gt;'</code>.</p>{send}\
+             <h2>You work for the vendor</h2>\
+             <p>Receive with <code>sealpass receive</code>; see the staff guide (docs/guide-staff.md). The API is \
+             described at <a href=\"v1/openapi.json\">v1/openapi.json</a>; the customer's guide is \
+             docs/guide-customer.md.</p>\
+             <p>Check the vendor's key fingerprint out of band: this page cannot vouch for itself.</p>"
+        ),
+    )
+}

@@ -147,6 +147,11 @@ async fn malformed_heads_get_json_errors_regression() {
     let (status, body) = raw(s.addr(), long.as_bytes(), within).await;
     assert_eq!(status, 414);
     assert_eq!(body.unwrap()["error"], "uri_too_long");
+    // A path of 100 KB on a server with the default head limit: 414 too, not 431.
+    let path = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "p".repeat(100_000));
+    let (status, body) = raw(small.addr(), path.as_bytes(), within).await;
+    assert_eq!(status, 414, "a URL too long is 414");
+    assert_eq!(body.unwrap()["error"], "uri_too_long");
     // Conflicting Content-Length headers: 400.
     let dup = "POST /v1/drops HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
     let (status, body) = raw(small.addr(), dup.as_bytes(), within).await;

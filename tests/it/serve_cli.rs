@@ -166,6 +166,18 @@ fn the_printed_default_config_is_accepted() {
     let printed = home.sealpass(&["serve", "--print-default-config"], "");
     printed.expect(0);
     assert!(printed.stdout.contains("[[staff]]") && printed.stdout.contains("max_ttl"));
+    // Every table a server may have, with an example (issue 19).
+    for example in
+        ["# [[certificates]]", "# [[webhooks]]", "# metrics_token_sha256", "# metrics_listen", "# receipt_key"]
+    {
+        assert!(printed.stdout.contains(example), "{example} missing from the default config");
+    }
+    // Uncommented, the examples are a config the server reads (files aside).
+    let paths = home.sealpass(&["paths", "--json"], "");
+    paths.expect(0);
+    let config = paths.json()["config"].as_str().unwrap().to_owned();
+    assert_eq!(std::path::Path::new(&config), home.path("config/sealpass/config.toml"));
+    assert!(home.sealpass(&["--help"], "").stdout.contains("sealpass paths"));
     let recipient = home.keygen("v.key");
     let config = printed.stdout.replace("recipients = []", &format!("recipients = [\"{recipient}\"]"));
     std::fs::write(home.path("default.toml"), config).unwrap();

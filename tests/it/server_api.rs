@@ -19,6 +19,13 @@ async fn info_health_ready_metrics() {
     assert_eq!(info["limits"]["default_ttl_seconds"], 72 * 3600);
     assert_eq!(info["anonymous_uploads"], true);
     assert_eq!(call(s.req(Method::GET, "/healthz")).await.0, StatusCode::OK);
+    // A person who opens the server's address gets a page that says what it is (issue 19).
+    let home = s.req(Method::GET, "/").send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(home.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(home.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    let text = home.text().await.unwrap();
+    assert!(text.contains("A sealpass drop server") && text.contains("sealpass send"), "{text}");
     assert_eq!(call(s.req(Method::GET, "/readyz")).await.0, StatusCode::OK);
     let (id, token) = s.upload().await;
     let metrics = s.metrics().await;

@@ -277,7 +277,10 @@ fn nothing_is_acknowledged_when_the_hand_on_fails_and_the_token_stays_home() {
     failed.expect(1);
     assert!(failed.stderr.contains("not acknowledged"), "{}", failed.stderr);
     let env = std::fs::read_to_string(w.vendor.path("env.txt")).unwrap();
-    assert!(!env.contains(&w.staff_token) && !env.contains("SEALPASS_"), "the command got our environment");
+    assert!(!env.contains(&w.staff_token), "the command got our token");
+    let mut ours: Vec<&str> = env.lines().filter(|l| l.starts_with("SEALPASS_")).collect();
+    ours.sort_unstable();
+    assert_eq!(ours, ["SEALPASS_KIND=generic", "SEALPASS_LABEL=Acme"], "only what describes the credential: {env}");
     let status = w.customer.sealpass(&["status", &pickup, "--json"], "");
     assert_eq!(status.json()["state"], "claimed");
 
@@ -692,4 +695,39 @@ fn newcomer_mistakes_with_links_and_secrets_get_clear_answers_regression() {
     assert!(!wrong.stderr.contains(token), "the upload token is never echoed");
     let received = w.staff(&["receive", &format!("({pickup})"), "--reveal"], "");
     received.expect(0);
+}
+
+/// Issue 19: --exec gets the fields that are not secrets in its environment, --exec-json the
+/// whole envelope on stdin, so a vault keeps the username with the password.
+#[test]
+fn hand_over_commands_get_the_fields_too_regression() {
+    let w = World::new();
+    let link = w.request_link("salesforce-password");
+    let sent = w
+        .customer
+        .sealpass(&["send", &link, "-u", "kore@acme.example", "--generate", "--print-generated", "--json"], "");
+    sent.expect(0);
+    let (password, pickup) =
+        (sent.json()["password"].as_str().unwrap().to_owned(), sent.json()["pickup_url"].as_str().unwrap().to_owned());
+    let store = r#"printf '%s' "$SEALPASS_FIELD_USERNAME" > user.txt; cat > password.txt; env | grep ^SEALPASS_ | sort > env.txt"#;
+    w.staff(&["receive", &pickup, "--exec", store], "").expect(0);
+    assert_eq!(std::fs::read_to_string(w.vendor.path("user.txt")).unwrap(), "kore@acme.example");
+    assert_eq!(std::fs::read_to_string(w.vendor.path("password.txt")).unwrap(), password);
+    let env = std::fs::read_to_string(w.vendor.path("env.txt")).unwrap();
+    assert!(!env.contains(&password), "never the secret in the environment: {env}");
+    assert!(env.contains("SEALPASS_KIND=salesforce-password") && env.contains("SEALPASS_LABEL=Acme"), "{env}");
+
+    let link = w.request_link("dynamics-password");
+    let sent = w
+        .customer
+        .sealpass(&["send", &link, "-u", "svc@acme.example", "--generate", "--print-generated", "--json"], "");
+    sent.expect(0);
+    let pickup = sent.json()["pickup_url"].as_str().unwrap().to_owned();
+    w.staff(&["receive", &pickup, "--exec-json", "cat > envelope.json"], "").expect(0);
+    let envelope: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.vendor.path("envelope.json")).unwrap()).unwrap();
+    assert_eq!(envelope["kind"], "dynamics-password");
+    assert_eq!(envelope["fields"]["username"], "svc@acme.example");
+    assert_eq!(envelope["secret"], sent.json()["password"]);
+    assert_eq!(envelope["label"], "Acme");
 }
