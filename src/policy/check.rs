@@ -230,6 +230,11 @@ fn pool_size(chars: &[char], accept: Charset) -> f64 {
     pool as f64
 }
 
+/// The least estimated strength a password that must look random may have: an account exempt
+/// from a second factor (the reason those policies want random-looking passwords) rests on its
+/// password alone. A random 8-character password from all four classes has about 52 bits.
+pub const MIN_STRENGTH_BITS: f64 = 50.0;
+
 pub(super) fn check(p: &Policy, secret: &str, username: Option<&str>) -> Report {
     let chars: Zeroizing<Vec<char>> = Zeroizing::new(secret.chars().collect());
     let len = chars.len();
@@ -261,29 +266,35 @@ pub(super) fn check(p: &Policy, secret: &str, username: Option<&str>) -> Report 
     // which is the same for the same string under every policy: a common password is weak
     // whichever rules it is checked against.
     let analysis = randomness::analyse(secret);
-    if p.looks_random {
-        let detail = if analysis.looks_random() && analysis.findings.is_empty() {
-            "no words, keyboard walks, repeats, sequences or dates found".to_owned()
-        } else if analysis.looks_random() {
-            format!("only minor patterns found: {}", analysis.describe(3))
-        } else {
-            format!(
-                "predictable patterns cover {} of the first {} characters: {}; generate one with `sealpass generate`",
-                analysis.covered,
-                analysis.analysed,
-                analysis.describe(5)
-            )
-        };
-        rules.push(rule("looks-random", analysis.looks_random(), detail));
-    }
-    rules.insert(0, length);
-
     let bits_per_char = pool_size(&chars, Charset::graphic()).max(1.0).log2();
     let patterned: f64 =
         analysis.findings.iter().map(|f| (f.guesses.max(1) as f64).log2().min(f.len() as f64 * bits_per_char)).sum();
     let in_findings: usize = analysis.findings.iter().map(|f| f.len()).sum();
     let plain = len.saturating_sub(in_findings.min(ANALYSED_CHARS));
     let entropy_estimate_bits = ((plain as f64 * bits_per_char + patterned) * 100.0).round() / 100.0;
+    if p.looks_random {
+        let strong_enough = entropy_estimate_bits >= MIN_STRENGTH_BITS;
+        let detail = if !analysis.looks_random() {
+            format!(
+                "predictable patterns cover {} of the first {} characters: {}; generate one with `sealpass generate`",
+                analysis.covered,
+                analysis.analysed,
+                analysis.describe(5)
+            )
+        } else if !strong_enough {
+            format!(
+                "estimated strength {entropy_estimate_bits:.0} bits, under the {MIN_STRENGTH_BITS:.0} an account without \
+                 a second factor needs{}; generate one with `sealpass generate`",
+                if analysis.findings.is_empty() { String::new() } else { format!(" ({})", analysis.describe(3)) }
+            )
+        } else if analysis.findings.is_empty() {
+            "no words, keyboard walks, repeats, sequences or dates found".to_owned()
+        } else {
+            format!("only minor patterns found: {}", analysis.describe(3))
+        };
+        rules.push(rule("looks-random", analysis.looks_random() && strong_enough, detail));
+    }
+    rules.insert(0, length);
 
     Report { policy: p.name.clone(), compliant: rules.iter().all(|r| r.ok), rules, warnings, entropy_estimate_bits }
 }
@@ -433,7 +444,7 @@ mod tests {
             let c = r.rules.iter().find(|r| r.rule == "characters").unwrap();
             assert!(!c.ok, "{sneaky:?}");
         }
-        let spaced = Policy::preset("entra-password").unwrap().check(" Abcdefg1", None);
+        let spaced = Policy::preset("entra-password").unwrap().check(" kQ2%vL!x7Zp^Rm9", None);
         assert!(spaced.compliant && spaced.warnings.iter().any(|w| w.contains("begins or ends with a space")));
     }
 

@@ -440,3 +440,35 @@ fn thumbprints_as_viewers_show_them_are_normalised_regression() {
     opened.expect(0);
     assert_eq!(opened.json()["fields"]["thumbprint"], "C34E43840C420AC6AC7DBACF117C2DF9F6B8ADB9", "{}", opened.stdout);
 }
+
+/// Issue 19: at a prompt, a typo in the confirmation asks again, a secret that fails the policy
+/// is refused before the confirmation, and Ctrl-D says "cancelled".
+#[test]
+fn prompts_ask_again_check_first_and_cancel_cleanly_regression() {
+    let home = Home::new();
+    let recipient = home.keygen("vendor.key");
+    let secret = "Zq8kR2mW9vB4tN7xL3Zq8kR2";
+    let retyped = home.on_terminal(
+        &["seal", "--to", &recipient, "--kind", "generic", "-o", "a.age"],
+        &format!("{secret}\nWRONG-{secret}\n{secret}\n{secret}\n"),
+    );
+    retyped.expect(0);
+    assert!(retyped.stdout.contains("The two entries differ; type it again (2 tries left)"), "{}", retyped.stdout);
+    assert!(home.path("a.age").exists());
+    let opened = home.sealpass(&["open", "-i", "vendor.key", "a.age", "--reveal"], "");
+    assert_eq!(opened.stdout.trim(), secret);
+
+    let weak = home.on_terminal(
+        &["seal", "--to", &recipient, "--kind", "dynamics-password", "-u", "svc@acme.example", "-o", "b.age"],
+        "Password1!\n",
+    );
+    weak.expect(3);
+    assert!(!weak.stdout.contains("Once more"), "refused before the confirmation: {}", weak.stdout);
+    assert!(weak.stdout.contains("looks-random"), "{}", weak.stdout);
+    assert!(!home.path("b.age").exists());
+
+    let cancelled = home.on_terminal(&["seal", "--to", &recipient, "--kind", "generic", "-o", "c.age"], "\u{4}");
+    cancelled.expect(1);
+    assert!(cancelled.stdout.contains("cancelled") && !cancelled.stdout.contains("os error"), "{}", cancelled.stdout);
+    assert!(!home.path("c.age").exists());
+}

@@ -107,6 +107,27 @@ impl Home {
         run(cmd, stdin.as_ref())
     }
 
+    /// `sealpass ARGS` in this home on a terminal of its own (util-linux `script` gives it a
+    /// pseudo-terminal), typing `typed` at it. The transcript (prompts, and what was typed
+    /// before a prompt hid it) comes back as stdout.
+    pub fn on_terminal(&self, args: &[&str], typed: &str) -> Run {
+        let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
+        let line = std::iter::once(env!("CARGO_BIN_EXE_sealpass").to_owned())
+            .chain(args.iter().map(|a| quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_STATE_HOME", self.path("state"))
+            .env("NO_COLOR", "1")
+            .env_remove("SEALPASS_POLICY");
+        run(cmd, typed.as_bytes())
+    }
+
     /// A new identity file `name`; returns its recipient.
     pub fn keygen(&self, name: &str) -> String {
         let run = self.sealpass(&["keygen", "-o", name], "");
