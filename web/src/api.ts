@@ -48,6 +48,8 @@ export interface RequestStatus {
   kind: string;
   expires_at: string;
   state: "open" | "fulfilled" | "expired";
+  /** Fields of the kind the staff member made mandatory for this request (absent: none). */
+  require?: string[];
 }
 
 export interface DropCreated {

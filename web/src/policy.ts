@@ -70,7 +70,17 @@ export interface KindEntry {
   /** How to register the vendor's certificate; `{file}` and `{thumbprint}` stand for its own. */
   registration_steps: string[];
   successor: { kinds: string; why: string } | null;
+  /** Who issues the kind's secret and where in the CRM to copy it from (null or absent: nobody
+   * in particular; servers from before it have no such key). */
+  issued_by?: IssuedBy | null;
   fields: FieldEntry[];
+}
+
+export interface IssuedBy {
+  /** "Salesforce" */
+  who: string;
+  /** Where in the CRM the secret is shown, for people. */
+  where: string;
 }
 
 export interface Catalog {

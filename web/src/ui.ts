@@ -11,6 +11,7 @@ import { envelopeBytes, fieldError, normaliseField, noteError, nowRfc3339 } from
 import type { Checked } from "./fingerprint.js";
 import { checkedCertificates, covers, serverFingerprint } from "./fingerprint.js";
 import { generate } from "./generate.js";
+import { isLegacy, kindChoices, requiredFields, secretOrigin } from "./kinds.js";
 import type { Where } from "./link.js";
 import { where } from "./link.js";
 import type { Analysis, Catalog, FieldEntry, KindEntry, PolicyEntry, Report } from "./policy.js";
@@ -236,6 +237,11 @@ function form(ctx: Context, served: string): void {
           ),
         );
   const formNode = el("form", { novalidate: true, "aria-labelledby": "title" });
+  // No kind is chosen for the sender: the kind decides the rules and the fields, and a default
+  // would be sent by whoever did not look. Recommended kinds come first, legacy ones last.
+  const choices = kindChoices(ctx.catalog.kinds.filter((k) => offered(ctx, k)));
+  const option = (k: KindEntry): HTMLOptionElement =>
+    el("option", { value: k.name }, `${KIND_WORDS[k.name] ?? k.name}${isLegacy(k) ? " (legacy)" : ""}`);
   const kindPicker =
     ctx.request === null
       ? el(
@@ -244,11 +250,12 @@ function form(ctx: Context, served: string): void {
           el("label", { for: "kind" }, "What are you sending?"),
           el(
             "select",
-            { id: "kind" },
-            ...ctx.catalog.kinds
-              .filter((k) => offered(ctx, k))
-              .map((k) => el("option", { value: k.name }, KIND_WORDS[k.name] ?? k.name)),
+            { id: "kind", required: true, "aria-describedby": "kind-help" },
+            el("option", { value: "", selected: true, disabled: true }, "Choose one…"),
+            el("optgroup", { label: "Recommended" }, ...choices.recommended.map(option)),
+            choices.legacy.length > 0 ? el("optgroup", { label: "Legacy: still works, but prefer a recommended kind" }, ...choices.legacy.map(option)) : null,
           ),
+          el("p", { class: "muted", id: "kind-help" }, "The form for it appears once you choose. If you are unsure, ask the vendor which kind they need."),
         )
       : null;
   const body = el("div", {});
@@ -279,14 +286,16 @@ function form(ctx: Context, served: string): void {
     if (kind.successor !== null) {
       body.append(el("p", { class: "muted warning" }, `This is the legacy way: prefer ${kind.successor.kinds}. ${kind.successor.why}.`));
     }
-    submit = policy === null ? identifiersForm(ctx, kind, body) : secretForm(ctx, kind, policy, body);
+    const required = requiredFields(kind, ctx.request?.require);
+    submit = policy === null ? identifiersForm(ctx, kind, required, body) : secretForm(ctx, kind, policy, required, body);
   };
   const select = formNode.querySelector("select");
   if (select !== null) select.addEventListener("change", () => render(select.value));
-  render(ctx.request?.kind ?? ctx.catalog.kinds.filter((k) => offered(ctx, k))[0].name);
+  if (ctx.request !== null) render(ctx.request.kind);
 }
 
-function fieldInput(f: FieldEntry): { wrap: HTMLElement; input: HTMLInputElement; error: HTMLElement } {
+/** A field's input, with its label (marked optional unless the kind or the request requires it). */
+function fieldInput(f: FieldEntry, required: boolean): { wrap: HTMLElement; input: HTMLInputElement; error: HTMLElement } {
   const id = `field-${f.name}`;
   const error = el("p", { class: "error", id: `${id}-error`, hidden: true });
   const input = el("input", {
@@ -295,10 +304,10 @@ function fieldInput(f: FieldEntry): { wrap: HTMLElement; input: HTMLInputElement
     type: f.type === "secret" ? "password" : f.type === "date" ? "date" : f.type.endsWith("url") ? "url" : "text",
     ...NOT_SAVED,
     "aria-describedby": `${id}-error`,
-    required: f.required,
+    required,
     placeholder: PLACEHOLDERS[f.type] ?? "",
   });
-  const label = el("label", { for: id }, labelOf(f), f.required ? "" : el("span", { class: "muted" }, " (optional)"));
+  const label = el("label", { for: id }, labelOf(f), required ? "" : el("span", { class: "muted" }, " (optional)"));
   return { wrap: el("div", { class: "field" }, label, input, error), input, error };
 }
 
@@ -307,6 +316,7 @@ function fieldInput(f: FieldEntry): { wrap: HTMLElement; input: HTMLInputElement
 function readFields(
   kind: KindEntry,
   fields: { input: HTMLInputElement; error: HTMLElement }[],
+  required: Set<string>,
 ): { values: Record<string, string>; firstInvalid: HTMLElement | null } {
   let firstInvalid: HTMLElement | null = null;
   const values: Record<string, string> = {};
@@ -315,7 +325,7 @@ function readFields(
     const value = f.input.value;
     // The messages name the field as its label does, not by its name in the envelope.
     const label = labelOf(spec);
-    const problem = value === "" ? (spec.required ? `${label} is required` : null) : fieldError(kind, spec.name, value, label);
+    const problem = value === "" ? (required.has(spec.name) ? `${label} is required` : null) : fieldError(kind, spec.name, value, label);
     setError(f.input, f.error, problem);
     if (problem !== null) firstInvalid ??= f.input;
     else if (value !== "") values[spec.name] = normaliseField(spec, value);
@@ -356,7 +366,7 @@ function download(name: string, text: string, label: string): HTMLElement {
 
 /** For the kinds without a secret: the vendor's certificate to register (download, its
  * fingerprints, the steps for this CRM), then the identifiers, checked and sealed. */
-function identifiersForm(ctx: Context, kind: KindEntry, body: HTMLElement): () => Promise<void> {
+function identifiersForm(ctx: Context, kind: KindEntry, required: Set<string>, body: HTMLElement): () => Promise<void> {
   const files = ctx.certificates.map((c) => `${c.name}.crt`).join(" and ");
   const thumbprints = ctx.certificates.map((c) => c.sha1).join(" or ");
   const panel = el(
@@ -377,7 +387,7 @@ function identifiersForm(ctx: Context, kind: KindEntry, body: HTMLElement): () =
     el("ol", { class: "steps" }, ...kind.registration_steps.map((step) => el("li", {}, step.replace("{file}", files).replace("{thumbprint}", thumbprints)))),
     el("p", { class: "muted" }, "This page checked that this is the vendor's certificate, as your link says: you need not compare anything."),
   );
-  const fields = kind.fields.map(fieldInput);
+  const fields = kind.fields.map((f) => fieldInput(f, required.has(f.name)));
   for (const f of fields) f.input.addEventListener("input", () => setError(f.input, f.error, null));
   const note = noteField();
   const send = el("button", { type: "submit", class: "primary" }, "Seal and send");
@@ -386,7 +396,7 @@ function identifiersForm(ctx: Context, kind: KindEntry, body: HTMLElement): () =
 
   return async (): Promise<void> => {
     setError(null, sendError, null);
-    let { values, firstInvalid } = readFields(kind, fields);
+    let { values, firstInvalid } = readFields(kind, fields, required);
     const thumb = fields.find((f) => f.input.name === "thumbprint");
     if (thumb !== undefined && values.thumbprint !== undefined) {
       const given = values.thumbprint; // normalised: hex digits, upper case
@@ -424,9 +434,10 @@ function identifiersForm(ctx: Context, kind: KindEntry, body: HTMLElement): () =
 }
 
 /** The kind's fields and secret, in `body`; returns what the form's submit runs. */
-function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HTMLElement): () => Promise<void> {
-  const fields = kind.fields.map(fieldInput);
-  const canGenerate = policy.generates !== null;
+function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, required: Set<string>, body: HTMLElement): () => Promise<void> {
+  const fields = kind.fields.map((f) => fieldInput(f, required.has(f.name)));
+  const origin = secretOrigin(kind, policy);
+  const canGenerate = origin.generated;
   let mode: "generate" | "paste" = canGenerate ? "generate" : "paste";
   let generated: string | null = null;
   let analysis: { secret: string; result: Analysis } | null = null;
@@ -437,7 +448,14 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
   const rules = el("div", { id: "rules" });
   const summary = el("p", { id: "rules-summary", class: "visually-hidden", role: "status" });
   let summaryTimer: ReturnType<typeof setTimeout> | undefined;
-  const pasted = el("input", { id: "secret", type: "password", ...NOT_SAVED, "aria-describedby": "secret-error rules" });
+  // Where to copy a secret the page does not make, said next to the field that takes it.
+  const originHelp = origin.generated ? null : el("p", { id: "secret-origin" }, origin.how);
+  const pasted = el("input", {
+    id: "secret",
+    type: "password",
+    ...NOT_SAVED,
+    "aria-describedby": originHelp === null ? "secret-error rules" : "secret-origin secret-error rules",
+  });
   const reveal = el("button", { type: "button", class: "secondary", "aria-controls": "secret", "aria-label": "Show what you typed" }, "Show");
   reveal.addEventListener("click", () => {
     const showing = pasted.type === "text";
@@ -449,6 +467,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     "div",
     { class: "field" },
     el("label", { for: "secret" }, SECRET_LABELS[kind.name] ?? "The secret"),
+    originHelp,
     el("div", { class: "inline" }, pasted, reveal),
     secretError,
   );
@@ -472,6 +491,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
     el("div", { class: "check" }, confirmSet, el("label", { for: "confirm-set" }, "I have set this password on the account")),
     confirmError,
   );
+  // A secret the CRM issues is only pasted: no generator, no choice.
   const choice = canGenerate
     ? el(
         "fieldset",
@@ -480,7 +500,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
         el("label", {}, el("input", { type: "radio", name: "mode", value: "generate", checked: true }), " Generate a new password here"),
         el("label", {}, el("input", { type: "radio", name: "mode", value: "paste" }), " Paste one I already have"),
       )
-    : el("p", { class: "muted" }, policy.generated_by ?? "");
+    : null;
   const noteBox = noteField();
   const note = noteBox.input;
   const noteProblem = noteBox.error;
@@ -488,8 +508,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
   const sendError = el("div", { class: "error", id: "send-error", role: "alert", tabindex: "-1", hidden: true });
   body.append(
     ...fields.map((f) => f.wrap),
-    choice,
-    generateBox,
+    ...(choice === null ? [] : [choice, generateBox]),
     pasteBox,
     rules,
     summary,
@@ -622,7 +641,7 @@ function secretForm(ctx: Context, kind: KindEntry, policy: PolicyEntry, body: HT
   return async (): Promise<void> => {
     setError(null, sendError, null);
     clearSecretErrors();
-    let { values, firstInvalid } = readFields(kind, fields);
+    let { values, firstInvalid } = readFields(kind, fields, required);
     const noteText = note.value.trim() === "" ? null : note.value;
     const badNote = noteText === null ? null : noteError(noteText);
     setError(note, noteProblem, badNote);

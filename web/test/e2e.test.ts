@@ -84,8 +84,8 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.setViewportSize({ width: 1024, height: 900 });
 }
 
-function requestLink(kind: string, label: string): string {
-  const run = server.staff(["request", "--label", label, "--kind", kind, "--json"]);
+function requestLink(kind: string, label: string, ...extra: string[]): string {
+  const run = server.staff(["request", "--label", label, "--kind", kind, ...extra, "--json"]);
   assert.equal(run.code, 0, run.stderr);
   return (JSON.parse(run.stdout) as { link: string }).link;
 }
@@ -177,6 +177,12 @@ test("a pasted Dynamics app password and an Entra client secret go through the s
   await app.close();
 
   const entra = await open(requestLink("entra-client-secret", "Acme Entra app"));
+  // The environment URL and the expiry are asked for, each marked optional.
+  for (const label of ["Environment URL", "When the secret expires"]) {
+    assert.match(await entra.locator("label", { hasText: label }).innerText(), /\(optional\)$/, label);
+  }
+  await entra.getByLabel("Environment URL").fill("https://acme.crm4.dynamics.com");
+  await entra.getByLabel("When the secret expires").fill("2027-06-30");
   await entra.getByLabel("Tenant ID (directory)").fill("0f8fad5b-d9cb-469f-a165-70867728950e");
   await entra.getByLabel("Client ID (application)").fill("not a guid");
   await entra.getByLabel("Client secret value").fill("abc8Q~defghijklmnopqrstuvwxyz0123456789.");
@@ -193,7 +199,52 @@ test("a pasted Dynamics app password and an Entra client secret go through the s
   const got = receive(await pickupLink(entra));
   assert.equal(got.secret, "abc8Q~defghijklmnopqrstuvwxyz0123456789.");
   assert.equal(got.fields.tenant_id, "0f8fad5b-d9cb-469f-a165-70867728950e");
+  assert.equal(got.fields.environment_url, "https://acme.crm4.dynamics.com");
+  assert.equal(got.fields.expires_on, "2027-06-30");
   await entra.close();
+});
+
+test("fields a request makes mandatory (its require list) are asked for as required", async () => {
+  const before = uploads();
+  const page = await open(requestLink("entra-client-secret", "Acme Entra, environment required", "--require", "environment_url,expires_on"));
+  await page.getByLabel("Tenant ID (directory)").waitFor();
+  for (const label of ["Environment URL", "When the secret expires"]) {
+    const text = await page.locator("label", { hasText: label }).innerText();
+    assert.doesNotMatch(text, /optional/, label);
+  }
+  assert.equal(await page.getByLabel("Environment URL").getAttribute("required"), "");
+  await page.getByLabel("Tenant ID (directory)").fill("0f8fad5b-d9cb-469f-a165-70867728950e");
+  await page.getByLabel("Client ID (application)").fill("7c9e6679-7425-40de-944b-e07fc1f90ae7");
+  await page.getByLabel("Client secret value").fill("abc8Q~defghijklmnopqrstuvwxyz0123456789.");
+  await page.getByRole("button", { name: "Seal and send" }).click();
+  await page.locator("#field-environment_url-error", { hasText: "Environment URL is required" }).waitFor();
+  await page.locator("#field-expires_on-error", { hasText: "is required" }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "field-environment_url", "the first missing field has the focus");
+  assert.equal(uploads(), before, "nothing was uploaded");
+  await page.close();
+});
+
+test("a consumer secret Salesforce issues is only pasted, with where to copy it from", async () => {
+  const served = (await (await fetch(`${server.url}/v1/policies`)).json()) as { kinds: { name: string; issued_by?: { who: string; where: string } | null }[] };
+  const issuer = served.kinds.find((k) => k.name === "salesforce-client-credentials")?.issued_by;
+  assert.equal(issuer?.who, "Salesforce", "the server says who issues the consumer secret");
+  const page = await open(requestLink("salesforce-client-credentials", "Acme client credentials"));
+  await page.getByLabel("Consumer secret").waitFor();
+  assert.equal(await page.getByRole("button", { name: /Generate/ }).count(), 0, "no generator");
+  assert.equal(await page.getByText("Generate a new password here").count(), 0, "no choice to generate");
+  const help = page.locator("#secret-origin");
+  assert.equal(await help.innerText(), `Salesforce issues this secret, so it is not generated here: ${issuer.where.replace(/\.+$/, "")}.`);
+  assert.match((await page.getByLabel("Consumer secret").getAttribute("aria-describedby")) ?? "", /secret-origin/);
+  const key = "3MVG9fTLmJ60pJ5JnY9ZxsxDq1Hh4bFbD.FoNzxmHJmbjTNp3hKzMH8R_tM2vR5L4xKcZYkDq3eZp6WnXoAbCdEf";
+  await page.getByLabel("Consumer key").fill(key);
+  await page.getByLabel("My Domain URL").fill("https://acme.my.salesforce.com");
+  await page.getByLabel("Consumer secret").fill("Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
+  await page.getByRole("button", { name: "Seal and send" }).click();
+  const got = receive(await pickupLink(page));
+  assert.equal(got.kind, "salesforce-client-credentials");
+  assert.equal(got.secret, "Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
+  assert.equal(got.fields.consumer_key, key);
+  await page.close();
 });
 
 test("a weak pasted password is refused with the failing rule named, and nothing is uploaded", async () => {
@@ -271,6 +322,14 @@ test("the anonymous page shows the fingerprint, checks one in its address, and i
   await page.getByText("It matches the fingerprint in the address you were given").waitFor();
   assert.equal(await page.locator(".fingerprint").innerText(), info.fingerprint);
   assert.equal(new URL(page.url()).hash, `#${info.fingerprint}`, "the fingerprint (not a secret) stays in the address");
+  // No kind is chosen for the sender, and legacy kinds come last, labelled as such.
+  const picker = page.getByLabel("What are you sending?");
+  assert.equal(await picker.inputValue(), "", "nothing selected");
+  assert.equal(await page.getByRole("button", { name: "Seal and send" }).count(), 0, "no form before a kind is chosen");
+  const options = await picker.locator("option:not([value=''])").evaluateAll((os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent ?? ""]));
+  const legacy = options.filter(([, text]) => text.endsWith("(legacy)")).map(([value]) => value);
+  assert.deepEqual(legacy, ["salesforce-password", "dynamics-app-password"]);
+  assert.deepEqual(options.slice(-2).map(([value]) => value), legacy, "legacy kinds last");
   // Switching kinds back and forth leaves one form, and a double click sends once.
   const sentBefore = uploads();
   for (const kind of ["salesforce-password", "entra-client-secret", "generic"]) await page.getByLabel("What are you sending?").selectOption(kind);
