@@ -136,6 +136,22 @@ mod tests {
         assert_eq!(witness(&delivery, &signer.public_key()).unwrap(), w);
         assert!(matches!(witness(&json, &other.public_key()), Err(WitnessError::Signature(_))));
         assert_eq!(witness(&serde_json::json!({"x": 1}), &signer.public_key()), Err(WitnessError::Unknown));
+        // A receipt vouches for its own entry.
+        let claims = crate::receipt::Claims {
+            v: crate::receipt::VERSION,
+            server: "https://drop.example".into(),
+            drop_id: "d".repeat(26),
+            request_id: None,
+            label: None,
+            received_by: "alice".into(),
+            received_at: "2026-12-01T12:00:00Z".into(),
+            audit_seq: 9,
+            audit_hash: "cd".repeat(32),
+        };
+        let receipt = serde_json::to_value(signer.sign(claims)).unwrap();
+        let w = witness(&receipt, &signer.public_key()).unwrap();
+        assert_eq!((w.seq, w.hash.as_str()), (9, "cd".repeat(32).as_str()));
+        assert!(matches!(witness(&receipt, &other.public_key()), Err(WitnessError::Signature(_))));
         // A receipt's signature cannot pass as a checkpoint's: the context strings differ.
         let mut swapped = c.clone();
         swapped.signature = signer.sign_bytes(&serde_json::to_vec(&c.checkpoint).unwrap());

@@ -22,6 +22,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     n.checked_mul(unit).map(Duration::from_secs).ok_or_else(|| format!("'{s}' is too long"))
 }
 
+/// `seconds` in the largest whole unit that writes it exactly: `7d`, `2h`, `90m`, `45s`.
+pub fn shortest(seconds: u64) -> String {
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +43,9 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("3w").unwrap_err().contains("unit"));
         assert!(parse_duration("213503982334603d").unwrap_err().contains("too long"));
+        for (seconds, text) in [(604_800, "7d"), (7200, "2h"), (5400, "90m"), (45, "45s"), (0, "0s")] {
+            assert_eq!(shortest(seconds), text);
+            assert_eq!(parse_duration(text).unwrap().as_secs(), seconds);
+        }
     }
 }

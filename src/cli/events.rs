@@ -149,6 +149,21 @@ fn walk(
     })
 }
 
+/// The server's receipt key: `key` when given, else the one the server publishes now.
+fn receipt_key(key: Option<&str>, staff: &StaffArgs, ctx: &super::Context) -> Result<String, Failure> {
+    if let Some(key) = key {
+        return Ok(key.to_ascii_lowercase());
+    }
+    let (client, _) = staff.resolve(None, ctx.settings()?)?;
+    let info = block_on(async { client.info().await.map_err(client_failure) })?;
+    info.receipt_key.filter(|k| receipt::valid_key(k)).map(|k| k.to_ascii_lowercase()).ok_or_else(|| {
+        Failure::new(
+            Exit::Error,
+            anyhow::anyhow!("the server publishes no receipt key to check signatures against; pass --key"),
+        )
+    })
+}
+
 /// The witnesses in `files`, each checked against the server's receipt key: `key` when given,
 /// else the one the server publishes now (a witness signed by another key is a failure: the
 /// key changed, or the witness is forged).
@@ -162,19 +177,7 @@ fn witnesses(
     if files.is_empty() {
         return Ok(expected);
     }
-    let key = match key {
-        Some(key) => key.to_ascii_lowercase(),
-        None => {
-            let (client, _) = staff.resolve(None, ctx.settings()?)?;
-            let info = block_on(async { client.info().await.map_err(client_failure) })?;
-            info.receipt_key.filter(|k| receipt::valid_key(k)).ok_or_else(|| {
-                Failure::new(
-                    Exit::Error,
-                    anyhow::anyhow!("the server publishes no receipt key to check witnesses against; pass --key"),
-                )
-            })?
-        }
-    };
+    let key = receipt_key(key, staff, ctx)?;
     for file in files {
         let bytes = crate::files::read_public(file, MAX_RECEIPT)?;
         let json: serde_json::Value = serde_json::from_slice(&bytes)
@@ -303,7 +306,31 @@ fn audit_verify(args: VerifyArgs, ctx: &super::Context) -> Result<Exit, Failure>
             Err(broken) => printer.error(&format!("the audit log does not verify: {broken}")),
         }
     }
-    if let (Ok(_), Some(path), Some(checkpoint)) = (&outcome, &args.save_checkpoint, &checkpoint) {
+    if let (Ok(verified), Some(path)) = (&outcome, &args.save_checkpoint) {
+        // Only what the server's key signed, for the head just verified, is worth keeping.
+        let Some(checkpoint) = &checkpoint else {
+            return Err(Failure::new(
+                Exit::Error,
+                anyhow::anyhow!("the server sent no signed checkpoint (an older sealpass server): nothing was saved"),
+            ));
+        };
+        let key = receipt_key(args.key.as_deref(), &args.staff, ctx)?;
+        checkpoint::verify(checkpoint, Some(&key)).map_err(|e| {
+            Failure::new(Exit::Error, anyhow::anyhow!("the server's checkpoint: {e}; nothing was saved"))
+        })?;
+        let c = &checkpoint.checkpoint;
+        if c.length != verified.length || !c.hash.eq_ignore_ascii_case(&verified.hash) {
+            return Err(Failure::new(
+                Exit::Error,
+                anyhow::anyhow!(
+                    "the server signed a checkpoint at {}:{}, not the head just verified ({}:{}); nothing was saved",
+                    c.length,
+                    shown(&c.hash),
+                    verified.length,
+                    verified.hash
+                ),
+            ));
+        }
         let text = serde_json::to_string_pretty(checkpoint)?;
         crate::files::write_new_private(path, format!("{text}\n").as_bytes())?;
         printer.note(&format!(

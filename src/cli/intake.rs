@@ -253,7 +253,7 @@ fn ask_missing_fields(
     fields: &mut BTreeMap<String, SecretString>,
     printer: &Printer,
 ) -> Result<(), Failure> {
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+    if !person_at_terminal() {
         return Ok(());
     }
     for name in kind.missing_fields(fields) {
@@ -263,6 +263,11 @@ fn ask_missing_fields(
         fields.insert(spec.name.to_owned(), SecretString::from(value.unwrap_or_default()));
     }
     Ok(())
+}
+
+/// Whether a person can be asked: stdin and stderr are both a terminal.
+fn person_at_terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// The optional fields a request makes mandatory: asked for on a terminal, else a usage error
@@ -277,7 +282,7 @@ fn required_by_request(
     if missing.is_empty() {
         return Ok(());
     }
-    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+    if person_at_terminal() {
         for name in &missing {
             let Some(spec) = kind.field(name) else { continue };
             let expected = spec.ty.shape().map(|(_, e)| format!(" ({e})")).unwrap_or_default();
@@ -341,7 +346,7 @@ fn ask_optional_fields(
     fields: &mut BTreeMap<String, SecretString>,
     printer: &Printer,
 ) -> Result<(), Failure> {
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+    if !person_at_terminal() {
         return Ok(());
     }
     for (name, question) in worth_asking(kind) {

@@ -164,13 +164,7 @@ pub(crate) async fn ttl_within(
         None => client.info().await.map_err(client_failure)?.limits.max_ttl_seconds,
     };
     if ttl > max {
-        let human = if max % 86_400 == 0 {
-            format!("{}d", max / 86_400)
-        } else if max % 3600 == 0 {
-            format!("{}h", max / 3600)
-        } else {
-            format!("{max}s")
-        };
+        let human = crate::duration::shortest(max);
         return Err(Failure::usage(format!("{name} {flag} is longer than this server allows (at most {human})")));
     }
     Ok(())
@@ -261,6 +255,17 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                 }
             }
         };
+        // A request may set how long its answer waits: --ttl may shorten that, not lengthen it.
+        if let (Some(asked), Some(most)) = (ttl, to.asked.as_ref().and_then(|a| a.drop_ttl_seconds)) {
+            if asked > most {
+                return Err(Failure::usage(format!(
+                    "--ttl {} is longer than this request allows: the vendor's request says what you send waits at most {} \
+                     (drop --ttl to use that)",
+                    args.ttl.as_deref().unwrap_or_default(),
+                    crate::duration::shortest(most)
+                )));
+            }
+        }
         ttl_within(&to.client, to.max_ttl_seconds, ("--ttl", args.ttl.as_deref()), ttl).await?;
         let kind = match &to.asked {
             Some(asked) => {
@@ -569,7 +574,11 @@ async fn fetched_receipt(
 }
 
 fn find<'a>(sent: &'a [SentDrop], pickup: &str) -> Result<&'a SentDrop, Failure> {
-    let wanted = link::parse_pickup(pickup, None).ok();
+    let wanted = match link::parse_pickup(pickup, None) {
+        Ok(p) => Some(p),
+        Err(e @ link::LinkError::RequestNotPickup) => return Err(Failure::usage(e)),
+        Err(_) => None,
+    };
     sent.iter()
         .find(|d| wanted.as_ref().map_or(d.id == pickup.trim(), |w| w.id == d.id && w.server == d.server))
         .ok_or_else(|| {

@@ -89,6 +89,8 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         for warning in tls_warnings {
             tracing::warn!("{warning}");
         }
+        // Every address is bound before anything is created or said to listen.
+        let metrics = crate::server::bind_metrics(&settings).await.map_err(|e| Failure::new(Exit::Error, e))?;
         let store = crate::server::open_store(&settings).map_err(|e| Failure::new(Exit::Error, e))?;
         // A store that cannot answer now is a start-up error, not a warning after "listening".
         store.ping().await.map_err(|e| {
@@ -138,7 +140,8 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
             ),
             _ => {}
         }
-        crate::server::serve(listener, settings, store, crate::server::shutdown_signal()).await?;
+        let listeners = crate::server::Listeners { api: listener, metrics };
+        crate::server::serve(listeners, settings, store, crate::server::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok::<_, Failure>(Exit::Ok)
     })

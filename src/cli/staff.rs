@@ -283,23 +283,33 @@ fn exec_environment(envelope: &Envelope, label: Option<&str>) -> Vec<(String, St
     vars
 }
 
-/// The envelope as one JSON object, for `--exec-json`: in wiped memory.
+/// The envelope as one JSON object, for `--exec-json`: borrowed straight from the envelope and
+/// written into wiped memory with room for the worst escaping (six bytes a byte), so no copy of
+/// the secret is left behind by a growing buffer.
 fn envelope_json(envelope: &Envelope, claim: &handover::Claim) -> Result<Zeroizing<Vec<u8>>, String> {
+    #[derive(Serialize)]
+    struct Whole<'a> {
+        kind: &'a str,
+        secret: Option<&'a str>,
+        fields: std::collections::BTreeMap<&'a str, &'a str>,
+        drop_id: &'a str,
+        request_id: Option<&'a str>,
+        label: Option<&'a str>,
+    }
     let fields: std::collections::BTreeMap<&str, &str> =
         envelope.fields.iter().map(|(k, v)| (k.as_str(), v.expose_secret())).collect();
-    let mut out = Zeroizing::new(Vec::with_capacity(envelope.secret.expose_secret().len() * 2 + 1024));
-    serde_json::to_writer(
-        &mut *out,
-        &serde_json::json!({
-            "kind": envelope.kind.name(),
-            "secret": envelope.kind.has_secret().then(|| envelope.secret.expose_secret()),
-            "fields": fields,
-            "drop_id": claim.id,
-            "request_id": claim.request_id,
-            "label": claim.label,
-        }),
-    )
-    .map_err(|e| e.to_string())?;
+    let text: usize =
+        envelope.secret.expose_secret().len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    let mut out = Zeroizing::new(Vec::with_capacity(text * 6 + 4096));
+    let whole = Whole {
+        kind: envelope.kind.name(),
+        secret: envelope.kind.has_secret().then(|| envelope.secret.expose_secret()),
+        fields,
+        drop_id: &claim.id,
+        request_id: claim.request_id.as_deref(),
+        label: claim.label.as_deref(),
+    };
+    serde_json::to_writer(&mut *out, &whole).map_err(|e| e.to_string())?;
     out.push(b'\n');
     Ok(out)
 }
@@ -371,9 +381,11 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
     // The vendor's keys as this machine confirmed them (`sealpass init` on your server): a drop
     // sealed to more than those is refused. Without a pin, the server's word is all there is.
     let vendor = config.pin(&own).map(|p| &p.recipients[..]);
-    if vendor.is_none() && !printer.json() {
-        printer.note(&format!(
-            "tip: run `sealpass init --server {own}` once, so receive checks drops against the keys you confirmed"
+    if vendor.is_none() {
+        printer.warn(&format!(
+            "your server's keys are not pinned on this machine, so this drop's recipients can only be checked \
+             against what the server itself publishes: a server configured with an extra recipient would go \
+             unnoticed. Run `sealpass init --server {own}` once, confirming the fingerprint the vendor published"
         ));
     }
     block_on(async {

@@ -318,6 +318,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     n.checked_mul(1 << shift).ok_or_else(|| format!("'{s}' is too large"))
 }
 
+/// Loopback or a private network's address (RFC 1918, IPv6 unique local), never "every address".
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+        IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
 fn decode_hash(hex: &str, name: &str) -> Result<[u8; 32], String> {
     let bytes = data_encoding::HEXLOWER_PERMISSIVE.decode(hex.trim().as_bytes()).map_err(|_| {
         format!("staff {name}: token_sha256 must be 64 hex digits (from `sealpass staff-token {name}`)")
@@ -439,20 +447,23 @@ impl ServerSettings {
             .into_iter()
             .chain(o.trusted_proxies.iter().copied())
             .collect();
-        // Without staff anyone who reaches the server can claim: only acceptable when nobody but
-        // this machine can reach it — not on a public address, nor behind a proxy.
+        // Open claims, and a server without staff at all, only when nobody but this machine can
+        // reach it: not on a public address, nor behind a proxy (a public_url or trusted_proxies
+        // say there is one).
         let reachable = !listen.ip().is_loopback() || !trusted_proxies.is_empty() || public_url_given;
-        if insecure_open_claims && !listen.ip().is_loopback() {
+        if insecure_open_claims && reachable {
             return Err(format!(
                 "--insecure-open-claims lets anyone who reaches the server claim drops: it is for tests on a loopback \
-                 address only, not {listen}. Add staff (sealpass staff-token NAME) instead"
+                 address with no public_url or trusted_proxies, not on {listen}{}. Add staff (sealpass staff-token \
+                 NAME) instead",
+                if listen.ip().is_loopback() { " behind a proxy" } else { "" }
             ));
         }
-        if staff.is_empty() && reachable && !insecure_open_claims {
+        if staff.is_empty() && reachable {
             return Err(format!(
-                "no [[staff]] are configured, so anyone who reaches the server could claim drops; refusing to serve \
-                 on {listen} (public_url/trusted_proxies make it reachable from elsewhere). Add staff \
-                 (sealpass staff-token NAME), or pass --insecure-open-claims for a test"
+                "no [[staff]] are configured, so nobody could receive what customers send; refusing to serve on \
+                 {listen} (public_url/trusted_proxies make it reachable from elsewhere). Add staff (sealpass \
+                 staff-token NAME)"
             ));
         }
         let second = Duration::from_secs(1);
@@ -498,6 +509,12 @@ impl ServerSettings {
                     .map_err(|_| format!("metrics_listen: '{text}' is not an address like 127.0.0.1:9427"))?;
                 if at == listen {
                     return Err("metrics_listen must differ from listen: metrics stay off the public listener".into());
+                }
+                if !is_private(at.ip()) {
+                    return Err(format!(
+                        "metrics_listen {at} would serve metrics to anyone who reaches it: use a loopback or private \
+                         address (127.0.0.1:9427, 10.0.0.5:9427), or metrics_token_sha256 on the public listener"
+                    ));
                 }
                 Some(at)
             }
@@ -722,14 +739,22 @@ mod tests {
             ..Overrides::default()
         };
         let e = ServerSettings::merge(o.clone(), FileConfig::default()).unwrap_err();
-        assert!(e.contains("--insecure-open-claims"), "{e}");
+        assert!(e.contains("no [[staff]]"), "{e}");
         let behind_proxy = Overrides { trusted_proxies: vec!["127.0.0.1".parse().unwrap()], ..Overrides::default() };
         assert!(
-            ServerSettings::merge(behind_proxy, FileConfig::default()).unwrap_err().contains("--insecure-open-claims")
+            ServerSettings::merge(behind_proxy.clone(), FileConfig::default()).unwrap_err().contains("no [[staff]]")
         );
-        // The flag is for tests on loopback: never on a public address.
+        // The flag is for tests on loopback: never on a public address, nor behind a proxy.
         let public = Overrides { insecure_open_claims: true, ..o };
         assert!(ServerSettings::merge(public, FileConfig::default()).unwrap_err().contains("loopback"));
+        let proxied = Overrides { insecure_open_claims: true, ..behind_proxy };
+        assert!(ServerSettings::merge(proxied, FileConfig::default()).unwrap_err().contains("behind a proxy"));
+        let with_url = Overrides {
+            insecure_open_claims: true,
+            public_url: Some("https://drop.example.com".into()),
+            ..Overrides::default()
+        };
+        assert!(ServerSettings::merge(with_url, FileConfig::default()).unwrap_err().contains("behind a proxy"));
         let local = Overrides { insecure_open_claims: true, ..Overrides::default() };
         assert!(ServerSettings::merge(local, FileConfig::default()).is_ok());
         let staffed: FileConfig =
@@ -752,6 +777,9 @@ mod tests {
             ("default_ttl = \"8d\"", "max_ttl"),
             ("recipients = [\"age1nope\"]", "recipients"),
             ("colour = \"blue\"", "unknown field"),
+            ("metrics_listen = \"0.0.0.0:9427\"", "loopback or private"),
+            ("metrics_listen = \"127.0.0.1:8427\"", "differ from listen"),
+            ("metrics_token_sha256 = \"abc\"", "64 hex digits"),
             ("[[staff]]\nname = \"bob\"\ntoken_sha256 = \"xyz\"", "64 hex digits"),
             ("max_ttl = \"9223372036854775807s\"", "365d"),
             ("max_ttl = \"300000000000000000d\"", "too long"),

@@ -242,14 +242,43 @@ async fn sweep_forever(state: AppState) {
     }
 }
 
-/// Serve on `listener` until `shutdown` resolves; in-flight requests finish first, within the
+/// Where the server listens: the API (and pages), and `metrics_listen` when configured (bound
+/// here if not given, so `serve` can bind it before anything else starts).
+pub struct Listeners {
+    /// The public listener.
+    pub api: tokio::net::TcpListener,
+    /// The metrics listener, already bound.
+    pub metrics: Option<tokio::net::TcpListener>,
+}
+
+impl From<tokio::net::TcpListener> for Listeners {
+    fn from(api: tokio::net::TcpListener) -> Listeners {
+        Listeners { api, metrics: None }
+    }
+}
+
+/// Bind `metrics_listen`, if configured, naming the setting when it cannot be.
+pub async fn bind_metrics(settings: &ServerSettings) -> std::io::Result<Option<tokio::net::TcpListener>> {
+    let Some(at) = settings.metrics_listen else { return Ok(None) };
+    tokio::net::TcpListener::bind(at)
+        .await
+        .map(Some)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("metrics_listen {at}: {e}")))
+}
+
+/// Serve on `listeners` until `shutdown` resolves; in-flight requests finish first, within the
 /// shutdown grace.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listeners: impl Into<Listeners>,
     settings: ServerSettings,
     store: Arc<dyn Store>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let Listeners { api: listener, metrics } = listeners.into();
+    let metrics = match metrics {
+        Some(bound) => Some(bound),
+        None => bind_metrics(&settings).await?,
+    };
     let tls = match &settings.tls {
         Some((cert, key)) => Some(tls::acceptor(cert, key)?),
         None => None,
@@ -276,30 +305,45 @@ pub async fn serve(
         };
         background.push(tokio::spawn(deliverer.run()));
     }
-    if let Some(at) = state.settings.metrics_listen {
-        let metrics = tokio::net::TcpListener::bind(at)
-            .await
-            .map_err(|e| std::io::Error::new(e.kind(), format!("metrics_listen {at}: {e}")))?;
-        tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
-        background.push(tokio::spawn(serve_metrics(metrics, state.clone())));
-    }
+    // The metrics listener gets the same connection defences, and stops with the server.
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_task = match metrics {
+        Some(metrics) => {
+            tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
+            let stopped = async {
+                let _ = metrics_stopped.await;
+            };
+            Some(tokio::spawn(conn::run(
+                metrics,
+                None,
+                metrics_router(state.clone()),
+                limits,
+                trusted.clone(),
+                stopped,
+            )))
+        }
+        None => None,
+    };
     let result = conn::run(listener, tls, router(state), limits, trusted, shutdown).await;
+    let _ = stop_metrics.send(());
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     for task in background {
         task.abort();
     }
     result
 }
 
-/// `metrics_listen`: `/metrics` and health for anyone who reaches that address (a private
-/// network or loopback, for a scraper), until the task is ended.
-async fn serve_metrics(listener: tokio::net::TcpListener, state: AppState) {
-    let app = Router::new()
+/// `metrics_listen`: `/metrics` and health for anyone who reaches that address (loopback or a
+/// private network, for a scraper); everything else is 404.
+fn metrics_router(state: AppState) -> Router {
+    Router::new()
         .route("/metrics", get(|State(s): State<AppState>| async move { handlers::metrics_text(&s) }))
         .route("/healthz", get(handlers::healthz))
-        .with_state(state);
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::warn!(error = %e, "the metrics listener stopped");
-    }
+        .fallback(handlers::not_found)
+        .layer(middleware::map_response(json_errors))
+        .with_state(state)
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -307,7 +307,11 @@ fn generate_and_print_for_a_script_then_open_gets_the_same_password() {
         "",
     );
     external.expect(2);
-    assert!(external.stderr.contains("Microsoft generates app passwords"));
+    assert!(
+        external.stderr.contains("Microsoft issues the secret") && external.stderr.contains("App password"),
+        "{}",
+        external.stderr
+    );
 }
 
 #[test]

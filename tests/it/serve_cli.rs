@@ -54,9 +54,12 @@ impl Served {
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
             }
         });
-        let url = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no listening line: {}", log.lock().unwrap()));
+        let Ok(url) = rx.recv_timeout(Duration::from_secs(20)) else {
+            // Never leave a server behind, even one that failed to start in time.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no listening line: {}", log.lock().unwrap());
+        };
         Served { child, url, log }
     }
 
@@ -193,7 +196,10 @@ fn bad_settings_are_refused_before_listening() {
     let home = Home::new();
     let open = home.sealpass(&["serve", "--listen", "0.0.0.0:0", "--public-url", "https://drop.example.com"], "");
     open.expect(2);
-    assert!(open.stderr.contains("--insecure-open-claims"), "{}", open.stderr);
+    assert!(open.stderr.contains("no [[staff]] are configured"), "{}", open.stderr);
+    let proxied = home.sealpass(&["serve", "--insecure-open-claims", "--trusted-proxy", "127.0.0.1"], "");
+    proxied.expect(2);
+    assert!(proxied.stderr.contains("behind a proxy"), "{}", proxied.stderr);
     std::fs::write(home.path("bad.toml"), "colour = \"blue\"\n").unwrap();
     let bad = home.sealpass(&["serve", "--config", "bad.toml"], "");
     bad.expect(2);

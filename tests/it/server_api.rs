@@ -59,7 +59,9 @@ async fn metrics_stay_off_the_public_listener_unless_a_token_or_their_own_addres
             Err(e) => panic!("the metrics listener does not answer: {e}"),
         }
     };
-    assert!(text.contains("sealpass_http_requests_total") || text.contains("# TYPE"), "{text}");
+    assert!(text.contains("sealpass_drops_created_total") && text.contains("sealpass_audit_chain_length"), "{text}");
+    let other = s.client.get(format!("http://{port}/v1/info")).send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND, "the metrics listener serves metrics and health only");
     s.stop().await;
 }
 

@@ -517,7 +517,7 @@ fn init_says_what_it_did_to_the_default_and_knows_a_server_that_is_not_ours() {
 #[test]
 fn a_ttl_longer_than_the_server_allows_is_a_usage_error_naming_the_maximum() {
     let w = World::new();
-    let run = w.staff(&["request", "--label", "Acme", "--ttl", "30d"], "");
+    let run = w.staff(&["request", "--label", "Acme", "--kind", "generic", "--ttl", "30d"], "");
     run.expect(2);
     assert!(run.stderr.contains("--ttl 30d is longer than this server allows (at most 7d)"), "{}", run.stderr);
     let link = w.request_link("generic");
@@ -641,6 +641,12 @@ fn a_request_sets_the_drops_lifetime_and_the_fields_it_requires_regression() {
         "expires_on=2027-06-30",
         "--json",
     ]);
+    // The sender may ask for less than the request's lifetime, never more.
+    let longer: Vec<&str> = args.iter().copied().chain(["--ttl", "3h"]).collect();
+    let refused = w.customer.sealpass(&longer, secret);
+    refused.expect(2);
+    assert!(refused.stderr.contains("--ttl 3h is longer than this request allows"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("at most 2h"), "{}", refused.stderr);
     let sent = w.customer.sealpass(&args, secret);
     sent.expect(0);
     let expires = sent.json()["expires_at"].as_str().unwrap().to_owned();
@@ -703,9 +709,9 @@ fn newcomer_mistakes_with_links_and_secrets_get_clear_answers_regression() {
 fn hand_over_commands_get_the_fields_too_regression() {
     let w = World::new();
     let link = w.request_link("salesforce-password");
-    let sent = w
-        .customer
-        .sealpass(&["send", &link, "-u", "kore@acme.example", "--generate", "--print-generated", "--json"], "");
+    w.customer.private_file("token.txt", "SecurityTokenValue123");
+    let args = ["send", &link, "-u", "kore@acme.example", "--field-file", "security_token=token.txt"];
+    let sent = w.customer.sealpass(&[&args[..], &["--generate", "--print-generated", "--json"]].concat(), "");
     sent.expect(0);
     let (password, pickup) =
         (sent.json()["password"].as_str().unwrap().to_owned(), sent.json()["pickup_url"].as_str().unwrap().to_owned());
@@ -715,6 +721,14 @@ fn hand_over_commands_get_the_fields_too_regression() {
     assert_eq!(std::fs::read_to_string(w.vendor.path("password.txt")).unwrap(), password);
     let env = std::fs::read_to_string(w.vendor.path("env.txt")).unwrap();
     assert!(!env.contains(&password), "never the secret in the environment: {env}");
+    assert!(!env.contains("SecurityTokenValue123") && !env.contains("SECURITY_TOKEN"), "nor a secret field: {env}");
+    // Not pinned on this machine: receive says its check rests on the server's word.
+    let w2 = World::new();
+    let link = w2.request_link("generic");
+    let pickup = w2.customer.sealpass(&["send", &link], "Zq8!kR2#mW9$vB4%tN7^").stdout.trim().to_owned();
+    let unpinned = w2.staff(&["receive", &pickup, "-o", "x.txt"], "");
+    unpinned.expect(0);
+    assert!(unpinned.stderr.contains("not pinned on this machine"), "{}", unpinned.stderr);
     assert!(env.contains("SEALPASS_KIND=salesforce-password") && env.contains("SEALPASS_LABEL=Acme"), "{env}");
 
     let link = w.request_link("dynamics-password");
@@ -730,4 +744,23 @@ fn hand_over_commands_get_the_fields_too_regression() {
     assert_eq!(envelope["fields"]["username"], "svc@acme.example");
     assert_eq!(envelope["secret"], sent.json()["password"]);
     assert_eq!(envelope["label"], "Acme");
+}
+
+/// Issue 19: a drop received before the server kept receipts has none: `status` says so and
+/// exits 0, as for any other state (scripts broke after an upgrade).
+#[test]
+fn a_drop_without_a_receipt_is_a_state_not_a_failure_regression() {
+    let w = World::new();
+    let link = w.request_link("generic");
+    let sent = w.customer.sealpass(&["send", &link, "--json"], "Zq8!kR2#mW9$vB4%tN7^");
+    sent.expect(0);
+    let pickup = sent.json()["pickup_url"].as_str().unwrap().to_owned();
+    w.staff(&["receive", &pickup, "-o", "got.txt"], "").expect(0);
+    // As an upgraded database holds it: received, with no receipt entry.
+    let db = rusqlite::Connection::open(w.vendor.path("drops.db")).unwrap();
+    assert_eq!(db.execute("UPDATE drops SET received_seq = NULL", []).unwrap(), 1);
+    let status = w.customer.sealpass(&["status", &pickup], "");
+    status.expect(0);
+    assert!(status.stderr.contains("receipt: none (received before the server kept receipts)"), "{}", status.stderr);
+    assert!(!status.stderr.contains("error:"), "{}", status.stderr);
 }

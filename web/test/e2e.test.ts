@@ -1,7 +1,8 @@
 // End to end in a real browser: Debian's Chromium driven by playwright-core against a real
 // `sealpass serve`, with `sealpass request` and `sealpass receive` on the vendor's side. The
-// page is driven by its labels, as a person would. Screenshots of each state go to docs/web/
-// (or to SEALPASS_SHOTS, to run the tests without touching the tracked ones).
+// page is driven by its labels, as a person would. Screenshots of each state go to
+// target/web-shots/, so a test run leaves the tracked tree as it was; SEALPASS_SHOTS=../docs/web
+// refreshes the pictures the docs show.
 
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync } from "node:fs";
@@ -15,7 +16,7 @@ import { chromium } from "playwright-core";
 import type { Served } from "./support.js";
 import { serve } from "./support.js";
 
-const SHOTS = resolve(process.env.SEALPASS_SHOTS ?? "../docs/web");
+const SHOTS = resolve(process.env.SEALPASS_SHOTS ?? "../target/web-shots");
 /** SEALPASS_WEB_DIST=dist: the page's script and stylesheet from that folder rather than the copy
  * embedded in the binary, to test the page as just built without rebuilding the binary. */
 const LOCAL_DIST = process.env.SEALPASS_WEB_DIST;

@@ -63,11 +63,17 @@ pub async fn create_drop(
                     "uploads for a request need its upload token (Authorization: Bearer …)",
                 ));
             }
-            // The drop lives as long as the request said, unless the sender asks for less.
-            ttl_seconds = match (ttl_seconds, request.drop_ttl) {
-                (Some(asked), Some(most)) => Some(asked.min(most)),
-                (asked, most) => asked.or(most),
-            };
+            // The drop lives as long as the request said, unless the sender asks for less; more
+            // is refused, never clamped.
+            if let (Some(asked), Some(most)) = (ttl_seconds, request.drop_ttl) {
+                if asked > most {
+                    return Err(ApiError::bad(
+                        "bad_ttl",
+                        format!("ttl_seconds must be at most {most}: the request set how long its answer may wait"),
+                    ));
+                }
+            }
+            ttl_seconds = ttl_seconds.or(request.drop_ttl);
         }
         None if !state.settings.allow_anonymous_uploads => {
             return Err(ApiError::new(
