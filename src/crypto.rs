@@ -385,12 +385,11 @@ pub const MAX_STANZA_BODY: usize = 512;
 /// [`MAX_STANZA_BODY`]: scanned without parsing, before anything parses it. A header that is
 /// malformed in other ways passes (the parser reports it).
 pub fn header_within_bounds(bytes: &[u8]) -> Result<(), String> {
-    let Some(mut rest) = bytes.strip_prefix(b"age-encryption.org/v1\n") else { return Ok(()) };
+    let Some(rest) = bytes.strip_prefix(b"age-encryption.org/v1\n") else { return Ok(()) };
     let mut stanzas = 0;
     let mut body = 0usize;
-    while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-        let line = &rest[..end];
-        rest = &rest[end + 1..];
+    // Every line, the last one too even without its newline (as the parser would see it).
+    for line in rest.split(|&b| b == b'\n') {
         if line.starts_with(b"--- ") {
             break;
         }

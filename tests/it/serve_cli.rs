@@ -41,6 +41,8 @@ impl Served {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        // A group of its own, so dropping it ends everything it started.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
@@ -54,13 +56,15 @@ impl Served {
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
             }
         });
-        let Ok(url) = rx.recv_timeout(Duration::from_secs(20)) else {
-            // Never leave a server behind, even one that failed to start in time.
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no listening line: {}", log.lock().unwrap());
-        };
-        Served { child, url, log }
+        let mut served = Served { child, url: String::new(), log };
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(url) => {
+                served.url = url;
+                served
+            }
+            // Dropped here, so even a server that failed to start in time is ended.
+            Err(_) => panic!("no listening line: {}", served.log()),
+        }
     }
 
     pub fn log(&self) -> String {
@@ -70,6 +74,11 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
+        // The whole process group: a wrapper such as strace leaves its tracee running when only
+        // the wrapper is killed.
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
