@@ -22,6 +22,7 @@ recipients = ["$recipient"]
 rate_limit_create_per_minute = 0
 rate_limit_claim_per_minute = 0
 max_requests_per_ip = 0
+metrics_token_sha256 = "$hash"
 [[staff]]
 name = "schemathesis"
 token_sha256 = "$hash"

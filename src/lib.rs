@@ -44,6 +44,7 @@ pub mod handover;
 pub mod harden;
 pub mod keyfile;
 pub mod link;
+pub mod manifest;
 pub mod output;
 pub mod policy;
 pub mod qr;

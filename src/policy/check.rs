@@ -230,11 +230,6 @@ fn pool_size(chars: &[char], accept: Charset) -> f64 {
     pool as f64
 }
 
-/// The least estimated strength a password that must look random may have: an account exempt
-/// from a second factor (the reason those policies want random-looking passwords) rests on its
-/// password alone. A random 8-character password from all four classes has about 52 bits.
-pub const MIN_STRENGTH_BITS: f64 = 50.0;
-
 pub(super) fn check(p: &Policy, secret: &str, username: Option<&str>) -> Report {
     let chars: Zeroizing<Vec<char>> = Zeroizing::new(secret.chars().collect());
     let len = chars.len();
@@ -273,7 +268,6 @@ pub(super) fn check(p: &Policy, secret: &str, username: Option<&str>) -> Report 
     let plain = len.saturating_sub(in_findings.min(ANALYSED_CHARS));
     let entropy_estimate_bits = ((plain as f64 * bits_per_char + patterned) * 100.0).round() / 100.0;
     if p.looks_random {
-        let strong_enough = entropy_estimate_bits >= MIN_STRENGTH_BITS;
         let detail = if !analysis.looks_random() {
             format!(
                 "predictable patterns cover {} of the first {} characters: {}; generate one with `sealpass generate`",
@@ -281,18 +275,12 @@ pub(super) fn check(p: &Policy, secret: &str, username: Option<&str>) -> Report 
                 analysis.analysed,
                 analysis.describe(5)
             )
-        } else if !strong_enough {
-            format!(
-                "estimated strength {entropy_estimate_bits:.0} bits, under the {MIN_STRENGTH_BITS:.0} an account without \
-                 a second factor needs{}; generate one with `sealpass generate`",
-                if analysis.findings.is_empty() { String::new() } else { format!(" ({})", analysis.describe(3)) }
-            )
         } else if analysis.findings.is_empty() {
             "no words, keyboard walks, repeats, sequences or dates found".to_owned()
         } else {
             format!("only minor patterns found: {}", analysis.describe(3))
         };
-        rules.push(rule("looks-random", analysis.looks_random() && strong_enough, detail));
+        rules.push(rule("looks-random", analysis.looks_random(), detail));
     }
     rules.insert(0, length);
 

@@ -611,12 +611,20 @@ async fn webhook_test_sends_a_signed_test_delivery_and_says_when_it_fails() {
     receiver.fail.store(1, Ordering::Release);
     let failed = tokio::task::block_in_place(|| home.sealpass(&["webhook", "test", "--config", "server.toml"], ""));
     failed.expect(7);
-    assert!(failed.stderr.contains("ops: not delivered: HTTP 500"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("error: ops: not delivered: HTTP 500"), "{}", failed.stderr);
     let none = tokio::task::block_in_place(|| {
         home.sealpass(&["webhook", "test", "--config", "server.toml", "--name", "nope"], "")
     });
     none.expect(2);
     assert!(!run.mentions(&receiver.url) && !failed.mentions(&receiver.url), "the URL may hold a token: never shown");
+    // Nothing listening there: the innermost cause, in plain words (issue 19).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = std::fs::read_to_string(home.path("server.toml")).unwrap();
+    std::fs::write(home.path("server.toml"), config.replace(&receiver.url, &format!("http://{closed}/hook"))).unwrap();
+    let refused = tokio::task::block_in_place(|| home.sealpass(&["webhook", "test", "--config", "server.toml"], ""));
+    refused.expect(7);
+    assert!(refused.stderr.contains("not delivered: connection refused"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("error sending request"), "{}", refused.stderr);
 }
 
 #[test]

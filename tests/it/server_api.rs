@@ -154,6 +154,18 @@ async fn bad_input_gets_clear_errors_and_stores_nothing() {
     let armored = s.ciphertext();
     let truncated: String = armored.lines().take(4).collect::<Vec<_>>().join("\n");
     is_error(&call(post(json!({"ciphertext": truncated}).to_string())).await, StatusCode::BAD_REQUEST, "not_age");
+    // A header built to cost its receiver CPU (issue 19): 900 small stanzas in a 127 KB upload.
+    let stanza = format!("-> X25519 {}\n{}\n", "A".repeat(43), "B".repeat(43));
+    let header = format!("age-encryption.org/v1\n{}--- {}\n", stanza.repeat(900), "C".repeat(43));
+    let mut binary = header.into_bytes();
+    binary.extend_from_slice(&[0u8; 48]);
+    let body = data_encoding::BASE64.encode(&binary);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    let hostile = format!("-----BEGIN AGE ENCRYPTED FILE-----\n{}\n-----END AGE ENCRYPTED FILE-----\n", lines.join("\n"));
+    assert!(hostile.len() < 131_072, "within the size limit: {}", hostile.len());
+    let (status, answer) = call(post(json!({"ciphertext": hostile}).to_string())).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::BAD_REQUEST, Some("not_age")), "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("more than 20 recipient stanzas"), "{answer}");
     let binary_in_armor = armored.replace("BEGIN AGE", "BEGIN PGP");
     is_error(&call(post(json!({"ciphertext": binary_in_armor}).to_string())).await, StatusCode::BAD_REQUEST, "not_age");
     let huge = format!("{armored}{}", "A".repeat(140_000));

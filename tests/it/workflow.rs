@@ -155,6 +155,12 @@ fn the_request_flow_end_to_end() {
     let again = w.staff(&["receive", &pickup, "--reveal"], "");
     again.expect(4);
     assert!(again.stderr.contains("already received"), "{}", again.stderr);
+    // Each cause said once (issue 19: "no such request: no such request").
+    let said = again.stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
+    let words: Vec<&str> = said.trim_start_matches("error: ").split(": ").collect();
+    let mut unique = words.clone();
+    unique.dedup();
+    assert_eq!(words, unique, "a cause repeated: {said}");
     let reuse = w.customer.sealpass(&["send", &link, "-u", "kore@acme.example"], "Zq8!kR2#mW9$vB4%tN7^xL3&Zq8!kR2#");
     reuse.expect(4);
 
