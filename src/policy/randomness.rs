@@ -21,8 +21,7 @@ const STRIDE: usize = WINDOW / 2;
 /// Shorter matches are noise: random strings are full of two- and three-letter words.
 const MIN_FINDING: usize = 4;
 /// Random strings of 16 characters occasionally hold two 4-letter look-alike words (8 of 16
-/// characters); a secret must have at least this many characters in patterns to fail, or, when
-/// shorter, all but one (`Password1!` has 9 of 10 in a common password).
+/// characters); a secret must have at least this many characters in patterns to fail.
 const MIN_COVERED: usize = 10;
 
 /// One predictable pattern, by kind and 0-based inclusive character positions.
@@ -61,11 +60,10 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The rule: patterns explain less than half of what was analysed, and fewer than
-    /// [`MIN_COVERED`] characters (all but one, in shorter secrets).
+    /// The rule: patterns explain less than half of what was analysed (and, in secrets of 20
+    /// characters or fewer, fewer than 10 characters).
     pub fn looks_random(&self) -> bool {
-        let n = self.analysed;
-        let threshold = n.div_ceil(2).max(MIN_COVERED.min(n.saturating_sub(1)));
+        let threshold = self.analysed.div_ceil(2).max(MIN_COVERED.min(self.analysed));
         self.analysed > 0 && self.covered < threshold
     }
 

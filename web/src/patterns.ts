@@ -21,8 +21,7 @@ const STRIDE = WINDOW / 2;
 const MIN_FINDING = 4;
 /** A secret fails when patterns cover half of what was analysed… */
 const SHARE = 0.5;
-/** …and at least this many (all but one, in shorter secrets): the Rust checker's rule, to the
- * character. */
+/** …and at least this many characters. */
 const MIN_COVERED = 10;
 
 interface Match {
@@ -100,10 +99,7 @@ export function analyse(secret: string): Analysis {
   const kept: Finding[] = [];
   for (const f of found) if (!kept.some((k) => f.start <= k.end && k.start <= f.end)) kept.push(f);
   kept.sort((a, b) => a.start - b.start);
-  const threshold = Math.max(
-    Math.ceil(chars.length * SHARE),
-    Math.min(MIN_COVERED, Math.max(0, chars.length - 1)),
-  );
+  const threshold = Math.max(Math.ceil(chars.length * SHARE), Math.min(MIN_COVERED, chars.length));
   return {
     analysed: chars.length,
     covered: count,
