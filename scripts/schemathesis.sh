@@ -35,9 +35,12 @@ for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break
   sleep 0.1
 done
-"$venv/bin/schemathesis" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/v1/openapi.json" \
+# From the scratch directory: schemathesis keeps a cache (.schemathesis/) where it runs.
+root=$(pwd)
+(cd "$work" && "$root/$venv/bin/schemathesis" --config-file "$root/scripts/schemathesis.toml" \
+  run "http://127.0.0.1:$port/v1/openapi.json" \
   -H "Authorization: Bearer $token" --max-examples 10 --max-time "${SCHEMATHESIS_SECONDS:-60}" \
-  --no-color --generation-database none --seed 51951 --report-dir "$work/report"
+  --no-color --generation-database none --seed 51951 --report-dir "$work/report")
 if grep -q " ERROR " "$work/serve.log"; then
   echo "the server logged errors during the run:" >&2
   grep " ERROR " "$work/serve.log" >&2

@@ -39,6 +39,10 @@ pub struct Info {
     /// fingerprint.
     #[serde(default)]
     pub receipt_key: Option<String>,
+    /// The vendor's signed manifest of what this server may serve (SPEC §11), when the operator
+    /// configured one: links and pins naming the vendor key (`sp4-`) are checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<crate::manifest::SignedManifest>,
 }
 
 /// `GET /v1/audit`: one page of the audit log and the head it was read at (SPEC §10).

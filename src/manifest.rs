@@ -108,9 +108,8 @@ pub fn sign(body: &ManifestBody, signer: &Signer, previous: Option<&Signer>) -> 
         .chain(previous)
         .map(|s| ManifestSignature {
             key: s.public_key(),
-            sig: data_encoding::BASE64.encode(
-                &data_encoding::HEXLOWER.decode(s.sign_bytes(&msg).as_bytes()).unwrap_or_default(),
-            ),
+            sig: data_encoding::BASE64
+                .encode(&data_encoding::HEXLOWER.decode(s.sign_bytes(&msg).as_bytes()).unwrap_or_default()),
         })
         .collect();
     SignedManifest { manifest: text, signatures }
@@ -188,7 +187,9 @@ pub struct Expect<'a> {
 /// one), unexpired, naming `server`, with a serial not below `min_serial`.
 pub fn verify(signed: &SignedManifest, expect: Expect<'_>) -> Result<Verified, ManifestError> {
     if signed.manifest.len() > MAX_MANIFEST_BYTES || signed.signatures.is_empty() || signed.signatures.len() > 2 {
-        return Err(ManifestError::Malformed("a manifest has a body of at most 64 KiB and one or two signatures".into()));
+        return Err(ManifestError::Malformed(
+            "a manifest has a body of at most 64 KiB and one or two signatures".into(),
+        ));
     }
     let body: ManifestBody =
         serde_json::from_str(&signed.manifest).map_err(|e| ManifestError::Malformed(e.to_string()))?;
@@ -234,6 +235,32 @@ fn check_signature(s: &ManifestSignature, msg: &[u8]) -> Result<(), ManifestErro
     let key = data_encoding::HEXLOWER_PERMISSIVE.decode(s.key.as_bytes()).map_err(|_| ManifestError::Altered)?;
     let sig = data_encoding::BASE64.decode(s.sig.as_bytes()).map_err(|_| ManifestError::Altered)?;
     signature::UnparsedPublicKey::new(&signature::ED25519, key).verify(msg, &sig).map_err(|_| ManifestError::Altered)
+}
+
+/// A server's check of its own manifest before it starts: signed (by the key that signed it
+/// first), unexpired, for `server` (when known), and vouching for exactly what the server serves.
+/// The error names what differs.
+pub fn check_own(
+    signed: &SignedManifest,
+    recipients: &[String],
+    certificate_hashes: &[&str],
+    receipt_key: &str,
+    server: Option<&str>,
+    now: i64,
+) -> Result<Verified, String> {
+    let signer = signed.signatures.first().map(|s| fingerprint(&s.key)).unwrap_or_default();
+    let body: ManifestBody = serde_json::from_str(&signed.manifest).map_err(|e| format!("malformed ({e})"))?;
+    let any_url = body.urls.first().cloned().unwrap_or_default();
+    let expect = Expect { vendor_key: &signer, server: server.unwrap_or(&any_url), now, min_serial: 0 };
+    let verified = verify(signed, expect).map_err(|e| e.to_string())?;
+    let differs = differences(&verified.body, recipients, certificate_hashes, receipt_key);
+    if !differs.is_empty() {
+        return Err(format!(
+            "it does not vouch for what this server serves ({}): sign a new one with `sealpass manifest sign`",
+            differs.join("; ")
+        ));
+    }
+    Ok(verified)
 }
 
 /// What a server serves that its manifest does not vouch for (or the other way round), for

@@ -21,6 +21,7 @@ mod serve;
 mod settings;
 mod staff;
 mod usage;
+mod vendor;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -76,6 +77,13 @@ enum Command {
     /// Vendor: make or inspect the certificate customers register instead of sending a secret
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Vendor: the offline key whose sp4- fingerprint customers check, and that signs the manifest
+    #[command(subcommand)]
+    VendorKey(vendor::VendorKeyCommand),
+    /// Vendor: sign the manifest of what the drop server may serve
+    #[cfg(feature = "server")]
+    #[command(subcommand)]
+    Manifest(vendor::ManifestCommand),
     /// Customer: confirm and pin a drop server's keys (like ssh known_hosts)
     Init(send::InitArgs),
     /// Customer: check, seal and upload a credential; prints the pickup link
@@ -180,6 +188,9 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Seal(args) => seal::run(args, ctx),
         Command::Open(args) => open::run(args, ctx),
         Command::Cert(command) => cert::run(command, ctx),
+        Command::VendorKey(command) => vendor::vendor_key(command, ctx),
+        #[cfg(feature = "server")]
+        Command::Manifest(command) => vendor::manifest(command, ctx),
         Command::Init(args) => send::init(args, ctx),
         Command::Send(args) => send::send(args, ctx),
         Command::Status(args) => send::status(args, ctx),

@@ -79,6 +79,9 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         tls_warnings = crate::server::check_tls(cert, key).map_err(Failure::usage)?;
         warn_if_readable(key);
     }
+    // The vendor's manifest must vouch for exactly what this server serves, before anything starts
+    // (its URL once known, below, when public_url is not configured).
+    let vendor = own_manifest(&settings, settings.public_url_given.then_some(settings.public_url.as_str()))?;
     // Files the store creates (the WAL holds ciphertext) are for this user only.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEALPASS_LOG")
@@ -120,6 +123,25 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         let scheme = if settings.tls.is_some() { "https" } else { "http" };
         if !settings.public_url_given {
             settings.public_url = format!("{scheme}://{local}");
+            own_manifest(&settings, Some(&settings.public_url))?;
+        }
+        if let Some(verified) = &vendor {
+            tracing::info!(
+                "vendor key {} signs this server's manifest (serial {}, until {}): publish it, and give it to staff \
+                 as vendor_key",
+                verified.vendor_key,
+                verified.body.serial,
+                verified.body.expires_at
+            );
+            let left = crate::manifest::unix(&verified.body.expires_at).unwrap_or(0) - crate::server::now();
+            if left < 14 * 86_400 {
+                tracing::warn!(
+                    "the vendor's manifest expires in {} days ({}): sign a new one with `sealpass manifest sign` \
+                     before then, or senders refuse this server",
+                    left / 86_400,
+                    verified.body.expires_at
+                );
+            }
         }
         tracing::info!(
             "listening on {scheme}://{local} (links: {}), store {:?}, {} staff, {} recipient(s)",
@@ -145,6 +167,19 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         tracing::info!("stopped");
         Ok::<_, Failure>(Exit::Ok)
     })
+}
+
+/// The configured manifest, checked against what this server serves (its recipients,
+/// certificates, receipt key, and URL when `url` is known): a usage error (exit 2) naming the
+/// difference, so a server never serves a manifest that does not vouch for it.
+fn own_manifest(settings: &ServerSettings, url: Option<&str>) -> Result<Option<crate::manifest::Verified>, Failure> {
+    let Some(signed) = &settings.manifest else { return Ok(None) };
+    let receipt = crate::server::events::receipt_signer(settings.receipt_key.as_deref())
+        .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!(e)))?;
+    let hashes: Vec<&str> = settings.certificates.iter().map(|c| c.sha256.as_str()).collect();
+    crate::manifest::check_own(signed, &settings.recipients, &hashes, &receipt.public_key(), url, crate::server::now())
+        .map(Some)
+        .map_err(|e| Failure::usage(format!("manifest_file: {e}")))
 }
 
 /// A TLS private key that group or others can read is worth a warning at start (not a refusal:

@@ -175,6 +175,9 @@ pub struct ServerSettings {
     /// A separate address that serves `/metrics` (and health) to anyone who reaches it, for a
     /// scraper on a private network; never the public listener's address.
     pub metrics_listen: Option<SocketAddr>,
+    /// The vendor's signed manifest (`manifest_file`), served in `/v1/info`; checked against
+    /// what this server serves before it starts.
+    pub manifest: Option<crate::manifest::SignedManifest>,
 }
 
 /// The config file, as written. Every key optional; unknown keys are an error.
@@ -218,6 +221,7 @@ pub struct FileConfig {
     sweep_interval: Option<String>,
     metrics_token_sha256: Option<String>,
     metrics_listen: Option<String>,
+    manifest_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -519,7 +523,22 @@ impl ServerSettings {
                 Some(at)
             }
         };
+        let manifest = match &f.manifest_file {
+            None => None,
+            Some(path) => {
+                let bytes = crate::files::read_public(path, crate::manifest::MAX_MANIFEST_BYTES * 2)
+                    .map_err(|e| format!("manifest_file: {e}"))?;
+                let signed: crate::manifest::SignedManifest = serde_json::from_slice(&bytes).map_err(|e| {
+                    format!(
+                        "manifest_file {}: not a sealpass manifest ({e}); sealpass manifest sign makes one",
+                        path.display()
+                    )
+                })?;
+                Some(signed)
+            }
+        };
         let settings = ServerSettings {
+            manifest,
             metrics_token_sha256,
             metrics_listen,
             listen,
@@ -673,6 +692,13 @@ sweep_interval = "60s"
 # staff-token prometheus` and take its token_sha256), or on an address of their own.
 # metrics_token_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
 # metrics_listen = "127.0.0.1:9427"
+
+# The vendor's signed manifest of what this server may serve (recipients, certificates, the
+# receipt key, public_url): `sealpass manifest sign --vendor-key vendor.key --config THIS -o FILE`
+# on the machine that keeps the vendor key. Served in /v1/info; links and pins name the vendor
+# key's sp4- fingerprint, so they survive every change the vendor re-signs. The server refuses
+# to start when it does not vouch for exactly what the server serves, or has expired.
+# manifest_file = "/etc/sealpass/manifest.json"
 
 # Certificates customers register for the kinds without a secret (salesforce-jwt,
 # entra-certificate): public certificates only, PEM; `sealpass cert new --name NAME` makes the

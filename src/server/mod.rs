@@ -77,6 +77,7 @@ impl AppState {
             },
             anonymous_uploads: settings.allow_anonymous_uploads,
             public_url: settings.public_url.clone(),
+            manifest: settings.manifest.clone(),
         };
         AppState(Arc::new(Shared {
             admission: Arc::new(Admission::new(

@@ -22,4 +22,5 @@ mod server_api;
 mod server_support;
 mod snapshots;
 mod store_conformance;
+mod trust_root;
 mod workflow;

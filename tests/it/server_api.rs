@@ -161,7 +161,8 @@ async fn bad_input_gets_clear_errors_and_stores_nothing() {
     binary.extend_from_slice(&[0u8; 48]);
     let body = data_encoding::BASE64.encode(&binary);
     let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    let hostile = format!("-----BEGIN AGE ENCRYPTED FILE-----\n{}\n-----END AGE ENCRYPTED FILE-----\n", lines.join("\n"));
+    let hostile =
+        format!("-----BEGIN AGE ENCRYPTED FILE-----\n{}\n-----END AGE ENCRYPTED FILE-----\n", lines.join("\n"));
     assert!(hostile.len() < 131_072, "within the size limit: {}", hostile.len());
     let (status, answer) = call(post(json!({"ciphertext": hostile}).to_string())).await;
     assert_eq!((status, answer["error"].as_str()), (StatusCode::BAD_REQUEST, Some("not_age")), "{answer}");
