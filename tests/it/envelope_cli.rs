@@ -464,7 +464,7 @@ fn prompts_ask_again_check_first_and_cancel_cleanly_regression() {
 
     let weak = home.on_terminal(
         &["seal", "--to", &recipient, "--kind", "dynamics-password", "-u", "svc@acme.example", "-o", "b.age"],
-        "Password1!\n",
+        "Password123!\n",
     );
     weak.expect(3);
     assert!(!weak.stdout.contains("Once more"), "refused before the confirmation: {}", weak.stdout);

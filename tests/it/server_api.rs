@@ -246,6 +246,13 @@ async fn requests_bind_exactly_one_upload() {
         StatusCode::BAD_REQUEST,
         "bad_label",
     );
+    // Over the documented maxLength as sent, though not once trimmed (found by schemathesis).
+    let long = format!("\t{}", "*".repeat(200));
+    is_error(
+        &call(s.staff(Method::POST, "/v1/requests", "alice").json(&json!({"label": long, "kind": "generic"}))).await,
+        StatusCode::BAD_REQUEST,
+        "bad_label",
+    );
     let (status, r) = call(
         s.staff(Method::POST, "/v1/requests", "alice")
             .json(&json!({"label": "Acme Salesforce", "kind": "salesforce-password", "ttl_seconds": 3600})),

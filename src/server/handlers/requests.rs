@@ -36,7 +36,9 @@ pub async fn create_request(
     room_for_uploads(&state)?;
     let req: CreateRequest = json_body(&state, body, 8 * 1024).await?;
     let label = req.label.trim();
-    if label.is_empty() || label.chars().count() > api::MAX_LABEL_CHARS || label.chars().any(crate::output::is_hazard) {
+    // At most the limit as sent (the OpenAPI document's maxLength), and something once trimmed.
+    let too_long = req.label.chars().count() > api::MAX_LABEL_CHARS;
+    if label.is_empty() || too_long || label.chars().any(crate::output::is_hazard) {
         return Err(ApiError::bad(
             "bad_label",
             format!("the label must be 1–{} printable characters", api::MAX_LABEL_CHARS),
