@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every cargo-fuzz target for SECONDS each (default 60): the envelope reader, the link
 # parsers, custom passwordrules (parse, generate, check), the drop server's armored-age upload
-# check, and the API bodies and answers. New inputs go to a scratch corpus, seeded from
+# check, the API bodies and answers, age headers as receive opens them, and the vendor's signed
+# manifest. New inputs go to a scratch corpus, seeded from
 # fuzz/corpus/<target>; a crash, hang (over 10 s) or OOM (over 2 GiB) fails the run and leaves
 # its input in fuzz/artifacts/<target>/. Needs the nightly toolchain (for cargo fuzz only; the
 # crate builds on stable); installs cargo-fuzz when it is missing. No sanitizer: our code is safe
@@ -12,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-targets=(envelope links passwordrules armored_age api_bodies keyfile age_header)
+targets=(envelope links passwordrules armored_age api_bodies keyfile age_header manifest)
 command -v cargo-fuzz > /dev/null 2>&1 || cargo install --locked cargo-fuzz
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
