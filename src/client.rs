@@ -127,7 +127,7 @@ impl Client {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| ClientError::Unreachable { server: self.server.clone(), cause: without_url(&e) })?
+            .map_err(|e| ClientError::Unreachable { server: self.server.clone(), cause: explain_transport(&e) })?
         {
             if bytes.len() + chunk.len() > limit {
                 return Err(ClientError::TooLarge { what, limit });
@@ -158,7 +158,7 @@ impl Client {
                     continue;
                 }
                 Err(e) => {
-                    return Err(ClientError::Unreachable { server: self.server.clone(), cause: without_url(&e) });
+                    return Err(ClientError::Unreachable { server: self.server.clone(), cause: explain_transport(&e) });
                 }
             };
             let status = response.status();
@@ -290,10 +290,6 @@ fn short(text: &str) -> &str {
 }
 
 /// reqwest's error text, without the URL (it can carry a request link's path).
-fn without_url(e: &reqwest::Error) -> String {
-    explain_transport(e)
-}
-
 /// What went wrong on the way to a server, in plain words: the innermost cause (hyper and
 /// reqwest wrap it in "error sending request", "client error"), with what to do about the
 /// usual ones; never the URL (a webhook's may carry a token) nor a TLS library's enum names.

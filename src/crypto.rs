@@ -190,7 +190,9 @@ pub fn covers_receipt_key<S: AsRef<str>, C: AsRef<str>>(
             || server_fingerprint(recipients, &none, Some(receipt_key)) == expected)
 }
 
-fn grouped(prefix: &str, digest: &[u8]) -> String {
+/// `prefix-` and lowercase base32 of the first 16 bytes of `digest`, in groups of four: the
+/// shape of every fingerprint (`sp1-` … `sp4-`).
+pub(crate) fn grouped(prefix: &str, digest: &[u8]) -> String {
     let encoded = BASE32_NOPAD.encode(&digest[..16]).to_lowercase();
     let groups: Vec<&str> = encoded.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
     format!("{prefix}-{}", groups.join("-"))

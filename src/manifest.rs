@@ -23,9 +23,7 @@ pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
 /// SHA-256 over `"sp4\n"` and the 32-byte public key as lowercase hex, in groups of four.
 pub fn fingerprint(public_key_hex: &str) -> String {
     let digest = Sha256::digest(format!("sp4\n{}", public_key_hex.trim().to_ascii_lowercase()).as_bytes());
-    let encoded = data_encoding::BASE32_NOPAD.encode(&digest[..16]).to_lowercase();
-    let groups: Vec<&str> = encoded.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
-    format!("sp4-{}", groups.join("-"))
+    crate::crypto::grouped("sp4", &digest)
 }
 
 /// A certificate the manifest vouches for: its published name and the SHA-256 of its DER.
@@ -106,11 +104,7 @@ pub fn sign(body: &ManifestBody, signer: &Signer, previous: Option<&Signer>) -> 
     let msg = message(&text);
     let signatures = std::iter::once(signer)
         .chain(previous)
-        .map(|s| ManifestSignature {
-            key: s.public_key(),
-            sig: data_encoding::BASE64
-                .encode(&data_encoding::HEXLOWER.decode(s.sign_bytes(&msg).as_bytes()).unwrap_or_default()),
-        })
+        .map(|s| ManifestSignature { key: s.public_key(), sig: data_encoding::BASE64.encode(&s.signature(&msg)) })
         .collect();
     SignedManifest { manifest: text, signatures }
 }

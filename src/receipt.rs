@@ -100,7 +100,12 @@ impl Signer {
     /// Ed25519 over `message`, lowercase hex: for the other statements the server signs with
     /// this key (checkpoints), each under a context string of its own.
     pub fn sign_bytes(&self, message: &[u8]) -> String {
-        data_encoding::HEXLOWER.encode(self.pair.sign(message).as_ref())
+        data_encoding::HEXLOWER.encode(&self.signature(message))
+    }
+
+    /// Ed25519 over `message`, the raw 64 bytes (the manifest writes them in base64).
+    pub fn signature(&self, message: &[u8]) -> Vec<u8> {
+        self.pair.sign(message).as_ref().to_vec()
     }
 }
 
