@@ -16,6 +16,7 @@ use crate::envelope::{Envelope, Kind};
 use crate::link;
 use crate::output::shown;
 use crate::policy::{Policy, Report};
+use crate::trust::{Anchor, Vouched};
 
 /// Why a hand-over stopped, each with what the user should do next.
 #[derive(Debug, thiserror::Error)]
@@ -23,19 +24,15 @@ pub enum HandoverError {
     /// The server refused, failed or could not be reached.
     #[error("{0}")]
     Server(#[from] ClientError),
-    /// The server offers other keys than the link or the pin names.
-    #[error(
-        "the server's keys (fingerprint {served}) are not the ones {expected_from} ({expected}): someone may be \
-         substituting their own keys. Nothing was sent. {next}"
-    )]
-    KeysChanged {
-        /// What the server serves.
-        served: String,
-        /// What the link or pin says.
-        expected: String,
-        /// "your link names" or "you confirmed".
-        expected_from: &'static str,
-        /// What to do.
+    /// What the server serves is not what the value the user trusts (a link's, a pin's)
+    /// vouches for.
+    #[error("{why} ({from}). {next}")]
+    Untrusted {
+        /// What does not hold.
+        why: crate::trust::TrustError,
+        /// Whose value: "the value in your link", "the value you pinned for this server".
+        from: &'static str,
+        /// What to do: compare the value with the one the vendor publishes elsewhere.
         next: String,
     },
     /// The request was answered already.
@@ -236,7 +233,8 @@ pub struct Destination {
     pub client: Client,
     /// Who can open it.
     pub recipients: Vec<Recipient>,
-    /// Their fingerprint.
+    /// The value that vouched for them: the link's or the pin's (`sp4-`: the vendor key), or the
+    /// recipients' own fingerprint when the user named them.
     pub fingerprint: String,
     /// The request, when answering one.
     pub asked: Option<Asked>,
@@ -250,6 +248,8 @@ pub struct Destination {
     /// The server's receipt key (SPEC §10), when that fingerprint vouches for it: what the
     /// sender's receipts must be signed with.
     pub receipt_key: Option<String>,
+    /// What the user's pin for this server vouched for (its manifest raises the pin's serial).
+    pub by_pin: Option<Vouched>,
 }
 
 impl Destination {
@@ -308,6 +308,8 @@ pub struct Served {
     pub fingerprint: String,
     /// The receipt key, lowercase hex.
     pub receipt_key: Option<String>,
+    /// The vendor's signed manifest, when it serves one.
+    pub manifest: Option<crate::manifest::SignedManifest>,
     recipient_texts: Vec<String>,
 }
 
@@ -323,22 +325,54 @@ impl Served {
             None => None,
         };
         let fingerprint = crypto::server_fingerprint(&info.recipients, &hashes, receipt_key.as_deref());
-        Ok(Served { recipients, certificates, fingerprint, receipt_key, recipient_texts: info.recipients.clone() })
+        Ok(Served {
+            recipients,
+            certificates,
+            fingerprint,
+            receipt_key,
+            manifest: info.manifest.clone(),
+            recipient_texts: info.recipients.clone(),
+        })
     }
 
     fn hashes(&self) -> Vec<&str> {
         self.certificates.iter().map(|c| c.sha256.as_str()).collect()
     }
 
-    /// Whether `expected` (a link's or a pin's fingerprint) vouches for this, and how far.
-    pub fn vouched_by(&self, expected: &str) -> Option<Covered> {
-        crypto::covers(expected, &self.recipient_texts, &self.hashes(), self.receipt_key.as_deref())
+    /// The `sp4-` value of the vendor key that signed the manifest it serves (unverified: what
+    /// `init` asks the user to compare).
+    pub fn vendor_key(&self) -> Option<String> {
+        let signer = self.manifest.as_ref()?.signatures.first()?;
+        crate::receipt::valid_key(&signer.key).then(|| crate::manifest::fingerprint(&signer.key))
     }
 
-    /// The receipt key, if `expected` vouches for it.
-    fn receipt_key_vouched_by(&self, expected: &str) -> Option<String> {
-        let key = self.receipt_key.as_deref()?;
-        crypto::covers_receipt_key(expected, &self.recipient_texts, &self.hashes(), key).then(|| key.to_owned())
+    /// What `anchor` (a link's or a pin's value) vouches for of what `server` serves, now.
+    pub fn vouch(&self, anchor: Anchor<'_>, server: &str) -> Result<Vouched, crate::trust::TrustError> {
+        let hashes = self.hashes();
+        let serving = crate::trust::Serving {
+            server,
+            recipients: &self.recipient_texts,
+            certificates: &hashes,
+            receipt_key: self.receipt_key.as_deref(),
+            manifest: self.manifest.as_ref(),
+        };
+        crate::trust::vouch(anchor, serving, time::OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    /// [`Served::vouch`], refused as a hand-over error: `from` says whose value it was, `pinned`
+    /// names the server when it was the user's pin.
+    fn vouched(&self, anchor: Anchor<'_>, server: &str, pinned: bool) -> Result<Vouched, HandoverError> {
+        self.vouch(anchor, server).map_err(|why| {
+            let mut next = format!("Nothing was sent. {}", crate::trust::compare_elsewhere(anchor.fingerprint));
+            if pinned {
+                next.push_str(&format!(
+                    " If the vendor confirms, through another channel, that it changed keys, run `sealpass init --server \
+                     {server} --fingerprint VALUE` with the value it gives you."
+                ));
+            }
+            let from = if pinned { "the value you pinned for this server" } else { "the value in your link" };
+            HandoverError::Untrusted { why, from, next }
+        })
     }
 }
 
@@ -351,19 +385,19 @@ fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, HandoverError> {
     crypto::recipient_set(parsed).map_err(|e| HandoverError::Recipients(e.to_string()))
 }
 
-/// Answering a request link: the server's keys must be the link's, the request open and of a
-/// kind this build knows.
-pub async fn answering(request: link::Request) -> Result<Destination, HandoverError> {
+/// Answering a request link: the server's keys must be the ones the link's value vouches for,
+/// and the ones `pin` vouches for when the user pinned this server (every check uses every pin);
+/// the request open and of a kind this build knows.
+pub async fn answering(request: link::Request, pin: Option<Anchor<'_>>) -> Result<Destination, HandoverError> {
     let client = Client::new(&request.server)?;
     let info = client.info().await?;
     let served = Served::read(&info)?;
-    let Some(covered) = served.vouched_by(&request.fingerprint) else {
-        return Err(HandoverError::KeysChanged {
-            served: served.fingerprint,
-            expected: request.fingerprint.clone(),
-            expected_from: "your link names",
-            next: "Ask the vendor, through another channel, for a new link.".into(),
-        });
+    // The pin's serial holds for a link naming the same vendor key.
+    let same = pin.filter(|p| p.fingerprint.trim() == request.fingerprint);
+    let by_link = served.vouched(same.unwrap_or(Anchor::link(&request.fingerprint)), &request.server, false)?;
+    let by_pin = match pin.filter(|_| same.is_none()) {
+        Some(pin) => Some(served.vouched(pin, &request.server, true)?),
+        None => same.map(|_| by_link.clone()),
     };
     let status = client.request_status(&request.id, &request.token).await?;
     match status.state {
@@ -372,10 +406,14 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
         RequestState::Expired => return Err(HandoverError::RequestExpired),
     }
     let kind = Kind::from_name(&status.kind).ok_or_else(|| HandoverError::UnknownKind(shown(&status.kind).into()))?;
+    let covered = match (&by_link.covered, by_pin.as_ref().map(|v| v.covered)) {
+        (Covered::Everything, _) | (_, Some(Covered::Everything)) => Covered::Everything,
+        _ => Covered::RecipientsOnly,
+    };
     Ok(Destination {
-        receipt_key: served.receipt_key_vouched_by(&request.fingerprint),
+        receipt_key: by_link.receipt_key.clone().or_else(|| by_pin.as_ref().and_then(|v| v.receipt_key.clone())),
         client,
-        fingerprint: served.fingerprint,
+        fingerprint: request.fingerprint.clone(),
         recipients: served.recipients,
         asked: Some(Asked {
             link: request,
@@ -387,36 +425,30 @@ pub async fn answering(request: link::Request) -> Result<Destination, HandoverEr
         max_ttl_seconds: Some(info.limits.max_ttl_seconds),
         certificates: served.certificates,
         covered,
+        by_pin,
     })
 }
 
-/// To a server whose keys the user confirmed (`init` pinned them): they must not have changed.
-pub async fn pinned(server: &str, fingerprint: &str, recipients: &[String]) -> Result<Destination, HandoverError> {
+/// To a server whose keys the user confirmed (`init` pinned them): the pin must vouch for what
+/// it serves. A pinned vendor key (`sp4-`) vouches for whatever its newest manifest signs; an
+/// older pin for exactly the `recipients` confirmed.
+pub async fn pinned(server: &str, pin: Anchor<'_>, recipients: &[String]) -> Result<Destination, HandoverError> {
     let client = Client::new(server)?;
     let info = client.info().await?;
     let served = Served::read(&info)?;
-    let Some(covered) = served.vouched_by(fingerprint) else {
-        return Err(HandoverError::KeysChanged {
-            served: served.fingerprint,
-            expected: fingerprint.to_owned(),
-            expected_from: "you confirmed",
-            next: format!(
-                "If the vendor really changed keys, confirm the new fingerprint with them and run `sealpass init \
-                 --server {server}` again."
-            ),
-        });
-    };
-    // Sealed to the recipients the user confirmed (the same set, as the fingerprint says).
-    let recipients = parse_recipients(recipients)?;
+    let vouched = served.vouched(pin, server, true)?;
+    // A hash pin: sealed to the recipients the user confirmed (the same set, as it says).
+    let recipients = if pin.is_vendor_key() { served.recipients } else { parse_recipients(recipients)? };
     Ok(Destination {
-        receipt_key: served.receipt_key_vouched_by(fingerprint),
+        receipt_key: vouched.receipt_key.clone(),
         client,
-        fingerprint: served.fingerprint,
+        fingerprint: pin.fingerprint.trim().to_owned(),
         recipients,
         asked: None,
         max_ttl_seconds: Some(info.limits.max_ttl_seconds),
         certificates: served.certificates,
-        covered,
+        covered: vouched.covered,
+        by_pin: Some(vouched),
     })
 }
 
@@ -433,6 +465,7 @@ pub fn direct(server: &str, recipients: Vec<Recipient>) -> Result<Destination, H
         certificates: Vec::new(),
         covered: Covered::RecipientsOnly,
         receipt_key: None,
+        by_pin: None,
     })
 }
 

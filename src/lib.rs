@@ -53,4 +53,5 @@ pub mod receipt;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod store;
+pub mod trust;
 pub mod webhook;

@@ -91,10 +91,10 @@ pub fn is_token(s: &str) -> bool {
     (22..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// A fingerprint (SPEC §4, §9): `sp1-` (recipients) or `sp2-` (recipients and certificates) and 26 characters of lowercase base32 in groups
+/// A fingerprint (SPEC §4, §9–§11): `sp1-` (recipients), `sp2-` (and certificates), `sp3-` (and the receipt key) or `sp4-` (the vendor key) and 26 characters of lowercase base32 in groups
 /// of four, the last of two.
 pub fn is_fingerprint(s: &str) -> bool {
-    let Some(groups) = ["sp1-", "sp2-", "sp3-"].iter().find_map(|p| s.strip_prefix(p)) else { return false };
+    let Some(groups) = ["sp1-", "sp2-", "sp3-", "sp4-"].iter().find_map(|p| s.strip_prefix(p)) else { return false };
     let groups: Vec<&str> = groups.split('-').collect();
     groups.len() == 7
         && groups.iter().enumerate().all(|(i, g)| {

@@ -116,11 +116,7 @@ pub enum ManifestError {
     #[error("the manifest is malformed: {0}")]
     Malformed(String),
     /// No signature by the vendor key the link or pin names.
-    #[error(
-        "the manifest is not signed by the vendor key {expected}: someone may be substituting their own keys. \
-         Compare {expected} with the value the vendor publishes elsewhere (website, contract, phone); do not ask \
-         this server again"
-    )]
+    #[error("the manifest is not signed by the vendor key {expected}: someone may be substituting their own keys")]
     NotSigned {
         /// The `sp4-` value expected.
         expected: String,

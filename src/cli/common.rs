@@ -140,7 +140,7 @@ pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
         H::WrongDrop | H::Decrypt(_) | H::ExtraRecipients(_) | H::RequestMismatch { .. } | H::KindMismatch { .. } => {
             Exit::Decrypt
         }
-        H::KeysChanged { .. }
+        H::Untrusted { .. }
         | H::Recipients(_)
         | H::Certificates(_)
         | H::CertificateUnconfirmed(_)

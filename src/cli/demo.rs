@@ -134,7 +134,7 @@ async fn walk(
         "sealpass send '<link>' --generate -u kore@acme.example",
     );
     let link = crate::link::parse_request(&request.link).map_err(|e| failed("link", e))?;
-    let to = handover::answering(link).await.map_err(handover_failure)?;
+    let to = handover::answering(link, None).await.map_err(handover_failure)?;
     if to.fingerprint != fingerprint {
         return Err(failed("fingerprint", "the server's keys are not the vendor's"));
     }
@@ -217,8 +217,9 @@ async fn walk(
         "sends another without a request, then revokes it before pickup",
         "sealpass send --server … ; sealpass revoke <pickup link>",
     );
-    let anonymous =
-        handover::pinned(client.server(), fingerprint, &[recipient.to_owned()]).await.map_err(handover_failure)?;
+    let anonymous = handover::pinned(client.server(), crate::trust::Anchor::link(fingerprint), &[recipient.to_owned()])
+        .await
+        .map_err(handover_failure)?;
     let intake = Intake {
         kind: Kind::Generic,
         secret: SecretString::from(password.as_str()),

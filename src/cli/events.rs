@@ -368,10 +368,12 @@ pub(crate) struct ReceiptVerifyArgs {
 const MAX_RECEIPT: usize = 16 * 1024;
 
 /// The receipt key a customer trusts for `claims`, and why: `--key`, else the key the link of
-/// the drop it covers vouched for (the sender's record), else the pin for its server.
+/// the drop it covers vouched for (the sender's record), or the pin for its server, whichever
+/// made it (`signer`), else the first of them.
 fn trusted_receipt_key(
     flag: Option<&str>,
     claims: &receipt::Claims,
+    signer: &str,
     ctx: &super::Context,
 ) -> Result<Option<(String, String)>, Failure> {
     if let Some(key) = flag {
@@ -379,13 +381,16 @@ fn trusted_receipt_key(
     }
     let sent = super::ledger::sent().unwrap_or_default();
     let server = claims.server.trim_end_matches('/');
-    if let Some(key) =
-        sent.iter().find(|d| d.id == claims.drop_id && d.server == server).and_then(|d| d.receipt_key.clone())
-    {
-        return Ok(Some((key, "the link you sent this drop with".into())));
-    }
+    let recorded =
+        sent.iter().find(|d| d.id == claims.drop_id && d.server == server).and_then(|d| d.receipt_key.clone());
+    let recorded = recorded.map(|key| (key, "the link you sent this drop with".to_owned()));
     let pinned = ctx.settings()?.pin(server).and_then(|p| p.receipt_key.clone());
-    Ok(pinned.map(|key| (key, format!("your pin for {server}"))))
+    let pinned = pinned.map(|key| (key, format!("your pin for {server}")));
+    // The drop's own key first; the pin's (raised by every newer manifest the vendor key signed)
+    // when the server's receipt key rotated since.
+    let candidates: Vec<(String, String)> = recorded.into_iter().chain(pinned).collect();
+    let matching = candidates.iter().find(|(key, _)| key.eq_ignore_ascii_case(signer)).cloned();
+    Ok(matching.or_else(|| candidates.into_iter().next()))
 }
 
 pub(crate) fn receipt(command: ReceiptCommand, ctx: &super::Context) -> Result<Exit, Failure> {
@@ -397,7 +402,7 @@ pub(crate) fn receipt(command: ReceiptCommand, ctx: &super::Context) -> Result<E
     let bytes = crate::files::read_public(&args.file, MAX_RECEIPT)?;
     let parsed: Receipt = serde_json::from_slice(&bytes)
         .map_err(|e| Failure::usage(format!("{}: not a sealpass receipt ({e})", args.file.display())))?;
-    let trusted = trusted_receipt_key(args.key.as_deref(), &parsed.claims, ctx)?;
+    let trusted = trusted_receipt_key(args.key.as_deref(), &parsed.claims, &parsed.public_key, ctx)?;
     // The signature on its own first: it says whether the content was altered.
     let signature = receipt::verify(&parsed, None);
     let outcome = match (&signature, &trusted) {

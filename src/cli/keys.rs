@@ -84,6 +84,12 @@ pub(crate) fn load_identities(paths: &[PathBuf]) -> Result<Identities, Failure> 
     all.ok_or_else(|| Failure::usage("no identity file given"))
 }
 
+/// Which value goes where: an `sp1-` names these recipients only; customers confirm the vendor
+/// key's `sp4-`.
+const NOT_TO_PUBLISH: &str = "Give the recipient to your drop server's operator (its `recipients`). The value customers \
+     confirm is the vendor key's sp4- (`sealpass vendor-key show`), not this sp1-, which names only these recipients \
+     (for senders using `send --to`).";
+
 fn print_keys(printer: &Printer, recipients: &[String], identity_file: Option<&Path>) -> Result<(), Failure> {
     let fingerprint = crypto::fingerprint(recipients);
     if printer.json() {
@@ -94,7 +100,8 @@ fn print_keys(printer: &Printer, recipients: &[String], identity_file: Option<&P
         };
         printer.json_line(&info)?;
     } else {
-        printer.lines(&format!("{}\nfingerprint: {fingerprint}", recipients.join("\n")))?;
+        printer.lines(&format!("{}\nrecipients-only fingerprint: {fingerprint}", recipients.join("\n")))?;
+        printer.note(NOT_TO_PUBLISH);
     }
     Ok(())
 }
@@ -107,7 +114,7 @@ pub(crate) fn keygen(args: KeygenArgs, ctx: &super::Context) -> Result<Exit, Fai
     print_keys(printer, &[recipient.to_string()], Some(&path))?;
     printer.note(&format!(
         "wrote a new identity to {} (mode 0600). Keep it secret and back it up: without it nothing \
-         sealed to this recipient can be opened. Give senders the recipient and fingerprint above.",
+         sealed to this recipient can be opened.",
         path.display()
     ));
     Ok(Exit::Ok)

@@ -30,6 +30,10 @@ pub struct SentDrop {
     /// this drop's receipt must be signed with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt_key: Option<String>,
+    /// The vendor key (`sp4-`) that vouched for the server's keys when it was sent: a receipt
+    /// signed by a rotated receipt key is accepted when that key's newest manifest names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_key: Option<String>,
 }
 
 impl std::fmt::Debug for SentDrop {
@@ -137,6 +141,7 @@ pub fn import_receipt(path: &std::path::Path) -> Result<SentDrop, Failure> {
         created_at: receipt.created_at,
         expires_at: receipt.expires_at,
         receipt_key: None,
+        vendor_key: None,
     };
     if !sent()?.iter().any(|d| d.server == drop.server && d.id == drop.id) {
         record(drop.clone())?;

@@ -8,6 +8,7 @@ mod common;
 mod demo;
 mod events;
 mod generate;
+mod init;
 pub mod input;
 mod intake;
 mod keys;
@@ -85,7 +86,7 @@ enum Command {
     #[command(subcommand)]
     Manifest(vendor::ManifestCommand),
     /// Customer: confirm and pin a drop server's keys (like ssh known_hosts)
-    Init(send::InitArgs),
+    Init(init::InitArgs),
     /// Customer: check, seal and upload a credential; prints the pickup link
     Send(send::SendArgs),
     /// Customer: what happened to what you sent (claimed by whom, when)
@@ -191,7 +192,7 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::VendorKey(command) => vendor::vendor_key(command, ctx),
         #[cfg(feature = "server")]
         Command::Manifest(command) => vendor::manifest(command, ctx),
-        Command::Init(args) => send::init(args, ctx),
+        Command::Init(args) => init::init(args, ctx),
         Command::Send(args) => send::send(args, ctx),
         Command::Status(args) => send::status(args, ctx),
         Command::Revoke(args) => send::revoke(args, ctx),

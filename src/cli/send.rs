@@ -11,11 +11,10 @@ use zeroize::Zeroizing;
 use super::intake::{EnvelopeArgs, Flow};
 use super::ledger::{self, SentDrop};
 use super::seal::RecipientArgs;
-use super::settings::Pin;
+use super::settings::{ClientConfig, Pin};
 use super::{block_on, block_on_quiet, client_failure, handover_failure};
 use crate::api::DropState;
-use crate::client::{Client, ClientError};
-use crate::crypto;
+use crate::client::Client;
 use crate::envelope::Kind;
 use crate::exit::{Exit, Failure};
 use crate::handover::{self, HandoverError};
@@ -238,7 +237,8 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             }
             Some(text) => {
                 let request = link::parse_request(text).map_err(Failure::usage)?;
-                handover::answering(request).await.map_err(handover_failure)?
+                let pin = config.pin(&request.server).map(Pin::anchor);
+                handover::answering(request, pin).await.map_err(handover_failure)?
             }
             None => {
                 let server = config.server(args.server.as_deref())?;
@@ -251,10 +251,12 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                              give --to age1…, or use the vendor's request link"
                         ))
                     })?;
-                    handover::pinned(&server, &pin.fingerprint, &pin.recipients).await.map_err(handover_failure)?
+                    handover::pinned(&server, pin.anchor(), &pin.recipients).await.map_err(handover_failure)?
                 }
             }
         };
+        // A newer manifest under the user's pin raises it (or moves it to a cross-signed key).
+        ClientConfig::remember(to.client.server(), to.by_pin.as_ref(), printer)?;
         // A request may set how long its answer waits: --ttl may shorten that, not lengthen it.
         if let (Some(asked), Some(most)) = (ttl, to.asked.as_ref().and_then(|a| a.drop_ttl_seconds)) {
             if asked > most {
@@ -314,6 +316,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                     created_at: super::now_rfc3339(),
                     expires_at: expires_at.clone(),
                     receipt_key: None,
+                    vendor_key: None,
                 })?;
             }
         }
@@ -355,6 +358,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             created_at: super::now_rfc3339(),
             expires_at: sent.expires_at.clone(),
             receipt_key: to.receipt_key.clone(),
+            vendor_key: crate::trust::is_vendor_key(&to.fingerprint).then(|| to.fingerprint.clone()),
         })?;
         if !printer.json() {
             printer.note(&format!(
@@ -373,134 +377,6 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
         }
         Ok(Exit::Ok)
     })
-}
-
-#[derive(Debug, clap::Args)]
-pub(crate) struct InitArgs {
-    /// The vendor's drop server
-    #[arg(long, value_name = "URL")]
-    server: String,
-    /// The fingerprint the vendor published, to confirm without a prompt (scripts)
-    #[arg(long, value_name = "sp1-…")]
-    fingerprint: Option<String>,
-    /// Make this the default server even if another one is (the first server pinned becomes the
-    /// default on its own)
-    #[arg(long)]
-    default: bool,
-}
-
-pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure> {
-    let printer = &ctx.printer;
-    let mut config = ctx.settings()?.clone();
-    let server = link::server_base(&args.server).map_err(|e| Failure::usage(format!("--server {e}")))?;
-    let not_ours = |e: ClientError| match e {
-        // A web server that is not ours answers 404 or something other than our JSON.
-        ClientError::Unavailable { .. } | ClientError::Refused(_) | ClientError::TooLarge { .. } => Failure::new(
-            Exit::Error,
-            anyhow::anyhow!("{server} does not answer like a sealpass drop server ({e}): check the URL"),
-        ),
-        other => client_failure(other),
-    };
-    let info = block_on(async { Client::new(&server).map_err(client_failure)?.info().await.map_err(not_ours) })?;
-    if info.recipients.is_empty() {
-        return Err(Failure::new(
-            Exit::Error,
-            anyhow::anyhow!("{server} serves no recipients; its operator must configure them"),
-        ));
-    }
-    if info.recipients.len() > crate::api::MAX_RECIPIENTS {
-        return Err(Failure::new(
-            Exit::Error,
-            anyhow::anyhow!(
-                "{server} serves more than {} recipients; that is not a sealpass server",
-                crate::api::MAX_RECIPIENTS
-            ),
-        ));
-    }
-    // Only real age recipients are shown (and pinned): anything else is refused unseen.
-    if let Some(bad) = info.recipients.iter().position(|r| r.parse::<crypto::Recipient>().is_err()) {
-        return Err(Failure::new(
-            Exit::Error,
-            anyhow::anyhow!(
-                "{server} serves something that is not an age recipient (entry {} of {}): nothing was pinned",
-                bad + 1,
-                info.recipients.len()
-            ),
-        ));
-    }
-    let served = handover::Served::read(&info).map_err(handover_failure)?;
-    let previous = config.pin(&server).cloned();
-    let mut shown_certs = String::new();
-    for c in &served.certificates {
-        let name = c.published_as.as_deref().unwrap_or_default();
-        shown_certs.push_str(&format!("\nand publishes certificate {name}:\n{}", super::cert::describe(c)));
-    }
-    let (reading, served) = (&served, served.fingerprint.clone());
-    printer
-        .note(&format!("{server} seals to:\n  {}{shown_certs}\nfingerprint: {served}", info.recipients.join("\n  ")));
-    if let Some(old) = previous.as_ref().filter(|p| p.fingerprint != served) {
-        let what = if reading.vouched_by(&old.fingerprint).is_some() {
-            "The keys are the ones you confirmed, but the server now also publishes certificates or signs receipts, \
-             which the new fingerprint covers"
-        } else {
-            "THE KEYS CHANGED"
-        };
-        printer.warn(&format!(
-            "{what} since you confirmed {} on this machine. Confirm the new fingerprint with the vendor first.",
-            old.fingerprint
-        ));
-    }
-    let confirmed = match &args.fingerprint {
-        Some(expected) => {
-            if expected.trim() != served {
-                return Err(Failure::new(
-                    Exit::Error,
-                    anyhow::anyhow!("the server's fingerprint is {served}, not {expected}: nothing was pinned"),
-                ));
-            }
-            true
-        }
-        None if std::io::stdin().is_terminal() => {
-            let answer = super::input::hidden("Does it match the fingerprint the vendor published? [y/N] ")?;
-            matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-        }
-        None => {
-            return Err(Failure::usage(
-                "no terminal to confirm on: pass --fingerprint sp1-… as the vendor published it",
-            ));
-        }
-    };
-    if !confirmed {
-        return Err(Failure::new(Exit::Error, anyhow::anyhow!("not confirmed: nothing was pinned")));
-    }
-    config.pins.retain(|p| p.server != server);
-    let receipt_key = reading.receipt_key.clone();
-    config.pins.push(Pin {
-        server: server.clone(),
-        fingerprint: served.clone(),
-        recipients: info.recipients,
-        receipt_key,
-    });
-    let other_default = config.server.clone().filter(|d| *d != server);
-    if args.default || config.server.is_none() {
-        config.server = Some(server.clone());
-    }
-    let path = config.save()?;
-    printer.note(&format!("pinned {served} for {server} in {}", path.display()));
-    if let Some(key) = &reading.receipt_key {
-        printer.note(&format!(
-            "the server signs receipts with key {key}: keep it (the pin holds it too); `sealpass receipt verify` \
-             accepts only receipts it signed"
-        ));
-    }
-    match other_default {
-        Some(other) if !args.default => printer.note(&format!(
-            "the default server stays {other}; use --server {server}, or run init again with --default"
-        )),
-        Some(other) => printer.note(&format!("{server} is now the default server (it was {other})")),
-        None => {}
-    }
-    Ok(Exit::Ok)
 }
 
 #[derive(Debug, clap::Args)]
@@ -554,6 +430,7 @@ async fn fetched_receipt(
     client: &Client,
     drop: &SentDrop,
     received_by: Option<&str>,
+    vouched_now: Option<&str>,
 ) -> (Option<crate::receipt::Receipt>, String) {
     let receipt = match client.receipt(&drop.id, &drop.manage_token).await {
         Ok(r) => r,
@@ -562,15 +439,73 @@ async fn fetched_receipt(
         }
         Err(e) => return (None, format!("could not be fetched: {e}")),
     };
-    let check = match crate::receipt::verify(&receipt, drop.receipt_key.as_deref()) {
+    // The key recorded at sending, or the one the vendor key's newest manifest names (the
+    // server's receipt key rotated since).
+    let expected = match (drop.receipt_key.as_deref(), vouched_now) {
+        (Some(then), Some(now)) if !then.eq_ignore_ascii_case(&receipt.public_key) => Some(now),
+        (then, now) => then.or(now),
+    };
+    let check = match crate::receipt::verify(&receipt, expected) {
         Err(e) => e.to_string(),
         Ok(()) if receipt.claims.drop_id != drop.id || received_by.is_some_and(|b| b != receipt.claims.received_by) => {
             "it is not about this pickup (another drop or another receiver)".into()
         }
-        Ok(()) if drop.receipt_key.is_some() => "verified".into(),
+        Ok(()) if expected.is_some() => "verified".into(),
         Ok(()) => "signature-only".into(),
     };
     (Some(receipt), check)
+}
+
+/// For each server and vendor key the drops were sent under (and each vendor-key pin): the
+/// receipt key its newest manifest vouches for, raising the pin; a manifest that does not verify
+/// is warned about (a rollback, another key) and vouches for nothing.
+async fn vendor_keys_now(
+    drops: &[&SentDrop],
+    config: &ClientConfig,
+    printer: &crate::output::Printer,
+) -> Result<std::collections::HashMap<(String, String), Option<String>>, Failure> {
+    let mut wanted: Vec<(String, String)> =
+        drops.iter().filter_map(|d| Some((d.server.clone(), d.vendor_key.clone()?))).collect();
+    for drop in drops {
+        if let Some(pin) = config.pin(&drop.server).filter(|p| crate::trust::is_vendor_key(&p.fingerprint)) {
+            wanted.push((pin.server.clone(), pin.fingerprint.clone()));
+        }
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut out = std::collections::HashMap::new();
+    for (server, key) in wanted {
+        let pin = config.pin(&server).filter(|p| p.fingerprint == key);
+        let anchor = pin.map_or(crate::trust::Anchor::link(&key), Pin::anchor);
+        let served = match Client::new(&server) {
+            Ok(client) => client.info().await.map_err(HandoverError::from),
+            Err(e) => Err(HandoverError::from(e)),
+        };
+        let vouched = served.and_then(|info| handover::Served::read(&info)).and_then(|s| {
+            s.vouch(anchor, &server).map_err(|why| HandoverError::Untrusted {
+                why,
+                from: "the vendor key",
+                next: crate::trust::compare_elsewhere(&key),
+            })
+        });
+        match vouched {
+            Ok(v) => {
+                if pin.is_some() {
+                    ClientConfig::remember(&server, Some(&v), printer)?;
+                }
+                out.insert((server, key), v.receipt_key);
+            }
+            Err(HandoverError::Untrusted { why, .. }) => {
+                printer.warn(&format!("{server}: {why}. {}", crate::trust::compare_elsewhere(&key)));
+                out.insert((server, key), None);
+            }
+            // Unreachable: the drop's own line says so.
+            Err(_) => {
+                out.insert((server, key), None);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn find<'a>(sent: &'a [SentDrop], pickup: &str) -> Result<&'a SentDrop, Failure> {
@@ -600,6 +535,7 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
         printer.note("nothing sent from this machine yet");
     }
     block_on(async {
+        let vouched = vendor_keys_now(&chosen, ctx.settings()?, printer).await?;
         // Every drop is shown, whatever happens to one of them; the exit code says the worst.
         let mut exit = Exit::Ok;
         let mut finished: Vec<(String, String)> = Vec::new();
@@ -631,7 +567,9 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
             }
             let (receipt, receipt_check) = match (&client, &status) {
                 (Some(client), Some(s)) if s.state == DropState::Received => {
-                    let (receipt, check) = fetched_receipt(client, drop, s.claimed_by.as_deref()).await;
+                    let now = drop.vendor_key.as_ref().and_then(|k| vouched.get(&(drop.server.clone(), k.clone())));
+                    let now = now.and_then(Option::as_deref);
+                    let (receipt, check) = fetched_receipt(client, drop, s.claimed_by.as_deref(), now).await;
                     (receipt, Some(check))
                 }
                 _ => (None, None),

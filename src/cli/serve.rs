@@ -71,6 +71,7 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         tls_key: args.tls_key,
         insecure_open_claims: args.insecure_open_claims,
         trusted_proxies: args.trusted_proxies,
+        without_manifest: false,
     };
     let mut settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
     // TLS files are checked before anything is created or said to listen.

@@ -1,5 +1,5 @@
 //! The CLI's settings on this machine: `config.toml` in the XDG config dir (default server,
-//! pinned recipient fingerprints, the staff token file), and where the staff token comes from.
+//! pinned fingerprints and vendor keys, the staff token file), and where the staff token comes from.
 
 use std::path::PathBuf;
 
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exit::{Exit, Failure};
 use crate::files;
+use crate::trust::{Anchor, Vouched};
 
 /// A server's recipients, confirmed by the user against the fingerprint the vendor published.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -22,6 +23,17 @@ pub struct Pin {
     /// this server must be signed with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt_key: Option<String>,
+    /// For a vendor key (`sp4-`): the highest manifest serial seen; a lower one is refused as a
+    /// rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<u64>,
+}
+
+impl Pin {
+    /// What the pin vouches with.
+    pub fn anchor(&self) -> Anchor<'_> {
+        Anchor { fingerprint: &self.fingerprint, min_serial: self.serial.unwrap_or(0) }
+    }
 }
 
 /// `config.toml` in the XDG config dir.
@@ -34,6 +46,10 @@ pub struct ClientConfig {
     /// Where staff keep their token (a 0600 file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staff_token_file: Option<PathBuf>,
+    /// Staff: the vendor key's `sp4-` value, as the vendor publishes it. `sealpass request`
+    /// refuses a server whose manifest it did not sign and links that do not name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_key: Option<String>,
     /// Confirmed recipient sets, like ssh's known_hosts.
     #[serde(default, rename = "pinned")]
     pub pins: Vec<Pin>,
@@ -67,6 +83,49 @@ impl ClientConfig {
     /// The pin for `server`.
     pub fn pin(&self, server: &str) -> Option<&Pin> {
         self.pins.iter().find(|p| p.server == server.trim_end_matches('/'))
+    }
+
+    /// Raise `server`'s vendor-key pin to what `vouched` verified: its serial (never lowered),
+    /// recipients and receipt key, and, through a cross-signed manifest, the new vendor key
+    /// (`vendor_key` too when it named the old one). What moved, for the user; `None`: nothing
+    /// changed.
+    pub fn raise(&mut self, server: &str, vouched: &Vouched) -> Option<Vec<String>> {
+        let verified = vouched.manifest.as_ref()?;
+        let pin = self.pins.iter_mut().find(|p| p.server == server.trim_end_matches('/'))?;
+        if !crate::trust::is_vendor_key(&pin.fingerprint) || pin.fingerprint != verified.vendor_key {
+            return None;
+        }
+        let before = pin.clone();
+        pin.serial = Some(pin.serial.unwrap_or(0).max(verified.body.serial));
+        pin.recipients.clone_from(&verified.body.recipients);
+        pin.receipt_key = Some(verified.body.receipt_key.to_ascii_lowercase());
+        let mut notes = Vec::new();
+        if let Some(new) = &verified.moved_to {
+            notes.push(format!(
+                "the vendor moved to a new signing key: {new} (its manifest is signed by {} too, the key you pinned); \
+                 your pin for {server} now names {new}",
+                pin.fingerprint
+            ));
+            if self.vendor_key.as_deref() == Some(pin.fingerprint.as_str()) {
+                self.vendor_key = Some(new.clone());
+            }
+            pin.fingerprint.clone_from(new);
+        }
+        (*pin != before).then_some(notes)
+    }
+
+    /// [`ClientConfig::raise`] on the config as saved now, written back when it changed; notes
+    /// go to `printer`.
+    pub fn remember(server: &str, vouched: Option<&Vouched>, printer: &crate::output::Printer) -> Result<(), Failure> {
+        let Some(vouched) = vouched else { return Ok(()) };
+        let mut config = ClientConfig::load()?;
+        if let Some(notes) = config.raise(server, vouched) {
+            config.save()?;
+            for note in notes {
+                printer.note(&note);
+            }
+        }
+        Ok(())
     }
 
     /// The server to use: the flag's, else the config's; a well-formed base URL.

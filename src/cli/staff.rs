@@ -112,8 +112,24 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
     }
     let ttl = positive_ttl("--ttl", args.ttl.as_deref())?;
     let drop_ttl = positive_ttl("--drop-ttl", args.drop_ttl.as_deref())?;
-    let (client, token) = args.staff.resolve(None, ctx.settings()?)?;
-    let created = block_on(async {
+    let config = ctx.settings()?;
+    let (client, token) = args.staff.resolve(None, config)?;
+    let vendor_key = staff_vendor_key(config, client.server())?;
+    let (moved, created) = block_on(async {
+        let moved = match &vendor_key {
+            Some(key) => {
+                let vouched = vendor_vouched(&client, key, config, printer, "make a request link").await?;
+                vouched.manifest.and_then(|m| m.moved_to)
+            }
+            None => {
+                printer.warn(
+                    "no vendor key configured: this link carries whatever keys the server names, unchecked. Set \
+                 vendor_key = \"sp4-…\" in your client config (`sealpass paths`), as the vendor publishes it, so a \
+                 compromised server cannot hand customers its own keys through you",
+                );
+                None
+            }
+        };
         super::send::ttl_within(&client, None, ("--ttl", args.ttl.as_deref()), ttl).await?;
         super::send::ttl_within(&client, None, ("--drop-ttl", args.drop_ttl.as_deref()), drop_ttl).await?;
         let body = crate::api::CreateRequest {
@@ -123,16 +139,28 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
             require: args.require.clone(),
             drop_ttl_seconds: drop_ttl,
         };
-        client.create_request(token.expose_secret(), &body).await.map_err(client_failure)
+        Ok((moved, client.create_request(token.expose_secret(), &body).await.map_err(client_failure)?))
     })?;
     // The link must be one of ours, on this server: it goes to a customer.
     let parsed = link::parse_request(&created.link)
         .ok()
         .filter(|r| r.id == created.id && link::origin(&r.server) == link::origin(client.server()));
-    if parsed.is_none() {
+    let Some(parsed) = parsed else {
         return Err(Failure::new(
             Exit::Error,
             anyhow::anyhow!("the server answered with a request link that is not its own; do not send it to anyone"),
+        ));
+    };
+    let names_vendor_key = |k: &str| k == parsed.fingerprint || moved.as_deref() == Some(parsed.fingerprint.as_str());
+    if let Some(key) = vendor_key.as_deref().filter(|k| !names_vendor_key(k)) {
+        return Err(Failure::new(
+            Exit::Error,
+            anyhow::anyhow!(
+                "REFUSING the link the server made: it names {}, not the vendor key {key}. A customer following it \
+                 would check the server's keys against the server's own word. Do not send it to anyone; tell \
+                 the operator",
+                parsed.fingerprint
+            ),
         ));
     }
     if printer.json() {
@@ -159,6 +187,58 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
         printer.note(&crate::qr::terminal(&created.link, tty)?);
     }
     Ok(Exit::Ok)
+}
+
+/// The vendor key staff hold `server` to: the config's `vendor_key`, else a vendor-key pin for
+/// it (`sealpass init --fingerprint sp4-…`).
+fn staff_vendor_key(config: &ClientConfig, server: &str) -> Result<Option<String>, Failure> {
+    if let Some(key) = &config.vendor_key {
+        let key = key.trim();
+        if !(crate::trust::is_vendor_key(key) && link::is_fingerprint(key)) {
+            return Err(Failure::usage(format!(
+                "the client config's vendor_key {} is not a vendor key's value (sp4-…, as the vendor publishes it)",
+                shown(key)
+            )));
+        }
+        return Ok(Some(key.to_owned()));
+    }
+    Ok(config.pin(server).map(|p| p.fingerprint.clone()).filter(|f| crate::trust::is_vendor_key(f)))
+}
+
+/// The server's manifest must be signed by `key` (no older than a pin has seen), and what it
+/// serves exactly what the manifest vouches for: else nothing is done (`doing`). A cross-signed
+/// move to a new vendor key is accepted, and said.
+async fn vendor_vouched(
+    client: &crate::client::Client,
+    key: &str,
+    config: &ClientConfig,
+    printer: &crate::output::Printer,
+    doing: &str,
+) -> Result<crate::trust::Vouched, Failure> {
+    let info = client.info().await.map_err(client_failure)?;
+    let served = crate::handover::Served::read(&info).map_err(super::handover_failure)?;
+    let pin = config.pin(client.server()).filter(|p| p.fingerprint == key);
+    let anchor = pin.map_or(crate::trust::Anchor::link(key), |p| p.anchor());
+    let vouched = served.vouch(anchor, client.server()).map_err(|why| {
+        Failure::new(
+            Exit::Error,
+            anyhow::anyhow!(
+                "REFUSING to {doing}: {why}. {} This server's keys are not the ones the vendor signed.",
+                crate::trust::compare_elsewhere(key)
+            ),
+        )
+    })?;
+    if pin.is_some() {
+        ClientConfig::remember(client.server(), Some(&vouched), printer)?;
+    }
+    let moved = vouched.manifest.as_ref().and_then(|m| m.moved_to.as_deref());
+    if let Some(new) = moved.filter(|_| config.vendor_key.as_deref() == Some(key)) {
+        printer.warn(&format!(
+            "the vendor moved to a new signing key {new}, cross-signed by {key}: set vendor_key = \"{new}\" in your \
+             client config once the vendor confirms it"
+        ));
+    }
+    Ok(vouched)
 }
 
 #[derive(Debug, clap::Args)]
@@ -378,19 +458,31 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         output_free(path)?;
     }
     let (client, token) = args.staff.resolve(Some(&own), config)?;
-    // The vendor's keys as this machine confirmed them (`sealpass init` on your server): a drop
-    // sealed to more than those is refused. Without a pin, the server's word is all there is.
-    let vendor = config.pin(&own).map(|p| &p.recipients[..]);
-    if vendor.is_none() {
-        printer.warn(&format!(
-            "your server's keys are not pinned on this machine, so this drop's recipients can only be checked \
-             against what the server itself publishes: a server configured with an extra recipient would go \
-             unnoticed. Run `sealpass init --server {own}` once, confirming the fingerprint the vendor published"
-        ));
-    }
     block_on(async {
-        let received =
-            handover::receive(&client, token.expose_secret(), &pickup.id, &identities, vendor, |envelope, claim| {
+        // The vendor's keys as this machine knows them: those its vendor key signed, or those a
+        // pin confirmed. A drop sealed to more than those is refused. Else, the server's word.
+        let vendor = match (staff_vendor_key(config, &own)?, config.pin(&own)) {
+            (Some(key), _) => {
+                vendor_vouched(&client, &key, config, printer, "receive").await?.manifest.map(|m| m.body.recipients)
+            }
+            (None, Some(pin)) => Some(pin.recipients.clone()),
+            (None, None) => {
+                printer.warn(&format!(
+                    "no vendor key configured and your server's keys are not pinned on this machine, so this drop's \
+                     recipients can only be checked against what the server itself publishes: a server configured \
+                     with an extra recipient would go unnoticed. Set vendor_key = \"sp4-…\" in your client config, \
+                     or run `sealpass init --server {own}` once"
+                ));
+                None
+            }
+        };
+        let received = handover::receive(
+            &client,
+            token.expose_secret(),
+            &pickup.id,
+            &identities,
+            vendor.as_deref(),
+            |envelope, claim| {
                 let report =
                     validate(&args.policy, envelope, Some(&claim.certificates)).map_err(|f| f.error.to_string())?;
                 let payload = payload(envelope).map_err(|f| f.error.to_string())?;
@@ -426,15 +518,16 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                 };
                 shown_report.map_err(|e| e.to_string())?;
                 Ok(report.compliant)
-            })
-            .await
-            .map_err(|e| {
-                // Identifiers that fail (a thumbprint not the vendor's) were refused: say why.
-                if let HandoverError::Refused { report, .. } = &e {
-                    printer.note(&printer.report_text(report));
-                }
-                handover_failure(e)
-            })?;
+            },
+        )
+        .await
+        .map_err(|e| {
+            // Identifiers that fail (a thumbprint not the vendor's) were refused: say why.
+            if let HandoverError::Refused { report, .. } = &e {
+                printer.note(&printer.report_text(report));
+            }
+            handover_failure(e)
+        })?;
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));
             if let Some(path) = &args.output {

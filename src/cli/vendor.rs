@@ -181,7 +181,9 @@ mod sign {
         let ManifestCommand::Sign(args) = command;
         let signer = read_key(&args.vendor_key)?;
         let previous = args.previous_key.as_deref().map(read_key).transpose()?;
-        let settings = ServerSettings::load(Overrides::default(), Some(&args.config)).map_err(Failure::usage)?;
+        let settings =
+            ServerSettings::load(Overrides { without_manifest: true, ..Overrides::default() }, Some(&args.config))
+                .map_err(Failure::usage)?;
         let mut urls = Vec::new();
         if settings.public_url_given {
             urls.push(settings.public_url.clone());

@@ -255,6 +255,9 @@ pub struct Overrides {
     pub insecure_open_claims: bool,
     /// --trusted-proxy (repeatable), added to the file's.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Leave `manifest_file` unread: `manifest sign` reads the config to write that file, which
+    /// need not exist yet.
+    pub without_manifest: bool,
 }
 
 /// The longest TTL a server may allow.
@@ -524,6 +527,7 @@ impl ServerSettings {
             }
         };
         let manifest = match &f.manifest_file {
+            _ if o.without_manifest => None,
             None => None,
             Some(path) => {
                 let bytes = crate::files::read_public(path, crate::manifest::MAX_MANIFEST_BYTES * 2)

@@ -54,6 +54,9 @@ pub struct Shared {
     claim_limiter: Arc<RateLimiter>,
     admission: Arc<Admission>,
     signer: Arc<crate::receipt::Signer>,
+    /// What request links carry after the upload token: the vendor key's `sp4-` value when a
+    /// manifest is served (links then survive every re-signed rotation), else `info.fingerprint`.
+    link_fingerprint: String,
 }
 
 impl AppState {
@@ -79,7 +82,12 @@ impl AppState {
             public_url: settings.public_url.clone(),
             manifest: settings.manifest.clone(),
         };
+        let link_fingerprint = match info.manifest.as_ref().and_then(|m| m.signatures.first()) {
+            Some(signer) => crate::manifest::fingerprint(&signer.key),
+            None => info.fingerprint.clone(),
+        };
         AppState(Arc::new(Shared {
+            link_fingerprint,
             admission: Arc::new(Admission::new(
                 settings.concurrency_limit,
                 settings.max_requests_per_ip,

@@ -28,7 +28,12 @@ fn keygen_writes_0600_whatever_the_umask_and_never_overwrites() {
     assert_eq!(std::fs::read(home.path("k.txt")).unwrap(), before, "untouched");
     assert!(!first.mentions("AGE-SECRET-KEY"), "the secret key is never printed");
     let lines: Vec<&str> = first.stdout.lines().collect();
-    assert!(lines[0].starts_with("age1") && lines[1].starts_with("fingerprint: sp1-"), "{}", first.stdout);
+    assert!(
+        lines[0].starts_with("age1") && lines[1].starts_with("recipients-only fingerprint: sp1-"),
+        "{}",
+        first.stdout
+    );
+    assert!(first.stderr.contains("sealpass vendor-key show"), "says which value customers confirm: {}", first.stderr);
 }
 
 #[test]

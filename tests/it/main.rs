@@ -23,4 +23,5 @@ mod server_support;
 mod snapshots;
 mod store_conformance;
 mod trust_root;
+mod vendor_key;
 mod workflow;

@@ -25,7 +25,11 @@ impl Served {
 
     /// Like [`Served::start`], with `cmd` (the binary, or a wrapper such as strace that runs it).
     pub fn start_with(home: &Home, mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Served {
-        cmd.arg("serve").args(["--listen", "127.0.0.1:0"]).args(args);
+        cmd.arg("serve");
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(args);
         if !args.contains(&"--config") {
             // A server needs the vendor's recipients; give it some.
             let (_, recipient) = sealpass::crypto::generate_identity("test");

@@ -7,7 +7,7 @@ use crate::helpers::Home;
 use crate::serve_cli::Served;
 
 /// The vendor key in `path`, as `vendor-key new` wrote it.
-fn vendor_signer(home: &Home, name: &str) -> sealpass::receipt::Signer {
+pub fn vendor_signer(home: &Home, name: &str) -> sealpass::receipt::Signer {
     let text = std::fs::read_to_string(home.path(name)).unwrap();
     let encoded: String = text.lines().filter(|l| !l.starts_with('#')).collect();
     let pkcs8 = data_encoding::BASE64.decode(encoded.trim().as_bytes()).unwrap();

@@ -180,8 +180,12 @@ fn the_anonymous_flow_with_pinned_keys() {
     let no_pin = w.customer.sealpass(&["send", "--server", &w.server.url], "Zq8!kR2#mW9$vB4%tN7^");
     no_pin.expect(2);
     assert!(no_pin.stderr.contains("sealpass init"), "{}", no_pin.stderr);
-    let wrong = w.customer.sealpass(&["init", "--server", &w.server.url, "--fingerprint", "sp1-aaaa-bbbb"], "");
+    let malformed = w.customer.sealpass(&["init", "--server", &w.server.url, "--fingerprint", "sp1-aaaa-bbbb"], "");
+    malformed.expect(2);
+    let other = "sp3-zzzz-zzzz-zzzz-zzzz-zzzz-zzzz-zz";
+    let wrong = w.customer.sealpass(&["init", "--server", &w.server.url, "--fingerprint", other], "");
     wrong.expect(1);
+    assert!(wrong.stderr.contains("nothing was pinned"), "{}", wrong.stderr);
     w.customer.sealpass(&["init", "--server", &w.server.url, "--fingerprint", &w.fingerprint], "").expect(0);
     let sent = w.customer.sealpass(&["send", "--kind", "generic", "--note", "ftp"], "Zq8!kR2#mW9$vB4%tN7^");
     sent.expect(0);

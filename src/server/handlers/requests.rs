@@ -91,7 +91,7 @@ pub async fn create_request(
     let expires_at = rfc3339(record.expires_at);
     state.store.create_request(record, &origin).await?;
     state.metrics.event(Event::RequestCreated);
-    let link = format!("{}/r/{id}#{upload_token}.{}", state.settings.public_url, state.info.fingerprint);
+    let link = format!("{}/r/{id}#{upload_token}.{}", state.settings.public_url, state.link_fingerprint);
     Ok((StatusCode::CREATED, Json(RequestCreated { id, upload_token, expires_at, link })).into_response())
 }
 
