@@ -76,21 +76,25 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = format!("http://{}", listener.local_addr()?);
     settings.public_url = server.clone();
-    // The server's receipt key, made now so the vendor knows the fingerprint it publishes.
+    // The server's receipt key, made now so the vendor's manifest can name it.
     let key_path = dir.join("receipt.key");
     let receipt_key =
         crate::server::events::receipt_signer(Some(&key_path)).map_err(|e| failed("key", e))?.public_key();
     settings.receipt_key = Some(key_path);
-    let none: [&str; 0] = [];
-    let fingerprint = crypto::server_fingerprint(&[recipient.to_string()], &none, Some(&receipt_key));
+    // The vendor key (offline, in real life) signs what the server may serve; its sp4- value is
+    // what the vendor publishes, and what links and pins name.
+    let vendor_key = crate::receipt::Signer::generate().map_err(|e| failed("vendor key", e))?.1;
+    let body = super::vendor::body_for(&settings, vec![server.clone()], 1, 90, receipt_key);
+    settings.manifest = Some(crate::manifest::sign(&body, &vendor_key, None));
+    let fingerprint = crate::manifest::fingerprint(&vendor_key.public_key());
     let store = crate::server::open_store(&settings).map_err(|e| failed("store", e))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(crate::server::serve(listener, settings, Arc::clone(&store), async {
         let _ = stopped.await;
     }));
     n.say(&format!(
-        "listening on {server} (SQLite in a temporary directory)\n   fingerprint {fingerprint} (its keys and receipt \
-         key; published where customers can compare it)"
+        "listening on {server} (SQLite in a temporary directory)\n   vendor key {fingerprint} signs its keys, \
+         certificates and receipt key (sealpass manifest sign); the vendor publishes this value"
     ));
     let client = Client::new(&server).map_err(client_failure)?;
 
@@ -130,7 +134,7 @@ async fn walk(
 
     n.step(
         "Customer",
-        "opens the link; the CLI checks the server's keys against the link",
+        "opens the link; the CLI checks the server's keys against the vendor key the link names",
         "sealpass send '<link>' --generate -u kore@acme.example",
     );
     let link = crate::link::parse_request(&request.link).map_err(|e| failed("link", e))?;
@@ -139,7 +143,10 @@ async fn walk(
         return Err(failed("fingerprint", "the server's keys are not the vendor's"));
     }
     let asked = to.asked.as_ref().ok_or_else(|| failed("request", "no request"))?;
-    n.say(&format!("server keys match the link: {}; answering {} ({})", to.fingerprint, asked.label, asked.kind));
+    n.say(&format!(
+        "the vendor key {} in the link signed the server's keys; answering {} ({})",
+        to.fingerprint, asked.label, asked.kind
+    ));
     let policy = Policy::preset(asked.kind.default_policy().unwrap_or("strong")).map_err(Failure::usage)?;
     let generator = Generator::new(&policy, None).map_err(Failure::usage)?;
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::try_from_os_rng().map_err(|e| failed("rng", e))?;

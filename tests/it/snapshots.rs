@@ -25,6 +25,7 @@ fn masked(text: &str) -> String {
         (r"age1[02-9ac-hj-np-z]{58}", "AGE1…"),
         (r"sp1-[a-z2-7]{4}(-[a-z2-7]{4}){5}-[a-z2-7]{2}", "SP1-FINGERPRINT"),
         (r"sp3-[a-z2-7]{4}(-[a-z2-7]{4}){5}-[a-z2-7]{2}", "SP3-FINGERPRINT"),
+        (r"sp4-[a-z2-7]{4}(-[a-z2-7]{4}){5}-[a-z2-7]{2}", "SP4-VENDOR-KEY"),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "TIME"),
         (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
         (r"\b[a-z2-7]{26}\b", "ID"),

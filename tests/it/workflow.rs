@@ -266,9 +266,13 @@ fn the_demo_runs_and_leaves_nothing_behind() {
     std::fs::create_dir(home.path("tmp")).unwrap();
     let run = home.sealpass_env(&["demo"], "", &[("TMPDIR", home.path("tmp").to_str().unwrap())]);
     run.expect(0);
-    for phrase in
-        ["server keys match the link", "compliant", "received by alice", "refused, as it should be", "revoked"]
-    {
+    for phrase in [
+        "in the link signed the server's keys",
+        "compliant",
+        "received by alice",
+        "refused, as it should be",
+        "revoked",
+    ] {
         assert!(run.stdout.contains(phrase), "{phrase}: {}", run.stdout);
     }
     assert_eq!(std::fs::read_dir(home.path("tmp")).unwrap().count(), 0, "nothing left behind");
