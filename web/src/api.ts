@@ -15,6 +15,9 @@ export interface Info {
   certificates?: PublishedCertificate[];
   /** The Ed25519 key that signs receipts, hex (older servers: absent). */
   receipt_key?: string | null;
+  /** The vendor's signed manifest (absent: none), checked by manifest.ts before anything in it is
+   * believed. */
+  manifest?: unknown;
 }
 
 /** `GET /v1/drops/{id}/receipt`: the server's signed word that the drop was received. */

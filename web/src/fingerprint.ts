@@ -2,7 +2,8 @@
 // SHA-256 over the sorted, newline-joined recipients, lowercase base32, in groups of four; once
 // a server publishes certificates, its `sp2-` version covering them too (SPEC §9), with each
 // certificate read from its PEM here, never from the hashes the server states; and once it
-// signs receipts, `sp3-`, covering its receipt key as well (SPEC §10).
+// signs receipts, `sp3-`, covering its receipt key as well (SPEC §10). And `sp4-`, which names
+// no keys served but the vendor's own signing key (SPEC §11; manifest.ts checks what it signed).
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -26,6 +27,11 @@ async function grouped(prefix: string, text: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   const encoded = base32(digest.slice(0, 16));
   return `${prefix}-${encoded.match(/.{1,4}/g)?.join("-") ?? ""}`;
+}
+
+/** A vendor key's `sp4-` value, as `manifest::fingerprint` computes it from the public key's hex. */
+export async function vendorFingerprint(publicKeyHex: string): Promise<string> {
+  return grouped("sp4", `sp4\n${publicKeyHex.trim().toLowerCase()}`);
 }
 
 /** Rust sorts strings by code point, JavaScript by UTF-16 unit: the same for what is sorted here
@@ -117,5 +123,5 @@ export async function checkedCertificates(
 }
 
 export function isFingerprint(s: string): boolean {
-  return /^sp[123]-(?:[a-z2-7]{4}-){6}[a-z2-7]{2}$/.test(s);
+  return /^sp[1-4]-(?:[a-z2-7]{4}-){6}[a-z2-7]{2}$/.test(s);
 }

@@ -6,6 +6,7 @@
 import type { DropCreated, DropStatus, Receipt } from "./api.js";
 import { ApiError, api, shown } from "./api.js";
 import { el, retitle, show } from "./dom.js";
+import { unhex, verifyEd25519 } from "./ed25519.js";
 import { ID } from "./link.js";
 
 const POLL_MS = 3000;
@@ -58,11 +59,6 @@ export function receipt(created: DropCreated, label: string | null, kind: string
   );
 }
 
-function unhex(hex: string): Uint8Array<ArrayBuffer> | null {
-  if (!/^(?:[0-9a-f]{2})+$/i.test(hex)) return null;
-  return Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
-}
-
 /** Whether `r` is signed by `key` (hex) over its claims, as `receipt::verify` checks: Ed25519 over
  * "sealpass-receipt-v1\n" and the claims' compact JSON, keys in the server's order. */
 export async function verifyReceipt(r: Receipt, key: string): Promise<boolean> {
@@ -80,13 +76,7 @@ export async function verifyReceipt(r: Receipt, key: string): Promise<boolean> {
   };
   const [raw, signature] = [unhex(key), unhex(r.signature)];
   if (raw === null || signature === null || r.public_key.toLowerCase() !== key.toLowerCase()) return false;
-  try {
-    const k = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
-    const message = new TextEncoder().encode(`sealpass-receipt-v1\n${JSON.stringify(claims)}`);
-    return await crypto.subtle.verify({ name: "Ed25519" }, k, signature, message);
-  } catch {
-    return false;
-  }
+  return verifyEd25519(raw, signature, new TextEncoder().encode(`sealpass-receipt-v1\n${JSON.stringify(claims)}`));
 }
 
 /** Fetch, check and offer the receipt of a received drop. */

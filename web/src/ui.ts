@@ -10,6 +10,8 @@ import { NOT_SAVED, el, refuse, setError, show } from "./dom.js";
 import { envelopeBytes, fieldError, normaliseField, noteError, nowRfc3339 } from "./envelope.js";
 import type { Checked } from "./fingerprint.js";
 import { checkedCertificates, covers, serverFingerprint } from "./fingerprint.js";
+import type { Vouched } from "./manifest.js";
+import { ManifestError, vouch } from "./manifest.js";
 import { generate } from "./generate.js";
 import { isLegacy, kindChoices, requiredFields, secretOrigin } from "./kinds.js";
 import type { Where } from "./link.js";
@@ -78,9 +80,13 @@ interface Context {
   certificates: Checked[];
   /** What the fingerprint in the address vouches for (null: there is none). */
   covered: "everything" | "recipients" | null;
-  /** The receipt key the fingerprint in the address (sp3) vouches for; null without one, or for a
-   * link from before receipts. */
+  /** The receipt key the fingerprint in the address (sp3, or sp4's manifest) vouches for; null
+   * without one, or for a link from before receipts. */
   receiptKey: string | null;
+  /** What to seal to: the manifest's recipients for sp4, else the served ones. */
+  recipients: string[];
+  /** The vendor key (sp4) the address names, whose manifest vouched; null otherwise. */
+  vendorKey: string | null;
 }
 
 /** The pattern analysis, loaded only when a looks-random rule must run on a pasted secret. */
@@ -141,24 +147,57 @@ async function start(): Promise<void> {
     }
     return;
   }
+  // A link naming the vendor key (sp4) takes keys only from the vendor's signed manifest: any
+  // doubt about what is served is a refusal, with no certificate shown.
+  const vendorKey = here.fingerprint?.startsWith("sp4-") === true ? here.fingerprint : null;
   let certificates: Checked[];
   try {
     certificates = await checkedCertificates(info.certificates ?? []);
   } catch (e) {
-    refuse("The vendor's server is misconfigured", e instanceof Error ? e.message : "a bad certificate", "Tell the vendor; nothing was sent.");
+    const why = e instanceof Error ? e.message : "a bad certificate";
+    if (vendorKey !== null) substituted(vendorKey, why);
+    else refuse("The vendor's server is misconfigured", why, "Tell the vendor; nothing was sent.");
     return;
   }
   const hashes = certificates.map((c) => c.sha256);
   const receiptKey = typeof info.receipt_key === "string" && /^[0-9a-f]{64}$/i.test(info.receipt_key) ? info.receipt_key : null;
-  const served = await serverFingerprint(info.recipients, hashes, receiptKey);
-  const covered = here.fingerprint === null ? null : await covers(here.fingerprint, info.recipients, hashes, receiptKey);
-  if (here.fingerprint !== null && covered === null) {
-    refuse(
-      "The vendor's keys do not match this link",
-      `The server offers keys with fingerprint ${served}, but your link names ${here.fingerprint}. Someone may be substituting their own keys.`,
-      "Ask the vendor, through another channel (phone, chat), for a new link.",
-    );
-    return;
+  let served: string;
+  let recipients = info.recipients;
+  let covered: Context["covered"];
+  let vouchedKey: string | null;
+  if (vendorKey !== null) {
+    let vouched: Vouched;
+    try {
+      const servedKey = typeof info.receipt_key === "string" ? info.receipt_key : null;
+      const server = `${location.origin}${here.base}`;
+      vouched = await vouch(vendorKey, { server, manifest: info.manifest, recipients: info.recipients, certSha256: hashes, receiptKey: servedKey }, Math.floor(Date.now() / 1000));
+    } catch (e) {
+      const why = shown(e instanceof Error ? e.message : "unknown error");
+      if (e instanceof ManifestError && e.reason === "expired") {
+        refuse("The vendor's signed keys have expired", `${sentence(why)}.`, "Tell the vendor, and send once they have signed a new manifest.");
+      } else {
+        substituted(vendorKey, why);
+      }
+      return;
+    }
+    served = vendorKey;
+    recipients = vouched.body.recipients;
+    covered = "everything";
+    vouchedKey = vouched.body.receipt_key.toLowerCase();
+  } else {
+    served = await serverFingerprint(info.recipients, hashes, receiptKey);
+    covered = here.fingerprint === null ? null : await covers(here.fingerprint, info.recipients, hashes, receiptKey);
+    if (here.fingerprint !== null && covered === null) {
+      refuse(
+        "The vendor's keys do not match this link",
+        `The server offers keys with fingerprint ${served}, but your link names ${here.fingerprint}. Someone may be substituting their own keys.`,
+        "Ask the vendor, through another channel (phone, chat), for a new link.",
+      );
+      return;
+    }
+    // Only a fingerprint given in the address vouches for the key: one the page merely showed
+    // proves nothing by itself.
+    vouchedKey = here.fingerprint?.startsWith("sp3-") === true && covered !== null ? receiptKey : null;
   }
   if (request !== null && request.state !== "open") {
     refuse(
@@ -176,10 +215,7 @@ async function start(): Promise<void> {
     refuse("This server takes only requested credentials", "The vendor asks for credentials with request links.", "Ask the vendor for one.");
     return;
   }
-  // Only a fingerprint given in the address vouches for the key: one the page merely showed
-  // proves nothing by itself.
-  const vouched = here.fingerprint !== null && here.fingerprint.startsWith("sp3-") && covered !== null;
-  const ctx: Context = { where: here, info, catalog, request, certificates, covered, receiptKey: vouched ? receiptKey : null };
+  const ctx: Context = { where: here, info, catalog, request, certificates, covered, receiptKey: vouchedKey, recipients, vendorKey };
   const asked = request === null ? undefined : catalog.kinds.find((k) => k.name === request.kind);
   if (asked !== undefined && !offered(ctx, asked)) {
     const why =
@@ -194,6 +230,21 @@ async function start(): Promise<void> {
     return;
   }
   form(ctx, served);
+}
+
+/** A message that starts a sentence. */
+function sentence(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+}
+
+/** The refusal for a link naming the vendor key when the server's keys are not the ones it
+ * signed: never "ask this server", which may be the one substituting them. */
+function substituted(vendorKey: string, why: string): void {
+  refuse(
+    "The vendor's keys do not match this link",
+    `${sentence(why)}. Someone may be substituting their own keys.`,
+    `Compare ${vendorKey} with the value the vendor publishes elsewhere (its website, your contract, a phone call); do not ask this server for another link.`,
+  );
 }
 
 /** Whether the page can take this kind here: key files need the command line; registering a
@@ -214,6 +265,7 @@ function kindOf(ctx: Context, name: string): { kind: KindEntry; policy: PolicyEn
 }
 
 function form(ctx: Context, served: string): void {
+  const sealedTo = ctx.vendorKey !== null ? "Sealed to the keys signed by the vendor key" : "Sealed to the vendor's keys with fingerprint";
   const intro =
     ctx.request !== null
       ? el(
@@ -221,12 +273,12 @@ function form(ctx: Context, served: string): void {
           { class: "request" },
           el("p", {}, "You were asked for ", el("strong", {}, KIND_WORDS[ctx.request.kind] ?? shown(ctx.request.kind)), ":"),
           el("p", { class: "label", id: "request-label" }, shown(ctx.request.label)),
-          el("p", { class: "muted" }, `The link is good until ${shown(ctx.request.expires_at)}. Sealed to keys ${served}, as the link says.`),
+          el("p", { class: "muted" }, `The link is good until ${shown(ctx.request.expires_at)}. ${sealedTo} ${served}, as the link says.`),
         )
       : el(
           "div",
           { class: "request" },
-          el("p", {}, "Sealed to the vendor's keys with fingerprint"),
+          el("p", {}, sealedTo),
           el("p", { class: "fingerprint" }, served),
           el(
             "p",
@@ -352,7 +404,7 @@ function noteField(): { wrap: HTMLElement; input: HTMLInputElement; error: HTMLE
 
 /** Seal the envelope in this browser and upload it, bound to the request when there is one. */
 async function sealAndUpload(ctx: Context, plaintext: Uint8Array): Promise<DropCreated> {
-  const ciphertext = await seal(plaintext, ctx.info.recipients);
+  const ciphertext = await seal(plaintext, ctx.recipients);
   plaintext.fill(0);
   const w = ctx.where;
   return api.upload(ciphertext, w.mode === "request" ? { id: w.id, token: w.token } : null);
