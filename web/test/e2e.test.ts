@@ -5,7 +5,7 @@
 // refreshes the pictures the docs show.
 
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
@@ -14,7 +14,7 @@ import type { BrowserContext, Page, Response } from "playwright-core";
 import { chromium } from "playwright-core";
 
 import type { Served } from "./support.js";
-import { serve } from "./support.js";
+import { sealpass, scratch, serve, serveSigned } from "./support.js";
 
 const SHOTS = resolve(process.env.SEALPASS_SHOTS ?? "../target/web-shots");
 /** SEALPASS_WEB_DIST=dist: the page's script and stylesheet from that folder rather than the copy
@@ -33,6 +33,7 @@ const FLAGS = [
 
 let server: Served;
 let browser: BrowserContext;
+const profile = mkdtempSync(join(tmpdir(), "chromium-"));
 /** Every request the browser made, and every page it was given. */
 const requests: string[] = [];
 const documents: Response[] = [];
@@ -43,7 +44,7 @@ const origins: string[] = [];
 before(async () => {
   server = await serve();
   origins.push(new URL(server.url).origin);
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "chromium-")), {
+  browser = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
     headless: true,
     args: FLAGS,
@@ -64,13 +65,15 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.stop();
+  await server?.stop();
+  rmSync(profile, { recursive: true, force: true });
 });
 
-async function open(url: string, width = 1024): Promise<Page> {
+async function open(url: string, width = 1024, setup?: (page: Page) => Promise<unknown>): Promise<Page> {
   const page = await browser.newPage();
   await page.setViewportSize({ width, height: 900 });
   page.on("console", (m) => consoleLines.push(m.text()));
+  await setup?.(page);
   await page.goto(url);
   return page;
 }
@@ -361,7 +364,7 @@ test("the anonymous page shows the fingerprint, checks one in its address, and i
     assert.equal(await off.getByRole("button", { name: "Seal and send" }).count(), 0);
     await off.close();
   } finally {
-    closed.stop();
+    await closed.stop();
   }
 });
 
@@ -397,7 +400,6 @@ test("the whole hand-over works from the keyboard alone, and each screen takes t
 
 test("a certificate hand-over: the page offers the vendor's certificate, takes only identifiers, and checks the thumbprint", async () => {
   const { readFileSync } = await import("node:fs");
-  const { sealpass, scratch } = await import("./support.js");
   const certs = scratch();
   const made = sealpass(["cert", "new", "--name", "kore", "--days", "30", "-o", certs, "--json"]);
   assert.equal(made.code, 0, made.stderr);
@@ -472,7 +474,167 @@ test("a certificate hand-over: the page offers the vendor's certificate, takes o
     await old.getByRole("heading", { name: "This link cannot vouch for the vendor's certificate" }).waitFor();
     await old.close();
   } finally {
-    vendor.stop();
+    await vendor.stop();
+    rmSync(certs, { recursive: true, force: true });
+  }
+});
+
+/** A request link from `vendor`'s staff. */
+function linkFrom(vendor: Served, kind: string, label: string): string {
+  const run = vendor.staff(["request", "--label", label, "--kind", kind, "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  return (JSON.parse(run.stdout) as { link: string }).link;
+}
+
+/** Paste a generic secret and send it; the pickup link. */
+async function sendGeneric(page: Page, secret: string): Promise<string> {
+  await page.getByLabel("Paste one I already have").check();
+  await page.getByLabel("The secret").fill(secret);
+  await page.getByRole("button", { name: "Seal and send" }).click();
+  return pickupLink(page);
+}
+
+/** What `sealpass receive` opened with `identity`. */
+function receiveFrom(vendor: Served, pickup: string, identity: string): { secret: string; kind: string } {
+  const run = vendor.staff(["receive", pickup, "-i", identity, "--json", "--reveal"]);
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout) as { secret: string; kind: string };
+}
+
+test("a link naming the vendor key (sp4-) is answered through the page, and still works after a rotation the vendor re-signed", async () => {
+  const { readFileSync, writeFileSync } = await import("node:fs");
+  const vendor = await serveSigned();
+  origins.push(new URL(vendor.url).origin);
+  try {
+    const link = linkFrom(vendor, "generic", "Acme signed");
+    assert.ok(link.startsWith(`${vendor.url}/r/`) && link.endsWith(`.${vendor.vendorKey}`), link);
+    const later = linkFrom(vendor, "generic", "Acme after the rotation");
+    const page = await open(link);
+    await page.getByText(`Sealed to the keys signed by the vendor key ${vendor.vendorKey}, as the link says.`).waitFor();
+    const pickup = await sendGeneric(page, "Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
+    assert.equal(receiveFrom(vendor, pickup, vendor.identity).secret, "Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
+    // The receipt is checked against the key the manifest signed.
+    await page.getByText("Receipt: signed by the vendor's server, received by alice").waitFor({ timeout: 10_000 });
+    await page.close();
+
+    // The vendor rotates: a second recipient, a certificate, a new receipt key, re-signed (serial
+    // 2), and the server restarted on the same address.
+    const before = (await (await fetch(`${vendor.url}/v1/info`)).json()) as { receipt_key: string };
+    const second = join(vendor.dir, "second.key");
+    const added = sealpass(["keygen", "-o", second]).stdout.split("\n")[0];
+    const cert = sealpass(["cert", "new", "--name", "kore", "--days", "30", "-o", vendor.dir, "--json"]);
+    assert.equal(cert.code, 0, cert.stderr);
+    const config = readFileSync(vendor.config, "utf8")
+      .replace(/^recipients = \["(age1[a-z0-9]+)"\]$/m, `recipients = ["$1", "${added}"]`)
+      .replace("receipt.key", "receipt-2.key");
+    writeFileSync(vendor.config, `${config}[[certificates]]\nname = "kore"\nfile = "${join(vendor.dir, "kore.crt")}"\n`);
+    vendor.sign();
+    await vendor.restart();
+    const info = (await (await fetch(`${vendor.url}/v1/info`)).json()) as { recipients: string[]; certificates: unknown[]; receipt_key: string; manifest: { manifest: string } };
+    assert.equal(info.recipients.length, 2);
+    assert.equal(info.certificates.length, 1);
+    assert.notEqual(info.receipt_key, before.receipt_key);
+    assert.equal((JSON.parse(info.manifest.manifest) as { serial: number }).serial, 2);
+
+    // The link made before it works as it did, sealed to the new recipients, and nothing warns.
+    const old = await open(later);
+    await old.getByText(`Sealed to the keys signed by the vendor key ${vendor.vendorKey}, as the link says.`).waitFor();
+    assert.equal(await old.locator(".alert, .warning").count(), 0, "nothing warns");
+    const oldPickup = await sendGeneric(old, "Hn4!Vb8@Qs2#Wd6$Kz9%Lp3^");
+    assert.equal(receiveFrom(vendor, oldPickup, second).secret, "Hn4!Vb8@Qs2#Wd6$Kz9%Lp3^", "sealed to the recipient added");
+    await old.getByText("Receipt: signed by the vendor's server, received by alice").waitFor({ timeout: 10_000 });
+    assert.equal(await old.getByRole("alert").count(), 0);
+    await shot(old, "10-signed-received");
+    await old.close();
+
+    // The anonymous page takes the vendor key in its address, and offers the certificate added.
+    const anonymous = await open(`${vendor.url}/send#${vendor.vendorKey}`);
+    await anonymous.getByText("It matches the fingerprint in the address you were given").waitFor();
+    assert.equal(await anonymous.locator(".fingerprint").innerText(), vendor.vendorKey);
+    await anonymous.getByLabel("What are you sending?").selectOption("salesforce-jwt");
+    await anonymous.getByRole("link", { name: "Download kore.crt" }).waitFor();
+    await anonymous.close();
+  } finally {
+    await vendor.stop();
+  }
+});
+
+test("keys the vendor key did not sign are refused: another vendor's manifest, or a rewritten /v1/info; no certificate is shown, nothing is sent", async () => {
+  const { readFileSync } = await import("node:fs");
+  const certs = scratch();
+  const made = (name: string): { pem: string; sha256: string; sha1_thumbprint: string } => {
+    const run = sealpass(["cert", "new", "--name", name, "--days", "30", "-o", certs, "--json"]);
+    assert.equal(run.code, 0, run.stderr);
+    return { ...(JSON.parse(run.stdout) as { sha256: string; sha1_thumbprint: string }), pem: readFileSync(join(certs, `${name}.crt`), "utf8") };
+  };
+  made("kore");
+  const forged = made("mallory");
+  const withCert = `[[certificates]]\nname = "kore"\nfile = "${join(certs, "kore.crt")}"\n`;
+  const vendor = await serveSigned(withCert);
+  const impostor = await serveSigned(withCert);
+  origins.push(new URL(vendor.url).origin, new URL(impostor.url).origin);
+  const sent = uploads();
+  /** The page refuses `link` as it must: a possible substitution, the value to compare, no certificate. */
+  const refused = async (what: string, link: string, setup?: (page: Page) => Promise<unknown>, name?: string): Promise<void> => {
+    const page = await open(link, 1024, setup);
+    await page.getByRole("heading", { name: "The vendor's keys do not match this link" }).waitFor();
+    const text = await page.locator("#app").innerText();
+    assert.match(text, /Someone may be substituting their own keys/, what);
+    assert.ok(text.includes(`Compare ${vendor.vendorKey} with the value the vendor publishes elsewhere`), `${what}: ${text}`);
+    assert.match(text, /do not ask this server/, what);
+    assert.match(text, /Nothing was sent/, what);
+    assert.equal(await page.locator(".certificate, a[download]").count(), 0, `${what}: no certificate shown`);
+    assert.equal(await page.getByRole("button", { name: "Seal and send" }).count(), 0, what);
+    if (name !== undefined) await shot(page, name);
+    await page.close();
+  };
+  try {
+    // Another vendor key's server, behind a link naming this vendor's key.
+    const theirs = linkFrom(impostor, "salesforce-jwt", "Acme org");
+    assert.ok(theirs.endsWith(`.${impostor.vendorKey}`));
+    await refused("another vendor's manifest", theirs.replace(impostor.vendorKey, vendor.vendorKey), undefined, "11-substituted");
+
+    // The vendor's own server, its /v1/info rewritten on the way.
+    const link = linkFrom(vendor, "salesforce-jwt", "Acme org");
+    const theirInfo = (await (await fetch(`${impostor.url}/v1/info`)).json()) as Record<string, unknown>;
+    const rewrites: [string, (info: Record<string, unknown>) => void][] = [
+      ["an extra recipient", (i) => (i.recipients = [...(i.recipients as string[]), (theirInfo.recipients as string[])[0]])],
+      ["another certificate", (i) => (i.certificates = [{ name: "kore", pem: forged.pem, sha256: forged.sha256, sha1_thumbprint: forged.sha1_thumbprint, not_after: "2099-01-01T00:00:00Z" }])],
+      ["another receipt key", (i) => (i.receipt_key = theirInfo.receipt_key)],
+      ["no manifest", (i) => delete i.manifest],
+      ["the impostor's manifest and keys", (i) => Object.assign(i, { recipients: theirInfo.recipients, receipt_key: theirInfo.receipt_key, manifest: theirInfo.manifest })],
+    ];
+    for (const [what, rewrite] of rewrites) {
+      await refused(what, link, (page) =>
+        page.route("**/v1/info", async (route) => {
+          const response = await route.fetch();
+          const info = (await response.json()) as Record<string, unknown>;
+          rewrite(info);
+          await route.fulfill({ response, json: info });
+        }),
+      );
+    }
+    assert.equal(uploads(), sent, "nothing was uploaded");
+
+    // Unaltered, the same link shows the vendor's certificate.
+    const page = await open(link);
+    await page.getByRole("link", { name: "Download kore.crt" }).waitFor();
+    await page.close();
+
+    // Expired (the browser's clock past the manifest's 90 days): the vendor must re-sign.
+    const late = await open(link, 1024, (p) => p.clock.setFixedTime(Date.now() + 91 * 86_400_000));
+    await late.getByRole("heading", { name: "The vendor's signed keys have expired" }).waitFor();
+    const text = await late.locator("#app").innerText();
+    assert.match(text, /the vendor must sign a new one/);
+    assert.match(text, /Nothing was sent/);
+    assert.equal(await late.locator(".certificate, a[download]").count(), 0);
+    await shot(late, "12-expired");
+    await late.close();
+    assert.equal(uploads(), sent, "nothing was uploaded");
+  } finally {
+    await vendor.stop();
+    await impostor.stop();
+    rmSync(certs, { recursive: true, force: true });
   }
 });
 

@@ -1,8 +1,9 @@
-// Shared by the web tests: the real sealpass binary, the catalog it prints, a seeded random
+// Shared by the web tests: the real sealpass binary, the catalog it prints, scratch directories
+// removed at exit, test servers (one with a vendor-signed manifest among them), a seeded random
 // source, and chi-square helpers.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -29,8 +30,16 @@ export function policy(name: string): PolicyEntry {
   return p;
 }
 
+/** Scratch directories, removed when the test process ends (whatever a test did with them). */
+const scratches: string[] = [];
+process.on("exit", () => {
+  for (const dir of scratches) rmSync(dir, { recursive: true, force: true });
+});
+
 export function scratch(): string {
-  return mkdtempSync(join(tmpdir(), "sealpass-web-"));
+  const dir = mkdtempSync(join(tmpdir(), "sealpass-web-"));
+  scratches.push(dir);
+  return dir;
 }
 
 /** A seeded 32-bit generator (mulberry32): reproducible streams for the tests, never for real
@@ -59,52 +68,135 @@ export function chiSquare(observed: number[], expected: number[]): number {
   return observed.reduce((sum, o, i) => sum + ((o - expected[i]) ** 2) / expected[i], 0);
 }
 
-/** A `sealpass serve` child on a free loopback port, with a staff member (alice) and a vendor key. */
+/** A `sealpass serve` child on a loopback port, with a staff member (alice) and the vendor's age
+ * identity; `stop` ends it and removes its directory. */
 export interface Served {
   url: string;
   staffToken: string;
   identity: string;
   dir: string;
-  stop: () => void;
+  /** The server's config file (edit it, then `restart`). */
+  config: string;
+  stop: () => Promise<void>;
+  /** Stop it and start it again on the same port, with the same store and config. */
+  restart: () => Promise<void>;
   staff: (args: string[], input?: string) => { code: number; stdout: string; stderr: string };
 }
 
-export async function serve(extra = ""): Promise<Served> {
+/** A loopback port nobody listens on now (for a server whose public_url must be known before it
+ * starts). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export interface ServeOptions {
+  /** The port to listen on (default: any free one). */
+  port?: number;
+  /** Run once the directory and config exist, before the server starts (e.g. to sign a manifest). */
+  prepare?: (dir: string, config: string) => void;
+}
+
+/** `extra`: more config (top-level keys first), or what makes it from the server's directory. */
+export async function serve(extra: string | ((dir: string) => string) = "", options: ServeOptions = {}): Promise<Served> {
   const { spawn } = await import("node:child_process");
   const { createHash, randomBytes } = await import("node:crypto");
-  const { writeFileSync } = await import("node:fs");
+  type Child = ReturnType<typeof spawn>;
   const dir = scratch();
   const identity = join(dir, "vendor.key");
   const recipient = sealpass(["keygen", "-o", identity]).stdout.split("\n")[0];
   const staffToken = `sps_${randomBytes(24).toString("base64url")}`;
   const hash = createHash("sha256").update(staffToken).digest("hex");
-  writeFileSync(
-    join(dir, "server.toml"),
-    `recipients = ["${recipient}"]\n${extra}\n[[staff]]\nname = "alice"\ntoken_sha256 = "${hash}"\n`,
-  );
-  const child = spawn(SEALPASS, ["serve", "--listen", "127.0.0.1:0", "--store", `sqlite://${join(dir, "drops.db")}`, "--config", join(dir, "server.toml")]);
-  const url = await new Promise<string>((resolve, reject) => {
-    let log = "";
-    const timer = setTimeout(() => reject(new Error(`no listening line: ${log}`)), 20_000);
-    child.stderr.on("data", (b: Buffer) => {
-      log += b.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(log);
-      if (m !== null) {
+  const config = join(dir, "server.toml");
+  const more = typeof extra === "string" ? extra : extra(dir);
+  writeFileSync(config, `recipients = ["${recipient}"]\n${more}\n[[staff]]\nname = "alice"\ntoken_sha256 = "${hash}"\n`);
+  options.prepare?.(dir, config);
+  const start = async (port: number): Promise<{ child: Child; url: string }> => {
+    const args = ["serve", "--listen", `127.0.0.1:${port}`, "--store", `sqlite://${join(dir, "drops.db")}`, "--config", config];
+    const child = spawn(SEALPASS, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const url = await new Promise<string>((resolve, reject) => {
+      let log = "";
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${log}`)), 20_000);
+      child.stderr?.on("data", (b: Buffer) => {
+        log += b.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(log);
+        if (m !== null) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.on("exit", () => {
         clearTimeout(timer);
-        resolve(m[1]);
-      }
+        reject(new Error(`the server exited: ${log}`));
+      });
+    }).catch((e: unknown) => {
+      child.kill();
+      throw e;
     });
-    child.on("exit", () => reject(new Error(`the server exited: ${log}`)));
+    child.stderr?.removeAllListeners("data");
+    child.stderr?.resume();
+    return { child, url };
+  };
+  const end = (child: Child): Promise<void> =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill();
+    });
+  let running = await start(options.port ?? 0).catch((e: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
   });
-  child.stderr.removeAllListeners("data");
-  child.stderr.resume();
+  const url = running.url;
   return {
     url,
     staffToken,
     identity,
     dir,
-    stop: () => child.kill(),
+    config,
+    stop: async () => {
+      await end(running.child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    restart: async () => {
+      await end(running.child);
+      running = await start(Number(new URL(url).port));
+    },
     staff: (args, input = "") =>
       sealpass(args, input, { SEALPASS_STAFF_TOKEN: staffToken, SEALPASS_SERVER: url, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state") }),
   };
+}
+
+/** A server whose vendor key (its own, in `signingKey`) signs its manifest, served at a
+ * public_url known before it starts; `sign` re-signs the config as it is now (the next serial). */
+export async function serveSigned(extra = ""): Promise<Served & { signingKey: string; vendorKey: string; sign: (...flags: string[]) => void }> {
+  const port = await freePort();
+  let signingKey = "";
+  let vendorKey = "";
+  let sign = (..._flags: string[]): void => undefined;
+  const served = await serve(
+    (dir) => `public_url = "http://127.0.0.1:${port}"\nmanifest_file = "${join(dir, "manifest.json")}"\nreceipt_key = "${join(dir, "receipt.key")}"\n${extra}`,
+    {
+      port,
+      prepare: (dir, config) => {
+        signingKey = join(dir, "signing.key");
+        const made = sealpass(["vendor-key", "new", "-o", signingKey, "--json"]);
+        if (made.code !== 0) throw new Error(made.stderr);
+        vendorKey = (JSON.parse(made.stdout) as { fingerprint: string }).fingerprint;
+        sign = (...flags) => {
+          const run = sealpass(["manifest", "sign", "--vendor-key", signingKey, "--config", config, "-o", join(dir, "manifest.json"), ...flags]);
+          if (run.code !== 0) throw new Error(run.stderr);
+        };
+        sign();
+      },
+    },
+  );
+  return { ...served, signingKey, vendorKey, sign };
 }
