@@ -363,8 +363,8 @@ impl Served {
     /// names the server when it was the user's pin.
     fn vouched(&self, anchor: Anchor<'_>, server: &str, pinned: bool) -> Result<Vouched, HandoverError> {
         self.vouch(anchor, server).map_err(|why| {
-            let mut next = format!("Nothing was sent. {}", crate::trust::compare_elsewhere(anchor.fingerprint));
-            if pinned {
+            let mut next = format!("Nothing was sent. {}", why.what_to_do(anchor.fingerprint));
+            if pinned && !matches!(why, crate::trust::TrustError::Manifest(crate::manifest::ManifestError::Expired(_))) {
                 next.push_str(&format!(
                     " If the vendor confirms, through another channel, that it changed keys, run `sealpass init --server \
                      {server} --fingerprint VALUE` with the value it gives you."
@@ -386,18 +386,24 @@ fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, HandoverError> {
 }
 
 /// Answering a request link: the server's keys must be the ones the link's value vouches for,
-/// and the ones `pin` vouches for when the user pinned this server (every check uses every pin);
-/// the request open and of a kind this build knows.
-pub async fn answering(request: link::Request, pin: Option<Anchor<'_>>) -> Result<Destination, HandoverError> {
+/// and, when the user pinned servers on the link's host (`pins`, the link's own server first),
+/// ones one of those pins vouches for (every check uses every pin); the request open and of a
+/// kind this build knows.
+pub async fn answering(request: link::Request, pins: &[Anchor<'_>]) -> Result<Destination, HandoverError> {
     let client = Client::new(&request.server)?;
     let info = client.info().await?;
     let served = Served::read(&info)?;
-    // The pin's serial holds for a link naming the same vendor key.
-    let same = pin.filter(|p| p.fingerprint.trim() == request.fingerprint);
+    // The pin's serial holds for a link naming the same vendor key on the same server.
+    let same = pins.first().copied().filter(|p| p.fingerprint.trim() == request.fingerprint);
     let by_link = served.vouched(same.unwrap_or(Anchor::link(&request.fingerprint)), &request.server, false)?;
-    let by_pin = match pin.filter(|_| same.is_none()) {
-        Some(pin) => Some(served.vouched(pin, &request.server, true)?),
-        None => same.map(|_| by_link.clone()),
+    let by_pin = match (same, pins) {
+        (Some(_), _) => Some(by_link.clone()),
+        (None, []) => None,
+        (None, [first, ..]) => match pins.iter().find_map(|p| served.vouch(*p, &request.server).ok()) {
+            Some(vouched) => Some(vouched),
+            // None vouches: refused with what the first (the link's own server's) says.
+            None => Some(served.vouched(*first, &request.server, true)?),
+        },
     };
     let status = client.request_status(&request.id, &request.token).await?;
     match status.state {
@@ -605,14 +611,15 @@ pub struct Received<T> {
 /// when that worked acknowledge it, so the server wipes its copy. Whatever fails before the
 /// acknowledgement leaves the drop claimed by this staff member, to receive again.
 ///
-/// `vendor`: the vendor's recipients as the receiver knows them (its pin); `None` takes the
-/// server's word. A drop sealed to more keys than those is refused before it is opened.
+/// `vendor`: the vendor's keys as the receiver knows them (signed by the vendor key, or pinned);
+/// `None` takes the server's word. A drop sealed to more keys than those is refused before it is
+/// opened; identifiers are checked only against certificates the vendor key signed.
 pub async fn receive<T>(
     client: &Client,
     staff_token: &str,
     id: &str,
     identities: &Identities,
-    vendor: Option<&[String]>,
+    vendor: Option<Known<'_>>,
     hand_on: impl FnOnce(&Envelope, &Claim) -> Result<T, String>,
 ) -> Result<Received<T>, HandoverError> {
     let claimed = client.claim(id, staff_token).await?;
@@ -620,14 +627,14 @@ pub async fn receive<T>(
         return Err(HandoverError::WrongDrop);
     }
     let served;
-    let vendor = match vendor {
-        Some(known) => known,
+    let recipients = match vendor {
+        Some(known) => known.recipients,
         None => {
             served = client.info().await?.recipients;
             &served[..]
         }
     };
-    if let Some(extra) = crypto::unaccounted_stanzas(claimed.ciphertext.as_bytes(), vendor) {
+    if let Some(extra) = crypto::unaccounted_stanzas(claimed.ciphertext.as_bytes(), recipients) {
         return Err(HandoverError::ExtraRecipients(extra));
     }
     let plaintext =
@@ -647,7 +654,9 @@ pub async fn receive<T>(
     // A kind that registers the vendor's certificate must name one this server publishes; what
     // fails is refused here, before anything is handed on (the server is asked only then).
     let certificates = if envelope.kind.registers_certificate() {
-        let certificates = certificates(&client.info().await?)?;
+        let signed = vendor.and_then(|v| v.certificates);
+        let mut certificates = certificates(&client.info().await?)?;
+        certificates.retain(|c| signed.is_none_or(|hashes| hashes.iter().any(|h| h.eq_ignore_ascii_case(&c.sha256))));
         let against = Against { policy: None, certificates: Some(&certificates) };
         let report = contents::check(envelope.kind, &envelope.secret, &envelope.fields, against);
         if !report.compliant {
@@ -667,6 +676,16 @@ pub async fn receive<T>(
     let handed = hand_on(&envelope, &claim).map_err(HandoverError::HandOn)?;
     client.ack(id, staff_token).await.map_err(|cause| HandoverError::NotAcknowledged { cause })?;
     Ok(Received { envelope, claimed_by: claim.claimed_by, request_id: claim.request_id, label: claim.label, handed })
+}
+
+/// The vendor's keys as a receiver knows them, not from the server's word.
+#[derive(Clone, Copy, Debug)]
+pub struct Known<'a> {
+    /// The recipients a drop may be sealed to.
+    pub recipients: &'a [String],
+    /// The SHA-256 of the certificates a sender may have registered, when the vendor key signed
+    /// them (a hash pin leaves this to what the server publishes).
+    pub certificates: Option<&'a [String]>,
 }
 
 /// What the server said about a claimed drop.

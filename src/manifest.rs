@@ -83,9 +83,21 @@ pub struct SignedManifest {
     pub signatures: Vec<ManifestSignature>,
 }
 
-/// The bytes signed: a context string no receipt or checkpoint shares, then the body's text.
+/// The bytes the signing vendor key signs: a context string no receipt or checkpoint shares,
+/// then the body's text.
 fn message(body: &str) -> Vec<u8> {
     let mut out = b"sealpass-manifest-v1\n".to_vec();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// The bytes the previous vendor key signs while the vendor key rotates: another context, the
+/// new key (lowercase hex) it hands over to, then the body. Bound to the new key, so a genuine
+/// signature by the previous key over a manifest cannot be grafted next to any other key.
+fn handover_message(new_key_hex: &str, body: &str) -> Vec<u8> {
+    let mut out = b"sealpass-manifest-rotate-v1\n".to_vec();
+    out.extend_from_slice(new_key_hex.to_ascii_lowercase().as_bytes());
+    out.push(b'\n');
     out.extend_from_slice(body.as_bytes());
     out
 }
@@ -97,15 +109,18 @@ impl ManifestBody {
     }
 }
 
-/// Sign `body` with the vendor key `signer`, and with `previous` too while rotating the vendor
-/// key itself.
+/// Sign `body` with the vendor key `signer`, and, while rotating the vendor key itself, have
+/// `previous` hand over to it (its signature names `signer`'s key).
 pub fn sign(body: &ManifestBody, signer: &Signer, previous: Option<&Signer>) -> SignedManifest {
     let text = body.canonical();
-    let msg = message(&text);
-    let signatures = std::iter::once(signer)
-        .chain(previous)
-        .map(|s| ManifestSignature { key: s.public_key(), sig: data_encoding::BASE64.encode(&s.signature(&msg)) })
-        .collect();
+    let signature = |s: &Signer, msg: &[u8]| ManifestSignature {
+        key: s.public_key(),
+        sig: data_encoding::BASE64.encode(&s.signature(msg)),
+    };
+    let mut signatures = vec![signature(signer, &message(&text))];
+    if let Some(previous) = previous {
+        signatures.push(signature(previous, &handover_message(&signer.public_key(), &text)));
+    }
     SignedManifest { manifest: text, signatures }
 }
 
@@ -172,9 +187,10 @@ pub struct Expect<'a> {
     pub min_serial: u64,
 }
 
-/// Check `signed` against what the client expects: a valid signature by the expected vendor key
-/// (the first signature is the signing key; a second by the expected key cross-signs a new
-/// one), unexpired, naming `server`, with a serial not below `min_serial`.
+/// Check `signed` against what the client expects: a valid first signature by the expected
+/// vendor key, or by a new key the expected one hands over to in the second signature (over
+/// the new key and the body, never the body alone); unexpired, naming `server`, with a serial
+/// not below `min_serial`.
 pub fn verify(signed: &SignedManifest, expect: Expect<'_>) -> Result<Verified, ManifestError> {
     if signed.manifest.len() > MAX_MANIFEST_BYTES || signed.signatures.is_empty() || signed.signatures.len() > 2 {
         return Err(ManifestError::Malformed(
@@ -186,21 +202,23 @@ pub fn verify(signed: &SignedManifest, expect: Expect<'_>) -> Result<Verified, M
     if body.v != VERSION {
         return Err(ManifestError::Malformed(format!("version {} (this sealpass reads version 1)", body.v)));
     }
-    let msg = message(&signed.manifest);
-    let by_expected = signed
-        .signatures
-        .iter()
-        .find(|s| crate::receipt::valid_key(&s.key) && fingerprint(&s.key) == expect.vendor_key.trim())
-        .ok_or_else(|| ManifestError::NotSigned { expected: expect.vendor_key.trim().to_owned() })?;
-    check_signature(by_expected, &msg)?;
+    // The first signature is the signing key's, over the body; a second, by the previous key,
+    // hands over to the first key and only vouches for it.
     let signer = &signed.signatures[0];
-    let moved_to = if signer.key.eq_ignore_ascii_case(&by_expected.key) {
+    let expected = expect.vendor_key.trim();
+    let is_expected = |s: &ManifestSignature| crate::receipt::valid_key(&s.key) && fingerprint(&s.key) == expected;
+    let not_signed = || ManifestError::NotSigned { expected: expected.to_owned() };
+    let moved_to = if is_expected(signer) {
         None
     } else {
-        // Cross-signed: the new key signed first, the expected (previous) key vouches for it.
-        check_signature(signer, &msg)?;
+        let previous = signed.signatures.get(1).filter(|s| is_expected(s)).ok_or_else(not_signed)?;
+        if !crate::receipt::valid_key(&signer.key) {
+            return Err(ManifestError::Altered);
+        }
+        check_signature(previous, &handover_message(&signer.key, &signed.manifest))?;
         Some(fingerprint(&signer.key))
     };
+    check_signature(signer, &message(&signed.manifest))?;
     let expires =
         unix(&body.expires_at).ok_or_else(|| ManifestError::Malformed("expires_at is not an RFC 3339 time".into()))?;
     if expect.now >= expires {
@@ -213,7 +231,7 @@ pub fn verify(signed: &SignedManifest, expect: Expect<'_>) -> Result<Verified, M
     if body.serial < expect.min_serial {
         return Err(ManifestError::Rollback { served: body.serial, seen: expect.min_serial });
     }
-    Ok(Verified { vendor_key: fingerprint(&by_expected.key), moved_to, body })
+    Ok(Verified { vendor_key: expected.to_owned(), moved_to, body })
 }
 
 /// An RFC 3339 time as Unix seconds.
@@ -368,6 +386,17 @@ mod tests {
         let mut broken = rotated.clone();
         broken.signatures[0].sig = broken.signatures[1].sig.clone();
         assert_eq!(verify(&broken, expect(&old_sp4)), Err(ManifestError::Altered));
+        // Found in review: the vendor's genuine signature over a manifest, grafted second next to
+        // a signature by a key of the attacker's, hands over to nothing.
+        let (_, mallory) = Signer::generate().unwrap();
+        let genuine = sign(&body(6), &old, None);
+        let mut grafted = sign(&body(6), &mallory, None);
+        grafted.signatures.push(genuine.signatures[0].clone());
+        assert_eq!(verify(&grafted, expect(&old_sp4)), Err(ManifestError::Altered));
+        // Nor does the old key's hand-over to the new key carry over to another key.
+        let mut swapped = sign(&body(4), &mallory, None);
+        swapped.signatures.push(rotated.signatures[1].clone());
+        assert_eq!(verify(&swapped, expect(&old_sp4)), Err(ManifestError::Altered));
     }
 
     #[test]

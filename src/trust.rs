@@ -127,6 +127,18 @@ pub fn vouch(anchor: Anchor<'_>, serving: Serving<'_>, now: i64) -> Result<Vouch
     })
 }
 
+impl TrustError {
+    /// What to do next, for someone holding `expected`: never "ask this server".
+    pub fn what_to_do(&self, expected: &str) -> String {
+        match self {
+            TrustError::Manifest(ManifestError::Expired(_)) => "Tell the vendor through its usual contact, not \
+                 through this server: its signed manifest expired and it must sign a new one."
+                .to_owned(),
+            _ => compare_elsewhere(expected),
+        }
+    }
+}
+
 /// What to tell someone refused by [`vouch`]: never "ask this server", always compare the value
 /// trusted with the one the vendor publishes elsewhere.
 pub fn compare_elsewhere(expected: &str) -> String {

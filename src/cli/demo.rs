@@ -138,7 +138,7 @@ async fn walk(
         "sealpass send '<link>' --generate -u kore@acme.example",
     );
     let link = crate::link::parse_request(&request.link).map_err(|e| failed("link", e))?;
-    let to = handover::answering(link, None).await.map_err(handover_failure)?;
+    let to = handover::answering(link, &[]).await.map_err(handover_failure)?;
     if to.fingerprint != fingerprint {
         return Err(failed("fingerprint", "the server's keys are not the vendor's"));
     }

@@ -173,7 +173,7 @@ fn pin_for(
     let seen = previous.filter(|p| p.fingerprint == expected).and_then(|p| p.serial).unwrap_or(0);
     let vouched = served
         .vouch(Anchor { fingerprint: expected, min_serial: seen }, server)
-        .map_err(|why| refused(format!("{why}. {}", trust::compare_elsewhere(expected))))?;
+        .map_err(|why| refused(format!("{why}. {}", why.what_to_do(expected))))?;
     let verified = vouched.manifest.ok_or_else(|| refused("no manifest".into()))?;
     if let Some(new) = &verified.moved_to {
         printer

@@ -237,8 +237,8 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             }
             Some(text) => {
                 let request = link::parse_request(text).map_err(Failure::usage)?;
-                let pin = config.pin(&request.server).map(Pin::anchor);
-                handover::answering(request, pin).await.map_err(handover_failure)?
+                let pins: Vec<_> = config.pins_on_host(&request.server).into_iter().map(Pin::anchor).collect();
+                handover::answering(request, &pins).await.map_err(handover_failure)?
             }
             None => {
                 let server = config.server(args.server.as_deref())?;
@@ -456,54 +456,46 @@ async fn fetched_receipt(
     (Some(receipt), check)
 }
 
-/// For each server and vendor key the drops were sent under (and each vendor-key pin): the
-/// receipt key its newest manifest vouches for, raising the pin; a manifest that does not verify
-/// is warned about (a rollback, another key) and vouches for nothing.
+/// For each server the drops went to: the receipt key the vendor key vouches for now — the pin's
+/// (moved through any hand-over to a new vendor key), else the one the drop was sent under —
+/// raising the pin; a manifest that does not verify is warned about (a rollback, another key)
+/// and vouches for nothing.
 async fn vendor_keys_now(
     drops: &[&SentDrop],
     config: &ClientConfig,
     printer: &crate::output::Printer,
-) -> Result<std::collections::HashMap<(String, String), Option<String>>, Failure> {
-    let mut wanted: Vec<(String, String)> =
-        drops.iter().filter_map(|d| Some((d.server.clone(), d.vendor_key.clone()?))).collect();
+) -> Result<std::collections::HashMap<String, Option<String>>, Failure> {
+    let mut wanted: Vec<(String, String)> = Vec::new();
     for drop in drops {
-        if let Some(pin) = config.pin(&drop.server).filter(|p| crate::trust::is_vendor_key(&p.fingerprint)) {
-            wanted.push((pin.server.clone(), pin.fingerprint.clone()));
+        let pinned = config.pin(&drop.server).filter(|p| crate::trust::is_vendor_key(&p.fingerprint));
+        let key = pinned.map(|p| p.fingerprint.clone()).or_else(|| drop.vendor_key.clone());
+        if let Some(key) = key.filter(|_| !wanted.iter().any(|(s, _)| *s == drop.server)) {
+            wanted.push((drop.server.clone(), key));
         }
     }
-    wanted.sort_unstable();
-    wanted.dedup();
     let mut out = std::collections::HashMap::new();
     for (server, key) in wanted {
         let pin = config.pin(&server).filter(|p| p.fingerprint == key);
         let anchor = pin.map_or(crate::trust::Anchor::link(&key), Pin::anchor);
+        // Unreachable or not answering: the drop's own line says so.
         let served = match Client::new(&server) {
-            Ok(client) => client.info().await.map_err(HandoverError::from),
-            Err(e) => Err(HandoverError::from(e)),
+            Ok(client) => client.info().await.ok().and_then(|info| handover::Served::read(&info).ok()),
+            Err(_) => None,
         };
-        let vouched = served.and_then(|info| handover::Served::read(&info)).and_then(|s| {
-            s.vouch(anchor, &server).map_err(|why| HandoverError::Untrusted {
-                why,
-                from: "the vendor key",
-                next: crate::trust::compare_elsewhere(&key),
-            })
-        });
-        match vouched {
-            Ok(v) => {
+        let vouched = match served.map(|s| s.vouch(anchor, &server)) {
+            Some(Ok(v)) => {
                 if pin.is_some() {
                     ClientConfig::remember(&server, Some(&v), printer)?;
                 }
-                out.insert((server, key), v.receipt_key);
+                v.receipt_key
             }
-            Err(HandoverError::Untrusted { why, .. }) => {
-                printer.warn(&format!("{server}: {why}. {}", crate::trust::compare_elsewhere(&key)));
-                out.insert((server, key), None);
+            Some(Err(why)) => {
+                printer.warn(&format!("{server}: {why}. {}", why.what_to_do(&key)));
+                None
             }
-            // Unreachable: the drop's own line says so.
-            Err(_) => {
-                out.insert((server, key), None);
-            }
-        }
+            None => None,
+        };
+        out.insert(server, vouched);
     }
     Ok(out)
 }
@@ -567,8 +559,7 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
             }
             let (receipt, receipt_check) = match (&client, &status) {
                 (Some(client), Some(s)) if s.state == DropState::Received => {
-                    let now = drop.vendor_key.as_ref().and_then(|k| vouched.get(&(drop.server.clone(), k.clone())));
-                    let now = now.and_then(Option::as_deref);
+                    let now = vouched.get(&drop.server).and_then(Option::as_deref);
                     let (receipt, check) = fetched_receipt(client, drop, s.claimed_by.as_deref(), now).await;
                     (receipt, Some(check))
                 }

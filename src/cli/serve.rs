@@ -82,7 +82,8 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
     }
     // The vendor's manifest must vouch for exactly what this server serves, before anything starts
     // (its URL once known, below, when public_url is not configured).
-    let vendor = own_manifest(&settings, settings.public_url_given.then_some(settings.public_url.as_str()))?;
+    let canonical = crate::link::server_base(&settings.public_url).unwrap_or_else(|_| settings.public_url.clone());
+    let vendor = own_manifest(&settings, settings.public_url_given.then_some(canonical.as_str()))?;
     // Files the store creates (the WAL holds ciphertext) are for this user only.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEALPASS_LOG")

@@ -86,9 +86,9 @@ impl ClientConfig {
     }
 
     /// Raise `server`'s vendor-key pin to what `vouched` verified: its serial (never lowered),
-    /// recipients and receipt key, and, through a cross-signed manifest, the new vendor key
-    /// (`vendor_key` too when it named the old one). What moved, for the user; `None`: nothing
-    /// changed.
+    /// recipients and receipt key, and, through a manifest the pinned key handed over in, the
+    /// new vendor key (never staff's `vendor_key`: people change that). What moved, for the
+    /// user; `None`: nothing changed.
     pub fn raise(&mut self, server: &str, vouched: &Vouched) -> Option<Vec<String>> {
         let verified = vouched.manifest.as_ref()?;
         let pin = self.pins.iter_mut().find(|p| p.server == server.trim_end_matches('/'))?;
@@ -106,9 +106,6 @@ impl ClientConfig {
                  your pin for {server} now names {new}",
                 pin.fingerprint
             ));
-            if self.vendor_key.as_deref() == Some(pin.fingerprint.as_str()) {
-                self.vendor_key = Some(new.clone());
-            }
             pin.fingerprint.clone_from(new);
         }
         (*pin != before).then_some(notes)
@@ -126,6 +123,16 @@ impl ClientConfig {
             }
         }
         Ok(())
+    }
+
+    /// Every pin on `server`'s host (any scheme, port or path), the one for `server` itself
+    /// first: a link to another path or port of a pinned host is held to those pins too.
+    pub fn pins_on_host(&self, server: &str) -> Vec<&Pin> {
+        let host = |s: &str| url::Url::parse(s).ok().and_then(|u| u.host_str().map(str::to_owned));
+        let wanted = host(server);
+        let mut pins: Vec<&Pin> = self.pins.iter().filter(|p| wanted.is_some() && host(&p.server) == wanted).collect();
+        pins.sort_by_key(|p| p.server != server.trim_end_matches('/'));
+        pins
     }
 
     /// The server to use: the flag's, else the config's; a well-formed base URL.

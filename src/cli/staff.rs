@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use super::keys::load_identities;
 use super::open::{Opened, human, payload, revealable, validate, with_newline};
 use super::send::positive_ttl;
-use super::settings::{self, ClientConfig};
+use super::settings::{self, ClientConfig, Pin};
 use super::{PolicyArgs, block_on, client_failure, handover_failure};
 use crate::client::Client;
 use crate::envelope::Envelope;
@@ -114,20 +114,22 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
     let drop_ttl = positive_ttl("--drop-ttl", args.drop_ttl.as_deref())?;
     let config = ctx.settings()?;
     let (client, token) = args.staff.resolve(None, config)?;
-    let vendor_key = staff_vendor_key(config, client.server())?;
-    let (moved, created) = block_on(async {
-        let moved = match &vendor_key {
-            Some(key) => {
-                let vouched = vendor_vouched(&client, key, config, printer, "make a request link").await?;
-                vouched.manifest.and_then(|m| m.moved_to)
+    let (accepted, created) = block_on(async {
+        // The values a link from this server may carry: what staff hold it to, checked first.
+        let accepted = match held_to(config, client.server())? {
+            Held::VendorKey(key) => {
+                let vouched = vendor_vouched(&client, &key, config, printer, "make a request link").await?;
+                std::iter::once(key).chain(vouched.manifest.and_then(|m| m.moved_to)).collect()
             }
-            None => {
-                printer.warn(
-                    "no vendor key configured: this link carries whatever keys the server names, unchecked. Set \
-                 vendor_key = \"sp4-…\" in your client config (`sealpass paths`), as the vendor publishes it, so a \
-                 compromised server cannot hand customers its own keys through you",
-                );
-                None
+            Held::Pin(pin) => hash_pinned(&client, &pin).await?,
+            Held::Nothing => {
+                return Err(Failure::usage(format!(
+                    "nothing to hold {} to: set vendor_key = \"sp4-…\" in your client config (`sealpass paths`) as \
+                     the vendor publishes it, or pin the server once (`sealpass init --server {}`). A link printed on \
+                     the server's word could have customers seal to someone else's keys",
+                    client.server(),
+                    client.server()
+                )));
             }
         };
         super::send::ttl_within(&client, None, ("--ttl", args.ttl.as_deref()), ttl).await?;
@@ -139,27 +141,25 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
             require: args.require.clone(),
             drop_ttl_seconds: drop_ttl,
         };
-        Ok((moved, client.create_request(token.expose_secret(), &body).await.map_err(client_failure)?))
+        Ok((accepted, client.create_request(token.expose_secret(), &body).await.map_err(client_failure)?))
     })?;
     // The link must be one of ours, on this server: it goes to a customer.
-    let parsed = link::parse_request(&created.link)
-        .ok()
-        .filter(|r| r.id == created.id && link::origin(&r.server) == link::origin(client.server()));
+    let parsed = link::parse_request(&created.link).ok().filter(|r| r.id == created.id && r.server == client.server());
     let Some(parsed) = parsed else {
         return Err(Failure::new(
             Exit::Error,
             anyhow::anyhow!("the server answered with a request link that is not its own; do not send it to anyone"),
         ));
     };
-    let names_vendor_key = |k: &str| k == parsed.fingerprint || moved.as_deref() == Some(parsed.fingerprint.as_str());
-    if let Some(key) = vendor_key.as_deref().filter(|k| !names_vendor_key(k)) {
+    if !accepted.contains(&parsed.fingerprint) {
         return Err(Failure::new(
             Exit::Error,
             anyhow::anyhow!(
-                "REFUSING the link the server made: it names {}, not the vendor key {key}. A customer following it \
-                 would check the server's keys against the server's own word. Do not send it to anyone; tell \
-                 the operator",
-                parsed.fingerprint
+                "REFUSING the link the server made: it names {}, not {}, which you hold this server to. A customer \
+                 following it would check the server's keys against the server's own word. Do not send it to \
+                 anyone; tell the operator",
+                parsed.fingerprint,
+                accepted[0]
             ),
         ));
     }
@@ -189,9 +189,18 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
     Ok(Exit::Ok)
 }
 
-/// The vendor key staff hold `server` to: the config's `vendor_key`, else a vendor-key pin for
-/// it (`sealpass init --fingerprint sp4-…`).
-fn staff_vendor_key(config: &ClientConfig, server: &str) -> Result<Option<String>, Failure> {
+/// What staff hold their server to.
+enum Held {
+    /// The vendor key: the config's `vendor_key`, else an `sp4-` pin.
+    VendorKey(String),
+    /// A pin of the hash of the server's keys (a server without a manifest).
+    Pin(Pin),
+    /// Nothing: the server's word.
+    Nothing,
+}
+
+/// What staff hold `server` to: the config's `vendor_key`, else their pin for it.
+fn held_to(config: &ClientConfig, server: &str) -> Result<Held, Failure> {
     if let Some(key) = &config.vendor_key {
         let key = key.trim();
         if !(crate::trust::is_vendor_key(key) && link::is_fingerprint(key)) {
@@ -200,9 +209,30 @@ fn staff_vendor_key(config: &ClientConfig, server: &str) -> Result<Option<String
                 shown(key)
             )));
         }
-        return Ok(Some(key.to_owned()));
+        return Ok(Held::VendorKey(key.to_owned()));
     }
-    Ok(config.pin(server).map(|p| p.fingerprint.clone()).filter(|f| crate::trust::is_vendor_key(f)))
+    Ok(match config.pin(server) {
+        Some(pin) if crate::trust::is_vendor_key(&pin.fingerprint) => Held::VendorKey(pin.fingerprint.clone()),
+        Some(pin) => Held::Pin(pin.clone()),
+        None => Held::Nothing,
+    })
+}
+
+/// A server without a manifest, pinned by the hash of its keys: it must serve what the pin
+/// vouches for; a link may carry that pin's value or the hash of what is served now.
+async fn hash_pinned(client: &crate::client::Client, pin: &Pin) -> Result<Vec<String>, Failure> {
+    let info = client.info().await.map_err(client_failure)?;
+    let served = crate::handover::Served::read(&info).map_err(super::handover_failure)?;
+    served.vouch(pin.anchor(), client.server()).map_err(|why| {
+        Failure::new(
+            Exit::Error,
+            anyhow::anyhow!(
+                "REFUSING to make a request link: {why}. {} (you pinned it with `sealpass init`)",
+                why.what_to_do(&pin.fingerprint)
+            ),
+        )
+    })?;
+    Ok(vec![pin.fingerprint.clone(), served.fingerprint])
 }
 
 /// The server's manifest must be signed by `key` (no older than a pin has seen), and what it
@@ -218,18 +248,35 @@ async fn vendor_vouched(
     let info = client.info().await.map_err(client_failure)?;
     let served = crate::handover::Served::read(&info).map_err(super::handover_failure)?;
     let pin = config.pin(client.server()).filter(|p| p.fingerprint == key);
-    let anchor = pin.map_or(crate::trust::Anchor::link(key), |p| p.anchor());
+    // Serials run on across a vendor key's rotation: any pin's holds.
+    let seen = config.pin(client.server()).and_then(|p| p.serial).unwrap_or(0);
+    let anchor = crate::trust::Anchor { fingerprint: key, min_serial: seen };
     let vouched = served.vouch(anchor, client.server()).map_err(|why| {
-        Failure::new(
-            Exit::Error,
-            anyhow::anyhow!(
-                "REFUSING to {doing}: {why}. {} This server's keys are not the ones the vendor signed.",
-                crate::trust::compare_elsewhere(key)
-            ),
-        )
+        Failure::new(Exit::Error, anyhow::anyhow!("REFUSING to {doing}: {why}. {}", why.what_to_do(key)))
     })?;
-    if pin.is_some() {
-        ClientConfig::remember(client.server(), Some(&vouched), printer)?;
+    match (pin, &vouched.manifest) {
+        (Some(_), _) => ClientConfig::remember(client.server(), Some(&vouched), printer)?,
+        // The vendor key from the config: pinned for this server now, so that from here on an
+        // older manifest (a rollback) is refused.
+        (None, Some(verified)) => {
+            let mut saved = ClientConfig::load()?;
+            saved.pins.retain(|p| p.server != client.server());
+            let pinned = verified.moved_to.clone().unwrap_or_else(|| key.to_owned());
+            saved.pins.push(Pin {
+                server: client.server().to_owned(),
+                fingerprint: pinned.clone(),
+                recipients: verified.body.recipients.clone(),
+                receipt_key: Some(verified.body.receipt_key.to_ascii_lowercase()),
+                serial: Some(verified.body.serial),
+            });
+            saved.save()?;
+            printer.note(&format!(
+                "pinned {pinned} for {} at manifest serial {}: an older manifest is refused from now on",
+                client.server(),
+                verified.body.serial
+            ));
+        }
+        (None, None) => {}
     }
     let moved = vouched.manifest.as_ref().and_then(|m| m.moved_to.as_deref());
     if let Some(new) = moved.filter(|_| config.vendor_key.as_deref() == Some(key)) {
@@ -461,12 +508,15 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
     block_on(async {
         // The vendor's keys as this machine knows them: those its vendor key signed, or those a
         // pin confirmed. A drop sealed to more than those is refused. Else, the server's word.
-        let vendor = match (staff_vendor_key(config, &own)?, config.pin(&own)) {
-            (Some(key), _) => {
-                vendor_vouched(&client, &key, config, printer, "receive").await?.manifest.map(|m| m.body.recipients)
+        let vendor = match held_to(config, &own)? {
+            Held::VendorKey(key) => {
+                vendor_vouched(&client, &key, config, printer, "receive").await?.manifest.map(|m| {
+                    let hashes: Vec<String> = m.body.certificates.iter().map(|c| c.sha256.clone()).collect();
+                    (m.body.recipients, Some(hashes))
+                })
             }
-            (None, Some(pin)) => Some(pin.recipients.clone()),
-            (None, None) => {
+            Held::Pin(pin) => Some((pin.recipients.clone(), None)),
+            Held::Nothing => {
                 printer.warn(&format!(
                     "no vendor key configured and your server's keys are not pinned on this machine, so this drop's \
                      recipients can only be checked against what the server itself publishes: a server configured \
@@ -481,7 +531,10 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
             token.expose_secret(),
             &pickup.id,
             &identities,
-            vendor.as_deref(),
+            vendor.as_ref().map(|(recipients, certificates)| handover::Known {
+                recipients,
+                certificates: certificates.as_deref(),
+            }),
             |envelope, claim| {
                 let report =
                     validate(&args.policy, envelope, Some(&claim.certificates)).map_err(|f| f.error.to_string())?;

@@ -68,7 +68,7 @@ pub(crate) fn read_key(path: &Path) -> Result<Signer, Failure> {
     let bytes = files::read_private(path, MAX_KEY_BYTES)?;
     let text =
         std::str::from_utf8(&bytes).map_err(|_| Failure::usage(format!("{}: not a vendor key", path.display())))?;
-    let encoded: String = text.lines().filter(|l| !l.starts_with('#')).collect::<String>();
+    let encoded = zeroize::Zeroizing::new(text.lines().filter(|l| !l.starts_with('#')).collect::<String>());
     let pkcs8 = zeroize::Zeroizing::new(data_encoding::BASE64.decode(encoded.trim().as_bytes()).map_err(|_| {
         Failure::usage(format!("{}: not a vendor key (sealpass vendor-key new makes one)", path.display()))
     })?);
@@ -164,6 +164,11 @@ mod sign {
         /// Another URL the server is reached at (repeatable); the config's public_url is always in
         #[arg(long = "url", value_name = "URL")]
         urls: Vec<String>,
+        /// The server's receipt key, public half (64 hex digits, as GET /v1/info shows it): to sign
+        /// away from the server without copying its private receipt key (default: read the
+        /// config's receipt_key file, made if missing)
+        #[arg(long, value_name = "HEX")]
+        receipt_key: Option<String>,
     }
 
     /// The serial of the manifest at `path`, if there is one.
@@ -213,8 +218,12 @@ mod sign {
             ServerSettings::load(Overrides { without_manifest: true, ..Overrides::default() }, Some(&args.config))
                 .map_err(Failure::usage)?;
         let mut urls = Vec::new();
+        // As clients name the server (lowercase host, no default port), or they would not match.
         if settings.public_url_given {
-            urls.push(settings.public_url.clone());
+            urls.push(
+                crate::link::server_base(&settings.public_url)
+                    .map_err(|e| Failure::usage(format!("public_url {e}")))?,
+            );
         }
         for url in &args.urls {
             urls.push(crate::link::server_base(url).map_err(|e| Failure::usage(format!("--url {url} {e}")))?);
@@ -236,9 +245,30 @@ mod sign {
             (None, Some(old)) => old + 1,
             (None, None) => 1,
         };
-        let receipt = crate::server::events::receipt_signer(settings.receipt_key.as_deref())
-            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!(e)))?;
-        let body = body_for(&settings, urls, serial, args.days, receipt.public_key());
+        let receipt_key = match &args.receipt_key {
+            Some(hex) if crate::receipt::valid_key(hex) => hex.trim().to_ascii_lowercase(),
+            Some(hex) => {
+                return Err(Failure::usage(format!(
+                    "--receipt-key {}: not a receipt key (64 hex digits, as GET /v1/info shows it)",
+                    crate::output::shown(hex)
+                )));
+            }
+            None => {
+                let path = settings.receipt_key.as_deref();
+                let made = path.is_some_and(|p| p.symlink_metadata().is_err());
+                let receipt = crate::server::events::receipt_signer(path)
+                    .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!(e)))?;
+                if let Some(path) = path.filter(|_| made) {
+                    ctx.printer.warn(&format!(
+                        "made a new receipt key at {}: the server must use this very file. Signing away from the \
+                         server? Give --receipt-key with the key GET /v1/info shows instead",
+                        path.display()
+                    ));
+                }
+                receipt.public_key()
+            }
+        };
+        let body = body_for(&settings, urls, serial, args.days, receipt_key);
         let signed = manifest::sign(&body, &signer, previous.as_ref());
         let text = format!("{}\n", serde_json::to_string_pretty(&signed)?);
         let fingerprint = manifest::fingerprint(&signer.public_key());

@@ -63,6 +63,7 @@ impl Vendor {
         std::fs::write(self.home.path("server.toml"), config).unwrap();
         let store = format!("sqlite://{}", self.home.path("drops.db").display());
         self.server = Some(Served::start(&self.home, &["--store", &store, "--config", "server.toml"], &[]));
+        crate::helpers::pin_own_server(&self.home, &self.url());
     }
 
     fn url(&self) -> String {

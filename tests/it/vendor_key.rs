@@ -214,21 +214,19 @@ fn links_and_pins_naming_the_vendor_key_survive_every_rotation_and_refuse_a_roll
     assert_eq!(pin(&customer, &url)["serial"].as_integer(), Some(4));
 
     // 4. A rollback: the server brought back with the first manifest and the config it vouched
-    // for. Staff (no pin) accept the vendor's own older manifest; the pinned customer refuses it.
-    let newest = std::fs::read_to_string(vendor.home.path("manifest.json")).unwrap();
+    // for (serial 1 cannot be re-signed: an attacker restores the copy the server served then).
+    // Staff (pinned at their first request) and the pinned customer both refuse it.
     vendor.certificates.clear();
     vendor.recipients.truncate(1);
     vendor.receipt_key = "receipt.key";
     vendor.sign_with(&["--vendor-key", "vendor.key", "--serial", "1"]).expect(2);
-    let old_link = vendor.request();
-    // Serial 1 cannot be re-signed (serials only grow): restore it as an attacker would, from
-    // the copy the server served then.
-    let first_manifest = serde_json::to_string(&info["manifest"]).unwrap();
-    std::fs::write(vendor.home.path("manifest.json"), first_manifest).unwrap();
+    std::fs::write(vendor.home.path("manifest.json"), serde_json::to_string(&info["manifest"]).unwrap()).unwrap();
     vendor.write_config();
     vendor.serve();
-    let replay_link = vendor.request();
-    let replayed = answer(&customer, &replay_link);
+    let staff = vendor.staff(&["request", "--label", "x", "--kind", "generic"]);
+    staff.expect(1);
+    assert!(staff.stdout.is_empty() && staff.stderr.contains("rolled back"), "{}", staff.stderr);
+    let replayed = answer(&customer, &links[4]);
     replayed.expect(1);
     assert!(
         replayed.stderr.contains("rolled back") && replayed.stderr.contains("Nothing was sent"),
@@ -236,10 +234,8 @@ fn links_and_pins_naming_the_vendor_key_survive_every_rotation_and_refuse_a_roll
         replayed.stderr
     );
     assert_eq!(pin(&customer, &url)["serial"].as_integer(), Some(4), "never lowered");
-    drop((newest, old_link));
 }
 
-/// What the compromised front door does to `/v1/info`.
 #[derive(Clone)]
 enum Rewrite {
     Nothing,
@@ -247,6 +243,8 @@ enum Rewrite {
     Recipients(Vec<String>),
     /// Serve this as the manifest (another key's, an expired one, none).
     Manifest(Value),
+    /// Make request links name this value instead.
+    Link(String),
 }
 
 /// A reverse proxy in front of the vendor's server, at the URL its manifest names, that an
@@ -303,8 +301,16 @@ async fn forward(State(door): State<Door>, request: axum::extract::Request) -> a
             Rewrite::Nothing => {}
             Rewrite::Recipients(r) => info["recipients"] = serde_json::json!(r),
             Rewrite::Manifest(m) => info["manifest"] = m,
+            Rewrite::Link(_) => {}
         }
         bytes = serde_json::to_vec(&info).unwrap();
+    }
+    if let (Rewrite::Link(value), "/v1/requests") = (door.1.lock().unwrap().clone(), parts.uri.path()) {
+        let mut created: Value = serde_json::from_slice(&bytes).unwrap();
+        let link = created["link"].as_str().unwrap().to_owned();
+        let (before, _) = link.rsplit_once('.').unwrap();
+        created["link"] = Value::String(format!("{before}.{value}"));
+        bytes = serde_json::to_vec(&created).unwrap();
     }
     let mut out = axum::response::Response::builder().status(status);
     for (name, value) in &headers {
@@ -313,6 +319,15 @@ async fn forward(State(door): State<Door>, request: axum::extract::Request) -> a
         }
     }
     out.body(Body::from(bytes)).unwrap()
+}
+
+/// `signer`'s signature over the body of `signed`, as the first signature of a manifest.
+fn resigned_signature(signed: &Value, signer: &sealpass::receipt::Signer) -> Value {
+    let text = signed["manifest"].as_str().unwrap();
+    let body: sealpass::manifest::ManifestBody = serde_json::from_str(text).unwrap();
+    let mine = sealpass::manifest::sign(&body, signer, None);
+    assert_eq!(mine.manifest, text, "canonical");
+    serde_json::to_value(&mine.signatures[0]).unwrap()
 }
 
 /// The vendor's manifest as served, re-signed with `body` changed by `change`, by `signer`.
@@ -335,7 +350,7 @@ fn a_compromised_front_door_gets_neither_customers_nor_staff_to_use_its_keys() {
     let upstream = format!("http://127.0.0.1:{}", vendor.port);
     let door = FrontDoor::start(listener, upstream);
     let customer = Home::new();
-    let links: Vec<String> = (0..6).map(|_| vendor.request()).collect();
+    let links: Vec<String> = (0..7).map(|_| vendor.request()).collect();
     assert!(links[0].starts_with(&door_url), "{}", links[0]);
     answer(&customer, &links[0]).expect(0);
 
@@ -343,8 +358,17 @@ fn a_compromised_front_door_gets_neither_customers_nor_staff_to_use_its_keys() {
     let attacker_key = attacker.keygen("attacker.identity");
     let other_vendor = sealpass::receipt::Signer::generate().unwrap().1;
     let own = crate::trust_root::vendor_signer(&vendor.home, "vendor.key");
+    // The vendor's genuine signature grafted next to one by the attacker's key, as if the vendor
+    // key had handed over to it (found in review): no hand-over, no move.
+    let mut grafted: Value = resigned(&vendor, &other_vendor, |b| b.recipients = vec![attacker_key.clone()]);
+    let genuine: Value =
+        serde_json::from_str(&std::fs::read_to_string(vendor.home.path("manifest.json")).unwrap()).unwrap();
+    grafted["manifest"] = genuine["manifest"].clone();
+    let genuine_signature = genuine["signatures"][0].clone();
+    grafted["signatures"] = serde_json::json!([resigned_signature(&genuine, &other_vendor), genuine_signature]);
     let cases = [
         (Rewrite::Recipients(vec![attacker_key.clone()]), "does not vouch"),
+        (Rewrite::Manifest(grafted), "altered"),
         (
             Rewrite::Manifest(resigned(&vendor, &other_vendor, |b| b.recipients = vec![attacker_key.clone()])),
             "not signed by the vendor key",
@@ -375,6 +399,18 @@ fn a_compromised_front_door_gets_neither_customers_nor_staff_to_use_its_keys() {
     }
     assert_eq!(vendor.inbox_len(), before, "nothing was uploaded");
 
+    // /v1/info left alone, the link the server makes rewritten: staff refuse to print it.
+    let attacker_sp4 = sealpass::manifest::fingerprint(&other_vendor.public_key());
+    door.set(Rewrite::Link(attacker_sp4.clone()));
+    let rewritten = vendor.staff_at(&door_url, &["request", "--label", "x", "--kind", "generic"]);
+    rewritten.expect(1);
+    assert!(
+        rewritten.stdout.is_empty()
+            && rewritten.stderr.contains(&format!("REFUSING the link the server made: it names {attacker_sp4}")),
+        "{}",
+        rewritten.stderr
+    );
+
     // A customer who pinned the vendor key refuses the front door's keys on a pinned send too,
     // and a certificate it would have them register is never shown.
     door.set(Rewrite::Nothing);
@@ -387,6 +423,36 @@ fn a_compromised_front_door_gets_neither_customers_nor_staff_to_use_its_keys() {
         "{}",
         pinned.stderr
     );
+}
+
+#[test]
+fn staff_hold_their_server_to_something_and_customers_hold_a_pinned_host_to_its_pin() {
+    let vendor = Vendor::new(None);
+    let customer = Home::new();
+    customer.sealpass(&["init", "--server", &vendor.url, "--fingerprint", &vendor.sp4], "").expect(0);
+    // Staff with neither a vendor key nor a pin print no link on the server's word.
+    let bare = Home::new();
+    let run = bare.sealpass_env(
+        &["request", "--label", "x", "--kind", "generic"],
+        "",
+        &[("SEALPASS_STAFF_TOKEN", &vendor.token), ("SEALPASS_SERVER", &vendor.url)],
+    );
+    run.expect(2);
+    assert!(run.stdout.is_empty() && run.stderr.contains("vendor_key = \"sp4-"), "{}", run.stderr);
+    // Another server on the host the customer pinned (another port), under a vendor key of its
+    // own: its link is refused, as the customer's pin for that host does not vouch for it.
+    let impostor = Vendor::new(None);
+    let link = impostor.request();
+    let refused = answer(&customer, &link);
+    refused.expect(1);
+    assert!(
+        refused.stderr.contains("the value you pinned") && refused.stderr.contains(&vendor.sp4),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(impostor.inbox_len(), 0);
+    // A customer with no pin there would have to compare the value: it names the impostor's key.
+    assert!(link.ends_with(&impostor.sp4));
 }
 
 #[test]

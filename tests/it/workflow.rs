@@ -30,6 +30,7 @@ impl World {
             Served::start(&vendor, &["--store", &store, "--config", "server.toml"], &[("SEALPASS_LOG", "debug")]);
         let info = crate::helpers::get_json(&format!("{}/v1/info", server.url));
         let fingerprint = info["fingerprint"].as_str().unwrap().to_owned();
+        crate::helpers::pin_own_server(&vendor, &server.url);
         World { vendor, customer: Home::new(), server, staff_token: token.stdout.trim().to_owned(), fingerprint }
     }
 
@@ -740,6 +741,7 @@ fn hand_over_commands_get_the_fields_too_regression() {
     let w2 = World::new();
     let link = w2.request_link("generic");
     let pickup = w2.customer.sealpass(&["send", &link], "Zq8!kR2#mW9$vB4%tN7^").stdout.trim().to_owned();
+    std::fs::remove_file(w2.vendor.path("config/sealpass/config.toml")).unwrap();
     let unpinned = w2.staff(&["receive", &pickup, "-o", "x.txt"], "");
     unpinned.expect(0);
     assert!(unpinned.stderr.contains("not pinned on this machine"), "{}", unpinned.stderr);
