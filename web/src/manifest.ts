@@ -139,14 +139,22 @@ export function unixSeconds(text: string): number | null {
   return unix;
 }
 
-/** The bytes signed: a context string no receipt or checkpoint shares, then the body's text. */
+/** The bytes the signing vendor key signs: a context string no receipt or checkpoint shares,
+ * then the body's text. */
 function message(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`sealpass-manifest-v1\n${text}`);
 }
 
-/** `manifest::verify` without the serial: a valid signature by the vendor key `vendorKey` names
- * (the first signature is the signing key; a second by the expected key cross-signs a new one),
- * unexpired at `now` (Unix seconds), naming `server` among its URLs. */
+/** The bytes the previous vendor key signs while the vendor key rotates: another context, the
+ * new key it hands over to (lowercase hex), then the body — so its signature cannot be grafted
+ * next to any other key. */
+function handoverMessage(newKeyHex: string, text: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(`sealpass-manifest-rotate-v1\n${newKeyHex.toLowerCase()}\n${text}`);
+}
+
+/** `manifest::verify` without the serial: a valid first signature by the vendor key the link
+ * names, or by a new key that key hands over to in the second signature (over the new key and the
+ * body, never the body alone); unexpired at `now` (Unix seconds), naming `server` among its URLs. */
 export async function verifyManifest(served: unknown, expect: { vendorKey: string; server: string; now: number }): Promise<Vouched> {
   const signed = signedOf(served);
   if (new TextEncoder().encode(signed.manifest).length > MAX_MANIFEST_BYTES || signed.signatures.length < 1 || signed.signatures.length > 2) {
@@ -154,27 +162,21 @@ export async function verifyManifest(served: unknown, expect: { vendorKey: strin
   }
   const body = bodyOf(signed.manifest);
   if (body.v !== 1) throw malformed(`version ${body.v} (this page reads version 1)`);
-  const msg = message(signed.manifest);
   const expected = expect.vendorKey.trim();
-  let byExpected: ManifestSignature | undefined;
-  for (const s of signed.signatures) {
-    if (/^[0-9a-fA-F]{64}$/.test(s.key) && (await vendorFingerprint(s.key)) === expected) {
-      byExpected = s;
-      break;
-    }
-  }
-  if (byExpected === undefined) {
-    throw new ManifestError("not_signed", `the server's manifest is not signed by the vendor key ${expected} your link names`);
-  }
+  const validKey = (key: string): boolean => /^[0-9a-fA-F]{64}$/.test(key);
+  const isExpected = async (s: ManifestSignature): Promise<boolean> => validKey(s.key) && (await vendorFingerprint(s.key)) === expected;
+  const notSigned = new ManifestError("not_signed", `the server's manifest is not signed by the vendor key ${expected} your link names`);
   const altered = new ManifestError("altered", "the manifest's signature by the vendor key does not match its contents: it was altered");
-  if (!(await signatureHolds(byExpected, msg))) throw altered;
   const signer = signed.signatures[0];
   let movedTo: string | null = null;
-  if (signer.key.toLowerCase() !== byExpected.key.toLowerCase()) {
-    // Cross-signed: the new key signed first, the expected (previous) key vouches for it.
-    if (!(await signatureHolds(signer, msg))) throw altered;
+  if (!(await isExpected(signer))) {
+    const previous = signed.signatures[1];
+    if (previous === undefined || !(await isExpected(previous))) throw notSigned;
+    if (!validKey(signer.key)) throw altered;
+    if (!(await signatureHolds(previous, handoverMessage(signer.key, signed.manifest)))) throw altered;
     movedTo = await vendorFingerprint(signer.key);
   }
+  if (!(await signatureHolds(signer, message(signed.manifest)))) throw altered;
   const expires = unixSeconds(body.expires_at);
   if (expires === null) throw malformed("expires_at is not an RFC 3339 time");
   if (expect.now >= expires) {

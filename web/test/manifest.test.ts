@@ -194,6 +194,15 @@ test("a cross-signed manifest (the vendor key rotating) is accepted under the ol
   // A broken first signature next to a good old one is refused, not moved to.
   const broken = { ...rotated, signatures: [{ ...rotated.signatures[0], sig: rotated.signatures[1].sig }, rotated.signatures[1]] };
   assert.equal(await refusal(verifyManifest(broken, expect)), "altered");
+  // The vendor's genuine signature over a manifest, grafted second next to another key's, hands
+  // over to nothing (found in review); nor does a hand-over to one key carry over to another.
+  const genuine = manifestFile(server.file, vendor.file, "genuine.json");
+  const impostor = signedHere(JSON.parse(genuine.manifest) as ManifestBody, genuine.manifest).signed;
+  const grafted = { manifest: genuine.manifest, signatures: [impostor.signatures[0], genuine.signatures[0]] };
+  assert.equal(await refusal(verifyManifest(grafted, expect)), "altered");
+  const elsewhere = signedHere(JSON.parse(rotated.manifest) as ManifestBody, rotated.manifest).signed;
+  const handedElsewhere = { manifest: rotated.manifest, signatures: [elsewhere.signatures[0], rotated.signatures[1]] };
+  assert.equal(await refusal(verifyManifest(handedElsewhere, expect)), "altered");
 });
 
 test("malformed manifests are refused before any signature is believed", async () => {

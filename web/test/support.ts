@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
+import { vendorFingerprint } from "../src/fingerprint.js";
 import type { Catalog, PolicyEntry } from "../src/policy.js";
 
 /** The sealpass binary the Rust tests built (or SEALPASS_BIN). */
@@ -150,11 +151,22 @@ export async function serve(extra: string | ((dir: string) => string) = "", opti
       child.once("exit", () => resolve());
       child.kill();
     });
+  const staffEnv = { SEALPASS_STAFF_TOKEN: staffToken, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state") };
+  // Staff hold their server to the value its operator gives them (the vendor key's, else the
+  // hash of its keys), as the staff guide says: `request` refuses otherwise.
+  const pinStaff = async (at: string): Promise<void> => {
+    const info = (await (await fetch(`${at}/v1/info`)).json()) as { fingerprint: string; manifest?: { signatures: { key: string }[] } };
+    const signer = info.manifest?.signatures[0]?.key;
+    const value = signer === undefined ? info.fingerprint : await vendorFingerprint(signer);
+    const run = sealpass(["init", "--server", at, "--fingerprint", value], "", staffEnv);
+    if (run.code !== 0) throw new Error(`staff init: ${run.stderr}`);
+  };
   let running = await start(options.port ?? 0).catch((e: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw e;
   });
   const url = running.url;
+  await pinStaff(url);
   return {
     url,
     staffToken,
@@ -168,9 +180,10 @@ export async function serve(extra: string | ((dir: string) => string) = "", opti
     restart: async () => {
       await end(running.child);
       running = await start(Number(new URL(url).port));
+      await pinStaff(url);
     },
     staff: (args, input = "") =>
-      sealpass(args, input, { SEALPASS_STAFF_TOKEN: staffToken, SEALPASS_SERVER: url, XDG_CONFIG_HOME: join(dir, "config"), XDG_STATE_HOME: join(dir, "state") }),
+      sealpass(args, input, { ...staffEnv, SEALPASS_SERVER: url }),
   };
 }
 
