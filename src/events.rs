@@ -67,6 +67,11 @@ impl EventKind {
     }
 }
 
+/// The staff name recorded for calls on a server with no staff configured
+/// (`--insecure-open-claims`): here, below the server and the stores, so both name it without
+/// the store depending on the server.
+pub const OPEN_CLAIMER: &str = "anyone";
+
 /// Who caused an event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "type", content = "name")]

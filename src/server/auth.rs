@@ -11,8 +11,7 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use crate::config::ServerSettings;
 
-/// Who a staff call is from when no staff are configured (`--insecure-open-claims`).
-pub const OPEN_CLAIMER: &str = "anyone";
+use crate::events::OPEN_CLAIMER;
 
 /// The bearer token of a request, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {

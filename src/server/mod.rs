@@ -24,7 +24,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use auth::OPEN_CLAIMER;
 use limits::{Admission, RateLimiter};
 use metrics::Metrics;
 pub use tls::{Peer, check as check_tls};

@@ -291,5 +291,5 @@ pub fn drop_event(kind: EventKind, drop: &DropRecord, label: Option<&str>, actor
 
 /// Who a request's creation is recorded as: its creator, or the open claimer's name.
 pub fn creator(request: &RequestRecord) -> Actor {
-    Actor::Staff(request.created_by.clone().unwrap_or_else(|| crate::server::OPEN_CLAIMER.to_owned()))
+    Actor::Staff(request.created_by.clone().unwrap_or_else(|| crate::events::OPEN_CLAIMER.to_owned()))
 }
