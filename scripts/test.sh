@@ -27,8 +27,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 status=0
+# Tests leave nothing behind (checked at the end): what they may create in the temporary
+# directory (tempfile's .tmp*, the web tests' sealpass-web-*, Chromium profiles), compared by
+# name with what was there before; their processes; the work tree's status.
+tmp=${TMPDIR:-/tmp}
+ours() { find "$tmp" -mindepth 1 -maxdepth 1 \( -name '.tmp*' -o -name 'sealpass-*' -o -name 'chromium-*' \) 2>/dev/null | sort; }
+tmp_before=$(mktemp)
+trap 'rm -f "$log" "$tmp_before"' EXIT
+ours > "$tmp_before"
+tree_before=$(git status --porcelain 2>/dev/null || true)
 cargo test --locked --doc 2>&1 | tee -a "$log" || status=1
 cargo test --locked --tests --benches 2>&1 | tee -a "$log" || status=1
 # The API against its own OpenAPI document, live (schemathesis from PyPI; bounded in time).
@@ -69,6 +77,19 @@ if (cd web && npm ci --no-audit --no-fund --loglevel=error); then
   rm -f "$log.web"
 else
   echo "web: 1 failed (npm ci)" | tee -a "$log"
+  status=1
+fi
+
+left=$(ours | comm -13 "$tmp_before" - | grep -v -x -F -e "$log" || true)
+procs=$(pgrep -af "$PWD/target/debug/sealpass|chromium.*--headless" | grep -v pgrep || true)
+tree_after=$(git status --porcelain 2>/dev/null || true)
+if [ -z "$left" ] && [ -z "$procs" ] && [ "$tree_before" = "$tree_after" ]; then
+  echo "nothing left behind: 1 passed (no new temporary files or processes, the work tree as it was)" | tee -a "$log"
+else
+  echo "nothing left behind: 1 failed" | tee -a "$log"
+  [ -z "$left" ] || printf 'left in %s:\n%s\n' "$tmp" "$left"
+  [ -z "$procs" ] || printf 'still running:\n%s\n' "$procs"
+  [ "$tree_before" = "$tree_after" ] || { echo "the work tree changed:"; diff <(echo "$tree_before") <(echo "$tree_after") || true; }
   status=1
 fi
 
