@@ -141,9 +141,10 @@ pub enum HandoverError {
          check the server's recipients (docs/security.md)"
     )]
     ExtraRecipients(String),
-    /// Handing the secret on failed; the drop stays claimed, not acknowledged.
+    /// Handing the secret on failed; the drop stays claimed, not acknowledged. Keeps the exit
+    /// code the failure had (a usage error stays exit 2).
     #[error("{0}. The drop stays claimed by you and was not acknowledged: run receive again")]
-    HandOn(String),
+    HandOn(crate::exit::Failure),
     /// Handed on, but the acknowledgement failed.
     #[error("{cause}. {}", not_acknowledged(.cause))]
     NotAcknowledged {
@@ -620,7 +621,7 @@ pub async fn receive<T>(
     id: &str,
     identities: &Identities,
     vendor: Option<Known<'_>>,
-    hand_on: impl FnOnce(&Envelope, &Claim) -> Result<T, String>,
+    hand_on: impl FnOnce(&Envelope, &Claim) -> Result<T, crate::exit::Failure>,
 ) -> Result<Received<T>, HandoverError> {
     let claimed = client.claim(id, staff_token).await?;
     if claimed.id != id {

@@ -134,6 +134,7 @@ pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
     use crate::handover::HandoverError as H;
     let exit = match &e {
         H::Server(cause) | H::NotAcknowledged { cause } => client_exit(cause),
+        H::HandOn(failure) => failure.exit,
         H::RequestAnswered | H::RequestExpired => Exit::Unavailable,
         H::UnknownKind(_) | H::WrongKind { .. } | H::Envelope(_) => Exit::Usage,
         H::Weak { .. } | H::Invalid { .. } | H::Refused { .. } => Exit::Policy,
@@ -145,8 +146,7 @@ pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
         | H::Certificates(_)
         | H::CertificateUnconfirmed(_)
         | H::Seal(_)
-        | H::ForeignPickup { .. }
-        | H::HandOn(_) => Exit::Error,
+        | H::ForeignPickup { .. } => Exit::Error,
     };
     Failure::new(exit, e)
 }

@@ -536,21 +536,21 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                 certificates: certificates.as_deref(),
             }),
             |envelope, claim| {
-                let report =
-                    validate(&args.policy, envelope, Some(&claim.certificates)).map_err(|f| f.error.to_string())?;
-                let payload = payload(envelope).map_err(|f| f.error.to_string())?;
+                let failed = |e: String| Failure::new(Exit::Error, anyhow::anyhow!(e));
+                let report = validate(&args.policy, envelope, Some(&claim.certificates))?;
+                let payload = payload(envelope)?;
                 if args.reveal {
-                    revealable(&payload).map_err(|f| f.error.to_string())?;
+                    revealable(&payload)?;
                 }
                 // Hand on first; the acknowledgement follows only once that worked.
                 if let Some(path) = &args.output {
-                    files::write_new_private(path, &payload).map_err(|e| e.to_string())?;
+                    files::write_new_private(path, &payload)?;
                 }
                 if let Some(cmd) = &args.exec {
-                    exec(cmd, &payload, &exec_environment(envelope, claim.label.as_deref()))?;
+                    exec(cmd, &payload, &exec_environment(envelope, claim.label.as_deref())).map_err(failed)?;
                 }
                 if let Some(cmd) = &args.exec_json {
-                    exec(cmd, &envelope_json(envelope, claim)?, &[])?;
+                    exec(cmd, &envelope_json(envelope, claim).map_err(failed)?, &[]).map_err(failed)?;
                 }
                 let shown_report = if printer.json() {
                     printer.secret_json_line(&Received {
@@ -569,7 +569,7 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                         printer.lines(&text)
                     }
                 };
-                shown_report.map_err(|e| e.to_string())?;
+                shown_report?;
                 Ok(report.compliant)
             },
         )

@@ -111,6 +111,11 @@ impl Home {
     /// pseudo-terminal), typing `typed` at it. The transcript (prompts, and what was typed
     /// before a prompt hid it) comes back as stdout.
     pub fn on_terminal(&self, args: &[&str], typed: &str) -> Run {
+        self.on_terminal_env(args, typed, &[])
+    }
+
+    /// Like [`Home::on_terminal`] with extra environment variables.
+    pub fn on_terminal_env(&self, args: &[&str], typed: &str, env: &[(&str, &str)]) -> Run {
         let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
         let line = std::iter::once(env!("CARGO_BIN_EXE_sealpass").to_owned())
             .chain(args.iter().map(|a| quote(a)))
@@ -125,6 +130,9 @@ impl Home {
             .env("XDG_STATE_HOME", self.path("state"))
             .env("NO_COLOR", "1")
             .env_remove("SEALPASS_POLICY");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         run(cmd, typed.as_bytes())
     }
 

@@ -780,3 +780,35 @@ fn a_drop_without_a_receipt_is_a_state_not_a_failure_regression() {
     assert!(status.stderr.contains("receipt: none (received before the server kept receipts)"), "{}", status.stderr);
     assert!(!status.stderr.contains("error:"), "{}", status.stderr);
 }
+
+/// Issue 21: a failure while handing on keeps its exit code. `--reveal` of a binary key file on
+/// a terminal is a usage error (exit 2), not exit 1, and the drop stays claimed, to receive again
+/// with -o.
+#[test]
+fn a_hand_on_usage_error_keeps_exit_2_regression() {
+    let w = World::new();
+    let dir = w.customer.dir.path();
+    let openssl = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("openssl");
+        cmd.args(args).current_dir(dir);
+        crate::helpers::run(cmd, b"").expect(0);
+    };
+    let subject = "/CN=kore-integration";
+    let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k.pem"];
+    openssl(&[&["req", "-x509"][..], &key[..], &["-out", "c.pem", "-days", "2", "-subj", subject]].concat());
+    openssl(&["pkcs12", "-export", "-inkey", "k.pem", "-in", "c.pem", "-out", "id.pfx", "-passout", "pass:hunter2"]);
+    let recipient = w.vendor.sealpass(&["recipient"], "").stdout.lines().next().unwrap().to_owned();
+    let sent = w.customer.sealpass(&["send", "--server", &w.server.url, "--to", &recipient, "--file", "id.pfx"], "");
+    sent.expect(0);
+    let pickup = sent.stdout.trim().to_owned();
+    let env = [("SEALPASS_STAFF_TOKEN", w.staff_token.as_str()), ("SEALPASS_SERVER", w.server.url.as_str())];
+    let shown = w.vendor.on_terminal_env(&["receive", &pickup, "--reveal"], "", &env);
+    assert_eq!(shown.code, 2, "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("would drive your terminal") && shown.stdout.contains("not acknowledged"),
+        "{}",
+        shown.stdout
+    );
+    w.staff(&["receive", &pickup, "-o", "id.pfx"], "").expect(0);
+    assert_eq!(std::fs::read(w.vendor.path("id.pfx")).unwrap(), std::fs::read(w.customer.path("id.pfx")).unwrap());
+}
