@@ -21,6 +21,7 @@ mod send;
 mod serve;
 mod settings;
 mod staff;
+mod status;
 mod usage;
 mod vendor;
 
@@ -90,9 +91,9 @@ enum Command {
     /// Customer: check, seal and upload a credential; prints the pickup link
     Send(send::SendArgs),
     /// Customer: what happened to what you sent (claimed by whom, when)
-    Status(send::StatusArgs),
+    Status(status::StatusArgs),
     /// Customer: burn a drop you sent
-    Revoke(send::RevokeArgs),
+    Revoke(status::RevokeArgs),
     /// Staff: a request link for a customer
     Request(staff::RequestArgs),
     /// Staff: drops waiting to be received
@@ -194,8 +195,8 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Manifest(command) => vendor::manifest(command, ctx),
         Command::Init(args) => init::init(args, ctx),
         Command::Send(args) => send::send(args, ctx),
-        Command::Status(args) => send::status(args, ctx),
-        Command::Revoke(args) => send::revoke(args, ctx),
+        Command::Status(args) => status::status(args, ctx),
+        Command::Revoke(args) => status::revoke(args, ctx),
         Command::Request(args) => staff::request(args, ctx),
         Command::Inbox(args) => staff::inbox(args, ctx),
         Command::Receive(args) => staff::receive(args, ctx),
