@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use super::staff::StaffArgs;
+use super::args::StaffArgs;
 use super::{block_on, client_failure};
 use crate::api::AuditPage;
 use crate::audit::{self, Broken, Head, Record};

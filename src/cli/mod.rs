@@ -1,6 +1,7 @@
 //! The command line: one file a subcommand, each with its clap arguments and its `run`. This is
 //! the only layer that glues the pure modules to terminals, files and (later) the network.
 
+mod args;
 mod cert;
 mod check;
 mod common;

@@ -6,8 +6,9 @@ use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use super::args::RecipientArgs;
 use super::intake::{EnvelopeArgs, Flow, build_envelope};
-use crate::crypto::{self, Recipient};
+use crate::crypto;
 use crate::envelope::Kind;
 use crate::exit::{Exit, Failure};
 use crate::files;
@@ -30,29 +31,6 @@ pub(crate) struct SealArgs {
     stray: Vec<OsString>,
 }
 
-/// Whom to seal to: shared by `seal` and `send`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct RecipientArgs {
-    /// Recipient to seal to, age1… (repeatable)
-    #[arg(long = "to", short = 'r', value_name = "RECIPIENT")]
-    to: Vec<String>,
-    /// File of recipients, one a line, # comments (repeatable)
-    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
-    files: Vec<PathBuf>,
-}
-
-impl RecipientArgs {
-    /// Whether any recipient was given.
-    pub(crate) fn given(&self) -> bool {
-        !self.to.is_empty() || !self.files.is_empty()
-    }
-
-    /// The recipients given, sorted and de-duplicated; at least one.
-    pub(crate) fn resolve(&self) -> Result<Vec<Recipient>, Failure> {
-        recipients(&self.to, &self.files)
-    }
-}
-
 /// Refuse positional values: they would be a secret on the command line.
 pub(crate) fn refuse_stray(stray: &[OsString], command: &str) -> Result<(), Failure> {
     if stray.is_empty() {
@@ -62,19 +40,6 @@ pub(crate) fn refuse_stray(stray: &[OsString], command: &str) -> Result<(), Fail
         "{command} does not take the secret as an argument (not shown here): shell history and the process \
          list would keep it. Pipe it on stdin, use the hidden prompt, or --generate."
     )))
-}
-
-/// Recipients from --to and -R, sorted and de-duplicated.
-fn recipients(to: &[String], files_: &[PathBuf]) -> Result<Vec<Recipient>, Failure> {
-    let mut all: Vec<Recipient> = to.iter().map(|r| r.parse()).collect::<Result<_, _>>().map_err(Failure::usage)?;
-    for path in files_ {
-        let text = files::read_public(path, 64 * 1024)?;
-        let text = String::from_utf8(text).map_err(|_| anyhow::anyhow!("{} is not a text file", path.display()))?;
-        all.extend(
-            crypto::parse_recipients_file(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?,
-        );
-    }
-    crypto::recipient_set(all).map_err(Failure::usage)
 }
 
 pub(crate) fn run(args: SealArgs, ctx: &super::Context) -> Result<Exit, Failure> {

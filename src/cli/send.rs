@@ -8,12 +8,11 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::args::{RecipientArgs, positive_ttl, ttl_within};
 use super::intake::{EnvelopeArgs, Flow};
 use super::ledger::{self, SentDrop};
-use super::seal::RecipientArgs;
 use super::settings::{ClientConfig, Pin};
-use super::{block_on_quiet, client_failure, handover_failure};
-use crate::client::Client;
+use super::{block_on_quiet, handover_failure};
 use crate::envelope::Kind;
 use crate::exit::{Exit, Failure};
 use crate::handover::{self, HandoverError};
@@ -133,39 +132,6 @@ struct SentLine<'a> {
     /// With --generate --print-generated: the password, for the script to set.
     #[serde(skip_serializing_if = "Option::is_none")]
     password: Option<&'a str>,
-}
-
-/// `--ttl 24h` in seconds.
-pub(crate) fn positive_ttl(flag: &str, ttl: Option<&str>) -> Result<Option<u64>, Failure> {
-    let Some(text) = ttl else { return Ok(None) };
-    let seconds = crate::duration::parse_duration(text)
-        .map(|d| d.as_secs())
-        .map_err(|e| Failure::usage(format!("{flag} {e}")))?;
-    if seconds == 0 {
-        return Err(Failure::usage(format!("{flag} must be longer than 0s (e.g. 24h)")));
-    }
-    Ok(Some(seconds))
-}
-
-/// `--ttl` checked against what the server allows, before anything is created: too long is a
-/// usage error that names the maximum. `known_max` when `/v1/info` was already read; else it is
-/// asked for (only when a TTL was given).
-pub(crate) async fn ttl_within(
-    client: &Client,
-    known_max: Option<u64>,
-    (name, flag): (&str, Option<&str>),
-    ttl: Option<u64>,
-) -> Result<(), Failure> {
-    let (Some(flag), Some(ttl)) = (flag, ttl) else { return Ok(()) };
-    let max = match known_max {
-        Some(max) => max,
-        None => client.info().await.map_err(client_failure)?.limits.max_ttl_seconds,
-    };
-    if ttl > max {
-        let human = crate::duration::shortest(max);
-        return Err(Failure::usage(format!("{name} {flag} is longer than this server allows (at most {human})")));
-    }
-    Ok(())
 }
 
 /// Longest line a request link may be.

@@ -5,48 +5,21 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::args::{StaffArgs, positive_ttl, ttl_within};
 use super::keys::load_identities;
 use super::open::{Opened, human, payload, revealable, validate, with_newline};
-use super::send::positive_ttl;
-use super::settings::{self, ClientConfig, Pin};
+use super::settings::{ClientConfig, Pin};
 use super::{PolicyArgs, block_on, client_failure, handover_failure};
-use crate::client::Client;
 use crate::envelope::Envelope;
 use crate::exit::{Exit, Failure};
 use crate::files;
 use crate::handover::{self, HandoverError};
 use crate::link;
 use crate::output::shown;
-
-/// Which server and whose token: shared by the staff commands.
-#[derive(Debug, clap::Args)]
-pub(crate) struct StaffArgs {
-    /// Drop server (default: the config's)
-    #[arg(long, env = "SEALPASS_SERVER", value_name = "URL")]
-    server: Option<String>,
-    /// File holding your staff token (or set SEALPASS_STAFF_TOKEN, or staff_token_file in the config)
-    #[arg(long, value_name = "FILE")]
-    staff_token_file: Option<PathBuf>,
-}
-
-impl StaffArgs {
-    pub(crate) fn resolve(
-        &self,
-        server: Option<&str>,
-        config: &ClientConfig,
-    ) -> Result<(Client, SecretString), Failure> {
-        let token = settings::staff_token(self.staff_token_file.as_ref(), config)?;
-        let server = match server {
-            Some(s) => s.to_owned(),
-            None => config.server(self.server.as_deref())?,
-        };
-        Ok((Client::new(&server).map_err(client_failure)?, token))
-    }
-}
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Kinds, recommended first:\n  \
@@ -132,8 +105,8 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
                 )));
             }
         };
-        super::send::ttl_within(&client, None, ("--ttl", args.ttl.as_deref()), ttl).await?;
-        super::send::ttl_within(&client, None, ("--drop-ttl", args.drop_ttl.as_deref()), drop_ttl).await?;
+        ttl_within(&client, None, ("--ttl", args.ttl.as_deref()), ttl).await?;
+        ttl_within(&client, None, ("--drop-ttl", args.drop_ttl.as_deref()), drop_ttl).await?;
         let body = crate::api::CreateRequest {
             label: label.to_owned(),
             kind: kind.name().to_owned(),

@@ -1,0 +1,109 @@
+//! Argument sets, and their checks, that several commands share: whom to seal to (`seal`,
+//! `send`), which server and whose staff token (the staff commands), lifetimes (`send`,
+//! `request`). Here so command files borrow from one place, never from each other.
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+use super::client_failure;
+use super::settings::{self, ClientConfig};
+use crate::client::Client;
+use crate::crypto::{self, Recipient};
+use crate::exit::Failure;
+use crate::files;
+
+/// Whom to seal to: shared by `seal` and `send`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RecipientArgs {
+    /// Recipient to seal to, age1… (repeatable)
+    #[arg(long = "to", short = 'r', value_name = "RECIPIENT")]
+    to: Vec<String>,
+    /// File of recipients, one a line, # comments (repeatable)
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+impl RecipientArgs {
+    /// Whether any recipient was given.
+    pub(crate) fn given(&self) -> bool {
+        !self.to.is_empty() || !self.files.is_empty()
+    }
+
+    /// The recipients given, sorted and de-duplicated; at least one.
+    pub(crate) fn resolve(&self) -> Result<Vec<Recipient>, Failure> {
+        recipients(&self.to, &self.files)
+    }
+}
+
+/// Recipients from --to and -R, sorted and de-duplicated.
+fn recipients(to: &[String], files_: &[PathBuf]) -> Result<Vec<Recipient>, Failure> {
+    let mut all: Vec<Recipient> = to.iter().map(|r| r.parse()).collect::<Result<_, _>>().map_err(Failure::usage)?;
+    for path in files_ {
+        let text = files::read_public(path, 64 * 1024)?;
+        let text = String::from_utf8(text).map_err(|_| anyhow::anyhow!("{} is not a text file", path.display()))?;
+        all.extend(
+            crypto::parse_recipients_file(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?,
+        );
+    }
+    crypto::recipient_set(all).map_err(Failure::usage)
+}
+
+/// Which server and whose token: shared by the staff commands.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StaffArgs {
+    /// Drop server (default: the config's)
+    #[arg(long, env = "SEALPASS_SERVER", value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// File holding your staff token (or set SEALPASS_STAFF_TOKEN, or staff_token_file in the config)
+    #[arg(long, value_name = "FILE")]
+    staff_token_file: Option<PathBuf>,
+}
+
+impl StaffArgs {
+    pub(crate) fn resolve(
+        &self,
+        server: Option<&str>,
+        config: &ClientConfig,
+    ) -> Result<(Client, SecretString), Failure> {
+        let token = settings::staff_token(self.staff_token_file.as_ref(), config)?;
+        let server = match server {
+            Some(s) => s.to_owned(),
+            None => config.server(self.server.as_deref())?,
+        };
+        Ok((Client::new(&server).map_err(client_failure)?, token))
+    }
+}
+
+/// `--ttl 24h` in seconds.
+pub(crate) fn positive_ttl(flag: &str, ttl: Option<&str>) -> Result<Option<u64>, Failure> {
+    let Some(text) = ttl else { return Ok(None) };
+    let seconds = crate::duration::parse_duration(text)
+        .map(|d| d.as_secs())
+        .map_err(|e| Failure::usage(format!("{flag} {e}")))?;
+    if seconds == 0 {
+        return Err(Failure::usage(format!("{flag} must be longer than 0s (e.g. 24h)")));
+    }
+    Ok(Some(seconds))
+}
+
+/// `--ttl` checked against what the server allows, before anything is created: too long is a
+/// usage error that names the maximum. `known_max` when `/v1/info` was already read; else it is
+/// asked for (only when a TTL was given).
+pub(crate) async fn ttl_within(
+    client: &Client,
+    known_max: Option<u64>,
+    (name, flag): (&str, Option<&str>),
+    ttl: Option<u64>,
+) -> Result<(), Failure> {
+    let (Some(flag), Some(ttl)) = (flag, ttl) else { return Ok(()) };
+    let max = match known_max {
+        Some(max) => max,
+        None => client.info().await.map_err(client_failure)?.limits.max_ttl_seconds,
+    };
+    if ttl > max {
+        let human = crate::duration::shortest(max);
+        return Err(Failure::usage(format!("{name} {flag} is longer than this server allows (at most {human})")));
+    }
+    Ok(())
+}
