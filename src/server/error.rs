@@ -97,7 +97,7 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::NotFound => ApiError::not_found("drop"),
+            StoreError::NotFound(what) => ApiError::not_found(what.name()),
             StoreError::Expired => {
                 ApiError::new(StatusCode::GONE, "expired", "it expired; ask the sender for a new one")
             }

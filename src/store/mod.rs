@@ -181,12 +181,37 @@ pub struct Swept {
     pub purged: u64,
 }
 
+/// What a store step looked for and did not find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// The drop.
+    Drop,
+    /// The request a drop answers.
+    Request,
+}
+
+impl Missing {
+    /// Its name, for people and error codes' messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Missing::Drop => "drop",
+            Missing::Request => "request",
+        }
+    }
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Why a store step did not happen. The server maps each to a status and error code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// No such drop or request (or its tombstone is gone).
-    #[error("not found")]
-    NotFound,
+    /// No such drop or request (or its tombstone is gone): which.
+    #[error("no such {0}")]
+    NotFound(Missing),
     /// Past its expiry.
     #[error("expired")]
     Expired,

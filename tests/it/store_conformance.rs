@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sealpass::api::{DropState, RequestState};
 use sealpass::events::Actor;
 use sealpass::store::sqlite::SqliteStore;
-use sealpass::store::{NewDrop, Origin, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS};
+use sealpass::store::{Missing, NewDrop, Origin, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS};
 
 /// The story's "now": the real time, so the Redis store's absolute TTLs are real too.
 fn t0() -> i64 {
@@ -83,8 +83,8 @@ pub async fn conformance(store: Arc<dyn Store>) {
         "to anyone else a received drop is claimed by alice"
     );
     assert_eq!(store.revoke(a, &Actor::Sender, &Origin::at(t0() + 12)).await.unwrap_err(), StoreError::Received);
-    assert_eq!(store.ack("nope", "alice", &Origin::at(t0())).await.unwrap_err(), StoreError::NotFound);
-    assert_eq!(store.claim("nope", "alice", &Origin::at(t0())).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(store.ack("nope", "alice", &Origin::at(t0())).await.unwrap_err(), StoreError::NotFound(Missing::Drop));
+    assert_eq!(store.claim("nope", "alice", &Origin::at(t0())).await.unwrap_err(), StoreError::NotFound(Missing::Drop));
 
     // Acknowledging before claiming is refused.
     store.create_drop(new_drop(e, t0(), 100, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
@@ -98,7 +98,10 @@ pub async fn conformance(store: Arc<dyn Store>) {
     assert_eq!(store.revoke(b, &Actor::Sender, &Origin::at(t0() + 3)).await.unwrap().revoked_at, Some(t0() + 2));
     assert_eq!(store.claim(b, "bob", &Origin::at(t0() + 3)).await.unwrap_err(), StoreError::Revoked);
     assert_eq!(store.ack(b, "bob", &Origin::at(t0() + 3)).await.unwrap_err(), StoreError::Revoked);
-    assert_eq!(store.revoke("nope", &Actor::Sender, &Origin::at(t0())).await.unwrap_err(), StoreError::NotFound);
+    assert_eq!(
+        store.revoke("nope", &Actor::Sender, &Origin::at(t0())).await.unwrap_err(),
+        StoreError::NotFound(Missing::Drop)
+    );
 
     // Expiry: reported at once, wiped by the sweeper, tombstone purged 7 days later.
     store.create_drop(new_drop(c, t0(), 10, None), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
@@ -148,7 +151,7 @@ pub async fn conformance(store: Arc<dyn Store>) {
             .create_drop(new_drop("req-none", t1, 100, Some("req-none")), &Origin::client(t0(), "192.0.2.1"))
             .await
             .unwrap_err(),
-        StoreError::NotFound
+        StoreError::NotFound(Missing::Request)
     );
     store.create_request(request("req-s", t1, 5), &Origin::client(t0(), "192.0.2.1")).await.unwrap();
     assert_eq!(store.get_request("req-s").await.unwrap().unwrap().state_at(t1 + 5), RequestState::Expired);

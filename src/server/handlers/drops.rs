@@ -100,7 +100,6 @@ pub async fn create_drop(
         request_id: req.request_id,
     };
     let record = state.store.create_drop(drop, &origin).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("request"),
         StoreError::Expired => ApiError::new(StatusCode::GONE, "expired", "the request expired; ask for a new link"),
         other => other.into(),
     })?;

@@ -15,7 +15,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{
-    Claim, DropRecord, InboxCursor, InboxItem, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
+    Claim, DropRecord, InboxCursor, InboxItem, Missing, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
     TOMBSTONE_SECONDS, creator,
 };
 use crate::api::DropState;
@@ -151,7 +151,7 @@ return 0
 /// the request's, so all three keys share one slot. Arguments as for CREATE.
 const CREATE_FOR_REQUEST: &str = r"
 local r = redis.call('HMGET', KEYS[3], 'drop_id', 'expires_at')
-if not r[2] then return {'err', 'not_found'} end
+if not r[2] then return {'err', 'request_not_found'} end
 if r[1] and r[1] ~= '' then return {'err', 'fulfilled'} end
 if tonumber(ARGV[5]) >= tonumber(r[2]) then return {'err', 'expired'} end
 if not store_drop() then return {'err', 'duplicate'} end
@@ -292,7 +292,8 @@ fn record(pairs: &[String]) -> Result<Option<DropRecord>, StoreError> {
 /// `{'err', code, …}` from a script as a store error.
 fn refusal(reply: &[String]) -> StoreError {
     match reply.get(1).map(String::as_str) {
-        Some("not_found") => StoreError::NotFound,
+        Some("not_found") => StoreError::NotFound(Missing::Drop),
+        Some("request_not_found") => StoreError::NotFound(Missing::Request),
         Some("revoked") => StoreError::Revoked,
         Some("received") => StoreError::Received,
         Some("expired") => StoreError::Expired,
@@ -312,7 +313,7 @@ fn answered(reply: Vec<String>) -> Result<(DropRecord, String), StoreError> {
         return Err(refusal(&reply));
     }
     let ct = reply.get(1).cloned().unwrap_or_default();
-    let record = record(reply.get(2..).unwrap_or_default())?.ok_or(StoreError::NotFound)?;
+    let record = record(reply.get(2..).unwrap_or_default())?.ok_or(StoreError::NotFound(Missing::Drop))?;
     Ok((record, ct))
 }
 

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    Claim, DropRecord, InboxCursor, InboxItem, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
+    Claim, DropRecord, InboxCursor, InboxItem, Missing, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
     TOMBSTONE_SECONDS, creator, drop_event,
 };
 use crate::api::DropState;
@@ -106,7 +106,7 @@ fn get_drop(conn: &Connection, id: &str) -> Result<Option<DropRecord>, StoreErro
 fn refusal(conn: &Connection, id: &str, staff: Option<&str>, now: i64) -> StoreError {
     let record = match get_drop(conn, id) {
         Ok(Some(record)) => record,
-        Ok(None) => return StoreError::NotFound,
+        Ok(None) => return StoreError::NotFound(Missing::Drop),
         Err(e) => return e,
     };
     match record.state_at(now) {
@@ -241,7 +241,7 @@ impl Store for SqliteStore {
                         .optional()
                         .map_err(internal)?;
                     return Err(match existing {
-                        None => StoreError::NotFound,
+                        None => StoreError::NotFound(Missing::Request),
                         Some(Some(_)) => StoreError::RequestFulfilled,
                         Some(None) => StoreError::Expired,
                     });
@@ -309,7 +309,7 @@ impl Store for SqliteStore {
                     Ok(record)
                 }
                 None => match refusal(conn, &id, None, now) {
-                    StoreError::Revoked => get_drop(conn, &id)?.ok_or(StoreError::NotFound),
+                    StoreError::Revoked => get_drop(conn, &id)?.ok_or(StoreError::NotFound(Missing::Drop)),
                     other => Err(other),
                 },
             }
@@ -382,7 +382,7 @@ impl Store for SqliteStore {
                 shared.wiped.store(true, Ordering::Release);
                 return Ok(record);
             }
-            let record = get_drop(conn, &id)?.ok_or(StoreError::NotFound)?;
+            let record = get_drop(conn, &id)?.ok_or(StoreError::NotFound(Missing::Drop))?;
             let mine = record.claimed_by.as_deref() == Some(staff.as_str());
             match record.state_at(now) {
                 DropState::Received if mine => Ok(record),
