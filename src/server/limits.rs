@@ -183,6 +183,33 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> I
     forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer_ip)
 }
 
+/// The client's address (after `trusted_proxies`), worked out once, at admission, and carried in
+/// the request's extensions for the handlers: rates, the audit log's origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    /// What admission records for `request`: its peer's address, or the forwarded one behind a
+    /// trusted proxy; loopback for requests that came without a connection (tests of the router).
+    pub fn of<B>(request: &axum::http::Request<B>, trusted: &[IpAddr]) -> ClientIp {
+        let peer = request.extensions().get::<axum::extract::ConnectInfo<super::Peer>>().map(|c| c.0.0);
+        ClientIp(peer.map_or(IpAddr::from([127, 0, 0, 1]), |peer| client_ip(peer, request.headers(), trusted)))
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = super::error::ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Admission puts it there for every route it guards; a handler outside it would be a bug.
+        parts
+            .extensions
+            .get::<ClientIp>()
+            .copied()
+            .ok_or_else(|| super::error::ApiError::internal("no client address: a route outside admission"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -167,13 +167,10 @@ async fn json_errors(response: Response) -> Response {
 /// Every request but health, readiness and metrics takes a ticket first: at most so many in
 /// flight from one address, and a bounded wait for a slot, so stalled clients cannot queue
 /// everyone else forever.
-async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let peer = request.extensions().get::<ConnectInfo<Peer>>().map(|c| c.0.0);
-    let ip = match peer {
-        Some(peer) => limits::client_ip(peer, request.headers(), &state.settings.trusted_proxies),
-        None => std::net::IpAddr::from([127, 0, 0, 1]),
-    };
-    match state.admission.admit(ip).await {
+async fn admit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let ip = limits::ClientIp::of(&request, &state.settings.trusted_proxies);
+    request.extensions_mut().insert(ip);
+    match state.admission.admit(ip.0).await {
         Ok(ticket) => {
             let response = next.run(request).await;
             drop(ticket);

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,8 +12,9 @@ use crate::api::{self, Claimed, CreateDrop, DropCreated, DropStatus, ErrorBody, 
 use crate::events::Actor;
 use crate::server::auth::{self, bearer, is_staff, require_staff, token_matches};
 use crate::server::error::ApiError;
+use crate::server::limits::ClientIp;
 use crate::server::metrics::Event;
-use crate::server::{AppState, Peer, expiry, now, rfc3339};
+use crate::server::{AppState, expiry, now, rfc3339};
 use crate::store::{DropRecord, InboxCursor, NewDrop, StoreError};
 
 /// `POST /v1/drops`.
@@ -33,11 +34,11 @@ use crate::store::{DropRecord, InboxCursor, NewDrop, StoreError};
         (status = 413, description = "The ciphertext is over the server's limit", body = ErrorBody)))]
 pub async fn create_drop(
     State(state): State<AppState>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    ip: ClientIp,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    rate_limit(&state.create_limiter, &state, peer, &headers)?;
+    rate_limit(&state.create_limiter, ip)?;
     room_for_uploads(&state)?;
     let max = state.settings.max_ciphertext_bytes;
     let req: CreateDrop = json_body(&state, body, max + JSON_OVERHEAD).await?;
@@ -51,7 +52,7 @@ pub async fn create_drop(
     crate::crypto::check_armored(&req.ciphertext).map_err(|why| {
         ApiError::bad("not_age", format!("the ciphertext is not a well-formed armored age file: {why}"))
     })?;
-    let origin = origin(&state, peer, &headers);
+    let origin = origin(ip);
     let now = origin.at;
     let mut ttl_seconds = req.ttl_seconds;
     match &req.request_id {
@@ -164,12 +165,12 @@ pub async fn drop_status(
         (status = 410, description = "It expired", body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    ip: ClientIp,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<DropStatus>, ApiError> {
     authorised_drop(&state, &id, &headers).await?;
-    let origin = origin(&state, peer, &headers);
+    let origin = origin(ip);
     let now = origin.at;
     // Staff revoke under their name; anyone else got here with the drop's manage token.
     let by = auth::staff_name(&state.settings, &headers).map_or(Actor::Sender, Actor::Staff);
@@ -198,14 +199,14 @@ pub async fn revoke(
         (status = 410, description = "Expired, revoked or already received", body = ErrorBody)))]
 pub async fn claim(
     State(state): State<AppState>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    ip: ClientIp,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Claimed>, ApiError> {
     let staff = require_staff(&state.settings, &headers)?;
-    rate_limit(&state.claim_limiter, &state, peer, &headers)?;
+    rate_limit(&state.claim_limiter, ip)?;
     check_id(&id, "drop")?;
-    let claim = state.store.claim(&id, &staff, &origin(&state, peer, &headers)).await?;
+    let claim = state.store.claim(&id, &staff, &origin(ip)).await?;
     state.metrics.event(Event::Claimed);
     Ok(Json(Claimed {
         id: claim.record.id,
@@ -233,13 +234,13 @@ pub async fn claim(
         (status = 410, description = "Expired or revoked before the acknowledgement", body = ErrorBody)))]
 pub async fn ack(
     State(state): State<AppState>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    ip: ClientIp,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<DropStatus>, ApiError> {
     let staff = require_staff(&state.settings, &headers)?;
     check_id(&id, "drop")?;
-    let origin = origin(&state, peer, &headers);
+    let origin = origin(ip);
     let now = origin.at;
     let record = state.store.ack(&id, &staff, &origin).await?;
     if record.received_at == Some(now) {

@@ -7,10 +7,8 @@ mod drops;
 mod ops;
 mod requests;
 
-use std::net::SocketAddr;
-
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 pub use audit::*;
@@ -20,7 +18,7 @@ pub use requests::*;
 
 use super::auth::valid_id;
 use super::error::ApiError;
-use super::limits::client_ip;
+use super::limits::ClientIp;
 use super::{AppState, rfc3339};
 use crate::api::DropStatus;
 use crate::store::{DropRecord, Origin};
@@ -82,18 +80,13 @@ pub(super) fn room_for_uploads(state: &AppState) -> Result<(), ApiError> {
     }
 }
 
-pub(super) fn rate_limit(
-    limiter: &super::limits::RateLimiter,
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-) -> Result<(), ApiError> {
-    limiter.check(client_ip(peer, headers, &state.settings.trusted_proxies)).map_err(ApiError::rate_limited)
+pub(super) fn rate_limit(limiter: &super::limits::RateLimiter, ip: ClientIp) -> Result<(), ApiError> {
+    limiter.check(ip.0).map_err(ApiError::rate_limited)
 }
 
 /// Where a change comes from: now, and the client's address (after `trusted_proxies`).
-pub(super) fn origin(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Origin {
-    Origin::client(super::now(), client_ip(peer, headers, &state.settings.trusted_proxies))
+pub(super) fn origin(ip: ClientIp) -> Origin {
+    Origin::client(super::now(), ip.0)
 }
 
 pub(super) fn status_of(record: &DropRecord, now: i64) -> DropStatus {

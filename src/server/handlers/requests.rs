@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -11,8 +11,9 @@ use crate::api::{self, CreateRequest, ErrorBody, RequestCreated, RequestStatus};
 use crate::envelope::Kind;
 use crate::server::auth::{self, bearer, is_staff, require_staff, token_matches};
 use crate::server::error::ApiError;
+use crate::server::limits::ClientIp;
 use crate::server::metrics::Event;
-use crate::server::{AppState, Peer, expiry, now, rfc3339};
+use crate::server::{AppState, expiry, now, rfc3339};
 use crate::store::RequestRecord;
 
 /// `POST /v1/requests`.
@@ -27,12 +28,12 @@ use crate::store::RequestRecord;
         (status = 403, description = "No staff configured and the call came through a proxy", body = ErrorBody)))]
 pub async fn create_request(
     State(state): State<AppState>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    ip: ClientIp,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let staff = require_staff(&state.settings, &headers)?;
-    rate_limit(&state.create_limiter, &state, peer, &headers)?;
+    rate_limit(&state.create_limiter, ip)?;
     room_for_uploads(&state)?;
     let req: CreateRequest = json_body(&state, body, 8 * 1024).await?;
     let label = req.label.trim();
@@ -73,7 +74,7 @@ pub async fn create_request(
         ));
     }
     let drop_ttl = req.drop_ttl_seconds.map(|t| ttl(&state, Some(t))).transpose()?;
-    let origin = origin(&state, peer, &headers);
+    let origin = origin(ip);
     let now = origin.at;
     let (id, upload_token) = (auth::new_id()?, auth::new_token()?);
     let record = RequestRecord {
