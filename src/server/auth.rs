@@ -79,6 +79,22 @@ pub fn require_staff(settings: &ServerSettings, headers: &HeaderMap) -> Result<S
     }
 }
 
+/// The staff member a call is from, checked once by the extractor (`require_staff`'s 401/403
+/// otherwise): handlers that are staff-only take it as an argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staff(pub String);
+
+impl axum::extract::FromRequestParts<super::AppState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        require_staff(&state.settings, &parts.headers).map(Staff)
+    }
+}
+
 fn random<const N: usize>() -> Result<[u8; N], ApiError> {
     let mut bytes = [0u8; N]; // callers that keep secrets wipe their encodings
     rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| ApiError::internal(format!("OS RNG failed: {e}")))?;

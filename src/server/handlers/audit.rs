@@ -11,7 +11,7 @@ use crate::api::{AuditPage, DropState, ErrorBody, MAX_AUDIT_PAGE};
 use crate::events::Actor;
 use crate::receipt::{Claims, Receipt, VERSION};
 use crate::server::AppState;
-use crate::server::auth::require_staff;
+use crate::server::auth::Staff;
 use crate::server::error::ApiError;
 
 /// Query of `GET /v1/audit`.
@@ -34,9 +34,8 @@ pub struct AuditQuery {
 pub async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
-    headers: HeaderMap,
+    _: Staff,
 ) -> Result<Json<AuditPage>, ApiError> {
-    require_staff(&state.settings, &headers)?;
     let limit = query.limit.unwrap_or(MAX_AUDIT_PAGE);
     if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
         return Err(ApiError::bad("bad_limit", format!("limit must be 1 to {MAX_AUDIT_PAGE}")));

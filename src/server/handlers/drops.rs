@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{JSON_OVERHEAD, check_id, json_body, origin, rate_limit, room_for_uploads, status_of, ttl};
 use crate::api::{self, Claimed, CreateDrop, DropCreated, DropStatus, ErrorBody, Inbox, InboxEntry};
 use crate::events::Actor;
-use crate::server::auth::{self, bearer, is_staff, require_staff, token_matches};
+use crate::server::auth::{self, Staff, bearer, is_staff, token_matches};
 use crate::server::error::ApiError;
 use crate::server::limits::ClientIp;
 use crate::server::metrics::Event;
@@ -201,9 +201,8 @@ pub async fn claim(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Staff(staff): Staff,
 ) -> Result<Json<Claimed>, ApiError> {
-    let staff = require_staff(&state.settings, &headers)?;
     rate_limit(&state.claim_limiter, ip)?;
     check_id(&id, "drop")?;
     let claim = state.store.claim(&id, &staff, &origin(ip)).await?;
@@ -236,9 +235,8 @@ pub async fn ack(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Staff(staff): Staff,
 ) -> Result<Json<DropStatus>, ApiError> {
-    let staff = require_staff(&state.settings, &headers)?;
     check_id(&id, "drop")?;
     let origin = origin(ip);
     let now = origin.at;
@@ -274,9 +272,8 @@ pub struct InboxQuery {
 pub async fn inbox(
     State(state): State<AppState>,
     Query(query): Query<InboxQuery>,
-    headers: HeaderMap,
+    _: Staff,
 ) -> Result<Json<Inbox>, ApiError> {
-    require_staff(&state.settings, &headers)?;
     if query.state.as_deref().is_some_and(|s| s != "waiting") {
         return Err(ApiError::bad("bad_state", "the inbox lists waiting drops: use ?state=waiting"));
     }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::{check_id, json_body, origin, rate_limit, room_for_uploads, ttl};
 use crate::api::{self, CreateRequest, ErrorBody, RequestCreated, RequestStatus};
 use crate::envelope::Kind;
-use crate::server::auth::{self, bearer, is_staff, require_staff, token_matches};
+use crate::server::auth::{self, Staff, bearer, is_staff, token_matches};
 use crate::server::error::ApiError;
 use crate::server::limits::ClientIp;
 use crate::server::metrics::Event;
@@ -29,10 +29,9 @@ use crate::store::RequestRecord;
 pub async fn create_request(
     State(state): State<AppState>,
     ip: ClientIp,
-    headers: HeaderMap,
+    Staff(staff): Staff,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let staff = require_staff(&state.settings, &headers)?;
     rate_limit(&state.create_limiter, ip)?;
     room_for_uploads(&state)?;
     let req: CreateRequest = json_body(&state, body, 8 * 1024).await?;
