@@ -340,6 +340,11 @@ impl Served {
         self.certificates.iter().map(|c| c.sha256.as_str()).collect()
     }
 
+    /// Read what `client`'s server serves now.
+    pub async fn fetch(client: &Client) -> Result<Served, HandoverError> {
+        Served::read(&client.info().await?)
+    }
+
     /// The `sp4-` value of the vendor key that signed the manifest it serves (unverified: what
     /// `init` asks the user to compare).
     pub fn vendor_key(&self) -> Option<String> {

@@ -179,11 +179,5 @@ fn pin_for(
         printer
             .note(&format!("the vendor moved to a new signing key {new}, cross-signed by {expected}: pinning {new}"));
     }
-    Ok(Pin {
-        server: server.to_owned(),
-        fingerprint: verified.moved_to.clone().unwrap_or_else(|| expected.to_owned()),
-        recipients: verified.body.recipients,
-        receipt_key: Some(verified.body.receipt_key.to_ascii_lowercase()),
-        serial: Some(verified.body.serial),
-    })
+    Ok(Pin::of_manifest(server, expected, &verified))
 }

@@ -30,6 +30,18 @@ pub struct Pin {
 }
 
 impl Pin {
+    /// A pin of the vendor key `expected` for `server`, from the manifest it verified: the key
+    /// it handed over to, if it did, and what the manifest signs, at its serial.
+    pub fn of_manifest(server: &str, expected: &str, verified: &crate::manifest::Verified) -> Pin {
+        Pin {
+            server: server.to_owned(),
+            fingerprint: verified.moved_to.clone().unwrap_or_else(|| expected.to_owned()),
+            recipients: verified.body.recipients.clone(),
+            receipt_key: Some(verified.body.receipt_key.to_ascii_lowercase()),
+            serial: Some(verified.body.serial),
+        }
+    }
+
     /// What the pin vouches with.
     pub fn anchor(&self) -> Anchor<'_> {
         Anchor { fingerprint: &self.fingerprint, min_serial: self.serial.unwrap_or(0) }

@@ -194,18 +194,16 @@ fn held_to(config: &ClientConfig, server: &str) -> Result<Held, Failure> {
 /// A server without a manifest, pinned by the hash of its keys: it must serve what the pin
 /// vouches for; a link may carry that pin's value or the hash of what is served now.
 async fn hash_pinned(client: &crate::client::Client, pin: &Pin) -> Result<Vec<String>, Failure> {
-    let info = client.info().await.map_err(client_failure)?;
-    let served = crate::handover::Served::read(&info).map_err(super::handover_failure)?;
-    served.vouch(pin.anchor(), client.server()).map_err(|why| {
-        Failure::new(
-            Exit::Error,
-            anyhow::anyhow!(
-                "REFUSING to make a request link: {why}. {} (you pinned it with `sealpass init`)",
-                why.what_to_do(&pin.fingerprint)
-            ),
-        )
-    })?;
+    let served = crate::handover::Served::fetch(client).await.map_err(super::handover_failure)?;
+    served
+        .vouch(pin.anchor(), client.server())
+        .map_err(|why| refusing("make a request link", &why, &pin.fingerprint))?;
     Ok(vec![pin.fingerprint.clone(), served.fingerprint])
+}
+
+/// Staff refusing `doing` because `value` does not vouch for what the server serves.
+fn refusing(doing: &str, why: &crate::trust::TrustError, value: &str) -> Failure {
+    Failure::new(Exit::Error, anyhow::anyhow!("REFUSING to {doing}: {why}. {}", why.what_to_do(value)))
 }
 
 /// The server's manifest must be signed by `key` (no older than a pin has seen), and what it
@@ -218,15 +216,12 @@ async fn vendor_vouched(
     printer: &crate::output::Printer,
     doing: &str,
 ) -> Result<crate::trust::Vouched, Failure> {
-    let info = client.info().await.map_err(client_failure)?;
-    let served = crate::handover::Served::read(&info).map_err(super::handover_failure)?;
-    let pin = config.pin(client.server()).filter(|p| p.fingerprint == key);
+    let served = crate::handover::Served::fetch(client).await.map_err(super::handover_failure)?;
+    let current = config.pin(client.server());
+    let pin = current.filter(|p| p.fingerprint == key);
     // Serials run on across a vendor key's rotation: any pin's holds.
-    let seen = config.pin(client.server()).and_then(|p| p.serial).unwrap_or(0);
-    let anchor = crate::trust::Anchor { fingerprint: key, min_serial: seen };
-    let vouched = served.vouch(anchor, client.server()).map_err(|why| {
-        Failure::new(Exit::Error, anyhow::anyhow!("REFUSING to {doing}: {why}. {}", why.what_to_do(key)))
-    })?;
+    let anchor = crate::trust::Anchor { fingerprint: key, min_serial: current.and_then(|p| p.serial).unwrap_or(0) };
+    let vouched = served.vouch(anchor, client.server()).map_err(|why| refusing(doing, &why, key))?;
     match (pin, &vouched.manifest) {
         (Some(_), _) => ClientConfig::remember(client.server(), Some(&vouched), printer)?,
         // The vendor key from the config: pinned for this server now, so that from here on an
@@ -234,14 +229,9 @@ async fn vendor_vouched(
         (None, Some(verified)) => {
             let mut saved = ClientConfig::load()?;
             saved.pins.retain(|p| p.server != client.server());
-            let pinned = verified.moved_to.clone().unwrap_or_else(|| key.to_owned());
-            saved.pins.push(Pin {
-                server: client.server().to_owned(),
-                fingerprint: pinned.clone(),
-                recipients: verified.body.recipients.clone(),
-                receipt_key: Some(verified.body.receipt_key.to_ascii_lowercase()),
-                serial: Some(verified.body.serial),
-            });
+            let pin = Pin::of_manifest(client.server(), key, verified);
+            let pinned = pin.fingerprint.clone();
+            saved.pins.push(pin);
             saved.save()?;
             printer.note(&format!(
                 "pinned {pinned} for {} at manifest serial {}: an older manifest is refused from now on",

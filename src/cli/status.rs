@@ -113,7 +113,7 @@ async fn vendor_keys_now(
         let anchor = pin.map_or(crate::trust::Anchor::link(&key), Pin::anchor);
         // Unreachable or not answering: the drop's own line says so.
         let served = match Client::new(&server) {
-            Ok(client) => client.info().await.ok().and_then(|info| handover::Served::read(&info).ok()),
+            Ok(client) => handover::Served::fetch(&client).await.ok(),
             Err(_) => None,
         };
         let vouched = match served.map(|s| s.vouch(anchor, &server)) {
