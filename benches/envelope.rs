@@ -2,8 +2,8 @@
 //! Whole-process figures beside the age CLI are in docs/performance.md.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sealpass::crypto::{self, Identities};
-use sealpass::envelope::{Envelope, Kind};
+use sealpass_core::crypto::{self, Identities};
+use sealpass_core::envelope::{Envelope, Kind};
 use secrecy::{ExposeSecret, SecretString};
 
 fn envelope() -> Envelope {

@@ -4,8 +4,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use sealpass::generate::Generator;
-use sealpass::policy::Policy;
+use sealpass_core::generate::Generator;
+use sealpass_core::policy::Policy;
 
 /// 32 characters, all four classes, no more than two identical characters in a row.
 const MAX_CONSECUTIVE_RULES: &str = "minlength: 32; maxlength: 32; allowed: upper, lower, digit, [-_]; \

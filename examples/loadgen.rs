@@ -65,9 +65,9 @@ async fn cycle(http: &reqwest::Client, args: &Args, body: &serde_json::Value) ->
 #[tokio::main]
 async fn main() {
     let args = std::sync::Arc::new(Args::parse());
-    let (_, recipient) = sealpass::crypto::generate_identity("loadgen");
+    let (_, recipient) = sealpass_core::crypto::generate_identity("loadgen");
     // A ciphertext the size of a real envelope (1024 bytes padded), armored.
-    let ciphertext = sealpass::crypto::seal(&[b' '; 1024], &[recipient]).expect("seal");
+    let ciphertext = sealpass_core::crypto::seal(&[b' '; 1024], &[recipient]).expect("seal");
     let body = std::sync::Arc::new(json!({"ciphertext": ciphertext, "ttl_seconds": 3600}));
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build().expect("client");
     let warmup = Instant::now() + Duration::from_secs(1);

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use sealpass::generate::Generator;
-use sealpass::policy::{Policy, randomness};
+use sealpass_core::generate::Generator;
+use sealpass_core::policy::{Policy, randomness};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -37,8 +37,8 @@ tmp_before=$(mktemp)
 trap 'rm -f "$log" "$tmp_before"' EXIT
 ours > "$tmp_before"
 tree_before=$(git status --porcelain 2>/dev/null || true)
-cargo test --locked --doc 2>&1 | tee -a "$log" || status=1
-cargo test --locked --tests --benches 2>&1 | tee -a "$log" || status=1
+cargo test --locked --workspace --doc 2>&1 | tee -a "$log" || status=1
+cargo test --locked --workspace --tests --benches 2>&1 | tee -a "$log" || status=1
 # The API against its own OpenAPI document, live (schemathesis from PyPI; bounded in time).
 if scripts/schemathesis.sh > "$log.schemathesis" 2>&1; then
   echo "schemathesis: 1 passed" | tee -a "$log"

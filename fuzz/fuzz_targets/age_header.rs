@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sealpass::crypto::{self, Identities};
+use sealpass_core::crypto::{self, Identities};
 
 fn identities() -> &'static Identities {
     static IDS: OnceLock<Identities> = OnceLock::new();

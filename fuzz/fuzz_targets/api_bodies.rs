@@ -5,11 +5,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealpass::api::{
+use sealpass_core::api::{
     AuditPage, Claimed, CreateDrop, CreateRequest, DropCreated, DropStatus, ErrorBody, Inbox, InboxCursor, Info,
     RequestCreated, RequestStatus,
 };
-use sealpass::receipt::Receipt;
+use sealpass_core::receipt::Receipt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -36,10 +36,10 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<Receipt>(data);
     // What `audit verify` and `receipt verify` do with a hostile server's answer: judge, never panic.
     if let Ok(page) = serde_json::from_slice::<AuditPage>(data) {
-        let _ = sealpass::audit::verify_records(&sealpass::audit::Head::empty(), &page.entries);
+        let _ = sealpass_core::audit::verify_records(&sealpass_core::audit::Head::empty(), &page.entries);
     }
     if let Ok(receipt) = serde_json::from_slice::<Receipt>(data) {
-        let _ = sealpass::receipt::verify(&receipt, None);
+        let _ = sealpass_core::receipt::verify(&receipt, None);
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Some(cursor) = InboxCursor::decode(text) {

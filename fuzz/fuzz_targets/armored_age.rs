@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if sealpass::crypto::check_armored(text).is_ok() {
+    if sealpass_core::crypto::check_armored(text).is_ok() {
         let reader = age::armor::ArmoredReader::new(text.trim().as_bytes());
         assert!(age::Decryptor::new_buffered(reader).is_ok(), "accepted, but age cannot read its header");
     }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealpass::envelope::{Envelope, EnvelopeError};
+use sealpass_core::envelope::{Envelope, EnvelopeError};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(envelope) = Envelope::from_bytes(data) {

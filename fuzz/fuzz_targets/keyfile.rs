@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealpass::keyfile::{Format, check};
+use sealpass_core::keyfile::{Format, check};
 
 fuzz_target!(|data: &[u8]| {
     let now = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
@@ -12,6 +12,6 @@ fuzz_target!(|data: &[u8]| {
         let report = check(data, format, now);
         assert_eq!(report.compliant, report.rules.iter().all(|r| r.ok));
     }
-    let _ = sealpass::cert::parse_public_pem(data);
-    let _ = sealpass::cert::parse_der(data, String::new());
+    let _ = sealpass_core::cert::parse_public_pem(data);
+    let _ = sealpass_core::cert::parse_der(data, String::new());
 });

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealpass::link::{LinkError, is_id, parse_pickup, parse_request, server_base};
+use sealpass_core::link::{LinkError, is_id, parse_pickup, parse_request, server_base};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealpass::manifest::{self, Expect, SignedManifest};
+use sealpass_core::manifest::{self, Expect, SignedManifest};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(signed) = serde_json::from_slice::<SignedManifest>(data) else { return };

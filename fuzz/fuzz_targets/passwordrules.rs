@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use rand::SeedableRng;
-use sealpass::generate::Generator;
-use sealpass::policy::Policy;
+use sealpass_core::generate::Generator;
+use sealpass_core::policy::Policy;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

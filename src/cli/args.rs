@@ -8,10 +8,10 @@ use secrecy::SecretString;
 
 use super::client_failure;
 use super::settings::{self, ClientConfig};
-use crate::client::Client;
-use crate::crypto::{self, Recipient};
-use crate::exit::Failure;
-use crate::files;
+use sealpass_client::exit::Failure;
+use sealpass_client::files;
+use sealpass_client::http::Client;
+use sealpass_core::crypto::{self, Recipient};
 
 /// Whom to seal to: shared by `seal` and `send`.
 #[derive(Debug, clap::Args)]
@@ -78,7 +78,7 @@ impl StaffArgs {
 /// `--ttl 24h` in seconds.
 pub(crate) fn positive_ttl(flag: &str, ttl: Option<&str>) -> Result<Option<u64>, Failure> {
     let Some(text) = ttl else { return Ok(None) };
-    let seconds = crate::duration::parse_duration(text)
+    let seconds = sealpass_core::duration::parse_duration(text)
         .map(|d| d.as_secs())
         .map_err(|e| Failure::usage(format!("{flag} {e}")))?;
     if seconds == 0 {
@@ -102,8 +102,16 @@ pub(crate) async fn ttl_within(
         None => client.info().await.map_err(client_failure)?.limits.max_ttl_seconds,
     };
     if ttl > max {
-        let human = crate::duration::shortest(max);
+        let human = sealpass_core::duration::shortest(max);
         return Err(Failure::usage(format!("{name} {flag} is longer than this server allows (at most {human})")));
     }
     Ok(())
+}
+
+/// The credential kinds as clap values, named as everywhere else (the core stays free of clap).
+pub(crate) fn kinds() -> impl clap::builder::TypedValueParser<Value = sealpass_core::envelope::Kind> {
+    use clap::builder::TypedValueParser;
+    use sealpass_core::envelope::Kind;
+    clap::builder::PossibleValuesParser::new(Kind::ALL.map(Kind::name))
+        .map(|name| Kind::ALL.into_iter().find(|k| k.name() == name).expect("every possible value names a kind"))
 }

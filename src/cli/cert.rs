@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cert::{self, Certificate};
-use crate::exit::{Exit, Failure};
-use crate::files;
 use crate::output::Printer;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::files;
+use sealpass_core::cert::{self, Certificate};
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum CertCommand {
@@ -83,7 +83,7 @@ pub(crate) fn describe(c: &Certificate) -> String {
     };
     format!(
         "subject:    {}\nvalid:      {} to {}{state}\nkey:        {}\nsha256:     {}\nthumbprint: {} (SHA-1, as Entra ID shows it)",
-        crate::output::shown(&c.subject),
+        sealpass_core::text::shown(&c.subject),
         cert::rfc3339(c.not_before),
         cert::rfc3339(c.not_after),
         c.key,

@@ -7,8 +7,8 @@ use secrecy::ExposeSecret;
 
 use super::PolicyArgs;
 use super::input::secret_from_stdin_or_prompt;
-use crate::exit::{Exit, Failure};
 use crate::output::Printer;
+use sealpass_client::exit::{Exit, Failure};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "The secret is read from stdin (one trailing newline is stripped) or, on a terminal, \
@@ -58,7 +58,7 @@ pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
 const MAX_BATCH_LINE: u64 = (super::input::MAX_SECRET_BYTES * 6 + 2) as u64;
 
 /// `--batch`: one JSON string a line in, one report a line out.
-fn batch(printer: &Printer, policy: &crate::policy::Policy, username: Option<&str>) -> Result<Exit, Failure> {
+fn batch(printer: &Printer, policy: &sealpass_core::policy::Policy, username: Option<&str>) -> Result<Exit, Failure> {
     use std::io::{BufRead, Read};
     let stdin = std::io::stdin();
     let mut input = stdin.lock();

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use super::settings::ClientConfig;
-use crate::exit::{Exit, Failure};
 use crate::output::Printer;
-use crate::policy::{PRESET_NAMES, Policy};
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_core::policy::{PRESET_NAMES, Policy};
 
 /// What every command is given by `cli::run`: the one printer (JSON when the command line asks
 /// for it) and the client settings, read from `config.toml` once, when a command first needs them
@@ -111,16 +111,16 @@ fn block_on_showing<T>(
 }
 
 /// A client error as a failure with its exit code.
-pub(crate) fn client_failure(e: crate::client::ClientError) -> Failure {
+pub(crate) fn client_failure(e: sealpass_client::http::ClientError) -> Failure {
     let exit = client_exit(&e);
     Failure::new(exit, e)
 }
 
-pub(crate) use crate::handover::now_rfc3339;
+pub(crate) use sealpass_client::handover::now_rfc3339;
 
 /// The exit code (SPEC §6) for what the server said or did not say.
-pub(crate) fn client_exit(e: &crate::client::ClientError) -> Exit {
-    use crate::client::ClientError as C;
+pub(crate) fn client_exit(e: &sealpass_client::http::ClientError) -> Exit {
+    use sealpass_client::http::ClientError as C;
     match e {
         C::Unreachable { .. } => Exit::Unreachable,
         C::Unauthorized(_) => Exit::Unauthorized,
@@ -130,8 +130,8 @@ pub(crate) fn client_exit(e: &crate::client::ClientError) -> Exit {
 }
 
 /// A hand-over that stopped, with the exit code SPEC §6 gives it.
-pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
-    use crate::handover::HandoverError as H;
+pub(crate) fn handover_failure(e: sealpass_client::handover::HandoverError) -> Failure {
+    use sealpass_client::handover::HandoverError as H;
     let exit = match &e {
         H::Server(cause) | H::NotAcknowledged { cause } => client_exit(cause),
         H::HandOn(failure) => failure.exit,
@@ -153,7 +153,7 @@ pub(crate) fn handover_failure(e: crate::handover::HandoverError) -> Failure {
 
 /// The identity file: the one given, else the default in the XDG data directory.
 pub(crate) fn identity_path(given: Option<PathBuf>) -> Result<PathBuf, Failure> {
-    given.or_else(crate::files::default_identity).ok_or_else(|| {
+    given.or_else(sealpass_client::files::default_identity).ok_or_else(|| {
         Failure::usage("no default identity location ($XDG_DATA_HOME and $HOME are unset); give -i FILE or -o FILE")
     })
 }

@@ -11,15 +11,15 @@ use secrecy::ExposeSecret;
 use secrecy::SecretString;
 
 use super::{client_failure, handover_failure};
-use crate::client::{Client, ClientError};
-use crate::config::{ServerSettings, Staff, StoreUrl};
-use crate::crypto::{self, Identities};
-use crate::envelope::Kind;
-use crate::exit::{Exit, Failure};
-use crate::generate::Generator;
-use crate::handover::{self, Intake};
 use crate::output::Printer;
-use crate::policy::Policy;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::handover::{self, Intake};
+use sealpass_client::http::{Client, ClientError};
+use sealpass_core::crypto::{self, Identities};
+use sealpass_core::envelope::Kind;
+use sealpass_core::generate::Generator;
+use sealpass_core::policy::Policy;
+use sealpass_server::config::{ServerSettings, Staff, StoreUrl};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoArgs {}
@@ -72,24 +72,24 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     let alice = "sps_demo-token-for-alice".to_owned();
     let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.join("drops.db")));
     settings.recipients = vec![recipient.to_string()];
-    settings.staff = vec![Staff { name: "alice".into(), token_sha256: crate::server::auth::hash(&alice) }];
+    settings.staff = vec![Staff { name: "alice".into(), token_sha256: sealpass_server::auth::hash(&alice) }];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = format!("http://{}", listener.local_addr()?);
     settings.public_url = server.clone();
     // The server's receipt key, made now so the vendor's manifest can name it.
     let key_path = dir.join("receipt.key");
     let receipt_key =
-        crate::server::events::receipt_signer(Some(&key_path)).map_err(|e| failed("key", e))?.public_key();
+        sealpass_server::events::receipt_signer(Some(&key_path)).map_err(|e| failed("key", e))?.public_key();
     settings.receipt_key = Some(key_path);
     // The vendor key (offline, in real life) signs what the server may serve; its sp4- value is
     // what the vendor publishes, and what links and pins name.
-    let vendor_key = crate::receipt::Signer::generate().map_err(|e| failed("vendor key", e))?.1;
+    let vendor_key = sealpass_core::receipt::Signer::generate().map_err(|e| failed("vendor key", e))?.1;
     let body = super::vendor::body_for(&settings, vec![server.clone()], 1, 90, receipt_key);
-    settings.manifest = Some(crate::manifest::sign(&body, &vendor_key, None));
-    let fingerprint = crate::manifest::fingerprint(&vendor_key.public_key());
-    let store = crate::server::open_store(&settings).map_err(|e| failed("store", e))?;
+    settings.manifest = Some(sealpass_core::manifest::sign(&body, &vendor_key, None));
+    let fingerprint = sealpass_core::manifest::fingerprint(&vendor_key.public_key());
+    let store = sealpass_server::open_store(&settings).map_err(|e| failed("store", e))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(crate::server::serve(listener, settings, Arc::clone(&store), async {
+    let serving = tokio::spawn(sealpass_server::serve(listener, settings, Arc::clone(&store), async {
         let _ = stopped.await;
     }));
     n.say(&format!(
@@ -120,7 +120,7 @@ async fn walk(
     let request = client
         .create_request(
             alice,
-            &crate::api::CreateRequest {
+            &sealpass_core::api::CreateRequest {
                 label: "Acme Salesforce".into(),
                 kind: "salesforce-password".into(),
                 ttl_seconds: Some(3600),
@@ -137,7 +137,7 @@ async fn walk(
         "opens the link; the CLI checks the server's keys against the vendor key the link names",
         "sealpass send '<link>' --generate -u kore@acme.example",
     );
-    let link = crate::link::parse_request(&request.link).map_err(|e| failed("link", e))?;
+    let link = sealpass_core::link::parse_request(&request.link).map_err(|e| failed("link", e))?;
     let to = handover::answering(link, &[]).await.map_err(handover_failure)?;
     if to.fingerprint != fingerprint {
         return Err(failed("fingerprint", "the server's keys are not the vendor's"));
@@ -210,7 +210,7 @@ async fn walk(
     ));
     let receipt = client.receipt(&drop.id, drop.manage_token.expose_secret()).await.map_err(client_failure)?;
     let key = to.receipt_key.as_deref().ok_or_else(|| failed("receipt", "the link vouches for no receipt key"))?;
-    crate::receipt::verify(&receipt, Some(key)).map_err(|e| failed("receipt", e))?;
+    sealpass_core::receipt::verify(&receipt, Some(key)).map_err(|e| failed("receipt", e))?;
     n.say(&format!(
         "receipt: signed by the server's receipt key (covered by the link), audit entry #{}",
         receipt.claims.audit_seq
@@ -224,9 +224,10 @@ async fn walk(
         "sends another without a request, then revokes it before pickup",
         "sealpass send --server … ; sealpass revoke <pickup link>",
     );
-    let anonymous = handover::pinned(client.server(), crate::trust::Anchor::link(fingerprint), &[recipient.to_owned()])
-        .await
-        .map_err(handover_failure)?;
+    let anonymous =
+        handover::pinned(client.server(), sealpass_core::trust::Anchor::link(fingerprint), &[recipient.to_owned()])
+            .await
+            .map_err(handover_failure)?;
     let intake = Intake {
         kind: Kind::Generic,
         secret: SecretString::from(password.as_str()),

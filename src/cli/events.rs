@@ -10,12 +10,12 @@ use serde::Serialize;
 
 use super::args::StaffArgs;
 use super::{block_on, client_failure};
-use crate::api::AuditPage;
-use crate::audit::{self, Broken, Head, Record};
-use crate::checkpoint::{self, Checkpoint, Witnessed};
-use crate::exit::{Exit, Failure};
-use crate::output::shown;
-use crate::receipt::{self, Receipt};
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_core::api::AuditPage;
+use sealpass_core::audit::{self, Broken, Head, Record};
+use sealpass_core::checkpoint::{self, Checkpoint, Witnessed};
+use sealpass_core::receipt::{self, Receipt};
+use sealpass_core::text::shown;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Every entry carries the SHA-256 of the one before it; the last line is the chain's head \
@@ -179,7 +179,7 @@ fn witnesses(
     }
     let key = receipt_key(key, staff, ctx)?;
     for file in files {
-        let bytes = crate::files::read_public(file, MAX_RECEIPT)?;
+        let bytes = sealpass_client::files::read_public(file, MAX_RECEIPT)?;
         let json: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| Failure::usage(format!("{}: not JSON ({e})", file.display())))?;
         let w = checkpoint::witness(&json, &key).map_err(|e| match e {
@@ -214,7 +214,7 @@ fn since(text: &str) -> Result<time::OffsetDateTime, Failure> {
     if let Ok(t) = time::OffsetDateTime::parse(text.trim(), &Rfc3339) {
         return Ok(t);
     }
-    let ago = crate::duration::parse_duration(text)
+    let ago = sealpass_core::duration::parse_duration(text)
         .map_err(|_| Failure::usage("--since must be an RFC 3339 time (2026-12-01T00:00:00Z) or an age (24h, 7d)"))?;
     Ok(time::OffsetDateTime::now_utc() - ago)
 }
@@ -231,9 +231,9 @@ fn line(record: &Record) -> String {
     };
     let e = &entry.event;
     let who = match &e.actor {
-        crate::events::Actor::Staff(name) => shown(name).into_owned(),
-        crate::events::Actor::Sender => "the sender".into(),
-        crate::events::Actor::Sweeper => "the sweeper".into(),
+        sealpass_core::events::Actor::Staff(name) => shown(name).into_owned(),
+        sealpass_core::events::Actor::Sender => "the sender".into(),
+        sealpass_core::events::Actor::Sweeper => "the sweeper".into(),
     };
     let label = e.label.as_deref().map(|l| format!(" \u{201c}{}\u{201d}", shown(l))).unwrap_or_default();
     let id = e.drop_id.as_deref().or(e.request_id.as_deref()).map(|i| format!(" {}", shown(i))).unwrap_or_default();
@@ -332,7 +332,7 @@ fn audit_verify(args: VerifyArgs, ctx: &super::Context) -> Result<Exit, Failure>
             ));
         }
         let text = serde_json::to_string_pretty(checkpoint)?;
-        crate::files::write_new_private(path, format!("{text}\n").as_bytes())?;
+        sealpass_client::files::write_new_private(path, format!("{text}\n").as_bytes())?;
         printer.note(&format!(
             "saved the server's signed checkpoint of this head to {}: keep it elsewhere and pass it to --witness later",
             path.display()
@@ -399,7 +399,7 @@ pub(crate) fn receipt(command: ReceiptCommand, ctx: &super::Context) -> Result<E
     if let Some(key) = args.key.as_deref().filter(|k| !receipt::valid_key(k)) {
         return Err(Failure::usage(format!("--key {}: not a receipt key (64 hex digits)", shown(key))));
     }
-    let bytes = crate::files::read_public(&args.file, MAX_RECEIPT)?;
+    let bytes = sealpass_client::files::read_public(&args.file, MAX_RECEIPT)?;
     let parsed: Receipt = serde_json::from_slice(&bytes)
         .map_err(|e| Failure::usage(format!("{}: not a sealpass receipt ({e})", args.file.display())))?;
     let trusted = trusted_receipt_key(args.key.as_deref(), &parsed.claims, &parsed.public_key, ctx)?;

@@ -8,8 +8,8 @@ use rand::rngs::StdRng;
 use serde::Serialize;
 
 use super::PolicyArgs;
-use crate::exit::{Exit, Failure};
-use crate::generate::Generator;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_core::generate::Generator;
 
 /// Most passwords one run generates.
 const MAX_COUNT: i64 = 10_000_000;
@@ -46,12 +46,12 @@ pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let policy = args.policy.resolve()?;
     let generator = Generator::new(&policy, args.length).map_err(Failure::usage)?;
-    if generator.entropy_bits() < crate::generate::WEAK_BITS {
+    if generator.entropy_bits() < sealpass_core::generate::WEAK_BITS {
         printer.warn(&format!(
             "these rules leave only {:.1} bits of entropy (fewer than {:.0}): a guesser needs few tries; allow more \
              characters or a longer length",
             generator.entropy_bits(),
-            crate::generate::WEAK_BITS
+            sealpass_core::generate::WEAK_BITS
         ));
     }
     // One OS-seeded CSPRNG (ChaCha12) for the run: a syscall per process, not per character.

@@ -7,12 +7,12 @@ use std::io::IsTerminal;
 
 use super::settings::Pin;
 use super::{block_on, client_failure, handover_failure};
-use crate::client::{Client, ClientError};
-use crate::crypto;
-use crate::exit::{Exit, Failure};
-use crate::handover::Served;
-use crate::link;
-use crate::trust::{self, Anchor};
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::handover::Served;
+use sealpass_client::http::{Client, ClientError};
+use sealpass_core::crypto;
+use sealpass_core::link;
+use sealpass_core::trust::{self, Anchor};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct InitArgs {
@@ -45,10 +45,10 @@ fn served(server: &str) -> Result<(Served, Vec<String>), Failure> {
     if info.recipients.is_empty() {
         return refuse("serves no recipients; its operator must configure them".into());
     }
-    if info.recipients.len() > crate::api::MAX_RECIPIENTS {
+    if info.recipients.len() > sealpass_core::api::MAX_RECIPIENTS {
         return refuse(format!(
             "serves more than {} recipients; that is not a sealpass server",
-            crate::api::MAX_RECIPIENTS
+            sealpass_core::api::MAX_RECIPIENTS
         ));
     }
     // Only real age recipients are shown (and pinned): anything else is refused unseen.
@@ -155,7 +155,7 @@ fn pin_for(
     if !link::is_fingerprint(expected) {
         return Err(Failure::usage(format!(
             "--fingerprint {} is not a sealpass value (sp4-… as the vendor publishes it)",
-            crate::output::shown(expected)
+            sealpass_core::text::shown(expected)
         )));
     }
     if !trust::is_vendor_key(expected) {

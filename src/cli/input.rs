@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal, Read};
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::exit::{Exit, Failure};
+use sealpass_client::exit::{Exit, Failure};
 
 /// What an empty secret is called.
 const NO_SECRET: &str = "no secret on stdin";

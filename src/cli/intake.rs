@@ -12,31 +12,21 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::PolicyArgs;
 use super::input::{MAX_SECRET_BYTES, read_one_secret};
-use crate::envelope::{Envelope, EnvelopeError, FieldType, Kind, validate_field};
-use crate::exit::{Exit, Failure};
-use crate::files;
-use crate::generate::Generator;
-use crate::handover::{self, HandoverError, Intake};
-use crate::output::{Printer, shown};
-use crate::policy::Policy;
-
-/// The kinds as clap values, named as everywhere else (the envelope module stays free of clap).
-impl clap::ValueEnum for Kind {
-    fn value_variants<'a>() -> &'a [Self] {
-        &Kind::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.name()))
-    }
-}
+use crate::output::Printer;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::files;
+use sealpass_client::handover::{self, HandoverError, Intake};
+use sealpass_core::envelope::{Envelope, EnvelopeError, FieldType, Kind, validate_field};
+use sealpass_core::generate::Generator;
+use sealpass_core::policy::Policy;
+use sealpass_core::text::shown;
 
 /// What goes into an envelope besides the secret: shared by `seal` and `send`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct EnvelopeArgs {
     /// Credential kind (SPEC §2); decides the fields and the default policy [default: generic,
     /// or the request's]
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = super::args::kinds())]
     pub(crate) kind: Option<Kind>,
     /// The account's username (the `username` field)
     #[arg(long, short = 'u')]
@@ -242,7 +232,7 @@ fn generated_secret(
 /// itself). That keeps zxcvbn's dictionaries, most of the command's time, out of the way.
 fn generated_rules(policy: &Policy, length: usize) -> Policy {
     let mut rules = policy.clone();
-    rules.looks_random &= length < crate::generate::PATTERN_CHECK_BELOW;
+    rules.looks_random &= length < sealpass_core::generate::PATTERN_CHECK_BELOW;
     rules
 }
 
@@ -302,7 +292,7 @@ fn required_by_request(
 /// skips it (`None`). Ctrl-D cancels.
 fn ask_field(
     kind: Kind,
-    spec: crate::envelope::FieldSpec,
+    spec: sealpass_core::envelope::FieldSpec,
     question: &str,
     optional: bool,
     printer: &Printer,
@@ -360,14 +350,14 @@ fn ask_optional_fields(
 
 /// A key file read for sealing: its bytes as the secret, its name and detected format as fields.
 fn key_file(path: &std::path::Path, fields: &mut BTreeMap<String, SecretString>) -> Result<SecretString, Failure> {
-    let limit = crate::envelope::MAX_KEY_FILE_BYTES;
+    let limit = sealpass_core::envelope::MAX_KEY_FILE_BYTES;
     let bytes = zeroize::Zeroizing::new(files::read_public(path, limit).map_err(|e| match e {
         files::FileError::TooLarge(..) => {
             Failure::usage(format!("{}: a key file may be at most {} KiB", path.display(), limit / 1024))
         }
         other => Failure::new(Exit::Error, other),
     })?);
-    let format = crate::keyfile::detect(&bytes)
+    let format = sealpass_core::keyfile::detect(&bytes)
         .map_err(|e| Failure::new(Exit::Policy, anyhow::anyhow!("{}: {e}", path.display())))?;
     let name = path
         .file_name()
@@ -379,7 +369,7 @@ fn key_file(path: &std::path::Path, fields: &mut BTreeMap<String, SecretString>)
             return Err(Failure::usage(format!("--file sets the {key} field itself: drop --field {key}=…")));
         }
     }
-    Ok(crate::envelope::key_file_secret(&bytes))
+    Ok(sealpass_core::envelope::key_file_secret(&bytes))
 }
 
 /// Build the checked envelope from the arguments: shared by `seal` and `send`. `request`: the
@@ -392,7 +382,7 @@ pub(crate) fn build_envelope(
     (request, require): (Option<String>, &[String]),
     flow: Flow,
     printer: &Printer,
-    certificates: Option<&[crate::cert::Certificate]>,
+    certificates: Option<&[sealpass_core::cert::Certificate]>,
 ) -> Result<Envelope, Failure> {
     let mut fields = fields(kind, args)?;
     required_by_request(kind, require, &mut fields, printer)?;

@@ -8,11 +8,11 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::{identity_path, now_rfc3339};
-use crate::crypto::{self, Identities};
-use crate::exit::{Exit, Failure};
-use crate::files;
 use crate::output::Printer;
-use crate::qr;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::files;
+use sealpass_core::crypto::{self, Identities};
+use sealpass_core::qr;
 
 /// Largest identity file we read.
 const MAX_IDENTITY_BYTES: usize = 64 * 1024;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit::{Exit, Failure};
-use crate::files;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::files;
 
 /// A drop this machine sent.
 #[derive(Clone, Serialize, Deserialize)]
@@ -113,16 +113,17 @@ pub fn import_receipt(path: &std::path::Path) -> Result<SentDrop, Failure> {
     if receipt.sealpass_receipt != 1 {
         return Err(bad("an unknown version"));
     }
-    let server =
-        crate::link::server_base(&receipt.server).map_err(|_| bad("its server is not a URL like https://host"))?;
-    let pickup = crate::link::parse_pickup(&receipt.pickup_url, None).map_err(|_| bad("its pickup link is not one"))?;
+    let server = sealpass_core::link::server_base(&receipt.server)
+        .map_err(|_| bad("its server is not a URL like https://host"))?;
+    let pickup =
+        sealpass_core::link::parse_pickup(&receipt.pickup_url, None).map_err(|_| bad("its pickup link is not one"))?;
     if pickup.server != server || pickup.id != receipt.id {
         return Err(bad("its pickup link does not match its server and id"));
     }
-    if !crate::link::is_token(&receipt.manage_token) {
+    if !sealpass_core::link::is_token(&receipt.manage_token) {
         return Err(bad("its manage token is malformed"));
     }
-    if crate::envelope::Kind::from_name(&receipt.kind).is_none() {
+    if sealpass_core::envelope::Kind::from_name(&receipt.kind).is_none() {
         return Err(bad("an unknown kind"));
     }
     let rfc3339 = &time::format_description::well_known::Rfc3339;

@@ -38,7 +38,7 @@ pub(crate) use common::{
 };
 use usage::{quotes_user_input, redacted};
 
-use crate::exit::{Exit, Failure};
+use sealpass_client::exit::{Exit, Failure};
 
 /// sealpass: hand a CRM service-account credential to a vendor without anyone seeing it.
 #[derive(Debug, Parser)]
@@ -161,7 +161,7 @@ pub fn main() -> ExitCode {
         Err(failure) if is_broken_pipe(&failure) => Exit::Ok.into(),
         Err(failure) => {
             // Failures can quote what a server or a file said: printed scrubbed, like all output.
-            let text = crate::output::scrub(&failure.to_string()).into_owned();
+            let text = sealpass_core::text::scrub(&failure.to_string()).into_owned();
             eprintln!("error: {text}");
             if json {
                 let line = serde_json::json!({"error": text, "exit": failure.exit as u8});

@@ -11,12 +11,13 @@ use zeroize::Zeroizing;
 
 use super::PolicyArgs;
 use super::keys::load_identities;
-use crate::crypto::{self, MAX_CIPHERTEXT_BYTES};
-use crate::envelope::{Envelope, FieldType};
-use crate::exit::{Exit, Failure};
-use crate::files;
-use crate::output::{Printer, shown};
-use crate::policy::{Policy, Report, RuleResult};
+use crate::output::Printer;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::files;
+use sealpass_core::crypto::{self, MAX_CIPHERTEXT_BYTES};
+use sealpass_core::envelope::{Envelope, FieldType};
+use sealpass_core::policy::{Policy, Report, RuleResult};
+use sealpass_core::text::shown;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Exit codes: 0 ok, 3 the secret fails the policy (reported first), 5 cannot decrypt \
@@ -86,8 +87,8 @@ pub(crate) fn policy_for(
 /// What the receiver hands on: the secret; a key file's exact bytes; for a kind without a
 /// secret, its identifiers as one line of JSON (`{"kind":…,"fields":{…}}`).
 pub(crate) fn payload(envelope: &Envelope) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    if envelope.kind == crate::envelope::Kind::KeyFile {
-        return crate::envelope::key_file_bytes(&envelope.secret).map_err(|e| Failure::new(Exit::Decrypt, e));
+    if envelope.kind == sealpass_core::envelope::Kind::KeyFile {
+        return sealpass_core::envelope::key_file_bytes(&envelope.secret).map_err(|e| Failure::new(Exit::Decrypt, e));
     }
     if !envelope.kind.has_secret() {
         let fields: std::collections::BTreeMap<&str, &str> =
@@ -108,7 +109,7 @@ pub(crate) fn revealable(payload: &[u8]) -> Result<(), Failure> {
         return Ok(());
     }
     let text = std::str::from_utf8(payload).ok();
-    let hazard = text.is_none_or(|t| t.chars().any(|c| c != '\n' && c != '\t' && crate::output::is_hazard(c)));
+    let hazard = text.is_none_or(|t| t.chars().any(|c| c != '\n' && c != '\t' && sealpass_core::text::is_hazard(c)));
     if hazard {
         return Err(Failure::usage(
             "this is binary or holds characters that would drive your terminal: write it with -o FILE, or pipe it",
@@ -144,18 +145,18 @@ impl<'a> Opened<'a> {
     }
 }
 
-/// Check an opened envelope's content (see [`crate::contents::check`]) against the receiver's
+/// Check an opened envelope's content (see [`sealpass_core::contents::check`]) against the receiver's
 /// policy ([`policy_for`]) and, when known, the vendor's certificates, with the warnings a
 /// receiver should see.
 pub(crate) fn validate(
     args: &PolicyArgs,
     envelope: &Envelope,
-    certificates: Option<&[crate::cert::Certificate]>,
+    certificates: Option<&[sealpass_core::cert::Certificate]>,
 ) -> Result<Report, Failure> {
     let mut warnings = Vec::new();
     let policy = policy_for(args, envelope, &mut warnings)?;
-    let against = crate::contents::Against { policy: policy.as_ref(), certificates };
-    let mut report = crate::contents::check(envelope.kind, &envelope.secret, &envelope.fields, against);
+    let against = sealpass_core::contents::Against { policy: policy.as_ref(), certificates };
+    let mut report = sealpass_core::contents::check(envelope.kind, &envelope.secret, &envelope.fields, against);
     if envelope.allow_weak {
         warnings.push("the sender sealed this knowing it fails their policy (--allow-weak)".into());
     }
@@ -169,7 +170,7 @@ pub(crate) fn validate(
 /// What `--reveal` prints: the payload, with a newline after a secret (a key file's bytes and
 /// the identifiers' JSON line stay as they are).
 pub(crate) fn with_newline(envelope: &Envelope, mut payload: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
-    if envelope.kind.has_secret() && envelope.kind != crate::envelope::Kind::KeyFile {
+    if envelope.kind.has_secret() && envelope.kind != sealpass_core::envelope::Kind::KeyFile {
         payload.push(b'\n');
     }
     payload

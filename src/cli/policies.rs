@@ -1,8 +1,8 @@
 //! `sealpass policies`: the built-in policies with their rules, from the catalog (the same
 //! document `GET /v1/policies` serves and the web page runs on).
 
-use crate::catalog::{KindEntry, PolicyEntry, catalog};
-use crate::exit::{Exit, Failure};
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_core::catalog::{KindEntry, PolicyEntry, catalog};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -18,7 +18,7 @@ fn human(e: &PolicyEntry) -> String {
         (Some(g), _) => {
             let names: Vec<&str> = g.required.iter().map(|c| c.name.as_str()).collect();
             let with = if names.is_empty() { String::new() } else { format!(", with {}", names.join(", ")) };
-            let alphabet = crate::policy::Charset::of(&g.alphabet).describe();
+            let alphabet = sealpass_core::policy::Charset::of(&g.alphabet).describe();
             text.push_str(&format!(
                 "  generates: {} characters of {alphabet}{with} ({:.1} bits)\n",
                 g.length, g.entropy_bits

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use super::args::RecipientArgs;
 use super::intake::{EnvelopeArgs, Flow, build_envelope};
-use crate::crypto;
-use crate::envelope::Kind;
-use crate::exit::{Exit, Failure};
-use crate::files;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::files;
+use sealpass_core::crypto;
+use sealpass_core::envelope::Kind;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "The secret comes from stdin, or a hidden prompt asked twice, or --generate; never from \

@@ -13,11 +13,11 @@ use super::intake::{EnvelopeArgs, Flow};
 use super::ledger::{self, SentDrop};
 use super::settings::{ClientConfig, Pin};
 use super::{block_on_quiet, handover_failure};
-use crate::envelope::Kind;
-use crate::exit::{Exit, Failure};
-use crate::handover::{self, HandoverError};
-use crate::link;
-use crate::output::shown;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::handover::{self, HandoverError};
+use sealpass_core::envelope::Kind;
+use sealpass_core::link;
+use sealpass_core::text::shown;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "The request link carries a one-time upload token. Given as an argument it is visible to \
@@ -67,7 +67,7 @@ pub(crate) struct SendArgs {
 /// the link or pin vouched for covers them.
 fn show_registration(
     kind: Kind,
-    certificates: &[crate::cert::Certificate],
+    certificates: &[sealpass_core::cert::Certificate],
     dir: &std::path::Path,
     printer: &crate::output::Printer,
 ) -> Result<(), Failure> {
@@ -89,7 +89,7 @@ fn show_registration(
                 super::cert::write_public(&path, certificate.pem.as_bytes())?
             }
             _ => {
-                let same = crate::files::read_public(&path, crate::cert::MAX_PEM_BYTES)
+                let same = sealpass_client::files::read_public(&path, sealpass_core::cert::MAX_PEM_BYTES)
                     .is_ok_and(|existing| existing == certificate.pem.as_bytes());
                 if !same {
                     return Err(Failure::usage(format!(
@@ -165,7 +165,7 @@ fn request_link(args: &SendArgs) -> Result<Option<Zeroizing<String>>, Failure> {
             }
             return from_bytes(&line, "stdin").map(Some);
         }
-        let bytes = crate::files::read_public(path, MAX_LINK_BYTES as usize)?;
+        let bytes = sealpass_client::files::read_public(path, MAX_LINK_BYTES as usize)?;
         let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
         return from_bytes(first, &path.display().to_string()).map(Some);
     }
@@ -229,7 +229,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                     "--ttl {} is longer than this request allows: the vendor's request says what you send waits at most {} \
                      (drop --ttl to use that)",
                     args.ttl.as_deref().unwrap_or_default(),
-                    crate::duration::shortest(most)
+                    sealpass_core::duration::shortest(most)
                 )));
             }
         }
@@ -323,7 +323,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             created_at: super::now_rfc3339(),
             expires_at: sent.expires_at.clone(),
             receipt_key: to.receipt_key.clone(),
-            vendor_key: crate::trust::is_vendor_key(&to.fingerprint).then(|| to.fingerprint.clone()),
+            vendor_key: sealpass_core::trust::is_vendor_key(&to.fingerprint).then(|| to.fingerprint.clone()),
         })?;
         if !printer.json() {
             printer.note(&format!(
@@ -334,7 +334,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             ));
         }
         if args.qr {
-            let picture = crate::qr::terminal(
+            let picture = sealpass_core::qr::terminal(
                 &sent.pickup_url,
                 std::io::stderr().is_terminal() && !crate::output::no_color_requested(),
             )?;

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::config::{DEFAULT_CONFIG, Overrides, ServerSettings};
-use crate::exit::{Exit, Failure};
 use crate::output::Printer;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_server::config::{DEFAULT_CONFIG, Overrides, ServerSettings};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Precedence: flags > SEALPASS_* environment > config file > defaults.\n\
@@ -60,7 +60,7 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         return Ok(Exit::Ok);
     }
     if args.print_openapi {
-        printer.lines(crate::server::openapi::document_json())?;
+        printer.lines(sealpass_server::openapi::document_json())?;
         return Ok(Exit::Ok);
     }
     let overrides = Overrides {
@@ -77,12 +77,13 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
     // TLS files are checked before anything is created or said to listen.
     let mut tls_warnings = Vec::new();
     if let Some((cert, key)) = &settings.tls {
-        tls_warnings = crate::server::check_tls(cert, key).map_err(Failure::usage)?;
+        tls_warnings = sealpass_server::check_tls(cert, key).map_err(Failure::usage)?;
         warn_if_readable(key);
     }
     // The vendor's manifest must vouch for exactly what this server serves, before anything starts
     // (its URL once known, below, when public_url is not configured).
-    let canonical = crate::link::server_base(&settings.public_url).unwrap_or_else(|_| settings.public_url.clone());
+    let canonical =
+        sealpass_core::link::server_base(&settings.public_url).unwrap_or_else(|_| settings.public_url.clone());
     let vendor = own_manifest(&settings, settings.public_url_given.then_some(canonical.as_str()))?;
     // Files the store creates (the WAL holds ciphertext) are for this user only.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
@@ -95,8 +96,8 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
             tracing::warn!("{warning}");
         }
         // Every address is bound before anything is created or said to listen.
-        let metrics = crate::server::bind_metrics(&settings).await.map_err(|e| Failure::new(Exit::Error, e))?;
-        let store = crate::server::open_store(&settings).map_err(|e| Failure::new(Exit::Error, e))?;
+        let metrics = sealpass_server::bind_metrics(&settings).await.map_err(|e| Failure::new(Exit::Error, e))?;
+        let store = sealpass_server::open_store(&settings).map_err(|e| Failure::new(Exit::Error, e))?;
         // A store that cannot answer now is a start-up error, not a warning after "listening".
         store.ping().await.map_err(|e| {
             Failure::new(Exit::Error, anyhow::anyhow!("the store {:?} does not answer: {e}", settings.store))
@@ -104,15 +105,15 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         for warning in store.durability_warnings().await {
             tracing::warn!("{warning}");
         }
-        if settings.receipt_key_defaulted && matches!(settings.store, crate::config::StoreUrl::Redis(_)) {
+        if settings.receipt_key_defaulted && matches!(settings.store, sealpass_server::config::StoreUrl::Redis(_)) {
             tracing::warn!(
                 "receipt_key is not configured: with a Redis store, every server that shares it needs the same \
                  receipt key (or their fingerprints differ and links from one fail on another); set receipt_key to \
                  a file every server reads (docs/operations.md)"
             );
         }
-        if settings.sqlite_synchronous == crate::config::Synchronous::Normal
-            && matches!(settings.store, crate::config::StoreUrl::Sqlite(_))
+        if settings.sqlite_synchronous == sealpass_server::config::Synchronous::Normal
+            && matches!(settings.store, sealpass_server::config::StoreUrl::Sqlite(_))
         {
             tracing::warn!(
                 "sqlite_synchronous = \"normal\": answered uploads survive a crash of sealpass, not a power cut"
@@ -135,7 +136,7 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
                 verified.body.serial,
                 verified.body.expires_at
             );
-            let left = crate::manifest::unix(&verified.body.expires_at).unwrap_or(0) - crate::server::now();
+            let left = sealpass_core::manifest::unix(&verified.body.expires_at).unwrap_or(0) - sealpass_server::now();
             if left < 14 * 86_400 {
                 tracing::warn!(
                     "the vendor's manifest expires in {} days ({}): sign a new one with `sealpass manifest sign` \
@@ -153,7 +154,7 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
             settings.recipients.len()
         );
         let digests: Vec<String> =
-            crate::server::web::bundle_digests().into_iter().map(|(name, hash)| format!("{name} {hash}")).collect();
+            sealpass_server::web::bundle_digests().into_iter().map(|(name, hash)| format!("{name} {hash}")).collect();
         tracing::info!("web sender page (SHA-256): {}", digests.join(", "));
         match (settings.staff.is_empty(), settings.insecure_open_claims) {
             (true, true) => tracing::warn!(
@@ -164,8 +165,8 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
             ),
             _ => {}
         }
-        let listeners = crate::server::Listeners { api: listener, metrics };
-        crate::server::serve(listeners, settings, store, crate::server::shutdown_signal()).await?;
+        let listeners = sealpass_server::Listeners { api: listener, metrics };
+        sealpass_server::serve(listeners, settings, store, sealpass_server::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok::<_, Failure>(Exit::Ok)
     })
@@ -174,14 +175,24 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
 /// The configured manifest, checked against what this server serves (its recipients,
 /// certificates, receipt key, and URL when `url` is known): a usage error (exit 2) naming the
 /// difference, so a server never serves a manifest that does not vouch for it.
-fn own_manifest(settings: &ServerSettings, url: Option<&str>) -> Result<Option<crate::manifest::Verified>, Failure> {
+fn own_manifest(
+    settings: &ServerSettings,
+    url: Option<&str>,
+) -> Result<Option<sealpass_core::manifest::Verified>, Failure> {
     let Some(signed) = &settings.manifest else { return Ok(None) };
-    let receipt = crate::server::events::receipt_signer(settings.receipt_key.as_deref())
+    let receipt = sealpass_server::events::receipt_signer(settings.receipt_key.as_deref())
         .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!(e)))?;
     let hashes: Vec<&str> = settings.certificates.iter().map(|c| c.sha256.as_str()).collect();
-    crate::manifest::check_own(signed, &settings.recipients, &hashes, &receipt.public_key(), url, crate::server::now())
-        .map(Some)
-        .map_err(|e| Failure::usage(format!("manifest_file: {e}")))
+    sealpass_core::manifest::check_own(
+        signed,
+        &settings.recipients,
+        &hashes,
+        &receipt.public_key(),
+        url,
+        sealpass_server::now(),
+    )
+    .map(Some)
+    .map_err(|e| Failure::usage(format!("manifest_file: {e}")))
 }
 
 /// A TLS private key that group or others can read is worth a warning at start (not a refusal:
@@ -205,11 +216,11 @@ pub(crate) fn staff_token(args: StaffTokenArgs, ctx: &super::Context) -> Result<
     if args.name.trim().is_empty() || args.name.chars().any(char::is_control) || args.name.contains('"') {
         return Err(Failure::usage("the staff name must be printable text without quotes"));
     }
-    let (token, hash) =
-        crate::server::auth::new_staff_token().map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
+    let (token, hash) = sealpass_server::auth::new_staff_token()
+        .map_err(|_| anyhow::anyhow!("the OS random number generator failed"))?;
     match &args.output {
         Some(path) => {
-            crate::files::write_new_private(path, format!("{}\n", token.as_str()).as_bytes())?;
+            sealpass_client::files::write_new_private(path, format!("{}\n", token.as_str()).as_bytes())?;
             printer.note(&format!("wrote the token to {} (0600)", path.display()));
         }
         None => printer.secret_sink_write(format!("{}\n", token.as_str()).as_bytes())?,
@@ -241,15 +252,15 @@ pub(crate) struct WebhookTestArgs {
 }
 
 pub(crate) fn webhook(command: WebhookCommand, ctx: &super::Context) -> Result<Exit, Failure> {
-    use crate::events::{Actor, Event, EventKind};
-    use crate::server::deliver::{self, Outcome};
+    use sealpass_core::events::{Actor, Event, EventKind};
+    use sealpass_server::deliver::{self, Outcome};
     let WebhookCommand::Test(args) = command;
     let printer = &ctx.printer;
     let settings = ServerSettings::load(Overrides::default(), Some(&args.config)).map_err(Failure::usage)?;
     let hooks: Vec<_> = settings.webhooks.iter().filter(|w| args.name.as_deref().is_none_or(|n| n == w.name)).collect();
     if hooks.is_empty() {
         return Err(Failure::usage(match &args.name {
-            Some(name) => format!("{}: no webhook named {}", args.config.display(), crate::output::shown(name)),
+            Some(name) => format!("{}: no webhook named {}", args.config.display(), sealpass_core::text::shown(name)),
             None => format!("{}: no [[webhooks]] configured", args.config.display()),
         }));
     }
@@ -261,20 +272,20 @@ pub(crate) fn webhook(command: WebhookCommand, ctx: &super::Context) -> Result<E
         request_id: None,
         label: Some("sealpass webhook test".into()),
         actor: Actor::Staff("sealpass".into()),
-        at: crate::events::rfc3339(now.unix_timestamp()),
+        at: sealpass_core::events::rfc3339(now.unix_timestamp()),
         client: None,
     };
-    let entry = crate::audit::Entry {
+    let entry = sealpass_core::audit::Entry {
         seq: 0,
-        prev: crate::audit::GENESIS.into(),
-        hash: crate::audit::hash_of(0, crate::audit::GENESIS, &event),
+        prev: sealpass_core::audit::GENESIS.into(),
+        hash: sealpass_core::audit::hash_of(0, sealpass_core::audit::GENESIS, &event),
         event,
     };
     let mut exit = Exit::Ok;
     super::block_on(async {
         for hook in hooks {
-            let id = crate::webhook::delivery_id(&hook.name, &format!("test-{}", now.unix_timestamp_nanos()));
-            let body = crate::webhook::body(hook.format, &id, &settings.public_url, &entry, true, None);
+            let id = sealpass_core::webhook::delivery_id(&hook.name, &format!("test-{}", now.unix_timestamp_nanos()));
+            let body = sealpass_core::webhook::body(hook.format, &id, &settings.public_url, &entry, true, None);
             match deliver::attempt(&http, hook, &id, entry.event.kind.name(), &body).await {
                 Outcome::Delivered => printer.lines(&format!("{}: delivered ({id})", hook.name))?,
                 Outcome::Retry(why) | Outcome::Refused(why) => {

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::exit::{Exit, Failure};
-use crate::files;
-use crate::trust::{Anchor, Vouched};
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::files;
+use sealpass_core::trust::{Anchor, Vouched};
 
 /// A server's recipients, confirmed by the user against the fingerprint the vendor published.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct Pin {
 impl Pin {
     /// A pin of the vendor key `expected` for `server`, from the manifest it verified: the key
     /// it handed over to, if it did, and what the manifest signs, at its serial.
-    pub fn of_manifest(server: &str, expected: &str, verified: &crate::manifest::Verified) -> Pin {
+    pub fn of_manifest(server: &str, expected: &str, verified: &sealpass_core::manifest::Verified) -> Pin {
         Pin {
             server: server.to_owned(),
             fingerprint: verified.moved_to.clone().unwrap_or_else(|| expected.to_owned()),
@@ -104,7 +104,7 @@ impl ClientConfig {
     pub fn raise(&mut self, server: &str, vouched: &Vouched) -> Option<Vec<String>> {
         let verified = vouched.manifest.as_ref()?;
         let pin = self.pins.iter_mut().find(|p| p.server == server.trim_end_matches('/'))?;
-        if !crate::trust::is_vendor_key(&pin.fingerprint) || pin.fingerprint != verified.vendor_key {
+        if !sealpass_core::trust::is_vendor_key(&pin.fingerprint) || pin.fingerprint != verified.vendor_key {
             return None;
         }
         let before = pin.clone();
@@ -158,7 +158,7 @@ impl ClientConfig {
                 ));
             }
         };
-        crate::link::server_base(&text).map_err(|e| Failure::usage(format!("{from} {e}")))
+        sealpass_core::link::server_base(&text).map_err(|e| Failure::usage(format!("{from} {e}")))
     }
 }
 

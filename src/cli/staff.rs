@@ -14,12 +14,12 @@ use super::keys::load_identities;
 use super::open::{Opened, human, payload, revealable, validate, with_newline};
 use super::settings::{ClientConfig, Pin};
 use super::{PolicyArgs, block_on, client_failure, handover_failure};
-use crate::envelope::Envelope;
-use crate::exit::{Exit, Failure};
-use crate::files;
-use crate::handover::{self, HandoverError};
-use crate::link;
-use crate::output::shown;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::files;
+use sealpass_client::handover::{self, HandoverError};
+use sealpass_core::envelope::Envelope;
+use sealpass_core::link;
+use sealpass_core::text::shown;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Kinds, recommended first:\n  \
@@ -33,8 +33,8 @@ pub(crate) struct RequestArgs {
     #[arg(long)]
     label: String,
     /// The credential kind the customer must send (required; see below)
-    #[arg(long, value_enum)]
-    kind: Option<crate::envelope::Kind>,
+    #[arg(long, value_parser = super::args::kinds())]
+    kind: Option<sealpass_core::envelope::Kind>,
     /// How long the link stays valid, e.g. 72h (default: the server's)
     #[arg(long, value_name = "DURATION")]
     ttl: Option<String>,
@@ -67,10 +67,13 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
         ));
     };
     let label = args.label.trim();
-    if label.is_empty() || label.chars().any(char::is_control) || label.chars().count() > crate::api::MAX_LABEL_CHARS {
+    if label.is_empty()
+        || label.chars().any(char::is_control)
+        || label.chars().count() > sealpass_core::api::MAX_LABEL_CHARS
+    {
         return Err(Failure::usage(format!(
             "--label must be 1 to {} printable characters: it tells the customer and your inbox what this is for",
-            crate::api::MAX_LABEL_CHARS
+            sealpass_core::api::MAX_LABEL_CHARS
         )));
     }
     for name in &args.require {
@@ -107,7 +110,7 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
         };
         ttl_within(&client, None, ("--ttl", args.ttl.as_deref()), ttl).await?;
         ttl_within(&client, None, ("--drop-ttl", args.drop_ttl.as_deref()), drop_ttl).await?;
-        let body = crate::api::CreateRequest {
+        let body = sealpass_core::api::CreateRequest {
             label: label.to_owned(),
             kind: kind.name().to_owned(),
             ttl_seconds: ttl,
@@ -157,7 +160,7 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
     }
     if args.qr {
         let tty = std::io::stderr().is_terminal() && !crate::output::no_color_requested();
-        printer.note(&crate::qr::terminal(&created.link, tty)?);
+        printer.note(&sealpass_core::qr::terminal(&created.link, tty)?);
     }
     Ok(Exit::Ok)
 }
@@ -176,7 +179,7 @@ enum Held {
 fn held_to(config: &ClientConfig, server: &str) -> Result<Held, Failure> {
     if let Some(key) = &config.vendor_key {
         let key = key.trim();
-        if !(crate::trust::is_vendor_key(key) && link::is_fingerprint(key)) {
+        if !(sealpass_core::trust::is_vendor_key(key) && link::is_fingerprint(key)) {
             return Err(Failure::usage(format!(
                 "the client config's vendor_key {} is not a vendor key's value (sp4-…, as the vendor publishes it)",
                 shown(key)
@@ -185,7 +188,7 @@ fn held_to(config: &ClientConfig, server: &str) -> Result<Held, Failure> {
         return Ok(Held::VendorKey(key.to_owned()));
     }
     Ok(match config.pin(server) {
-        Some(pin) if crate::trust::is_vendor_key(&pin.fingerprint) => Held::VendorKey(pin.fingerprint.clone()),
+        Some(pin) if sealpass_core::trust::is_vendor_key(&pin.fingerprint) => Held::VendorKey(pin.fingerprint.clone()),
         Some(pin) => Held::Pin(pin.clone()),
         None => Held::Nothing,
     })
@@ -193,8 +196,8 @@ fn held_to(config: &ClientConfig, server: &str) -> Result<Held, Failure> {
 
 /// A server without a manifest, pinned by the hash of its keys: it must serve what the pin
 /// vouches for; a link may carry that pin's value or the hash of what is served now.
-async fn hash_pinned(client: &crate::client::Client, pin: &Pin) -> Result<Vec<String>, Failure> {
-    let served = crate::handover::Served::fetch(client).await.map_err(super::handover_failure)?;
+async fn hash_pinned(client: &sealpass_client::http::Client, pin: &Pin) -> Result<Vec<String>, Failure> {
+    let served = sealpass_client::handover::Served::fetch(client).await.map_err(super::handover_failure)?;
     served
         .vouch(pin.anchor(), client.server())
         .map_err(|why| refusing("make a request link", &why, &pin.fingerprint))?;
@@ -202,7 +205,7 @@ async fn hash_pinned(client: &crate::client::Client, pin: &Pin) -> Result<Vec<St
 }
 
 /// Staff refusing `doing` because `value` does not vouch for what the server serves.
-fn refusing(doing: &str, why: &crate::trust::TrustError, value: &str) -> Failure {
+fn refusing(doing: &str, why: &sealpass_core::trust::TrustError, value: &str) -> Failure {
     Failure::new(Exit::Error, anyhow::anyhow!("REFUSING to {doing}: {why}. {}", why.what_to_do(value)))
 }
 
@@ -210,17 +213,18 @@ fn refusing(doing: &str, why: &crate::trust::TrustError, value: &str) -> Failure
 /// serves exactly what the manifest vouches for: else nothing is done (`doing`). A cross-signed
 /// move to a new vendor key is accepted, and said.
 async fn vendor_vouched(
-    client: &crate::client::Client,
+    client: &sealpass_client::http::Client,
     key: &str,
     config: &ClientConfig,
     printer: &crate::output::Printer,
     doing: &str,
-) -> Result<crate::trust::Vouched, Failure> {
-    let served = crate::handover::Served::fetch(client).await.map_err(super::handover_failure)?;
+) -> Result<sealpass_core::trust::Vouched, Failure> {
+    let served = sealpass_client::handover::Served::fetch(client).await.map_err(super::handover_failure)?;
     let current = config.pin(client.server());
     let pin = current.filter(|p| p.fingerprint == key);
     // Serials run on across a vendor key's rotation: any pin's holds.
-    let anchor = crate::trust::Anchor { fingerprint: key, min_serial: current.and_then(|p| p.serial).unwrap_or(0) };
+    let anchor =
+        sealpass_core::trust::Anchor { fingerprint: key, min_serial: current.and_then(|p| p.serial).unwrap_or(0) };
     let vouched = served.vouch(anchor, client.server()).map_err(|why| refusing(doing, &why, key))?;
     match (pin, &vouched.manifest) {
         (Some(_), _) => ClientConfig::remember(client.server(), Some(&vouched), printer)?,
@@ -282,7 +286,7 @@ pub(crate) fn inbox(args: InboxArgs, ctx: &super::Context) -> Result<Exit, Failu
         Ok((drops, false))
     })?;
     if printer.json() {
-        printer.json_line(&crate::api::Inbox { drops, next_cursor: None })?;
+        printer.json_line(&sealpass_core::api::Inbox { drops, next_cursor: None })?;
         return Ok(Exit::Ok);
     }
     if drops.is_empty() {
@@ -363,7 +367,7 @@ fn exec_environment(envelope: &Envelope, label: Option<&str>) -> Vec<(String, St
         vars.push(("SEALPASS_LABEL".into(), label.to_owned()));
     }
     for (name, value) in &envelope.fields {
-        if envelope.kind.field(name).is_some_and(|f| f.ty == crate::envelope::FieldType::Secret) {
+        if envelope.kind.field(name).is_some_and(|f| f.ty == sealpass_core::envelope::FieldType::Secret) {
             continue;
         }
         let upper: String =
@@ -558,9 +562,9 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
 }
 
 /// What `-o` received, in words.
-fn what_written(envelope: &crate::envelope::Envelope) -> &'static str {
+fn what_written(envelope: &sealpass_core::envelope::Envelope) -> &'static str {
     match envelope.kind {
-        crate::envelope::Kind::KeyFile => "the key file, byte for byte,",
+        sealpass_core::envelope::Kind::KeyFile => "the key file, byte for byte,",
         kind if !kind.has_secret() => "the identifiers (JSON)",
         _ => "the secret",
     }

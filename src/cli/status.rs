@@ -6,12 +6,12 @@ use serde::Serialize;
 use super::ledger::{self, SentDrop};
 use super::settings::{ClientConfig, Pin};
 use super::{block_on, client_failure};
-use crate::api::DropState;
-use crate::client::Client;
-use crate::exit::{Exit, Failure};
-use crate::handover;
-use crate::link;
-use crate::output::shown;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::handover;
+use sealpass_client::http::Client;
+use sealpass_core::api::DropState;
+use sealpass_core::link;
+use sealpass_core::text::shown;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct StatusArgs {
@@ -48,7 +48,7 @@ struct StatusLine<'a> {
     /// Why there is no state: the server is unreachable, refused, or no longer knows the drop.
     error: Option<String>,
     /// Once received: the server's signed receipt.
-    receipt: Option<crate::receipt::Receipt>,
+    receipt: Option<sealpass_core::receipt::Receipt>,
     /// What the receipt's check found: "verified" (signed by the key the link vouched for),
     /// "signature-only" (no key to hold it to: an older link, or a drop sent from the web
     /// page), or why it failed.
@@ -65,7 +65,7 @@ async fn fetched_receipt(
     drop: &SentDrop,
     received_by: Option<&str>,
     vouched_now: Option<&str>,
-) -> (Option<crate::receipt::Receipt>, String) {
+) -> (Option<sealpass_core::receipt::Receipt>, String) {
     let receipt = match client.receipt(&drop.id, &drop.manage_token).await {
         Ok(r) => r,
         Err(e) if e.code() == Some("no_receipt") => {
@@ -79,7 +79,7 @@ async fn fetched_receipt(
         (Some(then), Some(now)) if !then.eq_ignore_ascii_case(&receipt.public_key) => Some(now),
         (then, now) => then.or(now),
     };
-    let check = match crate::receipt::verify(&receipt, expected) {
+    let check = match sealpass_core::receipt::verify(&receipt, expected) {
         Err(e) => e.to_string(),
         Ok(()) if receipt.claims.drop_id != drop.id || received_by.is_some_and(|b| b != receipt.claims.received_by) => {
             "it is not about this pickup (another drop or another receiver)".into()
@@ -101,7 +101,7 @@ async fn vendor_keys_now(
 ) -> Result<std::collections::HashMap<String, Option<String>>, Failure> {
     let mut wanted: Vec<(String, String)> = Vec::new();
     for drop in drops {
-        let pinned = config.pin(&drop.server).filter(|p| crate::trust::is_vendor_key(&p.fingerprint));
+        let pinned = config.pin(&drop.server).filter(|p| sealpass_core::trust::is_vendor_key(&p.fingerprint));
         let key = pinned.map(|p| p.fingerprint.clone()).or_else(|| drop.vendor_key.clone());
         if let Some(key) = key.filter(|_| !wanted.iter().any(|(s, _)| *s == drop.server)) {
             wanted.push((drop.server.clone(), key));
@@ -110,7 +110,7 @@ async fn vendor_keys_now(
     let mut out = std::collections::HashMap::new();
     for (server, key) in wanted {
         let pin = config.pin(&server).filter(|p| p.fingerprint == key);
-        let anchor = pin.map_or(crate::trust::Anchor::link(&key), Pin::anchor);
+        let anchor = pin.map_or(sealpass_core::trust::Anchor::link(&key), Pin::anchor);
         // Unreachable or not answering: the drop's own line says so.
         let served = match Client::new(&server) {
             Ok(client) => handover::Served::fetch(&client).await.ok(),
@@ -210,7 +210,7 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
                     ));
                 };
                 let text = serde_json::to_string_pretty(receipt)?;
-                crate::files::write_new_private(path, format!("{text}\n").as_bytes())?;
+                sealpass_client::files::write_new_private(path, format!("{text}\n").as_bytes())?;
                 printer.note(&format!("saved the receipt to {}", path.display()));
             }
             let line = StatusLine {

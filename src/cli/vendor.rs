@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::exit::{Exit, Failure};
-use crate::files;
-use crate::manifest;
-use crate::receipt::Signer;
+use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::files;
+use sealpass_core::manifest;
+use sealpass_core::receipt::Signer;
 
 /// Largest vendor key file read.
 const MAX_KEY_BYTES: usize = 4096;
@@ -123,9 +123,9 @@ mod sign {
     use std::path::PathBuf;
 
     use super::read_key;
-    use crate::config::{Overrides, ServerSettings};
-    use crate::exit::{Exit, Failure};
-    use crate::manifest::{self, ManifestBody, ManifestCertificate, SignedManifest};
+    use sealpass_client::exit::{Exit, Failure};
+    use sealpass_core::manifest::{self, ManifestBody, ManifestCertificate, SignedManifest};
+    use sealpass_server::config::{Overrides, ServerSettings};
 
     #[derive(Debug, clap::Subcommand)]
     pub(crate) enum ManifestCommand {
@@ -193,7 +193,7 @@ mod sign {
     ) -> ManifestBody {
         let now =
             time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-        let format = |t: time::OffsetDateTime| crate::events::rfc3339(t.unix_timestamp());
+        let format = |t: time::OffsetDateTime| sealpass_core::events::rfc3339(t.unix_timestamp());
         ManifestBody {
             v: manifest::VERSION,
             serial,
@@ -221,12 +221,12 @@ mod sign {
         // As clients name the server (lowercase host, no default port), or they would not match.
         if settings.public_url_given {
             urls.push(
-                crate::link::server_base(&settings.public_url)
+                sealpass_core::link::server_base(&settings.public_url)
                     .map_err(|e| Failure::usage(format!("public_url {e}")))?,
             );
         }
         for url in &args.urls {
-            urls.push(crate::link::server_base(url).map_err(|e| Failure::usage(format!("--url {url} {e}")))?);
+            urls.push(sealpass_core::link::server_base(url).map_err(|e| Failure::usage(format!("--url {url} {e}")))?);
         }
         if urls.is_empty() {
             return Err(Failure::usage(
@@ -246,17 +246,17 @@ mod sign {
             (None, None) => 1,
         };
         let receipt_key = match &args.receipt_key {
-            Some(hex) if crate::receipt::valid_key(hex) => hex.trim().to_ascii_lowercase(),
+            Some(hex) if sealpass_core::receipt::valid_key(hex) => hex.trim().to_ascii_lowercase(),
             Some(hex) => {
                 return Err(Failure::usage(format!(
                     "--receipt-key {}: not a receipt key (64 hex digits, as GET /v1/info shows it)",
-                    crate::output::shown(hex)
+                    sealpass_core::text::shown(hex)
                 )));
             }
             None => {
                 let path = settings.receipt_key.as_deref();
                 let made = path.is_some_and(|p| p.symlink_metadata().is_err());
-                let receipt = crate::server::events::receipt_signer(path)
+                let receipt = sealpass_server::events::receipt_signer(path)
                     .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!(e)))?;
                 if let Some(path) = path.filter(|_| made) {
                     ctx.printer.warn(&format!(

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use sealpass::crypto::{self, Identities, OpenError};
+use sealpass_core::crypto::{self, Identities, OpenError};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::Home;

@@ -387,7 +387,7 @@ fn a_swapped_certificate_breaks_the_link_and_an_old_link_vouches_for_keys_only()
     // But it cannot vouch for a certificate: an sp1 fingerprint on a certificate request is refused.
     let jwt_now = vendor.request("salesforce-jwt");
     let (base, _) = jwt_now.rsplit_once('.').unwrap();
-    let sp1 = sealpass::crypto::fingerprint(&[vendor.recipient.as_str()]);
+    let sp1 = sealpass_core::crypto::fingerprint(&[vendor.recipient.as_str()]);
     let downgraded = answer(&format!("{base}.{sp1}"));
     downgraded.expect(1);
     assert!(downgraded.stderr.contains("predates certificates"), "{}", downgraded.stderr);
@@ -505,10 +505,10 @@ fn a_server_stating_another_certificate_s_hashes_is_refused() {
     }
     let shown = |name: &str| home.sealpass(&["cert", "show", "--json", &format!("{name}.crt")], "").json();
     let (a, b_pem) = (shown("a"), std::fs::read_to_string(home.path("b.crt")).unwrap());
-    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    let (_, recipient) = sealpass_core::crypto::generate_identity("test");
     let recipient = recipient.to_string();
     let fingerprint =
-        sealpass::crypto::server_fingerprint(&[recipient.as_str()], &[a["sha256"].as_str().unwrap()], None);
+        sealpass_core::crypto::server_fingerprint(&[recipient.as_str()], &[a["sha256"].as_str().unwrap()], None);
     let info = serde_json::json!({
         "version": "1", "recipients": [recipient], "fingerprint": fingerprint,
         "limits": {"max_ciphertext_bytes": 131072, "default_ttl_seconds": 60, "max_ttl_seconds": 60},

@@ -85,7 +85,7 @@ fn paths_the_user_gave_are_not_created_but_sealpass_makes_its_own_directories() 
     refused.expect(1);
     assert!(refused.stderr.contains("no/such/dir does not exist; create it first"), "{}", refused.stderr);
     assert!(!home.path("no").exists(), "nothing was created");
-    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    let (_, recipient) = sealpass_core::crypto::generate_identity("test");
     std::fs::write(home.path("s.toml"), format!("recipients = [\"{recipient}\"]\n")).unwrap();
     let store = format!("sqlite://{}", home.path("typo/drops.db").display());
     let serve = home.sealpass(&["serve", "--listen", "127.0.0.1:0", "--config", "s.toml", "--store", &store], "");

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use sealpass::config::{StoreUrl, Webhook};
+use sealpass_server::config::{StoreUrl, Webhook};
 use serde_json::{Value, json};
 
 use crate::helpers::Home;
@@ -96,11 +96,11 @@ impl Receiver {
 pub fn assert_signed(deliveries: &[Delivery]) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     for d in deliveries {
-        sealpass::webhook::verify(SECRET.as_bytes(), &d.signature, &d.body, now).unwrap();
+        sealpass_core::webhook::verify(SECRET.as_bytes(), &d.signature, &d.body, now).unwrap();
         assert_eq!(d.json()["id"], d.id.as_str(), "the header's delivery id is the body's");
         let mut forged = d.body.clone();
         forged[5] ^= 1;
-        assert!(sealpass::webhook::verify(SECRET.as_bytes(), &d.signature, &forged, now).is_err());
+        assert!(sealpass_core::webhook::verify(SECRET.as_bytes(), &d.signature, &forged, now).is_err());
     }
 }
 
@@ -111,12 +111,13 @@ fn hook(receiver: &Receiver, dir: &std::path::Path) -> Webhook {
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let config = format!(
         "recipients = [\"{}\"]\n[[webhooks]]\nname = \"hooks\"\nurl = \"{}\"\nsecret_file = \"{}\"\n",
-        sealpass::crypto::generate_identity("t").1,
+        sealpass_core::crypto::generate_identity("t").1,
         receiver.url,
         secret.display()
     );
     std::fs::write(dir.join("hooks.toml"), config).unwrap();
-    let settings = sealpass::config::ServerSettings::load(Default::default(), Some(&dir.join("hooks.toml"))).unwrap();
+    let settings =
+        sealpass_server::config::ServerSettings::load(Default::default(), Some(&dir.join("hooks.toml"))).unwrap();
     settings.webhooks[0].clone()
 }
 
@@ -201,9 +202,12 @@ async fn every_event_arrives(store: StoreUrl) {
     // The log holds the same events, chained; staff see its head.
     let (status, page) = call(server.staff(Method::GET, "/v1/audit", "carol")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    let page: sealpass::api::AuditPage = serde_json::from_value(page).unwrap();
+    let page: sealpass_core::api::AuditPage = serde_json::from_value(page).unwrap();
     assert_eq!(page.head.length, KINDS.len() as u64);
-    assert_eq!(sealpass::audit::verify_records(&sealpass::audit::Head::empty(), &page.entries).unwrap(), page.head);
+    assert_eq!(
+        sealpass_core::audit::verify_records(&sealpass_core::audit::Head::empty(), &page.entries).unwrap(),
+        page.head
+    );
     assert_eq!(page.entries[4].hash, received["audit"]["hash"].as_str().unwrap());
     let (status, _) = call(server.req(Method::GET, "/v1/audit").bearer_auth(&manage)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the audit log is for staff");
@@ -214,13 +218,13 @@ async fn every_event_arrives(store: StoreUrl) {
     assert!(info["fingerprint"].as_str().unwrap().starts_with("sp3-"));
     let (status, value) = call(server.req(Method::GET, &format!("/v1/drops/{id}/receipt")).bearer_auth(&manage)).await;
     assert_eq!(status, StatusCode::OK, "{value}");
-    let receipt: sealpass::receipt::Receipt = serde_json::from_value(value).unwrap();
-    sealpass::receipt::verify(&receipt, Some(&key)).unwrap();
+    let receipt: sealpass_core::receipt::Receipt = serde_json::from_value(value).unwrap();
+    sealpass_core::receipt::verify(&receipt, Some(&key)).unwrap();
     assert_eq!((receipt.claims.received_by.as_str(), receipt.claims.audit_seq), ("bob", 5));
     assert_eq!(receipt.claims.label.as_deref(), Some("Acme prod"));
     let mut edited = receipt.clone();
     edited.claims.received_by = "mallory".into();
-    assert!(sealpass::receipt::verify(&edited, Some(&key)).is_err());
+    assert!(sealpass_core::receipt::verify(&edited, Some(&key)).is_err());
     let (status, _) = call(server.req(Method::GET, &format!("/v1/drops/{id}/receipt")).bearer_auth("nope")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (other, other_token) = server.upload().await;
@@ -432,13 +436,13 @@ fn delete_and_rehash(db: &rusqlite::Connection, gone: u64) {
         .collect::<Result<_, _>>()
         .unwrap();
     db.execute("DELETE FROM audit", []).unwrap();
-    let mut head = sealpass::audit::Head::empty();
+    let mut head = sealpass_core::audit::Head::empty();
     for (i, text) in rows.iter().enumerate() {
         if i as u64 + 1 == gone {
             continue;
         }
-        let event: sealpass::events::Event = serde_json::from_str(text).unwrap();
-        let entry = sealpass::audit::next(&head, event);
+        let event: sealpass_core::events::Event = serde_json::from_str(text).unwrap();
+        let entry = sealpass_core::audit::next(&head, event);
         let hex = |h: &str| data_encoding::HEXLOWER.decode(h.as_bytes()).unwrap();
         db.execute(
             "INSERT INTO audit (seq, prev, event, hash) VALUES (?1, ?2, ?3, ?4)",
@@ -462,9 +466,9 @@ async fn audit_verify_with_witnesses_catches_an_entry_deleted_and_the_chain_reco
     let (_, info) = call(server.req(Method::GET, "/v1/info")).await;
     let key = info["receipt_key"].as_str().unwrap().to_owned();
     let fifth = got.iter().find(|d| d.json()["audit"]["seq"] == 5).unwrap();
-    let checkpoint: sealpass::checkpoint::Checkpoint =
+    let checkpoint: sealpass_core::checkpoint::Checkpoint =
         serde_json::from_value(fifth.json()["checkpoint"].clone()).unwrap();
-    sealpass::checkpoint::verify(&checkpoint, Some(&key)).unwrap();
+    sealpass_core::checkpoint::verify(&checkpoint, Some(&key)).unwrap();
     assert_eq!(
         (checkpoint.checkpoint.length, checkpoint.checkpoint.hash.as_str()),
         (5, fifth.json()["audit"]["hash"].as_str().unwrap())
@@ -490,9 +494,13 @@ async fn audit_verify_with_witnesses_catches_an_entry_deleted_and_the_chain_reco
         assert!(caught.stderr.starts_with("error:"), "a failure is an error, not a warning: {}", caught.stderr);
     }
     // A witness the server's key did not sign is refused, not trusted.
-    let (_, other) = sealpass::receipt::Signer::generate().unwrap();
-    let forged =
-        sealpass::checkpoint::sign(&other, &server.url, &sealpass::audit::Head::empty(), "2026-12-01T00:00:00Z".into());
+    let (_, other) = sealpass_core::receipt::Signer::generate().unwrap();
+    let forged = sealpass_core::checkpoint::sign(
+        &other,
+        &server.url,
+        &sealpass_core::audit::Head::empty(),
+        "2026-12-01T00:00:00Z".into(),
+    );
     std::fs::write(home.path("forged.json"), serde_json::to_string(&forged).unwrap()).unwrap();
     let refused = tokio::task::block_in_place(|| verify(&home, &server, &["--witness", "forged.json"]));
     refused.expect(1);
@@ -532,7 +540,7 @@ async fn audit_verify_catches_an_entry_edited_or_reordered_in_redis() {
 /// A config for `sealpass serve` with staff alice and a webhook to `receiver`.
 fn served_config(home: &Home, receiver: &Receiver, extra: &str) {
     home.private_file("hook.secret", SECRET);
-    let (_, recipient) = sealpass::crypto::generate_identity("t");
+    let (_, recipient) = sealpass_core::crypto::generate_identity("t");
     let token = sha2::Sha256::digest(staff_token("alice").as_bytes());
     let config = format!(
         "recipients = [\"{recipient}\"]\n{extra}\n[[staff]]\nname = \"alice\"\ntoken_sha256 = \"{}\"\n\
@@ -554,8 +562,8 @@ async fn kill_9_then_restart(store: &str) {
     let http = reqwest::Client::new();
     let sealed = {
         let info: Value = http.get(format!("{}/v1/info", server.url)).send().await.unwrap().json().await.unwrap();
-        let r: sealpass::crypto::Recipient = info["recipients"][0].as_str().unwrap().parse().unwrap();
-        sealpass::crypto::seal(b"x", &[r]).unwrap()
+        let r: sealpass_core::crypto::Recipient = info["recipients"][0].as_str().unwrap().parse().unwrap();
+        sealpass_core::crypto::seal(b"x", &[r]).unwrap()
     };
     let mut ids = Vec::new();
     for _ in 0..3 {
@@ -634,7 +642,7 @@ fn bad_webhook_configs_stop_the_server_naming_the_problem() {
     std::fs::write(home.path("open.secret"), SECRET).unwrap();
     std::fs::write(home.path("short.secret"), "short").unwrap();
     std::fs::set_permissions(home.path("short.secret"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let (_, recipient) = sealpass::crypto::generate_identity("t");
+    let (_, recipient) = sealpass_core::crypto::generate_identity("t");
     let cases = [
         ("url = \"http://hooks.example/x\"\nsecret_file = \"hook.secret\"", "must be https://"),
         ("url = \"https://hooks.example/x\"\nsecret_file = \"open.secret\"", "open.secret"),
@@ -698,9 +706,9 @@ async fn a_change_whose_event_cannot_be_written_is_not_stored_either() {
     let (status, _) = call(server.staff(Method::POST, &format!("/v1/drops/{id}/claim"), "alice")).await;
     assert_eq!(status, StatusCode::OK);
     let (_, page) = call(server.staff(Method::GET, "/v1/audit", "alice")).await;
-    let page: sealpass::api::AuditPage = serde_json::from_value(page).unwrap();
+    let page: sealpass_core::api::AuditPage = serde_json::from_value(page).unwrap();
     assert_eq!(page.head.length, 2, "created, then claimed: nothing lost, no gap");
-    sealpass::audit::verify_records(&sealpass::audit::Head::empty(), &page.entries).unwrap();
+    sealpass_core::audit::verify_records(&sealpass_core::audit::Head::empty(), &page.entries).unwrap();
     server.stop().await;
 }
 
@@ -709,7 +717,7 @@ async fn a_webhook_gets_only_the_events_it_asked_for_and_passes_the_rest() {
     let receiver = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut only_received = hook(&receiver, dir.path());
-    only_received.events = vec![sealpass::events::EventKind::DropReceived];
+    only_received.events = vec![sealpass_core::events::EventKind::DropReceived];
     let server = server(StoreUrl::Sqlite(dir.path().join("drops.db")), vec![only_received]).await;
     let (_, id, _) = hand_over(&server).await;
     let got = receiver.wait_for(1, Duration::from_secs(5)).await;

@@ -30,7 +30,7 @@ fn addr(url: &str) -> std::net::SocketAddr {
 }
 
 fn recipients_config(home: &Home, extra: &str) -> &'static str {
-    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    let (_, recipient) = sealpass_core::crypto::generate_identity("test");
     std::fs::write(home.path("server.toml"), format!("recipients = [\"{recipient}\"]\n{extra}\n")).unwrap();
     "server.toml"
 }
@@ -140,8 +140,8 @@ fn wal_syncs_during(home: &Home, extra: &str, act: impl FnOnce(&str)) -> usize {
 #[test]
 fn answered_uploads_are_fsynced_regression() {
     let upload = |url: &str| {
-        let (_, recipient) = sealpass::crypto::generate_identity("t");
-        let body = json!({"ciphertext": sealpass::crypto::seal(&[b' '; 1024], &[recipient]).unwrap()}).to_string();
+        let (_, recipient) = sealpass_core::crypto::generate_identity("t");
+        let body = json!({"ciphertext": sealpass_core::crypto::seal(&[b' '; 1024], &[recipient]).unwrap()}).to_string();
         for _ in 0..5 {
             let mut c = TcpStream::connect(addr(url)).unwrap();
             let head = format!(
@@ -195,7 +195,7 @@ async fn disk_full_fails_everything_regression() {
     let fs = Tmpfs::mount("24m");
     let db = fs.dir.path().join("drops.db");
     let s = TestServer::start(|s| {
-        s.store = sealpass::config::StoreUrl::Sqlite(db.clone());
+        s.store = sealpass_server::config::StoreUrl::Sqlite(db.clone());
         s.min_free_bytes = 8 << 20;
     })
     .await;
@@ -231,7 +231,7 @@ async fn a_wiped_drop_keeps_its_page_regression() {
     // tombstones, not a page per drop.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("drops.db");
-    let store = std::sync::Arc::new(sealpass::store::sqlite::SqliteStore::open(&path).unwrap());
+    let store = std::sync::Arc::new(sealpass_server::store::sqlite::SqliteStore::open(&path).unwrap());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let ciphertext = "x".repeat(1800);
     let n = 20_000;
@@ -239,7 +239,7 @@ async fn a_wiped_drop_keeps_its_page_regression() {
     for t in 0..16 {
         let (store, ciphertext) = (store.clone(), ciphertext.clone());
         tasks.push(tokio::spawn(async move {
-            use sealpass::store::{NewDrop, Origin, Store};
+            use sealpass_server::store::{NewDrop, Origin, Store};
             for i in (t..n).step_by(16) {
                 let id = format!("soak{i:022}");
                 let drop = NewDrop {
@@ -259,7 +259,7 @@ async fn a_wiped_drop_keeps_its_page_regression() {
     for t in tasks {
         t.await.unwrap();
     }
-    use sealpass::store::Store;
+    use sealpass_server::store::Store;
     store.sweep(now).await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let size: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
@@ -290,7 +290,7 @@ async fn redis_without_always_fsync_is_warned_about() {
 async fn redis_down_makes_every_request_wait_regression() {
     let mut redis = Redis::start(true);
     let url = redis.url();
-    let s = TestServer::start(|c| c.store = sealpass::config::StoreUrl::Redis(url.clone())).await;
+    let s = TestServer::start(|c| c.store = sealpass_server::config::StoreUrl::Redis(url.clone())).await;
     let (id, token) = s.upload().await;
     redis.kill();
     // The first call finds it down; every call after that is answered at once.

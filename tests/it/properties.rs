@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use sealpass::generate::Generator;
-use sealpass::policy::Policy;
+use sealpass_core::generate::Generator;
+use sealpass_core::policy::Policy;
 
 proptest! {
     // A fixed seed: CI explores the same cases every run; change it to explore others.

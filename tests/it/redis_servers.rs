@@ -3,7 +3,7 @@
 //! down means 503 and the servers recover by themselves.
 
 use reqwest::{Method, StatusCode};
-use sealpass::config::StoreUrl;
+use sealpass_server::config::StoreUrl;
 
 use crate::redis_support::Redis;
 use crate::server_support::{STAFF, TestServer, call, is_error};

@@ -32,7 +32,7 @@ impl Served {
         cmd.args(args);
         if !args.contains(&"--config") {
             // A server needs the vendor's recipients; give it some.
-            let (_, recipient) = sealpass::crypto::generate_identity("test");
+            let (_, recipient) = sealpass_core::crypto::generate_identity("test");
             std::fs::write(home.path("auto.toml"), format!("recipients = [\"{recipient}\"]\n")).unwrap();
             cmd.args(["--config", "auto.toml"]);
         }
@@ -96,8 +96,8 @@ async fn upload(http: &reqwest::Client, url: &str, ciphertext: &str) -> (String,
 }
 
 fn armored() -> String {
-    let (_, r) = sealpass::crypto::generate_identity("t");
-    sealpass::crypto::seal(&[b' '; 1024], &[r]).unwrap()
+    let (_, r) = sealpass_core::crypto::generate_identity("t");
+    sealpass_core::crypto::seal(&[b' '; 1024], &[r]).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +134,7 @@ async fn sigterm_stops_gracefully_and_debug_logs_hold_no_secrets() {
     assert!(staff_token.starts_with("sps_") && staff_token.len() >= 40);
     let snippet = token.stderr.lines().skip_while(|l| *l != "[[staff]]").collect::<Vec<_>>().join("\n");
     assert!(snippet.contains("name = \"alice\"") && !snippet.contains(&staff_token), "{}", token.stderr);
-    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    let (_, recipient) = sealpass_core::crypto::generate_identity("test");
     std::fs::write(home.path("server.toml"), format!("recipients = [\"{recipient}\"]\n{snippet}\n")).unwrap();
 
     let store = format!("sqlite://{}", home.path("drops.db").display());
@@ -290,7 +290,7 @@ fn tls_settings_are_checked_before_anything_starts_regression() {
     let home = Home::new();
     openssl_cert(&home, "leaf", &["-addext", "basicConstraints=critical,CA:FALSE"]);
     openssl_cert(&home, "other", &["-addext", "basicConstraints=critical,CA:FALSE"]);
-    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    let (_, recipient) = sealpass_core::crypto::generate_identity("test");
     std::fs::write(home.path("s.toml"), format!("recipients = [\"{recipient}\"]\n")).unwrap();
     let store = format!("sqlite://{}", home.path("drops.db").display());
     let serve = |extra: &[&str]| {
@@ -330,7 +330,7 @@ fn tls_settings_are_checked_before_anything_starts_regression() {
 #[test]
 fn a_store_that_does_not_answer_stops_the_start_and_only_its_password_is_hidden() {
     let home = Home::new();
-    let (_, recipient) = sealpass::crypto::generate_identity("test");
+    let (_, recipient) = sealpass_core::crypto::generate_identity("test");
     std::fs::write(home.path("s.toml"), format!("recipients = [\"{recipient}\"]\n")).unwrap();
     let run = home.sealpass(
         &["serve", "--listen", "127.0.0.1:0", "--config", "s.toml", "--store", "redis://kore:s3cretpw@127.0.0.1:1/3"],

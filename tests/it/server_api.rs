@@ -14,7 +14,7 @@ async fn info_health_ready_metrics() {
     assert_eq!(info["recipients"][0], s.recipients[0]);
     let key = info["receipt_key"].as_str().unwrap();
     let none: [&str; 0] = [];
-    assert_eq!(info["fingerprint"], sealpass::crypto::server_fingerprint(&s.recipients, &none, Some(key)));
+    assert_eq!(info["fingerprint"], sealpass_core::crypto::server_fingerprint(&s.recipients, &none, Some(key)));
     assert_eq!(info["limits"]["max_ciphertext_bytes"], 131072);
     assert_eq!(info["limits"]["default_ttl_seconds"], 72 * 3600);
     assert_eq!(info["anonymous_uploads"], true);

@@ -1,11 +1,11 @@
-//! A real server on 127.0.0.1:0 in this process (`sealpass::server::serve`, exactly what
+//! A real server on 127.0.0.1:0 in this process (`sealpass_server::serve`, exactly what
 //! `sealpass serve` runs), over a real SQLite file, with known staff tokens.
 
 use std::sync::Arc;
 
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
-use sealpass::config::{ServerSettings, Staff, StoreUrl};
-use sealpass::store::Store;
+use sealpass_server::config::{ServerSettings, Staff, StoreUrl};
+use sealpass_server::store::Store;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -36,7 +36,7 @@ impl TestServer {
             .iter()
             .map(|n| Staff { name: (*n).to_owned(), token_sha256: Sha256::digest(staff_token(n).as_bytes()).into() })
             .collect();
-        let (_, recipient) = sealpass::crypto::generate_identity("test");
+        let (_, recipient) = sealpass_core::crypto::generate_identity("test");
         settings.recipients = vec![recipient.to_string()];
         settings.sweep_interval = std::time::Duration::from_secs(3600);
         settings.metrics_token_sha256 = Some(Sha256::digest(METRICS_TOKEN.as_bytes()).into());
@@ -45,9 +45,9 @@ impl TestServer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         settings.public_url = url.clone();
         let recipients = settings.recipients.clone();
-        let store: Arc<dyn Store> = sealpass::server::open_store(&settings).unwrap();
+        let store: Arc<dyn Store> = sealpass_server::open_store(&settings).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(sealpass::server::serve(listener, settings, store, async {
+        let task = tokio::spawn(sealpass_server::serve(listener, settings, store, async {
             let _ = rx.await;
         }));
         let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
@@ -91,8 +91,8 @@ impl TestServer {
 
     /// A real armored age file (of an arbitrary envelope-sized plaintext).
     pub fn ciphertext(&self) -> String {
-        let r: sealpass::crypto::Recipient = self.recipients[0].parse().unwrap();
-        sealpass::crypto::seal(&[b' '; 1024], &[r]).unwrap()
+        let r: sealpass_core::crypto::Recipient = self.recipients[0].parse().unwrap();
+        sealpass_core::crypto::seal(&[b' '; 1024], &[r]).unwrap()
     }
 
     /// Upload; returns (id, manage token).

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use sealpass::api::{DropState, RequestState};
-use sealpass::events::Actor;
-use sealpass::store::sqlite::SqliteStore;
-use sealpass::store::{Missing, NewDrop, Origin, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS};
+use sealpass_core::api::{DropState, RequestState};
+use sealpass_core::events::Actor;
+use sealpass_server::store::sqlite::SqliteStore;
+use sealpass_server::store::{Missing, NewDrop, Origin, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS};
 
 /// The story's "now": the real time, so the Redis store's absolute TTLs are real too.
 fn t0() -> i64 {
@@ -198,7 +198,7 @@ async fn audit_story(store: Arc<dyn Store>, t1: i64) {
         records.extend(page);
     }
     assert!(store.audit_entries(head.length, 100).await.unwrap().is_empty());
-    assert_eq!(sealpass::audit::verify_records(&sealpass::audit::Head::empty(), &records).unwrap(), head);
+    assert_eq!(sealpass_core::audit::verify_records(&sealpass_core::audit::Head::empty(), &records).unwrap(), head);
     let entries: Vec<_> = records.iter().map(|r| r.entry().unwrap()).collect();
     let of = |id: &str| -> Vec<(String, String)> {
         entries
@@ -246,7 +246,7 @@ async fn audit_story(store: Arc<dyn Store>, t1: i64) {
     let received = store.audit_received("drop-a").await.unwrap().unwrap().entry().unwrap();
     assert_eq!(
         (received.event.kind.name(), received.event.actor.clone()),
-        ("drop.received", sealpass::events::Actor::Staff("alice".into()))
+        ("drop.received", sealpass_core::events::Actor::Staff("alice".into()))
     );
     assert_eq!(received, *entries.iter().find(|e| e.seq == received.seq).unwrap());
     assert_eq!(store.audit_received("drop-b").await.unwrap(), None);
@@ -263,7 +263,7 @@ async fn audit_story(store: Arc<dyn Store>, t1: i64) {
 
 /// A flood of anonymous drops cannot hide a requested one, and pages cover everything once.
 async fn inbox_pages(store: Arc<dyn Store>, now: i64) {
-    use sealpass::store::InboxCursor;
+    use sealpass_server::store::InboxCursor;
     // Clear what the story left waiting, so the pages below are exactly ours.
     for item in store.inbox(now, None, 1000).await.unwrap() {
         store.revoke(&item.id, &Actor::Sender, &Origin::at(now)).await.unwrap();
@@ -292,15 +292,15 @@ async fn inbox_pages(store: Arc<dyn Store>, now: i64) {
             break;
         }
         assert!(page.len() <= 7);
-        after = page.last().map(sealpass::store::cursor_after);
+        after = page.last().map(sealpass_server::store::cursor_after);
         seen.extend(page.into_iter().map(|i| i.id));
     }
     assert_eq!(seen.len(), 251, "every waiting drop once");
     let unique: std::collections::HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), 251, "no drop twice");
     assert_eq!(seen[0], "req-late");
-    let cursor = InboxCursor::decode(&sealpass::store::cursor_after(&first[0]).encode()).unwrap();
-    assert_eq!(cursor, sealpass::store::cursor_after(&first[0]));
+    let cursor = InboxCursor::decode(&sealpass_server::store::cursor_after(&first[0]).encode()).unwrap();
+    assert_eq!(cursor, sealpass_server::store::cursor_after(&first[0]));
     for id in seen {
         store.revoke(&id, &Actor::Sender, &Origin::at(now + 3)).await.unwrap();
     }
@@ -362,6 +362,6 @@ fn sqlite_keeps_what_it_acknowledged_across_reopening() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_conforms() {
     let redis = crate::redis_support::Redis::start(false);
-    let store = sealpass::store::redis::RedisStore::open(&redis.url()).unwrap();
+    let store = sealpass_server::store::redis::RedisStore::open(&redis.url()).unwrap();
     conformance(Arc::new(store)).await;
 }

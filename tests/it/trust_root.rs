@@ -7,11 +7,11 @@ use crate::helpers::Home;
 use crate::serve_cli::Served;
 
 /// The vendor key in `path`, as `vendor-key new` wrote it.
-pub fn vendor_signer(home: &Home, name: &str) -> sealpass::receipt::Signer {
+pub fn vendor_signer(home: &Home, name: &str) -> sealpass_core::receipt::Signer {
     let text = std::fs::read_to_string(home.path(name)).unwrap();
     let encoded: String = text.lines().filter(|l| !l.starts_with('#')).collect();
     let pkcs8 = data_encoding::BASE64.decode(encoded.trim().as_bytes()).unwrap();
-    sealpass::receipt::Signer::from_pkcs8(&pkcs8).unwrap()
+    sealpass_core::receipt::Signer::from_pkcs8(&pkcs8).unwrap()
 }
 
 /// A server config with one recipient, a staff member, its public URL and a receipt key file.
@@ -67,10 +67,10 @@ fn the_vendor_key_signs_a_manifest_the_server_serves_and_checks() {
         server.log()
     );
     let info = crate::helpers::get_json(&format!("{}/v1/info", server.url));
-    let signed: sealpass::manifest::SignedManifest = serde_json::from_value(info["manifest"].clone()).unwrap();
+    let signed: sealpass_core::manifest::SignedManifest = serde_json::from_value(info["manifest"].clone()).unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let expect = sealpass::manifest::Expect { vendor_key: &sp4, server: url, now, min_serial: 2 };
-    let verified = sealpass::manifest::verify(&signed, expect).unwrap();
+    let expect = sealpass_core::manifest::Expect { vendor_key: &sp4, server: url, now, min_serial: 2 };
+    let verified = sealpass_core::manifest::verify(&signed, expect).unwrap();
     assert_eq!(
         verified.body.recipients,
         info["recipients"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect::<Vec<_>>()
@@ -79,7 +79,7 @@ fn the_vendor_key_signs_a_manifest_the_server_serves_and_checks() {
     drop(server);
 
     // A config that changed since the manifest was signed: the server does not start.
-    let (_, extra) = sealpass::crypto::generate_identity("extra");
+    let (_, extra) = sealpass_core::crypto::generate_identity("extra");
     let changed = std::fs::read_to_string(home.path("server.toml")).unwrap().replacen(
         "recipients = [",
         &format!("recipients = [\"{extra}\", "),
@@ -101,8 +101,8 @@ fn the_vendor_key_signs_a_manifest_the_server_serves_and_checks() {
 
     // An expired manifest, signed by the right key: refused, saying what to do.
     let vendor = vendor_signer(&home, "vendor.key");
-    let mut body: sealpass::manifest::ManifestBody = serde_json::from_str(
-        &serde_json::from_str::<sealpass::manifest::SignedManifest>(
+    let mut body: sealpass_core::manifest::ManifestBody = serde_json::from_str(
+        &serde_json::from_str::<sealpass_core::manifest::SignedManifest>(
             &std::fs::read_to_string(home.path("manifest.json")).unwrap(),
         )
         .unwrap()
@@ -110,7 +110,7 @@ fn the_vendor_key_signs_a_manifest_the_server_serves_and_checks() {
     )
     .unwrap();
     body.expires_at = "2026-01-01T00:00:00Z".into();
-    let expired = sealpass::manifest::sign(&body, &vendor, None);
+    let expired = sealpass_core::manifest::sign(&body, &vendor, None);
     std::fs::write(home.path("manifest.json"), serde_json::to_string(&expired).unwrap()).unwrap();
     let stale = home
         .sealpass(&["serve", "--listen", "127.0.0.1:0", "--config", "server.toml", "--store", "sqlite://drops.db"], "");

@@ -322,10 +322,10 @@ async fn forward(State(door): State<Door>, request: axum::extract::Request) -> a
 }
 
 /// `signer`'s signature over the body of `signed`, as the first signature of a manifest.
-fn resigned_signature(signed: &Value, signer: &sealpass::receipt::Signer) -> Value {
+fn resigned_signature(signed: &Value, signer: &sealpass_core::receipt::Signer) -> Value {
     let text = signed["manifest"].as_str().unwrap();
-    let body: sealpass::manifest::ManifestBody = serde_json::from_str(text).unwrap();
-    let mine = sealpass::manifest::sign(&body, signer, None);
+    let body: sealpass_core::manifest::ManifestBody = serde_json::from_str(text).unwrap();
+    let mine = sealpass_core::manifest::sign(&body, signer, None);
     assert_eq!(mine.manifest, text, "canonical");
     serde_json::to_value(&mine.signatures[0]).unwrap()
 }
@@ -333,14 +333,14 @@ fn resigned_signature(signed: &Value, signer: &sealpass::receipt::Signer) -> Val
 /// The vendor's manifest as served, re-signed with `body` changed by `change`, by `signer`.
 fn resigned(
     vendor: &Vendor,
-    signer: &sealpass::receipt::Signer,
-    change: impl FnOnce(&mut sealpass::manifest::ManifestBody),
+    signer: &sealpass_core::receipt::Signer,
+    change: impl FnOnce(&mut sealpass_core::manifest::ManifestBody),
 ) -> Value {
     let text = std::fs::read_to_string(vendor.home.path("manifest.json")).unwrap();
-    let signed: sealpass::manifest::SignedManifest = serde_json::from_str(&text).unwrap();
-    let mut body: sealpass::manifest::ManifestBody = serde_json::from_str(&signed.manifest).unwrap();
+    let signed: sealpass_core::manifest::SignedManifest = serde_json::from_str(&text).unwrap();
+    let mut body: sealpass_core::manifest::ManifestBody = serde_json::from_str(&signed.manifest).unwrap();
     change(&mut body);
-    serde_json::to_value(sealpass::manifest::sign(&body, signer, None)).unwrap()
+    serde_json::to_value(sealpass_core::manifest::sign(&body, signer, None)).unwrap()
 }
 
 #[test]
@@ -356,7 +356,7 @@ fn a_compromised_front_door_gets_neither_customers_nor_staff_to_use_its_keys() {
 
     let attacker = Home::new();
     let attacker_key = attacker.keygen("attacker.identity");
-    let other_vendor = sealpass::receipt::Signer::generate().unwrap().1;
+    let other_vendor = sealpass_core::receipt::Signer::generate().unwrap().1;
     let own = crate::trust_root::vendor_signer(&vendor.home, "vendor.key");
     // The vendor's genuine signature grafted next to one by the attacker's key, as if the vendor
     // key had handed over to it (found in review): no hand-over, no move.
@@ -400,7 +400,7 @@ fn a_compromised_front_door_gets_neither_customers_nor_staff_to_use_its_keys() {
     assert_eq!(vendor.inbox_len(), before, "nothing was uploaded");
 
     // /v1/info left alone, the link the server makes rewritten: staff refuse to print it.
-    let attacker_sp4 = sealpass::manifest::fingerprint(&other_vendor.public_key());
+    let attacker_sp4 = sealpass_core::manifest::fingerprint(&other_vendor.public_key());
     door.set(Rewrite::Link(attacker_sp4.clone()));
     let rewritten = vendor.staff_at(&door_url, &["request", "--label", "x", "--kind", "generic"]);
     rewritten.expect(1);

@@ -125,9 +125,9 @@ fn the_request_flow_end_to_end() {
         (verdict["ok"].as_bool(), verdict["signature"].as_str(), verdict["key"].as_str()),
         (Some(false), Some("valid"), Some("unknown"))
     );
-    let mut forged: sealpass::receipt::Receipt = serde_json::from_str(&text).unwrap();
+    let mut forged: sealpass_core::receipt::Receipt = serde_json::from_str(&text).unwrap();
     forged.claims.received_by = "mallory".into();
-    let (_, mallory) = sealpass::receipt::Signer::generate().unwrap();
+    let (_, mallory) = sealpass_core::receipt::Signer::generate().unwrap();
     let forged = mallory.sign(forged.claims);
     std::fs::write(elsewhere.path("resigned.json"), serde_json::to_string(&forged).unwrap()).unwrap();
     let resigned = elsewhere.sealpass(&["receipt", "verify", "resigned.json"], "");
@@ -561,12 +561,12 @@ async fn a_drop_sealed_to_more_keys_than_the_vendors_is_refused_regression() {
     // A server configured (or compromised) to publish an extra recipient: senders seal to it.
     let vendor = Home::new();
     let ours = vendor.keygen("data/sealpass/identity.txt");
-    let (_, attacker) = sealpass::crypto::generate_identity("attacker");
+    let (_, attacker) = sealpass_core::crypto::generate_identity("attacker");
     let attacker = attacker.to_string();
     let (mine, theirs) = (ours.clone(), attacker.clone());
     let server = crate::server_support::TestServer::start(move |s| s.recipients = vec![mine, theirs]).await;
     // The receiving staff member pinned the vendor's own key earlier (`sealpass init`).
-    let fingerprint = sealpass::crypto::fingerprint(std::slice::from_ref(&ours));
+    let fingerprint = sealpass_core::crypto::fingerprint(std::slice::from_ref(&ours));
     let config = format!(
         "server = \"{url}\"\n[[pinned]]\nserver = \"{url}\"\nfingerprint = \"{fingerprint}\"\nrecipients = [\"{ours}\"]\n",
         url = server.url

@@ -1,8 +1,8 @@
 // The vendor's signed manifest (SPEC §11), checked as the command line checks it
-// (src/manifest.rs `verify` and `differences`, src/trust.rs `vouch`): a link naming the vendor
-// key (`sp4-`) vouches only for what that key signed, unexpired, for this server, and only while
-// the server serves exactly that. The page keeps no pins, so it checks no serial. Pure apart from
-// WebCrypto.
+// (crates/sealpass-core/src/manifest.rs `verify` and `differences`,
+// crates/sealpass-core/src/trust.rs `vouch`): a link naming the vendor key (`sp4-`) vouches only
+// for what that key signed, unexpired, for this server, and only while the server serves exactly
+// that. The page keeps no pins, so it checks no serial. Pure apart from WebCrypto.
 
 import { unhex, verifyEd25519 } from "./ed25519.js";
 import { vendorFingerprint } from "./fingerprint.js";

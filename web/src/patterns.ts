@@ -1,11 +1,11 @@
 // The looks-random rule's pattern analysis, with Dropbox's zxcvbn (the estimator the Rust crate
-// ports: the same matchers and dictionaries, at a tenth of zxcvbn-ts's cost), over the same
-// windows as the Rust checker (src/policy/randomness.rs), with the same thresholds. It is
-// never laxer than the Rust checker: the Rust side counts the patterns of zxcvbn's optimal
+// ports: the same matchers and dictionaries, at a tenth of zxcvbn-ts's cost), over the same windows
+// as the Rust checker (crates/sealpass-core/src/policy/randomness.rs), with the same thresholds. It
+// is never laxer than the Rust checker: the Rust side counts the patterns of zxcvbn's optimal
 // decomposition, whose matches are among every match zxcvbn finds; here every match counts.
-// Findings are reported by kind and position only. This module and its dictionaries (about
-// 800 KB) are a separate bundle, loaded only when a pasted secret must be checked against a
-// looks-random policy.
+// Findings are reported by kind and position only. This module and its dictionaries (about 800 KB)
+// are a separate bundle, loaded only when a pasted secret must be checked against a looks-random
+// policy.
 
 // @ts-expect-error: zxcvbn's internals have no types; they are plain CommonJS modules.
 import matching from "zxcvbn/lib/matching.js";

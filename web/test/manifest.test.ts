@@ -1,8 +1,9 @@
-// The page reads the vendor's signed manifest as the command line does (src/manifest.rs,
-// src/trust.rs): the same sp4- value as `sealpass vendor-key show`, a manifest `sealpass manifest
-// sign` made verifies (and one cross-signed while the vendor key rotates, under the old value),
-// and every way to abuse one is refused: altered, another key's, expired, another server's, or
-// served next to keys it does not name.
+// The page reads the vendor's signed manifest as the command line does
+// (crates/sealpass-core/src/manifest.rs, crates/sealpass-core/src/trust.rs): the same sp4- value as
+// `sealpass vendor-key show`, a manifest `sealpass manifest sign` made verifies (and one
+// cross-signed while the vendor key rotates, under the old value), and every way to abuse one is
+// refused: altered, another key's, expired, another server's, or served next to keys it does not
+// name.
 
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";

@@ -1,0 +1,142 @@
+//! Who is asking: staff bearer tokens (compared in constant time against SHA-256 hashes from the
+//! config), sender tokens (manage, upload) likewise stored only as hashes; and the fresh ids and
+//! tokens the server hands out.
+
+use axum::http::{HeaderMap, header};
+use data_encoding::{BASE32_NOPAD, BASE64URL_NOPAD};
+use rand::TryRngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::config::ServerSettings;
+
+use sealpass_core::events::OPEN_CLAIMER;
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// SHA-256 of a token.
+pub fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Whether `token` hashes to `expected`, in constant time.
+pub fn token_matches(token: Option<&str>, expected: &[u8; 32]) -> bool {
+    token.is_some_and(|t| bool::from(hash(t).ct_eq(expected)))
+}
+
+/// The staff member making this call, if its token is a staff token. Every configured hash is
+/// compared, so timing does not reveal which one matched.
+pub fn staff_name(settings: &ServerSettings, headers: &HeaderMap) -> Option<String> {
+    let presented = hash(bearer(headers)?);
+    let mut found = None;
+    for staff in &settings.staff {
+        if bool::from(presented.ct_eq(&staff.token_sha256)) {
+            found = Some(staff.name.clone());
+        }
+    }
+    found
+}
+
+/// Whether open claims (no staff configured) are allowed: only when the operator passed
+/// `--insecure-open-claims`, whatever the request's headers say (a plain `proxy_pass` adds none,
+/// so headers cannot tell a proxied call from a local one).
+fn open_allowed(settings: &ServerSettings) -> Result<(), ApiError> {
+    if settings.insecure_open_claims {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "open_claims_refused",
+        "this server has no staff configured, so it serves no staff calls; the operator must configure [[staff]] \
+         (sealpass staff-token NAME), or run it with --insecure-open-claims for a test on loopback",
+    ))
+}
+
+/// Whether the caller is staff: a staff token, or anyone on a server without staff run with
+/// `--insecure-open-claims`.
+pub fn is_staff(settings: &ServerSettings, headers: &HeaderMap) -> bool {
+    if settings.staff.is_empty() {
+        return open_allowed(settings).is_ok();
+    }
+    staff_name(settings, headers).is_some()
+}
+
+/// The staff member making this call, or 401. With no staff configured, everyone is staff when
+/// the server runs with `--insecure-open-claims`, and nobody otherwise (403).
+pub fn require_staff(settings: &ServerSettings, headers: &HeaderMap) -> Result<String, ApiError> {
+    if settings.staff.is_empty() {
+        open_allowed(settings)?;
+        return Ok(OPEN_CLAIMER.to_owned());
+    }
+    match (bearer(headers), staff_name(settings, headers)) {
+        (_, Some(name)) => Ok(name),
+        (None, None) => Err(ApiError::unauthorized("staff only: send Authorization: Bearer <staff token>")),
+        (Some(_), None) => Err(ApiError::unauthorized("that is not a staff token of this server")),
+    }
+}
+
+/// The staff member a call is from, checked once by the extractor (`require_staff`'s 401/403
+/// otherwise): handlers that are staff-only take it as an argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staff(pub String);
+
+impl axum::extract::FromRequestParts<super::AppState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        require_staff(&state.settings, &parts.headers).map(Staff)
+    }
+}
+
+fn random<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut bytes = [0u8; N]; // callers that keep secrets wipe their encodings
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| ApiError::internal(format!("OS RNG failed: {e}")))?;
+    Ok(bytes)
+}
+
+/// A fresh id: 128 random bits, lowercase base32 (26 characters).
+pub fn new_id() -> Result<String, ApiError> {
+    Ok(BASE32_NOPAD.encode(&random::<16>()?).to_lowercase())
+}
+
+/// A fresh token: 256 random bits, base64url (43 characters, never a `.`).
+pub fn new_token() -> Result<String, ApiError> {
+    Ok(BASE64URL_NOPAD.encode(&random::<32>()?))
+}
+
+/// A fresh staff token (`sps_` and 256 random bits) and the hex SHA-256 the config holds for it.
+pub fn new_staff_token() -> Result<(zeroize::Zeroizing<String>, String), ApiError> {
+    let token = zeroize::Zeroizing::new(format!("sps_{}", BASE64URL_NOPAD.encode(&random::<32>()?)));
+    let hash = data_encoding::HEXLOWER.encode(&hash(&token));
+    Ok((token, hash))
+}
+
+/// Whether `id` has the shape of our ids, so malformed ones get a clear 400.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 26 && id.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_tokens_have_their_shapes() {
+        let id = new_id().unwrap();
+        assert!(valid_id(&id), "{id}");
+        assert!(!valid_id("../../etc/passwd") && !valid_id(&id.to_uppercase()));
+        let token = new_token().unwrap();
+        assert_eq!(token.len(), 43);
+        assert!(!token.contains('.'));
+        assert_ne!(new_token().unwrap(), token);
+        assert!(token_matches(Some(&token), &hash(&token)));
+        assert!(!token_matches(Some("x"), &hash(&token)) && !token_matches(None, &hash(&token)));
+    }
+}

@@ -1,0 +1,135 @@
+//! Requests: staff ask a customer for a credential; the customer's CLI or page reads it back.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{check_id, json_body, origin, rate_limit, room_for_uploads, ttl};
+use crate::auth::{self, Staff, bearer, is_staff, token_matches};
+use crate::error::ApiError;
+use crate::limits::ClientIp;
+use crate::metrics::Event;
+use crate::store::RequestRecord;
+use crate::{AppState, expiry, now, rfc3339};
+use sealpass_core::api::{self, CreateRequest, ErrorBody, RequestCreated, RequestStatus};
+use sealpass_core::envelope::Kind;
+
+/// `POST /v1/requests`.
+#[utoipa::path(post, path = "/v1/requests", tag = "requests",
+    summary = "Staff: a request link for a customer (one upload, with its own upload token)",
+    request_body = CreateRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The link; its upload token is shown once", body = RequestCreated),
+        (status = 400, description = "A bad label, kind or TTL", body = ErrorBody),
+        (status = 401, description = "Staff only", body = ErrorBody),
+        (status = 403, description = "No staff configured and the call came through a proxy", body = ErrorBody)))]
+pub async fn create_request(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Staff(staff): Staff,
+    body: Body,
+) -> Result<Response, ApiError> {
+    rate_limit(&state.create_limiter, ip)?;
+    room_for_uploads(&state)?;
+    let req: CreateRequest = json_body(&state, body, 8 * 1024).await?;
+    let label = req.label.trim();
+    // At most the limit as sent (the OpenAPI document's maxLength), and something once trimmed.
+    let too_long = req.label.chars().count() > api::MAX_LABEL_CHARS;
+    if label.is_empty() || too_long || label.chars().any(sealpass_core::text::is_hazard) {
+        return Err(ApiError::bad(
+            "bad_label",
+            format!("the label must be 1–{} printable characters", api::MAX_LABEL_CHARS),
+        ));
+    }
+    let Some(kind) = Kind::from_name(&req.kind) else {
+        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        return Err(ApiError::bad("bad_kind", format!("unknown kind; known kinds: {}", known.join(", "))));
+    };
+    // The customer would have nothing to register.
+    if kind.registers_certificate() && state.info.certificates.is_empty() {
+        return Err(ApiError::bad(
+            "no_certificate",
+            format!(
+                "kind {kind} has the customer register the vendor's certificate, and this server publishes none: add \
+                 [[certificates]] to its config (sealpass cert new makes one)"
+            ),
+        ));
+    }
+    if req.require.len() > 8 {
+        return Err(ApiError::bad("bad_require", "require names at most 8 fields"));
+    }
+    if let Some(bad) = req.require.iter().find(|n| kind.field(n).is_none_or(|f| f.required)) {
+        let optional: Vec<&str> = kind.fields().iter().filter(|f| !f.required).map(|f| f.name).collect();
+        return Err(ApiError::bad(
+            "bad_require",
+            format!(
+                "{kind} has no optional field {}: require names some of {}",
+                sealpass_core::text::shown(&bad.chars().take(64).collect::<String>()),
+                if optional.is_empty() { "(none)".to_owned() } else { optional.join(", ") }
+            ),
+        ));
+    }
+    let drop_ttl = req.drop_ttl_seconds.map(|t| ttl(&state, Some(t))).transpose()?;
+    let origin = origin(ip);
+    let now = origin.at;
+    let (id, upload_token) = (auth::new_id()?, auth::new_token()?);
+    let record = RequestRecord {
+        id: id.clone(),
+        upload_hash: auth::hash(&upload_token),
+        label: label.to_owned(),
+        kind: req.kind,
+        created_by: Some(staff),
+        created_at: now,
+        expires_at: expiry(ttl(&state, req.ttl_seconds)?),
+        drop_id: None,
+        required_fields: req.require,
+        drop_ttl,
+    };
+    let expires_at = rfc3339(record.expires_at);
+    state.store.create_request(record, &origin).await?;
+    state.metrics.event(Event::RequestCreated);
+    let link = format!("{}/r/{id}#{upload_token}.{}", state.settings.public_url, state.link_fingerprint);
+    Ok((StatusCode::CREATED, Json(RequestCreated { id, upload_token, expires_at, link })).into_response())
+}
+
+/// `GET /v1/requests/{id}`: staff see everything; the sender (upload token) all but the drop id.
+#[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests",
+    summary = "A request's label, kind and state, for staff or the sender (upload token)",
+    params(("id" = String, Path, description = "Request id", pattern = "^[a-z2-7]{26}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The request", body = RequestStatus),
+        (status = 400, description = "Not a request id", body = ErrorBody),
+        (status = 401, description = "No token", body = ErrorBody),
+        (status = 404, description = "No such request, or not for this token", body = ErrorBody)))]
+pub async fn request_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<RequestStatus>, ApiError> {
+    check_id(&id, "request")?;
+    let staff = is_staff(&state.settings, &headers);
+    // No token at all is 401 whatever the id: that reveals nothing. A wrong one is 404.
+    if !staff && bearer(&headers).is_none() {
+        return Err(ApiError::unauthorized(
+            "send the request's upload token (or a staff token) as Authorization: Bearer …",
+        ));
+    }
+    let record = state.store.get_request(&id).await?.ok_or_else(|| ApiError::not_found("request"))?;
+    if !staff && !token_matches(bearer(&headers), &record.upload_hash) {
+        return Err(ApiError::not_found("request"));
+    }
+    Ok(Json(RequestStatus {
+        state: record.state_at(now()),
+        id: record.id,
+        label: record.label,
+        kind: record.kind,
+        expires_at: rfc3339(record.expires_at),
+        drop_id: if staff { record.drop_id } else { None },
+        require: record.required_fields,
+        drop_ttl_seconds: record.drop_ttl,
+    }))
+}
