@@ -17,13 +17,13 @@ pub(crate) enum CertCommand {
     #[command(after_help = "Nothing is overwritten. Publish NAME.crt from the drop server \
         ([[certificates]] in its config) so customers register it; keep NAME.key with the integration \
         that signs its logins, like any private key.\n\nExample:\n  sealpass cert new --name kore-integration -o /etc/kore")]
-    New(NewArgs),
+    New(CertNewArgs),
     /// Show a certificate's subject, validity, SHA-256 fingerprint and SHA-1 thumbprint
-    Show(ShowArgs),
+    Show(CertShowArgs),
 }
 
 #[derive(Debug, clap::Args)]
-pub(crate) struct NewArgs {
+pub(crate) struct CertNewArgs {
     /// The certificate's name: its subject (CN=NAME) and the files' names
     #[arg(long)]
     name: String,
@@ -39,7 +39,7 @@ pub(crate) struct NewArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub(crate) struct ShowArgs {
+pub(crate) struct CertShowArgs {
     /// A certificate file (PEM, or DER as Windows writes .cer files)
     file: PathBuf,
     /// {"subject","not_before","not_after","key","sha256","sha1_thumbprint","expired"}
@@ -49,7 +49,7 @@ pub(crate) struct ShowArgs {
 
 /// A certificate as `cert show --json` and `/v1/info` describe it (without the PEM).
 #[derive(Serialize)]
-struct Shown<'a> {
+struct ShownCert<'a> {
     subject: &'a str,
     not_before: String,
     not_after: String,
@@ -59,8 +59,8 @@ struct Shown<'a> {
     expired: bool,
 }
 
-fn shown(c: &Certificate) -> Shown<'_> {
-    Shown {
+fn shown(c: &Certificate) -> ShownCert<'_> {
+    ShownCert {
         subject: &c.subject,
         not_before: cert::rfc3339(c.not_before),
         not_after: cert::rfc3339(c.not_after),
@@ -99,7 +99,7 @@ pub(crate) fn run(command: CertCommand, ctx: &super::Context) -> Result<Exit, Fa
     }
 }
 
-fn new(args: NewArgs, printer: &Printer) -> Result<Exit, Failure> {
+fn new(args: CertNewArgs, printer: &Printer) -> Result<Exit, Failure> {
     // Checked before anything else: the name becomes the files' names.
     cert::check_name(&args.name).map_err(|e| Failure::usage(format!("--name: {e}")))?;
     let dir = args.output.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -131,7 +131,7 @@ fn new(args: NewArgs, printer: &Printer) -> Result<Exit, Failure> {
             key_file: String,
             certificate_file: String,
             #[serde(flatten)]
-            certificate: Shown<'a>,
+            certificate: ShownCert<'a>,
         }
         printer.json_line(&Out {
             key_file: key_path.display().to_string(),
@@ -175,7 +175,7 @@ pub(crate) fn read_certificate(path: &Path) -> Result<Certificate, Failure> {
     parsed.map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
 }
 
-fn show(args: ShowArgs, printer: &Printer) -> Result<Exit, Failure> {
+fn show(args: CertShowArgs, printer: &Printer) -> Result<Exit, Failure> {
     let certificate = read_certificate(&args.file)?;
     if printer.json() {
         printer.json_line(&shown(&certificate))?;

@@ -18,7 +18,7 @@ use sealpass_client::exit::{Exit, Failure};
     Examples:\n  sealpass check --policy salesforce --username kore@acme.example < password.txt\n  \
     sealpass generate --policy salesforce | sealpass check --policy salesforce --json\n  \
     jq -R . passwords.txt | sealpass check --policy strong --batch --json")]
-pub(crate) struct Args {
+pub(crate) struct CheckArgs {
     #[command(flatten)]
     policy: PolicyArgs,
     /// The account's username: turns on the "must not contain the username" rule
@@ -35,7 +35,7 @@ pub(crate) struct Args {
     stray: Vec<OsString>,
 }
 
-pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
+pub(crate) fn run(args: CheckArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     if !args.stray.is_empty() {
         return Err(Failure::usage(
             "check does not take the secret as an argument (not shown here): shell history and the \

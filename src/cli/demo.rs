@@ -19,7 +19,7 @@ use sealpass_core::crypto::{self, Identities};
 use sealpass_core::envelope::Kind;
 use sealpass_core::generate::Generator;
 use sealpass_core::policy::Policy;
-use sealpass_server::config::{ServerSettings, Staff, StoreUrl};
+use sealpass_server::config::{ServerSettings, StaffMember, StoreUrl};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoArgs {}
@@ -72,14 +72,14 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     let alice = "sps_demo-token-for-alice".to_owned();
     let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.join("drops.db")));
     settings.recipients = vec![recipient.to_string()];
-    settings.staff = vec![Staff { name: "alice".into(), token_sha256: sealpass_server::auth::hash(&alice) }];
+    settings.staff = vec![StaffMember { name: "alice".into(), token_sha256: sealpass_server::auth::hash(&alice) }];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let server = format!("http://{}", listener.local_addr()?);
     settings.public_url = server.clone();
     // The server's receipt key, made now so the vendor's manifest can name it.
     let key_path = dir.join("receipt.key");
     let receipt_key =
-        sealpass_server::events::receipt_signer(Some(&key_path)).map_err(|e| failed("key", e))?.public_key();
+        sealpass_server::audit_log::receipt_signer(Some(&key_path)).map_err(|e| failed("key", e))?.public_key();
     settings.receipt_key = Some(key_path);
     // The vendor key (offline, in real life) signs what the server may serve; its sp4- value is
     // what the vendor publishes, and what links and pins name.

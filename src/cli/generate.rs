@@ -19,7 +19,7 @@ const MAX_COUNT: i64 = 10_000_000;
     sealpass generate --policy salesforce\n  \
     sealpass generate --policy entra-password --count 5 --json\n  \
     sealpass generate --rules \"minlength: 20; required: upper; required: digit; allowed: lower, [-_]; max-consecutive: 2\"")]
-pub(crate) struct Args {
+pub(crate) struct GenerateArgs {
     #[command(flatten)]
     policy: PolicyArgs,
     /// Length in characters (default: the policy's)
@@ -42,7 +42,7 @@ struct Line<'a> {
     entropy_bits: f64,
 }
 
-pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
+pub(crate) fn run(args: GenerateArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let policy = args.policy.resolve()?;
     let generator = Generator::new(&policy, args.length).map_err(Failure::usage)?;

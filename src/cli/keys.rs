@@ -30,7 +30,7 @@ pub(crate) struct KeygenArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub(crate) struct RecipientArgs {
+pub(crate) struct RecipientShowArgs {
     /// Identity file (default: $XDG_DATA_HOME/sealpass/identity.txt)
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     identity: Option<PathBuf>,
@@ -120,7 +120,7 @@ pub(crate) fn keygen(args: KeygenArgs, ctx: &super::Context) -> Result<Exit, Fai
     Ok(Exit::Ok)
 }
 
-pub(crate) fn recipient(args: RecipientArgs, ctx: &super::Context) -> Result<Exit, Failure> {
+pub(crate) fn recipient(args: RecipientShowArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let identities = load_identities(args.identity.as_slice())?;
     // The same set `seal` would compute: sorted, without duplicates.

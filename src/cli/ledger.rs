@@ -90,7 +90,7 @@ pub fn forget(drops: &[(String, String)]) -> Result<usize, Failure> {
 /// download folder.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Receipt {
+struct FollowUpFile {
     sealpass_receipt: u32,
     server: String,
     id: String,
@@ -109,7 +109,7 @@ const MAX_RECEIPT: usize = 16 * 1024;
 pub fn import_receipt(path: &std::path::Path) -> Result<SentDrop, Failure> {
     let bad = |why: &str| Failure::usage(format!("{}: not a sealpass follow-up file ({why})", path.display()));
     let bytes = zeroize::Zeroizing::new(files::read_public(path, MAX_RECEIPT)?);
-    let receipt: Receipt = serde_json::from_slice(&bytes).map_err(|_| bad("not the follow-up file's JSON"))?;
+    let receipt: FollowUpFile = serde_json::from_slice(&bytes).map_err(|_| bad("not the follow-up file's JSON"))?;
     if receipt.sealpass_receipt != 1 {
         return Err(bad("an unknown version"));
     }

@@ -2,12 +2,12 @@
 //! the only layer that glues the pure modules to terminals, files and (later) the network.
 
 mod args;
+mod audit;
 mod cert;
 mod check;
 mod common;
 #[cfg(feature = "server")]
 mod demo;
-mod events;
 mod generate;
 mod init;
 pub mod input;
@@ -64,15 +64,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Generate compliant passwords (uniformly random, exact entropy)
-    Generate(generate::Args),
+    Generate(generate::GenerateArgs),
     /// Check one secret, read from stdin, against a policy
-    Check(check::Args),
+    Check(check::CheckArgs),
     /// List the built-in policies and their rules
-    Policies(policies::Args),
+    Policies(policies::PoliciesArgs),
     /// Make a new age identity (0600) and print its recipient and fingerprint
     Keygen(keys::KeygenArgs),
     /// Print the recipient(s) and fingerprint of an identity, as text or a QR code
-    Recipient(keys::RecipientArgs),
+    Recipient(keys::RecipientShowArgs),
     /// Offline: check a secret and seal it in a typed envelope to age recipients
     Seal(seal::SealArgs),
     /// Offline: decrypt a sealed envelope, validate the secret, report
@@ -102,10 +102,10 @@ enum Command {
     /// Staff: claim, decrypt, validate, hand on, then acknowledge
     Receive(staff::ReceiveArgs),
     /// Staff: the server's tamper-evident log of every hand-over; `audit verify` checks it
-    Audit(events::AuditArgs),
+    Audit(audit::AuditArgs),
     /// Check a receipt (the server's signed word that a drop was received) offline
     #[command(subcommand)]
-    Receipt(events::ReceiptCommand),
+    Receipt(audit::ReceiptCommand),
     /// The whole hand-over on loopback, narrated: embedded server, throwaway keys
     #[cfg(feature = "server")]
     Demo(demo::DemoArgs),
@@ -201,8 +201,8 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Request(args) => staff::request(args, ctx),
         Command::Inbox(args) => staff::inbox(args, ctx),
         Command::Receive(args) => staff::receive(args, ctx),
-        Command::Audit(args) => events::audit(args, ctx),
-        Command::Receipt(command) => events::receipt(command, ctx),
+        Command::Audit(args) => audit::audit(args, ctx),
+        Command::Receipt(command) => audit::receipt(command, ctx),
         #[cfg(feature = "server")]
         Command::Demo(args) => demo::run(args, ctx),
         Command::Paths { .. } => settings::paths(ctx),

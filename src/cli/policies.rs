@@ -5,7 +5,7 @@ use sealpass_client::exit::{Exit, Failure};
 use sealpass_core::catalog::{KindEntry, PolicyEntry, catalog};
 
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {
+pub(crate) struct PoliciesArgs {
     /// The catalog as one JSON document: {"version","policies":[…],"kinds":[…]}, every rule in
     /// a form a program can run (what GET /v1/policies serves)
     #[arg(long)]
@@ -54,7 +54,7 @@ fn kind_line(k: &KindEntry) -> String {
     line
 }
 
-pub(crate) fn run(args: Args, ctx: &super::Context) -> Result<Exit, Failure> {
+pub(crate) fn run(args: PoliciesArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let catalog = catalog();
     if args.json {

@@ -180,7 +180,7 @@ fn own_manifest(
     url: Option<&str>,
 ) -> Result<Option<sealpass_core::manifest::Verified>, Failure> {
     let Some(signed) = &settings.manifest else { return Ok(None) };
-    let receipt = sealpass_server::events::receipt_signer(settings.receipt_key.as_deref())
+    let receipt = sealpass_server::audit_log::receipt_signer(settings.receipt_key.as_deref())
         .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!(e)))?;
     let hashes: Vec<&str> = settings.certificates.iter().map(|c| c.sha256.as_str()).collect();
     sealpass_core::manifest::check_own(

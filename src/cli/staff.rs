@@ -350,7 +350,7 @@ pub(crate) struct ReceiveArgs {
 
 /// `open`'s report plus what the claim said.
 #[derive(Serialize)]
-struct Received<'a> {
+struct ReceivedJson<'a> {
     #[serde(flatten)]
     opened: Opened<'a>,
     id: &'a str,
@@ -380,7 +380,7 @@ fn exec_environment(envelope: &Envelope, label: Option<&str>) -> Vec<(String, St
 /// The envelope as one JSON object, for `--exec-json`: borrowed straight from the envelope and
 /// written into wiped memory with room for the worst escaping (six bytes a byte), so no copy of
 /// the secret is left behind by a growing buffer.
-fn envelope_json(envelope: &Envelope, claim: &handover::Claim) -> Result<Zeroizing<Vec<u8>>, String> {
+fn envelope_json(envelope: &Envelope, claim: &handover::ClaimDetails) -> Result<Zeroizing<Vec<u8>>, String> {
     #[derive(Serialize)]
     struct Whole<'a> {
         kind: &'a str,
@@ -520,7 +520,7 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                     exec(cmd, &envelope_json(envelope, claim).map_err(failed)?, &[]).map_err(failed)?;
                 }
                 let shown_report = if printer.json() {
-                    printer.secret_json_line(&Received {
+                    printer.secret_json_line(&ReceivedJson {
                         opened: Opened::new(envelope, &report, args.reveal),
                         id: &claim.id,
                         claimed_by: &claim.claimed_by,

@@ -21,16 +21,16 @@ const HEADER: &str = "# sealpass vendor key (Ed25519, PKCS #8): keep it offline"
 pub(crate) enum VendorKeyCommand {
     /// Make a new vendor signing key (0600, never overwritten) and print its sp4- fingerprint,
     /// the value to publish
-    New(NewArgs),
+    New(VendorKeyNewArgs),
     /// Print a vendor key's sp4- fingerprint
-    Show(ShowArgs),
+    Show(VendorKeyShowArgs),
 }
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "The vendor key signs the manifest of what your drop server may serve. Keep it \
     offline (your machine, a vault), never on the drop server. Publish its fingerprint (sp4-…) where \
     customers can check it: your website, the contract, a phone call.")]
-pub(crate) struct NewArgs {
+pub(crate) struct VendorKeyNewArgs {
     /// Where to write the key (mode 0600; an existing file is never overwritten; default:
     /// $XDG_DATA_HOME/sealpass/vendor.key)
     #[arg(short = 'o', long, value_name = "FILE")]
@@ -41,7 +41,7 @@ pub(crate) struct NewArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub(crate) struct ShowArgs {
+pub(crate) struct VendorKeyShowArgs {
     /// The key file (default: $XDG_DATA_HOME/sealpass/vendor.key)
     #[arg(short = 'i', long = "vendor-key", value_name = "FILE")]
     input: Option<PathBuf>,
@@ -51,7 +51,7 @@ pub(crate) struct ShowArgs {
 }
 
 #[derive(Serialize)]
-struct Shown<'a> {
+struct ShownKey<'a> {
     fingerprint: String,
     public_key: String,
     key_file: &'a Path,
@@ -77,7 +77,7 @@ pub(crate) fn read_key(path: &Path) -> Result<Signer, Failure> {
 
 fn show(ctx: &super::Context, signer: &Signer, path: &Path, json: bool) -> Result<(), Failure> {
     let public_key = signer.public_key();
-    let shown = Shown { fingerprint: manifest::fingerprint(&public_key), public_key, key_file: path };
+    let shown = ShownKey { fingerprint: manifest::fingerprint(&public_key), public_key, key_file: path };
     if json || ctx.printer.json() {
         ctx.printer.json_line(&shown)?;
     } else {
@@ -256,7 +256,7 @@ mod sign {
             None => {
                 let path = settings.receipt_key.as_deref();
                 let made = path.is_some_and(|p| p.symlink_metadata().is_err());
-                let receipt = sealpass_server::events::receipt_signer(path)
+                let receipt = sealpass_server::audit_log::receipt_signer(path)
                     .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!(e)))?;
                 if let Some(path) = path.filter(|_| made) {
                     ctx.printer.warn(&format!(

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
-use sealpass_server::config::{ServerSettings, Staff, StoreUrl};
+use sealpass_server::config::{ServerSettings, StaffMember, StoreUrl};
 use sealpass_server::store::Store;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -34,7 +34,10 @@ impl TestServer {
         let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.path().join("drops.db")));
         settings.staff = STAFF
             .iter()
-            .map(|n| Staff { name: (*n).to_owned(), token_sha256: Sha256::digest(staff_token(n).as_bytes()).into() })
+            .map(|n| StaffMember {
+                name: (*n).to_owned(),
+                token_sha256: Sha256::digest(staff_token(n).as_bytes()).into(),
+            })
             .collect();
         let (_, recipient) = sealpass_core::crypto::generate_identity("test");
         settings.recipients = vec![recipient.to_string()];

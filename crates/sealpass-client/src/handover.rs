@@ -626,7 +626,7 @@ pub async fn receive<T>(
     id: &str,
     identities: &Identities,
     vendor: Option<Known<'_>>,
-    hand_on: impl FnOnce(&Envelope, &Claim) -> Result<T, crate::exit::Failure>,
+    hand_on: impl FnOnce(&Envelope, &ClaimDetails) -> Result<T, crate::exit::Failure>,
 ) -> Result<Received<T>, HandoverError> {
     let claimed = client.claim(id, staff_token).await?;
     if claimed.id != id {
@@ -672,7 +672,7 @@ pub async fn receive<T>(
     } else {
         Vec::new()
     };
-    let claim = Claim {
+    let claim = ClaimDetails {
         id: claimed.id,
         claimed_by: claimed.claimed_by,
         request_id: claimed.request_id,
@@ -696,7 +696,7 @@ pub struct Known<'a> {
 
 /// What the server said about a claimed drop.
 #[derive(Debug)]
-pub struct Claim {
+pub struct ClaimDetails {
     /// The drop.
     pub id: String,
     /// Who claimed it.

@@ -47,7 +47,7 @@ fn bad_fields(kind: Kind, fields: &BTreeMap<String, SecretString>) -> Vec<String
 
 fn content(kind: Kind, secret: &SecretString, fields: &BTreeMap<String, SecretString>, against: Against) -> Report {
     if kind == Kind::KeyFile {
-        let format = fields.get("format").and_then(|f| keyfile::Format::from_name(f.expose_secret()));
+        let format = fields.get("format").and_then(|f| keyfile::KeyFormat::from_name(f.expose_secret()));
         return match (envelope::key_file_bytes(secret), format) {
             (Ok(bytes), Some(format)) => keyfile::check(&bytes, format, time::OffsetDateTime::now_utc()),
             (Err(e), _) => failed("key-file", "structure", e.to_string()),

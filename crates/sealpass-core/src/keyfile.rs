@@ -12,7 +12,7 @@ use crate::policy::{Report, RuleResult};
 
 /// What a key file is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub enum KeyFormat {
     /// PEM text: keys and certificates.
     Pem,
     /// PKCS #12 / PFX, DER.
@@ -21,31 +21,31 @@ pub enum Format {
     Json,
 }
 
-impl Format {
+impl KeyFormat {
     /// Its name in the envelope's `format` field.
     pub fn name(self) -> &'static str {
         match self {
-            Format::Pem => "pem",
-            Format::Pkcs12 => "pkcs12",
-            Format::Json => "json",
+            KeyFormat::Pem => "pem",
+            KeyFormat::Pkcs12 => "pkcs12",
+            KeyFormat::Json => "json",
         }
     }
 
     /// The format with this name.
-    pub fn from_name(name: &str) -> Option<Format> {
-        [Format::Pem, Format::Pkcs12, Format::Json].into_iter().find(|f| f.name() == name)
+    pub fn from_name(name: &str) -> Option<KeyFormat> {
+        [KeyFormat::Pem, KeyFormat::Pkcs12, KeyFormat::Json].into_iter().find(|f| f.name() == name)
     }
 }
 
 /// The format of `bytes`, from its first bytes.
-pub fn detect(bytes: &[u8]) -> Result<Format, String> {
+pub fn detect(bytes: &[u8]) -> Result<KeyFormat, String> {
     let text_start = bytes.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &bytes[i..]).unwrap_or_default();
     if text_start.starts_with(b"-----BEGIN ") {
-        Ok(Format::Pem)
+        Ok(KeyFormat::Pem)
     } else if text_start.starts_with(b"{") {
-        Ok(Format::Json)
+        Ok(KeyFormat::Json)
     } else if bytes.first() == Some(&0x30) {
-        Ok(Format::Pkcs12)
+        Ok(KeyFormat::Pkcs12)
     } else {
         Err("it is not a key file sealpass knows: PEM (-----BEGIN …), PKCS #12/PFX (DER) or a JSON key".into())
     }
@@ -56,7 +56,7 @@ fn rule(rule: &'static str, ok: bool, detail: impl Into<String>) -> RuleResult {
 }
 
 /// Check `bytes` as a key file of `format` at time `now`.
-pub fn check(bytes: &[u8], format: Format, now: time::OffsetDateTime) -> Report {
+pub fn check(bytes: &[u8], format: KeyFormat, now: time::OffsetDateTime) -> Report {
     let mut rules = Vec::new();
     let mut warnings = Vec::new();
     match detect(bytes) {
@@ -70,9 +70,9 @@ pub fn check(bytes: &[u8], format: Format, now: time::OffsetDateTime) -> Report 
     }
     if rules.iter().all(|r| r.ok) {
         match format {
-            Format::Pem => check_pem(bytes, now, &mut rules, &mut warnings),
-            Format::Pkcs12 => check_pkcs12(bytes, &mut rules, &mut warnings),
-            Format::Json => check_json(bytes, now, &mut rules, &mut warnings),
+            KeyFormat::Pem => check_pem(bytes, now, &mut rules, &mut warnings),
+            KeyFormat::Pkcs12 => check_pkcs12(bytes, &mut rules, &mut warnings),
+            KeyFormat::Json => check_json(bytes, now, &mut rules, &mut warnings),
         }
     }
     Report {
@@ -272,16 +272,16 @@ mod tests {
 
     #[test]
     fn formats_are_told_apart_by_their_first_bytes() {
-        assert_eq!(detect(b"\n-----BEGIN CERTIFICATE-----"), Ok(Format::Pem));
-        assert_eq!(detect(b"  {\"type\":1}"), Ok(Format::Json));
-        assert_eq!(detect(&[0x30, 0x82, 0x01]), Ok(Format::Pkcs12));
+        assert_eq!(detect(b"\n-----BEGIN CERTIFICATE-----"), Ok(KeyFormat::Pem));
+        assert_eq!(detect(b"  {\"type\":1}"), Ok(KeyFormat::Json));
+        assert_eq!(detect(&[0x30, 0x82, 0x01]), Ok(KeyFormat::Pkcs12));
         assert!(detect(b"hunter2").is_err());
         let now = time::OffsetDateTime::now_utc();
-        let r = check(b"{\"a\":1}", Format::Pem, now);
+        let r = check(b"{\"a\":1}", KeyFormat::Pem, now);
         assert!(!r.compliant && r.rules[0].detail.contains("reads as json"));
-        assert!(!check(b"[1,2]", Format::Json, now).compliant);
-        assert!(!check(b"-----BEGIN NOTHING-----\nAAAA\n-----END NOTHING-----\n", Format::Pem, now).compliant);
-        assert!(!check(&[0x30, 0x03, 0x02, 0x01, 0x03], Format::Pkcs12, now).compliant);
+        assert!(!check(b"[1,2]", KeyFormat::Json, now).compliant);
+        assert!(!check(b"-----BEGIN NOTHING-----\nAAAA\n-----END NOTHING-----\n", KeyFormat::Pem, now).compliant);
+        assert!(!check(&[0x30, 0x03, 0x02, 0x01, 0x03], KeyFormat::Pkcs12, now).compliant);
     }
 
     #[test]
@@ -290,13 +290,13 @@ mod tests {
         let a = cert::make("a", 1).unwrap();
         let b = cert::make("b", 1).unwrap();
         let pair = format!("{}{}", a.key_pem.as_str(), a.certificate.pem);
-        let r = check(pair.as_bytes(), Format::Pem, now);
+        let r = check(pair.as_bytes(), KeyFormat::Pem, now);
         assert!(r.compliant, "{r:?}");
         assert!(r.rules.iter().any(|r| r.rule == "key-matches-certificate" && r.ok));
         let mismatched = format!("{}{}", a.key_pem.as_str(), b.certificate.pem);
-        let r = check(mismatched.as_bytes(), Format::Pem, now);
+        let r = check(mismatched.as_bytes(), KeyFormat::Pem, now);
         assert!(!r.compliant && r.rules.iter().any(|r| r.rule == "key-matches-certificate" && !r.ok));
         let later = now + time::Duration::days(3);
-        assert!(check(pair.as_bytes(), Format::Pem, later).warnings.iter().any(|w| w.contains("expired")));
+        assert!(check(pair.as_bytes(), KeyFormat::Pem, later).warnings.iter().any(|w| w.contains("expired")));
     }
 }

@@ -75,7 +75,7 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: u64) -> Result<(), 
 
 /// What a delivery's body looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub enum BodyFormat {
     /// sealpass's JSON: the event, its audit position, a delivery id (docs/events.md).
     Sealpass,
     /// A Slack incoming webhook's `{"text": …}`.
@@ -113,7 +113,7 @@ struct Body<'a> {
 /// carries `checkpoint`, the server's signature over the chain up to this entry: kept by the
 /// receiver, it is a copy of the log's state outside the server (`audit verify --witness`).
 pub fn body(
-    format: Format,
+    format: BodyFormat,
     id: &str,
     server: &str,
     entry: &Entry,
@@ -121,7 +121,7 @@ pub fn body(
     checkpoint: Option<&Checkpoint>,
 ) -> Vec<u8> {
     let value = match format {
-        Format::Sealpass => serde_json::to_value(Body {
+        BodyFormat::Sealpass => serde_json::to_value(Body {
             id,
             kind: entry.event.kind.name(),
             test,
@@ -131,8 +131,8 @@ pub fn body(
             checkpoint,
         })
         .unwrap_or_default(),
-        Format::Slack => serde_json::json!({ "text": slack_escape(&summary(&entry.event, test)) }),
-        Format::Teams => serde_json::json!({
+        BodyFormat::Slack => serde_json::json!({ "text": slack_escape(&summary(&entry.event, test)) }),
+        BodyFormat::Teams => serde_json::json!({
             "type": "message",
             "attachments": [{
                 "contentType": "application/vnd.microsoft.card.adaptive",
@@ -216,21 +216,22 @@ mod tests {
         assert_eq!(id, delivery_id("ops", &e.hash), "the same on every retry");
         assert_ne!(id, delivery_id("other", &e.hash));
         let ours: serde_json::Value =
-            serde_json::from_slice(&body(Format::Sealpass, &id, "https://s", &e, false, None)).unwrap();
+            serde_json::from_slice(&body(BodyFormat::Sealpass, &id, "https://s", &e, false, None)).unwrap();
         assert_eq!(ours["type"], "drop.received");
         assert_eq!(ours["audit"]["seq"], 1);
         assert_eq!(ours["event"]["actor"]["name"], "alice");
         assert_eq!(ours["id"], id.as_str());
-        for format in [Format::Slack, Format::Teams] {
+        for format in [BodyFormat::Slack, BodyFormat::Teams] {
             let text = String::from_utf8(body(format, &id, "https://s", &e, false, None)).unwrap();
             // Slack links are <url|text>, Markdown's [text](url): neither survives.
-            let markup = if format == Format::Slack { "<b>" } else { "](http" };
+            let markup = if format == BodyFormat::Slack { "<b>" } else { "](http" };
             for leak in ["192.0.2.7", "dddd", "https://s", "dlv_", markup] {
                 assert!(!text.contains(leak), "{format:?} carries {leak}: {text}");
             }
             assert!(text.contains("received by alice at 2026-12-01T12:00:00Z"), "{text}");
         }
-        let slack: serde_json::Value = serde_json::from_slice(&body(Format::Slack, &id, "s", &e, true, None)).unwrap();
+        let slack: serde_json::Value =
+            serde_json::from_slice(&body(BodyFormat::Slack, &id, "s", &e, true, None)).unwrap();
         assert!(slack["text"].as_str().unwrap().starts_with("sealpass [test]: "));
     }
 

@@ -188,13 +188,13 @@ where
     });
     let limits = guard.limits;
     let mut builder = hyper::server::conn::http1::Builder::new();
-    // Guarded enforces the idle and header timeouts (hyper's own would start a timer a request).
+    // Watched enforces the idle and header timeouts (hyper's own would start a timer a request).
     builder
         .header_read_timeout(None)
         .max_header_size(limits.max_header_bytes)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .writev(false);
-    let connection = builder.serve_connection(TokioIo::new(Guarded::new(io, guard)), service);
+    let connection = builder.serve_connection(TokioIo::new(Watched::new(io, guard)), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
@@ -231,7 +231,7 @@ struct Guard {
 
 /// A connection's bytes, watched: it times out idling and slow heads, stalled writes, and
 /// rewrites hyper's bare error answers as JSON.
-struct Guarded<IO> {
+struct Watched<IO> {
     inner: IO,
     limits: ConnectionLimits,
     closing: Arc<AtomicBool>,
@@ -249,12 +249,12 @@ struct Guarded<IO> {
     in_request_line: bool,
 }
 
-impl<IO> Guarded<IO> {
-    fn new(inner: IO, guard: Guard) -> Guarded<IO> {
+impl<IO> Watched<IO> {
+    fn new(inner: IO, guard: Guard) -> Watched<IO> {
         let limits = guard.limits;
         let due = Instant::now() + limits.idle_timeout;
         let deadline = Box::pin(tokio::time::sleep_until(due));
-        Guarded {
+        Watched {
             inner,
             limits,
             closing: guard.closing,
@@ -324,7 +324,7 @@ impl<IO> Guarded<IO> {
     }
 }
 
-impl<IO: AsyncWrite + Unpin> Guarded<IO> {
+impl<IO: AsyncWrite + Unpin> Watched<IO> {
     /// Write out a pending rewritten answer.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some((bytes, written)) = self.rewrite.as_mut() {
@@ -348,7 +348,7 @@ impl<IO: AsyncWrite + Unpin> Guarded<IO> {
     }
 }
 
-impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
+impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
@@ -381,7 +381,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
     }
 }
 
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(this.drain(cx))?;
@@ -502,7 +502,7 @@ mod tests {
                 (vec!["GET / HTTP/1.1\nHost: x\n\n"], Phase::Busy),
                 (vec!["POST / HTTP/1.1\r\n", "A: b\r\n", "\r\nbody"], Phase::Busy),
             ] {
-                let mut g = Guarded::new((), Guard { limits, closing: Arc::new(AtomicBool::new(false)) });
+                let mut g = Watched::new((), Guard { limits, closing: Arc::new(AtomicBool::new(false)) });
                 for c in &chunks {
                     g.read_bytes(c.as_bytes());
                 }

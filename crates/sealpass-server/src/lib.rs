@@ -3,12 +3,12 @@
 //! Its [`store`]s (SQLite, Redis) and its [`config`] live here too; it stands on `sealpass-core`,
 //! and on `sealpass-client` only for the webhook deliverer's transport errors.
 
+pub mod audit_log;
 pub mod auth;
 pub mod config;
 mod conn;
 pub mod deliver;
 mod error;
-pub mod events;
 mod handlers;
 mod limits;
 mod metrics;
@@ -293,14 +293,14 @@ pub async fn serve(
         None => None,
     };
     let (limits, trusted) = (settings.connections, settings.trusted_proxies.clone());
-    let signer = events::receipt_signer(settings.receipt_key.as_deref()).map_err(std::io::Error::other)?;
+    let signer = audit_log::receipt_signer(settings.receipt_key.as_deref()).map_err(std::io::Error::other)?;
     let http = deliver::http_client().map_err(std::io::Error::other)?;
     let holder = format!("{}-{}", std::process::id(), crate::auth::new_id().unwrap_or_default());
     let state = AppState::new(settings, store, signer);
     // Where a webhook delivered to for the first time begins: what happens from now on.
     let start = state.store.audit_head().await.ok().map(|head| head.length);
     let mut background =
-        vec![tokio::spawn(sweep_forever(state.clone())), tokio::spawn(events::settle_forever(state.clone()))];
+        vec![tokio::spawn(sweep_forever(state.clone())), tokio::spawn(audit_log::settle_forever(state.clone()))];
     for hook in &state.settings.webhooks {
         let deliverer = deliver::Deliverer {
             store: Arc::clone(&state.store),

@@ -11,7 +11,7 @@ const BUCKETS: [f64; 11] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 
 /// Drop life-cycle events.
 #[derive(Clone, Copy, Debug)]
-pub enum Event {
+pub enum Counter {
     /// A drop was uploaded.
     Created,
     /// A drop was claimed (first or repeated claim).
@@ -77,13 +77,13 @@ fn status_class(status: u16) -> &'static str {
 
 impl Metrics {
     /// Count a life-cycle event.
-    pub fn event(&self, event: Event) {
+    pub fn event(&self, event: Counter) {
         let counter = match event {
-            Event::Created => &self.created,
-            Event::Claimed => &self.claimed,
-            Event::Received => &self.received,
-            Event::Revoked => &self.revoked,
-            Event::RequestCreated => &self.requests_created,
+            Counter::Created => &self.created,
+            Counter::Claimed => &self.claimed,
+            Counter::Received => &self.received,
+            Counter::Revoked => &self.revoked,
+            Counter::RequestCreated => &self.requests_created,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -173,8 +173,8 @@ mod tests {
     #[test]
     fn renders_counters_and_cumulative_buckets() {
         let m = Metrics::default();
-        m.event(Event::Created);
-        m.event(Event::Created);
+        m.event(Counter::Created);
+        m.event(Counter::Created);
         m.expired(3);
         m.request("/v1/drops/{id}/claim", "POST", 200, 0.002);
         let text = m.render();

@@ -7,20 +7,20 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-mod events;
+mod webhooks;
 
-pub use events::{MAX_WEBHOOKS, Webhook};
+pub use webhooks::{MAX_WEBHOOKS, Webhook};
 
 /// A staff member: a name and the SHA-256 of their bearer token.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Staff {
+pub struct StaffMember {
     /// Shown as `claimed_by`.
     pub name: String,
     /// SHA-256 of the token.
     pub token_sha256: [u8; 32],
 }
 
-impl std::fmt::Debug for Staff {
+impl std::fmt::Debug for StaffMember {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Staff({})", self.name)
     }
@@ -133,7 +133,7 @@ pub struct ServerSettings {
     /// Certificates published for customers to register (SPEC §9), read and checked at start.
     pub certificates: Vec<sealpass_core::api::PublishedCertificate>,
     /// Staff who may claim, acknowledge, list and request.
-    pub staff: Vec<Staff>,
+    pub staff: Vec<StaffMember>,
     /// Where state changes are delivered (SPEC §10).
     pub webhooks: Vec<Webhook>,
     /// Where the receipt signing key is kept (made on first start); `None`: a key for this
@@ -197,7 +197,7 @@ pub struct FileConfig {
     #[serde(default)]
     certificates: Vec<FileCertificate>,
     #[serde(default)]
-    webhooks: Vec<events::FileWebhook>,
+    webhooks: Vec<webhooks::FileWebhook>,
     receipt_key: Option<PathBuf>,
     insecure_open_claims: Option<bool>,
     tls_cert: Option<PathBuf>,
@@ -432,7 +432,7 @@ impl ServerSettings {
         let staff = f
             .staff
             .iter()
-            .map(|s| Ok(Staff { name: s.name.clone(), token_sha256: decode_hash(&s.token_sha256, &s.name)? }))
+            .map(|s| Ok(StaffMember { name: s.name.clone(), token_sha256: decode_hash(&s.token_sha256, &s.name)? }))
             .collect::<Result<Vec<_>, String>>()?;
         if let Some(bad) = staff.iter().find(|s| s.name.is_empty() || s.name.chars().any(char::is_control)) {
             return Err(format!("staff name {:?} must be non-empty printable text", bad.name));
@@ -443,9 +443,9 @@ impl ServerSettings {
             }
         }
         let certificates = published_certificates(&f.certificates)?;
-        let webhooks = events::webhooks(&f.webhooks)?;
+        let webhooks = webhooks::webhooks(&f.webhooks)?;
         let receipt_key_defaulted = f.receipt_key.is_none();
-        let receipt_key = Some(events::receipt_key_path(f.receipt_key.clone(), &store)?);
+        let receipt_key = Some(webhooks::receipt_key_path(f.receipt_key.clone(), &store)?);
         let insecure_open_claims = o.insecure_open_claims || f.insecure_open_claims.unwrap_or(false);
         let trusted_proxies: Vec<IpAddr> = f
             .trusted_proxies

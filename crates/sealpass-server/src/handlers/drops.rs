@@ -11,7 +11,7 @@ use super::{JSON_OVERHEAD, check_id, json_body, origin, rate_limit, room_for_upl
 use crate::auth::{self, Staff, bearer, is_staff, token_matches};
 use crate::error::ApiError;
 use crate::limits::ClientIp;
-use crate::metrics::Event;
+use crate::metrics::Counter;
 use crate::store::{DropRecord, InboxCursor, NewDrop, StoreError};
 use crate::{AppState, expiry, now, rfc3339};
 use sealpass_core::api::{self, Claimed, CreateDrop, DropCreated, DropStatus, ErrorBody, Inbox, InboxEntry};
@@ -104,7 +104,7 @@ pub async fn create_drop(
         StoreError::Expired => ApiError::new(StatusCode::GONE, "expired", "the request expired; ask for a new link"),
         other => other.into(),
     })?;
-    state.metrics.event(Event::Created);
+    state.metrics.event(Counter::Created);
     let created = DropCreated {
         pickup_url: format!("{}/d/{id}", state.settings.public_url),
         id,
@@ -179,7 +179,7 @@ pub async fn revoke(
         other => other.into(),
     })?;
     if record.revoked_at == Some(now) {
-        state.metrics.event(Event::Revoked);
+        state.metrics.event(Counter::Revoked);
     }
     Ok(Json(status_of(&record, now)))
 }
@@ -206,7 +206,7 @@ pub async fn claim(
     rate_limit(&state.claim_limiter, ip)?;
     check_id(&id, "drop")?;
     let claim = state.store.claim(&id, &staff, &origin(ip)).await?;
-    state.metrics.event(Event::Claimed);
+    state.metrics.event(Counter::Claimed);
     Ok(Json(Claimed {
         id: claim.record.id,
         ciphertext: claim.ciphertext,
@@ -242,7 +242,7 @@ pub async fn ack(
     let now = origin.at;
     let record = state.store.ack(&id, &staff, &origin).await?;
     if record.received_at == Some(now) {
-        state.metrics.event(Event::Received);
+        state.metrics.event(Counter::Received);
     }
     Ok(Json(status_of(&record, now)))
 }

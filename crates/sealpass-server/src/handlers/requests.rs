@@ -10,7 +10,7 @@ use super::{check_id, json_body, origin, rate_limit, room_for_uploads, ttl};
 use crate::auth::{self, Staff, bearer, is_staff, token_matches};
 use crate::error::ApiError;
 use crate::limits::ClientIp;
-use crate::metrics::Event;
+use crate::metrics::Counter;
 use crate::store::RequestRecord;
 use crate::{AppState, expiry, now, rfc3339};
 use sealpass_core::api::{self, CreateRequest, ErrorBody, RequestCreated, RequestStatus};
@@ -90,7 +90,7 @@ pub async fn create_request(
     };
     let expires_at = rfc3339(record.expires_at);
     state.store.create_request(record, &origin).await?;
-    state.metrics.event(Event::RequestCreated);
+    state.metrics.event(Counter::RequestCreated);
     let link = format!("{}/r/{id}#{upload_token}.{}", state.settings.public_url, state.link_fingerprint);
     Ok((StatusCode::CREATED, Json(RequestCreated { id, upload_token, expires_at, link })).into_response())
 }

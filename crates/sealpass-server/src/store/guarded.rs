@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Claim, DropRecord, InboxCursor, InboxItem, NewDrop, Origin, RequestRecord, Store, StoreError, Swept};
+use super::{
+    ClaimedDrop, DropRecord, InboxCursor, InboxItem, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
+};
 use sealpass_core::audit::{Head, Record};
 use sealpass_core::events::Actor;
 
@@ -82,7 +84,7 @@ impl<S: Store> Store for Guarded<S> {
     async fn revoke(&self, id: &str, by: &Actor, origin: &Origin) -> Result<DropRecord, StoreError> {
         self.bound(self.inner.revoke(id, by, origin)).await
     }
-    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<Claim, StoreError> {
+    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<ClaimedDrop, StoreError> {
         self.bound(self.inner.claim(id, staff, origin)).await
     }
     async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError> {

@@ -93,7 +93,7 @@ pub struct NewDrop {
 
 /// What a successful claim returns.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Claim {
+pub struct ClaimedDrop {
     /// The drop after the claim.
     pub record: DropRecord,
     /// The armored age file.
@@ -260,7 +260,7 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke(&self, id: &str, by: &Actor, origin: &Origin) -> Result<DropRecord, StoreError>;
     /// `waiting → claimed` for `staff`, atomically; the same staff member may claim again
     /// until it acknowledges and gets the same ciphertext.
-    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<Claim, StoreError>;
+    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<ClaimedDrop, StoreError>;
     /// `claimed → received` by the claimer; ciphertext wiped. Idempotent for the claimer.
     async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError>;
     /// Waiting, unexpired drops in inbox order (see [`InboxCursor`]) after `after`, at most

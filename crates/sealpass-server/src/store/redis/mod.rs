@@ -15,7 +15,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{
-    Claim, DropRecord, InboxCursor, InboxItem, Missing, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
+    ClaimedDrop, DropRecord, InboxCursor, InboxItem, Missing, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
     TOMBSTONE_SECONDS, creator,
 };
 use sealpass_core::api::DropState;
@@ -437,7 +437,7 @@ impl Store for RedisStore {
         Ok(answered(reply)?.0)
     }
 
-    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<Claim, StoreError> {
+    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<ClaimedDrop, StoreError> {
         let [t, c, a, n] = event_args(&Actor::Staff(staff.to_owned()), origin);
         let args = [staff.to_owned(), origin.at.to_string(), t, c, a, n];
         let reply = self.run(&self.scripts.claim, &drop_keys(id), &args).await?;
@@ -450,7 +450,7 @@ impl Store for RedisStore {
             }
             None => None,
         };
-        Ok(Claim { record, ciphertext, label })
+        Ok(ClaimedDrop { record, ciphertext, label })
     }
 
     async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError> {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    Claim, DropRecord, InboxCursor, InboxItem, Missing, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
+    ClaimedDrop, DropRecord, InboxCursor, InboxItem, Missing, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
     TOMBSTONE_SECONDS, creator, drop_event,
 };
 use crate::config::Synchronous;
@@ -23,13 +23,13 @@ mod log;
 mod schema;
 mod thread;
 
-use thread::{Job, Shared};
+use thread::{Job, JobSignals};
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     path: PathBuf,
-    shared: Arc<Shared>,
+    shared: Arc<JobSignals>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -159,7 +159,7 @@ impl SqliteStore {
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
         let (jobs, queue) = mpsc::channel::<Job>();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(JobSignals::default());
         let for_thread = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("sealpass-sqlite".into())
@@ -317,7 +317,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<Claim, StoreError> {
+    async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<ClaimedDrop, StoreError> {
         let (id, staff, origin) = (id.to_owned(), staff.to_owned(), origin.clone());
         let now = origin.at;
         self.call(move |conn| {
@@ -354,7 +354,7 @@ impl Store for SqliteStore {
             // Every answer that carries the ciphertext is an event, the claimer's repeats too.
             let claimed = drop_event(EventKind::DropClaimed, &record, label.as_deref(), Actor::Staff(staff), &origin);
             log::append(conn, claimed)?;
-            Ok(Claim { record, ciphertext, label })
+            Ok(ClaimedDrop { record, ciphertext, label })
         })
         .await
     }

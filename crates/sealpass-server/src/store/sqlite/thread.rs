@@ -41,7 +41,7 @@ const QUIET_AFTER: Duration = Duration::from_millis(100);
 
 /// What jobs tell the thread.
 #[derive(Default)]
-pub(super) struct Shared {
+pub(super) struct JobSignals {
     /// A committed (or committing) job wiped ciphertext; the WAL still holds its old pages.
     pub(super) wiped: AtomicBool,
 }
@@ -61,7 +61,7 @@ fn truncate_wal(conn: &Connection) -> bool {
 /// commit for many requests is what lets a single SQLite writer keep up with the network.
 /// Nothing is ever answered as done unless its transaction committed, and nothing that may
 /// have committed is answered as failed.
-pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared: Arc<Shared>) {
+pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared: Arc<JobSignals>) {
     let mut pending: Option<Job> = None;
     let mut last_truncate = Instant::now();
     let mut last_job = Instant::now();
@@ -140,7 +140,7 @@ pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared:
 }
 
 /// Truncate the WAL now; if a reader holds it, leave the flag set to try again later.
-fn truncate_after_wipes(conn: &Connection, shared: &Shared, last_truncate: &mut Instant) {
+fn truncate_after_wipes(conn: &Connection, shared: &JobSignals, last_truncate: &mut Instant) {
     shared.wiped.store(false, Ordering::Release);
     if !truncate_wal(conn) {
         shared.wiped.store(true, Ordering::Release);

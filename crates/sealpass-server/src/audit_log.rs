@@ -1,6 +1,6 @@
-//! The server's side of events (SPEC §10) that is not a handler: the receipt key (made on first
-//! start, kept 0600, never printed), and the background loop that keeps the audit log settled
-//! and its length in the metrics.
+//! The server's side of the audit log (SPEC §10) that is not a handler: the receipt key that signs
+//! what it records (made on first start, kept 0600, never printed), and the background loop that
+//! keeps the log settled and its length in the metrics.
 
 use std::path::Path;
 use std::time::Duration;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use sealpass_core::events::EventKind;
-use sealpass_core::webhook::Format;
+use sealpass_core::webhook::BodyFormat;
 
 /// Most webhooks a server delivers to.
 pub const MAX_WEBHOOKS: usize = 16;
@@ -45,7 +45,7 @@ pub struct Webhook {
     /// The events it gets.
     pub events: Vec<EventKind>,
     /// Its body format.
-    pub format: Format,
+    pub format: BodyFormat,
     /// Most undelivered events kept for it; older ones are skipped (and counted).
     pub max_queue: u64,
     /// How long one event is retried before it is given up.
@@ -122,9 +122,9 @@ pub(super) fn webhooks(entries: &[FileWebhook]) -> Result<Vec<Webhook>, String> 
                 .collect::<Result<_, _>>()?,
         };
         let format = match entry.format.as_deref().unwrap_or("sealpass") {
-            "sealpass" => Format::Sealpass,
-            "slack" => Format::Slack,
-            "teams" => Format::Teams,
+            "sealpass" => BodyFormat::Sealpass,
+            "slack" => BodyFormat::Slack,
+            "teams" => BodyFormat::Teams,
             other => return Err(format!("{at}: format {other:?} must be \"sealpass\", \"slack\" or \"teams\"")),
         };
         let retry_for = super::duration(&format!("{at}: retry_for"), entry.retry_for.as_deref(), "2h")?;

@@ -285,14 +285,14 @@ fn audit_verify(args: VerifyArgs, ctx: &super::Context) -> Result<Exit, Failure>
     let Walked { served: head, checkpoint, outcome } = walk(&args.staff, ctx, &expected, |_| Ok(()))?;
     let witnessed: usize = expected.witnesses.values().map(Vec::len).sum();
     #[derive(Serialize)]
-    struct Verdict<'a> {
+    struct ChainVerdict<'a> {
         ok: bool,
         head: &'a Head,
         broken: Option<String>,
     }
     let broken = outcome.as_ref().err().map(ToString::to_string);
     if printer.json() {
-        printer.json_line(&Verdict { ok: outcome.is_ok(), head: &head, broken })?;
+        printer.json_line(&ChainVerdict { ok: outcome.is_ok(), head: &head, broken })?;
     } else {
         match &outcome {
             Ok(head) => printer.lines(&format!(
@@ -416,7 +416,7 @@ pub(crate) fn receipt(command: ReceiptCommand, ctx: &super::Context) -> Result<E
         )),
     };
     #[derive(Serialize)]
-    struct Verdict<'a> {
+    struct ReceiptVerdict<'a> {
         ok: bool,
         /// "valid" or "altered": the signature against the key inside the receipt.
         signature: &'static str,
@@ -434,7 +434,7 @@ pub(crate) fn receipt(command: ReceiptCommand, ctx: &super::Context) -> Result<E
         (_, None, _) => "unknown",
     };
     if printer.json() {
-        printer.json_line(&Verdict {
+        printer.json_line(&ReceiptVerdict {
             ok: outcome.is_ok(),
             signature: if signature.is_ok() { "valid" } else { "altered" },
             key: key_state,
