@@ -2,7 +2,8 @@
 //! the change they record (the store's thread is the only writer, so the head it remembers is
 //! the head the entry extends), and read back as stored.
 
-use std::cell::RefCell;
+use std::cell::Cell;
+use std::ops::Deref;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -11,20 +12,36 @@ use crate::store::StoreError;
 use sealpass_core::audit::{self, Head, Record};
 use sealpass_core::events::Event;
 
-thread_local! {
-    /// The head as of the last append in the current batch on this (the store's) thread:
-    /// reading it back for every event cost a query each. Forgotten at the start of every batch
-    /// (the first append reads it under the batch's write lock) and whenever a job fails or
-    /// panics or a batch does not commit.
-    static HEAD: RefCell<Option<Head>> = const { RefCell::new(None) };
+/// The head as of the last append in the current batch, kept by the store's thread (the only
+/// writer) beside its connection: reading it back for every event cost a query each. Forgotten
+/// at the start of every batch (the first append reads it under the batch's write lock) and
+/// whenever a job fails or panics or a batch does not commit.
+#[derive(Default)]
+pub(super) struct HeadCache(Cell<Option<Head>>);
+
+impl HeadCache {
+    /// Forget the remembered head: the transaction that advanced it may not commit.
+    pub(super) fn forget(&self) {
+        self.0.take();
+    }
 }
 
-/// Forget the remembered head: the transaction that advanced it may not commit.
-pub(super) fn forget_head() {
-    HEAD.with(|h| h.borrow_mut().take());
+/// A job's view of the writer: its transaction (a savepoint of the batch's) and the head the
+/// writer remembers, so that appending to the log needs both and nothing else can.
+pub(super) struct Tx<'a> {
+    pub(super) conn: &'a Connection,
+    pub(super) head: &'a HeadCache,
 }
 
-/// Where the log ends now (as stored, ignoring what this thread remembers).
+impl Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+/// Where the log ends now (as stored, ignoring what the writer remembers).
 pub(super) fn head(conn: &Connection) -> Result<Head, StoreError> {
     let last = conn
         .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
@@ -34,20 +51,19 @@ pub(super) fn head(conn: &Connection) -> Result<Head, StoreError> {
 }
 
 /// Append `event` to the log, in the caller's transaction; returns its position.
-pub(super) fn append(conn: &Connection, event: Event) -> Result<u64, StoreError> {
-    let current = match HEAD.with(|h| h.borrow().clone()) {
+pub(super) fn append(tx: &Tx<'_>, event: Event) -> Result<u64, StoreError> {
+    // Taken, not copied: until the insert succeeds, nothing is remembered.
+    let current = match tx.head.0.take() {
         Some(head) => head,
-        None => head(conn)?,
+        None => head(tx)?,
     };
     let entry = audit::next(&current, event);
-    // Until the insert succeeds, nothing is remembered.
-    forget_head();
-    conn.prepare_cached("INSERT INTO audit (seq, prev, event, hash) VALUES (?1, ?2, ?3, ?4)")
+    tx.prepare_cached("INSERT INTO audit (seq, prev, event, hash) VALUES (?1, ?2, ?3, ?4)")
         .and_then(|mut s| {
             s.execute(params![entry.seq as i64, blob(&entry.prev), entry.event.canonical(), blob(&entry.hash)])
         })
         .map_err(internal)?;
-    HEAD.with(|h| *h.borrow_mut() = Some(entry.head()));
+    tx.head.0.set(Some(entry.head()));
     Ok(entry.seq)
 }
 

@@ -23,7 +23,8 @@ mod log;
 mod schema;
 mod thread;
 
-use thread::{Job, JobSignals};
+use log::Tx;
+use thread::{Job, JobSignals, Writer};
 
 /// SQLite-backed [`Store`].
 pub struct SqliteStore {
@@ -174,22 +175,25 @@ impl SqliteStore {
     /// committed.
     async fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job = Job::Batched(Box::new(move |conn: Option<&mut Connection>| {
-            let result = match conn {
-                Some(conn) => conn.savepoint().map_err(internal).and_then(|job| {
-                    let result = f(&job)?;
-                    job.commit().map_err(internal)?;
-                    Ok(result)
-                }),
+        let job = Job::Batched(Box::new(move |writer: Option<&mut Writer>| {
+            let result = match writer {
+                Some(Writer { conn, head }) => {
+                    let result = conn.savepoint().map_err(internal).and_then(|job| {
+                        let result = f(&Tx { conn: &job, head })?;
+                        job.commit().map_err(internal)?;
+                        Ok(result)
+                    });
+                    if result.is_err() {
+                        // Its savepoint rolled back: an event it appended is gone with it.
+                        head.forget();
+                    }
+                    result
+                }
                 None => Err(StoreError::Unavailable("the store could not start a transaction".into())),
             };
-            if result.is_err() {
-                // Its savepoint rolled back: an event it appended is gone with it.
-                log::forget_head();
-            }
             Box::new(move |failed: Option<StoreError>| {
                 let _ = tx.send(match failed {
                     Some(e) => Err(e),
@@ -550,7 +554,7 @@ impl Store for SqliteStore {
     }
 
     async fn audit_head(&self) -> Result<Head, StoreError> {
-        self.call(log::head).await
+        self.call(|tx| log::head(tx)).await
     }
 
     async fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<Record>, StoreError> {

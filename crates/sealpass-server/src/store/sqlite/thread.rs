@@ -11,13 +11,21 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 
 use super::internal;
+use super::log::HeadCache;
 use crate::store::StoreError;
 
 /// Hands a job's answer to its caller; given the batch's commit error, if any, instead.
 pub(super) type Deliver = Box<dyn FnOnce(Option<StoreError>) + Send>;
 
-/// A batched job: runs on the connection (or, given none, only answers with an error).
-pub(super) type BatchJob = Box<dyn FnOnce(Option<&mut Connection>) -> Deliver + Send>;
+/// A batched job: runs on the writer (or, given none, only answers with an error).
+pub(super) type BatchJob = Box<dyn FnOnce(Option<&mut Writer>) -> Deliver + Send>;
+
+/// What the store's thread owns: the connection, and the audit log's head as its last append
+/// left it.
+pub(super) struct Writer {
+    pub(super) conn: Connection,
+    pub(super) head: HeadCache,
+}
 
 /// Work for the store's thread.
 pub(super) enum Job {
@@ -61,7 +69,8 @@ fn truncate_wal(conn: &Connection) -> bool {
 /// commit for many requests is what lets a single SQLite writer keep up with the network.
 /// Nothing is ever answered as done unless its transaction committed, and nothing that may
 /// have committed is answered as failed.
-pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared: Arc<JobSignals>) {
+pub(super) fn run_jobs(conn: Connection, queue: mpsc::Receiver<Job>, shared: Arc<JobSignals>) {
+    let mut writer = Writer { conn, head: HeadCache::default() };
     let mut pending: Option<Job> = None;
     let mut last_truncate = Instant::now();
     let mut last_job = Instant::now();
@@ -73,7 +82,7 @@ pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared:
                     Ok(job) => job,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         // Due: quiet for long enough, or busy for too long.
-                        truncate_after_wipes(&conn, &shared, &mut last_truncate);
+                        truncate_after_wipes(&writer.conn, &shared, &mut last_truncate);
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -87,28 +96,28 @@ pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared:
         last_job = Instant::now();
         let first = match first {
             Job::Alone(job) => {
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut writer.conn)));
                 continue;
             }
             Job::Batched(job) => job,
         };
         // The batch's first event reads the head afresh, under the write lock just taken: what
         // the thread remembers is then only ever this batch's own appends.
-        super::log::forget_head();
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        writer.head.forget();
+        if let Err(e) = writer.conn.execute_batch("BEGIN IMMEDIATE") {
             // Could not open a transaction: run nothing, say so.
             first(None)(Some(internal(e)));
             continue;
         }
-        let mut deliveries = vec![run_one(&mut conn, first)];
+        let mut deliveries = vec![run_one(&mut writer, first)];
         let mut lost = false;
         while deliveries.len() < MAX_BATCH && !lost {
             match queue.try_recv() {
                 Ok(Job::Batched(job)) => {
-                    deliveries.push(run_one(&mut conn, job));
+                    deliveries.push(run_one(&mut writer, job));
                     // SQLite can abandon the whole transaction on some errors (disk full, I/O):
                     // then nothing so far will commit, so stop adding to it.
-                    lost = conn.is_autocommit();
+                    lost = writer.conn.is_autocommit();
                 }
                 Ok(alone) => {
                     pending = Some(alone);
@@ -117,24 +126,24 @@ pub(super) fn run_jobs(mut conn: Connection, queue: mpsc::Receiver<Job>, shared:
                 Err(_) => break,
             }
         }
-        let failed = if conn.is_autocommit() {
+        let failed = if writer.conn.is_autocommit() {
             Some(StoreError::Unavailable("the store's transaction was abandoned; nothing was saved".into()))
         } else {
-            conn.execute_batch("COMMIT").err().map(|e| {
-                let _ = conn.execute_batch("ROLLBACK");
+            writer.conn.execute_batch("COMMIT").err().map(|e| {
+                let _ = writer.conn.execute_batch("ROLLBACK");
                 internal(e)
             })
         };
         if failed.is_some() {
             // What the batch appended to the audit log is gone: read the head afresh.
-            super::log::forget_head();
+            writer.head.forget();
         }
         for deliver in deliveries {
             deliver(failed.clone());
         }
         // A queue that never empties still gets its WAL truncated.
         if shared.wiped.load(Ordering::Acquire) && last_truncate.elapsed() >= WIPE_CHECKPOINT_BUSY {
-            truncate_after_wipes(&conn, &shared, &mut last_truncate);
+            truncate_after_wipes(&writer.conn, &shared, &mut last_truncate);
         }
     }
 }
@@ -159,12 +168,12 @@ fn until_truncation(last_truncate: Instant, last_job: Instant) -> Duration {
 }
 
 /// Run one job, turning a panic into an error answer instead of a dead store thread.
-fn run_one(conn: &mut Connection, job: BatchJob) -> Deliver {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(conn)))) {
+fn run_one(writer: &mut Writer, job: BatchJob) -> Deliver {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&mut *writer)))) {
         Ok(deliver) => deliver,
         Err(_) => {
             // Its savepoint rolled back as the panic unwound; so did any event it appended.
-            super::log::forget_head();
+            writer.head.forget();
             Box::new(|_| ())
         }
     }
