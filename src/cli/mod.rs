@@ -30,7 +30,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub(crate) use common::{
     Context, PolicyArgs, block_on, block_on_quiet, client_exit, client_failure, handover_failure, identity_path,
@@ -143,8 +143,9 @@ enum Command {
 pub fn main() -> ExitCode {
     crate::harden::disable_core_dumps();
     let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = match Cli::try_parse_from(&args) {
-        Ok(cli) => cli,
+    let parsed = Cli::command().try_get_matches_from(&args).and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) if quotes_user_input(&err, &args) => {
             eprintln!("{}", redacted(&err));
             return Exit::Usage.into();
@@ -155,7 +156,7 @@ pub fn main() -> ExitCode {
         }
     };
     // A script that asked for JSON gets its failures as JSON too, on stdout.
-    let json = args.iter().take_while(|a| *a != "--").any(|a| a == "--json");
+    let json = asked_for_json(&matches);
     match run(cli, &Context::new(json)) {
         Ok(exit) => exit.into(),
         Err(failure) if is_broken_pipe(&failure) => Exit::Ok.into(),
@@ -170,6 +171,20 @@ pub fn main() -> ExitCode {
             failure.exit.into()
         }
     }
+}
+
+/// Whether the command that was parsed (however deep: `audit verify`, `cert show`) has `--json`
+/// and it was given. Each command that prints something a program reads has its own `--json`,
+/// documented with the shape it prints; one that does not refuses the flag instead of ignoring it.
+fn asked_for_json(matches: &clap::ArgMatches) -> bool {
+    let given = |m: &clap::ArgMatches| matches!(m.try_get_one::<bool>("json"), Ok(Some(true)));
+    let mut here = matches;
+    let mut json = given(here);
+    while let Some((_, sub)) = here.subcommand() {
+        here = sub;
+        json |= given(here);
+    }
+    json
 }
 
 /// `sealpass generate | head -1` closes the pipe early; that is not an error.
@@ -207,12 +222,10 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Demo(args) => demo::run(args, ctx),
         Command::Paths { .. } => settings::paths(ctx),
         Command::Completions { shell } => {
-            use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "sealpass", &mut std::io::stdout());
             Ok(Exit::Ok)
         }
         Command::Man { dir } => {
-            use clap::CommandFactory;
             let Some(dir) = dir else {
                 clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
                 return Ok(Exit::Ok);
@@ -242,10 +255,24 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn json(argv: &[&str]) -> bool {
+        asked_for_json(&Cli::command().try_get_matches_from(argv).unwrap())
+    }
+
+    #[test]
+    fn json_is_read_from_the_parsed_command_at_any_depth() {
+        assert!(json(&["sealpass", "policies", "--json"]));
+        assert!(json(&["sealpass", "cert", "show", "vendor.pem", "--json"]));
+        assert!(json(&["sealpass", "audit", "--json", "verify"]));
+        assert!(!json(&["sealpass", "audit", "verify"]));
+        // A value that happens to be "--json" is a value, not the flag.
+        assert!(!json(&["sealpass", "check", "--username=--json"]));
+        assert!(!json(&["sealpass", "completions", "bash"]));
     }
 }
