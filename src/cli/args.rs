@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use super::client_failure;
 use super::settings::{self, ClientConfig};
 use sealpass_client::exit::Failure;
 use sealpass_client::files;
@@ -71,7 +70,7 @@ impl StaffArgs {
             Some(s) => s.to_owned(),
             None => config.server(self.server.as_deref())?,
         };
-        Ok((Client::new(&server).map_err(client_failure)?, token))
+        Ok((Client::new(&server).map_err(Failure::of)?, token))
     }
 }
 
@@ -99,7 +98,7 @@ pub(crate) async fn ttl_within(
     let (Some(flag), Some(ttl)) = (flag, ttl) else { return Ok(()) };
     let max = match known_max {
         Some(max) => max,
-        None => client.info().await.map_err(client_failure)?.limits.max_ttl_seconds,
+        None => client.info().await.map_err(Failure::of)?.limits.max_ttl_seconds,
     };
     if ttl > max {
         let human = sealpass_core::duration::shortest(max);

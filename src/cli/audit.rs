@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::args::StaffArgs;
-use super::{block_on, client_failure};
+use super::block_on;
 use sealpass_client::exit::{Exit, Failure};
 use sealpass_core::api::AuditPage;
 use sealpass_core::audit::{self, Broken, Head, Record};
@@ -104,7 +104,7 @@ fn walk(
         let mut last_checkpoint = None;
         let served = loop {
             let AuditPage { head, entries, checkpoint } =
-                client.audit(token.expose_secret(), after).await.map_err(client_failure)?;
+                client.audit(token.expose_secret(), after).await.map_err(Failure::of)?;
             last_checkpoint = checkpoint.or(last_checkpoint);
             if entries.is_empty() {
                 break head;
@@ -155,7 +155,7 @@ fn receipt_key(key: Option<&str>, staff: &StaffArgs, ctx: &super::Context) -> Re
         return Ok(key.to_ascii_lowercase());
     }
     let (client, _) = staff.resolve(None, ctx.settings()?)?;
-    let info = block_on(async { client.info().await.map_err(client_failure) })?;
+    let info = block_on(async { client.info().await.map_err(Failure::of) })?;
     info.receipt_key.filter(|k| receipt::valid_key(k)).map(|k| k.to_ascii_lowercase()).ok_or_else(|| {
         Failure::new(
             Exit::Error,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::settings::ClientConfig;
 use crate::output::Printer;
-use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::exit::Failure;
 use sealpass_core::policy::{PRESET_NAMES, Policy};
 
 /// What every command is given by `cli::run`: the one printer (JSON when the command line asks
@@ -110,46 +110,7 @@ fn block_on_showing<T>(
     })
 }
 
-/// A client error as a failure with its exit code.
-pub(crate) fn client_failure(e: sealpass_client::http::ClientError) -> Failure {
-    let exit = client_exit(&e);
-    Failure::new(exit, e)
-}
-
 pub(crate) use sealpass_client::handover::now_rfc3339;
-
-/// The exit code (SPEC §6) for what the server said or did not say.
-pub(crate) fn client_exit(e: &sealpass_client::http::ClientError) -> Exit {
-    use sealpass_client::http::ClientError as C;
-    match e {
-        C::Unreachable { .. } => Exit::Unreachable,
-        C::Unauthorized(_) => Exit::Unauthorized,
-        C::Unavailable { .. } => Exit::Unavailable,
-        C::Refused(_) | C::TooLarge { .. } => Exit::Error,
-    }
-}
-
-/// A hand-over that stopped, with the exit code SPEC §6 gives it.
-pub(crate) fn handover_failure(e: sealpass_client::handover::HandoverError) -> Failure {
-    use sealpass_client::handover::HandoverError as H;
-    let exit = match &e {
-        H::Server(cause) | H::NotAcknowledged { cause } => client_exit(cause),
-        H::HandOn(failure) => failure.exit,
-        H::RequestAnswered | H::RequestExpired => Exit::Unavailable,
-        H::UnknownKind(_) | H::WrongKind { .. } | H::Envelope(_) => Exit::Usage,
-        H::Weak { .. } | H::Invalid { .. } | H::Refused { .. } => Exit::Policy,
-        H::WrongDrop | H::Decrypt(_) | H::ExtraRecipients(_) | H::RequestMismatch { .. } | H::KindMismatch { .. } => {
-            Exit::Decrypt
-        }
-        H::Untrusted { .. }
-        | H::Recipients(_)
-        | H::Certificates(_)
-        | H::CertificateUnconfirmed(_)
-        | H::Seal(_)
-        | H::ForeignPickup { .. } => Exit::Error,
-    };
-    Failure::new(exit, e)
-}
 
 /// The identity file: the one given, else the default in the XDG data directory.
 pub(crate) fn identity_path(given: Option<PathBuf>) -> Result<PathBuf, Failure> {

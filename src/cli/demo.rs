@@ -10,9 +10,8 @@ use secrecy::ExposeSecret;
 
 use secrecy::SecretString;
 
-use super::{client_failure, handover_failure};
 use crate::output::Printer;
-use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::exit::{Exit, Exits, Failure};
 use sealpass_client::handover::{self, Intake};
 use sealpass_client::http::{Client, ClientError};
 use sealpass_core::crypto::{self, Identities};
@@ -96,7 +95,7 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
         "listening on {server} (SQLite in a temporary directory)\n   vendor key {fingerprint} signs its keys, \
          certificates and receipt key (sealpass manifest sign); the vendor publishes this value"
     ));
-    let client = Client::new(&server).map_err(client_failure)?;
+    let client = Client::new(&server).map_err(Failure::of)?;
 
     let outcome = walk(n, &client, &alice, &identities, &recipient.to_string(), &fingerprint).await;
     let _ = stop.send(());
@@ -129,7 +128,7 @@ async fn walk(
             },
         )
         .await
-        .map_err(client_failure)?;
+        .map_err(Failure::of)?;
     n.say(&format!("request link: {}/r/{}#…", client.server(), request.id));
 
     n.step(
@@ -138,7 +137,7 @@ async fn walk(
         "sealpass send '<link>' --generate -u kore@acme.example",
     );
     let link = sealpass_core::link::parse_request(&request.link).map_err(|e| failed("link", e))?;
-    let to = handover::answering(link, &[]).await.map_err(handover_failure)?;
+    let to = handover::answering(link, &[]).await.map_err(Failure::of)?;
     if to.fingerprint != fingerprint {
         return Err(failed("fingerprint", "the server's keys are not the vendor's"));
     }
@@ -168,12 +167,12 @@ async fn walk(
         sender: None,
         allow_weak: false,
     };
-    let (envelope, _) = handover::envelope(intake, Some(asked.link.id.clone()), None).map_err(handover_failure)?;
-    let drop = handover::send(&to, &envelope, Some(3600)).await.map_err(handover_failure)?;
+    let (envelope, _) = handover::envelope(intake, Some(asked.link.id.clone()), None).map_err(Failure::of)?;
+    let drop = handover::send(&to, &envelope, Some(3600)).await.map_err(Failure::of)?;
     n.say(&format!("sealed and uploaded: {}", drop.pickup_url));
 
     n.step("Staff (alice)", "sees it waiting", "sealpass inbox");
-    let inbox = client.inbox(alice, None).await.map_err(client_failure)?;
+    let inbox = client.inbox(alice, None).await.map_err(Failure::of)?;
     for d in &inbox.drops {
         n.say(&format!("{}  {}", d.id, d.label.as_deref().unwrap_or("")));
     }
@@ -189,7 +188,7 @@ async fn walk(
         Ok((report, opened.secret.expose_secret() == password.as_str()))
     })
     .await
-    .map_err(handover_failure)?;
+    .map_err(Failure::of)?;
     let (report, same) = received.handed;
     n.say(&format!(
         "decrypted {} for {username}; policy {}: {}; identical to what the customer sealed: {same}",
@@ -200,7 +199,7 @@ async fn walk(
     n.say("acknowledged: the server wiped its copy");
 
     n.step("Customer", "checks what happened to it", "sealpass status");
-    let status = client.drop_status(&drop.id, drop.manage_token.expose_secret()).await.map_err(client_failure)?;
+    let status = client.drop_status(&drop.id, drop.manage_token.expose_secret()).await.map_err(Failure::of)?;
     n.say(&format!(
         "{}: {} by {} at {}",
         drop.pickup_url,
@@ -208,7 +207,7 @@ async fn walk(
         status.claimed_by.as_deref().unwrap_or("?"),
         status.received_at.as_deref().unwrap_or("?")
     ));
-    let receipt = client.receipt(&drop.id, drop.manage_token.expose_secret()).await.map_err(client_failure)?;
+    let receipt = client.receipt(&drop.id, drop.manage_token.expose_secret()).await.map_err(Failure::of)?;
     let key = to.receipt_key.as_deref().ok_or_else(|| failed("receipt", "the link vouches for no receipt key"))?;
     sealpass_core::receipt::verify(&receipt, Some(key)).map_err(|e| failed("receipt", e))?;
     n.say(&format!(
@@ -227,7 +226,7 @@ async fn walk(
     let anonymous =
         handover::pinned(client.server(), sealpass_core::trust::Anchor::link(fingerprint), &[recipient.to_owned()])
             .await
-            .map_err(handover_failure)?;
+            .map_err(Failure::of)?;
     let intake = Intake {
         kind: Kind::Generic,
         secret: SecretString::from(password.as_str()),
@@ -237,9 +236,9 @@ async fn walk(
         sender: None,
         allow_weak: false,
     };
-    let (mistake, _) = handover::envelope(intake, None, None).map_err(handover_failure)?;
-    let second = handover::send(&anonymous, &mistake, Some(600)).await.map_err(handover_failure)?;
-    client.revoke(&second.id, second.manage_token.expose_secret()).await.map_err(client_failure)?;
+    let (mistake, _) = handover::envelope(intake, None, None).map_err(Failure::of)?;
+    let second = handover::send(&anonymous, &mistake, Some(600)).await.map_err(Failure::of)?;
+    client.revoke(&second.id, second.manage_token.expose_secret()).await.map_err(Failure::of)?;
     n.say("revoked");
     expect_refusal(n, client.claim(&second.id, alice).await)?;
     if !(report.compliant && same) {
@@ -251,10 +250,10 @@ async fn walk(
 fn expect_refusal<T>(n: &Narrator, result: Result<T, ClientError>) -> Result<(), Failure> {
     match result {
         Err(e @ ClientError::Unavailable { .. }) => {
-            n.say(&format!("refused, as it should be: {e} (exit {})", super::client_exit(&e) as u8));
+            n.say(&format!("refused, as it should be: {e} (exit {})", e.exit() as u8));
             Ok(())
         }
-        Err(e) => Err(client_failure(e)),
+        Err(e) => Err(Failure::of(e)),
         Ok(_) => Err(failed("claim", "a second claim was accepted")),
     }
 }

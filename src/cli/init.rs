@@ -5,8 +5,8 @@
 
 use std::io::IsTerminal;
 
+use super::block_on;
 use super::settings::Pin;
-use super::{block_on, client_failure, handover_failure};
 use sealpass_client::exit::{Exit, Failure};
 use sealpass_client::handover::Served;
 use sealpass_client::http::{Client, ClientError};
@@ -38,9 +38,9 @@ fn served(server: &str) -> Result<(Served, Vec<String>), Failure> {
             Exit::Error,
             anyhow::anyhow!("{server} does not answer like a sealpass drop server ({e}): check the URL"),
         ),
-        other => client_failure(other),
+        other => Failure::of(other),
     };
-    let info = block_on(async { Client::new(server).map_err(client_failure)?.info().await.map_err(not_ours) })?;
+    let info = block_on(async { Client::new(server).map_err(Failure::of)?.info().await.map_err(not_ours) })?;
     let refuse = |why: String| Err(Failure::new(Exit::Error, anyhow::anyhow!("{server} {why}")));
     if info.recipients.is_empty() {
         return refuse("serves no recipients; its operator must configure them".into());
@@ -59,7 +59,7 @@ fn served(server: &str) -> Result<(Served, Vec<String>), Failure> {
             info.recipients.len()
         ));
     }
-    Ok((Served::read(&info).map_err(handover_failure)?, info.recipients))
+    Ok((Served::read(&info).map_err(Failure::of)?, info.recipients))
 }
 
 pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure> {

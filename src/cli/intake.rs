@@ -15,7 +15,7 @@ use super::input::{MAX_SECRET_BYTES, read_one_secret};
 use crate::output::Printer;
 use sealpass_client::exit::{Exit, Failure};
 use sealpass_client::files;
-use sealpass_client::handover::{self, HandoverError, Intake};
+use sealpass_client::handover::{self, Intake, SendError};
 use sealpass_core::envelope::{Envelope, EnvelopeError, FieldType, Kind, validate_field};
 use sealpass_core::generate::Generator;
 use sealpass_core::policy::Policy;
@@ -444,7 +444,7 @@ pub(crate) fn build_envelope(
                     return Ok(());
                 }
                 printer.note(&printer.report_text(&report));
-                Err(super::handover_failure(HandoverError::Weak { report: Box::new(report) }))
+                Err(Failure::of(SendError::Weak { report: Box::new(report) }))
             };
             (typed_secret(flow.command, first_check)?, Some(policy.clone()))
         }
@@ -467,16 +467,18 @@ pub(crate) fn build_envelope(
             }
             Ok(envelope)
         }
-        Err(e @ (HandoverError::Weak { .. } | HandoverError::Invalid { .. })) => {
-            if let HandoverError::Weak { report } | HandoverError::Invalid { report } = &e {
+        Err(e @ (SendError::Weak { .. } | SendError::Invalid { .. })) => {
+            if let SendError::Weak { report } | SendError::Invalid { report } = &e {
                 printer.note(&printer.report_text(report));
             }
-            Err(super::handover_failure(e))
+            Err(Failure::of(e))
         }
-        Err(HandoverError::Envelope(e)) => {
-            let how = if e.contains("username") { "--field KEY=VALUE or --username" } else { "--field KEY=VALUE" };
+        Err(SendError::Envelope(e)) => {
+            let username =
+                matches!(&e, EnvelopeError::MissingFields { names, .. } if names.iter().any(|n| n == "username"));
+            let how = if username { "--field KEY=VALUE or --username" } else { "--field KEY=VALUE" };
             Err(Failure::usage(format!("{e} (give them with {how})")))
         }
-        Err(e) => Err(super::handover_failure(e)),
+        Err(e) => Err(Failure::of(e)),
     }
 }

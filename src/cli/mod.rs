@@ -32,10 +32,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-pub(crate) use common::{
-    Context, PolicyArgs, block_on, block_on_quiet, client_exit, client_failure, handover_failure, identity_path,
-    now_rfc3339,
-};
+pub(crate) use common::{Context, PolicyArgs, block_on, block_on_quiet, identity_path, now_rfc3339};
 use usage::{quotes_user_input, redacted};
 
 use sealpass_client::exit::{Exit, Failure};

@@ -9,12 +9,12 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::args::{RecipientArgs, positive_ttl, ttl_within};
+use super::block_on_quiet;
 use super::intake::{EnvelopeArgs, Flow};
 use super::ledger::{self, SentDrop};
 use super::settings::{ClientConfig, Pin};
-use super::{block_on_quiet, handover_failure};
 use sealpass_client::exit::{Exit, Failure};
-use sealpass_client::handover::{self, HandoverError};
+use sealpass_client::handover::{self, SendError};
 use sealpass_core::envelope::Kind;
 use sealpass_core::link;
 use sealpass_core::text::shown;
@@ -203,12 +203,12 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             Some(text) => {
                 let request = link::parse_request(text).map_err(Failure::usage)?;
                 let pins: Vec<_> = config.pins_on_host(&request.server).into_iter().map(Pin::anchor).collect();
-                handover::answering(request, &pins).await.map_err(handover_failure)?
+                handover::answering(request, &pins).await.map_err(Failure::of)?
             }
             None => {
                 let server = config.server(args.server.as_deref())?;
                 if args.recipients.given() {
-                    handover::direct(&server, args.recipients.resolve()?).map_err(handover_failure)?
+                    handover::direct(&server, args.recipients.resolve()?).map_err(Failure::of)?
                 } else {
                     let pin = config.pin(&server).ok_or_else(|| {
                         Failure::usage(format!(
@@ -216,7 +216,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                              give --to age1…, or use the vendor's request link"
                         ))
                     })?;
-                    handover::pinned(&server, pin.anchor(), &pin.recipients).await.map_err(handover_failure)?
+                    handover::pinned(&server, pin.anchor(), &pin.recipients).await.map_err(Failure::of)?
                 }
             }
         };
@@ -239,17 +239,14 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                 if !printer.json() {
                     printer.note(&format!("You are answering: {} ({})", shown(&asked.label), asked.kind));
                 }
-                if let Some(offered) = args.envelope.kind()?.filter(|k| *k != asked.kind) {
-                    return Err(handover_failure(HandoverError::WrongKind { asked: asked.kind, offered }));
-                }
-                asked.kind
+                asked.kind_for(args.envelope.kind()?).map_err(Failure::of)?
             }
             None => args.envelope.kind()?.unwrap_or(Kind::Generic),
         };
         if let Some(successor) = kind.successor().filter(|_| !printer.json()) {
             printer.warn(&format!("{kind} is a legacy kind; prefer {}: {}", successor.kinds, successor.why));
         }
-        let certificates = to.certificates_for(kind).map_err(handover_failure)?;
+        let certificates = to.certificates_for(kind).map_err(Failure::of)?;
         if kind.registers_certificate() {
             show_registration(kind, certificates, &args.certificate_dir, printer)?;
         }
@@ -270,7 +267,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
         let sent = handover::send(&to, &envelope, ttl).await;
         // A drop stored under a pickup link we refuse is still a drop: keep its manage token so
         // the revoke the message suggests works.
-        if let Err(HandoverError::ForeignPickup { id, manage_token, expires_at, .. }) = &sent {
+        if let Err(SendError::ForeignPickup { id, manage_token, expires_at, .. }) = &sent {
             if link::is_id(id) {
                 ledger::record(SentDrop {
                     server: to.client.server().to_owned(),
@@ -286,8 +283,8 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             }
         }
         let sent = sent.map_err(|e| {
-            let generated = args.envelope.generate && matches!(e, HandoverError::Server(_));
-            let failure = handover_failure(e);
+            let generated = args.envelope.generate && matches!(e, SendError::Server(_));
+            let failure = Failure::of(e);
             if !generated {
                 return failure;
             }

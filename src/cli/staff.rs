@@ -13,10 +13,10 @@ use super::args::{StaffArgs, positive_ttl, ttl_within};
 use super::keys::load_identities;
 use super::open::{Opened, human, payload, revealable, validate, with_newline};
 use super::settings::{ClientConfig, Pin};
-use super::{PolicyArgs, block_on, client_failure, handover_failure};
+use super::{PolicyArgs, block_on};
 use sealpass_client::exit::{Exit, Failure};
 use sealpass_client::files;
-use sealpass_client::handover::{self, HandoverError};
+use sealpass_client::handover::{self, ReceiveError};
 use sealpass_core::envelope::Envelope;
 use sealpass_core::link;
 use sealpass_core::text::shown;
@@ -117,7 +117,7 @@ pub(crate) fn request(args: RequestArgs, ctx: &super::Context) -> Result<Exit, F
             require: args.require.clone(),
             drop_ttl_seconds: drop_ttl,
         };
-        Ok((accepted, client.create_request(token.expose_secret(), &body).await.map_err(client_failure)?))
+        Ok((accepted, client.create_request(token.expose_secret(), &body).await.map_err(Failure::of)?))
     })?;
     // The link must be one of ours, on this server: it goes to a customer.
     let parsed = link::parse_request(&created.link).ok().filter(|r| r.id == created.id && r.server == client.server());
@@ -197,7 +197,7 @@ fn held_to(config: &ClientConfig, server: &str) -> Result<Held, Failure> {
 /// A server without a manifest, pinned by the hash of its keys: it must serve what the pin
 /// vouches for; a link may carry that pin's value or the hash of what is served now.
 async fn hash_pinned(client: &sealpass_client::http::Client, pin: &Pin) -> Result<Vec<String>, Failure> {
-    let served = sealpass_client::handover::Served::fetch(client).await.map_err(super::handover_failure)?;
+    let served = sealpass_client::handover::Served::fetch(client).await.map_err(Failure::of)?;
     served
         .vouch(pin.anchor(), client.server())
         .map_err(|why| refusing("make a request link", &why, &pin.fingerprint))?;
@@ -219,7 +219,7 @@ async fn vendor_vouched(
     printer: &crate::output::Printer,
     doing: &str,
 ) -> Result<sealpass_core::trust::Vouched, Failure> {
-    let served = sealpass_client::handover::Served::fetch(client).await.map_err(super::handover_failure)?;
+    let served = sealpass_client::handover::Served::fetch(client).await.map_err(Failure::of)?;
     let current = config.pin(client.server());
     let pin = current.filter(|p| p.fingerprint == key);
     // Serials run on across a vendor key's rotation: any pin's holds.
@@ -275,7 +275,7 @@ pub(crate) fn inbox(args: InboxArgs, ctx: &super::Context) -> Result<Exit, Failu
         let mut drops = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_INBOX_PAGES {
-            let page = client.inbox(token.expose_secret(), cursor.as_deref()).await.map_err(client_failure)?;
+            let page = client.inbox(token.expose_secret(), cursor.as_deref()).await.map_err(Failure::of)?;
             drops.extend(page.drops);
             match page.next_cursor {
                 // A server that hands back the same cursor would loop: stop.
@@ -543,10 +543,10 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         .await
         .map_err(|e| {
             // Identifiers that fail (a thumbprint not the vendor's) were refused: say why.
-            if let HandoverError::Refused { report, .. } = &e {
+            if let ReceiveError::Refused { report, .. } = &e {
                 printer.note(&printer.report_text(report));
             }
-            handover_failure(e)
+            Failure::of(e)
         })?;
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
+use super::block_on;
 use super::ledger::{self, SentDrop};
 use super::settings::{ClientConfig, Pin};
-use super::{block_on, client_failure};
-use sealpass_client::exit::{Exit, Failure};
+use sealpass_client::exit::{Exit, Exits, Failure};
 use sealpass_client::handover;
 use sealpass_client::http::Client;
 use sealpass_core::api::DropState;
@@ -180,7 +180,7 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
                     let gone = e.code() == Some("not_found");
                     // Gone is an answer for a listing, and exit 4 for the one drop asked about.
                     if !gone || one {
-                        exit = worse(exit, super::client_exit(&e));
+                        exit = worse(exit, e.exit());
                     }
                     if gone {
                         finished.push((drop.server.clone(), drop.id.clone()));
@@ -309,11 +309,7 @@ pub(crate) fn revoke(args: RevokeArgs, ctx: &super::Context) -> Result<Exit, Fai
     let sent = ledger::sent()?;
     let drop = find(&sent, &args.pickup)?;
     let status = block_on(async {
-        Client::new(&drop.server)
-            .map_err(client_failure)?
-            .revoke(&drop.id, &drop.manage_token)
-            .await
-            .map_err(client_failure)
+        Client::new(&drop.server).map_err(Failure::of)?.revoke(&drop.id, &drop.manage_token).await.map_err(Failure::of)
     })?;
     printer.lines(&format!("{}: {}", shown(&drop.pickup()), status.state.as_str()))?;
     if let (DropState::Revoked, Some(by)) = (status.state, status.claimed_by.as_deref()) {

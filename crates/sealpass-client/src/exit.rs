@@ -51,6 +51,20 @@ impl Failure {
     }
 }
 
+/// An error that knows the exit code (SPEC §6) it ends a command with: the client's, the
+/// hand-over's. `Failure::of` turns one into the failure `main` exits with.
+pub trait Exits {
+    /// The exit code.
+    fn exit(&self) -> Exit;
+}
+
+impl Failure {
+    /// `e`, ending the process with the code it knows.
+    pub fn of<E: Exits + Into<anyhow::Error>>(e: E) -> Failure {
+        Failure::new(e.exit(), e)
+    }
+}
+
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Self {
         Failure::new(Exit::Error, e)

@@ -52,6 +52,18 @@ pub enum ClientError {
     },
 }
 
+impl crate::exit::Exits for ClientError {
+    fn exit(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        match self {
+            ClientError::Unreachable { .. } => Exit::Unreachable,
+            ClientError::Unauthorized(_) => Exit::Unauthorized,
+            ClientError::Unavailable { .. } => Exit::Unavailable,
+            ClientError::Refused(_) | ClientError::TooLarge { .. } => Exit::Error,
+        }
+    }
+}
+
 impl ClientError {
     /// The server's error code, when it answered with one.
     pub fn code(&self) -> Option<&str> {

@@ -389,7 +389,15 @@ pub enum EnvelopeError {
     /// No secret inside.
     #[error("the envelope has no secret")]
     MissingSecret,
-    /// A field is missing, unknown or malformed.
+    /// Fields the kind requires are missing.
+    #[error("kind {kind} needs field(s): {}", names.join(", "))]
+    MissingFields {
+        /// The kind.
+        kind: Kind,
+        /// The fields it lacks.
+        names: Vec<String>,
+    },
+    /// A field is unknown or malformed.
     #[error("{0}")]
     Field(String),
     /// A field's value has not the shape its CRM gives it (a policy violation, exit 3).
@@ -560,7 +568,8 @@ impl Envelope {
         }
         let missing = self.kind.missing_fields(&self.fields);
         if !missing.is_empty() {
-            return Err(EnvelopeError::Field(format!("kind {} needs field(s): {}", self.kind, missing.join(", "))));
+            let names = missing.iter().map(|name| (*name).to_owned()).collect();
+            return Err(EnvelopeError::MissingFields { kind: self.kind, names });
         }
         Ok(())
     }
