@@ -3,7 +3,6 @@
 //! real commands' code: the hand-over in `handover` (keys checked against the link, envelope
 //! checked, sealed, uploaded; claimed, checked, opened, acknowledged). Exit 0, nothing left behind.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use secrecy::ExposeSecret;
@@ -72,23 +71,21 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.join("drops.db")));
     settings.recipients = vec![recipient.to_string()];
     settings.staff = vec![StaffMember { name: "alice".into(), token_sha256: sealpass_server::auth::hash(&alice) }];
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let server = format!("http://{}", listener.local_addr()?);
-    settings.public_url = server.clone();
+    let mut launched = sealpass_server::launch(settings).await.map_err(|e| failed("server", e))?;
+    let server = launched.settings.public_url.clone();
     // The server's receipt key, made now so the vendor's manifest can name it.
     let key_path = dir.join("receipt.key");
     let receipt_key =
         sealpass_server::audit_log::receipt_signer(Some(&key_path)).map_err(|e| failed("key", e))?.public_key();
-    settings.receipt_key = Some(key_path);
+    launched.settings.receipt_key = Some(key_path);
     // The vendor key (offline, in real life) signs what the server may serve; its sp4- value is
     // what the vendor publishes, and what links and pins name.
     let vendor_key = sealpass_core::receipt::Signer::generate().map_err(|e| failed("vendor key", e))?.1;
-    let body = super::vendor::body_for(&settings, vec![server.clone()], 1, 90, receipt_key);
-    settings.manifest = Some(sealpass_core::manifest::sign(&body, &vendor_key, None));
+    let body = super::vendor::body_for(&launched.settings, vec![server.clone()], 1, 90, receipt_key);
+    launched.settings.manifest = Some(sealpass_core::manifest::sign(&body, &vendor_key, None));
     let fingerprint = sealpass_core::manifest::fingerprint(&vendor_key.public_key());
-    let store = sealpass_server::open_store(&settings).map_err(|e| failed("store", e))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(sealpass_server::serve(listener, settings, Arc::clone(&store), async {
+    let serving = tokio::spawn(launched.serve(async {
         let _ = stopped.await;
     }));
     n.say(&format!(

@@ -73,7 +73,7 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         trusted_proxies: args.trusted_proxies,
         without_manifest: false,
     };
-    let mut settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
+    let settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
     // TLS files are checked before anything is created or said to listen.
     let mut tls_warnings = Vec::new();
     if let Some((cert, key)) = &settings.tls {
@@ -96,37 +96,14 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
             tracing::warn!("{warning}");
         }
         // Every address is bound before anything is created or said to listen.
-        let metrics = sealpass_server::bind_metrics(&settings).await.map_err(|e| Failure::new(Exit::Error, e))?;
-        let store = sealpass_server::open_store(&settings).map_err(|e| Failure::new(Exit::Error, e))?;
-        // A store that cannot answer now is a start-up error, not a warning after "listening".
-        store.ping().await.map_err(|e| {
-            Failure::new(Exit::Error, anyhow::anyhow!("the store {:?} does not answer: {e}", settings.store))
-        })?;
-        for warning in store.durability_warnings().await {
+        let launched = sealpass_server::launch(settings).await.map_err(|e| Failure::new(Exit::Error, e))?;
+        for warning in &launched.warnings {
             tracing::warn!("{warning}");
         }
-        if settings.receipt_key_defaulted && matches!(settings.store, sealpass_server::config::StoreUrl::Redis(_)) {
-            tracing::warn!(
-                "receipt_key is not configured: with a Redis store, every server that shares it needs the same \
-                 receipt key (or their fingerprints differ and links from one fail on another); set receipt_key to \
-                 a file every server reads (docs/operations.md)"
-            );
-        }
-        if settings.sqlite_synchronous == sealpass_server::config::Synchronous::Normal
-            && matches!(settings.store, sealpass_server::config::StoreUrl::Sqlite(_))
-        {
-            tracing::warn!(
-                "sqlite_synchronous = \"normal\": answered uploads survive a crash of sealpass, not a power cut"
-            );
-        }
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
-        let local = listener.local_addr()?;
-        let scheme = if settings.tls.is_some() { "https" } else { "http" };
-        if !settings.public_url_given {
-            settings.public_url = format!("{scheme}://{local}");
-            own_manifest(&settings, Some(&settings.public_url))?;
+        let local = launched.local;
+        let scheme = if launched.settings.tls.is_some() { "https" } else { "http" };
+        if !launched.settings.public_url_given {
+            own_manifest(&launched.settings, Some(&launched.settings.public_url))?;
         }
         if let Some(verified) = &vendor {
             tracing::info!(
@@ -146,6 +123,7 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
                 );
             }
         }
+        let settings = &launched.settings;
         tracing::info!(
             "listening on {scheme}://{local} (links: {}), store {:?}, {} staff, {} recipient(s)",
             settings.public_url,
@@ -156,17 +134,7 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         let digests: Vec<String> =
             sealpass_server::web::bundle_digests().into_iter().map(|(name, hash)| format!("{name} {hash}")).collect();
         tracing::info!("web sender page (SHA-256): {}", digests.join(", "));
-        match (settings.staff.is_empty(), settings.insecure_open_claims) {
-            (true, true) => tracing::warn!(
-                "no [[staff]] configured and --insecure-open-claims: anyone who can reach {local} may claim drops"
-            ),
-            (true, false) => tracing::warn!(
-                "no [[staff]] configured: staff calls (claim, inbox, audit, requests) are refused until you add them"
-            ),
-            _ => {}
-        }
-        let listeners = sealpass_server::Listeners { api: listener, metrics };
-        sealpass_server::serve(listeners, settings, store, sealpass_server::shutdown_signal()).await?;
+        launched.serve(sealpass_server::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok::<_, Failure>(Exit::Ok)
     })

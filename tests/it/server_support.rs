@@ -1,11 +1,8 @@
-//! A real server on 127.0.0.1:0 in this process (`sealpass_server::serve`, exactly what
+//! A real server on 127.0.0.1:0 in this process (`sealpass_server::launch`, exactly what
 //! `sealpass serve` runs), over a real SQLite file, with known staff tokens.
-
-use std::sync::Arc;
 
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use sealpass_server::config::{ServerSettings, StaffMember, StoreUrl};
-use sealpass_server::store::Store;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -44,13 +41,12 @@ impl TestServer {
         settings.sweep_interval = std::time::Duration::from_secs(3600);
         settings.metrics_token_sha256 = Some(Sha256::digest(METRICS_TOKEN.as_bytes()).into());
         tweak(&mut settings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        settings.public_url = url.clone();
-        let recipients = settings.recipients.clone();
-        let store: Arc<dyn Store> = sealpass_server::open_store(&settings).unwrap();
+        // What `sealpass serve` runs: bound on 127.0.0.1:0, the store answering, the URL fixed.
+        let launched = sealpass_server::launch(settings).await.unwrap();
+        let url = launched.settings.public_url.clone();
+        let recipients = launched.settings.recipients.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(sealpass_server::serve(listener, settings, store, async {
+        let task = tokio::spawn(launched.serve(async {
             let _ = rx.await;
         }));
         let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();

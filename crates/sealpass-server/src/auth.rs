@@ -14,31 +14,13 @@ use crate::config::ServerSettings;
 use sealpass_core::events::OPEN_CLAIMER;
 
 /// The bearer token of a request, if any.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// SHA-256 of a token.
 pub fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
-}
-
-/// Whether `token` hashes to `expected`, in constant time.
-pub fn token_matches(token: Option<&str>, expected: &[u8; 32]) -> bool {
-    token.is_some_and(|t| bool::from(hash(t).ct_eq(expected)))
-}
-
-/// The staff member making this call, if its token is a staff token. Every configured hash is
-/// compared, so timing does not reveal which one matched.
-pub fn staff_name(settings: &ServerSettings, headers: &HeaderMap) -> Option<String> {
-    let presented = hash(bearer(headers)?);
-    let mut found = None;
-    for staff in &settings.staff {
-        if bool::from(presented.ct_eq(&staff.token_sha256)) {
-            found = Some(staff.name.clone());
-        }
-    }
-    found
 }
 
 /// Whether open claims (no staff configured) are allowed: only when the operator passed
@@ -56,26 +38,75 @@ fn open_allowed(settings: &ServerSettings) -> Result<(), ApiError> {
     ))
 }
 
-/// Whether the caller is staff: a staff token, or anyone on a server without staff run with
-/// `--insecure-open-claims`.
-pub fn is_staff(settings: &ServerSettings, headers: &HeaderMap) -> bool {
-    if settings.staff.is_empty() {
-        return open_allowed(settings).is_ok();
-    }
-    staff_name(settings, headers).is_some()
+/// Who is calling, as far as its bearer token says: the token's SHA-256, worked out once a
+/// request, against which every stored hash (staff, a drop's manage token, a request's upload
+/// token, the metrics token) is compared in constant time. Never the token itself.
+#[derive(Clone, Copy)]
+pub struct Caller {
+    token: Option<[u8; 32]>,
 }
 
-/// The staff member making this call, or 401. With no staff configured, everyone is staff when
-/// the server runs with `--insecure-open-claims`, and nobody otherwise (403).
-pub fn require_staff(settings: &ServerSettings, headers: &HeaderMap) -> Result<String, ApiError> {
-    if settings.staff.is_empty() {
-        open_allowed(settings)?;
-        return Ok(OPEN_CLAIMER.to_owned());
+impl Caller {
+    /// The caller a request's headers describe.
+    pub fn of(headers: &HeaderMap) -> Caller {
+        Caller { token: bearer(headers).map(hash) }
     }
-    match (bearer(headers), staff_name(settings, headers)) {
-        (_, Some(name)) => Ok(name),
-        (None, None) => Err(ApiError::unauthorized("staff only: send Authorization: Bearer <staff token>")),
-        (Some(_), None) => Err(ApiError::unauthorized("that is not a staff token of this server")),
+
+    /// Whether it presented a bearer token at all.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Whether its token hashes to `expected`, in constant time.
+    pub fn holds(&self, expected: &[u8; 32]) -> bool {
+        self.token.is_some_and(|t| bool::from(t.ct_eq(expected)))
+    }
+
+    /// The staff member whose token it presented, if any. Every configured hash is compared,
+    /// so timing does not reveal which one matched.
+    pub fn staff_name(&self, settings: &ServerSettings) -> Option<String> {
+        let presented = self.token?;
+        let mut found = None;
+        for staff in &settings.staff {
+            if bool::from(presented.ct_eq(&staff.token_sha256)) {
+                found = Some(staff.name.clone());
+            }
+        }
+        found
+    }
+
+    /// Whether it is staff: a staff token, or anyone on a server without staff run with
+    /// `--insecure-open-claims`.
+    pub fn is_staff(&self, settings: &ServerSettings) -> bool {
+        if settings.staff.is_empty() {
+            return open_allowed(settings).is_ok();
+        }
+        self.staff_name(settings).is_some()
+    }
+
+    /// The staff member it is, or 401. With no staff configured, everyone is staff when the
+    /// server runs with `--insecure-open-claims`, and nobody otherwise (403).
+    pub fn require_staff(&self, settings: &ServerSettings) -> Result<String, ApiError> {
+        if settings.staff.is_empty() {
+            open_allowed(settings)?;
+            return Ok(OPEN_CLAIMER.to_owned());
+        }
+        match (self.has_token(), self.staff_name(settings)) {
+            (_, Some(name)) => Ok(name),
+            (false, None) => Err(ApiError::unauthorized("staff only: send Authorization: Bearer <staff token>")),
+            (true, None) => Err(ApiError::unauthorized("that is not a staff token of this server")),
+        }
+    }
+}
+
+impl axum::extract::FromRequestParts<super::AppState> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Caller::of(&parts.headers))
     }
 }
 
@@ -91,7 +122,7 @@ impl axum::extract::FromRequestParts<super::AppState> for Staff {
         parts: &mut axum::http::request::Parts,
         state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        require_staff(&state.settings, &parts.headers).map(Staff)
+        Caller::of(&parts.headers).require_staff(&state.settings).map(Staff)
     }
 }
 
@@ -136,7 +167,15 @@ mod tests {
         assert_eq!(token.len(), 43);
         assert!(!token.contains('.'));
         assert_ne!(new_token().unwrap(), token);
-        assert!(token_matches(Some(&token), &hash(&token)));
-        assert!(!token_matches(Some("x"), &hash(&token)) && !token_matches(None, &hash(&token)));
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            Caller::of(&headers)
+        };
+        assert!(with(&format!("Bearer {token}")).holds(&hash(&token)));
+        assert!(!with("Bearer x").holds(&hash(&token)));
+        // Not a bearer token, or none at all: holds nothing, and says it has no token.
+        assert!(!with(&format!("Basic {token}")).has_token() && !with(&format!("Basic {token}")).holds(&hash(&token)));
+        assert!(!Caller::of(&HeaderMap::new()).has_token());
     }
 }

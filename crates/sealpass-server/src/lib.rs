@@ -10,6 +10,7 @@ mod conn;
 pub mod deliver;
 mod error;
 mod handlers;
+mod launch;
 mod limits;
 mod metrics;
 pub mod openapi;
@@ -28,6 +29,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+pub use launch::{LaunchError, Launched, launch};
 use limits::{Admission, RateLimiter};
 use metrics::Metrics;
 pub use tls::{Peer, check as check_tls};
@@ -267,7 +269,7 @@ impl From<tokio::net::TcpListener> for Listeners {
 }
 
 /// Bind `metrics_listen`, if configured, naming the setting when it cannot be.
-pub async fn bind_metrics(settings: &ServerSettings) -> std::io::Result<Option<tokio::net::TcpListener>> {
+async fn bind_metrics(settings: &ServerSettings) -> std::io::Result<Option<tokio::net::TcpListener>> {
     let Some(at) = settings.metrics_listen else { return Ok(None) };
     tokio::net::TcpListener::bind(at)
         .await

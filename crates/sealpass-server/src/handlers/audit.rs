@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::drops::authorised_drop;
@@ -64,9 +64,9 @@ pub async fn audit(
 pub async fn receipt(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: crate::auth::Caller,
 ) -> Result<Json<Receipt>, ApiError> {
-    let record = authorised_drop(&state, &id, &headers).await?;
+    let record = authorised_drop(&state, &id, &caller).await?;
     let now = crate::now();
     if record.state_at(now) != DropState::Received {
         return Err(ApiError::new(

@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{JSON_OVERHEAD, check_id, json_body, origin, rate_limit, room_for_uploads, status_of, ttl};
-use crate::auth::{self, Staff, bearer, is_staff, token_matches};
+use crate::auth::{self, Caller, Staff};
 use crate::error::ApiError;
 use crate::limits::ClientIp;
 use crate::metrics::Counter;
@@ -35,7 +35,7 @@ use sealpass_core::events::Actor;
 pub async fn create_drop(
     State(state): State<AppState>,
     ip: ClientIp,
-    headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
     rate_limit(&state.create_limiter, ip)?;
@@ -59,7 +59,7 @@ pub async fn create_drop(
         Some(request_id) => {
             check_id(request_id, "request")?;
             let request = state.store.get_request(request_id).await?.ok_or_else(|| ApiError::not_found("request"))?;
-            if !token_matches(bearer(&headers), &request.upload_hash) {
+            if !caller.holds(&request.upload_hash) {
                 return Err(ApiError::unauthorized(
                     "uploads for a request need its upload token (Authorization: Bearer …)",
                 ));
@@ -115,21 +115,17 @@ pub async fn create_drop(
 }
 
 /// The drop, if the caller is staff or holds its manage token; otherwise 404.
-pub(super) async fn authorised_drop(state: &AppState, id: &str, headers: &HeaderMap) -> Result<DropRecord, ApiError> {
+pub(super) async fn authorised_drop(state: &AppState, id: &str, caller: &Caller) -> Result<DropRecord, ApiError> {
     check_id(id, "drop")?;
     // No token at all is 401 whatever the id: that reveals nothing. A wrong one is 404.
-    if bearer(headers).is_none() {
+    if !caller.has_token() {
         return Err(ApiError::unauthorized(
             "send the drop's manage token (or a staff token) as Authorization: Bearer …",
         ));
     }
     let record = state.store.get_drop(id).await?.ok_or_else(|| ApiError::not_found("drop"))?;
-    let staff = !state.settings.staff.is_empty() && is_staff(&state.settings, headers);
-    if staff || token_matches(bearer(headers), &record.manage_hash) {
-        Ok(record)
-    } else {
-        Err(ApiError::not_found("drop"))
-    }
+    let staff = !state.settings.staff.is_empty() && caller.is_staff(&state.settings);
+    if staff || caller.holds(&record.manage_hash) { Ok(record) } else { Err(ApiError::not_found("drop")) }
 }
 
 /// `GET /v1/drops/{id}`.
@@ -145,9 +141,9 @@ pub(super) async fn authorised_drop(state: &AppState, id: &str, headers: &Header
 pub async fn drop_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<DropStatus>, ApiError> {
-    let record = authorised_drop(&state, &id, &headers).await?;
+    let record = authorised_drop(&state, &id, &caller).await?;
     Ok(Json(status_of(&record, now())))
 }
 
@@ -167,13 +163,13 @@ pub async fn revoke(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<DropStatus>, ApiError> {
-    authorised_drop(&state, &id, &headers).await?;
+    authorised_drop(&state, &id, &caller).await?;
     let origin = origin(ip);
     let now = origin.at;
     // Staff revoke under their name; anyone else got here with the drop's manage token.
-    let by = auth::staff_name(&state.settings, &headers).map_or(Actor::Sender, Actor::Staff);
+    let by = caller.staff_name(&state.settings).map_or(Actor::Sender, Actor::Staff);
     let record = state.store.revoke(&id, &by, &origin).await.map_err(|e| match e {
         StoreError::Received => ApiError::new(StatusCode::CONFLICT, "already_received", "it was already received"),
         other => other.into(),

@@ -55,7 +55,7 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
             "metrics are not served on this listener: see metrics_listen and metrics_token_sha256 in docs/operations.md",
         ));
     };
-    if !crate::auth::token_matches(crate::auth::bearer(&headers), expected) {
+    if !crate::auth::Caller::of(&headers).holds(expected) {
         return Err(ApiError::unauthorized("metrics need Authorization: Bearer <metrics token>"));
     }
     Ok(metrics_text(&state))

@@ -3,11 +3,11 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::{check_id, json_body, origin, rate_limit, room_for_uploads, ttl};
-use crate::auth::{self, Staff, bearer, is_staff, token_matches};
+use crate::auth::{self, Caller, Staff};
 use crate::error::ApiError;
 use crate::limits::ClientIp;
 use crate::metrics::Counter;
@@ -108,18 +108,18 @@ pub async fn create_request(
 pub async fn request_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<RequestStatus>, ApiError> {
     check_id(&id, "request")?;
-    let staff = is_staff(&state.settings, &headers);
+    let staff = caller.is_staff(&state.settings);
     // No token at all is 401 whatever the id: that reveals nothing. A wrong one is 404.
-    if !staff && bearer(&headers).is_none() {
+    if !staff && !caller.has_token() {
         return Err(ApiError::unauthorized(
             "send the request's upload token (or a staff token) as Authorization: Bearer …",
         ));
     }
     let record = state.store.get_request(&id).await?.ok_or_else(|| ApiError::not_found("request"))?;
-    if !staff && !token_matches(bearer(&headers), &record.upload_hash) {
+    if !staff && !caller.holds(&record.upload_hash) {
         return Err(ApiError::not_found("request"));
     }
     Ok(Json(RequestStatus {
