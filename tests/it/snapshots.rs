@@ -1,22 +1,62 @@
-//! Snapshots of what people read: `--help` of every command, usage errors, and the demo's
-//! narration (ports, ids, keys, times and timings masked), compared with the files in
-//! `tests/snapshots/`, so a help text or a report cannot change unnoticed. After an intended
-//! change: `SNAPSHOTS=overwrite cargo test --test it snapshots`, then review the diff and commit.
+//! What people read, held still so it cannot change unnoticed, with the tools the ecosystem
+//! reviews such changes with:
 //!
-//! (A small harness instead of trycmd and insta: the same check, without two more dependency
-//! trees to build in CI.)
+//! - help texts and usage errors are [trycmd] cases, `tests/cmd/NAME.toml` with the expected
+//!   `NAME.stdout`/`NAME.stderr` beside it, run against the real binary with only what the runner
+//!   sets in its environment. After an intended change: `TRYCMD=overwrite cargo test --test it
+//!   snapshots`, review the diff, commit.
+//! - human reports (the demo's narration, a check report, the policy list) are [insta] snapshots,
+//!   `tests/snapshots/*.snap`, with ports, ids, keys, times and timings masked. After an intended
+//!   change: `cargo insta review` (or `INSTA_UPDATE=always cargo test --test it snapshots` and
+//!   review the diff), commit.
+//!
+//! [trycmd]: https://docs.rs/trycmd
+//! [insta]: https://docs.rs/insta
 
 use std::path::PathBuf;
 
 use crate::helpers::{Home, Run};
 
-/// The binary in a fresh home, at a fixed terminal width (help text wraps to it).
-fn sealpass(args: &[&str], stdin: &str) -> Run {
-    Home::new().sealpass_env(args, stdin, &[("COLUMNS", "100")])
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn snapshot_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots")
+#[test]
+fn snapshots_help_and_usage_errors() {
+    trycmd::TestCases::new()
+        .register_bin("sealpass", PathBuf::from(env!("CARGO_BIN_EXE_sealpass")))
+        // Help text wraps to the terminal's width; no file of the person running the tests is read.
+        .env("COLUMNS", "100")
+        .env("HOME", "/nonexistent/sealpass-cmd-home")
+        .env("XDG_CONFIG_HOME", "/nonexistent/sealpass-cmd-home/config")
+        .env("XDG_DATA_HOME", "/nonexistent/sealpass-cmd-home/data")
+        .env("XDG_STATE_HOME", "/nonexistent/sealpass-cmd-home/state")
+        .case(root().join("tests/cmd/*.toml"));
+}
+
+/// Every command's name, from the top help.
+fn commands() -> Vec<String> {
+    let help = Home::new().sealpass_env(&["--help"], "", &[("COLUMNS", "100")]);
+    help.stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| {
+            l.strip_prefix("  ").filter(|r| !r.starts_with(' '))?.split_whitespace().next().map(str::to_owned)
+        })
+        .filter(|c| c != "help")
+        .collect()
+}
+
+#[test]
+fn snapshots_cover_every_command_help() {
+    let all = commands();
+    assert!(all.len() >= 19, "{all:?}");
+    for command in ["help".to_owned()].into_iter().chain(all.iter().map(|c| format!("help-{c}"))) {
+        let case = root().join(format!("tests/cmd/{command}.toml"));
+        assert!(case.exists(), "no trycmd case {}: add it (see tests/it/snapshots.rs)", case.display());
+    }
 }
 
 /// What varies from run to run, replaced by a placeholder.
@@ -40,74 +80,15 @@ fn masked(text: &str) -> String {
     out
 }
 
-fn check(name: &str, actual: &str) {
-    let path = snapshot_dir().join(format!("{name}.txt"));
-    let actual = masked(actual);
-    if std::env::var_os("SNAPSHOTS").is_some_and(|v| v == "overwrite") {
-        std::fs::create_dir_all(snapshot_dir()).unwrap();
-        std::fs::write(&path, &actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no snapshot {}: run SNAPSHOTS=overwrite cargo test --test it snapshots", path.display())
-    });
-    if expected != actual {
-        let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0);
-        panic!(
-            "{name} changed (first at line {}):\n  was: {:?}\n  now: {:?}\nIf intended: SNAPSHOTS=overwrite cargo test --test it snapshots, review, commit.\n\n{actual}",
-            first + 1,
-            expected.lines().nth(first).unwrap_or(""),
-            actual.lines().nth(first).unwrap_or("")
-        );
-    }
-}
-
 fn both(run: &Run) -> String {
     format!("exit {}\n--- stdout\n{}--- stderr\n{}", run.code, run.stdout, run.stderr)
 }
 
-/// Every command's name, from the top help.
-fn commands() -> Vec<String> {
-    let help = sealpass(&["--help"], "");
-    help.stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| {
-            l.strip_prefix("  ").filter(|r| !r.starts_with(' '))?.split_whitespace().next().map(str::to_owned)
-        })
-        .filter(|c| c != "help")
-        .collect()
-}
-
-#[test]
-fn snapshots_of_every_help_text() {
-    let all = commands();
-    assert!(all.len() >= 19, "{all:?}");
-    check("help", &sealpass(&["--help"], "").stdout);
-    for command in all {
-        let run = sealpass(&[&command, "--help"], "");
-        assert_eq!(run.code, 0, "{command}");
-        check(&format!("help-{command}"), &run.stdout);
-    }
-}
-
-#[test]
-fn snapshots_of_usage_errors() {
-    let home = Home::new();
-    for (name, args) in [
-        ("usage-no-command", vec![]),
-        ("usage-typo-command", vec!["genrate"]),
-        ("usage-secret-on-argv", vec!["check", "hunter2-correct-horse"]),
-        ("usage-bad-count", vec!["generate", "--count", "0"]),
-        ("usage-bad-shell", vec!["completions", "tcsh"]),
-        ("usage-receive-nowhere", vec!["receive", "https://drop.example.com/d/abcdefghijklmnopqrstuvwxyz"]),
-        ("usage-send-no-recipients", vec!["send", "--server", "https://drop.example.com"]),
-        ("usage-server-no-scheme", vec!["init", "--server", "127.0.0.1:8427"]),
-    ] {
-        check(name, &both(&home.sealpass_env(&args, "", &[("COLUMNS", "100")])));
-    }
+/// `text`, masked, against `tests/snapshots/NAME.snap`.
+fn snapshot(name: &str, text: &str) {
+    insta::with_settings!({ snapshot_path => root().join("tests/snapshots"), prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(name, masked(text));
+    });
 }
 
 #[test]
@@ -115,9 +96,9 @@ fn snapshots_of_the_demo_and_reports() {
     let home = Home::new();
     let demo = home.sealpass(&["demo"], "");
     demo.expect(0);
-    check("demo", &demo.stdout);
+    snapshot("demo", &demo.stdout);
     let check_report = home.sealpass(&["check", "--policy", "salesforce"], "Password123!Password123!Password1\n");
-    check("check-weak-salesforce", &both(&check_report));
+    snapshot("check-weak-salesforce", &both(&check_report));
     let policies = home.sealpass(&["policies"], "");
-    check("policies", &policies.stdout);
+    snapshot("policies", &policies.stdout);
 }
