@@ -18,6 +18,27 @@ pub struct Printer {
     color: bool,
 }
 
+/// The lines a person reads about a certificate.
+pub fn certificate_text(c: &sealpass_core::cert::Certificate) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let state = if c.not_after < now {
+        "  EXPIRED"
+    } else if c.not_before > now {
+        "  not yet valid"
+    } else {
+        ""
+    };
+    format!(
+        "subject:    {}\nvalid:      {} to {}{state}\nkey:        {}\nsha256:     {}\nthumbprint: {} (SHA-1, as Entra ID shows it)",
+        sealpass_core::text::shown(&c.subject),
+        sealpass_core::cert::rfc3339(c.not_before),
+        sealpass_core::cert::rfc3339(c.not_after),
+        c.key,
+        c.sha256,
+        c.sha1_thumbprint
+    )
+}
+
 /// Whether the environment asks for no colour (<https://no-color.org>: set and not empty).
 pub fn no_color_requested() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())

@@ -1,7 +1,6 @@
 //! `sealpass cert new` and `sealpass cert show`: the vendor's certificate for Salesforce's JWT
 //! bearer flow and Entra ID certificate credentials (SPEC §9), and what a person compares.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -71,27 +70,6 @@ fn shown(c: &Certificate) -> ShownCert<'_> {
     }
 }
 
-/// The lines a person reads about a certificate.
-pub(crate) fn describe(c: &Certificate) -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let state = if c.not_after < now {
-        "  EXPIRED"
-    } else if c.not_before > now {
-        "  not yet valid"
-    } else {
-        ""
-    };
-    format!(
-        "subject:    {}\nvalid:      {} to {}{state}\nkey:        {}\nsha256:     {}\nthumbprint: {} (SHA-1, as Entra ID shows it)",
-        sealpass_core::text::shown(&c.subject),
-        cert::rfc3339(c.not_before),
-        cert::rfc3339(c.not_after),
-        c.key,
-        c.sha256,
-        c.sha1_thumbprint
-    )
-}
-
 pub(crate) fn run(command: CertCommand, ctx: &super::Context) -> Result<Exit, Failure> {
     match command {
         CertCommand::New(args) => new(args, &ctx.printer),
@@ -124,7 +102,7 @@ fn new(args: CertNewArgs, printer: &Printer) -> Result<Exit, Failure> {
     drop(spinner);
     let made = made?;
     files::write_new_private(&key_path, made.key_pem.as_bytes())?;
-    write_public(&crt_path, made.certificate.pem.as_bytes())?;
+    files::write_new_public(&crt_path, made.certificate.pem.as_bytes())?;
     if printer.json() {
         #[derive(Serialize)]
         struct Out<'a> {
@@ -139,7 +117,7 @@ fn new(args: CertNewArgs, printer: &Printer) -> Result<Exit, Failure> {
             certificate: shown(&made.certificate),
         })?;
     } else {
-        printer.lines(&describe(&made.certificate))?;
+        printer.lines(&crate::output::certificate_text(&made.certificate))?;
         printer.note(&format!(
             "wrote {} (private, 0600) and {} (public).\nPublish the certificate from the drop server:\n  \
              [[certificates]]\n  name = \"{}\"\n  file = \"{}\"\nKeep the key with the integration that signs its \
@@ -151,14 +129,6 @@ fn new(args: CertNewArgs, printer: &Printer) -> Result<Exit, Failure> {
         ));
     }
     Ok(Exit::Ok)
-}
-
-/// A new public file (0644), never overwriting one.
-pub(crate) fn write_public(path: &Path, contents: &[u8]) -> Result<(), Failure> {
-    files::write_new_private(path, contents)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
-        .map_err(|e| anyhow::anyhow!("could not make {} readable: {e}", path.display()))?;
-    Ok(())
 }
 
 /// Read a certificate file: one PEM certificate, or one DER certificate.
@@ -180,7 +150,7 @@ fn show(args: CertShowArgs, printer: &Printer) -> Result<Exit, Failure> {
     if printer.json() {
         printer.json_line(&shown(&certificate))?;
     } else {
-        printer.lines(&describe(&certificate))?;
+        printer.lines(&crate::output::certificate_text(&certificate))?;
     }
     Ok(Exit::Ok)
 }

@@ -81,7 +81,7 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     // The vendor key (offline, in real life) signs what the server may serve; its sp4- value is
     // what the vendor publishes, and what links and pins name.
     let vendor_key = sealpass_core::receipt::Signer::generate().map_err(|e| failed("vendor key", e))?.1;
-    let body = super::vendor::body_for(&launched.settings, vec![server.clone()], 1, 90, receipt_key);
+    let body = launched.settings.manifest_body(vec![server.clone()], 1, 90, receipt_key);
     launched.settings.manifest = Some(sealpass_core::manifest::sign(&body, &vendor_key, None));
     let fingerprint = sealpass_core::manifest::fingerprint(&vendor_key.public_key());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -73,7 +73,7 @@ pub(crate) fn init(args: InitArgs, ctx: &super::Context) -> Result<Exit, Failure
     let mut shown = format!("{server} seals to:\n  {}", recipients.join("\n  "));
     for c in &served.certificates {
         let name = c.published_as.as_deref().unwrap_or_default();
-        shown.push_str(&format!("\nand publishes certificate {name}:\n{}", super::cert::describe(c)));
+        shown.push_str(&format!("\nand publishes certificate {name}:\n{}", crate::output::certificate_text(c)));
     }
     if trust::is_vendor_key(&offered) {
         shown.push_str(&format!(

@@ -7,15 +7,13 @@ use std::path::{Path, PathBuf};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use super::opened::load_identities;
 use super::{identity_path, now_rfc3339};
 use crate::output::Printer;
 use sealpass_client::exit::{Exit, Failure};
 use sealpass_client::files;
-use sealpass_core::crypto::{self, Identities};
+use sealpass_core::crypto;
 use sealpass_core::qr;
-
-/// Largest identity file we read.
-const MAX_IDENTITY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Without -o the identity goes to $XDG_DATA_HOME/sealpass/identity.txt \
@@ -51,37 +49,6 @@ struct KeyInfo<'a> {
     fingerprint: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     identity_file: Option<String>,
-}
-
-/// Read identities from files that only their owner can read.
-pub(crate) fn load_identities(paths: &[PathBuf]) -> Result<Identities, Failure> {
-    let default;
-    let paths: &[PathBuf] = if paths.is_empty() {
-        default = [identity_path(None)?];
-        &default
-    } else {
-        paths
-    };
-    let mut all: Option<Identities> = None;
-    for path in paths {
-        let bytes = files::read_private(path, MAX_IDENTITY_BYTES).map_err(|e| match e {
-            files::FileError::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => Failure::new(
-                Exit::Error,
-                anyhow::anyhow!(
-                    "no identity at {}: give the identity that the credential was sealed to with -i FILE",
-                    path.display()
-                ),
-            ),
-            other => Failure::new(Exit::Error, other),
-        })?;
-        let parsed = Identities::parse(&bytes)
-            .map_err(|e| Failure::new(Exit::Error, anyhow::anyhow!("{}: {e}", path.display())))?;
-        match &mut all {
-            Some(all) => all.extend(parsed),
-            None => all = Some(parsed),
-        }
-    }
-    all.ok_or_else(|| Failure::usage("no identity file given"))
 }
 
 /// Which value goes where: an `sp1-` names these recipients only; customers confirm the vendor

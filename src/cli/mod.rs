@@ -15,6 +15,7 @@ mod intake;
 mod keys;
 mod ledger;
 mod open;
+mod opened;
 mod policies;
 mod seal;
 mod send;

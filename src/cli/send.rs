@@ -86,7 +86,7 @@ fn show_registration(
         // Never overwrite: a new file, or one that already holds exactly this certificate.
         match path.symlink_metadata() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                super::cert::write_public(&path, certificate.pem.as_bytes())?
+                sealpass_client::files::write_new_public(&path, certificate.pem.as_bytes())?
             }
             _ => {
                 let same = sealpass_client::files::read_public(&path, sealpass_core::cert::MAX_PEM_BYTES)
@@ -102,7 +102,7 @@ fn show_registration(
         printer.note(&format!(
             "The vendor's certificate, saved to {}:\n{}\n",
             path.display(),
-            super::cert::describe(certificate)
+            crate::output::certificate_text(certificate)
         ));
         files.push((path, certificate.sha1_thumbprint.clone()));
     }

@@ -10,8 +10,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::args::{StaffArgs, positive_ttl, ttl_within};
-use super::keys::load_identities;
-use super::open::{Opened, human, payload, revealable, validate, with_newline};
+use super::opened::{Opened, human, load_identities, payload, revealable, validate, with_newline};
 use super::settings::{ClientConfig, Pin};
 use super::{PolicyArgs, block_on};
 use sealpass_client::exit::{Exit, Failure};

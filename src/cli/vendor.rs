@@ -115,7 +115,7 @@ pub(crate) fn vendor_key(command: VendorKeyCommand, ctx: &super::Context) -> Res
 }
 
 #[cfg(feature = "server")]
-pub(crate) use sign::{ManifestCommand, body_for, manifest};
+pub(crate) use sign::{ManifestCommand, manifest};
 
 /// `manifest sign` reads the server's config, so it comes with the server.
 #[cfg(feature = "server")]
@@ -124,7 +124,7 @@ mod sign {
 
     use super::read_key;
     use sealpass_client::exit::{Exit, Failure};
-    use sealpass_core::manifest::{self, ManifestBody, ManifestCertificate, SignedManifest};
+    use sealpass_core::manifest::{self, ManifestBody, SignedManifest};
     use sealpass_server::config::{Overrides, ServerSettings};
 
     #[derive(Debug, clap::Subcommand)]
@@ -180,34 +180,6 @@ mod sign {
         let body: ManifestBody = serde_json::from_str(&signed.manifest)
             .map_err(|e| Failure::usage(format!("{}: not a sealpass manifest ({e})", path.display())))?;
         Ok(Some(body.serial))
-    }
-
-    /// What a manifest for a server with `settings`, reached at `urls`, signing receipts with
-    /// `receipt_key`, says: from now, for `days`.
-    pub(crate) fn body_for(
-        settings: &ServerSettings,
-        urls: Vec<String>,
-        serial: u64,
-        days: u64,
-        receipt_key: String,
-    ) -> ManifestBody {
-        let now =
-            time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-        let format = |t: time::OffsetDateTime| sealpass_core::events::rfc3339(t.unix_timestamp());
-        ManifestBody {
-            v: manifest::VERSION,
-            serial,
-            issued_at: format(now),
-            expires_at: format(now + time::Duration::days(days as i64)),
-            urls,
-            recipients: settings.recipients.clone(),
-            certificates: settings
-                .certificates
-                .iter()
-                .map(|c| ManifestCertificate { name: c.name.clone(), sha256: c.sha256.to_ascii_lowercase() })
-                .collect(),
-            receipt_key,
-        }
     }
 
     pub(crate) fn manifest(command: ManifestCommand, ctx: &super::super::Context) -> Result<Exit, Failure> {
@@ -268,7 +240,7 @@ mod sign {
                 receipt.public_key()
             }
         };
-        let body = body_for(&settings, urls, serial, args.days, receipt_key);
+        let body = settings.manifest_body(urls, serial, args.days, receipt_key);
         let signed = manifest::sign(&body, &signer, previous.as_ref());
         let text = format!("{}\n", serde_json::to_string_pretty(&signed)?);
         let fingerprint = manifest::fingerprint(&signer.public_key());

@@ -68,6 +68,13 @@ pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<(), FileError> 
     result
 }
 
+/// A new public file (0644: a certificate, something to hand to others), written as
+/// [`write_new_private`] writes, never overwriting one.
+pub fn write_new_public(path: &Path, contents: &[u8]) -> Result<(), FileError> {
+    write_new_private(path, contents)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).map_err(io_err(path))
+}
+
 /// The directory `path` goes into, which must exist; only sealpass's own XDG directories (and
 /// what is under them) are created, 0700. A typo in a path the user gave is an error, not a new
 /// directory tree.

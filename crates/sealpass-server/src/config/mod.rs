@@ -348,6 +348,36 @@ pub fn default_store() -> String {
 }
 
 impl ServerSettings {
+    /// What a manifest for this server, reached at `urls`, signing receipts with `receipt_key`,
+    /// says (its recipients and certificates as configured): from now, for `days`. The vendor
+    /// key signs it (`sealpass manifest sign`).
+    pub fn manifest_body(
+        &self,
+        urls: Vec<String>,
+        serial: u64,
+        days: u64,
+        receipt_key: String,
+    ) -> sealpass_core::manifest::ManifestBody {
+        let now = crate::now();
+        let rfc3339 = sealpass_core::events::rfc3339;
+        sealpass_core::manifest::ManifestBody {
+            v: sealpass_core::manifest::VERSION,
+            serial,
+            issued_at: rfc3339(now),
+            expires_at: rfc3339(now.saturating_add((days as i64).saturating_mul(86_400))),
+            urls,
+            recipients: self.recipients.clone(),
+            certificates: self
+                .certificates
+                .iter()
+                .map(|c| sealpass_core::manifest::ManifestCertificate {
+                    name: c.name.clone(),
+                    sha256: c.sha256.to_ascii_lowercase(),
+                })
+                .collect(),
+            receipt_key,
+        }
+    }
     /// Merge overrides, the config file (if any) and defaults; validate everything once.
     pub fn load(overrides: Overrides, config_file: Option<&Path>) -> Result<ServerSettings, ConfigError> {
         let file: FileConfig = match config_file {
