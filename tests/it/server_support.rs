@@ -1,5 +1,6 @@
-//! A real server on 127.0.0.1:0 in this process (`sealpass_server::launch`, exactly what
-//! `sealpass serve` runs), over a real SQLite file, with known staff tokens.
+//! A real server on 127.0.0.1:0 in this process (`sealpass_server::launch` and `serve`, what
+//! `sealpass serve` runs once it has checked its TLS files and manifest), over a real SQLite
+//! file, with known staff tokens.
 
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use sealpass_server::config::{ServerSettings, StaffMember, StoreUrl};

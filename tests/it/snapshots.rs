@@ -34,6 +34,13 @@ fn snapshots_help_and_usage_errors() {
         .case(root().join("tests/cmd/*.toml"));
 }
 
+/// trycmd compares with paths normalised (`\` as `/`): what it cannot see, said here.
+#[test]
+fn snapshots_keep_backslashes_trycmd_normalises() {
+    let send = Home::new().sealpass_env(&["send", "--help"], "", &[("COLUMNS", "100")]);
+    assert!(send.stdout.contains(r#"printf '%s\n%s\n' "$LINK" "$SECRET""#), "{}", send.stdout);
+}
+
 /// Every command's name, from the top help.
 fn commands() -> Vec<String> {
     let help = Home::new().sealpass_env(&["--help"], "", &[("COLUMNS", "100")]);

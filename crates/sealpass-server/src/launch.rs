@@ -22,7 +22,15 @@ pub enum LaunchError {
         /// Why.
         source: std::io::Error,
     },
-    /// The store could not be opened, or does not answer.
+    /// The store could not be opened.
+    #[error("cannot open the store {store:?}: {source}")]
+    Open {
+        /// Which store.
+        store: StoreUrl,
+        /// Why.
+        source: StoreError,
+    },
+    /// The store was opened but does not answer.
     #[error("the store {store:?} does not answer: {source}")]
     Store {
         /// Which store.
@@ -62,10 +70,9 @@ pub async fn launch(mut settings: ServerSettings) -> Result<Launched, LaunchErro
         None => None,
     };
     let local = api.local_addr().map_err(|source| LaunchError::Bind { at: settings.listen.to_string(), source })?;
-    let store_error = |source| LaunchError::Store { store: settings.store.clone(), source };
-    let store = open_store(&settings).map_err(store_error)?;
+    let store = open_store(&settings).map_err(|source| LaunchError::Open { store: settings.store.clone(), source })?;
     // A store that cannot answer now is a start-up error, not a warning after "listening".
-    store.ping().await.map_err(store_error)?;
+    store.ping().await.map_err(|source| LaunchError::Store { store: settings.store.clone(), source })?;
     let mut warnings = store.durability_warnings().await;
     warnings.extend(warnings_for(&settings, local));
     if !settings.public_url_given {

@@ -1,7 +1,8 @@
 //! The drop server: `router(state)` and `serve(listener, settings, store, shutdown)`, so tests
 //! run exactly what production runs. It moves and stores ciphertext only; it never sees a secret.
 //! Its [`store`]s (SQLite, Redis) and its [`config`] live here too; it stands on `sealpass-core`,
-//! and on `sealpass-client` only for the webhook deliverer's transport errors.
+//! and on `sealpass-client` for private files (keys, config) and the webhook deliverer's
+//! transport errors.
 
 pub mod audit_log;
 pub mod auth;

@@ -174,3 +174,50 @@ fn parse_recipients(texts: &[String]) -> Result<Vec<Recipient>, KeyError> {
     let parsed: Vec<Recipient> = texts.iter().map(|r| r.parse()).collect::<Result<_, _>>()?;
     crypto::recipient_set(parsed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Failure;
+    use sealpass_core::crypto::OpenError;
+    use sealpass_core::envelope::EnvelopeError;
+
+    /// SPEC §6: what scripts rely on, one line a variant (a new variant must say its code here).
+    #[test]
+    fn each_error_ends_with_the_exit_code_the_spec_gives_it() {
+        let down = || ClientError::Unreachable { server: "https://s".into(), cause: "refused".into() };
+        let gone = || ClientError::Unavailable { code: "expired".into(), message: "expired".into() };
+        let cases: Vec<(Box<dyn Exits>, Exit)> = vec![
+            (Box::new(ServedError::Server(down())), Exit::Unreachable),
+            (Box::new(ServedError::ReceiptKey), Exit::Error),
+            (Box::new(ServedError::TooManyCertificates), Exit::Error),
+            (
+                Box::new(SendError::Served(ServedError::Server(ClientError::Unauthorized("no".into())))),
+                Exit::Unauthorized,
+            ),
+            (Box::new(SendError::Server(gone())), Exit::Unavailable),
+            (Box::new(SendError::RequestAnswered), Exit::Unavailable),
+            (Box::new(SendError::RequestExpired), Exit::Unavailable),
+            (Box::new(SendError::UnknownKind("x".into())), Exit::Usage),
+            (Box::new(SendError::WrongKind { asked: Kind::Generic, offered: Kind::KeyFile }), Exit::Usage),
+            (Box::new(SendError::Envelope(EnvelopeError::TooLarge)), Exit::Usage),
+            (Box::new(SendError::NotForRequest), Exit::Usage),
+            (Box::new(SendError::Recipients(KeyError::NoRecipients)), Exit::Error),
+            (Box::new(SendError::Seal(KeyError::NoRecipients)), Exit::Error),
+            (Box::new(SendError::NoCertificate(Kind::SalesforceJwt)), Exit::Error),
+            (Box::new(SendError::CertificateUnconfirmed { kind: Kind::SalesforceJwt, by_link: true }), Exit::Error),
+            (Box::new(ReceiveError::Server(down())), Exit::Unreachable),
+            (Box::new(ReceiveError::NotAcknowledged { cause: gone() }), Exit::Unavailable),
+            (Box::new(ReceiveError::WrongDrop), Exit::Decrypt),
+            (Box::new(ReceiveError::ExtraRecipients("X25519".into())), Exit::Decrypt),
+            (Box::new(ReceiveError::Decrypt(OpenError::NoMatchingKeys)), Exit::Decrypt),
+            (Box::new(ReceiveError::Malformed(EnvelopeError::MissingSecret)), Exit::Decrypt),
+            (Box::new(ReceiveError::RequestMismatch { envelope: None, claimed: Some("r".into()) }), Exit::Decrypt),
+            (Box::new(ReceiveError::KindMismatch { envelope: Kind::KeyFile, asked: "generic".into() }), Exit::Decrypt),
+            (Box::new(ReceiveError::HandOn(Failure::usage("--reveal onto a terminal"))), Exit::Usage),
+        ];
+        for (error, exit) in cases {
+            assert_eq!(error.exit(), exit);
+        }
+    }
+}

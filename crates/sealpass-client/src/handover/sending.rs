@@ -119,13 +119,12 @@ impl Exits for SendError {
             SendError::Server(cause) => cause.exit(),
             SendError::RequestAnswered | SendError::RequestExpired => Exit::Unavailable,
             SendError::UnknownKind(_) | SendError::WrongKind { .. } => Exit::Usage,
-            SendError::Envelope(_) => Exit::Usage,
+            SendError::Envelope(_) | SendError::NotForRequest => Exit::Usage,
             SendError::Weak { .. } | SendError::Invalid { .. } => Exit::Policy,
             SendError::Untrusted { .. }
             | SendError::Recipients(_)
             | SendError::NoCertificate(_)
             | SendError::CertificateUnconfirmed { .. }
-            | SendError::NotForRequest
             | SendError::Seal(_)
             | SendError::ForeignPickup { .. } => Exit::Error,
         }

@@ -22,7 +22,7 @@ pub struct StaffMember {
 
 impl std::fmt::Debug for StaffMember {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Staff({})", self.name)
+        write!(f, "StaffMember({})", self.name)
     }
 }
 
