@@ -3,6 +3,12 @@
 //! the server's memory. See docs/performance.md for how the published figures were made:
 //!
 //! `cargo run --release --example loadgen -- --url http://127.0.0.1:8427 --concurrency 32 --seconds 10`
+//!
+//! `--peer` runs the same hand-over against a peer's API instead, with the same ciphertext, for
+//! `bench/peers.sh`: Cryptgeon (create a one-view note, then read it, which deletes it) and
+//! snappass 1.6 from PyPI (its page's form, answered as JSON, then the reveal its page posts,
+//! which deletes it). Their hand-over is two
+//! requests where ours is three (upload, claim, acknowledge).
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +32,63 @@ struct Args {
     /// The server's process id, to report its memory.
     #[arg(long)]
     pid: Option<u32>,
+    /// Whose API: sealpass, cryptgeon or snappass.
+    #[arg(long, default_value = "sealpass")]
+    peer: String,
+}
+
+/// POST `body` as JSON, and the JSON answer (an error for a status that is not success).
+async fn post_json(http: &reqwest::Client, url: String, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    let response = http.post(url).json(body).send().await.map_err(|e| e.to_string())?;
+    let response = response.error_for_status().map_err(|e| e.to_string())?;
+    response.json().await.map_err(|e| e.to_string())
+}
+
+/// Send `request` and read its whole answer; an error for a status that is not success.
+async fn drain(request: reqwest::RequestBuilder, what: &str) -> Result<(), String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    response.bytes().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{what}: {status}"));
+    }
+    Ok(())
+}
+
+/// One hand-over on a peer: store the ciphertext for one reader, then read it once.
+async fn peer_cycle(http: &reqwest::Client, args: &Args, ciphertext: &str) -> Result<(), String> {
+    match args.peer.as_str() {
+        "cryptgeon" => {
+            let note = json!({"meta": "{}", "contents": ciphertext, "views": 1});
+            let created = post_json(http, format!("{}/api/notes/", args.url), &note).await?;
+            let id = created["id"].as_str().ok_or("no id")?;
+            drain(http.delete(format!("{}/api/notes/{id}", args.url)), "read").await
+        }
+        "snappass" => {
+            // snappass 1.6 (PyPI): the form its page posts, answered as JSON when asked.
+            let form = format!(
+                "password={}&ttl=hour",
+                url::form_urlencoded::byte_serialize(ciphertext.as_bytes()).collect::<String>()
+            );
+            let created: serde_json::Value = http
+                .post(format!("{}/", args.url))
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(reqwest::header::ACCEPT, "application/json")
+                .body(form)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .error_for_status()
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let link = created["link"].as_str().ok_or("no link")?;
+            // Reading it: the POST its "reveal" button makes, which deletes it.
+            drain(http.post(link), "read").await
+        }
+        other => Err(format!("unknown peer {other}: sealpass, cryptgeon or snappass")),
+    }
 }
 
 fn rss(pid: u32) -> String {
@@ -35,29 +98,17 @@ fn rss(pid: u32) -> String {
 }
 
 async fn cycle(http: &reqwest::Client, args: &Args, body: &serde_json::Value) -> Result<(), String> {
-    let created: serde_json::Value = http
-        .post(format!("{}/v1/drops", args.url))
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .error_for_status()
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    if args.peer != "sealpass" {
+        return peer_cycle(http, args, body["ciphertext"].as_str().unwrap_or_default()).await;
+    }
+    let created = post_json(http, format!("{}/v1/drops", args.url), body).await?;
     let id = created["id"].as_str().ok_or("no id")?;
     for step in ["claim", "ack"] {
         let mut request = http.post(format!("{}/v1/drops/{id}/{step}", args.url));
         if let Some(token) = &args.staff_token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        response.bytes().await.map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(format!("{step}: {status}"));
-        }
+        drain(request, step).await?;
     }
     Ok(())
 }
@@ -110,12 +161,13 @@ async fn main() {
             / 1000.0
     };
     println!(
-        "{} cycles in {} s at concurrency {}: {:.0} cycles/s ({:.0} requests/s); cycle latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} errors",
+        "{} {} cycles in {} s at concurrency {}: {:.0} cycles/s ({:.0} requests/s); cycle latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} errors",
+        args.peer,
         all.len(),
         args.seconds,
         args.concurrency,
         all.len() as f64 / args.seconds as f64,
-        3.0 * all.len() as f64 / args.seconds as f64,
+        if args.peer == "sealpass" { 3.0 } else { 2.0 } * all.len() as f64 / args.seconds as f64,
         pct(0.50),
         pct(0.99),
         pct(1.0),
