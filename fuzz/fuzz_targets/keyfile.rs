@@ -4,11 +4,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealpass_core::keyfile::{Format, check};
+use sealpass_core::keyfile::{KeyFormat, check};
 
 fuzz_target!(|data: &[u8]| {
     let now = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
-    for format in [Format::Pem, Format::Pkcs12, Format::Json] {
+    for format in [KeyFormat::Pem, KeyFormat::Pkcs12, KeyFormat::Json] {
         let report = check(data, format, now);
         assert_eq!(report.compliant, report.rules.iter().all(|r| r.ok));
     }
