@@ -85,15 +85,29 @@ impl Head {
 /// An entry's hash: SHA-256 over `sealpass-audit-v1`, its position, the previous hash and the
 /// event's canonical JSON, newline-separated.
 pub fn hash_of(seq: u64, prev: &str, event: &Event) -> String {
-    let text = format!("sealpass-audit-v1\n{seq}\n{prev}\n{}", event.canonical());
-    data_encoding::HEXLOWER.encode(&Sha256::digest(text.as_bytes()))
+    hash_of_canonical(seq, prev, &event.canonical())
+}
+
+/// [`hash_of`], given the event's canonical JSON already written.
+fn hash_of_canonical(seq: u64, prev: &str, canonical: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("sealpass-audit-v1\n{seq}\n{prev}\n"));
+    hasher.update(canonical.as_bytes());
+    data_encoding::HEXLOWER.encode(&hasher.finalize())
 }
 
 /// The entry that follows `head` for `event`.
 pub fn next(head: &Head, event: Event) -> Entry {
+    next_with_canonical(head, event).0
+}
+
+/// [`next`], with the event's canonical JSON it hashed: what a store keeps, written once, and
+/// exactly the text the hash covers.
+pub fn next_with_canonical(head: &Head, event: Event) -> (Entry, String) {
     let seq = head.length + 1;
-    let hash = hash_of(seq, &head.hash, &event);
-    Entry { seq, prev: head.hash.clone(), event, hash }
+    let canonical = event.canonical();
+    let hash = hash_of_canonical(seq, &head.hash, &canonical);
+    (Entry { seq, prev: head.hash.clone(), event, hash }, canonical)
 }
 
 impl Entry {

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 11] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
+/// A route's histograms by method and status class.
+type ByLabel = BTreeMap<(&'static str, &'static str), Histogram>;
+
 /// Drop life-cycle events.
 #[derive(Clone, Copy, Debug)]
 pub enum Counter {
@@ -57,7 +60,8 @@ pub struct Metrics {
     requests_created: AtomicU64,
     audit_length: AtomicU64,
     webhooks: Mutex<BTreeMap<String, HookStats>>,
-    http: Mutex<BTreeMap<(String, &'static str, &'static str), Histogram>>,
+    /// By route template, then method and status class: a route found is borrowed, not copied.
+    http: Mutex<BTreeMap<String, ByLabel>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -107,7 +111,11 @@ impl Metrics {
     /// Record one HTTP request: its route template, method, status and duration.
     pub fn request(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
         let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        let h = http.entry((route.to_owned(), method, status_class(status))).or_default();
+        let by_route = match http.get_mut(route) {
+            Some(found) => found,
+            None => http.entry(route.to_owned()).or_default(),
+        };
+        let h = by_route.entry((method, status_class(status))).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if seconds <= *bound {
                 h.counts[i] += 1;
@@ -153,7 +161,9 @@ impl Metrics {
         let name = "sealpass_http_request_duration_seconds";
         let _ = writeln!(out, "# HELP {name} HTTP request latency by route template.\n# TYPE {name} histogram");
         let http = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        for ((route, method, class), h) in http.iter() {
+        for ((route, method, class), h) in
+            http.iter().flat_map(|(r, m)| m.iter().map(move |((m, c), h)| ((r, m, c), h)))
+        {
             let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{class}\"");
             for (bound, count) in BUCKETS.iter().zip(h.counts) {
                 let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");

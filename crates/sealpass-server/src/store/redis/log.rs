@@ -143,18 +143,13 @@ pub(super) async fn chain_batch(conn: &mut ConnectionManager, chain: &Script) ->
             tracing::error!("a pending audit event in Redis is malformed; dropped");
             continue;
         };
-        let entry = audit::next(&head, event);
+        let (entry, canonical) = audit::next_with_canonical(&head, event);
         if entry.event.kind == EventKind::DropReceived {
             if let Some(drop) = &entry.event.drop_id {
                 receipts.push((drop.clone(), entry.seq.to_string()));
             }
         }
-        let stored = Stored {
-            seq: entry.seq,
-            prev: entry.prev.clone(),
-            event: entry.event.canonical(),
-            hash: entry.hash.clone(),
-        };
+        let stored = Stored { seq: entry.seq, prev: entry.prev.clone(), event: canonical, hash: entry.hash.clone() };
         entries.push(serde_json::to_string(&stored).unwrap_or_default());
         head = entry.head();
     }

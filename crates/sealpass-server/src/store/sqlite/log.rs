@@ -57,11 +57,9 @@ pub(super) fn append(tx: &Tx<'_>, event: Event) -> Result<u64, StoreError> {
         Some(head) => head,
         None => head(tx)?,
     };
-    let entry = audit::next(&current, event);
+    let (entry, canonical) = audit::next_with_canonical(&current, event);
     tx.prepare_cached("INSERT INTO audit (seq, prev, event, hash) VALUES (?1, ?2, ?3, ?4)")
-        .and_then(|mut s| {
-            s.execute(params![entry.seq as i64, blob(&entry.prev), entry.event.canonical(), blob(&entry.hash)])
-        })
+        .and_then(|mut s| s.execute(params![entry.seq as i64, blob(&entry.prev), canonical, blob(&entry.hash)]))
         .map_err(internal)?;
     tx.head.0.set(Some(entry.head()));
     Ok(entry.seq)
