@@ -95,7 +95,7 @@ fn new(args: CertNewArgs, printer: &Printer) -> Result<Exit, Failure> {
         }
     }
     let spinner = (!printer.json()).then(|| crate::output::Spinner::start("making an RSA-3072 key"));
-    let made = cert::make(&args.name, args.days).map_err(|e| match e {
+    let made = cert::make(&args.name, args.days, time::OffsetDateTime::now_utc()).map_err(|e| match e {
         cert::CertError::Invalid(_) => Failure::usage(e),
         other => Failure::new(Exit::Error, other),
     });

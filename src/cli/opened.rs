@@ -164,7 +164,11 @@ pub(crate) fn validate(
 ) -> Result<Report, Failure> {
     let mut warnings = Vec::new();
     let policy = policy_for(args, envelope, &mut warnings)?;
-    let against = sealpass_core::contents::Against { policy: policy.as_ref(), certificates };
+    let against = sealpass_core::contents::Against {
+        policy: policy.as_ref(),
+        certificates,
+        now: time::OffsetDateTime::now_utc(),
+    };
     let mut report = sealpass_core::contents::check(envelope.kind, &envelope.secret, &envelope.fields, against);
     if envelope.allow_weak {
         warnings.push("the sender sealed this knowing it fails their policy (--allow-weak)".into());

@@ -118,10 +118,10 @@ pub fn check_name(name: &str) -> Result<(), CertError> {
     ))
 }
 
-/// A new RSA-3072 key and a self-signed certificate for it, named `name`, valid from five
-/// minutes ago (clock skew) for `days` days. Signed SHA-256 with RSA (PKCS #1 v1.5), which both
+/// A new RSA-3072 key (drawn from the OS's randomness) and a self-signed certificate for it,
+/// named `name`, valid from five minutes before `now` (clock skew) for `days` days. Signed SHA-256 with RSA (PKCS #1 v1.5), which both
 /// Salesforce's JWT bearer flow (RS256) and Entra ID expect.
-pub fn make(name: &str, days: u32) -> Result<Made, CertError> {
+pub fn make(name: &str, days: u32, now: time::OffsetDateTime) -> Result<Made, CertError> {
     use rsa::pkcs8::EncodePrivateKey;
     check_name(name)?;
     if !(1..=MAX_DAYS).contains(&days) {
@@ -135,7 +135,7 @@ pub fn make(name: &str, days: u32) -> Result<Made, CertError> {
     let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_bytes());
     let signer = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256)
         .map_err(|e| CertError::Make(e.to_string()))?;
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     let mut params = rcgen::CertificateParams::default();
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(rcgen::DnType::CommonName, name);

@@ -13,13 +13,16 @@ use crate::keyfile;
 use crate::policy::{Policy, Report, RuleResult};
 
 /// What the content is checked against besides its kind.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Against<'a> {
     /// The password policy, for a kind with a password-like secret.
     pub policy: Option<&'a Policy>,
     /// The vendor's certificates, when known (the sender read them; the receiver asked its
     /// server). `None` offline.
     pub certificates: Option<&'a [Certificate]>,
+    /// Now, as the caller's clock says: what a certificate's validity and a secret's recorded
+    /// expiry are judged at (this module reads no clock of its own).
+    pub now: time::OffsetDateTime,
 }
 
 /// Check what an envelope of `kind` holds.
@@ -49,7 +52,7 @@ fn content(kind: Kind, secret: &SecretString, fields: &BTreeMap<String, SecretSt
     if kind == Kind::KeyFile {
         let format = fields.get("format").and_then(|f| keyfile::KeyFormat::from_name(f.expose_secret()));
         return match (envelope::key_file_bytes(secret), format) {
-            (Ok(bytes), Some(format)) => keyfile::check(&bytes, format, time::OffsetDateTime::now_utc()),
+            (Ok(bytes), Some(format)) => keyfile::check(&bytes, format, against.now),
             (Err(e), _) => failed("key-file", "structure", e.to_string()),
             (_, None) => failed("key-file", "format", "the format field must be pem, pkcs12 or json".into()),
         };
@@ -64,14 +67,11 @@ fn content(kind: Kind, secret: &SecretString, fields: &BTreeMap<String, SecretSt
         }
         None => failed("none", "policy", format!("no policy to check {} against", kind)),
     };
-    if let Some(warning) = fields.get("expires_on").and_then(|d| expiry_warning(d.expose_secret(), today())) {
+    if let Some(warning) = fields.get("expires_on").and_then(|d| expiry_warning(d.expose_secret(), against.now.date()))
+    {
         report.warnings.push(warning);
     }
     report
-}
-
-fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
 }
 
 /// A client secret's recorded expiry, when it is near or past: Entra stops accepting it then.

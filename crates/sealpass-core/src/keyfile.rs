@@ -287,8 +287,8 @@ mod tests {
     #[test]
     fn a_made_key_matches_its_certificate_and_not_another() {
         let now = time::OffsetDateTime::now_utc();
-        let a = cert::make("a", 1).unwrap();
-        let b = cert::make("b", 1).unwrap();
+        let a = cert::make("a", 1, now).unwrap();
+        let b = cert::make("b", 1, now).unwrap();
         let pair = format!("{}{}", a.key_pem.as_str(), a.certificate.pem);
         let r = check(pair.as_bytes(), KeyFormat::Pem, now);
         assert!(r.compliant, "{r:?}");

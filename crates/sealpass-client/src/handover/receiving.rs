@@ -183,7 +183,7 @@ pub async fn receive<T>(
         let signed = vendor.and_then(|v| v.certificates);
         let mut certificates = certificates(&client.info().await?)?;
         certificates.retain(|c| signed.is_none_or(|hashes| hashes.iter().any(|h| h.eq_ignore_ascii_case(&c.sha256))));
-        let against = Against { policy: None, certificates: Some(&certificates) };
+        let against = Against { policy: None, certificates: Some(&certificates), now: time::OffsetDateTime::now_utc() };
         let report = contents::check(envelope.kind, &envelope.secret, &envelope.fields, against);
         if !report.compliant {
             return Err(ReceiveError::Refused { kind: envelope.kind, report: Box::new(report) });

@@ -356,7 +356,7 @@ pub fn envelope(
     request: Option<String>,
     certificates: Option<&[Certificate]>,
 ) -> Result<(Envelope, Report), SendError> {
-    let against = Against { policy: intake.policy.as_ref(), certificates };
+    let against = Against { policy: intake.policy.as_ref(), certificates, now: time::OffsetDateTime::now_utc() };
     let report = contents::check(intake.kind, &intake.secret, &intake.fields, against);
     // Only a secret checked against a password policy may be sealed despite failing it.
     if !report.compliant && intake.kind.default_policy().is_none() {

@@ -79,7 +79,8 @@ fn a_reader_trims_fields_and_lets_an_old_shape_through_for_the_check_to_report()
     let e = Envelope::from_bytes(json.as_bytes()).unwrap();
     assert_eq!(e.fields["consumer_key"].expose_secret(), CONSUMER_KEY);
     let policy = crate::policy::Policy::preset("strong").unwrap();
-    let against = crate::contents::Against { policy: Some(&policy), certificates: None };
+    let against =
+        crate::contents::Against { policy: Some(&policy), certificates: None, now: time::OffsetDateTime::now_utc() };
     let report = crate::contents::check(e.kind, &e.secret, &e.fields, against);
     assert!(!report.compliant);
     assert!(report.rules.iter().any(|r| r.rule == "identifiers" && r.detail.contains("My Domain")), "{report:?}");
