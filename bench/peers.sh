@@ -52,7 +52,8 @@ for _ in $(seq 50); do redis-cli -p "$redis_port" ping > /dev/null 2>&1 && break
 
 rm -rf "$work/sealpass" && mkdir -p "$work/sealpass"
 recipient=$(target/release/sealpass keygen -o "$work/sealpass/vendor.key" 2>&1 | grep -o 'age1[a-z0-9]*' | head -1)
-target/release/sealpass staff-token loadgen > "$work/sealpass/token" 2> "$work/sealpass/snippet"
+rm -f "$work/sealpass/token"
+target/release/sealpass staff-token loadgen -o "$work/sealpass/token" 2> "$work/sealpass/snippet"
 cat > "$work/sealpass/config.toml" <<TOML
 recipients = ["$recipient"]
 rate_limit_create_per_minute = 0
@@ -86,7 +87,7 @@ wait_for "http://127.0.0.1:$snappass_port/"
 declare -A total
 run() {
   local peer=$1 url=$2 pid=$3 line
-  line=$(LOADGEN_STAFF_TOKEN=$(cat "$work/sealpass/token") target/release/examples/loadgen --peer "$peer" \
+  line=$(target/release/examples/loadgen --staff-token-file "$work/sealpass/token" --peer "$peer" \
     --url "$url" --concurrency 32 --seconds "$seconds" --pid "$pid" | tr '\n' ' ')
   echo "$line"
   total[$peer]=$(( ${total[$peer]:-0} + $(echo "$line" | sed -E 's/.*: ([0-9]+) cycles\/s.*/\1/') ))

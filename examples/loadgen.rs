@@ -26,8 +26,12 @@ struct Args {
     /// How long to run (after a one-second warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Staff bearer token, when the server has staff configured.
-    #[arg(long, env = "LOADGEN_STAFF_TOKEN")]
+    /// File holding a staff bearer token (`sealpass staff-token NAME -o FILE`), when the server
+    /// has staff configured: never the token itself on the command line or in the environment.
+    #[arg(long, value_name = "FILE")]
+    staff_token_file: Option<std::path::PathBuf>,
+    /// The token, read from `staff_token_file`.
+    #[arg(skip)]
     staff_token: Option<String>,
     /// The server's process id, to report its memory.
     #[arg(long)]
@@ -115,7 +119,12 @@ async fn cycle(http: &reqwest::Client, args: &Args, body: &serde_json::Value) ->
 
 #[tokio::main]
 async fn main() {
-    let args = std::sync::Arc::new(Args::parse());
+    let mut args = Args::parse();
+    if let Some(path) = &args.staff_token_file {
+        let text = std::fs::read_to_string(path).expect("the staff token file is readable");
+        args.staff_token = Some(text.trim().to_owned());
+    }
+    let args = std::sync::Arc::new(args);
     let (_, recipient) = sealpass_core::crypto::generate_identity("loadgen");
     // A ciphertext the size of a real envelope (1024 bytes padded), armored.
     let ciphertext = sealpass_core::crypto::seal(&[b' '; 1024], &[recipient]).expect("seal");

@@ -112,5 +112,5 @@ pub(crate) fn kinds() -> impl clap::builder::TypedValueParser<Value = sealpass_c
     use clap::builder::TypedValueParser;
     use sealpass_core::envelope::Kind;
     clap::builder::PossibleValuesParser::new(Kind::ALL.map(Kind::name))
-        .map(|name| Kind::ALL.into_iter().find(|k| k.name() == name).expect("every possible value names a kind"))
+        .map(|name| Kind::from_name(&name).expect("every possible value names a kind"))
 }

@@ -83,6 +83,16 @@ pub struct SignedManifest {
     pub signatures: Vec<ManifestSignature>,
 }
 
+impl SignedManifest {
+    /// The `sp4-` value of the vendor key whose signature comes first (the signer; a second is
+    /// the previous key handing over), when that is an Ed25519 key. Unverified: [`verify`] says
+    /// whether the signature holds.
+    pub fn signer_fingerprint(&self) -> Option<String> {
+        let signer = self.signatures.first()?;
+        crate::receipt::valid_key(&signer.key).then(|| fingerprint(&signer.key))
+    }
+}
+
 /// The bytes the signing vendor key signs: a context string no receipt or checkpoint shares,
 /// then the body's text.
 fn message(body: &str) -> Vec<u8> {
@@ -256,7 +266,7 @@ pub fn check_own(
     server: Option<&str>,
     now: i64,
 ) -> Result<Verified, String> {
-    let signer = signed.signatures.first().map(|s| fingerprint(&s.key)).unwrap_or_default();
+    let signer = signed.signer_fingerprint().unwrap_or_default();
     let body: ManifestBody = serde_json::from_str(&signed.manifest).map_err(|e| format!("malformed ({e})"))?;
     let any_url = body.urls.first().cloned().unwrap_or_default();
     let expect = Expect { vendor_key: &signer, server: server.unwrap_or(&any_url), now, min_serial: 0 };

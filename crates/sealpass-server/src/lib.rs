@@ -88,10 +88,11 @@ impl AppState {
             public_url: settings.public_url.clone(),
             manifest: settings.manifest.clone(),
         };
-        let link_fingerprint = match info.manifest.as_ref().and_then(|m| m.signatures.first()) {
-            Some(signer) => sealpass_core::manifest::fingerprint(&signer.key),
-            None => info.fingerprint.clone(),
-        };
+        let link_fingerprint = info
+            .manifest
+            .as_ref()
+            .and_then(sealpass_core::manifest::SignedManifest::signer_fingerprint)
+            .unwrap_or_else(|| info.fingerprint.clone());
         AppState(Arc::new(Shared {
             link_fingerprint,
             admission: Arc::new(Admission::new(

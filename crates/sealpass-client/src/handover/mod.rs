@@ -135,8 +135,7 @@ impl Served {
     /// The `sp4-` value of the vendor key that signed the manifest it serves (unverified: what
     /// `init` asks the user to compare).
     pub fn vendor_key(&self) -> Option<String> {
-        let signer = self.manifest.as_ref()?.signatures.first()?;
-        sealpass_core::receipt::valid_key(&signer.key).then(|| sealpass_core::manifest::fingerprint(&signer.key))
+        self.manifest.as_ref()?.signer_fingerprint()
     }
 
     /// What `anchor` (a link's or a pin's value) vouches for of what `server` serves, now.

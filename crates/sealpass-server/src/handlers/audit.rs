@@ -66,7 +66,7 @@ pub async fn receipt(
     Path(id): Path<String>,
     caller: crate::auth::Caller,
 ) -> Result<Json<Receipt>, ApiError> {
-    let record = authorised_drop(&state, &id, &caller).await?;
+    let (record, _) = authorised_drop(&state, &id, &caller).await?;
     let now = crate::now();
     if record.state_at(now) != DropState::Received {
         return Err(ApiError::new(

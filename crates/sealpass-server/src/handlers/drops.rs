@@ -114,8 +114,13 @@ pub async fn create_drop(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-/// The drop, if the caller is staff or holds its manage token; otherwise 404.
-pub(super) async fn authorised_drop(state: &AppState, id: &str, caller: &Caller) -> Result<DropRecord, ApiError> {
+/// The drop, if the caller is staff or holds its manage token; otherwise 404. With the staff
+/// member's name when it was a staff token (none when it was the drop's manage token).
+pub(super) async fn authorised_drop(
+    state: &AppState,
+    id: &str,
+    caller: &Caller,
+) -> Result<(DropRecord, Option<String>), ApiError> {
     check_id(id, "drop")?;
     // No token at all is 401 whatever the id: that reveals nothing. A wrong one is 404.
     if !caller.has_token() {
@@ -124,8 +129,13 @@ pub(super) async fn authorised_drop(state: &AppState, id: &str, caller: &Caller)
         ));
     }
     let record = state.store.get_drop(id).await?.ok_or_else(|| ApiError::not_found("drop"))?;
-    let staff = !state.settings.staff.is_empty() && caller.is_staff(&state.settings);
-    if staff || caller.holds(&record.manage_hash) { Ok(record) } else { Err(ApiError::not_found("drop")) }
+    // With no staff configured nobody is staff here, whatever open claims allow.
+    let staff = caller.staff_name(&state.settings);
+    if staff.is_some() || caller.holds(&record.manage_hash) {
+        Ok((record, staff))
+    } else {
+        Err(ApiError::not_found("drop"))
+    }
 }
 
 /// `GET /v1/drops/{id}`.
@@ -143,7 +153,7 @@ pub async fn drop_status(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<DropStatus>, ApiError> {
-    let record = authorised_drop(&state, &id, &caller).await?;
+    let (record, _) = authorised_drop(&state, &id, &caller).await?;
     Ok(Json(status_of(&record, now())))
 }
 
@@ -165,11 +175,11 @@ pub async fn revoke(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<DropStatus>, ApiError> {
-    authorised_drop(&state, &id, &caller).await?;
+    let (_, staff) = authorised_drop(&state, &id, &caller).await?;
     let origin = origin(ip);
     let now = origin.at;
     // Staff revoke under their name; anyone else got here with the drop's manage token.
-    let by = caller.staff_name(&state.settings).map_or(Actor::Sender, Actor::Staff);
+    let by = staff.map_or(Actor::Sender, Actor::Staff);
     let record = state.store.revoke(&id, &by, &origin).await.map_err(|e| match e {
         StoreError::Received => ApiError::new(StatusCode::CONFLICT, "already_received", "it was already received"),
         other => other.into(),
