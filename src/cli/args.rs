@@ -35,7 +35,8 @@ impl RecipientArgs {
     }
 }
 
-/// Recipients from --to and -R, sorted and de-duplicated.
+/// Recipients from --to and -R, sorted and de-duplicated, all of one kind (post-quantum or
+/// classical: age never mixes them in one file).
 fn recipients(to: &[String], files_: &[PathBuf]) -> Result<Vec<Recipient>, Failure> {
     let mut all: Vec<Recipient> = to.iter().map(|r| r.parse()).collect::<Result<_, _>>().map_err(Failure::usage)?;
     for path in files_ {
@@ -45,7 +46,9 @@ fn recipients(to: &[String], files_: &[PathBuf]) -> Result<Vec<Recipient>, Failu
             crypto::parse_recipients_file(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?,
         );
     }
-    crypto::recipient_set(all).map_err(Failure::usage)
+    let set = crypto::recipient_set(all).map_err(Failure::usage)?;
+    crypto::one_kind(&set).map_err(Failure::usage)?;
+    Ok(set)
 }
 
 /// Which server and whose token: shared by the staff commands.

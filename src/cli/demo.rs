@@ -64,7 +64,12 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     n.step("Vendor", "makes an age key; senders seal to its recipient", "sealpass keygen");
     let (identity_text, recipient) = crypto::generate_identity(&super::now_rfc3339());
     let identities = Identities::parse(identity_text.expose_secret().as_bytes()).map_err(|e| failed("key", e))?;
-    n.say(&format!("recipient {recipient}"));
+    let text = recipient.to_string();
+    n.say(&format!(
+        "recipient {}… ({} characters: post-quantum, ML-KEM-768 with X25519)",
+        text.chars().take(24).collect::<String>(),
+        text.len()
+    ));
 
     n.step("Operator", "starts the drop server with staff member alice", "sealpass serve --config config.toml");
     let alice = "sps_demo-token-for-alice".to_owned();

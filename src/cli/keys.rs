@@ -17,11 +17,17 @@ use sealpass_core::qr;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Without -o the identity goes to $XDG_DATA_HOME/sealpass/identity.txt \
-    (~/.local/share/sealpass/identity.txt). Give the recipient (age1…) to senders; keep the identity secret.")]
+    (~/.local/share/sealpass/identity.txt). The key is hybrid post-quantum (ML-KEM-768 with X25519): \
+    its recipient is age1pq1… (about 1,950 characters). Give the recipient to your drop server's \
+    operator; keep the identity secret.")]
 pub(crate) struct KeygenArgs {
     /// Where to write the identity (mode 0600; an existing file is never overwritten)
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Make a classical X25519 key (age1…) instead, for senders whose tools cannot seal to
+    /// post-quantum keys; anything sealed to it can be opened once X25519 falls
+    #[arg(long)]
+    classic: bool,
     /// {"recipient","fingerprint","identity_file"}
     #[arg(long)]
     json: bool,
@@ -32,7 +38,8 @@ pub(crate) struct RecipientShowArgs {
     /// Identity file (default: $XDG_DATA_HOME/sealpass/identity.txt)
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     identity: Option<PathBuf>,
-    /// Also print the recipient(s) as a QR code a phone can scan
+    /// Also print the recipient(s) as a QR code a phone can scan (for a post-quantum recipient,
+    /// too large for a terminal, the code holds the recipients-only fingerprint instead)
     #[arg(long)]
     qr: bool,
     /// Write the QR code to FILE (.svg or .png)
@@ -76,7 +83,11 @@ fn print_keys(printer: &Printer, recipients: &[String], identity_file: Option<&P
 pub(crate) fn keygen(args: KeygenArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let path = identity_path(args.output)?;
-    let (identity, recipient) = crypto::generate_identity(&now_rfc3339());
+    let (identity, recipient) = if args.classic {
+        crypto::generate_classic_identity(&now_rfc3339())
+    } else {
+        crypto::generate_identity(&now_rfc3339())
+    };
     files::write_new_private(&path, identity.expose_secret().as_bytes())?;
     print_keys(printer, &[recipient.to_string()], Some(&path))?;
     printer.note(&format!(
@@ -95,19 +106,46 @@ pub(crate) fn recipient(args: RecipientShowArgs, ctx: &super::Context) -> Result
     let recipients: Vec<String> = set.iter().map(ToString::to_string).collect();
     print_keys(printer, &recipients, None)?;
     let payload = recipients.join("\n");
+    // What a code holds when the recipients do not fit one: their fingerprint, which a sender
+    // compares with what they were given.
+    let fingerprint = crypto::fingerprint(&recipients);
+    let instead = |why: &str| {
+        printer.note(&format!(
+            "{why}: the QR code holds the recipients-only fingerprint {fingerprint} instead; a sender who was \
+             given the recipients checks them against it (sealpass recipient on their copy prints the same value)"
+        ));
+    };
     if args.qr {
         // With --json, stdout is the JSON object alone; the picture goes to the terminal.
         let to_stdout = !args.json;
         let tty = if to_stdout { std::io::stdout().is_terminal() } else { std::io::stderr().is_terminal() };
-        let picture = qr::terminal(&payload, tty && !crate::output::no_color_requested())?;
+        let text = if payload.len() > qr::TERMINAL_MAX {
+            instead(&format!(
+                "the recipients ({} characters) are too large for a code a phone scans off a terminal (use --qr-file \
+                 for a picture that holds them)",
+                payload.len()
+            ));
+            fingerprint.as_str()
+        } else {
+            payload.as_str()
+        };
+        let picture = qr::terminal(text, tty && !crate::output::no_color_requested())?;
         if to_stdout { printer.lines(&picture)? } else { printer.note(&picture) }
     }
     if let Some(path) = args.qr_file {
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        let bytes = match ext.as_deref() {
-            Some("svg") => qr::svg(&payload)?.into_bytes(),
-            Some("png") => qr::png(&payload)?,
-            _ => return Err(Failure::usage("--qr-file must end in .svg or .png")),
+        let render = |text: &str| match ext.as_deref() {
+            Some("svg") => qr::svg(text).map(String::into_bytes).map(Some),
+            Some("png") => qr::png(text).map(Some),
+            _ => Ok(None),
+        };
+        let bytes = match render(&payload) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(Failure::usage("--qr-file must end in .svg or .png")),
+            Err(too_large) => {
+                instead(&format!("the recipients do not fit in one QR code ({too_large})"));
+                render(&fingerprint)?.unwrap_or_default()
+            }
         };
         // Public data, but like every file sealpass writes: never over an existing one.
         let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {

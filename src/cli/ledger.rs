@@ -34,6 +34,10 @@ pub struct SentDrop {
     /// signed by a rotated receipt key is accepted when that key's newest manifest names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_key: Option<String>,
+    /// To which kind of keys it was sealed (unknown for drops recorded before, or sent from the
+    /// web page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealing: Option<sealpass_core::crypto::Sealing>,
 }
 
 impl std::fmt::Debug for SentDrop {
@@ -143,6 +147,7 @@ pub fn import_receipt(path: &std::path::Path) -> Result<SentDrop, Failure> {
         expires_at: receipt.expires_at,
         receipt_key: None,
         vendor_key: None,
+        sealing: None,
     };
     if !sent()?.iter().any(|d| d.server == drop.server && d.id == drop.id) {
         record(drop.clone())?;

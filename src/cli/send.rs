@@ -127,6 +127,8 @@ struct SentLine<'a> {
     pickup_url: &'a str,
     expires_at: &'a str,
     fingerprint: &'a str,
+    /// `post-quantum` or `classical`: the kind of keys it was sealed to.
+    sealing: sealpass_core::crypto::Sealing,
     /// For a script that keeps its own records; also kept in the local state file.
     manage_token: &'a str,
     /// With --generate --print-generated: the password, for the script to set.
@@ -279,6 +281,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                     expires_at: expires_at.clone(),
                     receipt_key: None,
                     vendor_key: None,
+                    sealing: None,
                 })?;
             }
         }
@@ -304,6 +307,7 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
                 pickup_url: &sent.pickup_url,
                 expires_at: &sent.expires_at,
                 fingerprint: &sent.fingerprint,
+                sealing: sent.sealing,
                 manage_token: sent.manage_token.expose_secret(),
                 password: (args.envelope.generate && args.envelope.print_generated)
                     .then(|| envelope.secret.expose_secret()),
@@ -321,13 +325,22 @@ pub(crate) fn send(args: SendArgs, ctx: &super::Context) -> Result<Exit, Failure
             expires_at: sent.expires_at.clone(),
             receipt_key: to.receipt_key.clone(),
             vendor_key: sealpass_core::trust::is_vendor_key(&to.fingerprint).then(|| to.fingerprint.clone()),
+            sealing: Some(sent.sealing),
         })?;
         if !printer.json() {
             printer.note(&format!(
-                "sent {}, sealed to {}; it waits until {}. `sealpass status` shows who picks it up.",
+                "sent {}, sealed to {} ({} keys); it waits until {}. `sealpass status` shows who picks it up.",
                 handover::a(kind),
                 sent.fingerprint,
+                sent.sealing,
                 sent.expires_at
+            ));
+        }
+        if sent.left_out > 0 {
+            printer.note(&format!(
+                "the vendor also publishes {} classical key(s); it was sealed to its post-quantum keys only, as age \
+                 never mixes the two in one file (the classical ones open drops sealed before)",
+                sent.left_out
             ));
         }
         if args.qr {

@@ -356,6 +356,8 @@ struct ReceivedJson<'a> {
     claimed_by: &'a str,
     request_id: Option<&'a str>,
     label: Option<&'a str>,
+    /// `post-quantum` or `classical`: the kind of keys the sender sealed it to.
+    sealing: Option<sealpass_core::crypto::Sealing>,
 }
 
 /// What a hand-over command learns besides its stdin: the kind, the request's label, and every
@@ -525,6 +527,7 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                         claimed_by: &claim.claimed_by,
                         request_id: claim.request_id.as_deref(),
                         label: claim.label.as_deref(),
+                        sealing: claim.sealing,
                     })
                 } else {
                     let text = human(printer, envelope, &report);
@@ -549,6 +552,12 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         })?;
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));
+            if received.sealing == Some(sealpass_core::crypto::Sealing::Classical) {
+                printer.note(
+                    "it was sealed to a classical (X25519) key: anyone who recorded it can open it once X25519 falls. \
+                     Publish a post-quantum key (sealpass keygen) so senders seal to it",
+                );
+            }
             if let Some(path) = &args.output {
                 printer.note(&format!("wrote {} to {} (mode 0600)", what_written(&received.envelope), path.display()));
             }

@@ -40,6 +40,9 @@ struct StatusLine<'a> {
     pickup_url: String,
     label: Option<&'a str>,
     kind: &'a str,
+    /// `post-quantum` or `classical`, as this sealpass sealed it (absent when it does not know).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sealing: Option<sealpass_core::crypto::Sealing>,
     state: Option<DropState>,
     claimed_by: Option<String>,
     claimed_at: Option<String>,
@@ -217,6 +220,7 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
                 pickup_url: drop.pickup(),
                 label: drop.label.as_deref(),
                 kind: &drop.kind,
+                sealing: drop.sealing,
                 state: status.as_ref().map(|s| s.state),
                 claimed_by: status.as_ref().and_then(|s| s.claimed_by.clone()),
                 claimed_at: status.as_ref().and_then(|s| s.claimed_at.clone()),

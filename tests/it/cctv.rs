@@ -59,16 +59,20 @@ fn vectors() -> Vec<Vector> {
     all
 }
 
-/// Vectors we can run: X25519 identities (post-quantum and passphrase ones need features we
-/// do not have, and are covered by the binary test below instead).
-fn x25519(v: &Vector) -> bool {
-    !v.passphrase && !v.identities.is_empty() && v.identities.iter().all(|i| i.starts_with("AGE-SECRET-KEY-1"))
+/// Vectors we can run: native identities, X25519 and hybrid post-quantum (passphrase ones
+/// need what we do not support, and are covered by the binary test below instead).
+fn native(v: &Vector) -> bool {
+    !v.passphrase
+        && !v.identities.is_empty()
+        && v.identities.iter().all(|i| i.starts_with("AGE-SECRET-KEY-1") || i.starts_with("AGE-SECRET-KEY-PQ-1"))
 }
 
 #[test]
-fn the_library_classifies_every_x25519_vector_as_expected() {
+fn the_library_classifies_every_x25519_and_hybrid_vector_as_expected() {
     let mut checked = 0;
-    for v in vectors().iter().filter(|v| x25519(v)) {
+    let mut hybrid = 0;
+    for v in vectors().iter().filter(|v| native(v)) {
+        hybrid += usize::from(v.identities.iter().any(|i| i.starts_with("AGE-SECRET-KEY-PQ-1")));
         let ids = Identities::parse(v.identities.join("\n").as_bytes()).unwrap();
         let result = crypto::open(&v.body, &ids);
         match (v.expect.as_str(), &result) {
@@ -94,7 +98,8 @@ fn the_library_classifies_every_x25519_vector_as_expected() {
         }
         checked += 1;
     }
-    assert!(checked >= 90, "checked {checked}");
+    assert!(checked >= 100, "checked {checked}");
+    assert!(hybrid >= 17, "every hybrid vector ran: {hybrid}");
 }
 
 #[test]
@@ -102,7 +107,7 @@ fn the_binary_gives_exit_5_and_a_message_for_every_vector() {
     let home = Home::new();
     home.keygen("spare.key");
     for v in vectors() {
-        let key = if x25519(&v) {
+        let key = if native(&v) {
             home.private_file("vector.key", &v.identities.join("\n"));
             "vector.key"
         } else {

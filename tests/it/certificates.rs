@@ -555,11 +555,12 @@ fn a_request_answered_with_another_kind_is_refused_unacknowledged() {
         r#"{{"v":1,"kind":"key-file","secret":"{secret}","fields":{{"filename":"ids.json","format":"json"}},"policy":"key-file","request":"{id}","created_at":"2026-12-01T12:00:00Z"}}"#
     );
     let padded = format!("{envelope:<2048}");
-    let sealed = crate::helpers::age(&["-a", "-r", &vendor.recipient], padded.as_bytes(), vendor.home.dir.path());
-    sealed.expect(0);
+    // Sealed directly (not by `sealpass send`, which would refuse the mismatch).
+    let to: sealpass_core::crypto::Recipient = vendor.recipient.parse().unwrap();
+    let sealed = sealpass_core::crypto::seal(padded.as_bytes(), &[to]).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let created: serde_json::Value = rt.block_on(async {
-        let body = serde_json::json!({"ciphertext": sealed.stdout, "request_id": id});
+        let body = serde_json::json!({"ciphertext": sealed, "request_id": id});
         let answer = reqwest::Client::new()
             .post(format!("{}/v1/drops", vendor.url()))
             .bearer_auth(token)

@@ -334,7 +334,7 @@ fn recipients_come_from_flags_and_files_and_are_validated() {
     assert!(none.stderr.contains("--to"), "{}", none.stderr);
     let ssh = home.sealpass(&["seal", "--to", "ssh-ed25519 AAAAC3Nz"], SF_PASSWORD);
     ssh.expect(2);
-    assert!(ssh.stderr.contains("SSH recipients are not supported yet"));
+    assert!(ssh.stderr.contains("SSH recipients are not supported"));
 }
 
 #[test]

@@ -143,6 +143,14 @@ impl Home {
         run.stdout.lines().next().unwrap().to_owned()
     }
 
+    /// A classical X25519 key (`keygen --classic`): what Debian's age CLI (1.1) can seal to and
+    /// open, which post-quantum keys it cannot.
+    pub fn keygen_classic(&self, name: &str) -> String {
+        let run = self.sealpass(&["keygen", "--classic", "-o", name], "");
+        run.expect(0);
+        run.stdout.lines().next().unwrap().to_owned()
+    }
+
     /// Write a private (0600) file.
     pub fn private_file(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.path(name);

@@ -20,7 +20,7 @@ fn envelope_with(v: u64, kind: &str, secret: &str, policy: &str, extra: &str) ->
 #[test]
 fn our_armored_output_opens_with_age() {
     let home = Home::new();
-    let r = home.keygen("v.key");
+    let r = home.keygen_classic("v.key");
     let sealed = home.sealpass(&["seal", "--to", &r], SECRET);
     sealed.expect(0);
     let plain = age(&["-d", "-i", "v.key"], sealed.stdout.as_bytes(), home.dir.path());
@@ -34,7 +34,7 @@ fn our_armored_output_opens_with_age() {
 #[test]
 fn age_output_armored_and_binary_opens_with_sealpass() {
     let home = Home::new();
-    let r = home.keygen("v.key");
+    let r = home.keygen_classic("v.key");
     for armor in [true, false] {
         let mut args = vec!["-r", r.as_str()];
         if armor {
@@ -51,7 +51,7 @@ fn age_output_armored_and_binary_opens_with_sealpass() {
 #[test]
 fn crlf_armor_opens() {
     let home = Home::new();
-    let r = home.keygen("v.key");
+    let r = home.keygen_classic("v.key");
     let sealed = home.sealpass(&["seal", "--to", &r], SECRET);
     let crlf = sealed.stdout.replace('\n', "\r\n");
     home.sealpass(&["open", "-i", "v.key"], crlf).expect(0);
@@ -60,7 +60,7 @@ fn crlf_armor_opens() {
 #[test]
 fn several_recipients_mixing_our_keys_and_age_keygen_keys() {
     let home = Home::new();
-    let ours = home.keygen("ours.key");
+    let ours = home.keygen_classic("ours.key");
     let out = std::process::Command::new("age-keygen").arg("-o").arg(home.path("theirs.key")).output().unwrap();
     assert!(out.status.success());
     let theirs_text = std::fs::read_to_string(home.path("theirs.key")).unwrap();
@@ -70,12 +70,18 @@ fn several_recipients_mixing_our_keys_and_age_keygen_keys() {
     home.sealpass(&["open", "-i", "ours.key"], &sealed.stdout).expect(0);
     age(&["-d", "-i", "theirs.key"], sealed.stdout.as_bytes(), home.dir.path()).expect(0);
     home.sealpass(&["open", "-i", "theirs.key"], &sealed.stdout).expect(0);
+    // A post-quantum key of ours beside their classical one: age never mixes them, nor do we.
+    let pq = home.keygen("pq.key");
+    let mixed = home.sealpass(&["seal", "--to", &pq, "--to", &theirs], SECRET);
+    mixed.expect(2);
+    assert!(mixed.stderr.contains("mix post-quantum (age1pq1…, 1) and classical (age1…, 1)"), "{}", mixed.stderr);
+    assert!(mixed.stdout.is_empty(), "nothing sealed: {}", mixed.stdout);
 }
 
 #[test]
 fn hostile_inputs_exit_5_with_a_clear_message() {
     let home = Home::new();
-    let r = home.keygen("v.key");
+    let r = home.keygen_classic("v.key");
     home.keygen("other.key");
     let sealed = home.sealpass(&["seal", "--to", &r], SECRET).stdout;
 
@@ -139,7 +145,7 @@ fn hostile_inputs_exit_5_with_a_clear_message() {
 #[test]
 fn a_sender_cannot_lower_the_bar_with_its_own_rules() {
     let home = Home::new();
-    let r = home.keygen("v.key");
+    let r = home.keygen_classic("v.key");
     let weak = envelope_with(1, "generic", "abc", "custom", r#","rules":"minlength: 1""#);
     let sealed = age(&["-r", &r], weak.as_bytes(), home.dir.path()).raw_stdout;
     let run = home.sealpass(&["open", "-i", "v.key", "--json"], &sealed);

@@ -69,6 +69,7 @@ fn snapshots_cover_every_command_help() {
 /// What varies from run to run, replaced by a placeholder.
 fn masked(text: &str) -> String {
     let rules = [
+        (r"age1pq1[02-9ac-hj-np-z]{17}…", "AGE1PQ1…"),
         (r"age1[02-9ac-hj-np-z]{58}", "AGE1…"),
         (r"sp1-[a-z2-7]{4}(-[a-z2-7]{4}){5}-[a-z2-7]{2}", "SP1-FINGERPRINT"),
         (r"sp3-[a-z2-7]{4}(-[a-z2-7]{4}){5}-[a-z2-7]{2}", "SP3-FINGERPRINT"),

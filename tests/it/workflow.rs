@@ -584,7 +584,7 @@ async fn a_drop_sealed_to_more_keys_than_the_vendors_is_refused_regression() {
     let refused = receive(&both);
     refused.expect(5);
     assert!(refused.stderr.contains("sealed to more keys than the vendor's"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("2 X25519 stanza(s) where the vendor has 1"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("2 mlkem768x25519 stanza(s) where the vendor has 1"), "{}", refused.stderr);
     assert!(!refused.stdout.contains("Zq8!"), "nothing handed on: {}", refused.stdout);
     // Sealed to the vendor alone: received as ever.
     let alone = sealed_drop(&server, &vendor, &[&ours]).await;

@@ -19,7 +19,7 @@ import { where } from "./link.js";
 import type { Analysis, Catalog, FieldEntry, KindEntry, PolicyEntry, Report } from "./policy.js";
 import { RULE_NAMES, check } from "./policy.js";
 import { follow } from "./follow.js";
-import { seal } from "./seal.js";
+import { choose, seal } from "./seal.js";
 
 const FIELD_LABELS: Record<string, string> = {
   username: "Username of the account",
@@ -264,6 +264,23 @@ function kindOf(ctx: Context, name: string): { kind: KindEntry; policy: PolicyEn
   return { kind, policy };
 }
 
+/** How the credential will be sealed, in words: post-quantum whenever the vendor offers it. */
+function sealingNote(recipients: string[]): HTMLElement {
+  let chosen;
+  try {
+    chosen = choose(recipients);
+  } catch (e) {
+    return el("p", { class: "error", id: "sealing" }, `This page cannot seal to the vendor's keys: ${e instanceof Error ? shown(e.message) : "unknown keys"}. Use the sealpass command line.`);
+  }
+  const text =
+    chosen.sealing === "post-quantum"
+      ? `Encrypted with post-quantum protection (ML-KEM-768 with X25519).${
+          chosen.leftOut.length > 0 ? ` The vendor's ${chosen.leftOut.length} older classical key(s) are not used: the two kinds are never mixed.` : ""
+        }`
+      : "Encrypted with classical X25519: the vendor publishes no post-quantum key yet.";
+  return el("p", { class: "muted", id: "sealing" }, text);
+}
+
 function form(ctx: Context, served: string): void {
   const sealedTo = ctx.vendorKey !== null ? "Sealed to the keys signed by the vendor key" : "Sealed to the vendor's keys with fingerprint";
   const intro =
@@ -274,6 +291,7 @@ function form(ctx: Context, served: string): void {
           el("p", {}, "You were asked for ", el("strong", {}, KIND_WORDS[ctx.request.kind] ?? shown(ctx.request.kind)), ":"),
           el("p", { class: "label", id: "request-label" }, shown(ctx.request.label)),
           el("p", { class: "muted" }, `The link is good until ${shown(ctx.request.expires_at)}. ${sealedTo} ${served}, as the link says.`),
+          sealingNote(ctx.recipients),
         )
       : el(
           "div",
@@ -287,6 +305,7 @@ function form(ctx: Context, served: string): void {
               ? "It matches the fingerprint in the address you were given."
               : "Compare it with the fingerprint the vendor published before you send.",
           ),
+          sealingNote(ctx.recipients),
         );
   const formNode = el("form", { novalidate: true, "aria-labelledby": "title" });
   // No kind is chosen for the sender: the kind decides the rules and the fields, and a default

@@ -11,14 +11,17 @@ import { test } from "node:test";
 import { envelopeBytes, envelopeJson, fieldError, normaliseField, normaliseThumbprint, noteError, nowRfc3339 } from "../src/envelope.js";
 import { covers, fingerprint, serverFingerprint } from "../src/fingerprint.js";
 import { verifyReceipt } from "../src/follow.js";
-import { seal } from "../src/seal.js";
+import { choose, seal } from "../src/seal.js";
+import { Decrypter, armor } from "age-encryption";
 import { catalog, sealpass, scratch } from "./support.js";
 
 const A = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 const B = "age1lxfpwx6mt62skudgcut35wsrekt8necz9fu9ttz076tx0nh8kfsqahqk8p";
 
-function identity(dir: string, name: string): string {
-  const run = sealpass(["keygen", "-o", join(dir, name)]);
+/** A new identity in `dir/name` and its recipient: post-quantum (the default), or classical for
+ * what Debian's age CLI (1.1, no post-quantum keys) must open. */
+function identity(dir: string, name: string, classic = false): string {
+  const run = sealpass(["keygen", "-o", join(dir, name), ...(classic ? ["--classic"] : [])]);
   assert.equal(run.code, 0, run.stderr);
   return run.stdout.split("\n")[0];
 }
@@ -48,7 +51,7 @@ test("sp2 and sp3 fingerprints match the Rust ones (crypto.rs's vectors)", async
 
 /** What `sealpass seal` put inside: the age CLI decrypts it to the envelope's bytes. */
 function rustPlaintext(dir: string, args: string[], secret: string): Buffer {
-  const recipient = identity(dir, "r.key");
+  const recipient = identity(dir, "r.key", true);
   const run = sealpass(["seal", "--to", recipient, ...args, "-o", join(dir, "c.age")], `${secret}\n`);
   assert.equal(run.code, 0, run.stderr);
   return execFileSync("age", ["-d", "-i", join(dir, "r.key"), join(dir, "c.age")]);
@@ -124,7 +127,7 @@ test("a thumbprint as certificate viewers show it is sealed as the CLI seals it"
 
 test("what the page seals opens with sealpass and age; a tampered one is refused", async () => {
   const dir = scratch();
-  const recipient = identity(dir, "v.key");
+  const recipient = identity(dir, "v.key", true);
   const plaintext = envelopeBytes({
     kind: "dynamics-app-password",
     secret: "abcdefghijklmnop",
@@ -154,6 +157,42 @@ test("what the page seals opens with sealpass and age; a tampered one is refused
   writeFileSync(join(dir, "bad.age"), lines.join("\n"));
   const tampered = sealpass(["open", "-i", join(dir, "v.key"), join(dir, "bad.age")]);
   assert.equal(tampered.code, 5, tampered.stderr);
+});
+
+test("post-quantum both ways: typage opens what sealpass sealed, sealpass opens what the page sealed", async () => {
+  const dir = scratch();
+  const recipient = identity(dir, "pq.key");
+  assert.match(recipient, /^age1pq1[02-9ac-hj-np-z]{1952}$/);
+  const keyText = readFileSync(join(dir, "pq.key"), "utf8");
+  const secretKey = keyText.split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-PQ-1"));
+  assert.ok(secretKey !== undefined);
+  // sealpass → typage (an independent implementation of the same hybrid recipient).
+  const run = sealpass(["seal", "--to", recipient, "--kind", "dynamics-app-password", "-u", "svc@acme.onmicrosoft.com", "-o", join(dir, "rust.age")], "abcdefghijklmnop\n");
+  assert.equal(run.code, 0, run.stderr);
+  const sealedByRust = readFileSync(join(dir, "rust.age"), "utf8");
+  assert.match(sealedByRust, /^-----BEGIN AGE ENCRYPTED FILE-----/);
+  const decrypter = new Decrypter();
+  decrypter.addIdentity(secretKey);
+  const plain = Buffer.from(await decrypter.decrypt(armor.decode(sealedByRust)));
+  assert.ok(plain.toString().startsWith('{"v":1,"kind":"dynamics-app-password"'), plain.toString().slice(0, 60));
+  // The page → sealpass, which reports how it was sealed.
+  const classical = identity(dir, "old.key", true);
+  const chosen = choose([classical, recipient]);
+  assert.deepEqual(chosen, { to: [recipient], leftOut: [classical], sealing: "post-quantum" });
+  const plaintext = envelopeBytes({ kind: "generic", secret: "Zq7#Lm2$Rv9!Xp4&Tb6^ab", fields: {}, policy: null, note: null, request: null, createdAt: nowRfc3339(), sender: null });
+  const armored = await seal(plaintext, [classical, recipient]);
+  assert.match(Buffer.from(armor.decode(armored)).toString("latin1"), /\n-> mlkem768x25519 /);
+  assert.doesNotMatch(Buffer.from(armor.decode(armored)).toString("latin1"), /\n-> X25519 /);
+  writeFileSync(join(dir, "page.age"), armored);
+  const opened = sealpass(["open", "-i", join(dir, "pq.key"), join(dir, "page.age"), "--json"]);
+  assert.equal(opened.code, 0, opened.stderr);
+  assert.equal((JSON.parse(opened.stdout) as { kind: string }).kind, "generic");
+  // The classical key alone cannot open it: the page did not seal to it.
+  const notClassical = sealpass(["open", "-i", join(dir, "old.key"), join(dir, "page.age")]);
+  assert.equal(notClassical.code, 5, notClassical.stderr);
+  // A classical-only vendor still gets a classical file.
+  assert.deepEqual(choose([classical]), { to: [classical], leftOut: [], sealing: "classical" });
+  assert.throws(() => choose(["age1pq1short"]), /not age keys/);
 });
 
 test("field checks say what the CLI says", () => {
@@ -212,7 +251,7 @@ test("a note the receiver would refuse is never sealed: one line, no control cha
   // And the Rust receiver does refuse such a note: sealed by hand (bypassing the page's check),
   // `sealpass open` exits 5.
   const dir = scratch();
-  const recipient = sealpass(["keygen", "-o", join(dir, "v.key")]).stdout.split("\n")[0];
+  const recipient = sealpass(["keygen", "--classic", "-o", join(dir, "v.key")]).stdout.split("\n")[0];
   const good = envelopeJson({ ...base, note: "one line" });
   const forged = good.replace('"note":"one line"', '"note":"two\\nlines"');
   assert.notEqual(forged, good);

@@ -94,10 +94,10 @@ function requestLink(kind: string, label: string, ...extra: string[]): string {
   return (JSON.parse(run.stdout) as { link: string }).link;
 }
 
-function receive(pickup: string): { secret: string; kind: string; fields: Record<string, string>; compliant: boolean } {
+function receive(pickup: string): { secret: string; kind: string; fields: Record<string, string>; compliant: boolean; sealing: string } {
   const run = server.staff(["receive", pickup, "-i", server.identity, "--json", "--reveal"]);
   assert.ok(run.code === 0 || run.code === 3, run.stderr);
-  return JSON.parse(run.stdout) as { secret: string; kind: string; fields: Record<string, string>; compliant: boolean };
+  return JSON.parse(run.stdout) as { secret: string; kind: string; fields: Record<string, string>; compliant: boolean; sealing: string };
 }
 
 async function pickupLink(page: Page): Promise<string> {
@@ -117,6 +117,8 @@ test("a request link, a generated password: the vendor receives exactly what the
   const interactive = performance.now() - navigated;
   assert.equal(new URL(page.url()).hash, "", "the upload token left the address bar");
   await page.getByText("Acme Salesforce prod").waitFor();
+  // The vendor's key is post-quantum (what keygen makes): the page says so and seals to it.
+  assert.match(await page.locator("#sealing").innerText(), /post-quantum protection/);
   await shot(page, "1-request");
   await page.getByLabel("Username of the account").fill("kore@acme.example");
   // Sending before generating is refused with the reason next to it.
@@ -141,6 +143,7 @@ test("a request link, a generated password: the vendor receives exactly what the
   await shot(page, "3-sent");
   const got = receive(pickup);
   assert.equal(got.secret, password);
+  assert.equal(got.sealing, "post-quantum", "sealed in Chromium to the hybrid key");
   assert.equal(got.kind, "salesforce-password");
   assert.equal(got.fields.username, "kore@acme.example");
   assert.ok(got.compliant);

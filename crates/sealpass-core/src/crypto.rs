@@ -15,28 +15,51 @@ use zeroize::Zeroizing;
 /// Largest ciphertext `open` reads: a 64 KiB envelope plus age's overhead, armored.
 pub const MAX_CIPHERTEXT_BYTES: usize = 128 * 1024;
 
-/// A public key sealpass can seal to. Our own type, so SSH, plugin (hardware) and post-quantum
-/// recipients can be added without changing callers.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// A public key sealpass can seal to. Our own type, so SSH and plugin (hardware) recipients
+/// can be added without changing callers.
+#[allow(deprecated)] // the X25519 variant: see there
+#[derive(Clone, PartialEq, Eq)]
 pub enum Recipient {
-    /// A native age X25519 recipient, `age1…`.
+    /// A hybrid post-quantum recipient (ML-KEM-768 with X25519), `age1pq1…`: what `keygen`
+    /// makes, and what senders seal to whenever a vendor publishes one.
+    Hybrid(age::pq::Recipient),
+    /// A classical X25519 recipient, `age1…`: still opened and sealed to for vendors that have
+    /// no hybrid key yet. (The age crate deprecates sealing to it; sealpass keeps it for them.)
     X25519(age::x25519::Recipient),
+}
+
+impl std::hash::Hash for Recipient {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.to_string().hash(state);
+    }
 }
 
 /// Why a recipient or identity could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
     /// Not a recipient we understand.
-    #[error("{0} is not an age recipient (age1…). {1}")]
+    #[error("{0} is not an age recipient (age1pq1… or age1…). {1}")]
     BadRecipient(String, &'static str),
     /// No recipients at all.
     #[error("no recipients: give --to age1… (repeatable) or -R FILE")]
     NoRecipients,
+    /// Post-quantum and classical recipients in one file: age refuses it, so do we.
+    #[error(
+        "these recipients mix post-quantum (age1pq1…, {post_quantum}) and classical (age1…, {classical}) keys; \
+         age never seals one file to both, since a classical key would undo the post-quantum protection: \
+         give the post-quantum ones only (or, for a vendor with no post-quantum key yet, the classical ones)"
+    )]
+    MixedRecipients {
+        /// How many were post-quantum.
+        post_quantum: usize,
+        /// How many were classical.
+        classical: usize,
+    },
     /// The identity file did not parse.
     #[error("{0}")]
     BadIdentityFile(String),
     /// The identity file holds no identity.
-    #[error("the identity file holds no AGE-SECRET-KEY-1… line")]
+    #[error("the identity file holds no AGE-SECRET-KEY-PQ-1… or AGE-SECRET-KEY-1… line")]
     NoIdentities,
 }
 
@@ -46,20 +69,37 @@ impl FromStr for Recipient {
     fn from_str(s: &str) -> Result<Self, KeyError> {
         let s = s.trim();
         let lower = s.to_ascii_lowercase();
-        let hint = if s.starts_with("ssh-") {
-            "SSH recipients are not supported yet; use an age key (sealpass keygen)"
-        } else if lower.starts_with("age-secret-key-") || lower.starts_with("age-plugin-") {
-            "that is a secret key: never share it; give its recipient (sealpass recipient -i FILE)"
-        } else if lower.starts_with("age1") && s.len() > 62 {
-            "plugin and post-quantum recipients are not supported yet; use an X25519 key (sealpass keygen)"
-        } else {
-            "recipients look like age1 followed by 58 characters (sealpass recipient prints yours)"
-        };
         // Echo only what looks like a public key: anything else might be a secret pasted in the
         // wrong place.
         let shown =
             if lower.starts_with("age1") || s.starts_with("ssh-") { short(s) } else { "(not shown)".to_owned() };
-        s.parse::<age::x25519::Recipient>().map(Recipient::X25519).map_err(|_| KeyError::BadRecipient(shown, hint))
+        if s.starts_with("age1pq1") {
+            return s.parse::<age::pq::Recipient>().map(Recipient::Hybrid).map_err(|why| {
+                KeyError::BadRecipient(
+                    shown,
+                    match why {
+                        "invalid Bech32 encoding" => {
+                            "it does not decode (a character is wrong or missing: copy the whole key, about 1,950 characters)"
+                        }
+                        _ => "it decodes but is not a valid post-quantum key (sealpass recipient prints yours)",
+                    },
+                )
+            });
+        }
+        let hint = if s.starts_with("ssh-") {
+            "SSH recipients are not supported; use an age key (sealpass keygen)"
+        } else if lower.starts_with("age-secret-key-") || lower.starts_with("age-plugin-") {
+            "that is a secret key: never share it; give its recipient (sealpass recipient -i FILE)"
+        } else if lower.starts_with("age1pq1") {
+            "post-quantum recipients are written in lowercase, as sealpass recipient prints them"
+        } else if lower.starts_with("age1") && s.len() > 62 {
+            "plugin and tag recipients are not supported; use a key from sealpass keygen"
+        } else {
+            "recipients look like age1pq1… (post-quantum, ~1,950 characters) or age1 and 58 characters (classical); sealpass recipient prints yours"
+        };
+        #[allow(deprecated)]
+        let classical = s.parse::<age::x25519::Recipient>();
+        classical.map(Recipient::X25519).map_err(|_| KeyError::BadRecipient(shown, hint))
     }
 }
 
@@ -70,6 +110,7 @@ fn short(s: &str) -> String {
 impl fmt::Display for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Recipient::Hybrid(r) => write!(f, "{r}"),
             Recipient::X25519(r) => write!(f, "{r}"),
         }
     }
@@ -84,9 +125,93 @@ impl fmt::Debug for Recipient {
 impl Recipient {
     fn as_age(&self) -> &dyn age::Recipient {
         match self {
+            Recipient::Hybrid(r) => r,
+            #[allow(deprecated)]
             Recipient::X25519(r) => r,
         }
     }
+
+    /// Whether this is a hybrid post-quantum recipient.
+    pub fn is_post_quantum(&self) -> bool {
+        matches!(self, Recipient::Hybrid(_))
+    }
+
+    /// The kind of key, as reports name it.
+    pub fn sealing(&self) -> Sealing {
+        if self.is_post_quantum() { Sealing::PostQuantum } else { Sealing::Classical }
+    }
+}
+
+/// How a file was (or is to be) sealed: to hybrid post-quantum keys or to classical ones. Never
+/// both: the age format forbids mixing them in one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Sealing {
+    /// Hybrid ML-KEM-768 + X25519 (`mlkem768x25519` stanzas).
+    PostQuantum,
+    /// X25519 only (`X25519` stanzas).
+    Classical,
+}
+
+impl Sealing {
+    /// The name reports use: `post-quantum` or `classical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sealing::PostQuantum => "post-quantum",
+            Sealing::Classical => "classical",
+        }
+    }
+
+    /// How an age file was sealed, from its header's stanzas: post-quantum when every key
+    /// stanza is hybrid, classical when every one is X25519, `None` otherwise (no header, other
+    /// stanza types, or a mix, which no age implementation writes).
+    pub fn of(ciphertext: &[u8]) -> Option<Sealing> {
+        let types = stanza_types(ciphertext)?;
+        if types.is_empty() {
+            None
+        } else if types.iter().all(|t| t == PQ_STANZA) {
+            Some(Sealing::PostQuantum)
+        } else if types.iter().all(|t| t == "X25519") {
+            Some(Sealing::Classical)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Sealing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stanza type of a hybrid post-quantum recipient.
+const PQ_STANZA: &str = "mlkem768x25519";
+
+/// The recipients a sender seals to out of those a vendor publishes, and those left out: the
+/// post-quantum ones whenever there is one (the age format never mixes kinds in a file, and a
+/// classical key would undo the post-quantum protection), else every classical one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    /// Seal to these.
+    pub to: Vec<Recipient>,
+    /// Published but not sealed to: classical keys beside post-quantum ones.
+    pub left_out: Vec<Recipient>,
+}
+
+/// Choose what to seal to from what a vendor publishes (see [`Chosen`]).
+pub fn choose(published: &[Recipient]) -> Chosen {
+    let (pq, classical): (Vec<Recipient>, Vec<Recipient>) =
+        published.iter().cloned().partition(Recipient::is_post_quantum);
+    if pq.is_empty() { Chosen { to: classical, left_out: Vec::new() } } else { Chosen { to: pq, left_out: classical } }
+}
+
+/// Refuse a set that mixes post-quantum and classical keys ([`KeyError::MixedRecipients`]).
+pub fn one_kind(recipients: &[Recipient]) -> Result<(), KeyError> {
+    let post_quantum = recipients.iter().filter(|r| r.is_post_quantum()).count();
+    let classical = recipients.len() - post_quantum;
+    if post_quantum > 0 && classical > 0 { Err(KeyError::MixedRecipients { post_quantum, classical }) } else { Ok(()) }
 }
 
 /// Parse a recipients file: one recipient a line, blank lines and `#` comments ignored.
@@ -247,12 +372,27 @@ impl Identities {
     }
 }
 
-/// A new X25519 identity: the identity file text (secret) and its recipient.
+/// A new hybrid post-quantum identity (what `keygen` makes): the identity file text (secret)
+/// and its recipient.
 pub fn generate_identity(created: &str) -> (SecretString, Recipient) {
+    let identity = age::pq::Identity::generate();
+    let recipient = Recipient::Hybrid(identity.to_public());
+    identity_file(created, &recipient, &identity.to_string())
+}
+
+/// A new classical X25519 identity (`keygen --classic`), for a vendor whose senders still run
+/// tools that cannot seal to post-quantum keys.
+pub fn generate_classic_identity(created: &str) -> (SecretString, Recipient) {
+    #[allow(deprecated)]
     let identity = age::x25519::Identity::generate();
     let recipient = Recipient::X25519(identity.to_public());
-    let text = format!("# created: {created}\n# public key: {recipient}\n{}\n", identity.to_string().expose_secret());
-    (SecretString::from(text), recipient)
+    identity_file(created, &recipient, &identity.to_string())
+}
+
+/// An identity file as `age-keygen` writes it: when, the public key, the secret key.
+fn identity_file(created: &str, recipient: &Recipient, secret: &SecretString) -> (SecretString, Recipient) {
+    let text = format!("# created: {created}\n# public key: {recipient}\n{}\n", secret.expose_secret());
+    (SecretString::from(text), recipient.clone())
 }
 
 /// Why a ciphertext could not be opened. Each maps to exit code 5.
@@ -280,6 +420,7 @@ pub fn seal(plaintext: &[u8], recipients: &[Recipient]) -> Result<String, KeyErr
     if recipients.is_empty() {
         return Err(KeyError::NoRecipients);
     }
+    one_kind(recipients)?;
     let encryptor = age::Encryptor::with_recipients(recipients.iter().map(Recipient::as_age))
         .map_err(|e| KeyError::BadRecipient(e.to_string(), "check the recipients"))?;
     let mut armored = Vec::with_capacity(plaintext.len() * 2 + 512);
@@ -436,7 +577,7 @@ pub fn stanza_types(ciphertext: &[u8]) -> Option<Vec<String>> {
 
 /// The stanza type age writes for a recipient.
 fn stanza_type_of(recipient: &str) -> &'static str {
-    if recipient.starts_with("age1pq1") { "mlkem768x25519" } else { "X25519" }
+    if recipient.starts_with("age1pq1") { PQ_STANZA } else { "X25519" }
 }
 
 /// What in `ciphertext`'s header the `vendor`'s recipients do not account for: more stanzas of a
@@ -658,6 +799,11 @@ mod tests {
         assert_eq!(unaccounted_stanzas(to_vendor.as_bytes(), &vendor_text), None);
         let to_both = seal(&[b' '; 1024], &[vendor.clone(), attacker]).unwrap();
         let extra = unaccounted_stanzas(to_both.as_bytes(), &vendor_text).unwrap();
+        assert!(extra.contains("2 mlkem768x25519 stanza(s) where the vendor has 1"), "{extra}");
+        let (_, classical) = generate_classic_identity("t");
+        let (_, other) = generate_classic_identity("t");
+        let to_two = seal(&[b' '; 1024], &[classical.clone(), other]).unwrap();
+        let extra = unaccounted_stanzas(to_two.as_bytes(), &[classical.to_string()]).unwrap();
         assert!(extra.contains("2 X25519 stanza(s) where the vendor has 1"), "{extra}");
         // A type no vendor recipient makes is extra too; grease is not.
         assert!(unaccounted_stanzas(hostile(1, 32).as_bytes(), &[] as &[String]).is_some());
@@ -683,7 +829,7 @@ mod tests {
     fn recipients_are_validated_with_hints() {
         assert!(A.parse::<Recipient>().is_ok());
         let e = "ssh-ed25519 AAAA".parse::<Recipient>().unwrap_err().to_string();
-        assert!(e.contains("SSH recipients are not supported yet"), "{e}");
+        assert!(e.contains("SSH recipients are not supported"), "{e}");
         for secret in ["AGE-SECRET-KEY-1QQQ", "age-secret-key-1qqq", "hunter2"] {
             let e = secret.parse::<Recipient>().unwrap_err().to_string();
             assert!(!e.to_lowercase().contains("qqq") && !e.contains("hunter2"), "{e}");
@@ -705,5 +851,56 @@ mod tests {
         assert_eq!(Identities::parse(b"# nothing\n").unwrap_err(), KeyError::NoIdentities);
         let e = Identities::parse(b"AGE-SECRET-KEY-1NOTAKEY\n").unwrap_err().to_string();
         assert!(e.contains("line 1") && !e.contains("NOTAKEY"), "{e}");
+    }
+
+    #[test]
+    fn hybrid_keys_are_the_default_and_seal_and_open() {
+        let (identity, recipient) = generate_identity("t");
+        assert!(recipient.is_post_quantum());
+        let text = recipient.to_string();
+        assert!(text.starts_with("age1pq1") && text.len() > 1900, "{}", text.len());
+        assert_eq!(text.parse::<Recipient>().unwrap(), recipient);
+        assert!(identity.expose_secret().contains("\nAGE-SECRET-KEY-PQ-1"));
+        let ids = Identities::parse(identity.expose_secret().as_bytes()).unwrap();
+        assert_eq!(ids.recipients(), std::slice::from_ref(&recipient));
+        let sealed = seal(b"pq", std::slice::from_ref(&recipient)).unwrap();
+        assert_eq!(Sealing::of(sealed.as_bytes()), Some(Sealing::PostQuantum));
+        assert_eq!(&open(sealed.as_bytes(), &ids).unwrap()[..], b"pq");
+        assert_eq!(check_armored(&sealed), Ok(()));
+        // A damaged key says so without echoing more than its start.
+        let broken = format!("{}x{}", &text[..100], &text[101..]);
+        let e = broken.parse::<Recipient>().unwrap_err().to_string();
+        assert!(e.contains("does not decode") && !e.contains(&text[200..260]), "{e}");
+        assert!(text.to_uppercase().parse::<Recipient>().unwrap_err().to_string().contains("lowercase"));
+    }
+
+    #[test]
+    fn kinds_are_never_mixed_and_senders_choose_the_post_quantum_ones() {
+        let (_, pq) = generate_identity("t");
+        let (_, classical) = generate_classic_identity("t");
+        assert!(!classical.is_post_quantum());
+        let e = seal(b"x", &[pq.clone(), classical.clone()]).unwrap_err();
+        assert_eq!(e, KeyError::MixedRecipients { post_quantum: 1, classical: 1 });
+        assert!(e.to_string().contains("never seals one file to both"), "{e}");
+        let chosen = choose(&[classical.clone(), pq.clone()]);
+        assert_eq!(chosen, Chosen { to: vec![pq.clone()], left_out: vec![classical.clone()] });
+        let only_classical = choose(std::slice::from_ref(&classical));
+        assert_eq!(only_classical, Chosen { to: vec![classical.clone()], left_out: vec![] });
+        let sealed = seal(b"x", &only_classical.to).unwrap();
+        assert_eq!(Sealing::of(sealed.as_bytes()), Some(Sealing::Classical));
+        assert_eq!(Sealing::of(b"not age"), None);
+    }
+
+    #[test]
+    fn an_identity_file_with_both_kinds_opens_both() {
+        let (a, pq) = generate_identity("t");
+        let (b, classical) = generate_classic_identity("t");
+        let text = format!("{}\n{}", a.expose_secret(), b.expose_secret());
+        let ids = Identities::parse(text.as_bytes()).unwrap();
+        assert_eq!(ids.recipients(), &[pq.clone(), classical.clone()]);
+        for to in [pq, classical] {
+            let sealed = seal(b"both", &[to]).unwrap();
+            assert_eq!(&open(sealed.as_bytes(), &ids).unwrap()[..], b"both");
+        }
     }
 }

@@ -13,9 +13,22 @@ const PNG_SCALE: usize = 8;
 #[error("cannot make a QR code: {0}")]
 pub struct QrError(String);
 
+/// Longest text drawn in a terminal: beyond it the code is wider than a terminal and too dense
+/// for a phone to scan off a screen (a post-quantum recipient, ~1,950 characters, is beyond it;
+/// eight classical ones are not).
+pub const TERMINAL_MAX: usize = 600;
+
+/// The code for `text`: error correction level M, or L when only L leaves room for it (a
+/// post-quantum recipient needs version 37 at L).
+fn code(text: &str) -> Result<QrCode, QrError> {
+    QrCode::with_error_correction_level(text, EcLevel::M)
+        .or_else(|_| QrCode::with_error_correction_level(text, EcLevel::L))
+        .map_err(|e| QrError(format!("{e} ({} characters)", text.len())))
+}
+
 /// The code as a square grid of dark (`true`) and light modules, quiet zone included.
 fn grid(text: &str) -> Result<(usize, Vec<bool>), QrError> {
-    let code = QrCode::with_error_correction_level(text, EcLevel::M).map_err(|e| QrError(e.to_string()))?;
+    let code = code(text)?;
     let inner = code.width();
     let colors = code.to_colors();
     let size = inner + 2 * QUIET_ZONE;
@@ -57,7 +70,7 @@ pub fn terminal(text: &str, ansi: bool) -> Result<String, QrError> {
 
 /// The code as an SVG document.
 pub fn svg(text: &str) -> Result<String, QrError> {
-    let code = QrCode::with_error_correction_level(text, EcLevel::M).map_err(|e| QrError(e.to_string()))?;
+    let code = code(text)?;
     Ok(code
         .render::<qrcode::render::svg::Color>()
         .quiet_zone(true)
@@ -134,6 +147,23 @@ mod tests {
             let decoded = decode_grey(width * scale, rows.len() * 2 * scale, |x, y| module(x / scale, y / scale));
             assert_eq!(decoded, R);
         }
+    }
+
+    #[test]
+    fn a_post_quantum_recipient_fits_a_png_that_decodes_back() {
+        let (_, recipient) = crate::crypto::generate_identity("t");
+        let text = recipient.to_string();
+        assert!(text.len() > TERMINAL_MAX);
+        let bytes = png(&text).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let (w, h) = (info.width as usize, info.height as usize);
+        assert_eq!(decode_grey(w, h, |x, y| buf[y * w + x]), text);
+        // Two do not fit any QR code, and the error says how long the text was.
+        let (_, other) = crate::crypto::generate_identity("t");
+        let e = png(&format!("{text}\n{other}")).unwrap_err().to_string();
+        assert!(e.contains("characters"), "{e}");
     }
 
     #[test]

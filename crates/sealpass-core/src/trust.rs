@@ -159,7 +159,7 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn recipients() -> Vec<String> {
-        vec![age::x25519::Identity::generate().to_public().to_string()]
+        vec![crate::crypto::generate_identity("test").1.to_string()]
     }
 
     fn body(serial: u64, recipients: &[String], receipt_key: &str) -> ManifestBody {

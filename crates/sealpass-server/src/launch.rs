@@ -105,6 +105,21 @@ fn warnings_for(settings: &ServerSettings, local: SocketAddr) -> Vec<String> {
             "sqlite_synchronous = \"normal\": answered uploads survive a crash of sealpass, not a power cut".to_owned(),
         );
     }
+    let post_quantum = settings.recipients.iter().filter(|r| r.starts_with("age1pq1")).count();
+    let classical = settings.recipients.len() - post_quantum;
+    if post_quantum > 0 && classical > 0 {
+        warnings.push(format!(
+            "recipients: {post_quantum} post-quantum and {classical} classical: senders (the CLI and the page) seal new \
+             drops to the post-quantum ones only, since age never mixes the two; the classical ones are kept only to \
+             open drops sealed before. Remove them once those are received (docs/operations.md)"
+        ));
+    } else if post_quantum == 0 && !settings.recipients.is_empty() {
+        warnings.push(
+            "recipients: classical (X25519) only: drops sealed to them can be opened by anyone who records them once \
+             X25519 falls; add a post-quantum key (sealpass keygen) and re-sign the manifest (docs/operations.md)"
+                .to_owned(),
+        );
+    }
     match (settings.staff.is_empty(), settings.insecure_open_claims) {
         (true, true) => warnings.push(format!(
             "no [[staff]] configured and --insecure-open-claims: anyone who can reach {local} may claim drops"

@@ -129,6 +129,8 @@ pub struct Received<T> {
     pub request_id: Option<String>,
     /// That request's label.
     pub label: Option<String>,
+    /// To which kind of keys the sender sealed it.
+    pub sealing: Option<crypto::Sealing>,
     /// What `hand_on` returned.
     pub handed: T,
 }
@@ -165,6 +167,7 @@ pub async fn receive<T>(
         return Err(ReceiveError::ExtraRecipients(extra));
     }
     let plaintext = crypto::open(claimed.ciphertext.as_bytes(), identities).map_err(ReceiveError::Decrypt)?;
+    let sealing = crypto::Sealing::of(claimed.ciphertext.as_bytes());
     let envelope = Envelope::from_bytes(&plaintext).map_err(ReceiveError::Malformed)?;
     if envelope.request != claimed.request_id {
         return Err(ReceiveError::RequestMismatch { envelope: envelope.request.clone(), claimed: claimed.request_id });
@@ -193,6 +196,7 @@ pub async fn receive<T>(
         Vec::new()
     };
     let claim = ClaimDetails {
+        sealing,
         id: claimed.id,
         claimed_by: claimed.claimed_by,
         request_id: claimed.request_id,
@@ -201,7 +205,14 @@ pub async fn receive<T>(
     };
     let handed = hand_on(&envelope, &claim).map_err(ReceiveError::HandOn)?;
     client.ack(id, staff_token).await.map_err(|cause| ReceiveError::NotAcknowledged { cause })?;
-    Ok(Received { envelope, claimed_by: claim.claimed_by, request_id: claim.request_id, label: claim.label, handed })
+    Ok(Received {
+        envelope,
+        claimed_by: claim.claimed_by,
+        request_id: claim.request_id,
+        label: claim.label,
+        sealing: claim.sealing,
+        handed,
+    })
 }
 
 /// The vendor's keys as a receiver knows them, not from the server's word.
@@ -219,6 +230,9 @@ pub struct Known<'a> {
 pub struct ClaimDetails {
     /// The drop.
     pub id: String,
+    /// To which kind of keys the sender sealed it (`None`: neither purely, which no age
+    /// implementation writes).
+    pub sealing: Option<crypto::Sealing>,
     /// Who claimed it.
     pub claimed_by: String,
     /// The request it answers.

@@ -394,6 +394,11 @@ pub struct Sent {
     pub manage_token: SecretString,
     /// Who can open it.
     pub fingerprint: String,
+    /// To which kind of keys it was sealed.
+    pub sealing: crypto::Sealing,
+    /// The vendor's classical keys it was not sealed to, since the vendor publishes post-quantum
+    /// ones (age never mixes the two in one file).
+    pub left_out: usize,
 }
 
 /// Seal `envelope` to the destination's recipients and upload it (bound to the request when
@@ -406,7 +411,10 @@ pub async fn send(to: &Destination, envelope: &Envelope, ttl_seconds: Option<u64
         }
     }
     let plaintext = envelope.to_padded_bytes()?;
-    let armored = crypto::seal(&plaintext, &to.recipients).map_err(SendError::Seal)?;
+    // The post-quantum keys whenever the vendor publishes one; the classical ones otherwise.
+    let chosen = crypto::choose(&to.recipients);
+    let sealing = chosen.to.first().map_or(crypto::Sealing::Classical, Recipient::sealing);
+    let armored = crypto::seal(&plaintext, &chosen.to).map_err(SendError::Seal)?;
     let body =
         api::CreateDrop { ciphertext: armored, ttl_seconds, request_id: to.asked.as_ref().map(|a| a.link.id.clone()) };
     let created = to.client.create_drop(&body, to.asked.as_ref().map(|a| a.link.token.as_str())).await?;
@@ -417,6 +425,8 @@ pub async fn send(to: &Destination, envelope: &Envelope, ttl_seconds: Option<u64
         expires_at: shown(&created.expires_at).into_owned(),
         manage_token: SecretString::from(created.manage_token),
         fingerprint: to.fingerprint.clone(),
+        sealing,
+        left_out: chosen.left_out.len(),
     })
 }
 

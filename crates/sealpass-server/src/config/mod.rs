@@ -663,7 +663,9 @@ listen = "127.0.0.1:8427"
 # The URL people reach this server at; pickup and request links are made from it.
 # public_url = "https://drop.example.com"
 
-# The vendor's age recipients, served by GET /v1/info with their fingerprint.
+# The vendor's age recipients, served by GET /v1/info with their fingerprint: post-quantum
+# (age1pq1…, what `sealpass keygen` makes) and, while moving to them, classical (age1…) ones.
+# Senders seal to the post-quantum ones whenever there is one (docs/operations.md).
 recipients = []
 
 # Accept uploads that answer no request.
