@@ -550,14 +550,15 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
             }
             Failure::of(e)
         })?;
+        // On stderr with --json too: a risk to act on, not a report line.
+        if received.sealing == Some(sealpass_core::crypto::Sealing::Classical) {
+            printer.note(
+                "it was sealed to a classical (X25519) key: anyone who recorded it can open it once X25519 falls. \
+                 Publish a post-quantum key (sealpass keygen) so senders seal to it",
+            );
+        }
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));
-            if received.sealing == Some(sealpass_core::crypto::Sealing::Classical) {
-                printer.note(
-                    "it was sealed to a classical (X25519) key: anyone who recorded it can open it once X25519 falls. \
-                     Publish a post-quantum key (sealpass keygen) so senders seal to it",
-                );
-            }
             if let Some(path) = &args.output {
                 printer.note(&format!("wrote {} to {} (mode 0600)", what_written(&received.envelope), path.display()));
             }

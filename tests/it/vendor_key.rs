@@ -496,3 +496,56 @@ fn moving_the_vendor_key_itself_takes_a_cross_signature() {
     staff.expect(1);
     assert!(staff.stdout.is_empty(), "{}", staff.stdout);
 }
+
+#[test]
+fn a_vendor_moves_from_classical_to_post_quantum_keys_and_waiting_drops_still_open() {
+    let mut vendor = Vendor::new(None);
+    // Before: a vendor whose only key is classical (X25519), as keygen made them until now.
+    let classical = vendor.home.keygen_classic("classical.identity");
+    let old_identity = std::fs::read_to_string(vendor.home.path("classical.identity")).unwrap();
+    std::fs::write(vendor.home.path("data/sealpass/identity.txt"), &old_identity).unwrap();
+    vendor.recipients = vec![classical.clone()];
+    vendor.sign().expect(0);
+    vendor.serve();
+    assert!(vendor.server.as_ref().unwrap().log().contains("classical (X25519) only"), "warned at start");
+    let customer = Home::new();
+    let before = answer(&customer, &vendor.request());
+    before.expect(0);
+    assert!(before.stderr.contains("(classical keys)"), "{}", before.stderr);
+
+    // The move: a post-quantum key beside the classical one (one identity file holds both),
+    // the manifest re-signed, the server restarted. Links name the vendor key, so they survive.
+    let pq = vendor.home.keygen("pq.identity");
+    let pq_identity = std::fs::read_to_string(vendor.home.path("pq.identity")).unwrap();
+    vendor.home.private_file("data/sealpass/identity.txt", &format!("{old_identity}{pq_identity}"));
+    vendor.recipients.push(pq.clone());
+    vendor.sign().expect(0);
+    vendor.serve();
+    let log = vendor.server.as_ref().unwrap().log();
+    assert!(log.contains("1 post-quantum and 1 classical: senders (the CLI and the page) seal new drops"), "{log}");
+    let after = answer(&customer, &vendor.request());
+    after.expect(0);
+    assert!(after.stderr.contains("(post-quantum keys)"), "{}", after.stderr);
+    assert!(after.stderr.contains("also publishes 1 classical key(s)"), "{}", after.stderr);
+
+    // The sender's side says which kind sealed each; the drop waiting from before still opens.
+    let status = customer.sealpass(&["status", "--json"], "");
+    status.expect(0);
+    let sealings: Vec<String> =
+        status.json_lines().iter().map(|l| l["sealing"].as_str().unwrap_or("?").to_owned()).collect();
+    assert_eq!(sealings, ["classical", "post-quantum"], "{}", status.stdout);
+    for (sent, sealing, file) in [(&before, "classical", "got-before"), (&after, "post-quantum", "got-after")] {
+        let got = vendor.staff(&["receive", &pickup(sent), "--json", "-o", file]);
+        got.expect(0);
+        assert_eq!(got.json()["sealing"], sealing, "{}", got.stdout);
+        assert_eq!(std::fs::read_to_string(vendor.home.path(file)).unwrap(), SECRET);
+        assert_eq!(got.stderr.contains("sealed to a classical (X25519) key"), sealing == "classical", "{}", got.stderr);
+    }
+    // What was sealed after the move does not open with the classical key alone.
+    let third = answer(&customer, &vendor.request());
+    third.expect(0);
+    vendor.home.private_file("data/sealpass/identity.txt", &old_identity);
+    let refused = vendor.staff(&["receive", &pickup(&third), "-o", "got-third"]);
+    refused.expect(5);
+    assert!(refused.stderr.contains("none of the identities"), "{}", refused.stderr);
+}
