@@ -361,9 +361,33 @@ fn qr_file_decodes_to_the_recipient() {
     assert_eq!(grids[0].decode().unwrap().1, r);
     home.sealpass(&["recipient", "-i", "v.key", "--qr-file", "r.svg"], "").expect(0);
     assert!(std::fs::read_to_string(home.path("r.svg")).unwrap().contains("<svg"));
+    // A post-quantum recipient is too large for a code scanned off a terminal: the code there
+    // holds its fingerprint, and a note says so.
     let terminal = home.sealpass(&["recipient", "-i", "v.key", "--qr"], "");
+    terminal.expect(0);
     assert!(terminal.stdout.contains('█'));
+    let fingerprint = sealpass_core::crypto::fingerprint(std::slice::from_ref(&r));
+    assert!(terminal.stderr.contains("too large for a code a phone scans off a terminal"), "{}", terminal.stderr);
+    assert!(terminal.stderr.contains(&format!("holds the recipients-only fingerprint {fingerprint}")));
     home.sealpass(&["recipient", "-i", "v.key", "--qr-file", "r.gif"], "").expect(2);
+    // Two post-quantum recipients fit no QR code at all: the picture holds the fingerprint.
+    home.keygen("w.key");
+    let both = format!(
+        "{}{}",
+        std::fs::read_to_string(home.path("v.key")).unwrap(),
+        std::fs::read_to_string(home.path("w.key")).unwrap()
+    );
+    home.private_file("both.key", &both);
+    let two = home.sealpass(&["recipient", "-i", "both.key", "--qr-file", "two.png", "--json"], "");
+    two.expect(0);
+    assert!(two.stderr.contains("do not fit in one QR code"), "{}", two.stderr);
+    let bytes = std::fs::read(home.path("two.png")).unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let w = info.width as usize;
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, info.height as usize, |x, y| buf[y * w + x]);
+    assert_eq!(img.detect_grids()[0].decode().unwrap().1, two.json()["fingerprint"].as_str().unwrap());
 }
 
 #[test]
