@@ -64,7 +64,8 @@ pub(crate) fn run(args: OpenArgs, ctx: &super::Context) -> Result<Exit, Failure>
     }
     if printer.json() {
         // It may hold the secret: written through the wiped sink.
-        printer.secret_json_line(&Opened::new(&envelope, &report, args.reveal))?;
+        let sealing = sealpass_core::crypto::Sealing::of(&ciphertext);
+        printer.secret_json_line(&Opened::new(&envelope, &report, args.reveal, sealing))?;
     } else if args.reveal {
         printer.note(&human(printer, &envelope, &report));
         printer.secret_sink_write(&with_newline(&envelope, payload))?;

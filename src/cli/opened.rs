@@ -68,6 +68,8 @@ pub(crate) struct Opened<'a> {
     sender: Option<&'a str>,
     request: Option<&'a str>,
     allow_weak: bool,
+    /// `post-quantum` or `classical`: the kind of keys the sender sealed it to.
+    sealing: Option<sealpass_core::crypto::Sealing>,
 }
 
 /// The policy to validate against: the receiver's if given, else the kind's default; none for
@@ -130,7 +132,12 @@ pub(crate) fn revealable(payload: &[u8]) -> Result<(), Failure> {
 impl<'a> Opened<'a> {
     /// The report for `envelope` checked against `policy`; the secret and secret fields only
     /// when `reveal`.
-    pub(crate) fn new(envelope: &'a Envelope, report: &'a Report, reveal: bool) -> Opened<'a> {
+    pub(crate) fn new(
+        envelope: &'a Envelope,
+        report: &'a Report,
+        reveal: bool,
+        sealing: Option<sealpass_core::crypto::Sealing>,
+    ) -> Opened<'a> {
         let fields = envelope
             .fields
             .iter()
@@ -150,6 +157,7 @@ impl<'a> Opened<'a> {
             sender: envelope.sender.as_deref(),
             request: envelope.request.as_deref(),
             allow_weak: envelope.allow_weak,
+            sealing,
         }
     }
 }

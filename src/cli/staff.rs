@@ -356,8 +356,6 @@ struct ReceivedJson<'a> {
     claimed_by: &'a str,
     request_id: Option<&'a str>,
     label: Option<&'a str>,
-    /// `post-quantum` or `classical`: the kind of keys the sender sealed it to.
-    sealing: Option<sealpass_core::crypto::Sealing>,
 }
 
 /// What a hand-over command learns besides its stdin: the kind, the request's label, and every
@@ -522,12 +520,11 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                 }
                 let shown_report = if printer.json() {
                     printer.secret_json_line(&ReceivedJson {
-                        opened: Opened::new(envelope, &report, args.reveal),
+                        opened: Opened::new(envelope, &report, args.reveal, claim.sealing),
                         id: &claim.id,
                         claimed_by: &claim.claimed_by,
                         request_id: claim.request_id.as_deref(),
                         label: claim.label.as_deref(),
-                        sealing: claim.sealing,
                     })
                 } else {
                     let text = human(printer, envelope, &report);

@@ -45,6 +45,7 @@ fn age_output_armored_and_binary_opens_with_sealpass() {
         let opened = home.sealpass(&["open", "-i", "v.key", "--json", "--reveal"], &sealed.raw_stdout);
         opened.expect(0);
         assert_eq!(opened.json()["secret"], SECRET);
+        assert_eq!(opened.json()["sealing"], "classical");
     }
 }
 

@@ -186,7 +186,9 @@ test("post-quantum both ways: typage opens what sealpass sealed, sealpass opens 
   writeFileSync(join(dir, "page.age"), armored);
   const opened = sealpass(["open", "-i", join(dir, "pq.key"), join(dir, "page.age"), "--json"]);
   assert.equal(opened.code, 0, opened.stderr);
-  assert.equal((JSON.parse(opened.stdout) as { kind: string }).kind, "generic");
+  const report = JSON.parse(opened.stdout) as { kind: string; sealing: string };
+  assert.equal(report.kind, "generic");
+  assert.equal(report.sealing, "post-quantum");
   // The classical key alone cannot open it: the page did not seal to it.
   const notClassical = sealpass(["open", "-i", join(dir, "old.key"), join(dir, "page.age")]);
   assert.equal(notClassical.code, 5, notClassical.stderr);
