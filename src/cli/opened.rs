@@ -68,7 +68,9 @@ pub(crate) struct Opened<'a> {
     sender: Option<&'a str>,
     request: Option<&'a str>,
     allow_weak: bool,
-    /// `post-quantum` or `classical`: the kind of keys the sender sealed it to.
+    /// `post-quantum` or `classical`: the kind of keys the sender sealed it to (left out when
+    /// neither purely).
+    #[serde(skip_serializing_if = "Option::is_none")]
     sealing: Option<sealpass_core::crypto::Sealing>,
 }
 

@@ -549,10 +549,15 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         })?;
         // On stderr with --json too: a risk to act on, not a report line.
         if received.sealing == Some(sealpass_core::crypto::Sealing::Classical) {
-            printer.note(
+            let moved =
+                vendor.as_ref().is_some_and(|(recipients, _)| recipients.iter().any(|r| r.starts_with("age1pq1")));
+            printer.note(if moved {
+                "it was sealed to the vendor's classical (X25519) key: before the move to post-quantum keys, or by an \
+                 older tool. Anyone who recorded it can open it once X25519 falls; ask for it again if it lives long"
+            } else {
                 "it was sealed to a classical (X25519) key: anyone who recorded it can open it once X25519 falls. \
-                 Publish a post-quantum key (sealpass keygen) so senders seal to it",
-            );
+                 Publish a post-quantum key (sealpass keygen) so senders seal to it"
+            });
         }
         if !printer.json() {
             printer.note(&format!("received {} and acknowledged it; the server wiped its copy", pickup));

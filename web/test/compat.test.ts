@@ -195,6 +195,9 @@ test("post-quantum both ways: typage opens what sealpass sealed, sealpass opens 
   // A classical-only vendor still gets a classical file.
   assert.deepEqual(choose([classical]), { to: [classical], leftOut: [], sealing: "classical" });
   assert.throws(() => choose(["age1pq1short"]), /not age keys/);
+  // Exactly the length a hybrid key has (1,959): one character more or less is refused.
+  assert.throws(() => choose([recipient.slice(0, -1)]), /not age keys/);
+  assert.throws(() => choose([`${recipient}q`]), /not age keys/);
 });
 
 test("field checks say what the CLI says", () => {

@@ -47,7 +47,7 @@ pub enum KeyError {
     #[error(
         "these recipients mix post-quantum (age1pq1…, {post_quantum}) and classical (age1…, {classical}) keys; \
          age never seals one file to both, since a classical key would undo the post-quantum protection: \
-         give the post-quantum ones only (or, for a vendor with no post-quantum key yet, the classical ones)"
+         give the post-quantum ones only (in a recipients file, keep only the age1pq1… lines)"
     )]
     MixedRecipients {
         /// How many were post-quantum.
@@ -581,7 +581,9 @@ fn stanza_type_of(recipient: &str) -> &'static str {
 }
 
 /// What in `ciphertext`'s header the `vendor`'s recipients do not account for: more stanzas of a
-/// type than the vendor has recipients of it, or a type none of them makes. Someone else can
+/// type than the vendor has recipients of it, a type none of them makes, or post-quantum and
+/// classical stanzas together (no sender writes that: a vendor publishing both kinds would
+/// otherwise leave room for one extra key of the kind its senders do not use). Someone else can
 /// then open the file. `None` when every stanza is accounted for.
 pub fn unaccounted_stanzas<S: AsRef<str>>(ciphertext: &[u8], vendor: &[S]) -> Option<String> {
     let mut expected = std::collections::BTreeMap::<&str, usize>::new();
@@ -594,6 +596,12 @@ pub fn unaccounted_stanzas<S: AsRef<str>>(ciphertext: &[u8], vendor: &[S]) -> Op
     let mut found = std::collections::BTreeMap::<String, usize>::new();
     for t in types {
         *found.entry(t).or_default() += 1;
+    }
+    if found.contains_key(PQ_STANZA) && found.contains_key("X25519") {
+        return Some(format!(
+            "{} {PQ_STANZA} and {} X25519 stanza(s) in one file, which no sender writes",
+            found[PQ_STANZA], found["X25519"]
+        ));
     }
     let extra: Vec<String> = found
         .iter()
@@ -805,6 +813,19 @@ mod tests {
         let to_two = seal(&[b' '; 1024], &[classical.clone(), other]).unwrap();
         let extra = unaccounted_stanzas(to_two.as_bytes(), &[classical.to_string()]).unwrap();
         assert!(extra.contains("2 X25519 stanza(s) where the vendor has 1"), "{extra}");
+        // A vendor moving to post-quantum keys publishes both kinds: a file holding both (one of
+        // them someone else's) is refused, though each kind's count is within the vendor's.
+        let mixed_vendor = vec![vendor.to_string(), classical.to_string()];
+        let both = b"age-encryption.org/v1
+-> mlkem768x25519 AAAA
+AAAA
+-> X25519 AAAA
+AAAA
+--- AAAA
+";
+        let extra = unaccounted_stanzas(both, &mixed_vendor).unwrap();
+        assert!(extra.contains("1 mlkem768x25519 and 1 X25519 stanza(s) in one file"), "{extra}");
+        assert_eq!(unaccounted_stanzas(to_vendor.as_bytes(), &mixed_vendor), None);
         // A type no vendor recipient makes is extra too; grease is not.
         assert!(unaccounted_stanzas(hostile(1, 32).as_bytes(), &[] as &[String]).is_some());
     }

@@ -440,7 +440,7 @@ impl ServerSettings {
         let recipients = f.recipients.unwrap_or_default();
         if recipients.len() > sealpass_core::api::MAX_RECIPIENTS {
             return Err(format!(
-                "recipients: {} configured, at most {} (senders seal to every one, and headers with more stanzas are refused)",
+                "recipients: {} configured, at most {} (senders seal to every key of one kind, and headers with more stanzas are refused)",
                 recipients.len(),
                 sealpass_core::api::MAX_RECIPIENTS
             ));
