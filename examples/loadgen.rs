@@ -36,6 +36,10 @@ struct Args {
     /// The server's process id, to report its memory.
     #[arg(long)]
     pid: Option<u32>,
+    /// Seal the uploaded ciphertext to a post-quantum key (3.8 KB armored) instead of an X25519
+    /// one (1.8 KB, what every figure in docs/performance.md before post-quantum sealing used).
+    #[arg(long)]
+    post_quantum: bool,
     /// Whose API: sealpass, cryptgeon or snappass.
     #[arg(long, default_value = "sealpass")]
     peer: String,
@@ -125,7 +129,11 @@ async fn main() {
         args.staff_token = Some(text.trim().to_owned());
     }
     let args = std::sync::Arc::new(args);
-    let (_, recipient) = sealpass_core::crypto::generate_identity("loadgen");
+    let (_, recipient) = if args.post_quantum {
+        sealpass_core::crypto::generate_identity("loadgen")
+    } else {
+        sealpass_core::crypto::generate_classic_identity("loadgen")
+    };
     // A ciphertext the size of a real envelope (1024 bytes padded), armored.
     let ciphertext = sealpass_core::crypto::seal(&[b' '; 1024], &[recipient]).expect("seal");
     let body = std::sync::Arc::new(json!({"ciphertext": ciphertext, "ttl_seconds": 3600}));
