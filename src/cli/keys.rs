@@ -64,7 +64,8 @@ const NOT_TO_PUBLISH: &str = "Give the recipient to your drop server's operator 
      confirm is the vendor key's sp4- (`sealpass vendor-key show`), not this sp1-, which names only these recipients \
      (for senders using `send --to`).";
 
-fn print_keys(printer: &Printer, recipients: &[String], identity_file: Option<&Path>) -> Result<(), Failure> {
+/// Print the recipients and their fingerprint; returns the fingerprint.
+fn print_keys(printer: &Printer, recipients: &[String], identity_file: Option<&Path>) -> Result<String, Failure> {
     let fingerprint = crypto::fingerprint(recipients);
     if printer.json() {
         let info = KeyInfo {
@@ -77,7 +78,7 @@ fn print_keys(printer: &Printer, recipients: &[String], identity_file: Option<&P
         printer.lines(&format!("{}\nrecipients-only fingerprint: {fingerprint}", recipients.join("\n")))?;
         printer.note(NOT_TO_PUBLISH);
     }
-    Ok(())
+    Ok(fingerprint)
 }
 
 pub(crate) fn keygen(args: KeygenArgs, ctx: &super::Context) -> Result<Exit, Failure> {
@@ -104,11 +105,10 @@ pub(crate) fn recipient(args: RecipientShowArgs, ctx: &super::Context) -> Result
     // The same set `seal` would compute: sorted, without duplicates.
     let set = crypto::recipient_set(identities.recipients().to_vec()).map_err(Failure::usage)?;
     let recipients: Vec<String> = set.iter().map(ToString::to_string).collect();
-    print_keys(printer, &recipients, None)?;
-    let payload = recipients.join("\n");
     // What a code holds when the recipients do not fit one: their fingerprint, which a sender
     // compares with what they were given.
-    let fingerprint = crypto::fingerprint(&recipients);
+    let fingerprint = print_keys(printer, &recipients, None)?;
+    let payload = recipients.join("\n");
     let instead = |why: &str| {
         printer.note(&format!(
             "{why}: the QR code holds the recipients-only fingerprint {fingerprint} instead; a sender who was \
@@ -134,17 +134,16 @@ pub(crate) fn recipient(args: RecipientShowArgs, ctx: &super::Context) -> Result
     }
     if let Some(path) = args.qr_file {
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        let render = |text: &str| match ext.as_deref() {
-            Some("svg") => qr::svg(text).map(String::into_bytes).map(Some),
-            Some("png") => qr::png(text).map(Some),
-            _ => Ok(None),
+        let render: fn(&str) -> Result<Vec<u8>, qr::QrError> = match ext.as_deref() {
+            Some("svg") => |text| qr::svg(text).map(String::into_bytes),
+            Some("png") => qr::png,
+            _ => return Err(Failure::usage("--qr-file must end in .svg or .png")),
         };
         let bytes = match render(&payload) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return Err(Failure::usage("--qr-file must end in .svg or .png")),
+            Ok(bytes) => bytes,
             Err(too_large) => {
                 instead(&format!("the recipients do not fit in one QR code ({too_large})"));
-                render(&fingerprint)?.unwrap_or_default()
+                render(&fingerprint)?
             }
         };
         // Public data, but like every file sealpass writes: never over an existing one.

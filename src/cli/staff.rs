@@ -549,8 +549,9 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         })?;
         // On stderr with --json too: a risk to act on, not a report line.
         if received.sealing == Some(sealpass_core::crypto::Sealing::Classical) {
-            let moved =
-                vendor.as_ref().is_some_and(|(recipients, _)| recipients.iter().any(|r| r.starts_with("age1pq1")));
+            let moved = vendor
+                .as_ref()
+                .is_some_and(|(recipients, _)| recipients.iter().any(|r| sealpass_core::crypto::names_post_quantum(r)));
             printer.note(if moved {
                 "it was sealed to the vendor's classical (X25519) key: before the move to post-quantum keys, or by an \
                  older tool. Anyone who recorded it can open it once X25519 falls; ask for it again if it lives long"

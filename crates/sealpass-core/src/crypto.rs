@@ -28,12 +28,6 @@ pub enum Recipient {
     X25519(age::x25519::Recipient),
 }
 
-impl std::hash::Hash for Recipient {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.to_string().hash(state);
-    }
-}
-
 /// Why a recipient or identity could not be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
@@ -73,7 +67,7 @@ impl FromStr for Recipient {
         // wrong place.
         let shown =
             if lower.starts_with("age1") || s.starts_with("ssh-") { short(s) } else { "(not shown)".to_owned() };
-        if s.starts_with("age1pq1") {
+        if names_post_quantum(s) {
             return s.parse::<age::pq::Recipient>().map(Recipient::Hybrid).map_err(|why| {
                 KeyError::BadRecipient(
                     shown,
@@ -172,7 +166,7 @@ impl Sealing {
             None
         } else if types.iter().all(|t| t == PQ_STANZA) {
             Some(Sealing::PostQuantum)
-        } else if types.iter().all(|t| t == "X25519") {
+        } else if types.iter().all(|t| t == CLASSICAL_STANZA) {
             Some(Sealing::Classical)
         } else {
             None
@@ -186,8 +180,16 @@ impl fmt::Display for Sealing {
     }
 }
 
-/// The stanza type of a hybrid post-quantum recipient.
+/// The stanza type of a hybrid post-quantum recipient…
 const PQ_STANZA: &str = "mlkem768x25519";
+/// …and of a classical one.
+const CLASSICAL_STANZA: &str = "X25519";
+
+/// Whether a recipient string (parsed or not, as configs and manifests hold them) names a
+/// hybrid post-quantum key: the one place that knows its prefix.
+pub fn names_post_quantum(recipient: &str) -> bool {
+    recipient.starts_with("age1pq1")
+}
 
 /// The recipients a sender seals to out of those a vendor publishes, and those left out: the
 /// post-quantum ones whenever there is one (the age format never mixes kinds in a file, and a
@@ -577,7 +579,7 @@ pub fn stanza_types(ciphertext: &[u8]) -> Option<Vec<String>> {
 
 /// The stanza type age writes for a recipient.
 fn stanza_type_of(recipient: &str) -> &'static str {
-    if recipient.starts_with("age1pq1") { PQ_STANZA } else { "X25519" }
+    if names_post_quantum(recipient) { PQ_STANZA } else { CLASSICAL_STANZA }
 }
 
 /// What in `ciphertext`'s header the `vendor`'s recipients do not account for: more stanzas of a
@@ -597,10 +599,10 @@ pub fn unaccounted_stanzas<S: AsRef<str>>(ciphertext: &[u8], vendor: &[S]) -> Op
     for t in types {
         *found.entry(t).or_default() += 1;
     }
-    if found.contains_key(PQ_STANZA) && found.contains_key("X25519") {
+    if found.contains_key(PQ_STANZA) && found.contains_key(CLASSICAL_STANZA) {
         return Some(format!(
-            "{} {PQ_STANZA} and {} X25519 stanza(s) in one file, which no sender writes",
-            found[PQ_STANZA], found["X25519"]
+            "{} {PQ_STANZA} and {} {CLASSICAL_STANZA} stanza(s) in one file, which no sender writes",
+            found[PQ_STANZA], found[CLASSICAL_STANZA]
         ));
     }
     let extra: Vec<String> = found

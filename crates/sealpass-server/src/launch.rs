@@ -105,7 +105,7 @@ fn warnings_for(settings: &ServerSettings, local: SocketAddr) -> Vec<String> {
             "sqlite_synchronous = \"normal\": answered uploads survive a crash of sealpass, not a power cut".to_owned(),
         );
     }
-    let post_quantum = settings.recipients.iter().filter(|r| r.starts_with("age1pq1")).count();
+    let post_quantum = settings.recipients.iter().filter(|r| sealpass_core::crypto::names_post_quantum(r)).count();
     let classical = settings.recipients.len() - post_quantum;
     if post_quantum > 0 && classical > 0 {
         warnings.push(format!(
