@@ -75,7 +75,15 @@ async fn demo(n: &mut Narrator<'_>, dir: &std::path::Path) -> Result<(), Failure
     let alice = "sps_demo-token-for-alice".to_owned();
     let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.join("drops.db")));
     settings.recipients = vec![recipient.to_string()];
-    settings.staff = vec![StaffMember { name: "alice".into(), token_sha256: sealpass_server::auth::hash(&alice) }];
+    settings.staff = vec![StaffMember {
+        name: "alice".into(),
+        token_sha256: sealpass_server::auth::hash(&alice),
+        roles: sealpass_core::access::Roles::of([
+            sealpass_core::access::Role::Requester,
+            sealpass_core::access::Role::Receiver,
+        ]),
+        roles_given: true,
+    }];
     let mut launched = sealpass_server::launch(settings).await.map_err(|e| failed("server", e))?;
     let server = launched.settings.public_url.clone();
     // The server's receipt key, made now so the vendor's manifest can name it.

@@ -51,6 +51,15 @@ pub(crate) struct StaffTokenArgs {
     /// Write the token to FILE (mode 0600, never overwritten) instead of stdout
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// A role the token holds (repeat for more): requester, receiver, auditor or admin
+    /// [default: requester and receiver]
+    #[arg(long = "role", value_name = "ROLE", value_parser = parse_role)]
+    roles: Vec<sealpass_core::access::Role>,
+}
+
+fn parse_role(name: &str) -> Result<sealpass_core::access::Role, String> {
+    sealpass_core::access::Role::from_name(name)
+        .ok_or_else(|| format!("roles are {}", sealpass_core::access::Roles::ALL.describe()))
 }
 
 pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failure> {
@@ -193,10 +202,16 @@ pub(crate) fn staff_token(args: StaffTokenArgs, ctx: &super::Context) -> Result<
         }
         None => printer.secret_sink_write(format!("{}\n", token.as_str()).as_bytes())?,
     }
+    use sealpass_core::access::{Role, Roles};
+    let roles =
+        if args.roles.is_empty() { Roles::of([Role::Requester, Role::Receiver]) } else { Roles::of(args.roles) };
+    let names: Vec<String> = roles.iter().map(|r| format!("\"{r}\"")).collect();
     printer.note(&format!(
         "Give the token to {} (it is shown once), and add this to the server's config:\n\n\
-         [[staff]]\nname = \"{}\"\ntoken_sha256 = \"{hash}\"",
-        args.name, args.name
+         [[staff]]\nname = \"{}\"\ntoken_sha256 = \"{hash}\"\nroles = [{}]",
+        args.name,
+        args.name,
+        names.join(", ")
     ));
     Ok(Exit::Ok)
 }
@@ -242,6 +257,7 @@ pub(crate) fn webhook(command: WebhookCommand, ctx: &super::Context) -> Result<E
         actor: Actor::Staff("sealpass".into()),
         at: sealpass_core::events::rfc3339(now.unix_timestamp()),
         client: None,
+        credential: None,
     };
     let entry = sealpass_core::audit::Entry {
         seq: 0,

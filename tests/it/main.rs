@@ -1,6 +1,7 @@
 //! The one integration test binary: the real `sealpass` binary driven end to end, and property
 //! tests of the library's promises.
 
+mod access;
 mod cctv;
 mod certificates;
 mod check_cli;

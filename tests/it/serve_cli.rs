@@ -134,8 +134,15 @@ async fn sigterm_stops_gracefully_and_debug_logs_hold_no_secrets() {
     assert!(staff_token.starts_with("sps_") && staff_token.len() >= 40);
     let snippet = token.stderr.lines().skip_while(|l| *l != "[[staff]]").collect::<Vec<_>>().join("\n");
     assert!(snippet.contains("name = \"alice\"") && !snippet.contains(&staff_token), "{}", token.stderr);
+    assert!(snippet.ends_with("roles = [\"requester\", \"receiver\"]"), "{snippet}");
+    let auditor = home.sealpass(&["staff-token", "audrey", "--role", "auditor", "--role", "admin"], "");
+    assert!(auditor.expect(0).stderr.contains("roles = [\"auditor\", \"admin\"]"), "{}", auditor.stderr);
+    home.sealpass(&["staff-token", "x", "--role", "root"], "").expect(2);
+    // A config from before roles: the token may do everything, and the server says so.
     let (_, recipient) = sealpass_core::crypto::generate_identity("test");
-    std::fs::write(home.path("server.toml"), format!("recipients = [\"{recipient}\"]\n{snippet}\n")).unwrap();
+    let before_roles: Vec<&str> = snippet.lines().filter(|l| !l.starts_with("roles")).collect();
+    let config = format!("recipients = [\"{recipient}\"]\n{}\n", before_roles.join("\n"));
+    std::fs::write(home.path("server.toml"), config).unwrap();
 
     let store = format!("sqlite://{}", home.path("drops.db").display());
     let server = Served::start(&home, &["--store", &store, "--config", "server.toml"], &[("SEALPASS_LOG", "debug")]);
@@ -168,6 +175,8 @@ async fn sigterm_stops_gracefully_and_debug_logs_hold_no_secrets() {
     let log = server.log();
     assert!(log.contains("route=/v1/drops/{id}/claim"), "debug logs every request: {log}");
     assert!(log.contains("stopped"));
+    assert_eq!(log.matches("[[staff]] without roles may do everything").count(), 1, "warned once: {log}");
+    assert!(log.contains("everything (as before roles existed): alice;"), "{log}");
     for secret in [staff_token.as_str(), manage.as_str(), "garbage-body-marker"] {
         assert!(!log.contains(secret), "the log holds a secret: {log}");
     }

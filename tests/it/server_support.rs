@@ -3,11 +3,16 @@
 //! file, with known staff tokens.
 
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use sealpass_core::access::{Role, Roles};
 use sealpass_server::config::{ServerSettings, StaffMember, StoreUrl};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub const STAFF: [&str; 8] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
+
+/// Staff with one role each, on every test server besides `STAFF` (who hold every role).
+pub const ROLE_HOLDERS: [(&str, Role); 4] =
+    [("rita", Role::Requester), ("rex", Role::Receiver), ("audrey", Role::Auditor), ("ada", Role::Admin)];
 
 pub fn staff_token(name: &str) -> String {
     format!("sps_test-token-of-{name}")
@@ -30,11 +35,15 @@ impl TestServer {
     pub async fn start(tweak: impl FnOnce(&mut ServerSettings)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = ServerSettings::for_tests(StoreUrl::Sqlite(dir.path().join("drops.db")));
-        settings.staff = STAFF
-            .iter()
-            .map(|n| StaffMember {
-                name: (*n).to_owned(),
+        let every = STAFF.iter().map(|n| (*n, Roles::ALL));
+        let limited = ROLE_HOLDERS.iter().map(|(n, role)| (*n, Roles::of([*role])));
+        settings.staff = every
+            .chain(limited)
+            .map(|(n, roles)| StaffMember {
+                name: n.to_owned(),
                 token_sha256: Sha256::digest(staff_token(n).as_bytes()).into(),
+                roles,
+                roles_given: true,
             })
             .collect();
         let (_, recipient) = sealpass_core::crypto::generate_identity("test");

@@ -230,6 +230,7 @@ mod tests {
             actor: Actor::Sender,
             at: "2026-12-01T12:00:00Z".into(),
             client: Some("192.0.2.1".into()),
+            credential: None,
         }
     }
 

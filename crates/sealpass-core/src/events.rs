@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::Credential;
+
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventKind {
@@ -23,6 +25,9 @@ pub enum EventKind {
     /// It expired unreceived.
     #[serde(rename = "drop.expired")]
     DropExpired,
+    /// A claim was given up before its acknowledgement: the drop waits again.
+    #[serde(rename = "drop.released")]
+    DropReleased,
     /// Staff made a request link.
     #[serde(rename = "request.created")]
     RequestCreated,
@@ -32,19 +37,24 @@ pub enum EventKind {
     /// It expired unanswered.
     #[serde(rename = "request.expired")]
     RequestExpired,
+    /// Staff cancelled it before it was answered.
+    #[serde(rename = "request.cancelled")]
+    RequestCancelled,
 }
 
 impl EventKind {
-    /// Every kind, in the order SPEC §10 lists them.
-    pub const ALL: [EventKind; 8] = [
+    /// Every kind: SPEC §10's, then §12's (`drop.released`, `request.cancelled`) beside their kin.
+    pub const ALL: [EventKind; 10] = [
         EventKind::DropCreated,
         EventKind::DropClaimed,
         EventKind::DropReceived,
         EventKind::DropRevoked,
         EventKind::DropExpired,
+        EventKind::DropReleased,
         EventKind::RequestCreated,
         EventKind::RequestFulfilled,
         EventKind::RequestExpired,
+        EventKind::RequestCancelled,
     ];
 
     /// Its name, as in configs (`events = ["drop.received"]`) and payloads.
@@ -55,9 +65,11 @@ impl EventKind {
             EventKind::DropReceived => "drop.received",
             EventKind::DropRevoked => "drop.revoked",
             EventKind::DropExpired => "drop.expired",
+            EventKind::DropReleased => "drop.released",
             EventKind::RequestCreated => "request.created",
             EventKind::RequestFulfilled => "request.fulfilled",
             EventKind::RequestExpired => "request.expired",
+            EventKind::RequestCancelled => "request.cancelled",
         }
     }
 
@@ -102,6 +114,11 @@ pub struct Event {
     pub at: String,
     /// The client's address as the server saw it (after `trusted_proxies`), when a client acted.
     pub client: Option<String>,
+    /// How a staff actor proved who they are, and the role that allowed the change. Absent from
+    /// entries written before roles existed (so their canonical form, and the chain, are
+    /// unchanged) and for senders and the sweeper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Credential>,
 }
 
 impl Event {
@@ -138,6 +155,7 @@ pub fn event(
         actor,
         at: rfc3339(origin.at),
         client: origin.client.clone(),
+        credential: origin.credential.clone(),
     }
 }
 
@@ -149,17 +167,24 @@ pub struct Origin {
     pub at: i64,
     /// The client's address (after `trusted_proxies`), if a client acted.
     pub client: Option<String>,
+    /// The staff member's credential and the role it was allowed under, if staff acted.
+    pub credential: Option<Credential>,
 }
 
 impl Origin {
     /// A change at `at` made by a client at `client`.
     pub fn client(at: i64, client: impl ToString) -> Origin {
-        Origin { at, client: Some(client.to_string()) }
+        Origin { at, client: Some(client.to_string()), credential: None }
     }
 
     /// A change at `at` no client made (the sweeper; tests).
     pub fn at(at: i64) -> Origin {
-        Origin { at, client: None }
+        Origin { at, client: None, credential: None }
+    }
+
+    /// The same, made by staff with `credential`.
+    pub fn by(self, credential: Credential) -> Origin {
+        Origin { credential: Some(credential), ..self }
     }
 }
 
@@ -181,6 +206,7 @@ mod tests {
             actor: Actor::Staff("alice".into()),
             at: "2026-12-01T12:00:00Z".into(),
             client: Some("192.0.2.7".into()),
+            credential: None,
         };
         let text = e.canonical();
         assert!(text.starts_with(r#"{"kind":"drop.received","drop_id":"ddd"#), "{text}");
@@ -188,6 +214,20 @@ mod tests {
         let back: Event = serde_json::from_str(&text).unwrap();
         assert_eq!(back, e);
         assert_eq!(back.canonical(), text);
+        // An entry from before roles has no credential, and its canonical form stays as it was.
+        assert!(!text.contains("credential"), "{text}");
+        let with_role = Event {
+            credential: Some(Credential {
+                role: crate::access::Role::Receiver,
+                token: Some("alice".into()),
+                issuer: None,
+                subject: None,
+            }),
+            ..e.clone()
+        };
+        let text = with_role.canonical();
+        assert!(text.ends_with(r#","credential":{"role":"receiver","token":"alice"}}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), with_role);
         let sweeper = Event { actor: Actor::Sweeper, ..e };
         assert!(sweeper.canonical().contains(r#""actor":{"type":"sweeper"}"#));
     }

@@ -162,9 +162,11 @@ pub fn summary(event: &Event, test: bool) -> String {
         EventKind::DropReceived => format!("a credential was received by {who}"),
         EventKind::DropRevoked => format!("a credential was revoked by {who}"),
         EventKind::DropExpired => "a credential expired unreceived".to_owned(),
+        EventKind::DropReleased => format!("a claim was released by {who}: the credential waits again"),
         EventKind::RequestCreated => format!("a request was made by {who}"),
         EventKind::RequestFulfilled => format!("a request was answered by {who}"),
         EventKind::RequestExpired => "a request expired unanswered".to_owned(),
+        EventKind::RequestCancelled => format!("a request was cancelled by {who}"),
     };
     let label = match &event.label {
         Some(label) => format!("\u{201c}{}\u{201d}", label.chars().filter(|c| !c.is_control()).collect::<String>()),
@@ -204,6 +206,7 @@ mod tests {
             actor: Actor::Staff("alice".into()),
             at: "2026-12-01T12:00:00Z".into(),
             client: Some("192.0.2.7".into()),
+            credential: None,
         };
         crate::audit::next(&crate::audit::Head::empty(), event)
     }

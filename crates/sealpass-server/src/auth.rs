@@ -9,8 +9,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::config::ServerSettings;
+use crate::config::{ServerSettings, StaffMember};
 
+use sealpass_core::access::{Credential, Role, Roles};
 use sealpass_core::events::OPEN_CLAIMER;
 
 /// The bearer token of a request, if any.
@@ -62,37 +63,41 @@ impl Caller {
         self.token.is_some_and(|t| bool::from(t.ct_eq(expected)))
     }
 
-    /// The staff member whose token it presented, if any. Every configured hash is compared,
-    /// so timing does not reveal which one matched.
-    pub fn staff_name(&self, settings: &ServerSettings) -> Option<String> {
+    /// The service token it presented, if any. Every configured hash is compared, so timing
+    /// does not reveal which one matched.
+    fn service_token<'a>(&self, settings: &'a ServerSettings) -> Option<&'a StaffMember> {
         let presented = self.token?;
         let mut found = None;
         for staff in &settings.staff {
             if bool::from(presented.ct_eq(&staff.token_sha256)) {
-                found = Some(staff.name.clone());
+                found = Some(staff);
             }
         }
         found
     }
 
-    /// Whether it is staff: a staff token, or anyone on a server without staff run with
-    /// `--insecure-open-claims`.
-    pub fn is_staff(&self, settings: &ServerSettings) -> bool {
+    /// The staff member it is, if it is one: a service token's holder, or anyone on a server
+    /// without staff run with `--insecure-open-claims`.
+    pub fn staff(&self, settings: &ServerSettings) -> Option<Staff> {
         if settings.staff.is_empty() {
-            return open_allowed(settings).is_ok();
+            return open_allowed(settings).is_ok().then(Staff::open);
         }
-        self.staff_name(settings).is_some()
+        self.service_token(settings).map(|member| Staff {
+            name: member.name.clone(),
+            roles: member.roles,
+            via: Via::Token(member.name.clone()),
+        })
     }
 
     /// The staff member it is, or 401. With no staff configured, everyone is staff when the
     /// server runs with `--insecure-open-claims`, and nobody otherwise (403).
-    pub fn require_staff(&self, settings: &ServerSettings) -> Result<String, ApiError> {
+    pub fn require_staff(&self, settings: &ServerSettings) -> Result<Staff, ApiError> {
         if settings.staff.is_empty() {
             open_allowed(settings)?;
-            return Ok(OPEN_CLAIMER.to_owned());
+            return Ok(Staff::open());
         }
-        match (self.has_token(), self.staff_name(settings)) {
-            (_, Some(name)) => Ok(name),
+        match (self.has_token(), self.staff(settings)) {
+            (_, Some(staff)) => Ok(staff),
             (false, None) => Err(ApiError::unauthorized("staff only: send Authorization: Bearer <staff token>")),
             (true, None) => Err(ApiError::unauthorized("that is not a staff token of this server")),
         }
@@ -110,10 +115,68 @@ impl axum::extract::FromRequestParts<super::AppState> for Caller {
     }
 }
 
-/// The staff member a call is from, checked once by the extractor (`require_staff`'s 401/403
-/// otherwise): handlers that are staff-only take it as an argument.
+/// How a staff member proved who they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Staff(pub String);
+enum Via {
+    /// A service token, by its name in the config.
+    Token(String),
+    /// Nothing: a server without staff run with `--insecure-open-claims`.
+    Open,
+}
+
+/// The staff member a call is from, checked once by the extractor (`require_staff`'s 401/403
+/// otherwise): who (`name`, shown as `claimed_by` and `created_by`), what they may do, and how
+/// they proved it. Handlers that are staff-only take it as an argument and ask it for the role
+/// they need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staff {
+    /// Their name.
+    pub name: String,
+    /// Their roles.
+    pub roles: Roles,
+    via: Via,
+}
+
+impl Staff {
+    /// Anyone, on a server without staff run with `--insecure-open-claims`: every role.
+    fn open() -> Staff {
+        Staff { name: OPEN_CLAIMER.to_owned(), roles: Roles::ALL, via: Via::Open }
+    }
+
+    /// What the audit log records of them for a change allowed under `role`.
+    pub fn credential(&self, role: Role) -> Credential {
+        let token = match &self.via {
+            Via::Token(name) => Some(name.clone()),
+            Via::Open => None,
+        };
+        Credential { role, token, issuer: None, subject: None }
+    }
+
+    /// Whether they may do what needs `role` (holding it, or admin): the credential to record.
+    pub fn may(&self, role: Role) -> Option<Credential> {
+        self.roles.grants(role).map(|granted| self.credential(granted))
+    }
+
+    /// The same, or 403 `forbidden` naming the role.
+    pub fn need(&self, role: Role) -> Result<Credential, ApiError> {
+        self.may(role).ok_or_else(|| self.forbidden(&[role]))
+    }
+
+    /// 403 `forbidden`: this needs one of `roles`, which they do not hold.
+    pub fn forbidden(&self, roles: &[Role]) -> ApiError {
+        let needed: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+        ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this needs the {} role (or admin); {} has {}",
+                needed.join(" or "),
+                sealpass_core::text::shown(&self.name),
+                self.roles.describe()
+            ),
+        )
+    }
+}
 
 impl axum::extract::FromRequestParts<super::AppState> for Staff {
     type Rejection = ApiError;
@@ -122,7 +185,7 @@ impl axum::extract::FromRequestParts<super::AppState> for Staff {
         parts: &mut axum::http::request::Parts,
         state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        Caller::of(&parts.headers).require_staff(&state.settings).map(Staff)
+        Caller::of(&parts.headers).require_staff(&state.settings)
     }
 }
 

@@ -130,5 +130,13 @@ fn warnings_for(settings: &ServerSettings, local: SocketAddr) -> Vec<String> {
         ),
         _ => {}
     }
+    let unlimited: Vec<&str> = settings.staff.iter().filter(|s| !s.roles_given).map(|s| s.name.as_str()).collect();
+    if !unlimited.is_empty() {
+        warnings.push(format!(
+            "[[staff]] without roles may do everything (as before roles existed): {}; give each the roles it needs, \
+             e.g. roles = [\"receiver\"] (docs/operations.md)",
+            unlimited.join(", ")
+        ));
+    }
     warnings
 }

@@ -5,24 +5,29 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sealpass_core::access::{Role, Roles};
 use serde::Deserialize;
 
 mod webhooks;
 
 pub use webhooks::{MAX_WEBHOOKS, Webhook};
 
-/// A staff member: a name and the SHA-256 of their bearer token.
+/// A service token (`[[staff]]`): a name, the SHA-256 of its bearer token, and its roles.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StaffMember {
     /// Shown as `claimed_by`.
     pub name: String,
     /// SHA-256 of the token.
     pub token_sha256: [u8; 32],
+    /// What it may do. A token configured without `roles` (from before roles) has them all.
+    pub roles: Roles,
+    /// Whether `roles` was given; if not, the server warns once at start.
+    pub roles_given: bool,
 }
 
 impl std::fmt::Debug for StaffMember {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "StaffMember({})", self.name)
+        write!(f, "StaffMember({}, {:?})", self.name, self.roles)
     }
 }
 
@@ -236,6 +241,40 @@ struct FileCertificate {
 struct FileStaff {
     name: String,
     token_sha256: String,
+    roles: Option<Vec<String>>,
+}
+
+impl FileStaff {
+    /// The service token it configures, its hash and role names checked.
+    fn member(&self) -> Result<StaffMember, String> {
+        let token_sha256 = decode_hash(&self.token_sha256, &self.name)?;
+        let roles = match &self.roles {
+            None => Roles::ALL,
+            Some(names) if names.is_empty() => {
+                return Err(format!(
+                    "staff {}: roles is empty; name at least one of {}",
+                    self.name,
+                    Roles::ALL.describe()
+                ));
+            }
+            Some(names) => Roles::of(
+                names
+                    .iter()
+                    .map(|n| {
+                        Role::from_name(n).ok_or_else(|| {
+                            format!(
+                                "staff {}: unknown role {:?}; roles are {}",
+                                self.name,
+                                n.chars().take(32).collect::<String>(),
+                                Roles::ALL.describe()
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, String>>()?,
+            ),
+        };
+        Ok(StaffMember { name: self.name.clone(), token_sha256, roles, roles_given: self.roles.is_some() })
+    }
 }
 
 /// What flags and environment gave (clap fills this); `None` falls through to the file.
@@ -459,11 +498,7 @@ impl ServerSettings {
         if default_ttl > max_ttl || default_ttl < Duration::from_secs(1) {
             return Err("default_ttl must be at least 1s and no more than max_ttl".into());
         }
-        let staff = f
-            .staff
-            .iter()
-            .map(|s| Ok(StaffMember { name: s.name.clone(), token_sha256: decode_hash(&s.token_sha256, &s.name)? }))
-            .collect::<Result<Vec<_>, String>>()?;
+        let staff = f.staff.iter().map(FileStaff::member).collect::<Result<Vec<_>, String>>()?;
         if let Some(bad) = staff.iter().find(|s| s.name.is_empty() || s.name.chars().any(char::is_control)) {
             return Err(format!("staff name {:?} must be non-empty printable text", bad.name));
         }
@@ -745,11 +780,15 @@ sweep_interval = "60s"
 # name = "kore-integration"
 # file = "/etc/sealpass/kore-integration.crt"
 
-# Staff who may claim drops and create requests. `sealpass staff-token NAME` prints a token
-# (give it to NAME) and the block to paste here.
+# Service tokens, for automation and for staff until they sign in with the identity provider.
+# `sealpass staff-token NAME` prints a token (give it to NAME) and the block to paste here.
+# roles: any of requester (create requests, see and cancel their own), receiver (inbox, claim,
+# acknowledge, release their own claim), auditor (audit log, receipts), admin (everything).
+# A token without roles may do everything, as before roles existed; the server warns about it.
 # [[staff]]
 # name = "alice"
 # token_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+# roles = ["receiver"]
 
 # Where every state change is posted, signed (docs/events.md). The secret file (mode 0600,
 # at least 16 characters: `openssl rand -hex 32`) keys the HMAC; events defaults to all of
@@ -789,6 +828,25 @@ mod tests {
         let s = ServerSettings::merge(o, file).unwrap();
         assert_eq!(s.listen.port(), 2);
         assert_eq!(s.store, StoreUrl::Sqlite("/a.db".into()));
+    }
+
+    #[test]
+    fn service_tokens_hold_the_roles_they_name() {
+        let with = |roles: &str| {
+            let text = format!("[[staff]]\nname = \"ci\"\ntoken_sha256 = \"{}\"\n{roles}", "ab".repeat(32));
+            ServerSettings::merge(Overrides::default(), toml::from_str(&text).unwrap())
+        };
+        let s = with("roles = [\"receiver\", \"auditor\"]").unwrap();
+        assert_eq!(s.staff[0].roles, Roles::of([Role::Receiver, Role::Auditor]));
+        assert!(s.staff[0].roles_given);
+        // Configs from before roles keep what they could do: everything.
+        let s = with("").unwrap();
+        assert_eq!((s.staff[0].roles, s.staff[0].roles_given), (Roles::ALL, false));
+        let e = with("roles = [\"root\"]").unwrap_err();
+        assert!(e.contains("unknown role \"root\"") && e.contains("requester, receiver, auditor, admin"), "{e}");
+        assert!(with("roles = []").unwrap_err().contains("roles is empty"));
+        // A role's name is exact.
+        assert!(with("roles = [\"Admin\"]").is_err());
     }
 
     fn staffed_again() -> FileConfig {

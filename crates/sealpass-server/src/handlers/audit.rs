@@ -10,6 +10,7 @@ use super::drops::authorised_drop;
 use crate::AppState;
 use crate::auth::Staff;
 use crate::error::ApiError;
+use sealpass_core::access::Role;
 use sealpass_core::api::{AuditPage, DropState, ErrorBody, MAX_AUDIT_PAGE};
 use sealpass_core::events::Actor;
 use sealpass_core::receipt::{Claims, Receipt, VERSION};
@@ -30,12 +31,13 @@ pub struct AuditQuery {
     responses(
         (status = 200, description = "A page and the head", body = AuditPage),
         (status = 401, description = "Staff only", body = ErrorBody),
-        (status = 403, description = "No staff configured and the call came through a proxy", body = ErrorBody)))]
+        (status = 403, description = "The staff token lacks the role this needs (`forbidden`, naming it), or no staff are configured (`open_claims_refused`)", body = ErrorBody)))]
 pub async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
-    _: Staff,
+    staff: Staff,
 ) -> Result<Json<AuditPage>, ApiError> {
+    staff.need(Role::Auditor)?;
     let limit = query.limit.unwrap_or(MAX_AUDIT_PAGE);
     if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
         return Err(ApiError::bad("bad_limit", format!("limit must be 1 to {MAX_AUDIT_PAGE}")));
@@ -59,6 +61,7 @@ pub async fn audit(
         (status = 200, description = "Signed with the key in /v1/info's receipt_key", body = Receipt),
         (status = 400, description = "Not a drop id", body = ErrorBody),
         (status = 401, description = "No token", body = ErrorBody),
+        (status = 403, description = "A staff token without a role that may see it (`forbidden`, naming the roles)", body = ErrorBody),
         (status = 404, description = "No such drop, or not for this token, or received before this server kept receipts", body = ErrorBody),
         (status = 409, description = "Not received (yet)", body = ErrorBody)))]
 pub async fn receipt(
@@ -66,7 +69,7 @@ pub async fn receipt(
     Path(id): Path<String>,
     caller: crate::auth::Caller,
 ) -> Result<Json<Receipt>, ApiError> {
-    let (record, _) = authorised_drop(&state, &id, &caller).await?;
+    let (record, _) = authorised_drop(&state, &id, &caller, &[Role::Auditor, Role::Receiver]).await?;
     let now = crate::now();
     if record.state_at(now) != DropState::Received {
         return Err(ApiError::new(

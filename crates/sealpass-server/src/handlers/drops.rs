@@ -14,6 +14,7 @@ use crate::limits::ClientIp;
 use crate::metrics::Counter;
 use crate::store::{DropRecord, InboxCursor, NewDrop, StoreError};
 use crate::{AppState, expiry, now, rfc3339};
+use sealpass_core::access::{Credential, Role};
 use sealpass_core::api::{self, Claimed, CreateDrop, DropCreated, DropStatus, ErrorBody, Inbox, InboxEntry};
 use sealpass_core::events::Actor;
 
@@ -115,12 +116,15 @@ pub async fn create_drop(
 }
 
 /// The drop, if the caller is staff or holds its manage token; otherwise 404. With the staff
-/// member's name when it was a staff token (none when it was the drop's manage token).
+/// member when it was a staff token (none when it was the drop's manage token), who must then
+/// hold one of `sees_all` (or admin), or be the requester whose request it answers: the
+/// credential to record comes with them.
 pub(super) async fn authorised_drop(
     state: &AppState,
     id: &str,
     caller: &Caller,
-) -> Result<(DropRecord, Option<String>), ApiError> {
+    sees_all: &[Role],
+) -> Result<(DropRecord, Option<(Staff, Credential)>), ApiError> {
     check_id(id, "drop")?;
     // No token at all is 401 whatever the id: that reveals nothing. A wrong one is 404.
     if !caller.has_token() {
@@ -128,14 +132,43 @@ pub(super) async fn authorised_drop(
             "send the drop's manage token (or a staff token) as Authorization: Bearer …",
         ));
     }
-    let record = state.store.get_drop(id).await?.ok_or_else(|| ApiError::not_found("drop"))?;
     // With no staff configured nobody is staff here, whatever open claims allow.
-    let staff = caller.staff_name(&state.settings);
-    if staff.is_some() || caller.holds(&record.manage_hash) {
-        Ok((record, staff))
-    } else {
-        Err(ApiError::not_found("drop"))
+    let staff = caller.staff(&state.settings).filter(|_| !state.settings.staff.is_empty());
+    let record = state.store.get_drop(id).await?.ok_or_else(|| ApiError::not_found("drop"))?;
+    match staff {
+        Some(staff) => {
+            let credential = staff_over_drop(state, &staff, &record, sees_all).await?;
+            Ok((record, Some((staff, credential))))
+        }
+        None if caller.holds(&record.manage_hash) => Ok((record, None)),
+        None => Err(ApiError::not_found("drop")),
     }
+}
+
+/// What allows `staff` to act on `record`: one of `sees_all` (or admin), or the requester role
+/// when the drop answers a request they created; 403 naming the roles when they hold none of
+/// them, 404 for a requester's look at someone else's drop.
+async fn staff_over_drop(
+    state: &AppState,
+    staff: &Staff,
+    record: &DropRecord,
+    sees_all: &[Role],
+) -> Result<Credential, ApiError> {
+    if let Some(credential) = sees_all.iter().find_map(|role| staff.may(*role)) {
+        return Ok(credential);
+    }
+    let Some(credential) = staff.may(Role::Requester) else {
+        let mut roles = sees_all.to_vec();
+        roles.push(Role::Requester);
+        return Err(staff.forbidden(&roles));
+    };
+    let theirs = match &record.request_id {
+        Some(request) => {
+            state.store.get_request(request).await?.is_some_and(|r| r.created_by.as_deref() == Some(&staff.name))
+        }
+        None => false,
+    };
+    if theirs { Ok(credential) } else { Err(ApiError::not_found("drop")) }
 }
 
 /// `GET /v1/drops/{id}`.
@@ -147,13 +180,14 @@ pub(super) async fn authorised_drop(
         (status = 200, description = "The drop's state", body = DropStatus),
         (status = 400, description = "Not a drop id", body = ErrorBody),
         (status = 401, description = "No token", body = ErrorBody),
+        (status = 403, description = "A staff token without a role that may see it (`forbidden`, naming the roles)", body = ErrorBody),
         (status = 404, description = "No such drop, or not for this token", body = ErrorBody)))]
 pub async fn drop_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<DropStatus>, ApiError> {
-    let (record, _) = authorised_drop(&state, &id, &caller).await?;
+    let (record, _) = authorised_drop(&state, &id, &caller, &[Role::Receiver, Role::Auditor]).await?;
     Ok(Json(status_of(&record, now())))
 }
 
@@ -166,6 +200,7 @@ pub async fn drop_status(
         (status = 200, description = "Revoked (if it was claimed first, `claimed_by` says by whom)", body = DropStatus),
         (status = 400, description = "Not a drop id", body = ErrorBody),
         (status = 401, description = "No token", body = ErrorBody),
+        (status = 403, description = "A staff token without a role that may see it (`forbidden`, naming the roles)", body = ErrorBody),
         (status = 404, description = "No such drop, or not for this token", body = ErrorBody),
         (status = 409, description = "It was already received", body = ErrorBody),
         (status = 410, description = "It expired", body = ErrorBody)))]
@@ -175,11 +210,17 @@ pub async fn revoke(
     Path(id): Path<String>,
     caller: Caller,
 ) -> Result<Json<DropStatus>, ApiError> {
-    let (_, staff) = authorised_drop(&state, &id, &caller).await?;
-    let origin = origin(ip);
+    let (_, staff) = authorised_drop(&state, &id, &caller, &[Role::Receiver]).await?;
+    let mut origin = origin(ip);
     let now = origin.at;
     // Staff revoke under their name; anyone else got here with the drop's manage token.
-    let by = staff.map_or(Actor::Sender, Actor::Staff);
+    let by = match staff {
+        Some((staff, credential)) => {
+            origin = origin.by(credential);
+            Actor::Staff(staff.name)
+        }
+        None => Actor::Sender,
+    };
     let record = state.store.revoke(&id, &by, &origin).await.map_err(|e| match e {
         StoreError::Received => ApiError::new(StatusCode::CONFLICT, "already_received", "it was already received"),
         other => other.into(),
@@ -199,7 +240,7 @@ pub async fn revoke(
         (status = 200, description = "The ciphertext", body = Claimed),
         (status = 400, description = "Not a drop id", body = ErrorBody),
         (status = 401, description = "Staff only", body = ErrorBody),
-        (status = 403, description = "No staff configured and the call came through a proxy", body = ErrorBody),
+        (status = 403, description = "The staff token lacks the role this needs (`forbidden`, naming it), or no staff are configured (`open_claims_refused`)", body = ErrorBody),
         (status = 404, description = "No such drop", body = ErrorBody),
         (status = 409, description = "Claimed by someone else (`already_claimed`, with who and when)", body = ErrorBody),
         (status = 410, description = "Expired, revoked or already received", body = ErrorBody)))]
@@ -207,16 +248,17 @@ pub async fn claim(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(id): Path<String>,
-    Staff(staff): Staff,
+    staff: Staff,
 ) -> Result<Json<Claimed>, ApiError> {
+    let credential = staff.need(Role::Receiver)?;
     rate_limit(&state.claim_limiter, ip)?;
     check_id(&id, "drop")?;
-    let claim = state.store.claim(&id, &staff, &origin(ip)).await?;
+    let claim = state.store.claim(&id, &staff.name, &origin(ip).by(credential)).await?;
     state.metrics.event(Counter::Claimed);
     Ok(Json(Claimed {
         id: claim.record.id,
         ciphertext: claim.ciphertext,
-        claimed_by: staff,
+        claimed_by: staff.name,
         claimed_at: rfc3339(claim.record.claimed_at.unwrap_or(claim.record.created_at)),
         expires_at: rfc3339(claim.record.expires_at),
         request_id: claim.record.request_id,
@@ -233,7 +275,7 @@ pub async fn claim(
         (status = 200, description = "Received", body = DropStatus),
         (status = 400, description = "Not a drop id", body = ErrorBody),
         (status = 401, description = "Staff only", body = ErrorBody),
-        (status = 403, description = "No staff configured and the call came through a proxy", body = ErrorBody),
+        (status = 403, description = "The staff token lacks the role this needs (`forbidden`, naming it), or no staff are configured (`open_claims_refused`)", body = ErrorBody),
         (status = 404, description = "No such drop", body = ErrorBody),
         (status = 409, description = "Not claimed by you", body = ErrorBody),
         (status = 410, description = "Expired or revoked before the acknowledgement", body = ErrorBody)))]
@@ -241,12 +283,13 @@ pub async fn ack(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(id): Path<String>,
-    Staff(staff): Staff,
+    staff: Staff,
 ) -> Result<Json<DropStatus>, ApiError> {
+    let credential = staff.need(Role::Receiver)?;
     check_id(&id, "drop")?;
-    let origin = origin(ip);
+    let origin = origin(ip).by(credential);
     let now = origin.at;
-    let record = state.store.ack(&id, &staff, &origin).await?;
+    let record = state.store.ack(&id, &staff.name, &origin).await?;
     if record.received_at == Some(now) {
         state.metrics.event(Counter::Received);
     }
@@ -274,12 +317,13 @@ pub struct InboxQuery {
         (status = 200, description = "One page", body = Inbox),
         (status = 400, description = "A bad state, cursor or limit", body = ErrorBody),
         (status = 401, description = "Staff only", body = ErrorBody),
-        (status = 403, description = "No staff configured and the call came through a proxy", body = ErrorBody)))]
+        (status = 403, description = "The staff token lacks the role this needs (`forbidden`, naming it), or no staff are configured (`open_claims_refused`)", body = ErrorBody)))]
 pub async fn inbox(
     State(state): State<AppState>,
     Query(query): Query<InboxQuery>,
-    _: Staff,
+    staff: Staff,
 ) -> Result<Json<Inbox>, ApiError> {
+    staff.need(Role::Receiver)?;
     if query.state.as_deref().is_some_and(|s| s != "waiting") {
         return Err(ApiError::bad("bad_state", "the inbox lists waiting drops: use ?state=waiting"));
     }

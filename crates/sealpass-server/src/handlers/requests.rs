@@ -13,6 +13,7 @@ use crate::limits::ClientIp;
 use crate::metrics::Counter;
 use crate::store::RequestRecord;
 use crate::{AppState, expiry, now, rfc3339};
+use sealpass_core::access::{Credential, Role};
 use sealpass_core::api::{self, CreateRequest, ErrorBody, RequestCreated, RequestStatus};
 use sealpass_core::envelope::Kind;
 
@@ -25,13 +26,14 @@ use sealpass_core::envelope::Kind;
         (status = 201, description = "The link; its upload token is shown once", body = RequestCreated),
         (status = 400, description = "A bad label, kind or TTL", body = ErrorBody),
         (status = 401, description = "Staff only", body = ErrorBody),
-        (status = 403, description = "No staff configured and the call came through a proxy", body = ErrorBody)))]
+        (status = 403, description = "The staff token lacks the role this needs (`forbidden`, naming it), or no staff are configured (`open_claims_refused`)", body = ErrorBody)))]
 pub async fn create_request(
     State(state): State<AppState>,
     ip: ClientIp,
-    Staff(staff): Staff,
+    staff: Staff,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let credential = staff.need(Role::Requester)?;
     rate_limit(&state.create_limiter, ip)?;
     room_for_uploads(&state)?;
     let req: CreateRequest = json_body(&state, body, 8 * 1024).await?;
@@ -73,7 +75,7 @@ pub async fn create_request(
         ));
     }
     let drop_ttl = req.drop_ttl_seconds.map(|t| ttl(&state, Some(t))).transpose()?;
-    let origin = origin(ip);
+    let origin = origin(ip).by(credential);
     let now = origin.at;
     let (id, upload_token) = (auth::new_id()?, auth::new_token()?);
     let record = RequestRecord {
@@ -81,7 +83,7 @@ pub async fn create_request(
         upload_hash: auth::hash(&upload_token),
         label: label.to_owned(),
         kind: req.kind,
-        created_by: Some(staff),
+        created_by: Some(staff.name),
         created_at: now,
         expires_at: expiry(ttl(&state, req.ttl_seconds)?),
         drop_id: None,
@@ -104,6 +106,7 @@ pub async fn create_request(
         (status = 200, description = "The request", body = RequestStatus),
         (status = 400, description = "Not a request id", body = ErrorBody),
         (status = 401, description = "No token", body = ErrorBody),
+        (status = 403, description = "A staff token without a role that may see it (`forbidden`, naming the roles)", body = ErrorBody),
         (status = 404, description = "No such request, or not for this token", body = ErrorBody)))]
 pub async fn request_status(
     State(state): State<AppState>,
@@ -111,17 +114,22 @@ pub async fn request_status(
     caller: Caller,
 ) -> Result<Json<RequestStatus>, ApiError> {
     check_id(&id, "request")?;
-    let staff = caller.is_staff(&state.settings);
+    let staff = caller.staff(&state.settings);
     // No token at all is 401 whatever the id: that reveals nothing. A wrong one is 404.
-    if !staff && !caller.has_token() {
+    if staff.is_none() && !caller.has_token() {
         return Err(ApiError::unauthorized(
             "send the request's upload token (or a staff token) as Authorization: Bearer …",
         ));
     }
     let record = state.store.get_request(&id).await?.ok_or_else(|| ApiError::not_found("request"))?;
-    if !staff && !caller.holds(&record.upload_hash) {
-        return Err(ApiError::not_found("request"));
+    match &staff {
+        Some(staff) => {
+            sees_request(staff, &record)?;
+        }
+        None if !caller.holds(&record.upload_hash) => return Err(ApiError::not_found("request")),
+        None => {}
     }
+    let staff = staff.is_some();
     Ok(Json(RequestStatus {
         state: record.state_at(now()),
         id: record.id,
@@ -132,4 +140,18 @@ pub async fn request_status(
         require: record.required_fields,
         drop_ttl_seconds: record.drop_ttl,
     }))
+}
+
+/// Auditors and admins see every request; a requester the ones they created (anyone else's is
+/// 404 to them); other roles none (403). The credential to record when it changes something.
+pub(super) fn sees_request(staff: &Staff, record: &RequestRecord) -> Result<Credential, ApiError> {
+    if let Some(credential) = staff.may(Role::Auditor) {
+        return Ok(credential);
+    }
+    let credential = staff.may(Role::Requester).ok_or_else(|| staff.forbidden(&[Role::Requester, Role::Auditor]))?;
+    if record.created_by.as_deref() == Some(staff.name.as_str()) {
+        Ok(credential)
+    } else {
+        Err(ApiError::not_found("request"))
+    }
 }

@@ -69,6 +69,7 @@ struct Pending {
     a: String,
     n: Option<String>,
     c: Option<String>,
+    b: Option<String>,
 }
 
 impl Pending {
@@ -87,6 +88,10 @@ impl Pending {
             actor,
             at: self.t,
             client: self.c,
+            credential: match self.b {
+                Some(text) => Some(serde_json::from_str(&text).ok()?),
+                None => None,
+            },
         })
     }
 }

@@ -47,19 +47,20 @@ fn request_key(id: &str) -> String {
 }
 
 /// What every state-changing script starts with: `record` appends the change's event to the
-/// pending list (the last key) atomically with the change; the event's time, client and actor
-/// are the last four arguments. Drop scripts pass the request's key next to last, for its
+/// pending list (the last key) atomically with the change; the event's time, client, actor
+/// and credential (JSON) are the last five arguments. Drop scripts pass the request's key next to last, for its
 /// label (a drop answering a request has the request's id, so the key is in the drop's slot).
 /// `store_drop` writes a new drop's record and ciphertext (arguments as for CREATE).
 const PRELUDE: &str = r"
 local function record(kind, drop, request, label)
   local n = #ARGV
-  local e = {k = kind, t = ARGV[n - 3], a = ARGV[n - 1]}
+  local e = {k = kind, t = ARGV[n - 4], a = ARGV[n - 2]}
   if drop and drop ~= '' then e.d = drop end
   if request and request ~= '' then e.r = request end
   if label and label ~= '' then e.l = label end
-  if ARGV[n] ~= '' then e.n = ARGV[n] end
-  if ARGV[n - 2] ~= '' then e.c = ARGV[n - 2] end
+  if ARGV[n - 1] ~= '' then e.n = ARGV[n - 1] end
+  if ARGV[n - 3] ~= '' then e.c = ARGV[n - 3] end
+  if ARGV[n] ~= '' then e.b = ARGV[n] end
   redis.call('RPUSH', KEYS[#KEYS], cjson.encode(e))
 end
 local function drop_label(request)
@@ -203,13 +204,14 @@ fn drop_keys(id: &str) -> [String; 4] {
 }
 
 /// The event arguments every state-changing script takes last.
-fn event_args(actor: &Actor, origin: &Origin) -> [String; 4] {
+fn event_args(actor: &Actor, origin: &Origin) -> [String; 5] {
     let (kind, name) = match actor {
         Actor::Staff(name) => ("staff", name.as_str()),
         Actor::Sender => ("sender", ""),
         Actor::Sweeper => ("sweeper", ""),
     };
-    [rfc3339(origin.at), origin.client.clone().unwrap_or_default(), kind.to_owned(), name.to_owned()]
+    let credential = origin.credential.as_ref().and_then(|c| serde_json::to_string(c).ok()).unwrap_or_default();
+    [rfc3339(origin.at), origin.client.clone().unwrap_or_default(), kind.to_owned(), name.to_owned(), credential]
 }
 
 struct Scripts {
@@ -431,15 +433,15 @@ impl Store for RedisStore {
     }
 
     async fn revoke(&self, id: &str, by: &Actor, origin: &Origin) -> Result<DropRecord, StoreError> {
-        let [t, c, a, n] = event_args(by, origin);
-        let reply = self.run(&self.scripts.revoke, &drop_keys(id), &[origin.at.to_string(), t, c, a, n]).await?;
+        let [t, c, a, n, b] = event_args(by, origin);
+        let reply = self.run(&self.scripts.revoke, &drop_keys(id), &[origin.at.to_string(), t, c, a, n, b]).await?;
         // The inbox entry is pruned when the inbox is next read.
         Ok(answered(reply)?.0)
     }
 
     async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<ClaimedDrop, StoreError> {
-        let [t, c, a, n] = event_args(&Actor::Staff(staff.to_owned()), origin);
-        let args = [staff.to_owned(), origin.at.to_string(), t, c, a, n];
+        let [t, c, a, n, b] = event_args(&Actor::Staff(staff.to_owned()), origin);
+        let args = [staff.to_owned(), origin.at.to_string(), t, c, a, n, b];
         let reply = self.run(&self.scripts.claim, &drop_keys(id), &args).await?;
         let (record, ciphertext) = answered(reply)?;
         // The inbox entry is pruned when the inbox is next read: one round trip less a claim.
@@ -454,8 +456,8 @@ impl Store for RedisStore {
     }
 
     async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError> {
-        let [t, c, a, n] = event_args(&Actor::Staff(staff.to_owned()), origin);
-        let args = [staff.to_owned(), origin.at.to_string(), t, c, a, n];
+        let [t, c, a, n, b] = event_args(&Actor::Staff(staff.to_owned()), origin);
+        let args = [staff.to_owned(), origin.at.to_string(), t, c, a, n, b];
         let reply = self.run(&self.scripts.ack, &drop_keys(id), &args).await?;
         Ok(answered(reply)?.0)
     }
@@ -543,7 +545,7 @@ impl Store for RedisStore {
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
         let mut conn = self.conn().await?;
         let mut swept = Swept::default();
-        let [t, c, a, n] = event_args(&Actor::Sweeper, &Origin::at(now));
+        let [t, c, a, n, b] = event_args(&Actor::Sweeper, &Origin::at(now));
         loop {
             let due: Vec<(String, i64)> = redis::cmd("ZRANGE")
                 .arg(DUE)
@@ -568,7 +570,7 @@ impl Store for RedisStore {
                         for key in drop_keys(id) {
                             invocation.key(key);
                         }
-                        invocation.arg(now).arg(&t).arg(&c).arg(&a).arg(&n);
+                        invocation.arg(now).arg(&t).arg(&c).arg(&a).arg(&n).arg(&b);
                         let changed: i64 = invocation.invoke_async(&mut conn).await.map_err(|e| self.lost(e))?;
                         swept.expired += changed as u64;
                         // Next due: the tombstone's purge.
@@ -587,7 +589,7 @@ impl Store for RedisStore {
                     "x" => {
                         let mut invocation = self.scripts.expire_request.prepare_invoke();
                         invocation.key(request_key(id)).key(log::PENDING);
-                        invocation.arg(now).arg(id).arg(&t).arg(&c).arg(&a).arg(&n);
+                        invocation.arg(now).arg(id).arg(&t).arg(&c).arg(&a).arg(&n).arg(&b);
                         invocation.invoke_async::<i64>(&mut conn).await.map_err(|e| self.lost(e))?;
                     }
                     "r" => {
