@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use super::settings::{self, ClientConfig};
-use sealpass_client::exit::Failure;
+use sealpass_client::exit::{Exit, Failure};
 use sealpass_client::files;
 use sealpass_client::http::Client;
 use sealpass_core::crypto::{self, Recipient};
+use sealpass_core::link::{self, Pickup};
 
 /// Whom to seal to: shared by `seal` and `send`.
 #[derive(Debug, clap::Args)]
@@ -74,6 +75,27 @@ impl StaffArgs {
             None => config.server(self.server.as_deref())?,
         };
         Ok((Client::new(&server).map_err(Failure::of)?, token))
+    }
+
+    /// Your server, and the drop a pickup link (or a bare id) names on it. Your staff token goes
+    /// to your server only: never to whatever host a link names.
+    pub(crate) fn own_pickup(&self, pickup: &str, config: &ClientConfig) -> Result<(String, Pickup), Failure> {
+        let own = config.server(self.server.as_deref()).map_err(|_| {
+            Failure::usage(
+                "which is your server? set SEALPASS_SERVER or --server URL: your staff token is only ever sent there",
+            )
+        })?;
+        let pickup = link::parse_pickup(pickup, Some(&own)).map_err(Failure::usage)?;
+        if link::origin(&pickup.server) != link::origin(&own) {
+            return Err(Failure::new(
+                Exit::Error,
+                anyhow::anyhow!(
+                    "this link points at {}, not at your server {own}: refusing to send your staff token there",
+                    pickup.server
+                ),
+            ));
+        }
+        Ok((own, pickup))
     }
 }
 

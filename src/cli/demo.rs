@@ -193,7 +193,8 @@ async fn walk(
         "sealpass receive <pickup link> -o password.txt",
     );
     let received = handover::receive(client, alice, &drop.id, identities, None, |opened, _| {
-        let policy = Policy::preset(opened.kind.default_policy().unwrap_or("strong")).map_err(Failure::usage)?;
+        let policy = Policy::preset(opened.kind.default_policy().unwrap_or("strong"))
+            .map_err(|e| handover::HandOnError::before(Failure::usage(e)))?;
         let report = policy.check(opened.secret.expose_secret(), Some(username));
         Ok((report, opened.secret.expose_secret() == password.as_str()))
     })

@@ -14,6 +14,7 @@ pub mod input;
 mod intake;
 mod keys;
 mod ledger;
+mod manage;
 mod open;
 mod opened;
 mod policies;
@@ -99,6 +100,10 @@ enum Command {
     Inbox(staff::InboxArgs),
     /// Staff: claim, decrypt, validate, hand on, then acknowledge
     Receive(staff::ReceiveArgs),
+    /// Staff: the requests you made (all of them, as an auditor or admin); --cancel one
+    Requests(manage::RequestsArgs),
+    /// Staff: give up a claim you cannot finish (an admin: anyone's); the drop waits again
+    Release(manage::ReleaseArgs),
     /// Staff: the server's tamper-evident log of every hand-over; `audit verify` checks it
     Audit(audit::AuditArgs),
     /// Check a receipt (the server's signed word that a drop was received) offline
@@ -214,6 +219,8 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Request(args) => staff::request(args, ctx),
         Command::Inbox(args) => staff::inbox(args, ctx),
         Command::Receive(args) => staff::receive(args, ctx),
+        Command::Requests(args) => manage::requests(args, ctx),
+        Command::Release(args) => manage::release(args, ctx),
         Command::Audit(args) => audit::audit(args, ctx),
         Command::Receipt(command) => audit::receipt(command, ctx),
         #[cfg(feature = "server")]

@@ -15,7 +15,7 @@ use super::settings::{ClientConfig, Pin};
 use super::{PolicyArgs, block_on};
 use sealpass_client::exit::{Exit, Failure};
 use sealpass_client::files;
-use sealpass_client::handover::{self, ReceiveError};
+use sealpass_client::handover::{self, HandOnError, ReceiveError};
 use sealpass_core::envelope::Envelope;
 use sealpass_core::link;
 use sealpass_core::text::shown;
@@ -256,7 +256,7 @@ async fn vendor_vouched(
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct InboxArgs {
-    /// {"drops":[{"id","created_at","expires_at","size","request_id","label","kind"}]}
+    /// {"drops":[{"id","created_at","expires_at","size","request_id","label","kind","requested_by"}]}
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -294,8 +294,9 @@ pub(crate) fn inbox(args: InboxArgs, ctx: &super::Context) -> Result<Exit, Failu
     for d in &drops {
         let label = d.label.as_deref().map_or_else(|| "(no request)".into(), shown);
         let kind = d.kind.as_deref().map_or_else(|| "kind in the envelope".into(), shown);
+        let asked = d.requested_by.as_deref().map(|by| format!("  asked by {}", shown(by))).unwrap_or_default();
         printer.lines(&format!(
-            "{}/d/{}  {label}  {kind}  sent {}, expires {}",
+            "{}/d/{}  {label}  {kind}{asked}  sent {}, expires {}",
             client.server(),
             shown(&d.id),
             shown(&d.created_at),
@@ -445,22 +446,7 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
         ));
     }
     let config = ctx.settings()?;
-    // Your staff token goes to your server only: never to whatever host a link names.
-    let own = config.server(args.staff.server.as_deref()).map_err(|_| {
-        Failure::usage(
-            "which is your server? set SEALPASS_SERVER or --server URL: your staff token is only ever sent there",
-        )
-    })?;
-    let pickup = link::parse_pickup(&args.pickup, Some(&own)).map_err(Failure::usage)?;
-    if link::origin(&pickup.server) != link::origin(&own) {
-        return Err(Failure::new(
-            Exit::Error,
-            anyhow::anyhow!(
-                "this link points at {}, not at your server {own}: refusing to send your staff token there",
-                pickup.server
-            ),
-        ));
-    }
+    let (own, pickup) = args.staff.own_pickup(&args.pickup, config)?;
     let identities = load_identities(&args.identities)?;
     // Everything that can be checked here is checked before the claim: a claim that then
     // fails locally would leave the drop claimed and unconfirmed for nothing.
@@ -502,21 +488,30 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                 certificates: certificates.as_deref(),
             }),
             |envelope, claim| {
-                let failed = |e: String| Failure::new(Exit::Error, anyhow::anyhow!(e));
-                let report = validate(&args.policy, envelope, Some(&claim.certificates))?;
-                let payload = payload(envelope)?;
+                // What fails before any of the secret leaves gives the claim back; after, keeps it.
+                let before = HandOnError::before;
+                let failed = |e: String| HandOnError::after(Failure::new(Exit::Error, anyhow::anyhow!(e)));
+                let report = validate(&args.policy, envelope, Some(&claim.certificates)).map_err(before)?;
+                let payload = payload(envelope).map_err(before)?;
                 if args.reveal {
-                    revealable(&payload)?;
+                    revealable(&payload).map_err(before)?;
                 }
+                let json = match &args.exec_json {
+                    Some(_) => Some(
+                        envelope_json(envelope, claim)
+                            .map_err(|e| before(Failure::new(Exit::Error, anyhow::anyhow!(e))))?,
+                    ),
+                    None => None,
+                };
                 // Hand on first; the acknowledgement follows only once that worked.
                 if let Some(path) = &args.output {
-                    files::write_new_private(path, &payload)?;
+                    files::write_new_private(path, &payload).map_err(|e| HandOnError::after(e.into()))?;
                 }
                 if let Some(cmd) = &args.exec {
                     exec(cmd, &payload, &exec_environment(envelope, claim.label.as_deref())).map_err(failed)?;
                 }
-                if let Some(cmd) = &args.exec_json {
-                    exec(cmd, &envelope_json(envelope, claim).map_err(failed)?, &[]).map_err(failed)?;
+                if let (Some(cmd), Some(json)) = (&args.exec_json, &json) {
+                    exec(cmd, json, &[]).map_err(failed)?;
                 }
                 let shown_report = if printer.json() {
                     printer.secret_json_line(&ReceivedJson {
@@ -535,7 +530,7 @@ pub(crate) fn receive(args: ReceiveArgs, ctx: &super::Context) -> Result<Exit, F
                         printer.lines(&text)
                     }
                 };
-                shown_report?;
+                shown_report.map_err(|e| HandOnError::after(e.into()))?;
                 Ok(report.compliant)
             },
         )

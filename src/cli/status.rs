@@ -22,7 +22,7 @@ pub(crate) struct StatusArgs {
     /// record (then `status` and `revoke` know it) and shows it (`--receipt` is its old name)
     #[arg(long = "drop-file", alias = "receipt", value_name = "FILE")]
     receipt: Option<std::path::PathBuf>,
-    /// One object a drop: {"pickup_url","label","kind","state","claimed_by","claimed_at","received_at","expires_at","error"}
+    /// One object a drop: {"pickup_url","label","kind","state","claimed_by","claimed_at","received_at","released_by","released_at","expires_at","error"}
     #[arg(long)]
     json: bool,
     /// Then forget the drops that are finished (received, revoked, expired, or gone from the
@@ -47,6 +47,11 @@ struct StatusLine<'a> {
     claimed_by: Option<String>,
     claimed_at: Option<String>,
     received_at: Option<String>,
+    /// Who last gave a claim back (it waited again), and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    released_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    released_at: Option<String>,
     expires_at: String,
     /// Why there is no state: the server is unreachable, refused, or no longer knows the drop.
     error: Option<String>,
@@ -225,6 +230,8 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
                 claimed_by: status.as_ref().and_then(|s| s.claimed_by.clone()),
                 claimed_at: status.as_ref().and_then(|s| s.claimed_at.clone()),
                 received_at: status.as_ref().and_then(|s| s.received_at.clone()),
+                released_by: status.as_ref().and_then(|s| s.released_by.clone()),
+                released_at: status.as_ref().and_then(|s| s.released_at.clone()),
                 expires_at: drop.expires_at.clone(),
                 error: trouble.as_deref().map(|t| shown(t).into_owned()),
                 receipt,
@@ -246,7 +253,15 @@ pub(crate) fn status(args: StatusArgs, ctx: &super::Context) -> Result<Exit, Fai
                         text(s.claimed_by.as_deref()),
                         text(s.claimed_at.as_deref())
                     ),
-                    DropState::Waiting => format!("waiting (expires {})", shown(&s.expires_at)),
+                    DropState::Waiting => match &s.released_by {
+                        Some(by) => format!(
+                            "waiting again: {} released a claim at {} (expires {})",
+                            shown(by),
+                            text(s.released_at.as_deref()),
+                            shown(&s.expires_at)
+                        ),
+                        None => format!("waiting (expires {})", shown(&s.expires_at)),
+                    },
                     DropState::Expired => format!("expired at {}", shown(&s.expires_at)),
                     DropState::Revoked => format!("revoked at {}", text(s.revoked_at.as_deref())),
                 },

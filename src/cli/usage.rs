@@ -6,7 +6,8 @@ use std::ffi::OsString;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// Arguments whose values are never secrets: a bad one is shown, with the valid choices.
-const PLAIN_ARGS: &[&str] = &["--count", "--length", "<SHELL>", "--policy", "--kind", "--ttl", "--days", "--listen"];
+const PLAIN_ARGS: &[&str] =
+    &["--count", "--length", "<SHELL>", "--policy", "--kind", "--ttl", "--days", "--listen", "--state", "--role"];
 
 /// Whether clap's error would quote something typed on the command line that could be a secret
 /// pasted in the wrong place (a Salesforce password starts with `-` one time in 70): such errors

@@ -148,9 +148,12 @@ async fn hand_over(server: &TestServer) -> (Vec<Instant>, String, String) {
     assert_eq!(status, StatusCode::CREATED, "{drop}");
     answered.extend([Instant::now(), Instant::now()]);
     let manage = drop["manage_token"].as_str().unwrap().to_owned();
-    let (status, _) = call(server.staff(Method::POST, &format!("/v1/drops/{id}/claim"), "bob")).await;
-    assert_eq!(status, StatusCode::OK);
-    answered.push(Instant::now());
+    // Claimed, given back (drop.released), claimed again.
+    for step in ["claim", "release", "claim"] {
+        let (status, _) = call(server.staff(Method::POST, &format!("/v1/drops/{id}/{step}"), "bob")).await;
+        assert_eq!(status, StatusCode::OK, "{step}");
+        answered.push(Instant::now());
+    }
     let (status, _) = call(server.staff(Method::POST, &format!("/v1/drops/{id}/ack"), "bob")).await;
     assert_eq!(status, StatusCode::OK);
     answered.push(Instant::now());
@@ -159,17 +162,30 @@ async fn hand_over(server: &TestServer) -> (Vec<Instant>, String, String) {
     let (status, _) = call(server.req(Method::DELETE, &format!("/v1/drops/{other}")).bearer_auth(&other_token)).await;
     assert_eq!(status, StatusCode::OK);
     answered.push(Instant::now());
+    // A request sent to the wrong person, cancelled.
+    let body = json!({"label": "Wrong person", "kind": "generic"});
+    let (status, wrong) = call(server.staff(Method::POST, "/v1/requests", "alice").json(&body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    answered.push(Instant::now());
+    let wrong = wrong["id"].as_str().unwrap();
+    let (status, _) = call(server.staff(Method::DELETE, &format!("/v1/requests/{wrong}"), "alice")).await;
+    assert_eq!(status, StatusCode::OK);
+    answered.push(Instant::now());
     (answered, id, manage)
 }
 
-const KINDS: [&str; 7] = [
+const KINDS: [&str; 11] = [
     "request.created",
     "drop.created",
     "request.fulfilled",
     "drop.claimed",
+    "drop.released",
+    "drop.claimed",
     "drop.received",
     "drop.created",
     "drop.revoked",
+    "request.created",
+    "request.cancelled",
 ];
 
 async fn every_event_arrives(store: StoreUrl) {
@@ -190,7 +206,7 @@ async fn every_event_arrives(store: StoreUrl) {
         lateness.push(late);
     }
     eprintln!("delivery after the change's answer: {lateness:?}");
-    let received = got[4].json();
+    let received = got[6].json();
     assert_eq!(received["event"]["actor"], json!({"type": "staff", "name": "bob"}));
     assert_eq!(received["event"]["label"], "Acme prod");
     assert_eq!(received["event"]["client"], "127.0.0.1");
@@ -208,7 +224,7 @@ async fn every_event_arrives(store: StoreUrl) {
         sealpass_core::audit::verify_records(&sealpass_core::audit::Head::empty(), &page.entries).unwrap(),
         page.head
     );
-    assert_eq!(page.entries[4].hash, received["audit"]["hash"].as_str().unwrap());
+    assert_eq!(page.entries[6].hash, received["audit"]["hash"].as_str().unwrap());
     let (status, _) = call(server.req(Method::GET, "/v1/audit").bearer_auth(&manage)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the audit log is for staff");
 
@@ -220,7 +236,7 @@ async fn every_event_arrives(store: StoreUrl) {
     assert_eq!(status, StatusCode::OK, "{value}");
     let receipt: sealpass_core::receipt::Receipt = serde_json::from_value(value).unwrap();
     sealpass_core::receipt::verify(&receipt, Some(&key)).unwrap();
-    assert_eq!((receipt.claims.received_by.as_str(), receipt.claims.audit_seq), ("bob", 5));
+    assert_eq!((receipt.claims.received_by.as_str(), receipt.claims.audit_seq), ("bob", 7));
     assert_eq!(receipt.claims.label.as_deref(), Some("Acme prod"));
     let mut edited = receipt.clone();
     edited.claims.received_by = "mallory".into();
@@ -233,7 +249,7 @@ async fn every_event_arrives(store: StoreUrl) {
 
     let metrics = server.metrics().await;
     assert!(
-        metrics.contains(r#"sealpass_webhook_deliveries_total{webhook="hooks",result="delivered"} 7"#),
+        metrics.contains(r#"sealpass_webhook_deliveries_total{webhook="hooks",result="delivered"} 11"#),
         "{metrics}"
     );
     assert!(metrics.contains("sealpass_audit_chain_length"), "{metrics}");

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use sealpass_core::api::{DropState, RequestState};
+use sealpass_core::api::{DropState, RequestCursor, RequestState};
 use sealpass_core::events::Actor;
 use sealpass_server::store::sqlite::SqliteStore;
-use sealpass_server::store::{Missing, NewDrop, Origin, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS};
+use sealpass_server::store::{
+    Missing, NewDrop, Origin, RequestQuery, RequestRecord, Store, StoreError, TOMBSTONE_SECONDS,
+};
 
 /// The story's "now": the real time, so the Redis store's absolute TTLs are real too.
 fn t0() -> i64 {
@@ -37,6 +39,7 @@ fn request(id: &str, now: i64, ttl: i64) -> RequestRecord {
         drop_id: None,
         required_fields: vec!["security_token".into()],
         drop_ttl: Some(3600),
+        cancelled_at: None,
     }
 }
 
@@ -183,6 +186,109 @@ pub async fn conformance(store: Arc<dyn Store>) {
     inbox_pages(store.clone(), t1 + 30).await;
     concurrent_claims(store.clone(), t1 + 40).await;
     audit_story(store.clone(), t1).await;
+    staff_access_story(store.clone(), t1 + 100).await;
+}
+
+/// SPEC §12: a claim released, requests cancelled and listed.
+async fn staff_access_story(store: Arc<dyn Store>, t: i64) {
+    let at = Origin::at;
+    // A claim is released by its claimer, or by anyone allowed to release anyone's: the drop
+    // waits again, in the inbox, for a new claimer.
+    store.create_drop(new_drop("rel-a", t, 100, None), &at(t)).await.unwrap();
+    assert_eq!(store.release("rel-a", "alice", false, &at(t + 1)).await.unwrap_err(), StoreError::NotReleasable);
+    store.claim("rel-a", "alice", &at(t + 1)).await.unwrap();
+    assert_eq!(
+        store.release("rel-a", "bob", false, &at(t + 2)).await.unwrap_err(),
+        StoreError::ClaimedByOther { by: "alice".into(), at: t + 1 }
+    );
+    let released = store.release("rel-a", "alice", false, &at(t + 2)).await.unwrap();
+    assert_eq!(
+        (released.state, released.claimed_by.as_deref(), released.released_by.as_deref(), released.released_at),
+        (DropState::Waiting, None, Some("alice"), Some(t + 2))
+    );
+    assert_eq!(store.get_drop("rel-a").await.unwrap().unwrap(), released);
+    assert!(store.inbox(t + 2, None, 500).await.unwrap().iter().any(|i| i.id == "rel-a"), "back in the inbox");
+    let bob = store.claim("rel-a", "bob", &at(t + 3)).await.unwrap();
+    assert_eq!((bob.record.claimed_by.as_deref(), bob.record.claimed_at), (Some("bob"), Some(t + 3)));
+    assert_eq!(bob.ciphertext, "ciphertext of rel-a", "the same ciphertext, for the next claimer");
+    assert_eq!(store.ack("rel-a", "alice", &at(t + 3)).await.unwrap_err(), StoreError::NotClaimed);
+    let by_admin = store.release("rel-a", "ada", true, &at(t + 4)).await.unwrap();
+    assert_eq!((by_admin.state, by_admin.released_by.as_deref()), (DropState::Waiting, Some("ada")));
+    store.claim("rel-a", "alice", &at(t + 5)).await.unwrap();
+    store.ack("rel-a", "alice", &at(t + 6)).await.unwrap();
+    assert_eq!(store.release("rel-a", "alice", false, &at(t + 7)).await.unwrap_err(), StoreError::Received);
+    assert_eq!(store.release("rel-a", "ada", true, &at(t + 7)).await.unwrap_err(), StoreError::Received);
+    store.create_drop(new_drop("rel-x", t, 10, None), &at(t)).await.unwrap();
+    store.claim("rel-x", "alice", &at(t + 1)).await.unwrap();
+    assert_eq!(store.release("rel-x", "alice", false, &at(t + 10)).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.release("nope", "alice", true, &at(t)).await.unwrap_err(), StoreError::NotFound(Missing::Drop));
+
+    // Cancel: once (again is the same answer), and the link is dead at once.
+    let alice = Actor::Staff("alice".into());
+    store.create_request(request("can-a", t, 1000), &at(t)).await.unwrap();
+    let cancelled = store.cancel_request("can-a", &alice, &at(t + 1)).await.unwrap();
+    assert_eq!((cancelled.state_at(t + 1), cancelled.cancelled_at), (RequestState::Cancelled, Some(t + 1)));
+    assert_eq!(store.cancel_request("can-a", &alice, &at(t + 2)).await.unwrap().cancelled_at, Some(t + 1));
+    assert_eq!(
+        store.create_drop(new_drop("can-a", t + 2, 100, Some("can-a")), &at(t + 2)).await.unwrap_err(),
+        StoreError::Cancelled
+    );
+    assert_eq!(store.get_request("can-a").await.unwrap().unwrap().state_at(t + 5000), RequestState::Cancelled);
+    store.create_request(request("can-f", t, 1000), &at(t)).await.unwrap();
+    store.create_drop(new_drop("can-f", t + 1, 100, Some("can-f")), &at(t + 1)).await.unwrap();
+    assert_eq!(store.cancel_request("can-f", &alice, &at(t + 2)).await.unwrap_err(), StoreError::RequestFulfilled);
+    let of = |state| RequestQuery { state: Some(state), ..RequestQuery::default() };
+    let fulfilled = store.list_requests(&of(RequestState::Fulfilled), t + 3, 500).await.unwrap();
+    let can_f = fulfilled.iter().find(|l| l.record.id == "can-f").expect("can-f is fulfilled");
+    assert_eq!(can_f.drop_state, Some(DropState::Waiting), "with its drop's state");
+    assert!(fulfilled.iter().all(|l| l.record.state_at(t + 3) == RequestState::Fulfilled));
+    store.create_request(request("can-e", t, 5), &at(t)).await.unwrap();
+    assert_eq!(store.cancel_request("can-e", &alice, &at(t + 5)).await.unwrap_err(), StoreError::Expired);
+    assert_eq!(store.cancel_request("nope", &alice, &at(t)).await.unwrap_err(), StoreError::NotFound(Missing::Request));
+    // The sweeper records no expiry for a cancelled request: it ended when it was cancelled.
+    let before = store.audit_head().await.unwrap().length;
+    store.sweep(t + 1001).await.unwrap();
+    store.settle().await.unwrap();
+    let swept = store.audit_entries(before, 100).await.unwrap();
+    let expired: Vec<String> = swept
+        .iter()
+        .filter(|r| r.event["kind"] == "request.expired")
+        .map(|r| r.event["request_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(expired.contains(&"can-e".to_owned()) && !expired.contains(&"can-a".to_owned()), "{expired:?}");
+    let cancel_events = store.audit_entries(0, 10_000).await.unwrap();
+    let cancels: Vec<_> = cancel_events.iter().filter(|r| r.event["kind"] == "request.cancelled").collect();
+    assert_eq!(cancels.len(), 1, "cancelling again records nothing");
+    assert_eq!(cancels[0].event["label"], "label of can-a");
+
+    // Listing: newest first, by state and creator, page by page.
+    let now = t + 2000;
+    for n in 0..5i64 {
+        let by = if n % 2 == 0 { "alice" } else { "bob" };
+        let r = RequestRecord { created_by: Some(by.into()), ..request(&format!("lst-{n}"), now + n, 1000) };
+        store.create_request(r, &at(now)).await.unwrap();
+    }
+    let ids = |listed: &[sealpass_server::store::ListedRequest], prefix: &str| -> Vec<String> {
+        listed.iter().map(|l| l.record.id.clone()).filter(|i| i.starts_with(prefix)).collect()
+    };
+    let all = store.list_requests(&RequestQuery::default(), now + 10, 500).await.unwrap();
+    assert_eq!(ids(&all, "lst-"), ["lst-4", "lst-3", "lst-2", "lst-1", "lst-0"], "newest first");
+    let cancelled = store.list_requests(&of(RequestState::Cancelled), now + 10, 500).await.unwrap();
+    assert_eq!(ids(&cancelled, ""), ["can-a"]);
+    let open = store.list_requests(&of(RequestState::Open), now + 10, 500).await.unwrap();
+    assert_eq!(ids(&open, "").len(), 5, "only the five lst- requests are open then: {:?}", ids(&open, ""));
+    let by_bob = RequestQuery { created_by: Some("bob".into()), ..RequestQuery::default() };
+    assert_eq!(ids(&store.list_requests(&by_bob, now + 10, 500).await.unwrap(), ""), ["lst-3", "lst-1"]);
+    // Pages of two, each after the last one's cursor, give the whole list once.
+    let mut paged = Vec::new();
+    let mut query = RequestQuery::default();
+    loop {
+        let page = store.list_requests(&query, now + 10, 2).await.unwrap();
+        paged.extend(page.iter().map(|l| l.record.id.clone()));
+        let Some(last) = page.last().filter(|_| page.len() == 2) else { break };
+        query.after = Some(RequestCursor { created_at: last.record.created_at, id: last.record.id.clone() });
+    }
+    assert_eq!(paged, all.iter().map(|l| l.record.id.clone()).collect::<Vec<_>>());
 }
 
 /// Every change above is in the audit log, once, in order, chained; nothing else is.

@@ -298,8 +298,26 @@ fn nothing_is_acknowledged_when_the_hand_on_fails_and_the_token_stays_home() {
     assert_eq!(ours, ["SEALPASS_KIND=generic", "SEALPASS_LABEL=Acme"], "only what describes the credential: {env}");
     let status = w.customer.sealpass(&["status", &pickup, "--json"], "");
     assert_eq!(status.json()["state"], "claimed");
+    // The command may have kept the secret, so the claim is not given back by itself; the
+    // message says how to.
+    assert!(failed.stderr.contains("sealpass release"), "{}", failed.stderr);
 
-    // The same staff member tries again and it completes.
+    // Released by hand: the drop waits again, and the sender sees who released it.
+    let released = w.staff(&["release", &pickup], "");
+    released.expect(0);
+    assert!(released.stderr.contains("waits in the inbox again"), "{}", released.stderr);
+    let status = w.customer.sealpass(&["status", &pickup, "--json"], "");
+    assert_eq!(
+        (status.json()["state"].as_str(), status.json()["released_by"].as_str()),
+        (Some("waiting"), Some("alice"))
+    );
+    let human = w.customer.sealpass(&["status", &pickup], "");
+    assert!(human.stdout.contains("waiting again: alice released a claim"), "{}", human.stdout);
+    let twice = w.staff(&["release", &pickup], "");
+    twice.expect(4);
+    assert!(twice.stderr.contains("waiting, not claimed"), "{}", twice.stderr);
+
+    // Someone tries again and it completes.
     w.staff(&["receive", &pickup, "-o", "ok.txt"], "").expect(0);
     let status = w.customer.sealpass(&["status", &pickup, "--json"], "");
     assert_eq!(status.json()["state"], "received");
@@ -618,7 +636,7 @@ fn request_arguments_are_checked_before_any_call_and_the_inbox_shows_the_kind_re
     w.customer.sealpass(&["send", &link, "-u", "kore@acme.example", "--generate", "--print-generated"], "").expect(0);
     let inbox = w.staff(&["inbox"], "");
     inbox.expect(0);
-    assert!(inbox.stdout.contains("Acme  dynamics-password  sent"), "{}", inbox.stdout);
+    assert!(inbox.stdout.contains("Acme  dynamics-password  asked by alice  sent"), "{}", inbox.stdout);
     assert_eq!(w.staff(&["inbox", "--json"], "").json()["drops"][0]["kind"], "dynamics-password");
 }
 
@@ -805,10 +823,51 @@ fn a_hand_on_usage_error_keeps_exit_2_regression() {
     let shown = w.vendor.on_terminal_env(&["receive", &pickup, "--reveal"], "", &env);
     assert_eq!(shown.code, 2, "{}", shown.stdout);
     assert!(
-        shown.stdout.contains("would drive your terminal") && shown.stdout.contains("not acknowledged"),
+        shown.stdout.contains("would drive your terminal") && shown.stdout.contains("the claim was released"),
         "{}",
         shown.stdout
     );
+    // Nothing left the process, so the claim was given back: the drop is in the inbox again.
+    let status = w.customer.sealpass(&["status", &pickup, "--json"], "");
+    assert_eq!(status.json()["state"], "waiting", "{}", status.stdout);
+    assert_eq!(w.inbox_len(), 1);
     w.staff(&["receive", &pickup, "-o", "id.pfx"], "").expect(0);
     assert_eq!(std::fs::read(w.vendor.path("id.pfx")).unwrap(), std::fs::read(w.customer.path("id.pfx")).unwrap());
+}
+
+/// Issue 23: the requests a staff member made, listed and cancelled from the CLI; the customer's
+/// CLI is told the link was cancelled.
+#[test]
+fn requests_are_listed_and_cancelled_from_the_cli() {
+    let w = World::new();
+    let link = w.request_link("generic");
+    let other = w.request_link("salesforce-password");
+    let listed = w.staff(&["requests", "--json"], "");
+    listed.expect(0);
+    let requests = listed.json()["requests"].as_array().unwrap().clone();
+    assert_eq!(requests.len(), 2, "{}", listed.stdout);
+    assert!(requests.iter().all(|r| r["state"] == "open" && r["created_by"] == "alice"));
+    let human = w.staff(&["requests", "--state", "open"], "");
+    human.expect(0);
+    assert_eq!(human.stdout.lines().count(), 2, "{}", human.stdout);
+    assert!(human.stdout.contains("open  Acme  salesforce-password  by alice"), "{}", human.stdout);
+    // Cancelled by its link (the upload token in it never reaches the output).
+    let cancelled = w.staff(&["requests", "--cancel", &link], "");
+    cancelled.expect(0);
+    assert!(cancelled.stderr.contains("its link no longer works"), "{}", cancelled.stderr);
+    let token = link.split_once('#').unwrap().1.split('.').next().unwrap();
+    assert!(!cancelled.stdout.contains(token) && !cancelled.stderr.contains(token));
+    let sent = w.customer.sealpass(&["send", &link], "Zq8!kR2#mW9$vB4%tN7^");
+    sent.expect(4);
+    assert!(sent.stderr.contains("the vendor cancelled this request"), "{}", sent.stderr);
+    let gone = w.staff(&["requests", "--state", "cancelled", "--json"], "");
+    assert_eq!(gone.json()["requests"].as_array().unwrap().len(), 1);
+    assert_eq!(w.staff(&["requests", "--state", "done"], "").code, 2);
+    assert_eq!(w.staff(&["requests", "--cancel", "not-an-id"], "").code, 2);
+    // The other link still works.
+    w.customer.sealpass(&["send", &other, "-u", "kore@acme.example", "--generate", "--print-generated"], "").expect(0);
+    let answered = w.staff(&["requests", "--state", "fulfilled"], "");
+    assert!(answered.stdout.contains(", its drop waiting"), "{}", answered.stdout);
+    let inbox = w.staff(&["inbox"], "");
+    assert!(inbox.stdout.contains("asked by alice"), "{}", inbox.stdout);
 }

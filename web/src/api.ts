@@ -50,7 +50,7 @@ export interface RequestStatus {
   label: string;
   kind: string;
   expires_at: string;
-  state: "open" | "fulfilled" | "expired";
+  state: "open" | "fulfilled" | "expired" | "cancelled";
   /** Fields of the kind the staff member made mandatory for this request (absent: none). */
   require?: string[];
 }

@@ -200,15 +200,20 @@ async function start(): Promise<void> {
     vouchedKey = here.fingerprint?.startsWith("sp3-") === true && covered !== null ? receiptKey : null;
   }
   if (request !== null && request.state !== "open") {
-    refuse(
-      request.state === "fulfilled" ? "This request was already answered" : "This request expired",
-      request.state === "fulfilled"
-        ? "Someone already sent a credential for this request; a request takes one upload."
-        : `It expired at ${shown(request.expires_at)}.`,
-      request.state === "fulfilled"
-        ? "If it was not you, tell the vendor at once and change the credential. Otherwise there is nothing more to do."
-        : "Ask the vendor for a new link.",
-    );
+    const why = {
+      fulfilled: [
+        "This request was already answered",
+        "Someone already sent a credential for this request; a request takes one upload.",
+        "If it was not you, tell the vendor at once and change the credential. Otherwise there is nothing more to do.",
+      ],
+      expired: ["This request expired", `It expired at ${shown(request.expires_at)}.`, "Ask the vendor for a new link."],
+      cancelled: [
+        "The vendor cancelled this request",
+        "This link no longer takes a credential: the vendor withdrew it.",
+        "Send nothing. If the vendor still needs the credential, ask them for a new link.",
+      ],
+    }[request.state];
+    refuse(why[0], why[1], why[2]);
     return;
   }
   if (here.mode === "anonymous" && !info.anonymous_uploads) {

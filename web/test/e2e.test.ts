@@ -323,6 +323,30 @@ test("a request already answered says so; revoking from the page works", async (
   await again.close();
 });
 
+test("a request the vendor cancelled says so and takes nothing, even from a page opened before", async () => {
+  const link = requestLink("generic", "Sent to the wrong person");
+  const early = await open(link);
+  await early.getByLabel("Paste one I already have").check();
+  await early.getByLabel("The secret").fill("Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
+  const id = new URL(link).pathname.split("/").pop() ?? "";
+  const cancelled = server.staff(["requests", "--cancel", link, "--json"]);
+  assert.equal(cancelled.code, 0, cancelled.stderr);
+  assert.equal((JSON.parse(cancelled.stdout) as { state: string; id: string }).state, "cancelled");
+  // A page already open: the upload is refused, and nothing is stored.
+  await early.getByRole("button", { name: "Seal and send" }).click();
+  await early.getByText(/cancelled this request/).waitFor();
+  const listed = server.staff(["requests", "--state", "cancelled", "--json"]);
+  const requests = (JSON.parse(listed.stdout) as { requests: { id: string; drop_id?: string }[] }).requests;
+  assert.ok(requests.some((r) => r.id === id && r.drop_id === undefined), listed.stdout);
+  // The link opened afresh: refused before anything is asked.
+  const again = await open(link);
+  await again.getByRole("heading", { name: "The vendor cancelled this request" }).waitFor();
+  assert.equal(await again.getByLabel("The secret").count(), 0);
+  await shot(again, "9-cancelled");
+  await early.close();
+  await again.close();
+});
+
 test("the anonymous page shows the fingerprint, checks one in its address, and is off when uploads are", async () => {
   const info = (await (await fetch(`${server.url}/v1/info`)).json()) as { fingerprint: string };
   const page = await open(`${server.url}/send#${info.fingerprint}`);

@@ -270,6 +270,38 @@ impl Client {
         self.send("the inbox", caps::INBOX, || self.request(Method::GET, &path, Some(staff)), true).await
     }
 
+    /// `POST /v1/drops/{id}/release`: give up a claim (or, as an admin, anyone's) before the
+    /// acknowledgement.
+    pub async fn release(&self, id: &str, staff: &str) -> Result<DropStatus, ClientError> {
+        let path = format!("/v1/drops/{id}/release");
+        self.send("the release", caps::SMALL, || self.request(Method::POST, &path, Some(staff)), true).await
+    }
+
+    /// One page of `GET /v1/requests`, in `state` if given, after `cursor`.
+    pub async fn requests(
+        &self,
+        staff: &str,
+        state: Option<api::RequestState>,
+        cursor: Option<&str>,
+    ) -> Result<api::RequestList, ClientError> {
+        let mut path = format!("/v1/requests?limit={}", api::REQUESTS_PAGE_MAX);
+        if let Some(state) = state {
+            path.push_str("&state=");
+            path.push_str(state.as_str());
+        }
+        if let Some(cursor) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(&url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>());
+        }
+        self.send("the request list", caps::INBOX, || self.request(Method::GET, &path, Some(staff)), true).await
+    }
+
+    /// `DELETE /v1/requests/{id}` (idempotent).
+    pub async fn cancel_request(&self, id: &str, staff: &str) -> Result<RequestStatus, ClientError> {
+        let path = format!("/v1/requests/{id}");
+        self.send("the cancellation", caps::SMALL, || self.request(Method::DELETE, &path, Some(staff)), true).await
+    }
+
     /// One page of `GET /v1/audit` after position `after`.
     pub async fn audit(&self, staff: &str, after: u64) -> Result<api::AuditPage, ClientError> {
         let path = format!("/v1/audit?after={after}&limit={}", api::MAX_AUDIT_PAGE);

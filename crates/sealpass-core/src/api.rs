@@ -152,6 +152,22 @@ impl DropState {
             DropState::Revoked => "revoked",
         }
     }
+
+    /// The state with this name.
+    pub fn from_name(name: &str) -> Option<DropState> {
+        [DropState::Waiting, DropState::Claimed, DropState::Received, DropState::Expired, DropState::Revoked]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+
+    /// The state as of `now` of a drop stored in this state with this expiry: a waiting or
+    /// claimed drop past its expiry is expired, whether or not the sweeper has run.
+    pub fn at(self, expires_at: i64, now: i64) -> DropState {
+        match self {
+            DropState::Waiting | DropState::Claimed if now >= expires_at => DropState::Expired,
+            state => state,
+        }
+    }
 }
 
 /// `GET /v1/drops/{id}`: state, never the ciphertext.
@@ -176,6 +192,12 @@ pub struct DropStatus {
     pub revoked_at: Option<String>,
     /// The request it answers.
     pub request_id: Option<String>,
+    /// Who last put it back from claimed to waiting (`POST /v1/drops/{id}/release`), if anyone did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_by: Option<String>,
+    /// RFC 3339, of that release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<String>,
 }
 
 /// `200` for `POST /v1/drops/{id}/claim`.
@@ -217,6 +239,9 @@ pub struct InboxEntry {
     /// That request's credential kind (none for an anonymous drop: the envelope says).
     #[serde(default)]
     pub kind: Option<String>,
+    /// Who created that request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 /// `GET /v1/drops?state=waiting[&cursor=…][&limit=N]`: one page of the inbox.
@@ -282,6 +307,104 @@ pub enum RequestState {
     Fulfilled,
     /// Expired before an upload.
     Expired,
+    /// Cancelled by staff before an upload: uploads to it are refused (410 `cancelled`).
+    Cancelled,
+}
+
+impl RequestState {
+    /// Every state, as `GET /v1/requests?state=` names them.
+    pub const ALL: [RequestState; 4] =
+        [RequestState::Open, RequestState::Fulfilled, RequestState::Expired, RequestState::Cancelled];
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Open => "open",
+            RequestState::Fulfilled => "fulfilled",
+            RequestState::Expired => "expired",
+            RequestState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state with this name.
+    pub fn from_name(name: &str) -> Option<RequestState> {
+        RequestState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// One request in `GET /v1/requests`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestSummary {
+    /// Request id.
+    pub id: String,
+    /// What it is for.
+    pub label: String,
+    /// Credential kind.
+    pub kind: String,
+    /// Its state now.
+    pub state: RequestState,
+    /// Who created it.
+    pub created_by: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// RFC 3339, when it was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<String>,
+    /// The drop that answered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_id: Option<String>,
+    /// That drop's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_state: Option<DropState>,
+}
+
+/// `GET /v1/requests`: one page, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestList {
+    /// The requests, newest first.
+    pub requests: Vec<RequestSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Requests a page of `GET /v1/requests` holds by default…
+pub const REQUESTS_PAGE_DEFAULT: usize = 100;
+/// …and at most.
+pub const REQUESTS_PAGE_MAX: usize = 500;
+
+/// Where a page of `GET /v1/requests` ended: the next starts with the request created before
+/// this one (newest first, ties by id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestCursor {
+    /// Its creation time (Unix seconds).
+    pub created_at: i64,
+    /// Its id.
+    pub id: String,
+}
+
+impl RequestCursor {
+    /// `<created_at>.<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at, self.id)
+    }
+
+    /// The cursor `encode` wrote, or none for anything else.
+    pub fn decode(text: &str) -> Option<RequestCursor> {
+        let (at, id) = text.split_once('.')?;
+        let well_formed = id.len() == 26 && id.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+        well_formed.then(|| Some(RequestCursor { created_at: at.parse().ok()?, id: id.to_owned() }))?
+    }
+
+    /// Whether a request created at `created_at` with `id` comes after this cursor, newest
+    /// first.
+    pub fn precedes(&self, created_at: i64, id: &str) -> bool {
+        (created_at, id) < (self.created_at, self.id.as_str())
+    }
 }
 
 /// `GET /v1/requests/{id}`.

@@ -169,8 +169,9 @@ impl Staff {
             axum::http::StatusCode::FORBIDDEN,
             "forbidden",
             format!(
-                "this needs the {} role (or admin); {} has {}",
+                "this needs the {} role{}; {} has {}",
                 needed.join(" or "),
+                if roles.contains(&Role::Admin) { "" } else { " (or admin)" },
                 sealpass_core::text::shown(&self.name),
                 self.roles.describe()
             ),

@@ -118,6 +118,16 @@ impl From<StoreError> for ApiError {
             StoreError::RequestFulfilled => {
                 ApiError::new(StatusCode::CONFLICT, "request_fulfilled", "this request was already answered")
             }
+            StoreError::Cancelled => ApiError::new(
+                StatusCode::GONE,
+                "cancelled",
+                "the vendor cancelled this request; ask them for a new link if they still need the credential",
+            ),
+            StoreError::NotReleasable => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_claimed",
+                "it is waiting, not claimed: there is no claim to release",
+            ),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(%cause, "store unavailable");
                 ApiError::new(

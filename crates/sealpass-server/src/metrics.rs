@@ -25,6 +25,10 @@ pub enum Counter {
     Revoked,
     /// A request was created.
     RequestCreated,
+    /// A claim was released.
+    Released,
+    /// A request was cancelled.
+    RequestCancelled,
 }
 
 /// One webhook's deliveries.
@@ -58,6 +62,8 @@ pub struct Metrics {
     revoked: AtomicU64,
     expired: AtomicU64,
     requests_created: AtomicU64,
+    released: AtomicU64,
+    requests_cancelled: AtomicU64,
     audit_length: AtomicU64,
     webhooks: Mutex<BTreeMap<String, HookStats>>,
     /// By route template, then method and status class: a route found is borrowed, not copied.
@@ -88,6 +94,8 @@ impl Metrics {
             Counter::Received => &self.received,
             Counter::Revoked => &self.revoked,
             Counter::RequestCreated => &self.requests_created,
+            Counter::Released => &self.released,
+            Counter::RequestCancelled => &self.requests_cancelled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -134,7 +142,9 @@ impl Metrics {
             ("sealpass_drops_received_total", "Drops acknowledged by their claimer.", &self.received),
             ("sealpass_drops_expired_total", "Drops that expired before being received.", &self.expired),
             ("sealpass_drops_revoked_total", "Drops revoked.", &self.revoked),
+            ("sealpass_drops_released_total", "Claims released before acknowledgement.", &self.released),
             ("sealpass_requests_created_total", "Requests created by staff.", &self.requests_created),
+            ("sealpass_requests_cancelled_total", "Requests cancelled by staff.", &self.requests_cancelled),
         ];
         for (name, help, value) in counters {
             let _ =

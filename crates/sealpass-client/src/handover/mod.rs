@@ -18,7 +18,7 @@ use sealpass_core::trust::{Anchor, Vouched};
 mod receiving;
 mod sending;
 
-pub use receiving::{ClaimDetails, Known, ReceiveError, Received, receive};
+pub use receiving::{ClaimDetails, HandOnError, Known, ReceiveError, Received, receive};
 pub use sending::{Asked, Destination, Intake, SendError, Sent, answering, direct, envelope, pinned, send};
 
 /// Why what a server serves cannot be used, whoever asked.
@@ -197,6 +197,7 @@ mod tests {
             (Box::new(SendError::Server(gone())), Exit::Unavailable),
             (Box::new(SendError::RequestAnswered), Exit::Unavailable),
             (Box::new(SendError::RequestExpired), Exit::Unavailable),
+            (Box::new(SendError::RequestCancelled), Exit::Unavailable),
             (Box::new(SendError::UnknownKind("x".into())), Exit::Usage),
             (Box::new(SendError::WrongKind { asked: Kind::Generic, offered: Kind::KeyFile }), Exit::Usage),
             (Box::new(SendError::Envelope(EnvelopeError::TooLarge)), Exit::Usage),
@@ -214,6 +215,7 @@ mod tests {
             (Box::new(ReceiveError::RequestMismatch { envelope: None, claimed: Some("r".into()) }), Exit::Decrypt),
             (Box::new(ReceiveError::KindMismatch { envelope: Kind::KeyFile, asked: "generic".into() }), Exit::Decrypt),
             (Box::new(ReceiveError::HandOn(Failure::usage("--reveal onto a terminal"))), Exit::Usage),
+            (Box::new(ReceiveError::Released { failure: Failure::usage("--reveal"), released: None }), Exit::Usage),
         ];
         for (error, exit) in cases {
             assert_eq!(error.exit(), exit);

@@ -73,10 +73,23 @@ pub enum ReceiveError {
         /// Which rules failed.
         report: Box<Report>,
     },
-    /// Handing the secret on failed; the drop stays claimed, not acknowledged. Keeps the exit
-    /// code the failure had (a usage error stays exit 2).
-    #[error("{0}. The drop stays claimed by you and was not acknowledged: run receive again")]
+    /// Handing the secret on failed after it may have left this process (a command ran, a file
+    /// was begun); the drop stays claimed, not acknowledged. Keeps the exit code the failure had.
+    #[error(
+        "{0}. The secret may have reached the command or file before it failed, so the drop stays claimed by you \
+         and was not acknowledged: run receive again, or `sealpass release` it to put it back in the inbox"
+    )]
     HandOn(Failure),
+    /// Handing the secret on failed before anything was handed on: the claim was given back
+    /// (`released`: none) or giving it back failed too (the error). Keeps the exit code the
+    /// failure had (a usage error stays exit 2).
+    #[error("{failure}. Nothing was handed on, so {}", released_note(.released.as_ref()))]
+    Released {
+        /// Why handing on failed.
+        failure: Failure,
+        /// Why the release failed, if it did.
+        released: Option<ClientError>,
+    },
     /// Handed on, but the acknowledgement failed.
     #[error("{cause}. {}", not_acknowledged(.cause))]
     NotAcknowledged {
@@ -90,7 +103,7 @@ impl Exits for ReceiveError {
         match self {
             ReceiveError::Served(e) => e.exit(),
             ReceiveError::Server(cause) | ReceiveError::NotAcknowledged { cause } => cause.exit(),
-            ReceiveError::HandOn(failure) => failure.exit,
+            ReceiveError::HandOn(failure) | ReceiveError::Released { failure, .. } => failure.exit,
             ReceiveError::Refused { .. } => Exit::Policy,
             ReceiveError::WrongDrop
             | ReceiveError::ExtraRecipients(_)
@@ -99,6 +112,40 @@ impl Exits for ReceiveError {
             | ReceiveError::RequestMismatch { .. }
             | ReceiveError::KindMismatch { .. } => Exit::Decrypt,
         }
+    }
+}
+
+fn released_note(failed: Option<&ClientError>) -> String {
+    match failed {
+        None => "the claim was released: the drop waits in the inbox again, for you or anyone with the receiver role"
+            .to_owned(),
+        Some(cause) => format!(
+            "sealpass tried to release the claim, which failed too ({cause}): the drop stays claimed by you; run \
+             receive again, or `sealpass release` it"
+        ),
+    }
+}
+
+/// Why handing a secret on failed, and whether it had left this process by then: a failure
+/// before it left gives the claim back (`receive` releases it); one after keeps it claimed.
+#[derive(Debug)]
+pub struct HandOnError {
+    /// What went wrong.
+    pub failure: Failure,
+    /// Whether any of the secret may have left this process (a command started, a file begun,
+    /// stdout written).
+    pub left: bool,
+}
+
+impl HandOnError {
+    /// Failed before any of the secret left.
+    pub fn before(failure: Failure) -> HandOnError {
+        HandOnError { failure, left: false }
+    }
+
+    /// Failed once some of it may have left.
+    pub fn after(failure: Failure) -> HandOnError {
+        HandOnError { failure, left: true }
     }
 }
 
@@ -138,7 +185,8 @@ pub struct Received<T> {
 /// Claim drop `id`, check it is that drop, decrypt it, check that it answers the request the
 /// server delivered it for, give it to `hand_on` (validate, write, run a command…), and only
 /// when that worked acknowledge it, so the server wipes its copy. Whatever fails before the
-/// acknowledgement leaves the drop claimed by this staff member, to receive again.
+/// acknowledgement leaves the drop claimed by this staff member, to receive again, except a
+/// hand-on that failed before any of the secret left this process: that claim is released.
 ///
 /// `vendor`: the vendor's keys as the receiver knows them (signed by the vendor key, or pinned);
 /// `None` takes the server's word. A drop sealed to more keys than those is refused before it is
@@ -149,7 +197,7 @@ pub async fn receive<T>(
     id: &str,
     identities: &Identities,
     vendor: Option<Known<'_>>,
-    hand_on: impl FnOnce(&Envelope, &ClaimDetails) -> Result<T, Failure>,
+    hand_on: impl FnOnce(&Envelope, &ClaimDetails) -> Result<T, HandOnError>,
 ) -> Result<Received<T>, ReceiveError> {
     let claimed = client.claim(id, staff_token).await?;
     if claimed.id != id {
@@ -203,7 +251,15 @@ pub async fn receive<T>(
         label: claimed.label,
         certificates,
     };
-    let handed = hand_on(&envelope, &claim).map_err(ReceiveError::HandOn)?;
+    let handed = match hand_on(&envelope, &claim) {
+        Ok(handed) => handed,
+        Err(HandOnError { failure, left: true }) => return Err(ReceiveError::HandOn(failure)),
+        // Nothing left this process: the claim goes back, so nobody waits for this receiver.
+        Err(HandOnError { failure, left: false }) => {
+            let released = client.release(id, staff_token).await.err();
+            return Err(ReceiveError::Released { failure, released });
+        }
+    };
     client.ack(id, staff_token).await.map_err(|cause| ReceiveError::NotAcknowledged { cause })?;
     Ok(Received {
         envelope,

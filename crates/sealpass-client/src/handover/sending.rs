@@ -44,6 +44,9 @@ pub enum SendError {
     /// The request expired.
     #[error("this request expired; ask the vendor for a new link")]
     RequestExpired,
+    /// The vendor cancelled the request.
+    #[error("the vendor cancelled this request; ask them for a new link if they still need the credential")]
+    RequestCancelled,
     /// The request asks for a kind this build does not know.
     #[error("the request asks for kind '{0}', unknown to this sealpass; upgrade")]
     UnknownKind(String),
@@ -117,7 +120,7 @@ impl Exits for SendError {
         match self {
             SendError::Served(e) => e.exit(),
             SendError::Server(cause) => cause.exit(),
-            SendError::RequestAnswered | SendError::RequestExpired => Exit::Unavailable,
+            SendError::RequestAnswered | SendError::RequestExpired | SendError::RequestCancelled => Exit::Unavailable,
             SendError::UnknownKind(_) | SendError::WrongKind { .. } => Exit::Usage,
             SendError::Envelope(_) | SendError::NotForRequest => Exit::Usage,
             SendError::Weak { .. } | SendError::Invalid { .. } => Exit::Policy,
@@ -260,6 +263,7 @@ pub async fn answering(request: link::Request, pins: &[Anchor<'_>]) -> Result<De
         RequestState::Open => {}
         RequestState::Fulfilled => return Err(SendError::RequestAnswered),
         RequestState::Expired => return Err(SendError::RequestExpired),
+        RequestState::Cancelled => return Err(SendError::RequestCancelled),
     }
     let kind = Kind::from_name(&status.kind).ok_or_else(|| SendError::UnknownKind(shown(&status.kind).into()))?;
     let covered = match (&by_link.covered, by_pin.as_ref().map(|v| v.covered)) {

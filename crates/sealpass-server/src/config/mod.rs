@@ -792,10 +792,10 @@ sweep_interval = "60s"
 
 # Where every state change is posted, signed (docs/events.md). The secret file (mode 0600,
 # at least 16 characters: `openssl rand -hex 32`) keys the HMAC; events defaults to all of
-# drop.created, drop.claimed, drop.received, drop.revoked, drop.expired, request.created,
-# request.fulfilled and request.expired. format = "slack" or "teams" posts one line of text.
-# A failing endpoint is retried with backoff for retry_for (at least 1h); at most max_queue
-# events wait for it. `sealpass webhook test` sends each a signed test delivery.
+# drop.created, drop.claimed, drop.received, drop.revoked, drop.expired, drop.released,
+# request.created, request.fulfilled, request.expired and request.cancelled. format = "slack"
+# or "teams" posts one line of text. A failing endpoint is retried with backoff for retry_for
+# (at least 1h); at most max_queue events wait for it. `sealpass webhook test` sends each a signed test delivery.
 # [[webhooks]]
 # name = "ops"
 # url = "https://hooks.example.com/sealpass"

@@ -15,7 +15,7 @@ use crate::metrics::Counter;
 use crate::store::{DropRecord, InboxCursor, NewDrop, StoreError};
 use crate::{AppState, expiry, now, rfc3339};
 use sealpass_core::access::{Credential, Role};
-use sealpass_core::api::{self, Claimed, CreateDrop, DropCreated, DropStatus, ErrorBody, Inbox, InboxEntry};
+use sealpass_core::api::{self, Claimed, CreateDrop, DropCreated, DropState, DropStatus, ErrorBody, Inbox, InboxEntry};
 use sealpass_core::events::Actor;
 
 /// `POST /v1/drops`.
@@ -296,6 +296,63 @@ pub async fn ack(
     Ok(Json(status_of(&record, now)))
 }
 
+/// `POST /v1/drops/{id}/release`.
+#[utoipa::path(post, path = "/v1/drops/{id}/release", tag = "drops",
+    summary = "The claimer (or an admin): give up a claim before acknowledging it; the drop waits again",
+    description = "For a claim whose hand-on failed: the drop is back in the inbox for anyone with the receiver role. \
+        No body is needed (`{}` is accepted).",
+    params(("id" = String, Path, description = "Drop id", pattern = "^[a-z2-7]{26}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Waiting again; `released_by` and `released_at` say by whom and when", body = DropStatus),
+        (status = 400, description = "Not a drop id", body = ErrorBody),
+        (status = 401, description = "Staff only", body = ErrorBody),
+        (status = 403, description = "Neither the claimer (with the receiver role) nor an admin (`forbidden`), or no staff are configured (`open_claims_refused`)", body = ErrorBody),
+        (status = 404, description = "No such drop", body = ErrorBody),
+        (status = 409, description = "Not claimed (`not_claimed`), or claimed by someone else meanwhile", body = ErrorBody),
+        (status = 410, description = "Expired, revoked or already received", body = ErrorBody)))]
+pub async fn release(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    staff: Staff,
+) -> Result<Json<DropStatus>, ApiError> {
+    check_id(&id, "drop")?;
+    // Their own claim needs the receiver role; anyone else's, admin.
+    staff.need(Role::Receiver)?;
+    let record = state.store.get_drop(&id).await?.ok_or_else(|| ApiError::not_found("drop"))?;
+    let theirs = record.claimed_by.as_deref() == Some(staff.name.as_str());
+    let credential = match (theirs, staff.may(Role::Admin)) {
+        (true, _) => staff.need(Role::Receiver)?,
+        (false, Some(admin)) => admin,
+        (false, None) if record.state_at(now()) == DropState::Claimed => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "it is claimed by {}: only the claimer or an admin may release it",
+                    sealpass_core::text::shown(record.claimed_by.as_deref().unwrap_or_default())
+                ),
+            ));
+        }
+        // Not claimed at all: the store says what it is.
+        (false, None) => staff.need(Role::Receiver)?,
+    };
+    let origin = origin(ip).by(credential);
+    let now = origin.at;
+    let anyone = !theirs && staff.may(Role::Admin).is_some();
+    let record = state.store.release(&id, &staff.name, anyone, &origin).await.map_err(|e| match e {
+        StoreError::Received => ApiError::new(
+            StatusCode::GONE,
+            "received",
+            "it was already received: the claimer acknowledged it, so there is nothing to release",
+        ),
+        other => other.into(),
+    })?;
+    state.metrics.event(Counter::Released);
+    Ok(Json(status_of(&record, now)))
+}
+
 /// Query of `GET /v1/drops`.
 #[derive(Deserialize)]
 pub struct InboxQuery {
@@ -352,6 +409,7 @@ pub async fn inbox(
             request_id: i.request_id,
             label: i.label,
             kind: i.kind,
+            requested_by: i.requested_by,
         })
         .collect();
     Ok(Json(Inbox { drops, next_cursor }))

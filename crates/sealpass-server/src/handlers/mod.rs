@@ -100,5 +100,7 @@ pub(super) fn status_of(record: &DropRecord, now: i64) -> DropStatus {
         received_at: record.received_at.map(rfc3339),
         revoked_at: record.revoked_at.map(rfc3339),
         request_id: record.request_id.clone(),
+        released_by: record.released_by.clone(),
+        released_at: record.released_at.map(rfc3339),
     }
 }

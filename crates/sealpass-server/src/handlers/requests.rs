@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -11,11 +11,16 @@ use crate::auth::{self, Caller, Staff};
 use crate::error::ApiError;
 use crate::limits::ClientIp;
 use crate::metrics::Counter;
-use crate::store::RequestRecord;
+use crate::store::{RequestQuery, RequestRecord, StoreError};
 use crate::{AppState, expiry, now, rfc3339};
 use sealpass_core::access::{Credential, Role};
-use sealpass_core::api::{self, CreateRequest, ErrorBody, RequestCreated, RequestStatus};
+use sealpass_core::api::{
+    self, CreateRequest, ErrorBody, RequestCreated, RequestCursor, RequestList, RequestState, RequestStatus,
+    RequestSummary,
+};
 use sealpass_core::envelope::Kind;
+use sealpass_core::events::Actor;
+use serde::Deserialize;
 
 /// `POST /v1/requests`.
 #[utoipa::path(post, path = "/v1/requests", tag = "requests",
@@ -89,6 +94,7 @@ pub async fn create_request(
         drop_id: None,
         required_fields: req.require,
         drop_ttl,
+        cancelled_at: None,
     };
     let expires_at = rfc3339(record.expires_at);
     state.store.create_request(record, &origin).await?;
@@ -129,8 +135,138 @@ pub async fn request_status(
         None if !caller.holds(&record.upload_hash) => return Err(ApiError::not_found("request")),
         None => {}
     }
-    let staff = staff.is_some();
-    Ok(Json(RequestStatus {
+    Ok(Json(request_status_of(record, staff.is_some())))
+}
+
+/// Query of `GET /v1/requests`.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/requests?state=…[&cursor=…][&limit=N]`.
+#[utoipa::path(get, path = "/v1/requests", tag = "requests",
+    summary = "Staff: requests, newest first, one page at a time (a requester sees their own; auditors and admins all)",
+    params(
+        ("state" = Option<String>, Query, description = "Only requests in this state", pattern = "^(open|fulfilled|expired|cancelled)$"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page", pattern = "^-?[0-9]{1,19}\\.[a-z2-7]{26}$"),
+        ("limit" = Option<u32>, Query, description = "Requests a page, 1–500 (default 100)", minimum = 1, maximum = 500)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page", body = RequestList),
+        (status = 400, description = "A bad state, cursor or limit", body = ErrorBody),
+        (status = 401, description = "Staff only", body = ErrorBody),
+        (status = 403, description = "Neither requester, auditor nor admin (`forbidden`), or no staff are configured (`open_claims_refused`)", body = ErrorBody)))]
+pub async fn list_requests(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+    staff: Staff,
+) -> Result<Json<RequestList>, ApiError> {
+    // Auditors and admins see everyone's; a requester their own.
+    let created_by = match staff.may(Role::Auditor) {
+        Some(_) => None,
+        None => {
+            staff.may(Role::Requester).ok_or_else(|| staff.forbidden(&[Role::Requester, Role::Auditor]))?;
+            Some(staff.name.clone())
+        }
+    };
+    let wanted =
+        match query.state.as_deref() {
+            Some(name) => Some(RequestState::from_name(name).ok_or_else(|| {
+                ApiError::bad("bad_state", "state must be one of open, fulfilled, expired, cancelled")
+            })?),
+            None => None,
+        };
+    let limit = query.limit.unwrap_or(api::REQUESTS_PAGE_DEFAULT);
+    if !(1..=api::REQUESTS_PAGE_MAX).contains(&limit) {
+        return Err(ApiError::bad("bad_limit", format!("limit must be from 1 to {}", api::REQUESTS_PAGE_MAX)));
+    }
+    let after = match query.cursor.as_deref() {
+        Some(text) => Some(RequestCursor::decode(text).ok_or_else(|| {
+            ApiError::bad("bad_cursor", "the cursor is not one this server gave (pass next_cursor back as it came)")
+        })?),
+        None => None,
+    };
+    let now = now();
+    let store_query = RequestQuery { state: wanted, created_by, after };
+    // One more than asked tells whether another page follows.
+    let mut listed = state.store.list_requests(&store_query, now, limit + 1).await?;
+    let more = listed.len() > limit;
+    listed.truncate(limit);
+    let next_cursor = if more {
+        listed.last().map(|l| RequestCursor { created_at: l.record.created_at, id: l.record.id.clone() }.encode())
+    } else {
+        None
+    };
+    let requests = listed
+        .into_iter()
+        .map(|l| RequestSummary {
+            state: l.record.state_at(now),
+            created_at: rfc3339(l.record.created_at),
+            expires_at: rfc3339(l.record.expires_at),
+            cancelled_at: l.record.cancelled_at.map(rfc3339),
+            id: l.record.id,
+            label: l.record.label,
+            kind: l.record.kind,
+            created_by: l.record.created_by,
+            drop_id: l.record.drop_id,
+            drop_state: l.drop_state,
+        })
+        .collect();
+    Ok(Json(RequestList { requests, next_cursor }))
+}
+
+/// `DELETE /v1/requests/{id}`.
+#[utoipa::path(delete, path = "/v1/requests/{id}", tag = "requests",
+    summary = "Staff: cancel an open request; its link stops working at once (idempotent)",
+    params(("id" = String, Path, description = "Request id", pattern = "^[a-z2-7]{26}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled", body = RequestStatus),
+        (status = 400, description = "Not a request id", body = ErrorBody),
+        (status = 401, description = "Staff only", body = ErrorBody),
+        (status = 403, description = "Not its requester nor an admin (`forbidden`), or no staff are configured (`open_claims_refused`)", body = ErrorBody),
+        (status = 404, description = "No such request (or not one of the requester's)", body = ErrorBody),
+        (status = 409, description = "Already answered (`request_fulfilled`): revoke its drop instead", body = ErrorBody),
+        (status = 410, description = "It expired", body = ErrorBody)))]
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    staff: Staff,
+) -> Result<Json<RequestStatus>, ApiError> {
+    check_id(&id, "request")?;
+    // An admin cancels any request; a requester their own. Auditors change nothing.
+    let credential = match staff.may(Role::Admin) {
+        Some(admin) => admin,
+        None => staff.need(Role::Requester)?,
+    };
+    let before = state.store.get_request(&id).await?.ok_or_else(|| ApiError::not_found("request"))?;
+    if credential.role != Role::Admin && before.created_by.as_deref() != Some(staff.name.as_str()) {
+        return Err(ApiError::not_found("request"));
+    }
+    let origin = origin(ip).by(credential);
+    let record =
+        state.store.cancel_request(&id, &Actor::Staff(staff.name.clone()), &origin).await.map_err(|e| match e {
+            StoreError::RequestFulfilled => ApiError::new(
+                StatusCode::CONFLICT,
+                "request_fulfilled",
+                "it was already answered: revoke its drop instead (sealpass revoke, or DELETE /v1/drops/{id})",
+            ),
+            StoreError::Expired => ApiError::new(StatusCode::GONE, "expired", "it expired already; nothing to cancel"),
+            other => other.into(),
+        })?;
+    if before.cancelled_at.is_none() {
+        state.metrics.event(Counter::RequestCancelled);
+    }
+    Ok(Json(request_status_of(record, true)))
+}
+
+/// The answer about `record`; the drop id only for staff.
+fn request_status_of(record: RequestRecord, staff: bool) -> RequestStatus {
+    RequestStatus {
         state: record.state_at(now()),
         id: record.id,
         label: record.label,
@@ -139,7 +275,7 @@ pub async fn request_status(
         drop_id: if staff { record.drop_id } else { None },
         require: record.required_fields,
         drop_ttl_seconds: record.drop_ttl,
-    }))
+    }
 }
 
 /// Auditors and admins see every request; a requester the ones they created (anyone else's is

@@ -9,7 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    ClaimedDrop, DropRecord, InboxCursor, InboxItem, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
+    ClaimedDrop, DropRecord, InboxCursor, InboxItem, ListedRequest, NewDrop, Origin, RequestQuery, RequestRecord,
+    Store, StoreError, Swept,
 };
 use sealpass_core::audit::{Head, Record};
 use sealpass_core::events::Actor;
@@ -90,6 +91,9 @@ impl<S: Store> Store for Guarded<S> {
     async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError> {
         self.bound(self.inner.ack(id, staff, origin)).await
     }
+    async fn release(&self, id: &str, staff: &str, anyone: bool, origin: &Origin) -> Result<DropRecord, StoreError> {
+        self.bound(self.inner.release(id, staff, anyone, origin)).await
+    }
     async fn inbox(&self, now: i64, after: Option<&InboxCursor>, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
         self.bound(self.inner.inbox(now, after, limit)).await
     }
@@ -98,6 +102,17 @@ impl<S: Store> Store for Guarded<S> {
     }
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
         self.bound(self.inner.get_request(id)).await
+    }
+    async fn list_requests(
+        &self,
+        query: &RequestQuery,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ListedRequest>, StoreError> {
+        self.bound(self.inner.list_requests(query, now, limit)).await
+    }
+    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<RequestRecord, StoreError> {
+        self.bound(self.inner.cancel_request(id, by, origin)).await
     }
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
         self.bound(self.inner.sweep(now)).await

@@ -10,7 +10,7 @@ pub use guarded::Guarded;
 
 use async_trait::async_trait;
 
-use sealpass_core::api::{DropState, RequestState};
+use sealpass_core::api::{DropState, RequestCursor, RequestState};
 use sealpass_core::audit::{Head, Record};
 pub use sealpass_core::events::Origin;
 use sealpass_core::events::{Actor, Event, EventKind};
@@ -43,6 +43,10 @@ pub struct DropRecord {
     pub revoked_at: Option<i64>,
     /// The request it answers.
     pub request_id: Option<String>,
+    /// Who last released a claim on it (it waits again).
+    pub released_by: Option<String>,
+    /// When.
+    pub released_at: Option<i64>,
 }
 
 impl DropRecord {
@@ -60,16 +64,15 @@ impl DropRecord {
             received_at: None,
             revoked_at: None,
             request_id: drop.request_id,
+            released_by: None,
+            released_at: None,
         }
     }
 
     /// The state as of `now`: a waiting or claimed drop past its expiry is expired, whether
     /// or not the sweeper has run.
     pub fn state_at(&self, now: i64) -> DropState {
-        match self.state {
-            DropState::Waiting | DropState::Claimed if now >= self.expires_at => DropState::Expired,
-            state => state,
-        }
+        self.state.at(self.expires_at, now)
     }
 }
 
@@ -133,6 +136,8 @@ pub struct InboxItem {
     pub label: Option<String>,
     /// That request's kind.
     pub kind: Option<String>,
+    /// Who created that request.
+    pub requested_by: Option<String>,
 }
 
 /// A request as stored.
@@ -159,17 +164,48 @@ pub struct RequestRecord {
     /// How long the drop answering it lives, when the sender does not say (else the server's
     /// default).
     pub drop_ttl: Option<u64>,
+    /// When staff cancelled it (before any upload).
+    pub cancelled_at: Option<i64>,
 }
 
 impl RequestRecord {
     /// The state as of `now`.
     pub fn state_at(&self, now: i64) -> RequestState {
-        match (&self.drop_id, now >= self.expires_at) {
-            (Some(_), _) => RequestState::Fulfilled,
-            (None, true) => RequestState::Expired,
-            (None, false) => RequestState::Open,
+        match (&self.drop_id, self.cancelled_at, now >= self.expires_at) {
+            (Some(_), _, _) => RequestState::Fulfilled,
+            (None, Some(_), _) => RequestState::Cancelled,
+            (None, None, true) => RequestState::Expired,
+            (None, None, false) => RequestState::Open,
         }
     }
+}
+
+/// Which requests `list_requests` returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestQuery {
+    /// Only those in this state (as of the call).
+    pub state: Option<RequestState>,
+    /// Only those this staff member created.
+    pub created_by: Option<String>,
+    /// Only those after this cursor (newest first).
+    pub after: Option<RequestCursor>,
+}
+
+impl RequestQuery {
+    /// Whether `request` is one it asks for, as of `now` (the cursor aside).
+    pub fn matches(&self, request: &RequestRecord, now: i64) -> bool {
+        self.state.is_none_or(|s| request.state_at(now) == s)
+            && self.created_by.as_ref().is_none_or(|by| request.created_by.as_ref() == Some(by))
+    }
+}
+
+/// A request as listed: its record and, once answered, its drop's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedRequest {
+    /// The request.
+    pub record: RequestRecord,
+    /// The state of the drop that answered it, while the drop's record lasts.
+    pub drop_state: Option<DropState>,
 }
 
 /// What a sweep did.
@@ -235,6 +271,12 @@ pub enum StoreError {
     /// The request was already used for an upload.
     #[error("request already fulfilled")]
     RequestFulfilled,
+    /// The request was cancelled.
+    #[error("request cancelled")]
+    Cancelled,
+    /// Releasing a drop that is not claimed (waiting, or already received).
+    #[error("not claimed")]
+    NotReleasable,
     /// The id exists already (a collision of 128-bit ids: a bug or a broken RNG).
     #[error("id already exists")]
     Duplicate,
@@ -263,6 +305,10 @@ pub trait Store: Send + Sync + 'static {
     async fn claim(&self, id: &str, staff: &str, origin: &Origin) -> Result<ClaimedDrop, StoreError>;
     /// `claimed → received` by the claimer; ciphertext wiped. Idempotent for the claimer.
     async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError>;
+    /// `claimed → waiting`, for the claimer (or, with `anyone`, whoever claimed it: an admin),
+    /// before its acknowledgement: the drop is in the inbox again for anyone to claim.
+    /// Idempotent only in that a waiting drop answers `NotReleasable`.
+    async fn release(&self, id: &str, staff: &str, anyone: bool, origin: &Origin) -> Result<DropRecord, StoreError>;
     /// Waiting, unexpired drops in inbox order (see [`InboxCursor`]) after `after`, at most
     /// `limit`.
     async fn inbox(&self, now: i64, after: Option<&InboxCursor>, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
@@ -270,6 +316,16 @@ pub trait Store: Send + Sync + 'static {
     async fn create_request(&self, request: RequestRecord, origin: &Origin) -> Result<(), StoreError>;
     /// A request's record, if it exists.
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
+    /// Requests `query` asks for, newest first, at most `limit`.
+    async fn list_requests(
+        &self,
+        query: &RequestQuery,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ListedRequest>, StoreError>;
+    /// `open → cancelled` (its link stops working at once); idempotent for a cancelled one.
+    /// A fulfilled request is `RequestFulfilled`, an expired one `Expired`.
+    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<RequestRecord, StoreError>;
     /// Expire drops past their TTL (wiping ciphertext) and delete tombstones past
     /// `expires_at + 7 days`; record the drops and requests that expired unanswered.
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError>;

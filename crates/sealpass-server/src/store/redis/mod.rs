@@ -15,14 +15,15 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{
-    ClaimedDrop, DropRecord, InboxCursor, InboxItem, Missing, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
-    TOMBSTONE_SECONDS, creator,
+    ClaimedDrop, DropRecord, InboxCursor, InboxItem, ListedRequest, Missing, NewDrop, Origin, RequestQuery,
+    RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS, creator,
 };
 use sealpass_core::api::DropState;
 use sealpass_core::audit::{Head, Record};
 use sealpass_core::events::{Actor, rfc3339};
 
 mod log;
+mod requests;
 
 /// Waiting drops that answer a request, by upload time.
 const INBOX_REQUESTED: &str = "sealpass:inbox:r";
@@ -135,6 +136,24 @@ record('drop.revoked', d[3], d[4], drop_label(d[4]))
 return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))}
 ";
 
+/// Give up a claim before its acknowledgement: the drop waits again. ARGV: the releaser, now,
+/// '1' if they may release anyone's claim.
+const RELEASE: &str = r"
+local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'claimed_by', 'claimed_at', 'id', 'request_id')
+local state, by = d[1], d[3]
+if not state or state == 'pending' then return {'err', 'not_found'} end
+if state == 'revoked' then return {'err', 'revoked'} end
+if state == 'received' then return {'err', 'received'} end
+if state == 'expired' or tonumber(ARGV[2]) >= tonumber(d[2]) then return {'err', 'expired'} end
+if state == 'waiting' then return {'err', 'not_releasable'} end
+if by ~= ARGV[1] and ARGV[3] ~= '1' then return {'err', 'claimed', by or '', d[4] or '0'} end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'err', 'expired'} end
+redis.call('HSET', KEYS[1], 'state', 'waiting', 'released_by', ARGV[1], 'released_at', ARGV[2])
+redis.call('HDEL', KEYS[1], 'claimed_by', 'claimed_at')
+record('drop.released', d[5], d[6], drop_label(d[6]))
+return {'ok', '', unpack(redis.call('HGETALL', KEYS[1]))}
+";
+
 /// Expire one drop if it is due: state `expired`, ciphertext gone. Returns 1 if it changed.
 const EXPIRE: &str = r"
 local d = redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'id', 'request_id')
@@ -151,9 +170,10 @@ return 0
 /// Store the drop answering an open request and bind the request, atomically. The drop's id is
 /// the request's, so all three keys share one slot. Arguments as for CREATE.
 const CREATE_FOR_REQUEST: &str = r"
-local r = redis.call('HMGET', KEYS[3], 'drop_id', 'expires_at')
+local r = redis.call('HMGET', KEYS[3], 'drop_id', 'expires_at', 'cancelled_at')
 if not r[2] then return {'err', 'request_not_found'} end
 if r[1] and r[1] ~= '' then return {'err', 'fulfilled'} end
+if r[3] and r[3] ~= '' then return {'err', 'cancelled'} end
 if tonumber(ARGV[5]) >= tonumber(r[2]) then return {'err', 'expired'} end
 if not store_drop() then return {'err', 'duplicate'} end
 redis.call('HSET', KEYS[3], 'drop_id', ARGV[1])
@@ -219,6 +239,8 @@ struct Scripts {
     claim: Script,
     ack: Script,
     revoke: Script,
+    release: Script,
+    cancel_request: Script,
     expire: Script,
     create_for_request: Script,
     create_request: Script,
@@ -268,12 +290,9 @@ fn number(pairs: &[String], name: &str) -> Option<i64> {
 fn record(pairs: &[String]) -> Result<Option<DropRecord>, StoreError> {
     let state = match field(pairs, "state") {
         None | Some("pending") => return Ok(None),
-        Some("waiting") => DropState::Waiting,
-        Some("claimed") => DropState::Claimed,
-        Some("received") => DropState::Received,
-        Some("revoked") => DropState::Revoked,
-        Some("expired") => DropState::Expired,
-        Some(other) => return Err(StoreError::Internal(format!("unknown state {other}"))),
+        Some(name) => {
+            DropState::from_name(name).ok_or_else(|| StoreError::Internal(format!("unknown state {name}")))?
+        }
     };
     let missing = || StoreError::Internal("a stored drop is missing fields".into());
     Ok(Some(DropRecord {
@@ -288,6 +307,8 @@ fn record(pairs: &[String]) -> Result<Option<DropRecord>, StoreError> {
         received_at: number(pairs, "received_at"),
         revoked_at: number(pairs, "revoked_at"),
         request_id: field(pairs, "request_id").map(str::to_owned),
+        released_by: field(pairs, "released_by").map(str::to_owned),
+        released_at: number(pairs, "released_at"),
     }))
 }
 
@@ -301,6 +322,8 @@ fn refusal(reply: &[String]) -> StoreError {
         Some("expired") => StoreError::Expired,
         Some("not_claimed") => StoreError::NotClaimed,
         Some("duplicate") => StoreError::Duplicate,
+        Some("cancelled") => StoreError::Cancelled,
+        Some("not_releasable") => StoreError::NotReleasable,
         Some("claimed") => StoreError::ClaimedByOther {
             by: reply.get(2).cloned().unwrap_or_default(),
             at: reply.get(3).and_then(|a| a.parse().ok()).unwrap_or_default(),
@@ -333,6 +356,8 @@ impl RedisStore {
                 claim: recording(CLAIM),
                 ack: recording(ACK),
                 revoke: recording(REVOKE),
+                release: recording(RELEASE),
+                cancel_request: recording(requests::CANCEL),
                 expire: recording(EXPIRE),
                 create_for_request: recording(CREATE_FOR_REQUEST),
                 create_request: recording(CREATE_REQUEST),
@@ -462,6 +487,19 @@ impl Store for RedisStore {
         Ok(answered(reply)?.0)
     }
 
+    async fn release(&self, id: &str, staff: &str, anyone: bool, origin: &Origin) -> Result<DropRecord, StoreError> {
+        let [t, c, a, n, b] = event_args(&Actor::Staff(staff.to_owned()), origin);
+        let args = [staff.to_owned(), origin.at.to_string(), if anyone { "1" } else { "0" }.to_owned(), t, c, a, n, b];
+        let reply = self.run(&self.scripts.release, &drop_keys(id), &args).await?;
+        let (record, _) = answered(reply)?;
+        // Back in the inbox (claims left it when it was next read).
+        let mut conn = self.conn().await?;
+        conn.zadd::<_, _, _, ()>(inbox_key(record.request_id.is_none()), &record.id, record.created_at)
+            .await
+            .map_err(|e| self.lost(e))?;
+        Ok(record)
+    }
+
     async fn inbox(&self, now: i64, after: Option<&InboxCursor>, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
         let mut conn = self.conn().await?;
         self.migrate_legacy_inbox(&mut conn).await?;
@@ -508,6 +546,8 @@ impl Store for RedisStore {
                 .ignore()
                 .zadd(DUE, format!("r:{}", request.id), purge_at)
                 .ignore()
+                .zadd(requests::LISTED, &request.id, request.created_at)
+                .ignore()
                 .query_async::<()>(&mut conn)
                 .await
                 .map_err(|e| self.lost(e)),
@@ -519,27 +559,30 @@ impl Store for RedisStore {
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
         let mut conn = self.conn().await?;
         let pairs: Vec<String> = conn.hgetall(request_key(id)).await.map_err(|e| self.lost(e))?;
-        if pairs.is_empty() {
-            return Ok(None);
+        requests::parse(&pairs)
+    }
+
+    async fn list_requests(
+        &self,
+        query: &RequestQuery,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ListedRequest>, StoreError> {
+        self.list(query, now, limit).await
+    }
+
+    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<RequestRecord, StoreError> {
+        let mut args = vec![origin.at.to_string(), id.to_owned()];
+        args.extend(event_args(by, origin));
+        let keys = [request_key(id), log::PENDING.to_owned()];
+        let reply = self.run(&self.scripts.cancel_request, &keys, &args).await?;
+        if reply.first().map(String::as_str) != Some("ok") {
+            return Err(match reply.get(1).map(String::as_str) {
+                Some("fulfilled") => StoreError::RequestFulfilled,
+                _ => refusal(&reply),
+            });
         }
-        let missing = || StoreError::Internal("a stored request is missing fields".into());
-        Ok(Some(RequestRecord {
-            id: field(&pairs, "id").ok_or_else(missing)?.to_owned(),
-            upload_hash: unhex(field(&pairs, "upload_hash").ok_or_else(missing)?)?,
-            label: field(&pairs, "label").unwrap_or_default().to_owned(),
-            kind: field(&pairs, "kind").ok_or_else(missing)?.to_owned(),
-            created_by: field(&pairs, "created_by").map(str::to_owned),
-            created_at: number(&pairs, "created_at").ok_or_else(missing)?,
-            expires_at: number(&pairs, "expires_at").ok_or_else(missing)?,
-            drop_id: field(&pairs, "drop_id").map(str::to_owned),
-            required_fields: field(&pairs, "required_fields")
-                .unwrap_or_default()
-                .split(',')
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            drop_ttl: field(&pairs, "drop_ttl").and_then(|t| t.parse().ok()),
-        }))
+        self.get_request(id).await?.ok_or(StoreError::NotFound(Missing::Request))
     }
 
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {
@@ -742,17 +785,18 @@ impl RedisStore {
             }
             let mut labels = redis::pipe();
             for r in &waiting {
-                labels.hget(request_key(r.request_id.as_deref().unwrap_or("-")), &["label", "kind"]);
+                labels.hget(request_key(r.request_id.as_deref().unwrap_or("-")), &["label", "kind", "created_by"]);
             }
-            let labels: Vec<(Option<String>, Option<String>)> = if waiting.is_empty() {
+            let labels: Vec<(Option<String>, Option<String>, Option<String>)> = if waiting.is_empty() {
                 Vec::new()
             } else {
                 labels.query_async(conn).await.map_err(|e| self.lost(e))?
             };
-            for (r, (label, kind)) in waiting.into_iter().zip(labels) {
+            for (r, (label, kind, by)) in waiting.into_iter().zip(labels) {
                 let item = InboxItem {
                     label: label.filter(|_| r.request_id.is_some()),
                     kind: kind.filter(|_| r.request_id.is_some()),
+                    requested_by: by.filter(|b| r.request_id.is_some() && !b.is_empty()),
                     id: r.id,
                     created_at: r.created_at,
                     expires_at: r.expires_at,

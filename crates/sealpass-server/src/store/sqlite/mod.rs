@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    ClaimedDrop, DropRecord, InboxCursor, InboxItem, Missing, NewDrop, Origin, RequestRecord, Store, StoreError, Swept,
-    TOMBSTONE_SECONDS, creator, drop_event,
+    ClaimedDrop, DropRecord, InboxCursor, InboxItem, ListedRequest, Missing, NewDrop, Origin, RequestQuery,
+    RequestRecord, Store, StoreError, Swept, TOMBSTONE_SECONDS, creator, drop_event,
 };
 use crate::config::Synchronous;
-use sealpass_core::api::DropState;
+use sealpass_core::api::{DropState, RequestState};
 use sealpass_core::audit::{Head, Record};
 use sealpass_core::events::{Actor, EventKind, event};
 
@@ -39,22 +39,22 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-const DROP_COLUMNS: &str =
-    "id, manage_hash, state, size, created_at, expires_at, claimed_by, claimed_at, received_at, revoked_at, request_id";
+const DROP_COLUMNS: &str = "id, manage_hash, state, size, created_at, expires_at, claimed_by, claimed_at, received_at, \
+                            revoked_at, request_id, released_by, released_at";
+/// How many columns `DROP_COLUMNS` names: what a `RETURNING` adds comes after them.
+const DROP_WIDTH: usize = 13;
+
+const REQUEST_COLUMNS: &str = "id, upload_hash, label, kind, created_by, created_at, expires_at, drop_id, \
+                               required_fields, drop_ttl, cancelled_at";
+/// How many columns `REQUEST_COLUMNS` names.
+const REQUEST_WIDTH: usize = 11;
 
 pub(super) fn internal(e: rusqlite::Error) -> StoreError {
     StoreError::Internal(e.to_string())
 }
 
 fn state_from(s: &str) -> rusqlite::Result<DropState> {
-    Ok(match s {
-        "waiting" => DropState::Waiting,
-        "claimed" => DropState::Claimed,
-        "received" => DropState::Received,
-        "revoked" => DropState::Revoked,
-        "expired" => DropState::Expired,
-        other => return Err(rusqlite::Error::InvalidColumnName(format!("unknown state {other}"))),
-    })
+    DropState::from_name(s).ok_or_else(|| rusqlite::Error::InvalidColumnName(format!("unknown state {s}")))
 }
 
 fn hash_from(bytes: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
@@ -74,6 +74,8 @@ fn drop_row(row: &Row<'_>) -> rusqlite::Result<DropRecord> {
         received_at: row.get(8)?,
         revoked_at: row.get(9)?,
         request_id: row.get(10)?,
+        released_by: row.get(11)?,
+        released_at: row.get(12)?,
     })
 }
 
@@ -89,6 +91,7 @@ fn request_row(row: &Row<'_>) -> rusqlite::Result<RequestRecord> {
         drop_id: row.get(7)?,
         required_fields: split_names(&row.get::<_, String>(8)?),
         drop_ttl: row.get::<_, Option<i64>>(9)?.and_then(|t| u64::try_from(t).ok()),
+        cancelled_at: row.get(10)?,
     })
 }
 
@@ -100,6 +103,12 @@ fn split_names(text: &str) -> Vec<String> {
 fn get_drop(conn: &Connection, id: &str) -> Result<Option<DropRecord>, StoreError> {
     conn.prepare_cached(&format!("SELECT {DROP_COLUMNS} FROM drops WHERE id = ?1"))
         .and_then(|mut stmt| stmt.query_row([id], drop_row).optional())
+        .map_err(internal)
+}
+
+fn get_request(conn: &Connection, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+    conn.prepare_cached(&format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id], request_row).optional())
         .map_err(internal)
 }
 
@@ -229,7 +238,7 @@ impl Store for SqliteStore {
                 label = tx
                     .prepare_cached(
                         "UPDATE requests SET drop_id = ?1, purge_at = MAX(purge_at, ?3)
-                         WHERE id = ?2 AND drop_id IS NULL AND expires_at > ?4 RETURNING label",
+                         WHERE id = ?2 AND drop_id IS NULL AND cancelled_at IS NULL AND expires_at > ?4 RETURNING label",
                     )
                     .and_then(|mut s| {
                         s.query_row(
@@ -240,14 +249,17 @@ impl Store for SqliteStore {
                     })
                     .map_err(internal)?;
                 if label.is_none() {
-                    let existing: Option<Option<String>> = tx
-                        .query_row("SELECT drop_id FROM requests WHERE id = ?1", [request], |r| r.get(0))
+                    let existing: Option<(Option<String>, Option<i64>)> = tx
+                        .query_row("SELECT drop_id, cancelled_at FROM requests WHERE id = ?1", [request], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
                         .optional()
                         .map_err(internal)?;
                     return Err(match existing {
                         None => StoreError::NotFound(Missing::Request),
-                        Some(Some(_)) => StoreError::RequestFulfilled,
-                        Some(None) => StoreError::Expired,
+                        Some((Some(_), _)) => StoreError::RequestFulfilled,
+                        Some((None, Some(_))) => StoreError::Cancelled,
+                        Some((None, None)) => StoreError::Expired,
                     });
                 }
             }
@@ -304,7 +316,8 @@ impl Store for SqliteStore {
                  RETURNING {DROP_COLUMNS}, (SELECT label FROM requests WHERE requests.id = drops.request_id)"
             );
             let row = conn.prepare_cached(&sql).and_then(|mut s| {
-                s.query_row(params![id, now], |r| Ok((drop_row(r)?, r.get::<_, Option<String>>(11)?))).optional()
+                s.query_row(params![id, now], |r| Ok((drop_row(r)?, r.get::<_, Option<String>>(DROP_WIDTH)?)))
+                    .optional()
             });
             match row.map_err(internal)? {
                 Some((record, label)) => {
@@ -342,7 +355,11 @@ impl Store for SqliteStore {
                 conn.prepare_cached(sql)
                     .and_then(|mut s| {
                         s.query_row(params![id, staff, now], |r| {
-                            Ok((drop_row(r)?, r.get::<_, Option<String>>(11)?, r.get::<_, Option<String>>(12)?))
+                            Ok((
+                                drop_row(r)?,
+                                r.get::<_, Option<String>>(DROP_WIDTH)?,
+                                r.get::<_, Option<String>>(DROP_WIDTH + 1)?,
+                            ))
                         })
                         .optional()
                     })
@@ -374,7 +391,8 @@ impl Store for SqliteStore {
                  RETURNING {DROP_COLUMNS}, (SELECT label FROM requests WHERE requests.id = drops.request_id)"
             );
             let row = conn.prepare_cached(&sql).and_then(|mut s| {
-                s.query_row(params![id, staff, now], |r| Ok((drop_row(r)?, r.get::<_, Option<String>>(11)?))).optional()
+                s.query_row(params![id, staff, now], |r| Ok((drop_row(r)?, r.get::<_, Option<String>>(DROP_WIDTH)?)))
+                    .optional()
             });
             if let Some((record, label)) = row.map_err(internal)? {
                 let received =
@@ -398,6 +416,42 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn release(&self, id: &str, staff: &str, anyone: bool, origin: &Origin) -> Result<DropRecord, StoreError> {
+        let (id, staff, origin) = (id.to_owned(), staff.to_owned(), origin.clone());
+        let now = origin.at;
+        self.call(move |conn| {
+            let sql = format!(
+                "UPDATE drops SET state = 'waiting', claimed_by = NULL, claimed_at = NULL, released_by = ?2, released_at = ?3
+                 WHERE id = ?1 AND state = 'claimed' AND expires_at > ?3 AND ct IS NOT NULL AND (claimed_by = ?2 OR ?4)
+                 RETURNING {DROP_COLUMNS}, (SELECT label FROM requests WHERE requests.id = drops.request_id)"
+            );
+            let row = conn.prepare_cached(&sql).and_then(|mut s| {
+                s.query_row(params![id, staff, now, anyone], |r| {
+                    Ok((drop_row(r)?, r.get::<_, Option<String>>(DROP_WIDTH)?))
+                })
+                .optional()
+            });
+            if let Some((record, label)) = row.map_err(internal)? {
+                let released =
+                    drop_event(EventKind::DropReleased, &record, label.as_deref(), Actor::Staff(staff), &origin);
+                log::append(conn, released)?;
+                return Ok(record);
+            }
+            let record = get_drop(conn, &id)?.ok_or(StoreError::NotFound(Missing::Drop))?;
+            Err(match record.state_at(now) {
+                DropState::Expired => StoreError::Expired,
+                DropState::Revoked => StoreError::Revoked,
+                DropState::Received => StoreError::Received,
+                DropState::Waiting => StoreError::NotReleasable,
+                DropState::Claimed => StoreError::ClaimedByOther {
+                    by: record.claimed_by.unwrap_or_default(),
+                    at: record.claimed_at.unwrap_or_default(),
+                },
+            })
+        })
+        .await
+    }
+
     async fn inbox(&self, now: i64, after: Option<&InboxCursor>, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
         // Before any entry: (anonymous, created_at, id) > (-1, …) holds for every drop.
         let (group, created, id) = match after {
@@ -407,7 +461,7 @@ impl Store for SqliteStore {
         self.call(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT d.id, d.created_at, d.expires_at, d.size, d.request_id, r.label, r.kind
+                    "SELECT d.id, d.created_at, d.expires_at, d.size, d.request_id, r.label, r.kind, r.created_by
                      FROM drops d LEFT JOIN requests r ON r.id = d.request_id
                      WHERE d.state = 'waiting' AND d.expires_at > ?1
                        AND ((d.request_id IS NULL), d.created_at, d.id) > (?2, ?3, ?4)
@@ -424,6 +478,7 @@ impl Store for SqliteStore {
                         request_id: r.get(4)?,
                         label: r.get(5)?,
                         kind: r.get(6)?,
+                        requested_by: r.get(7)?,
                     })
                 })
                 .map_err(internal)?;
@@ -477,13 +532,85 @@ impl Store for SqliteStore {
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
         let id = id.to_owned();
+        self.call(move |conn| get_request(conn, &id)).await
+    }
+
+    async fn list_requests(
+        &self,
+        query: &RequestQuery,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ListedRequest>, StoreError> {
+        let query = query.clone();
         self.call(move |conn| {
-            conn.prepare_cached(
-                "SELECT id, upload_hash, label, kind, created_by, created_at, expires_at, drop_id, required_fields, drop_ttl
-                 FROM requests WHERE id = ?1",
-            )
-            .and_then(|mut s| s.query_row([id], request_row).optional())
-            .map_err(internal)
+            // The state as `RequestRecord::state_at` works it out, in SQL.
+            let sql = format!(
+                "SELECT {REQUEST_COLUMNS}, (SELECT state || ':' || expires_at FROM drops WHERE drops.id = requests.drop_id)
+                 FROM requests
+                 WHERE (?1 IS NULL OR ?1 = CASE WHEN drop_id IS NOT NULL THEN 'fulfilled'
+                                                WHEN cancelled_at IS NOT NULL THEN 'cancelled'
+                                                WHEN expires_at <= ?2 THEN 'expired' ELSE 'open' END)
+                   AND (?3 IS NULL OR created_by = ?3)
+                   AND (created_at, id) < (?4, ?5)
+                 ORDER BY created_at DESC, id DESC LIMIT ?6"
+            );
+            let (before_at, before_id) = match &query.after {
+                Some(c) => (c.created_at, c.id.clone()),
+                // After every request: ids are shorter than 27 "z"s.
+                None => (i64::MAX, "z".repeat(27)),
+            };
+            let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        query.state.map(RequestState::as_str),
+                        now,
+                        query.created_by,
+                        before_at,
+                        before_id,
+                        limit as i64
+                    ],
+                    |r| Ok((request_row(r)?, r.get::<_, Option<String>>(REQUEST_WIDTH)?)),
+                )
+                .map_err(internal)?;
+            let mut listed = Vec::new();
+            for row in rows {
+                let (record, drop) = row.map_err(internal)?;
+                let drop_state = drop.as_deref().and_then(|text| {
+                    let (state, expires_at) = text.split_once(':')?;
+                    Some(DropState::from_name(state)?.at(expires_at.parse().ok()?, now))
+                });
+                listed.push(ListedRequest { record, drop_state });
+            }
+            Ok(listed)
+        })
+        .await
+    }
+
+    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<RequestRecord, StoreError> {
+        let (id, by, origin) = (id.to_owned(), by.clone(), origin.clone());
+        let now = origin.at;
+        self.call(move |conn| {
+            // The sweeper records no expiry for a cancelled request: it ended here.
+            let sql = format!(
+                "UPDATE requests SET cancelled_at = ?2, expiry_recorded = 1
+                 WHERE id = ?1 AND drop_id IS NULL AND cancelled_at IS NULL AND expires_at > ?2
+                 RETURNING {REQUEST_COLUMNS}"
+            );
+            let row = conn.prepare_cached(&sql).and_then(|mut s| s.query_row(params![id, now], request_row).optional());
+            if let Some(record) = row.map_err(internal)? {
+                let cancelled =
+                    event(EventKind::RequestCancelled, None, Some(&record.id), Some(&record.label), by, &origin);
+                log::append(conn, cancelled)?;
+                return Ok(record);
+            }
+            let record = get_request(conn, &id)?.ok_or(StoreError::NotFound(Missing::Request))?;
+            match record.state_at(now) {
+                RequestState::Cancelled => Ok(record),
+                RequestState::Fulfilled => Err(StoreError::RequestFulfilled),
+                RequestState::Expired => Err(StoreError::Expired),
+                RequestState::Open => Err(StoreError::Internal("an open request could not be cancelled".into())),
+            }
         })
         .await
     }

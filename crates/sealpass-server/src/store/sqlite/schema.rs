@@ -95,6 +95,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE requests ADD COLUMN required_fields TEXT NOT NULL DEFAULT '';
     ALTER TABLE requests ADD COLUMN drop_ttl INTEGER;
     ",
+    // Version 5: staff access (SPEC §12). Requests can be cancelled and are listed newest
+    // first; a claim can be released, and the drop remembers the last release.
+    r"
+    ALTER TABLE requests ADD COLUMN cancelled_at INTEGER;
+    CREATE INDEX requests_by_created ON requests (created_at, id);
+    ALTER TABLE drops ADD COLUMN released_by TEXT;
+    ALTER TABLE drops ADD COLUMN released_at INTEGER;
+    ",
 ];
 
 /// Bring the database up to this build's schema.

@@ -1,0 +1,164 @@
+//! Requests on Redis beyond their creation: reading one back, listing them newest first (SPEC
+//! §12) from the `sealpass:requests` sorted set, and cancelling one in a script that records its
+//! event.
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use super::{RedisStore, drop_key, field, number, request_key, unhex};
+use crate::store::{ListedRequest, RequestQuery, RequestRecord, StoreError};
+use sealpass_core::api::DropState;
+
+/// Every request by creation time (members: ids). A hint like the inbox: entries whose request
+/// was purged are pruned as they are read.
+pub(super) const LISTED: &str = "sealpass:requests";
+/// Set once the requests stored before `LISTED` existed were added to it.
+const LISTED_SINCE: &str = "sealpass:requests:indexed";
+
+/// Cancel an open request, once; a cancelled one answers `ok` again. KEYS: the request, pending
+/// events. ARGV: now, the request's id, then the event's.
+pub(super) const CANCEL: &str = r"
+local r = redis.call('HMGET', KEYS[1], 'drop_id', 'expires_at', 'cancelled_at', 'label')
+if not r[2] then return {'err', 'request_not_found'} end
+if r[1] and r[1] ~= '' then return {'err', 'fulfilled'} end
+if r[3] and r[3] ~= '' then return {'ok'} end
+if tonumber(ARGV[1]) >= tonumber(r[2]) then return {'err', 'expired'} end
+redis.call('HSET', KEYS[1], 'cancelled_at', ARGV[1], 'expiry_recorded', '1')
+record('request.cancelled', '', ARGV[2], r[4])
+return {'ok'}
+";
+
+/// A request's record from its hash's fields (none for an empty hash: no such request).
+pub(super) fn parse(pairs: &[String]) -> Result<Option<RequestRecord>, StoreError> {
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let missing = || StoreError::Internal("a stored request is missing fields".into());
+    Ok(Some(RequestRecord {
+        id: field(pairs, "id").ok_or_else(missing)?.to_owned(),
+        upload_hash: unhex(field(pairs, "upload_hash").ok_or_else(missing)?)?,
+        label: field(pairs, "label").unwrap_or_default().to_owned(),
+        kind: field(pairs, "kind").ok_or_else(missing)?.to_owned(),
+        created_by: field(pairs, "created_by").map(str::to_owned),
+        created_at: number(pairs, "created_at").ok_or_else(missing)?,
+        expires_at: number(pairs, "expires_at").ok_or_else(missing)?,
+        drop_id: field(pairs, "drop_id").map(str::to_owned),
+        required_fields: field(pairs, "required_fields")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        drop_ttl: field(pairs, "drop_ttl").and_then(|t| t.parse().ok()),
+        cancelled_at: number(pairs, "cancelled_at"),
+    }))
+}
+
+impl RedisStore {
+    /// Requests `query` asks for, newest first, at most `limit`.
+    pub(super) async fn list(
+        &self,
+        query: &RequestQuery,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ListedRequest>, StoreError> {
+        let mut conn = self.conn().await?;
+        self.index_earlier_requests(&mut conn).await?;
+        let top = query.after.as_ref().map_or("+inf".to_owned(), |c| c.created_at.to_string());
+        let mut out = Vec::new();
+        let mut offset = 0isize;
+        while out.len() < limit {
+            let batch: Vec<(String, i64)> = redis::cmd("ZRANGE")
+                .arg(LISTED)
+                .arg(&top)
+                .arg("-inf")
+                .arg("BYSCORE")
+                .arg("REV")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg(limit.max(64))
+                .arg("WITHSCORES")
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| self.lost(e))?;
+            if batch.is_empty() {
+                break;
+            }
+            offset += batch.len() as isize;
+            let mut pipe = redis::pipe();
+            for (id, _) in &batch {
+                pipe.hgetall(request_key(id));
+            }
+            let hashes: Vec<Vec<String>> = pipe.query_async(&mut conn).await.map_err(|e| self.lost(e))?;
+            let mut purged = Vec::new();
+            let mut wanted = Vec::new();
+            for ((id, score), pairs) in batch.iter().zip(hashes) {
+                let Some(record) = parse(&pairs)? else {
+                    purged.push(id.clone());
+                    continue;
+                };
+                let after = query.after.as_ref().is_none_or(|c| c.precedes(*score, id));
+                if after && query.matches(&record, now) {
+                    wanted.push(record);
+                }
+            }
+            let mut drops = redis::pipe();
+            for record in &wanted {
+                drops.hget(drop_key(record.drop_id.as_deref().unwrap_or("-")), &["state", "expires_at"]);
+            }
+            let states: Vec<(Option<String>, Option<i64>)> = if wanted.is_empty() {
+                Vec::new()
+            } else {
+                drops.query_async(&mut conn).await.map_err(|e| self.lost(e))?
+            };
+            for (record, (state, expires_at)) in wanted.into_iter().zip(states) {
+                if out.len() < limit {
+                    let drop_state = record
+                        .drop_id
+                        .as_ref()
+                        .and_then(|_| Some(DropState::from_name(state.as_deref()?)?.at(expires_at?, now)));
+                    out.push(ListedRequest { record, drop_state });
+                }
+            }
+            if !purged.is_empty() {
+                offset -= purged.len() as isize;
+                conn.zrem::<_, _, ()>(LISTED, &purged).await.map_err(|e| self.lost(e))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Add requests stored before this version kept `LISTED` to it, once.
+    async fn index_earlier_requests(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
+        let done: bool = conn.exists(LISTED_SINCE).await.map_err(|e| self.lost(e))?;
+        if done {
+            return Ok(());
+        }
+        let mut keys = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg("sealpass:{*}:req")
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(conn)
+                .await
+                .map_err(|e| self.lost(e))?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        for key in keys {
+            let (id, created_at): (Option<String>, Option<i64>) =
+                conn.hget(&key, &["id", "created_at"]).await.map_err(|e| self.lost(e))?;
+            if let (Some(id), Some(at)) = (id, created_at) {
+                conn.zadd::<_, _, _, ()>(LISTED, id, at).await.map_err(|e| self.lost(e))?;
+            }
+        }
+        conn.set::<_, _, ()>(LISTED_SINCE, "1").await.map_err(|e| self.lost(e))
+    }
+}
