@@ -40,6 +40,69 @@ pub(crate) struct ServeArgs {
     /// Print the OpenAPI 3.1 document of API v1 (as served at /v1/openapi.json) and exit
     #[arg(long)]
     print_openapi: bool,
+    /// Check the config (file, flags, TLS files, the manifest against it) and exit: 0 when the
+    /// server would start with it, and SIGHUP would apply it; 2 naming what is wrong
+    #[arg(long)]
+    check_config: bool,
+}
+
+/// A config checked as a start needs it.
+struct Checked {
+    settings: ServerSettings,
+    tls_warnings: Vec<String>,
+    vendor: Option<sealpass_core::manifest::Verified>,
+}
+
+/// The settings flags, environment and `config` give, checked as a start needs them: the TLS
+/// files, and the vendor's manifest against what the server would serve, at `url` once the
+/// server runs (else at its configured `public_url`, when there is one).
+fn checked(overrides: &Overrides, config: Option<&std::path::Path>, url: Option<&str>) -> Result<Checked, Failure> {
+    let mut settings = ServerSettings::load(overrides.clone(), config).map_err(Failure::usage)?;
+    if let (Some(url), false) = (url, settings.public_url_given) {
+        settings.public_url = url.to_owned();
+    }
+    let tls_warnings = match &settings.tls {
+        Some((cert, key)) => sealpass_server::check_tls(cert, key).map_err(Failure::usage)?,
+        None => Vec::new(),
+    };
+    // The vendor's manifest must vouch for exactly what this server serves (its URL once known,
+    // at start after binding, when public_url is not configured).
+    let canonical =
+        sealpass_core::link::server_base(&settings.public_url).unwrap_or_else(|_| settings.public_url.clone());
+    let known = (settings.public_url_given || url.is_some()).then_some(canonical.as_str());
+    let vendor = own_manifest(&settings, known)?;
+    Ok(Checked { settings, tls_warnings, vendor })
+}
+
+/// At every SIGHUP, read the config again, check it as a start would, and hand it (or why it
+/// is refused) to the running server, which applies what can change without a restart.
+#[cfg(unix)]
+fn reload_on_hangup(
+    overrides: Overrides,
+    config: Option<PathBuf>,
+    url: String,
+    reloads: tokio::sync::mpsc::Sender<Result<ServerSettings, String>>,
+) {
+    tokio::spawn(async move {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP cannot be caught here: the config is read at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reading the config again");
+            let (overrides, config, url) = (overrides.clone(), config.clone(), url.clone());
+            let next = tokio::task::spawn_blocking(move || {
+                checked(&overrides, config.as_deref(), Some(&url))
+                    .map(|c| c.settings)
+                    .map_err(|failure| format!("{:#}", failure.error))
+            })
+            .await
+            .unwrap_or_else(|_| Err("reading the config panicked".to_owned()));
+            if reloads.send(next).await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,18 +145,26 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         trusted_proxies: args.trusted_proxies,
         without_manifest: false,
     };
-    let settings = ServerSettings::load(overrides, args.config.as_deref()).map_err(Failure::usage)?;
-    // TLS files are checked before anything is created or said to listen.
-    let mut tls_warnings = Vec::new();
-    if let Some((cert, key)) = &settings.tls {
-        tls_warnings = sealpass_server::check_tls(cert, key).map_err(Failure::usage)?;
+    // TLS files and the manifest are checked before anything is created or said to listen.
+    let Checked { settings, tls_warnings, vendor } = checked(&overrides, args.config.as_deref(), None)?;
+    if let Some((_, key)) = &settings.tls {
         warn_if_readable(key);
     }
-    // The vendor's manifest must vouch for exactly what this server serves, before anything starts
-    // (its URL once known, below, when public_url is not configured).
-    let canonical =
-        sealpass_core::link::server_base(&settings.public_url).unwrap_or_else(|_| settings.public_url.clone());
-    let vendor = own_manifest(&settings, settings.public_url_given.then_some(canonical.as_str()))?;
+    if args.check_config {
+        printer.note(&format!(
+            "{}: the config is valid: {} staff, {} recipient(s), {} certificate(s), {} webhook(s), manifest {}",
+            args.config.as_deref().map_or("(no file)".into(), |p| p.display().to_string()),
+            settings.staff.len(),
+            settings.recipients.len(),
+            settings.certificates.len(),
+            settings.webhooks.len(),
+            if vendor.is_some() { "checked" } else { "none" }
+        ));
+        for warning in &tls_warnings {
+            printer.warn(warning);
+        }
+        return Ok(Exit::Ok);
+    }
     // Files the store creates (the WAL holds ciphertext) are for this user only.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEALPASS_LOG")
@@ -105,7 +176,7 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
             tracing::warn!("{warning}");
         }
         // Every address is bound before anything is created or said to listen.
-        let launched = sealpass_server::launch(settings).await.map_err(|e| Failure::new(Exit::Error, e))?;
+        let mut launched = sealpass_server::launch(settings).await.map_err(|e| Failure::new(Exit::Error, e))?;
         for warning in &launched.warnings {
             tracing::warn!("{warning}");
         }
@@ -143,6 +214,12 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         let digests: Vec<String> =
             sealpass_server::web::bundle_digests().into_iter().map(|(name, hash)| format!("{name} {hash}")).collect();
         tracing::info!("web sender page (SHA-256): {}", digests.join(", "));
+        #[cfg(unix)]
+        {
+            let (reloads, received) = tokio::sync::mpsc::channel(4);
+            launched.reloads = Some(received);
+            reload_on_hangup(overrides, args.config.clone(), launched.settings.public_url.clone(), reloads);
+        }
         launched.serve(sealpass_server::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok::<_, Failure>(Exit::Ok)

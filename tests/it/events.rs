@@ -753,3 +753,45 @@ async fn a_webhook_gets_only_the_events_it_asked_for_and_passes_the_rest() {
     assert_eq!(receiver.deliveries().len(), 1);
     server.stop().await;
 }
+
+/// Issue 23: a webhook added by a reload (SIGHUP) delivers what happens from then on; the
+/// reload changes /v1/info's keys at once and a removed webhook stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reload_adds_a_webhook_and_changes_the_published_keys() {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(StoreUrl::Sqlite(dir.path().join("drops.db")), Vec::new()).await;
+    let (before, _) = server.upload().await;
+    let hook = hook(&receiver, dir.path());
+    let (_, rotated) = sealpass_core::crypto::generate_identity("rotated");
+    let rotated = rotated.to_string();
+    let published = rotated.clone();
+    server
+        .reload(move |s| {
+            s.webhooks = vec![hook];
+            s.recipients.push(published);
+        })
+        .await;
+    let waited = Instant::now();
+    loop {
+        let (_, info) = call(server.req(Method::GET, "/v1/info")).await;
+        if info["recipients"].as_array().unwrap().iter().any(|r| r == rotated.as_str()) {
+            break;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(5), "the reload did not take effect: {info}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (after, _) = server.upload().await;
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].json()["event"]["drop_id"], after.as_str(), "from the reload on, not {before}");
+    let metrics = server.metrics().await;
+    assert!(metrics.contains(r#"sealpass_config_reloads_total{result="applied"} 1"#), "{metrics}");
+
+    // Removed again: nothing more is delivered.
+    server.reload(|s| s.webhooks.clear()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.upload().await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(receiver.wait_for(1, Duration::from_millis(10)).await.len(), 1, "a removed webhook stops");
+    server.stop().await;
+}

@@ -25,6 +25,9 @@ pub struct TestServer {
     pub recipients: Vec<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The settings it runs with, and where new ones go (as `sealpass serve` sends at SIGHUP).
+    settings: ServerSettings,
+    reloads: tokio::sync::mpsc::Sender<Result<ServerSettings, String>>,
 }
 
 /// The bearer token test servers accept for `/metrics`.
@@ -52,15 +55,35 @@ impl TestServer {
         settings.metrics_token_sha256 = Some(Sha256::digest(METRICS_TOKEN.as_bytes()).into());
         tweak(&mut settings);
         // What `sealpass serve` runs: bound on 127.0.0.1:0, the store answering, the URL fixed.
-        let launched = sealpass_server::launch(settings).await.unwrap();
+        let mut launched = sealpass_server::launch(settings).await.unwrap();
         let url = launched.settings.public_url.clone();
         let recipients = launched.settings.recipients.clone();
+        let (reloads, received) = tokio::sync::mpsc::channel(4);
+        launched.reloads = Some(received);
+        let running = launched.settings.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(launched.serve(async {
             let _ = rx.await;
         }));
         let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
-        TestServer { url, client, _dir: dir, recipients, shutdown: Some(tx), task: Some(task) }
+        TestServer {
+            url,
+            client,
+            _dir: dir,
+            recipients,
+            shutdown: Some(tx),
+            task: Some(task),
+            settings: running,
+            reloads,
+        }
+    }
+
+    /// Hand the running server new settings, its own changed by `tweak`, as a SIGHUP does
+    /// (applied a moment later).
+    pub async fn reload(&self, tweak: impl FnOnce(&mut ServerSettings)) {
+        let mut settings = self.settings.clone();
+        tweak(&mut settings);
+        self.reloads.send(Ok(settings)).await.unwrap();
     }
 
     /// Stop gracefully and wait.

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use crate::Shared;
 use crate::config::{ServerSettings, StaffMember};
 
 use sealpass_core::access::{Credential, Role, Roles};
@@ -65,12 +66,12 @@ impl Caller {
 
     /// The service token it presented, if any. Every configured hash is compared, so timing
     /// does not reveal which one matched.
-    fn service_token<'a>(&self, settings: &'a ServerSettings) -> Option<&'a StaffMember> {
+    fn service_token<'a>(&self, staff: &'a [StaffMember]) -> Option<&'a StaffMember> {
         let presented = self.token?;
         let mut found = None;
-        for staff in &settings.staff {
-            if bool::from(presented.ct_eq(&staff.token_sha256)) {
-                found = Some(staff);
+        for member in staff {
+            if bool::from(presented.ct_eq(&member.token_sha256)) {
+                found = Some(member);
             }
         }
         found
@@ -78,11 +79,12 @@ impl Caller {
 
     /// The staff member it is, if it is one: a service token's holder, or anyone on a server
     /// without staff run with `--insecure-open-claims`.
-    pub fn staff(&self, settings: &ServerSettings) -> Option<Staff> {
-        if settings.staff.is_empty() {
-            return open_allowed(settings).is_ok().then(Staff::open);
+    pub fn staff(&self, state: &Shared) -> Option<Staff> {
+        let live = state.live();
+        if live.staff.is_empty() {
+            return open_allowed(&state.settings).is_ok().then(Staff::open);
         }
-        self.service_token(settings).map(|member| Staff {
+        self.service_token(&live.staff).map(|member| Staff {
             name: member.name.clone(),
             roles: member.roles,
             via: Via::Token(member.name.clone()),
@@ -91,12 +93,12 @@ impl Caller {
 
     /// The staff member it is, or 401. With no staff configured, everyone is staff when the
     /// server runs with `--insecure-open-claims`, and nobody otherwise (403).
-    pub fn require_staff(&self, settings: &ServerSettings) -> Result<Staff, ApiError> {
-        if settings.staff.is_empty() {
-            open_allowed(settings)?;
+    pub fn require_staff(&self, state: &Shared) -> Result<Staff, ApiError> {
+        if state.live().staff.is_empty() {
+            open_allowed(&state.settings)?;
             return Ok(Staff::open());
         }
-        match (self.has_token(), self.staff(settings)) {
+        match (self.has_token(), self.staff(state)) {
             (_, Some(staff)) => Ok(staff),
             (false, None) => Err(ApiError::unauthorized("staff only: send Authorization: Bearer <staff token>")),
             (true, None) => Err(ApiError::unauthorized("that is not a staff token of this server")),
@@ -143,6 +145,11 @@ impl Staff {
         Staff { name: OPEN_CLAIMER.to_owned(), roles: Roles::ALL, via: Via::Open }
     }
 
+    /// Whether they are anyone on a server without staff (`--insecure-open-claims`).
+    pub fn is_open(&self) -> bool {
+        self.via == Via::Open
+    }
+
     /// What the audit log records of them for a change allowed under `role`.
     pub fn credential(&self, role: Role) -> Credential {
         let token = match &self.via {
@@ -186,7 +193,7 @@ impl axum::extract::FromRequestParts<super::AppState> for Staff {
         parts: &mut axum::http::request::Parts,
         state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        Caller::of(&parts.headers).require_staff(&state.settings)
+        Caller::of(&parts.headers).require_staff(state)
     }
 }
 

@@ -53,6 +53,8 @@ pub struct Launched {
     /// What the operator should know (weak durability, no staff, a receipt key Redis servers
     /// will not share), to log as warnings.
     pub warnings: Vec<String>,
+    /// New configs to apply while serving (`sealpass serve` sends one at each SIGHUP).
+    pub reloads: Option<crate::Reloads>,
 }
 
 /// Bind `settings.listen` and `metrics_listen`, open the store and check it answers, and fix
@@ -79,13 +81,13 @@ pub async fn launch(mut settings: ServerSettings) -> Result<Launched, LaunchErro
         let scheme = if settings.tls.is_some() { "https" } else { "http" };
         settings.public_url = format!("{scheme}://{local}");
     }
-    Ok(Launched { listeners: Listeners { api, metrics }, settings, store, local, warnings })
+    Ok(Launched { listeners: Listeners { api, metrics }, settings, store, local, warnings, reloads: None })
 }
 
 impl Launched {
     /// Serve until `shutdown` resolves ([`crate::serve`]).
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        serve(self.listeners, self.settings, self.store, shutdown).await
+        serve(self.listeners, self.settings, self.store, shutdown, self.reloads).await
     }
 }
 

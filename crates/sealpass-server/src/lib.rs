@@ -16,6 +16,7 @@ mod limits;
 mod metrics;
 pub mod openapi;
 mod pages;
+mod reload;
 pub mod store;
 mod tls;
 pub mod web;
@@ -37,7 +38,7 @@ pub use tls::{Peer, check as check_tls};
 
 use crate::config::{ServerSettings, StoreUrl};
 use crate::store::{Store, StoreError, sqlite::SqliteStore};
-use sealpass_core::api::{Info, Limits};
+pub use reload::{Live, Reloads};
 
 /// What every handler shares: one `Arc`, so handing it to a handler is one reference count.
 #[derive(Clone)]
@@ -53,48 +54,22 @@ impl std::ops::Deref for AppState {
 /// The server's state behind [`AppState`].
 pub struct Shared {
     store: Arc<dyn Store>,
+    /// The settings as loaded at start; what a reload may change is in `live`.
     settings: Arc<ServerSettings>,
-    info: Arc<Info>,
+    live: std::sync::RwLock<Arc<Live>>,
     metrics: Arc<Metrics>,
     create_limiter: Arc<RateLimiter>,
     claim_limiter: Arc<RateLimiter>,
     admission: Arc<Admission>,
     signer: Arc<sealpass_core::receipt::Signer>,
-    /// What request links carry after the upload token: the vendor key's `sp4-` value when a
-    /// manifest is served (links then survive every re-signed rotation), else `info.fingerprint`.
-    link_fingerprint: String,
 }
 
 impl AppState {
     /// State for `settings` over `store`, signing receipts with `signer`.
     pub fn new(settings: ServerSettings, store: Arc<dyn Store>, signer: sealpass_core::receipt::Signer) -> AppState {
-        let receipt_key = signer.public_key();
-        let info = Info {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            fingerprint: sealpass_core::crypto::server_fingerprint(
-                &settings.recipients,
-                &settings.certificates.iter().map(|c| c.sha256.as_str()).collect::<Vec<_>>(),
-                Some(&receipt_key),
-            ),
-            receipt_key: Some(receipt_key),
-            certificates: settings.certificates.clone(),
-            recipients: settings.recipients.clone(),
-            limits: Limits {
-                max_ciphertext_bytes: settings.max_ciphertext_bytes,
-                default_ttl_seconds: settings.default_ttl.as_secs(),
-                max_ttl_seconds: settings.max_ttl.as_secs(),
-            },
-            anonymous_uploads: settings.allow_anonymous_uploads,
-            public_url: settings.public_url.clone(),
-            manifest: settings.manifest.clone(),
-        };
-        let link_fingerprint = info
-            .manifest
-            .as_ref()
-            .and_then(sealpass_core::manifest::SignedManifest::signer_fingerprint)
-            .unwrap_or_else(|| info.fingerprint.clone());
+        let live = Live::new(&settings, signer.public_key());
         AppState(Arc::new(Shared {
-            link_fingerprint,
+            live: std::sync::RwLock::new(Arc::new(live)),
             admission: Arc::new(Admission::new(
                 settings.concurrency_limit,
                 settings.max_requests_per_ip,
@@ -103,11 +78,22 @@ impl AppState {
             create_limiter: Arc::new(RateLimiter::new(settings.rate_limits.create_per_minute)),
             claim_limiter: Arc::new(RateLimiter::new(settings.rate_limits.claim_per_minute)),
             store,
-            info: Arc::new(info),
             metrics: Arc::new(Metrics::default()),
             settings: Arc::new(settings),
             signer: Arc::new(signer),
         }))
+    }
+}
+
+impl Shared {
+    /// The reloadable config as it is now: one snapshot for the whole of a request.
+    pub fn live(&self) -> Arc<Live> {
+        Arc::clone(&self.live.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Replace the reloadable config; requests that took the old snapshot finish with it.
+    fn replace_live(&self, live: Live) {
+        *self.live.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(live);
     }
 }
 
@@ -289,6 +275,7 @@ pub async fn serve(
     settings: ServerSettings,
     store: Arc<dyn Store>,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    reloads: Option<Reloads>,
 ) -> std::io::Result<()> {
     let Listeners { api: listener, metrics } = listeners.into();
     let metrics = match metrics {
@@ -308,18 +295,10 @@ pub async fn serve(
     let start = state.store.audit_head().await.ok().map(|head| head.length);
     let mut background =
         vec![tokio::spawn(sweep_forever(state.clone())), tokio::spawn(audit_log::settle_forever(state.clone()))];
-    for hook in &state.settings.webhooks {
-        let deliverer = deliver::Deliverer {
-            store: Arc::clone(&state.store),
-            hook: hook.clone(),
-            metrics: Arc::clone(&state.metrics),
-            holder: holder.clone(),
-            server: state.settings.public_url.clone(),
-            start,
-            http: http.clone(),
-            signer: Arc::clone(&state.signer),
-        };
-        background.push(tokio::spawn(deliverer.run()));
+    let hooks = Arc::new(reload::Hooks::new(holder, http));
+    hooks.run(&state, &state.live().webhooks, start);
+    if let Some(reloads) = reloads {
+        background.push(tokio::spawn(reload::reload_forever(state.clone(), reloads, Arc::clone(&hooks))));
     }
     // The metrics listener gets the same connection defences, and stops with the server.
     let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -348,6 +327,7 @@ pub async fn serve(
     for task in background {
         task.abort();
     }
+    hooks.stop();
     result
 }
 

@@ -64,6 +64,8 @@ pub struct Metrics {
     requests_created: AtomicU64,
     released: AtomicU64,
     requests_cancelled: AtomicU64,
+    reloads_applied: AtomicU64,
+    reloads_refused: AtomicU64,
     audit_length: AtomicU64,
     webhooks: Mutex<BTreeMap<String, HookStats>>,
     /// By route template, then method and status class: a route found is borrowed, not copied.
@@ -97,6 +99,12 @@ impl Metrics {
             Counter::Released => &self.released,
             Counter::RequestCancelled => &self.requests_cancelled,
         };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count a config reload: applied, or refused (the running config stayed).
+    pub fn reload(&self, applied: bool) {
+        let counter = if applied { &self.reloads_applied } else { &self.reloads_refused };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -150,6 +158,14 @@ impl Metrics {
             let _ =
                 writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
         }
+        let name = "sealpass_config_reloads_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Config reloads (SIGHUP), applied or refused (the running config stayed).\n# TYPE {name} counter\n\
+             {name}{{result=\"applied\"}} {}\n{name}{{result=\"refused\"}} {}",
+            self.reloads_applied.load(Ordering::Relaxed),
+            self.reloads_refused.load(Ordering::Relaxed)
+        );
         let name = "sealpass_audit_chain_length";
         let length = self.audit_length.load(Ordering::Relaxed);
         let _ = writeln!(out, "# HELP {name} Entries in the audit log.\n# TYPE {name} gauge\n{name} {length}");

@@ -133,7 +133,7 @@ pub(super) async fn authorised_drop(
         ));
     }
     // With no staff configured nobody is staff here, whatever open claims allow.
-    let staff = caller.staff(&state.settings).filter(|_| !state.settings.staff.is_empty());
+    let staff = caller.staff(state).filter(|s| !s.is_open());
     let record = state.store.get_drop(id).await?.ok_or_else(|| ApiError::not_found("drop"))?;
     match staff {
         Some(staff) => {

@@ -16,7 +16,7 @@ use sealpass_core::api::{ErrorBody, Info};
     summary = "The vendor's recipients, their fingerprint, and the server's limits",
     responses((status = 200, description = "What a sender needs to seal and upload", body = Info)))]
 pub async fn info(State(state): State<AppState>) -> Response {
-    Json(state.info.as_ref().clone()).into_response()
+    Json(state.live().info.clone()).into_response()
 }
 
 /// `GET /healthz`.

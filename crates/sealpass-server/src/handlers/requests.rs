@@ -56,7 +56,8 @@ pub async fn create_request(
         return Err(ApiError::bad("bad_kind", format!("unknown kind; known kinds: {}", known.join(", "))));
     };
     // The customer would have nothing to register.
-    if kind.registers_certificate() && state.info.certificates.is_empty() {
+    let live = state.live();
+    if kind.registers_certificate() && live.info.certificates.is_empty() {
         return Err(ApiError::bad(
             "no_certificate",
             format!(
@@ -99,7 +100,7 @@ pub async fn create_request(
     let expires_at = rfc3339(record.expires_at);
     state.store.create_request(record, &origin).await?;
     state.metrics.event(Counter::RequestCreated);
-    let link = format!("{}/r/{id}#{upload_token}.{}", state.settings.public_url, state.link_fingerprint);
+    let link = format!("{}/r/{id}#{upload_token}.{}", state.settings.public_url, live.link_fingerprint);
     Ok((StatusCode::CREATED, Json(RequestCreated { id, upload_token, expires_at, link })).into_response())
 }
 
@@ -120,7 +121,7 @@ pub async fn request_status(
     caller: Caller,
 ) -> Result<Json<RequestStatus>, ApiError> {
     check_id(&id, "request")?;
-    let staff = caller.staff(&state.settings);
+    let staff = caller.staff(&state);
     // No token at all is 401 whatever the id: that reveals nothing. A wrong one is 404.
     if staff.is_none() && !caller.has_token() {
         return Err(ApiError::unauthorized(

@@ -1,0 +1,197 @@
+//! What changes without a restart (SPEC §12): staff and their roles, the vendor's keys and
+//! certificates, the manifest and webhooks. Each request reads one snapshot of them ([`Live`]);
+//! a reload swaps the snapshot whole, so requests in flight finish with what they began with, and
+//! a config that does not validate changes nothing.
+
+use std::sync::{Arc, Mutex};
+
+use sealpass_core::api::{Info, Limits};
+use tokio::task::JoinHandle;
+
+use crate::AppState;
+use crate::config::{ServerSettings, StaffMember, Webhook};
+use crate::deliver::Deliverer;
+
+/// The reloadable part of the config, with what is derived from it.
+pub struct Live {
+    /// Service tokens and their roles.
+    pub staff: Vec<StaffMember>,
+    /// `GET /v1/info`: recipients, certificates, manifest, fingerprint.
+    pub info: Info,
+    /// What request links carry after the upload token: the vendor key's `sp4-` value when a
+    /// manifest is served (links then survive every re-signed rotation), else `info.fingerprint`.
+    pub link_fingerprint: String,
+    /// Where events are posted.
+    pub webhooks: Vec<Webhook>,
+}
+
+impl Live {
+    /// The snapshot `settings` describe, with receipts signed by `receipt_key`.
+    pub fn new(settings: &ServerSettings, receipt_key: String) -> Live {
+        let info = Info {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            fingerprint: sealpass_core::crypto::server_fingerprint(
+                &settings.recipients,
+                &settings.certificates.iter().map(|c| c.sha256.as_str()).collect::<Vec<_>>(),
+                Some(&receipt_key),
+            ),
+            receipt_key: Some(receipt_key),
+            certificates: settings.certificates.clone(),
+            recipients: settings.recipients.clone(),
+            limits: Limits {
+                max_ciphertext_bytes: settings.max_ciphertext_bytes,
+                default_ttl_seconds: settings.default_ttl.as_secs(),
+                max_ttl_seconds: settings.max_ttl.as_secs(),
+            },
+            anonymous_uploads: settings.allow_anonymous_uploads,
+            public_url: settings.public_url.clone(),
+            manifest: settings.manifest.clone(),
+        };
+        let link_fingerprint = info
+            .manifest
+            .as_ref()
+            .and_then(sealpass_core::manifest::SignedManifest::signer_fingerprint)
+            .unwrap_or_else(|| info.fingerprint.clone());
+        Live { staff: settings.staff.clone(), info, link_fingerprint, webhooks: settings.webhooks.clone() }
+    }
+}
+
+/// New configs for a running server, each already loaded and validated by the caller (or why
+/// it could not be): `sealpass serve` sends one at every SIGHUP.
+pub type Reloads = tokio::sync::mpsc::Receiver<Result<ServerSettings, String>>;
+
+/// What the webhook deliverers share, and the tasks running now.
+pub(crate) struct Hooks {
+    /// This server, for leases.
+    holder: String,
+    /// The HTTP client.
+    http: reqwest::Client,
+    running: Mutex<Running>,
+}
+
+#[derive(Default)]
+struct Running {
+    tasks: Vec<JoinHandle<()>>,
+    /// Where each webhook this server ran begins, if the store has no cursor for it: the log's
+    /// length when the webhook first appeared (at start, or in a reload), so a new webhook gets
+    /// what happens from then on, not the history.
+    starts: std::collections::HashMap<String, Option<u64>>,
+}
+
+impl Hooks {
+    pub(crate) fn new(holder: String, http: reqwest::Client) -> Hooks {
+        Hooks { holder, http, running: Mutex::new(Running::default()) }
+    }
+
+    /// Deliver to `webhooks` from now on, stopping whatever delivered before; the log is
+    /// `length` entries long now. A stopped deliverer's progress is in the store, so its
+    /// successor goes on from there (a delivery cut short is sent again: at least once).
+    pub(crate) fn run(&self, state: &AppState, webhooks: &[Webhook], length: Option<u64>) {
+        let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for task in running.tasks.drain(..) {
+            task.abort();
+        }
+        for hook in webhooks {
+            let start = *running.starts.entry(hook.name.clone()).or_insert(length);
+            let deliverer = Deliverer {
+                store: Arc::clone(&state.store),
+                hook: hook.clone(),
+                metrics: Arc::clone(&state.metrics),
+                holder: self.holder.clone(),
+                server: state.settings.public_url.clone(),
+                start,
+                http: self.http.clone(),
+                signer: Arc::clone(&state.signer),
+            };
+            running.tasks.push(tokio::spawn(deliverer.run()));
+        }
+    }
+
+    /// Stop every deliverer.
+    pub(crate) fn stop(&self) {
+        let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for task in running.tasks.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// Settings that a reload cannot change: they are bound (addresses, TLS), opened (the store)
+/// or baked into links and limits at start. Named when a new config changes them.
+fn restart_only(old: &ServerSettings, new: &ServerSettings) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let mut check = |name, differs: bool| {
+        if differs {
+            changed.push(name);
+        }
+    };
+    check("listen", old.listen != new.listen);
+    check("store", old.store != new.store);
+    check("public_url", new.public_url_given && old.public_url != new.public_url);
+    check("tls", old.tls != new.tls);
+    check("metrics_listen", old.metrics_listen != new.metrics_listen);
+    check("trusted_proxies", old.trusted_proxies != new.trusted_proxies);
+    check("receipt_key", old.receipt_key != new.receipt_key);
+    check("max_ttl/default_ttl", old.max_ttl != new.max_ttl || old.default_ttl != new.default_ttl);
+    check("max_ciphertext_bytes", old.max_ciphertext_bytes != new.max_ciphertext_bytes);
+    check("allow_anonymous_uploads", old.allow_anonymous_uploads != new.allow_anonymous_uploads);
+    changed
+}
+
+/// Apply each new config as it comes, until the server stops: a valid one replaces the live
+/// snapshot (and restarts webhook deliverers if they changed); one that is not is refused,
+/// logged and counted, and the running config stays.
+pub(crate) async fn reload_forever(state: AppState, mut reloads: Reloads, hooks: Arc<Hooks>) {
+    while let Some(next) = reloads.recv().await {
+        let mut settings = match next {
+            Ok(settings) => settings,
+            Err(why) => {
+                state.metrics.reload(false);
+                tracing::error!("config reload refused, the running config stays: {why}");
+                continue;
+            }
+        };
+        // A URL worked out from the bound address at start stays what it was.
+        if !settings.public_url_given {
+            settings.public_url = state.settings.public_url.clone();
+        }
+        let ignored = restart_only(&state.settings, &settings);
+        let live = Live::new(&settings, state.signer.public_key());
+        let old = state.live();
+        let hooks_changed = !same_webhooks(&old.webhooks, &live.webhooks);
+        let summary = format!(
+            "{} staff, {} recipient(s), {} certificate(s), manifest {}, {} webhook(s){}",
+            live.staff.len(),
+            live.info.recipients.len(),
+            live.info.certificates.len(),
+            if live.info.manifest.is_some() { "served" } else { "none" },
+            live.webhooks.len(),
+            if hooks_changed { " (deliverers restarted)" } else { "" }
+        );
+        let webhooks = live.webhooks.clone();
+        state.replace_live(live);
+        if hooks_changed {
+            let length = state.store.audit_head().await.ok().map(|head| head.length);
+            hooks.run(&state, &webhooks, length);
+        }
+        state.metrics.reload(true);
+        tracing::info!("config reloaded: {summary}");
+        if !ignored.is_empty() {
+            tracing::warn!("config reload: {} changed, which takes effect only after a restart", ignored.join(", "));
+        }
+    }
+}
+
+/// Whether two webhook lists deliver the same events to the same places the same way.
+fn same_webhooks(a: &[Webhook], b: &[Webhook]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.name == y.name
+                && x.url == y.url
+                && x.events == y.events
+                && x.format == y.format
+                && x.max_queue == y.max_queue
+                && x.retry_for == y.retry_for
+                && x.secret.as_slice() == y.secret.as_slice()
+        })
+}
