@@ -13,13 +13,14 @@ use sealpass_core::text::shown;
 #[command(after_help = "A requester sees the requests they made; auditors and admins see everyone's. Cancelling \
     a request makes its link stop working at once (the customer's page and CLI say it was cancelled); a request \
     already answered is not cancelled: revoke its drop instead.\n\nExamples:\n  sealpass requests --state open\n  \
-    sealpass requests --cancel 4f3k…")]
+    sealpass requests --cancel ID")]
 pub(crate) struct RequestsArgs {
     /// Only requests in this state: open, fulfilled, expired or cancelled
     #[arg(long, value_name = "STATE", value_parser = parse_state)]
     state: Option<RequestState>,
-    /// Cancel the request with this id (or its link) instead of listing
-    #[arg(long, value_name = "ID|LINK", conflicts_with = "state")]
+    /// Cancel the request with this id instead of listing (the id, not the link: a link holds
+    /// the customer's upload token, which does not belong on a command line)
+    #[arg(long, value_name = "ID", conflicts_with = "state")]
     cancel: Option<String>,
     /// {"requests":[{"id","label","kind","state","created_by","created_at","expires_at","drop_id","drop_state"}]}
     #[arg(long)]
@@ -100,16 +101,21 @@ pub(crate) fn requests(args: RequestsArgs, ctx: &super::Context) -> Result<Exit,
     Ok(Exit::Ok)
 }
 
-/// A request's id, from the id itself or its link (`…/r/<id>#…`), never echoing a token.
+/// A request's id. A link is refused: its fragment holds the upload token, which a command line
+/// leaves in the shell's history and the process list.
 fn request_id(target: &str) -> Result<String, Failure> {
-    let id = match target.split_once("/r/") {
-        Some((_, rest)) => rest.split(['#', '?', '/']).next().unwrap_or_default(),
-        None => target,
-    };
-    if id.len() == 26 && id.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)) {
-        Ok(id.to_owned())
+    if target.contains("/r/") || target.contains('#') {
+        return Err(Failure::usage(
+            "--cancel takes the request's id (`sealpass requests` lists them), not its link: the link holds the \
+             customer's upload token, which does not belong on a command line (clear it from your shell history)",
+        ));
+    }
+    if target.len() == 26 && target.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)) {
+        Ok(target.to_owned())
     } else {
-        Err(Failure::usage("--cancel takes a request id (26 characters of a–z and 2–7) or its link"))
+        Err(Failure::usage(
+            "--cancel takes a request id: 26 characters of a–z and 2–7 (`sealpass requests` lists them)",
+        ))
     }
 }
 

@@ -53,13 +53,27 @@ struct Checked {
     vendor: Option<sealpass_core::manifest::Verified>,
 }
 
+/// What a running server keeps through a reload, and its manifest must vouch for.
+#[derive(Clone)]
+struct Running {
+    url: String,
+    receipt_key: Option<PathBuf>,
+}
+
 /// The settings flags, environment and `config` give, checked as a start needs them: the TLS
-/// files, and the vendor's manifest against what the server would serve, at `url` once the
-/// server runs (else at its configured `public_url`, when there is one).
-fn checked(overrides: &Overrides, config: Option<&std::path::Path>, url: Option<&str>) -> Result<Checked, Failure> {
+/// files, and the vendor's manifest against what the server would serve — once it runs, its
+/// URL and receipt key (a reload changes neither), else its configured `public_url`, when
+/// there is one.
+fn checked(
+    overrides: &Overrides,
+    config: Option<&std::path::Path>,
+    running: Option<&Running>,
+) -> Result<Checked, Failure> {
     let mut settings = ServerSettings::load(overrides.clone(), config).map_err(Failure::usage)?;
-    if let (Some(url), false) = (url, settings.public_url_given) {
-        settings.public_url = url.to_owned();
+    let url = running.map(|r| r.url.as_str());
+    if let Some(running) = running {
+        settings.public_url.clone_from(&running.url);
+        settings.receipt_key.clone_from(&running.receipt_key);
     }
     let tls_warnings = match &settings.tls {
         Some((cert, key)) => sealpass_server::check_tls(cert, key).map_err(Failure::usage)?,
@@ -78,21 +92,18 @@ fn checked(overrides: &Overrides, config: Option<&std::path::Path>, url: Option<
 /// is refused) to the running server, which applies what can change without a restart.
 #[cfg(unix)]
 fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
     overrides: Overrides,
     config: Option<PathBuf>,
-    url: String,
+    running: Running,
     reloads: tokio::sync::mpsc::Sender<Result<ServerSettings, String>>,
 ) {
     tokio::spawn(async move {
-        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-            tracing::warn!("SIGHUP cannot be caught here: the config is read at start only");
-            return;
-        };
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP: reading the config again");
-            let (overrides, config, url) = (overrides.clone(), config.clone(), url.clone());
+            let (overrides, config, running) = (overrides.clone(), config.clone(), running.clone());
             let next = tokio::task::spawn_blocking(move || {
-                checked(&overrides, config.as_deref(), Some(&url))
+                checked(&overrides, config.as_deref(), Some(&running))
                     .map(|c| c.settings)
                     .map_err(|failure| format!("{:#}", failure.error))
             })
@@ -175,6 +186,10 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         for warning in tls_warnings {
             tracing::warn!("{warning}");
         }
+        // SIGHUP reloads the config from here on (caught before the store opens, so one sent
+        // during start-up does not end the server: it is applied once it serves).
+        #[cfg(unix)]
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         // Every address is bound before anything is created or said to listen.
         let mut launched = sealpass_server::launch(settings).await.map_err(|e| Failure::new(Exit::Error, e))?;
         for warning in &launched.warnings {
@@ -218,7 +233,11 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         {
             let (reloads, received) = tokio::sync::mpsc::channel(4);
             launched.reloads = Some(received);
-            reload_on_hangup(overrides, args.config.clone(), launched.settings.public_url.clone(), reloads);
+            let running = Running {
+                url: launched.settings.public_url.clone(),
+                receipt_key: launched.settings.receipt_key.clone(),
+            };
+            reload_on_hangup(hangups, overrides, args.config.clone(), running, reloads);
         }
         launched.serve(sealpass_server::shutdown_signal()).await?;
         tracing::info!("stopped");

@@ -770,12 +770,15 @@ async fn a_reload_adds_a_webhook_and_changes_the_published_keys() {
         .reload(move |s| {
             s.webhooks = vec![hook];
             s.recipients.push(published);
+            // Not reloadable: the running limit stays, and /v1/info keeps saying it.
+            s.max_ciphertext_bytes = 1024;
         })
         .await;
     let waited = Instant::now();
     loop {
         let (_, info) = call(server.req(Method::GET, "/v1/info")).await;
         if info["recipients"].as_array().unwrap().iter().any(|r| r == rotated.as_str()) {
+            assert_eq!(info["limits"]["max_ciphertext_bytes"], 131_072, "{info}");
             break;
         }
         assert!(waited.elapsed() < Duration::from_secs(5), "the reload did not take effect: {info}");

@@ -19,11 +19,24 @@ struct World {
 
 impl World {
     fn new() -> World {
+        World::with_staff(&[]).0
+    }
+
+    /// A world whose server also has these staff (name, role), with their tokens.
+    fn with_staff(extra: &[(&str, &str)]) -> (World, Vec<String>) {
         let vendor = Home::new();
         let recipient = vendor.keygen("data/sealpass/identity.txt");
         let token = vendor.sealpass(&["staff-token", "alice"], "");
         token.expect(0);
-        let snippet: String = token.stderr.lines().skip_while(|l| *l != "[[staff]]").collect::<Vec<_>>().join("\n");
+        let block = |run: &Run| run.stderr.lines().skip_while(|l| *l != "[[staff]]").collect::<Vec<_>>().join("\n");
+        let mut snippet = block(&token);
+        let mut tokens = Vec::new();
+        for (name, role) in extra {
+            let run = vendor.sealpass(&["staff-token", name, "--role", role], "");
+            run.expect(0);
+            snippet = format!("{snippet}\n{}", block(&run));
+            tokens.push(run.stdout.trim().to_owned());
+        }
         std::fs::write(vendor.path("server.toml"), format!("recipients = [\"{recipient}\"]\n{snippet}\n")).unwrap();
         let store = format!("sqlite://{}", vendor.path("drops.db").display());
         let server =
@@ -31,7 +44,9 @@ impl World {
         let info = crate::helpers::get_json(&format!("{}/v1/info", server.url));
         let fingerprint = info["fingerprint"].as_str().unwrap().to_owned();
         crate::helpers::pin_own_server(&vendor, &server.url);
-        World { vendor, customer: Home::new(), server, staff_token: token.stdout.trim().to_owned(), fingerprint }
+        let world =
+            World { vendor, customer: Home::new(), server, staff_token: token.stdout.trim().to_owned(), fingerprint };
+        (world, tokens)
     }
 
     /// A staff command as alice (token from the environment), against the server.
@@ -851,12 +866,16 @@ fn requests_are_listed_and_cancelled_from_the_cli() {
     human.expect(0);
     assert_eq!(human.stdout.lines().count(), 2, "{}", human.stdout);
     assert!(human.stdout.contains("open  Acme  salesforce-password  by alice"), "{}", human.stdout);
-    // Cancelled by its link (the upload token in it never reaches the output).
-    let cancelled = w.staff(&["requests", "--cancel", &link], "");
+    // Cancelled by its id; a link (whose fragment holds the customer's upload token) is refused,
+    // without quoting it.
+    let by_link = w.staff(&["requests", "--cancel", &link], "");
+    by_link.expect(2);
+    let token = link.split_once('#').unwrap().1.split('.').next().unwrap();
+    assert!(by_link.stderr.contains("not its link") && !by_link.stderr.contains(token), "{}", by_link.stderr);
+    let id = link.split("/r/").nth(1).unwrap().split('#').next().unwrap();
+    let cancelled = w.staff(&["requests", "--cancel", id], "");
     cancelled.expect(0);
     assert!(cancelled.stderr.contains("its link no longer works"), "{}", cancelled.stderr);
-    let token = link.split_once('#').unwrap().1.split('.').next().unwrap();
-    assert!(!cancelled.stdout.contains(token) && !cancelled.stderr.contains(token));
     let sent = w.customer.sealpass(&["send", &link], "Zq8!kR2#mW9$vB4%tN7^");
     sent.expect(4);
     assert!(sent.stderr.contains("the vendor cancelled this request"), "{}", sent.stderr);
@@ -870,4 +889,26 @@ fn requests_are_listed_and_cancelled_from_the_cli() {
     assert!(answered.stdout.contains(", its drop waiting"), "{}", answered.stdout);
     let inbox = w.staff(&["inbox"], "");
     assert!(inbox.stdout.contains("asked by alice"), "{}", inbox.stdout);
+}
+
+/// Issue 23 (review): a receiver who cannot read requests still receives a drop answering one —
+/// the claim says the request's kind — and an auditor can follow it without changing anything.
+#[test]
+fn a_receiver_only_token_receives_what_a_requester_asked_for() {
+    let (w, tokens) = World::with_staff(&[("rex", "receiver"), ("audrey", "auditor")]);
+    let link = w.request_link("generic");
+    w.customer.sealpass(&["send", &link], "Zq8!kR2#mW9$vB4%tN7^").expect(0);
+    let as_rex = [("SEALPASS_STAFF_TOKEN", tokens[0].as_str()), ("SEALPASS_SERVER", w.server.url.as_str())];
+    let inbox = w.vendor.sealpass_env(&["inbox", "--json"], "", &as_rex);
+    inbox.expect(0);
+    let pickup = format!("{}/d/{}", w.server.url, inbox.json()["drops"][0]["id"].as_str().unwrap());
+    let received = w.vendor.sealpass_env(&["receive", &pickup, "-o", "got.txt"], "", &as_rex);
+    received.expect(0);
+    assert_eq!(std::fs::read_to_string(w.vendor.path("got.txt")).unwrap(), "Zq8!kR2#mW9$vB4%tN7^");
+    let as_audrey = [("SEALPASS_STAFF_TOKEN", tokens[1].as_str()), ("SEALPASS_SERVER", w.server.url.as_str())];
+    let listed = w.vendor.sealpass_env(&["requests", "--json"], "", &as_audrey);
+    assert_eq!(listed.expect(0).json()["requests"][0]["drop_state"], "received");
+    let refused = w.vendor.sealpass_env(&["request", "--label", "x", "--kind", "generic"], "", &as_audrey);
+    refused.expect(6);
+    assert!(refused.stderr.contains("needs the requester role"), "{}", refused.stderr);
 }

@@ -329,7 +329,7 @@ test("a request the vendor cancelled says so and takes nothing, even from a page
   await early.getByLabel("Paste one I already have").check();
   await early.getByLabel("The secret").fill("Zq7#Lm2$Rv9!Xp4&Tb6^Kd3*");
   const id = new URL(link).pathname.split("/").pop() ?? "";
-  const cancelled = server.staff(["requests", "--cancel", link, "--json"]);
+  const cancelled = server.staff(["requests", "--cancel", id, "--json"]);
   assert.equal(cancelled.code, 0, cancelled.stderr);
   assert.equal((JSON.parse(cancelled.stdout) as { state: string; id: string }).state, "cancelled");
   // A page already open: the upload is refused, and nothing is stored.

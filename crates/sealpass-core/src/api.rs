@@ -218,6 +218,9 @@ pub struct Claimed {
     pub request_id: Option<String>,
     /// That request's label.
     pub label: Option<String>,
+    /// That request's credential kind (absent from servers before 0.2, and for anonymous drops).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// One waiting drop in the inbox.

@@ -71,7 +71,8 @@ pub(crate) struct Hooks {
 
 #[derive(Default)]
 struct Running {
-    tasks: Vec<JoinHandle<()>>,
+    /// By webhook name: what it delivers to, and its deliverer.
+    tasks: std::collections::HashMap<String, (Webhook, JoinHandle<()>)>,
     /// Where each webhook this server ran begins, if the store has no cursor for it: the log's
     /// length when the webhook first appeared (at start, or in a reload), so a new webhook gets
     /// what happens from then on, not the history.
@@ -83,15 +84,23 @@ impl Hooks {
         Hooks { holder, http, running: Mutex::new(Running::default()) }
     }
 
-    /// Deliver to `webhooks` from now on, stopping whatever delivered before; the log is
-    /// `length` entries long now. A stopped deliverer's progress is in the store, so its
-    /// successor goes on from there (a delivery cut short is sent again: at least once).
+    /// Deliver to `webhooks` from now on; the log is `length` entries long now. Deliverers of
+    /// webhooks that are gone or changed stop, new or changed ones start; unchanged ones go on
+    /// undisturbed. A stopped deliverer's progress is in the store, so a successor goes on from
+    /// there (a delivery cut short is sent again: at least once).
     pub(crate) fn run(&self, state: &AppState, webhooks: &[Webhook], length: Option<u64>) {
         let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for task in running.tasks.drain(..) {
-            task.abort();
-        }
+        running.tasks.retain(|name, (hook, task)| {
+            let keep = webhooks.iter().any(|h| &h.name == name && same_webhook(h, hook));
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
         for hook in webhooks {
+            if running.tasks.contains_key(&hook.name) {
+                continue;
+            }
             let start = *running.starts.entry(hook.name.clone()).or_insert(length);
             let deliverer = Deliverer {
                 store: Arc::clone(&state.store),
@@ -103,39 +112,68 @@ impl Hooks {
                 http: self.http.clone(),
                 signer: Arc::clone(&state.signer),
             };
-            running.tasks.push(tokio::spawn(deliverer.run()));
+            running.tasks.insert(hook.name.clone(), (hook.clone(), tokio::spawn(deliverer.run())));
         }
     }
 
     /// Stop every deliverer.
     pub(crate) fn stop(&self) {
         let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for task in running.tasks.drain(..) {
+        for (_, (_, task)) in running.tasks.drain() {
             task.abort();
         }
     }
 }
 
-/// Settings that a reload cannot change: they are bound (addresses, TLS), opened (the store)
-/// or baked into links and limits at start. Named when a new config changes them.
-fn restart_only(old: &ServerSettings, new: &ServerSettings) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    let mut check = |name, differs: bool| {
-        if differs {
-            changed.push(name);
-        }
+/// The running settings with what a reload changes taken from `new`: staff, recipients,
+/// certificates, the manifest, webhooks. Everything else is bound or opened (addresses, TLS,
+/// the store), baked into links and limits at start, or guards the server itself, and stays as
+/// it started; the names of those that `new` changes come back too, to be warned about.
+fn applied(running: &ServerSettings, new: ServerSettings) -> (ServerSettings, Vec<&'static str>) {
+    let mut ignored = Vec::new();
+    macro_rules! stays {
+        ($($field:ident),+) => {
+            $(if format!("{:?}", running.$field) != format!("{:?}", new.$field) {
+                ignored.push(stringify!($field));
+            })+
+        };
+    }
+    stays!(
+        listen,
+        store,
+        allow_anonymous_uploads,
+        default_ttl,
+        max_ttl,
+        max_ciphertext_bytes,
+        receipt_key,
+        insecure_open_claims,
+        tls,
+        rate_limits,
+        trusted_proxies,
+        request_timeout,
+        body_timeout,
+        concurrency_limit,
+        queue_timeout,
+        max_requests_per_ip,
+        connections,
+        min_free_bytes,
+        sqlite_synchronous,
+        sweep_interval,
+        metrics_token_sha256,
+        metrics_listen
+    );
+    if new.public_url_given && new.public_url != running.public_url {
+        ignored.push("public_url");
+    }
+    let settings = ServerSettings {
+        staff: new.staff,
+        recipients: new.recipients,
+        certificates: new.certificates,
+        manifest: new.manifest,
+        webhooks: new.webhooks,
+        ..running.clone()
     };
-    check("listen", old.listen != new.listen);
-    check("store", old.store != new.store);
-    check("public_url", new.public_url_given && old.public_url != new.public_url);
-    check("tls", old.tls != new.tls);
-    check("metrics_listen", old.metrics_listen != new.metrics_listen);
-    check("trusted_proxies", old.trusted_proxies != new.trusted_proxies);
-    check("receipt_key", old.receipt_key != new.receipt_key);
-    check("max_ttl/default_ttl", old.max_ttl != new.max_ttl || old.default_ttl != new.default_ttl);
-    check("max_ciphertext_bytes", old.max_ciphertext_bytes != new.max_ciphertext_bytes);
-    check("allow_anonymous_uploads", old.allow_anonymous_uploads != new.allow_anonymous_uploads);
-    changed
+    (settings, ignored)
 }
 
 /// Apply each new config as it comes, until the server stops: a valid one replaces the live
@@ -143,7 +181,7 @@ fn restart_only(old: &ServerSettings, new: &ServerSettings) -> Vec<&'static str>
 /// logged and counted, and the running config stays.
 pub(crate) async fn reload_forever(state: AppState, mut reloads: Reloads, hooks: Arc<Hooks>) {
     while let Some(next) = reloads.recv().await {
-        let mut settings = match next {
+        let new = match next {
             Ok(settings) => settings,
             Err(why) => {
                 state.metrics.reload(false);
@@ -151,11 +189,7 @@ pub(crate) async fn reload_forever(state: AppState, mut reloads: Reloads, hooks:
                 continue;
             }
         };
-        // A URL worked out from the bound address at start stays what it was.
-        if !settings.public_url_given {
-            settings.public_url = state.settings.public_url.clone();
-        }
-        let ignored = restart_only(&state.settings, &settings);
+        let (settings, ignored) = applied(&state.settings, new);
         let live = Live::new(&settings, state.signer.public_key());
         let old = state.live();
         let hooks_changed = !same_webhooks(&old.webhooks, &live.webhooks);
@@ -166,7 +200,7 @@ pub(crate) async fn reload_forever(state: AppState, mut reloads: Reloads, hooks:
             live.info.certificates.len(),
             if live.info.manifest.is_some() { "served" } else { "none" },
             live.webhooks.len(),
-            if hooks_changed { " (deliverers restarted)" } else { "" }
+            if hooks_changed { " (changed deliverers restarted)" } else { "" }
         );
         let webhooks = live.webhooks.clone();
         state.replace_live(live);
@@ -177,21 +211,26 @@ pub(crate) async fn reload_forever(state: AppState, mut reloads: Reloads, hooks:
         state.metrics.reload(true);
         tracing::info!("config reloaded: {summary}");
         if !ignored.is_empty() {
-            tracing::warn!("config reload: {} changed, which takes effect only after a restart", ignored.join(", "));
+            tracing::warn!(
+                "config reload: {} changed, which takes effect only after a restart (the rest was applied)",
+                ignored.join(", ")
+            );
         }
     }
 }
 
 /// Whether two webhook lists deliver the same events to the same places the same way.
 fn same_webhooks(a: &[Webhook], b: &[Webhook]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.name == y.name
-                && x.url == y.url
-                && x.events == y.events
-                && x.format == y.format
-                && x.max_queue == y.max_queue
-                && x.retry_for == y.retry_for
-                && x.secret.as_slice() == y.secret.as_slice()
-        })
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_webhook(x, y))
+}
+
+/// Whether two webhooks deliver the same events to the same place the same way.
+fn same_webhook(x: &Webhook, y: &Webhook) -> bool {
+    x.name == y.name
+        && x.url == y.url
+        && x.events == y.events
+        && x.format == y.format
+        && x.max_queue == y.max_queue
+        && x.retry_for == y.retry_for
+        && x.secret.as_slice() == y.secret.as_slice()
 }

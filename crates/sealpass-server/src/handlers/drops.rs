@@ -263,6 +263,7 @@ pub async fn claim(
         expires_at: rfc3339(claim.record.expires_at),
         request_id: claim.record.request_id,
         label: claim.label,
+        kind: claim.kind,
     }))
 }
 
@@ -330,8 +331,10 @@ pub async fn release(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 format!(
-                    "it is claimed by {}: only the claimer or an admin may release it",
-                    sealpass_core::text::shown(record.claimed_by.as_deref().unwrap_or_default())
+                    "it is claimed by {}: releasing someone else's claim needs the admin role; {} has {}",
+                    sealpass_core::text::shown(record.claimed_by.as_deref().unwrap_or_default()),
+                    sealpass_core::text::shown(&staff.name),
+                    staff.roles.describe()
                 ),
             ));
         }

@@ -103,6 +103,8 @@ pub struct ClaimedDrop {
     pub ciphertext: String,
     /// The label of the request it answers.
     pub label: Option<String>,
+    /// That request's kind.
+    pub kind: Option<String>,
 }
 
 pub use sealpass_core::api::InboxCursor;

@@ -470,14 +470,14 @@ impl Store for RedisStore {
         let reply = self.run(&self.scripts.claim, &drop_keys(id), &args).await?;
         let (record, ciphertext) = answered(reply)?;
         // The inbox entry is pruned when the inbox is next read: one round trip less a claim.
-        let label = match &record.request_id {
+        let (label, kind) = match &record.request_id {
             Some(request) => {
                 let mut conn = self.conn().await?;
-                conn.hget(request_key(request), "label").await.map_err(|e| self.lost(e))?
+                conn.hget(request_key(request), &["label", "kind"]).await.map_err(|e| self.lost(e))?
             }
-            None => None,
+            None => (None, None),
         };
-        Ok(ClaimedDrop { record, ciphertext, label })
+        Ok(ClaimedDrop { record, ciphertext, label, kind })
     }
 
     async fn ack(&self, id: &str, staff: &str, origin: &Origin) -> Result<DropRecord, StoreError> {
@@ -492,11 +492,24 @@ impl Store for RedisStore {
         let args = [staff.to_owned(), origin.at.to_string(), if anyone { "1" } else { "0" }.to_owned(), t, c, a, n, b];
         let reply = self.run(&self.scripts.release, &drop_keys(id), &args).await?;
         let (record, _) = answered(reply)?;
-        // Back in the inbox (claims left it when it was next read).
-        let mut conn = self.conn().await?;
-        conn.zadd::<_, _, _, ()>(inbox_key(record.request_id.is_none()), &record.id, record.created_at)
-            .await
-            .map_err(|e| self.lost(e))?;
+        // Back in the inbox (claims left it when it was next read). The release is done: a
+        // failure here is retried, then logged, never answered as a failed release.
+        for attempt in 0..3 {
+            let listed = match self.conn().await {
+                Ok(mut conn) => conn
+                    .zadd::<_, _, _, ()>(inbox_key(record.request_id.is_none()), &record.id, record.created_at)
+                    .await
+                    .map_err(|e| self.lost(e)),
+                Err(e) => Err(e),
+            };
+            match listed {
+                Ok(()) => break,
+                Err(e) if attempt == 2 => {
+                    tracing::warn!(error = %e, "a released drop could not be put back in the inbox index");
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
         Ok(record)
     }
 

@@ -341,7 +341,8 @@ impl Store for SqliteStore {
             // The first claim, or the claimer's repeat: one statement each, the first tried first. RETURNING carries the ciphertext and the request's label.
             let returning = format!(
                 "RETURNING {DROP_COLUMNS}, (SELECT body FROM ciphertexts WHERE seq = drops.ct),
-                           (SELECT label FROM requests WHERE requests.id = drops.request_id)"
+                           (SELECT label FROM requests WHERE requests.id = drops.request_id),
+                           (SELECT kind FROM requests WHERE requests.id = drops.request_id)"
             );
             let first = format!(
                 "UPDATE drops SET state = 'claimed', claimed_by = ?2, claimed_at = ?3
@@ -359,6 +360,7 @@ impl Store for SqliteStore {
                                 drop_row(r)?,
                                 r.get::<_, Option<String>>(DROP_WIDTH)?,
                                 r.get::<_, Option<String>>(DROP_WIDTH + 1)?,
+                                r.get::<_, Option<String>>(DROP_WIDTH + 2)?,
                             ))
                         })
                         .optional()
@@ -369,13 +371,13 @@ impl Store for SqliteStore {
                 Some(row) => Some(row),
                 None => run(&again)?,
             };
-            let Some((record, Some(ciphertext), label)) = row else {
+            let Some((record, Some(ciphertext), label, kind)) = row else {
                 return Err(refusal(conn, &id, Some(&staff), now));
             };
             // Every answer that carries the ciphertext is an event, the claimer's repeats too.
             let claimed = drop_event(EventKind::DropClaimed, &record, label.as_deref(), Actor::Staff(staff), &origin);
             log::append(conn, claimed)?;
-            Ok(ClaimedDrop { record, ciphertext, label })
+            Ok(ClaimedDrop { record, ciphertext, label, kind })
         })
         .await
     }
