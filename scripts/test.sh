@@ -37,6 +37,10 @@ tmp_before=$(mktemp)
 trap 'rm -f "$log" "$tmp_before"' EXIT
 ours > "$tmp_before"
 tree_before=$(git status --porcelain 2>/dev/null || true)
+# npm packages from the lockfile, first: the Rust tests of staff sign-in start npm's
+# oidc-provider (web/tools/oidc-provider.mjs), and the web tests below need the rest.
+web_ready=0
+(cd web && npm ci --no-audit --no-fund --loglevel=error) && web_ready=1
 cargo test --locked --workspace --doc 2>&1 | tee -a "$log" || status=1
 cargo test --locked --workspace --tests --benches 2>&1 | tee -a "$log" || status=1
 # The API against its own OpenAPI document, live (schemathesis from PyPI; bounded in time).
@@ -59,7 +63,7 @@ web_result() { # name, TAP output file
   echo "web $1: ${pass:-0} passed, ${fail:-1} failed" | tee -a "$log"
   [ "${fail:-1}" = 0 ] || status=1
 }
-if (cd web && npm ci --no-audit --no-fund --loglevel=error); then
+if [ "$web_ready" = 1 ]; then
   built=$(mktemp -d)
   (cd web && node build.mjs "$built")
   if diff -r web/dist "$built" > /dev/null; then

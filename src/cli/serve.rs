@@ -220,10 +220,11 @@ pub(crate) fn serve(args: ServeArgs, ctx: &super::Context) -> Result<Exit, Failu
         }
         let settings = &launched.settings;
         tracing::info!(
-            "listening on {scheme}://{local} (links: {}), store {:?}, {} staff, {} recipient(s)",
+            "listening on {scheme}://{local} (links: {}), store {:?}, {} staff{}, {} recipient(s)",
             settings.public_url,
             settings.store,
             settings.staff.len(),
+            settings.oidc.as_ref().map(|o| format!(" and sign-in with {}", o.issuer)).unwrap_or_default(),
             settings.recipients.len()
         );
         let digests: Vec<String> =

@@ -192,9 +192,14 @@ fn the_printed_default_config_is_accepted() {
     printed.expect(0);
     assert!(printed.stdout.contains("[[staff]]") && printed.stdout.contains("max_ttl"));
     // Every table a server may have, with an example (issue 19).
-    for example in
-        ["# [[certificates]]", "# [[webhooks]]", "# metrics_token_sha256", "# metrics_listen", "# receipt_key"]
-    {
+    for example in [
+        "# [[certificates]]",
+        "# [[webhooks]]",
+        "# metrics_token_sha256",
+        "# metrics_listen",
+        "# receipt_key",
+        "# [oidc]",
+    ] {
         assert!(printed.stdout.contains(example), "{example} missing from the default config");
     }
     // Uncommented, the examples are a config the server reads (files aside).
@@ -218,7 +223,7 @@ fn bad_settings_are_refused_before_listening() {
     let home = Home::new();
     let open = home.sealpass(&["serve", "--listen", "0.0.0.0:0", "--public-url", "https://drop.example.com"], "");
     open.expect(2);
-    assert!(open.stderr.contains("no [[staff]] are configured"), "{}", open.stderr);
+    assert!(open.stderr.contains("no [[staff]] or [oidc] are configured"), "{}", open.stderr);
     let proxied = home.sealpass(&["serve", "--insecure-open-claims", "--trusted-proxy", "127.0.0.1"], "");
     proxied.expect(2);
     assert!(proxied.stderr.contains("behind a proxy"), "{}", proxied.stderr);

@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use crate::Shared;
 use crate::config::{ServerSettings, StaffMember};
+use crate::oidc::{Person, Refused, Verifier};
 
 use sealpass_core::access::{Credential, Role, Roles};
 use sealpass_core::events::OPEN_CLAIMER;
@@ -43,15 +44,31 @@ fn open_allowed(settings: &ServerSettings) -> Result<(), ApiError> {
 /// Who is calling, as far as its bearer token says: the token's SHA-256, worked out once a
 /// request, against which every stored hash (staff, a drop's manage token, a request's upload
 /// token, the metrics token) is compared in constant time. Never the token itself.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Caller {
     token: Option<[u8; 32]>,
+    /// When it presented an access token of the configured identity provider: the person it
+    /// names, or why it was refused.
+    person: Option<Result<Person, Refused>>,
 }
 
 impl Caller {
-    /// The caller a request's headers describe.
+    /// The caller a request's headers describe, as far as its token's hash says (no identity
+    /// provider consulted).
     pub fn of(headers: &HeaderMap) -> Caller {
-        Caller { token: bearer(headers).map(hash) }
+        Caller { token: bearer(headers).map(hash), person: None }
+    }
+
+    /// The caller, its access token checked when it presents one and an identity provider is
+    /// configured (only a JWT-shaped bearer is: service, manage and upload tokens never are).
+    pub async fn resolve(headers: &HeaderMap, state: &Shared) -> Caller {
+        let mut caller = Caller::of(headers);
+        if let (Some(token), Some(verifier)) = (bearer(headers), state.live().oidc.clone()) {
+            if Verifier::looks_like_jwt(token) {
+                caller.person = Some(verifier.verify(token).await);
+            }
+        }
+        caller
     }
 
     /// Whether it presented a bearer token at all.
@@ -80,8 +97,15 @@ impl Caller {
     /// The staff member it is, if it is one: a service token's holder, or anyone on a server
     /// without staff run with `--insecure-open-claims`.
     pub fn staff(&self, state: &Shared) -> Option<Staff> {
+        if let Some(Ok(person)) = &self.person {
+            return Some(Staff {
+                name: person.name.clone(),
+                roles: person.roles,
+                via: Via::Person { issuer: person.issuer.clone(), subject: person.subject.clone() },
+            });
+        }
         let live = state.live();
-        if live.staff.is_empty() {
+        if live.staff.is_empty() && live.oidc.is_none() {
             return open_allowed(&state.settings).is_ok().then(Staff::open);
         }
         self.service_token(&live.staff).map(|member| Staff {
@@ -94,14 +118,23 @@ impl Caller {
     /// The staff member it is, or 401. With no staff configured, everyone is staff when the
     /// server runs with `--insecure-open-claims`, and nobody otherwise (403).
     pub fn require_staff(&self, state: &Shared) -> Result<Staff, ApiError> {
-        if state.live().staff.is_empty() {
+        let live = state.live();
+        if live.staff.is_empty() && live.oidc.is_none() {
             open_allowed(&state.settings)?;
             return Ok(Staff::open());
         }
-        match (self.has_token(), self.staff(state)) {
-            (_, Some(staff)) => Ok(staff),
-            (false, None) => Err(ApiError::unauthorized("staff only: send Authorization: Bearer <staff token>")),
-            (true, None) => Err(ApiError::unauthorized("that is not a staff token of this server")),
+        match (self.has_token(), self.staff(state), &self.person) {
+            (_, Some(staff), _) => Ok(staff),
+            (_, None, Some(Err(Refused::Unreachable(why)))) => Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "identity_provider_unavailable",
+                format!("the identity provider could not be reached for its keys ({why}); retry in a moment"),
+            )),
+            (_, None, Some(Err(refused))) => Err(ApiError::unauthorized(refused.to_string())),
+            (false, None, _) => Err(ApiError::unauthorized(
+                "staff only: sign in (sealpass login) or send Authorization: Bearer <staff token>",
+            )),
+            (true, None, _) => Err(ApiError::unauthorized("that is not a staff token of this server")),
         }
     }
 }
@@ -111,9 +144,9 @@ impl axum::extract::FromRequestParts<super::AppState> for Caller {
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &super::AppState,
+        state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Caller::of(&parts.headers))
+        Ok(Caller::resolve(&parts.headers, state).await)
     }
 }
 
@@ -124,6 +157,13 @@ enum Via {
     Token(String),
     /// Nothing: a server without staff run with `--insecure-open-claims`.
     Open,
+    /// An access token of the identity provider: who issued it, and whom it names.
+    Person {
+        /// The issuer.
+        issuer: String,
+        /// The subject.
+        subject: String,
+    },
 }
 
 /// The staff member a call is from, checked once by the extractor (`require_staff`'s 401/403
@@ -152,11 +192,14 @@ impl Staff {
 
     /// What the audit log records of them for a change allowed under `role`.
     pub fn credential(&self, role: Role) -> Credential {
-        let token = match &self.via {
-            Via::Token(name) => Some(name.clone()),
-            Via::Open => None,
-        };
-        Credential { role, token, issuer: None, subject: None }
+        let none = Credential { role, token: None, issuer: None, subject: None };
+        match &self.via {
+            Via::Token(name) => Credential { token: Some(name.clone()), ..none },
+            Via::Open => none,
+            Via::Person { issuer, subject } => {
+                Credential { issuer: Some(issuer.clone()), subject: Some(subject.clone()), ..none }
+            }
+        }
     }
 
     /// Whether they may do what needs `role` (holding it, or admin): the credential to record.
@@ -193,7 +236,7 @@ impl axum::extract::FromRequestParts<super::AppState> for Staff {
         parts: &mut axum::http::request::Parts,
         state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        Caller::of(&parts.headers).require_staff(state)
+        Caller::resolve(&parts.headers, state).await.require_staff(state)
     }
 }
 

@@ -122,7 +122,7 @@ fn warnings_for(settings: &ServerSettings, local: SocketAddr) -> Vec<String> {
                 .to_owned(),
         );
     }
-    match (settings.staff.is_empty(), settings.insecure_open_claims) {
+    match (settings.staff.is_empty() && settings.oidc.is_none(), settings.insecure_open_claims) {
         (true, true) => warnings.push(format!(
             "no [[staff]] configured and --insecure-open-claims: anyone who can reach {local} may claim drops"
         )),

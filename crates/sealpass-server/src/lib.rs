@@ -14,6 +14,7 @@ mod handlers;
 mod launch;
 mod limits;
 mod metrics;
+pub mod oidc;
 pub mod openapi;
 mod pages;
 mod reload;
@@ -62,13 +63,17 @@ pub struct Shared {
     claim_limiter: Arc<RateLimiter>,
     admission: Arc<Admission>,
     signer: Arc<sealpass_core::receipt::Signer>,
+    /// For the identity provider's discovery document and keys.
+    http: reqwest::Client,
 }
 
 impl AppState {
     /// State for `settings` over `store`, signing receipts with `signer`.
     pub fn new(settings: ServerSettings, store: Arc<dyn Store>, signer: sealpass_core::receipt::Signer) -> AppState {
-        let live = Live::new(&settings, signer.public_key());
+        let http = deliver::http_client().unwrap_or_default();
+        let live = Live::new(&settings, signer.public_key(), &http, None);
         AppState(Arc::new(Shared {
+            http,
             live: std::sync::RwLock::new(Arc::new(live)),
             admission: Arc::new(Admission::new(
                 settings.concurrency_limit,

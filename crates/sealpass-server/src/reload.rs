@@ -1,5 +1,5 @@
-//! What changes without a restart (SPEC §12): staff and their roles, the vendor's keys and
-//! certificates, the manifest and webhooks. Each request reads one snapshot of them ([`Live`]);
+//! What changes without a restart (SPEC §12): staff and their roles, the identity provider,
+//! the vendor's keys and certificates, the manifest and webhooks. Each request reads one snapshot of them ([`Live`]);
 //! a reload swaps the snapshot whole, so requests in flight finish with what they began with, and
 //! a config that does not validate changes nothing.
 
@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::AppState;
 use crate::config::{ServerSettings, StaffMember, Webhook};
 use crate::deliver::Deliverer;
+use crate::oidc::Verifier;
 
 /// The reloadable part of the config, with what is derived from it.
 pub struct Live {
@@ -23,11 +24,20 @@ pub struct Live {
     pub link_fingerprint: String,
     /// Where events are posted.
     pub webhooks: Vec<Webhook>,
+    /// The identity provider staff sign in with, and its keys as last fetched.
+    pub oidc: Option<Arc<Verifier>>,
 }
 
 impl Live {
-    /// The snapshot `settings` describe, with receipts signed by `receipt_key`.
-    pub fn new(settings: &ServerSettings, receipt_key: String) -> Live {
+    /// The snapshot `settings` describe, with receipts signed by `receipt_key`; the identity
+    /// provider's keys fetched with `http`, or kept from `before` when `[oidc]` did not change.
+    pub fn new(settings: &ServerSettings, receipt_key: String, http: &reqwest::Client, before: Option<&Live>) -> Live {
+        let oidc = settings.oidc.as_ref().map(|wanted| {
+            match before.and_then(|b| b.oidc.as_ref()).filter(|v| v.settings() == wanted) {
+                Some(same) => Arc::clone(same),
+                None => Arc::new(Verifier::new(wanted.clone(), http.clone())),
+            }
+        });
         let info = Info {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             fingerprint: sealpass_core::crypto::server_fingerprint(
@@ -52,7 +62,7 @@ impl Live {
             .as_ref()
             .and_then(sealpass_core::manifest::SignedManifest::signer_fingerprint)
             .unwrap_or_else(|| info.fingerprint.clone());
-        Live { staff: settings.staff.clone(), info, link_fingerprint, webhooks: settings.webhooks.clone() }
+        Live { staff: settings.staff.clone(), info, link_fingerprint, webhooks: settings.webhooks.clone(), oidc }
     }
 }
 
@@ -166,6 +176,7 @@ fn applied(running: &ServerSettings, new: ServerSettings) -> (ServerSettings, Ve
         ignored.push("public_url");
     }
     let settings = ServerSettings {
+        oidc: new.oidc,
         staff: new.staff,
         recipients: new.recipients,
         certificates: new.certificates,
@@ -190,8 +201,8 @@ pub(crate) async fn reload_forever(state: AppState, mut reloads: Reloads, hooks:
             }
         };
         let (settings, ignored) = applied(&state.settings, new);
-        let live = Live::new(&settings, state.signer.public_key());
         let old = state.live();
+        let live = Live::new(&settings, state.signer.public_key(), &state.http, Some(&old));
         let hooks_changed = !same_webhooks(&old.webhooks, &live.webhooks);
         let summary = format!(
             "{} staff, {} recipient(s), {} certificate(s), manifest {}, {} webhook(s){}",

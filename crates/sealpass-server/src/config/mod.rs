@@ -8,8 +8,10 @@ use std::time::Duration;
 use sealpass_core::access::{Role, Roles};
 use serde::Deserialize;
 
+mod oidc;
 mod webhooks;
 
+pub use oidc::OidcSettings;
 pub use webhooks::{MAX_WEBHOOKS, Webhook};
 
 /// A service token (`[[staff]]`): a name, the SHA-256 of its bearer token, and its roles.
@@ -183,6 +185,8 @@ pub struct ServerSettings {
     /// The vendor's signed manifest (`manifest_file`), served in `/v1/info`; checked against
     /// what this server serves before it starts.
     pub manifest: Option<sealpass_core::manifest::SignedManifest>,
+    /// The identity provider staff sign in with (`[oidc]`), if any.
+    pub oidc: Option<OidcSettings>,
 }
 
 /// The config file, as written. Every key optional; unknown keys are an error.
@@ -227,6 +231,7 @@ pub struct FileConfig {
     metrics_token_sha256: Option<String>,
     metrics_listen: Option<String>,
     manifest_file: Option<PathBuf>,
+    oidc: Option<oidc::FileOidc>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -531,12 +536,16 @@ impl ServerSettings {
                 if listen.ip().is_loopback() { " behind a proxy" } else { "" }
             ));
         }
-        if staff.is_empty() && reachable {
+        let oidc = f.oidc.as_ref().map(oidc::FileOidc::settings).transpose()?;
+        if staff.is_empty() && oidc.is_none() && reachable {
             return Err(format!(
-                "no [[staff]] are configured, so nobody could receive what customers send; refusing to serve on \
-                 {listen} (public_url/trusted_proxies make it reachable from elsewhere). Add staff (sealpass \
-                 staff-token NAME)"
+                "no [[staff]] or [oidc] are configured, so nobody could receive what customers send; refusing to \
+                 serve on {listen} (public_url/trusted_proxies make it reachable from elsewhere). Add staff \
+                 (sealpass staff-token NAME) or an identity provider ([oidc])"
             ));
+        }
+        if insecure_open_claims && oidc.is_some() {
+            return Err("--insecure-open-claims and [oidc] do not go together: with [oidc], staff sign in".into());
         }
         let second = Duration::from_secs(1);
         let request_timeout = duration_at_least("request_timeout", f.request_timeout.as_deref(), "30s", second)?;
@@ -608,6 +617,7 @@ impl ServerSettings {
         };
         let settings = ServerSettings {
             manifest,
+            oidc,
             metrics_token_sha256,
             metrics_listen,
             listen,
@@ -790,6 +800,22 @@ sweep_interval = "60s"
 # token_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
 # roles = ["receiver"]
 
+# Staff sign in with the company's identity provider (OpenID Connect; docs/operations.md has
+# Entra ID and Okta step by step). The server checks each access token (a JWT) against the
+# issuer's published keys: signature, issuer, audience, expiry. Groups map to roles; a person in
+# no mapped group has no role. https only (http only on this machine, for tests).
+# [oidc]
+# issuer = "https://login.microsoftonline.com/TENANT-ID/v2.0"
+# audience = "API-APPLICATION-ID"      # the aud of access tokens for sealpass
+# client_id = "CLI-APPLICATION-ID"     # the public client `sealpass login` signs in with
+# groups_claim = "groups"              # default
+# name_claim = "preferred_username"    # default; then email, then sub
+# leeway_seconds = 30                  # clock skew allowed on exp and nbf, at most 300
+# [oidc.roles]
+# "GROUP-ID-OF-ACCOUNT-MANAGERS" = ["requester"]
+# "GROUP-ID-OF-ENGINEERS" = ["requester", "receiver"]
+# "GROUP-ID-OF-SECURITY" = ["auditor"]
+
 # Where every state change is posted, signed (docs/events.md). The secret file (mode 0600,
 # at least 16 characters: `openssl rand -hex 32`) keys the HMAC; events defaults to all of
 # drop.created, drop.claimed, drop.received, drop.revoked, drop.expired, drop.released,
@@ -847,6 +873,40 @@ mod tests {
         assert!(with("roles = []").unwrap_err().contains("roles is empty"));
         // A role's name is exact.
         assert!(with("roles = [\"Admin\"]").is_err());
+    }
+
+    #[test]
+    fn oidc_is_checked_at_load() {
+        let with = |oidc: &str| {
+            let text = format!("[oidc]\n{oidc}");
+            ServerSettings::merge(Overrides::default(), toml::from_str(&text).unwrap())
+        };
+        let ok = "issuer = \"https://login.example.com/t/v2.0\"\naudience = \"api://sealpass\"\nclient_id = \"cli\"";
+        let s = with(&format!("{ok}\n[oidc.roles]\n\"kore-staff\" = [\"requester\", \"receiver\"]")).unwrap();
+        let oidc = s.oidc.unwrap();
+        assert_eq!(
+            (oidc.groups_claim.as_str(), oidc.name_claim.as_str(), oidc.leeway_seconds),
+            ("groups", "preferred_username", 30)
+        );
+        assert_eq!(oidc.roles["kore-staff"], Roles::of([Role::Requester, Role::Receiver]));
+        // Plain http only on this machine; the roles by their exact names; a bounded leeway.
+        assert!(
+            with(&ok.replace("https://login.example.com", "http://login.example.com")).unwrap_err().contains("https")
+        );
+        assert!(with(&ok.replace("https://login.example.com", "http://127.0.0.1:9")).is_ok());
+        let e = with(&format!("{ok}\n[oidc.roles]\ng = [\"boss\"]")).unwrap_err();
+        assert!(e.contains("unknown role \"boss\""), "{e}");
+        assert!(with(&format!("{ok}\nleeway_seconds = 3600")).unwrap_err().contains("leeway_seconds"));
+        assert!(with(&ok.replace("api://sealpass", " ")).unwrap_err().contains("audience"));
+        // [oidc] counts as staff: a reachable server may run with it alone, never with open claims.
+        let public = Overrides { public_url: Some("https://drop.example.com".into()), ..Overrides::default() };
+        assert!(ServerSettings::merge(public.clone(), toml::from_str(&format!("[oidc]\n{ok}")).unwrap()).is_ok());
+        let open = Overrides { insecure_open_claims: true, ..Overrides::default() };
+        assert!(
+            ServerSettings::merge(open, toml::from_str(&format!("[oidc]\n{ok}")).unwrap())
+                .unwrap_err()
+                .contains("[oidc]")
+        );
     }
 
     fn staffed_again() -> FileConfig {
