@@ -238,7 +238,13 @@ fn line(record: &Record) -> String {
     let label = e.label.as_deref().map(|l| format!(" \u{201c}{}\u{201d}", shown(l))).unwrap_or_default();
     let id = e.drop_id.as_deref().or(e.request_id.as_deref()).map(|i| format!(" {}", shown(i))).unwrap_or_default();
     let from = e.client.as_deref().map(|c| format!(" from {}", shown(c))).unwrap_or_default();
-    format!("#{} {} {}{id}{label} by {who}{from}", entry.seq, shown(&e.at), e.kind.name())
+    // How staff proved who they are, and the role that allowed it (entries since roles).
+    let role = e.credential.as_ref().map_or_else(String::new, |c| match (&c.issuer, &c.token) {
+        (Some(issuer), _) => format!(" as {} (signed in with {})", c.role, shown(issuer)),
+        (None, Some(_)) => format!(" as {} (service token)", c.role),
+        (None, None) => format!(" as {}", c.role),
+    });
+    format!("#{} {} {}{id}{label} by {who}{role}{from}", entry.seq, shown(&e.at), e.kind.name())
 }
 
 pub(crate) fn audit(args: AuditArgs, ctx: &super::Context) -> Result<Exit, Failure> {

@@ -207,7 +207,8 @@ pub fn staff_token(flag_file: Option<&PathBuf>, config: &ClientConfig) -> Result
             ),
         ));
     };
-    let bytes = files::read_private(path, 4096)?;
+    // Room for an identity provider's access token (a JWT listing many groups), not only `sps_…`.
+    let bytes = files::read_private(path, 16 * 1024)?;
     let token = super::input::read_one_secret(&bytes[..])?;
     Ok(SecretString::from(token.expose_secret().trim()))
 }

@@ -413,7 +413,8 @@ async fn audit_verify_catches_an_entry_edited_or_removed_in_sqlite() {
     });
     listed.expect(0);
     assert!(
-        listed.stdout.contains("drop.claimed") && listed.stdout.contains("by alice from 127.0.0.1"),
+        listed.stdout.contains("drop.claimed")
+            && listed.stdout.contains("by alice as receiver (service token) from 127.0.0.1"),
         "{}",
         listed.stdout
     );

@@ -170,6 +170,18 @@ async fn staff_sign_in_with_the_identity_provider_and_each_role_does_its_part() 
     assert_eq!(find("request.created")["credential"], person("ci-requester", "requester"));
     assert_eq!(find("request.created")["actor"]["name"], "ci-requester");
     assert_eq!(find("drop.received")["credential"], person("ci-receiver", "receiver"));
+    // The CLI takes the access token as its staff token, and its audit view says who signed in.
+    let home = crate::helpers::Home::new();
+    let token_file = home.private_file("auditor.token", &auditor);
+    let (url, file) = (server.url.clone(), token_file.to_str().unwrap().to_owned());
+    let listed = tokio::task::spawn_blocking(move || {
+        home.sealpass(&["audit", "--server", &url, "--staff-token-file", &file], "")
+    })
+    .await
+    .unwrap();
+    listed.expect(0);
+    let says = format!("by ci-requester as requester (signed in with {})", idp.issuer);
+    assert!(listed.stdout.contains(&says), "{}", listed.stdout);
 
     // Refused, each with its reason: another service's token, an expired one, alg none.
     let other = idp.token("ci-receiver", "https://other.test").await;
