@@ -79,6 +79,30 @@ impl PolicyArgs {
 
 /// Run a future to completion on a small runtime: the CLI's network commands are sequential.
 /// Calls that run long show a spinner on a terminal (never in a pipe).
+/// Every page of a list the server pages with a cursor, at most `max` pages: the items, and
+/// whether the list ended (false: it stopped at `max`). `page` fetches the page after a cursor
+/// (none: the first) and gives its items and the next cursor. A server that hands back the same
+/// cursor would loop forever: that ends the list too.
+pub(crate) async fn all_pages<T, Page>(
+    max: usize,
+    mut page: impl FnMut(Option<String>) -> Page,
+) -> Result<(Vec<T>, bool), Failure>
+where
+    Page: std::future::Future<Output = Result<(Vec<T>, Option<String>), Failure>>,
+{
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..max {
+        let (got, next) = page(cursor.clone()).await?;
+        items.extend(got);
+        match next {
+            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+            _ => return Ok((items, true)),
+        }
+    }
+    Ok((items, false))
+}
+
 pub(crate) fn block_on<T>(future: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
     block_on_showing(future, true)
 }

@@ -53,21 +53,12 @@ pub(crate) fn requests(args: RequestsArgs, ctx: &super::Context) -> Result<Exit,
         }
         return Ok(Exit::Ok);
     }
-    let (requests, complete) = block_on(async {
-        let mut requests: Vec<RequestSummary> = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let page =
-                client.requests(token.expose_secret(), args.state, cursor.as_deref()).await.map_err(Failure::of)?;
-            requests.extend(page.requests);
-            match page.next_cursor {
-                // A server that hands back the same cursor would loop: stop.
-                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-                _ => return Ok::<_, Failure>((requests, true)),
-            }
-        }
-        Ok((requests, false))
-    })?;
+    let (client, token, state) = (&client, &token, args.state);
+    let (requests, complete): (Vec<RequestSummary>, bool) =
+        block_on(super::common::all_pages(MAX_PAGES, |cursor| async move {
+            let page = client.requests(token.expose_secret(), state, cursor.as_deref()).await.map_err(Failure::of)?;
+            Ok((page.requests, page.next_cursor))
+        }))?;
     if printer.json() {
         printer.json_line(&sealpass_core::api::RequestList { requests, next_cursor: None })?;
         return Ok(Exit::Ok);

@@ -270,20 +270,11 @@ const MAX_INBOX_PAGES: usize = 200;
 pub(crate) fn inbox(args: InboxArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let (client, token) = args.staff.resolve(None, ctx.settings()?)?;
-    let (drops, complete) = block_on(async {
-        let mut drops = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_INBOX_PAGES {
-            let page = client.inbox(token.expose_secret(), cursor.as_deref()).await.map_err(Failure::of)?;
-            drops.extend(page.drops);
-            match page.next_cursor {
-                // A server that hands back the same cursor would loop: stop.
-                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-                _ => return Ok((drops, true)),
-            }
-        }
-        Ok((drops, false))
-    })?;
+    let (client, token) = (&client, &token);
+    let (drops, complete) = block_on(super::common::all_pages(MAX_INBOX_PAGES, |cursor| async move {
+        let page = client.inbox(token.expose_secret(), cursor.as_deref()).await.map_err(Failure::of)?;
+        Ok((page.drops, page.next_cursor))
+    }))?;
     if printer.json() {
         printer.json_line(&sealpass_core::api::Inbox { drops, next_cursor: None })?;
         return Ok(Exit::Ok);
