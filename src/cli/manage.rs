@@ -101,7 +101,7 @@ fn request_id(target: &str) -> Result<String, Failure> {
              customer's upload token, which does not belong on a command line (clear it from your shell history)",
         ));
     }
-    if target.len() == 26 && target.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)) {
+    if sealpass_core::link::is_id(target) {
         Ok(target.to_owned())
     } else {
         Err(Failure::usage(

@@ -69,22 +69,28 @@ fn checked(
     config: Option<&std::path::Path>,
     running: Option<&Running>,
 ) -> Result<Checked, Failure> {
-    let mut settings = ServerSettings::load(overrides.clone(), config).map_err(Failure::usage)?;
-    let url = running.map(|r| r.url.as_str());
-    if let Some(running) = running {
-        settings.public_url.clone_from(&running.url);
-        settings.receipt_key.clone_from(&running.receipt_key);
-    }
+    let settings = ServerSettings::load(overrides.clone(), config).map_err(Failure::usage)?;
     let tls_warnings = match &settings.tls {
         Some((cert, key)) => sealpass_server::check_tls(cert, key).map_err(Failure::usage)?,
         None => Vec::new(),
     };
-    // The vendor's manifest must vouch for exactly what this server serves (its URL once known,
-    // at start after binding, when public_url is not configured).
-    let canonical =
-        sealpass_core::link::server_base(&settings.public_url).unwrap_or_else(|_| settings.public_url.clone());
-    let known = (settings.public_url_given || url.is_some()).then_some(canonical.as_str());
-    let vendor = own_manifest(&settings, known)?;
+    // The vendor's manifest must vouch for exactly what this server serves: once it runs, at its
+    // URL with its receipt key (the settings keep what the file says, so that the reload can
+    // warn about a change that needs a restart); at start, at the configured public_url, or at
+    // the bound address once known when there is none.
+    let vendor = match running {
+        Some(running) => {
+            let mut served = settings.clone();
+            served.receipt_key.clone_from(&running.receipt_key);
+            let base = sealpass_core::link::server_base(&running.url).unwrap_or_else(|_| running.url.clone());
+            own_manifest(&served, Some(&base))?
+        }
+        None => {
+            let base =
+                sealpass_core::link::server_base(&settings.public_url).unwrap_or_else(|_| settings.public_url.clone());
+            own_manifest(&settings, settings.public_url_given.then_some(base.as_str()))?
+        }
+    };
     Ok(Checked { settings, tls_warnings, vendor })
 }
 

@@ -399,8 +399,7 @@ impl RequestCursor {
     /// The cursor `encode` wrote, or none for anything else.
     pub fn decode(text: &str) -> Option<RequestCursor> {
         let (at, id) = text.split_once('.')?;
-        let well_formed = id.len() == 26 && id.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
-        well_formed.then(|| Some(RequestCursor { created_at: at.parse().ok()?, id: id.to_owned() }))?
+        crate::link::is_id(id).then(|| Some(RequestCursor { created_at: at.parse().ok()?, id: id.to_owned() }))?
     }
 
     /// Whether a request created at `created_at` with `id` comes after this cursor, newest

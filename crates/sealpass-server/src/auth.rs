@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::Shared;
 use crate::config::{ServerSettings, StaffMember};
 use crate::oidc::{Person, Refused, Verifier};
+use crate::{Live, Shared};
 
 use sealpass_core::access::{Credential, Role, Roles};
 use sealpass_core::events::OPEN_CLAIMER;
@@ -97,6 +97,11 @@ impl Caller {
     /// The staff member it is, if it is one: a service token's holder, or anyone on a server
     /// without staff run with `--insecure-open-claims`.
     pub fn staff(&self, state: &Shared) -> Option<Staff> {
+        self.staff_in(&state.live(), &state.settings)
+    }
+
+    /// [`Caller::staff`], against the config snapshot `live`.
+    fn staff_in(&self, live: &Live, settings: &ServerSettings) -> Option<Staff> {
         if let Some(Ok(person)) = &self.person {
             return Some(Staff {
                 name: person.name.clone(),
@@ -104,9 +109,8 @@ impl Caller {
                 via: Via::Person { issuer: person.issuer.clone(), subject: person.subject.clone() },
             });
         }
-        let live = state.live();
         if live.staff.is_empty() && live.oidc.is_none() {
-            return open_allowed(&state.settings).is_ok().then(Staff::open);
+            return open_allowed(settings).is_ok().then(Staff::open);
         }
         self.service_token(&live.staff).map(|member| Staff {
             name: member.name.clone(),
@@ -123,7 +127,7 @@ impl Caller {
             open_allowed(&state.settings)?;
             return Ok(Staff::open());
         }
-        match (self.has_token(), self.staff(state), &self.person) {
+        match (self.has_token(), self.staff_in(&live, &state.settings), &self.person) {
             (_, Some(staff), _) => Ok(staff),
             (_, None, Some(Err(Refused::Unreachable(why)))) => Err(ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -38,7 +38,7 @@ pub struct Person {
 pub enum Refused {
     /// Not a JWT this server can read.
     #[error("the token is not a signed JWT ({0})")]
-    Malformed(String),
+    Malformed(&'static str),
     /// Its `kid` is not among the issuer's keys, even after fetching them again.
     #[error("the token is signed with a key the identity provider does not publish")]
     UnknownKey,
@@ -97,8 +97,11 @@ impl Verifier {
 
     /// The person `token` names, if it is a valid access token of this issuer for this server.
     pub async fn verify(&self, token: &str) -> Result<Person, Refused> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| Refused::Malformed(e.to_string()))?;
-        let kid = header.kid.ok_or_else(|| Refused::Malformed("it names no key (kid)".into()))?;
+        // The header's own words are never echoed: it names no algorithm this server takes
+        // (`none`, say), or is not a JWT's.
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| Refused::Malformed("its header is unreadable or its alg unknown"))?;
+        let kid = header.kid.ok_or(Refused::Malformed("it names no key (kid)"))?;
         let jwk = match self.key(&kid).await? {
             Some(jwk) => jwk,
             None => return Err(Refused::UnknownKey),
@@ -174,8 +177,7 @@ impl Verifier {
         }
         let uri = reqwest::Url::parse(&discovery.jwks_uri)
             .map_err(|_| Refused::Unreachable("its jwks_uri is not a URL".into()))?;
-        let loopback = uri.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
-        if uri.scheme() != "https" && !(uri.scheme() == "http" && loopback) {
+        if uri.scheme() != "https" && !(uri.scheme() == "http" && crate::config::loopback(&uri)) {
             return Err(Refused::Unreachable("its jwks_uri is not https".into()));
         }
         let set: JwkSet = self.get_json(uri.as_str()).await?;

@@ -12,6 +12,7 @@ mod oidc;
 mod webhooks;
 
 pub use oidc::OidcSettings;
+pub(crate) use webhooks::loopback;
 pub use webhooks::{MAX_WEBHOOKS, Webhook};
 
 /// A service token (`[[staff]]`): a name, the SHA-256 of its bearer token, and its roles.

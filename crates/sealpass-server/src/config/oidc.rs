@@ -45,10 +45,9 @@ const MAX_LEEWAY: u64 = 300;
 impl FileOidc {
     pub(super) fn settings(&self) -> Result<OidcSettings, String> {
         let issuer = reqwest::Url::parse(&self.issuer).map_err(|_| "[oidc] issuer must be a URL".to_owned())?;
-        let loopback = issuer.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
         match issuer.scheme() {
             "https" => {}
-            "http" if loopback => {}
+            "http" if super::loopback(&issuer) => {}
             _ => {
                 return Err(
                     "[oidc] issuer must be https (http only on this machine, for tests): tokens and keys come from it"

@@ -58,8 +58,8 @@ impl std::fmt::Debug for Webhook {
     }
 }
 
-/// Whether a plain-HTTP URL stays on this machine.
-fn loopback(url: &reqwest::Url) -> bool {
+/// Whether a plain-HTTP URL stays on this machine (webhooks, the identity provider).
+pub(crate) fn loopback(url: &reqwest::Url) -> bool {
     match url.host_str() {
         Some("localhost") => true,
         Some(host) => host

@@ -320,13 +320,14 @@ pub async fn release(
 ) -> Result<Json<DropStatus>, ApiError> {
     check_id(&id, "drop")?;
     // Their own claim needs the receiver role; anyone else's, admin.
-    staff.need(Role::Receiver)?;
+    let receiver = staff.need(Role::Receiver)?;
     let record = state.store.get_drop(&id).await?.ok_or_else(|| ApiError::not_found("drop"))?;
     let theirs = record.claimed_by.as_deref() == Some(staff.name.as_str());
-    let credential = match (theirs, staff.may(Role::Admin)) {
-        (true, _) => staff.need(Role::Receiver)?,
-        (false, Some(admin)) => admin,
-        (false, None) if record.state_at(now()) == DropState::Claimed => {
+    let admin = staff.may(Role::Admin).filter(|_| !theirs);
+    let anyone = admin.is_some();
+    let credential = match admin {
+        Some(admin) => admin,
+        None if !theirs && record.state_at(now()) == DropState::Claimed => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -338,12 +339,11 @@ pub async fn release(
                 ),
             ));
         }
-        // Not claimed at all: the store says what it is.
-        (false, None) => staff.need(Role::Receiver)?,
+        // Their own claim, or none at all (the store says what it is).
+        None => receiver,
     };
     let origin = origin(ip).by(credential);
     let now = origin.at;
-    let anyone = !theirs && staff.may(Role::Admin).is_some();
     let record = state.store.release(&id, &staff.name, anyone, &origin).await.map_err(|e| match e {
         StoreError::Received => ApiError::new(
             StatusCode::GONE,
