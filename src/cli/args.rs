@@ -58,7 +58,8 @@ pub(crate) struct StaffArgs {
     /// Drop server (default: the config's)
     #[arg(long, env = "SEALPASS_SERVER", value_name = "URL")]
     pub(crate) server: Option<String>,
-    /// File holding your staff token (or set SEALPASS_STAFF_TOKEN, or staff_token_file in the config)
+    /// File holding your staff token (default: your `sealpass login`, else staff_token_file in
+    /// the config; SEALPASS_STAFF_TOKEN wins over all)
     #[arg(long, value_name = "FILE")]
     staff_token_file: Option<PathBuf>,
 }
@@ -69,11 +70,11 @@ impl StaffArgs {
         server: Option<&str>,
         config: &ClientConfig,
     ) -> Result<(Client, SecretString), Failure> {
-        let token = settings::staff_token(self.staff_token_file.as_ref(), config)?;
         let server = match server {
             Some(s) => s.to_owned(),
             None => config.server(self.server.as_deref())?,
         };
+        let token = settings::staff_token(self.staff_token_file.as_ref(), config, &server)?;
         Ok((Client::new(&server).map_err(Failure::of)?, token))
     }
 

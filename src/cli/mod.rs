@@ -14,6 +14,7 @@ pub mod input;
 mod intake;
 mod keys;
 mod ledger;
+mod login;
 mod manage;
 mod open;
 mod opened;
@@ -94,6 +95,10 @@ enum Command {
     Status(status::StatusArgs),
     /// Customer: burn a drop you sent
     Revoke(status::RevokeArgs),
+    /// Staff: sign in with your company's identity provider (a code to type, or --browser)
+    Login(login::LoginArgs),
+    /// Staff: forget your sign-in on this machine and end it at the identity provider
+    Logout(login::LogoutArgs),
     /// Staff: a request link for a customer
     Request(staff::RequestArgs),
     /// Staff: drops waiting to be received
@@ -114,7 +119,7 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Where this machine keeps sealpass's files: your config, your identity, what you sent
     Paths {
-        /// {"config","identity","sent"}
+        /// {"config","identity","sent","logins"}
         #[arg(long)]
         json: bool,
     },
@@ -216,6 +221,8 @@ pub(crate) fn run(cli: Cli, ctx: &Context) -> Result<Exit, Failure> {
         Command::Send(args) => send::send(args, ctx),
         Command::Status(args) => status::status(args, ctx),
         Command::Revoke(args) => status::revoke(args, ctx),
+        Command::Login(args) => login::login(args, ctx),
+        Command::Logout(args) => login::logout(args, ctx),
         Command::Request(args) => staff::request(args, ctx),
         Command::Inbox(args) => staff::inbox(args, ctx),
         Command::Receive(args) => staff::receive(args, ctx),

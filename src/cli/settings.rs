@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use sealpass_client::exit::{Exit, Failure};
 use sealpass_client::files;
+use sealpass_client::login::Sessions;
 use sealpass_core::trust::{Anchor, Vouched};
 
 /// A server's recipients, confirmed by the user against the fingerprint the vendor published.
@@ -169,11 +170,13 @@ pub(crate) fn paths(ctx: &super::Context) -> Result<Exit, Failure> {
         config: Option<PathBuf>,
         identity: Option<PathBuf>,
         sent: Option<PathBuf>,
+        logins: Option<PathBuf>,
     }
     let paths = Paths {
         config: config_file().ok(),
         identity: files::default_identity(),
         sent: super::ledger::state_file().ok(),
+        logins: Sessions::path().ok(),
     };
     if ctx.printer.json() {
         ctx.printer.json_line(&paths)?;
@@ -182,28 +185,37 @@ pub(crate) fn paths(ctx: &super::Context) -> Result<Exit, Failure> {
     let shown = |p: &Option<PathBuf>| p.as_ref().map_or("(no home directory)".into(), |p| p.display().to_string());
     ctx.printer.lines(&format!(
         "config    {}  (default server, pinned keys, staff_token_file)\nidentity  {}  (staff: your age identity, \
-         the default for receive and open)\nsent      {}  (customers: what send recorded, for status and revoke)",
+         the default for receive and open)\nsent      {}  (customers: what send recorded, for status and revoke)\n\
+         logins    {}  (staff: what sealpass login keeps; sealpass logout forgets it)",
         shown(&paths.config),
         shown(&paths.identity),
-        shown(&paths.sent)
+        shown(&paths.sent),
+        shown(&paths.logins)
     ))?;
     Ok(Exit::Ok)
 }
 
-/// The staff token: `SEALPASS_STAFF_TOKEN`, else `--staff-token-file`, else the config's
-/// `staff_token_file`. Never a flag value.
-pub fn staff_token(flag_file: Option<&PathBuf>, config: &ClientConfig) -> Result<SecretString, Failure> {
+/// The staff token for `server`: `SEALPASS_STAFF_TOKEN`, else `--staff-token-file`, else the
+/// access token of your `sealpass login` to `server` (refreshed first when it is about to run
+/// out), else the config's `staff_token_file`. Never a flag value.
+pub fn staff_token(flag_file: Option<&PathBuf>, config: &ClientConfig, server: &str) -> Result<SecretString, Failure> {
     if let Ok(token) = std::env::var("SEALPASS_STAFF_TOKEN") {
         if !token.trim().is_empty() {
             return Ok(SecretString::from(token.trim()));
+        }
+    }
+    if flag_file.is_none() {
+        let signed_in = super::block_on_quiet(async { Sessions::access_token(server).await.map_err(Failure::of) })?;
+        if let Some(token) = signed_in {
+            return Ok(token);
         }
     }
     let Some(path) = flag_file.or(config.staff_token_file.as_ref()) else {
         return Err(Failure::new(
             Exit::Unauthorized,
             anyhow::anyhow!(
-                "staff commands need your staff token: set SEALPASS_STAFF_TOKEN, pass --staff-token-file FILE, \
-                 or set staff_token_file in the config"
+                "staff commands need you signed in: run `sealpass login`, or (for automation) set \
+                 SEALPASS_STAFF_TOKEN, pass --staff-token-file FILE, or set staff_token_file in the config"
             ),
         ));
     };

@@ -90,6 +90,15 @@ impl Home {
 
     /// Like [`Home::sealpass`] with extra environment variables.
     pub fn sealpass_env(&self, args: &[&str], stdin: impl AsRef<[u8]>, env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(cmd, stdin.as_ref())
+    }
+
+    /// `sealpass ARGS` in this home, to run as the caller likes (in the background, say).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealpass"));
         cmd.args(args)
             .current_dir(self.dir.path())
@@ -101,10 +110,7 @@ impl Home {
             .env_remove("SEALPASS_STAFF_TOKEN")
             .env_remove("SEALPASS_SERVER")
             .env_remove("NO_COLOR");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        run(cmd, stdin.as_ref())
+        cmd
     }
 
     /// `sealpass ARGS` in this home on a terminal of its own (util-linux `script` gives it a

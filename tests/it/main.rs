@@ -14,6 +14,7 @@ mod hardening_process;
 mod helpers;
 mod hostile_server;
 mod interop;
+mod login;
 mod oidc;
 mod policies_cli;
 mod properties;

@@ -40,7 +40,10 @@ impl Idp {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().expect("node runs");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        // Whatever it says later (warnings of its development pages) must not meet a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("the provider said {line:?}"));
         let issuer = started["issuer"].as_str().unwrap().to_owned();
         let port = issuer.rsplit(':').next().unwrap().parse().unwrap();
@@ -111,6 +114,8 @@ pub fn settings(issuer: &str) -> OidcSettings {
         name_claim: "preferred_username".into(),
         leeway_seconds: 0,
         roles,
+        scope: "openid offline_access sealpass".into(),
+        resource: Some(SEALPASS.into()),
     }
 }
 

@@ -10,7 +10,9 @@
 // same audience and a one-second life; https://other.test the audience "other".
 // Machine clients (client credentials, secret "secret-<id>") stand for staff in groups:
 // ci-requester, ci-receiver, ci-auditor, ci-admin, ci-nobody (no group). The public client
-// sealpass-cli may use the device flow and code + PKCE (for `sealpass login`).
+// sealpass-cli (a native app: any loopback port) may use the device flow and code + PKCE, with
+// refresh tokens (for `sealpass login`); people sign in at the development login page with any
+// password, and the names in PEOPLE are in those groups (anyone else in none).
 
 import { createServer } from "node:http";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
@@ -36,6 +38,10 @@ const GROUPS = {
   "ci-auditor": ["kore-auditors"],
   "ci-admin": ["kore-admins"],
   "ci-nobody": [],
+};
+const PEOPLE = {
+  alice: ["kore-requesters", "kore-receivers"],
+  audrey: ["kore-auditors"],
 };
 const RESOURCES = {
   "https://sealpass.test": ["sealpass", ttl],
@@ -67,6 +73,7 @@ server.listen(Number(values.port), "127.0.0.1", () => {
       })),
       {
         client_id: "sealpass-cli",
+        application_type: "native",
         token_endpoint_auth_method: "none",
         grant_types: ["urn:ietf:params:oauth:grant-type:device_code", "authorization_code", "refresh_token"],
         response_types: ["code"],
@@ -78,6 +85,7 @@ server.listen(Number(values.port), "127.0.0.1", () => {
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true },
       devInteractions: { enabled: true },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: (_ctx, _client, oneOf) => oneOf ?? "https://sealpass.test",
@@ -90,7 +98,12 @@ server.listen(Number(values.port), "127.0.0.1", () => {
         },
       },
     },
+    // Refresh tokens whenever the client may use them (Entra ID and Okta issue them for
+    // offline_access without asking for consent again; this provider would want prompt=consent).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
     extraTokenClaims: (_ctx, token) => {
+      const person = token.accountId;
+      if (person !== undefined) return { groups: PEOPLE[person] ?? [], preferred_username: person };
       const id = token.clientId;
       if (!(id in GROUPS)) return undefined;
       return { groups: GROUPS[id], preferred_username: id };

@@ -91,6 +91,17 @@ mod caps {
     pub const SMALL: usize = 16 * 1024;
 }
 
+/// The HTTP client sealpass talks to servers with (the drop server, the identity provider):
+/// bounded times, its own name, and no redirect followed (one could take a token elsewhere).
+pub(crate) fn plain_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("sealpass/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 /// A client for one server.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -102,14 +113,8 @@ impl Client {
     /// A client for `server` (base URL, e.g. `https://drop.example.com`).
     pub fn new(server: &str) -> Result<Client, ClientError> {
         let server = server.trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("sealpass/", env!("CARGO_PKG_VERSION")))
-            // A redirect could take a token to another host: never follow one.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ClientError::Unreachable { server: server.clone(), cause: e.to_string() })?;
+        let http =
+            plain_client().map_err(|e| ClientError::Unreachable { server: server.clone(), cause: e.to_string() })?;
         Ok(Client { server, http })
     }
 
@@ -318,6 +323,11 @@ impl Client {
     pub async fn create_request(&self, staff: &str, body: &api::CreateRequest) -> Result<RequestCreated, ClientError> {
         let make = || self.request(Method::POST, "/v1/requests", Some(staff)).json(body);
         self.send("the request", caps::SMALL, make, false).await
+    }
+
+    /// `GET /v1/whoami`: who the server takes the bearer of `staff` for.
+    pub async fn whoami(&self, staff: &str) -> Result<api::Whoami, ClientError> {
+        self.send("who you are", caps::SMALL, || self.request(Method::GET, "/v1/whoami", Some(staff)), true).await
     }
 
     /// `GET /v1/requests/{id}` with the upload token or a staff token.

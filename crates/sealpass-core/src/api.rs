@@ -43,6 +43,45 @@ pub struct Info {
     /// configured one: links and pins naming the vendor key (`sp4-`) are checked against it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<crate::manifest::SignedManifest>,
+    /// How staff sign in (`sealpass login`), when the server trusts an identity provider
+    /// (SPEC §12). Public: a client id is not a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<SignIn>,
+}
+
+/// Where and how staff sign in (`sealpass login`): the identity provider the server trusts and
+/// the public client the CLI signs in as.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignIn {
+    /// The issuer; its endpoints come from its discovery document.
+    pub issuer: String,
+    /// The public client id to sign in as.
+    pub client_id: String,
+    /// The scopes to ask for, separated by spaces.
+    pub scope: String,
+    /// The resource indicator to name (RFC 8707), when the provider needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+/// `GET /v1/whoami`: who the server takes the caller for, and what they may do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Whoami {
+    /// Their name, as `claimed_by` and `created_by` show it.
+    pub name: String,
+    /// Their roles (`requester`, `receiver`, `auditor`, `admin`); empty: none yet.
+    pub roles: Vec<String>,
+    /// How they proved it: `identity_provider`, `service_token` or `open` (a test server
+    /// without staff).
+    pub via: String,
+    /// The identity provider, for a person signed in with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Their subject at the identity provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// `GET /v1/audit`: one page of the audit log and the head it was read at (SPEC §10).

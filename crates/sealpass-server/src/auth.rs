@@ -216,6 +216,22 @@ impl Staff {
         self.may(role).ok_or_else(|| self.forbidden(&[role]))
     }
 
+    /// Who they are, as `GET /v1/whoami` answers.
+    pub fn whoami(&self) -> sealpass_core::api::Whoami {
+        let (via, issuer, subject) = match &self.via {
+            Via::Token(_) => ("service_token", None, None),
+            Via::Open => ("open", None, None),
+            Via::Person { issuer, subject } => ("identity_provider", Some(issuer.clone()), Some(subject.clone())),
+        };
+        sealpass_core::api::Whoami {
+            name: self.name.clone(),
+            roles: self.roles.iter().map(|r| r.name().to_owned()).collect(),
+            via: via.to_owned(),
+            issuer,
+            subject,
+        }
+    }
+
     /// 403 `forbidden`: this needs one of `roles`, which they do not hold.
     pub fn forbidden(&self, roles: &[Role]) -> ApiError {
         let needed: Vec<&str> = roles.iter().map(|r| r.name()).collect();

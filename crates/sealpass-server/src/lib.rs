@@ -197,6 +197,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/drops/{id}/release", post(handlers::release))
         .route("/v1/drops/{id}/receipt", get(handlers::receipt))
         .route("/v1/audit", get(handlers::audit))
+        .route("/v1/whoami", get(handlers::whoami))
         .route("/v1/requests", post(handlers::create_request).get(handlers::list_requests))
         .route("/v1/requests/{id}", get(handlers::request_status).delete(handlers::cancel_request))
         .route("/", get(pages::home))

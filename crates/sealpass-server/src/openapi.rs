@@ -18,7 +18,7 @@ use super::{handlers, pages, web};
         handlers::info, handlers::openapi, handlers::policies, handlers::create_drop, handlers::inbox, handlers::drop_status,
         handlers::revoke, handlers::claim, handlers::ack, handlers::release, handlers::receipt, handlers::create_request,
         handlers::request_status, handlers::list_requests, handlers::cancel_request,
-        handlers::audit,
+        handlers::audit, handlers::whoami,
         handlers::healthz, handlers::readyz, handlers::metrics, pages::home, pages::pickup, web::request_page,
         web::send_page, web::asset,
     ),

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use sealpass_core::api::{Info, Limits};
+use sealpass_core::api::{Info, Limits, SignIn};
 use tokio::task::JoinHandle;
 
 use crate::AppState;
@@ -56,6 +56,12 @@ impl Live {
             anonymous_uploads: settings.allow_anonymous_uploads,
             public_url: settings.public_url.clone(),
             manifest: settings.manifest.clone(),
+            sign_in: settings.oidc.as_ref().map(|o| SignIn {
+                issuer: o.issuer.clone(),
+                client_id: o.client_id.clone(),
+                scope: o.scope.clone(),
+                resource: o.resource.clone(),
+            }),
         };
         let link_fingerprint = info
             .manifest

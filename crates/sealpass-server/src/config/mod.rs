@@ -812,6 +812,9 @@ sweep_interval = "60s"
 # groups_claim = "groups"              # default
 # name_claim = "preferred_username"    # default; then email, then sub
 # leeway_seconds = 30                  # clock skew allowed on exp and nbf, at most 300
+# scope = "openid offline_access"      # default; what `sealpass login` asks for (Entra ID: add
+#                                      # "api://API-APPLICATION-ID/access"; Okta: your API's scope)
+# resource = "https://sealpass.example.com"  # RFC 8707 resource indicator, for providers that want one
 # [oidc.roles]
 # "GROUP-ID-OF-ACCOUNT-MANAGERS" = ["requester"]
 # "GROUP-ID-OF-ENGINEERS" = ["requester", "receiver"]
@@ -899,6 +902,26 @@ mod tests {
         assert!(e.contains("unknown role \"boss\""), "{e}");
         assert!(with(&format!("{ok}\nleeway_seconds = 3600")).unwrap_err().contains("leeway_seconds"));
         assert!(with(&ok.replace("api://sealpass", " ")).unwrap_err().contains("audience"));
+        // What `sealpass login` asks for: a default scope, one of the operator's, a resource URL.
+        assert_eq!((oidc.scope.as_str(), oidc.resource.as_deref()), ("openid offline_access", None));
+        let asked =
+            with(&format!("{ok}\nscope = \"openid api://sealpass/access\"\nresource = \"https://drop.example.com\""))
+                .unwrap()
+                .oidc
+                .unwrap();
+        assert_eq!(
+            (asked.scope.as_str(), asked.resource.as_deref()),
+            ("openid api://sealpass/access", Some("https://drop.example.com"))
+        );
+        for bad in [
+            "scope = \"openid  profile\"",
+            "scope = \"\"",
+            "scope = \"a\\\"b\"",
+            "resource = \"drop\"",
+            "resource = \"https://x/#f\"",
+        ] {
+            assert!(with(&format!("{ok}\n{bad}")).is_err(), "{bad}");
+        }
         // [oidc] counts as staff: a reachable server may run with it alone, never with open claims.
         let public = Overrides { public_url: Some("https://drop.example.com".into()), ..Overrides::default() };
         assert!(ServerSettings::merge(public.clone(), toml::from_str(&format!("[oidc]\n{ok}")).unwrap()).is_ok());

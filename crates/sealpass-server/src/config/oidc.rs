@@ -23,6 +23,11 @@ pub struct OidcSettings {
     pub leeway_seconds: u64,
     /// By group: the roles its members hold.
     pub roles: BTreeMap<String, Roles>,
+    /// The scopes `sealpass login` asks for (space-separated).
+    pub scope: String,
+    /// The resource indicator (RFC 8707) `sealpass login` names, for providers that choose a
+    /// token's audience by it.
+    pub resource: Option<String>,
 }
 
 /// `[oidc]` as written.
@@ -35,9 +40,15 @@ pub(super) struct FileOidc {
     groups_claim: Option<String>,
     name_claim: Option<String>,
     leeway_seconds: Option<u64>,
+    scope: Option<String>,
+    resource: Option<String>,
     #[serde(default)]
     roles: BTreeMap<String, Vec<String>>,
 }
+
+/// What `sealpass login` asks for when `scope` is not set: who the person is, and a refresh
+/// token so that they sign in once a day rather than once an hour.
+const DEFAULT_SCOPE: &str = "openid offline_access";
 
 /// Most clock skew allowed: more would keep expired tokens alive.
 const MAX_LEEWAY: u64 = 300;
@@ -62,6 +73,18 @@ impl FileOidc {
         if leeway_seconds > MAX_LEEWAY {
             return Err(format!("[oidc] leeway_seconds may be at most {MAX_LEEWAY}"));
         }
+        let scope = self.scope.clone().unwrap_or_else(|| DEFAULT_SCOPE.into());
+        if scope.split(' ').any(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'))
+        {
+            return Err("[oidc] scope is scopes separated by single spaces (e.g. \"openid offline_access\")".into());
+        }
+        if let Some(resource) = &self.resource {
+            let url =
+                reqwest::Url::parse(resource).map_err(|_| "[oidc] resource must be an absolute URL".to_owned())?;
+            if url.fragment().is_some() {
+                return Err("[oidc] resource must not have a #fragment (RFC 8707)".into());
+            }
+        }
         let mut roles = BTreeMap::new();
         for (group, names) in &self.roles {
             let mut held = Roles::NONE;
@@ -85,6 +108,8 @@ impl FileOidc {
             name_claim: self.name_claim.clone().unwrap_or_else(|| "preferred_username".into()),
             leeway_seconds,
             roles,
+            scope,
+            resource: self.resource.clone(),
         })
     }
 }

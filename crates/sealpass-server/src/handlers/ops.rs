@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::room_for_uploads;
 use crate::AppState;
 use crate::error::ApiError;
-use sealpass_core::api::{ErrorBody, Info};
+use sealpass_core::api::{ErrorBody, Info, Whoami};
 
 /// `GET /v1/info`.
 #[utoipa::path(get, path = "/v1/info", tag = "server",
@@ -17,6 +17,20 @@ use sealpass_core::api::{ErrorBody, Info};
     responses((status = 200, description = "What a sender needs to seal and upload", body = Info)))]
 pub async fn info(State(state): State<AppState>) -> Response {
     Json(state.live().info.clone()).into_response()
+}
+
+/// `GET /v1/whoami`: any staff member, whatever their roles (a person who signed in and holds
+/// none learns so here).
+#[utoipa::path(get, path = "/v1/whoami", tag = "staff",
+    summary = "Staff: who the server takes the caller for, and their roles",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Whoami),
+        (status = 401, description = "Not staff, or an access token that was refused (the reason is given)", body = ErrorBody),
+        (status = 403, description = "No staff are configured (`open_claims_refused`)", body = ErrorBody),
+        (status = 503, description = "The identity provider could not be asked for its keys", body = ErrorBody)))]
+pub async fn whoami(staff: crate::auth::Staff) -> Json<Whoami> {
+    Json(staff.whoami())
 }
 
 /// `GET /healthz`.

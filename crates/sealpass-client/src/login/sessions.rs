@@ -1,0 +1,225 @@
+//! Where `sealpass login` keeps what the identity provider issued: one file, 0600, in the state
+//! directory, one session a server, its access token refreshed shortly before it runs out (under
+//! a lock, so two commands at once do not both spend a rotating refresh token).
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
+
+use super::{LoginError, Provider, Tokens};
+use crate::files::{self, FileError};
+use sealpass_core::api::SignIn;
+
+/// Largest sessions file read.
+const MAX_FILE: usize = 256 * 1024;
+/// An access token this close to its expiry is refreshed first (the server allows a little
+/// clock skew, a slow network does not).
+const REFRESH_BEFORE: i64 = 60;
+
+/// One server's sign-in.
+#[derive(Debug)]
+pub struct Session {
+    /// The server it is for (its base URL).
+    pub server: String,
+    /// The identity provider and client, as the server published them at sign-in.
+    pub sign_in: SignIn,
+    /// Where it is refreshed.
+    pub token_endpoint: String,
+    /// Where it is revoked, if the provider has such an endpoint.
+    pub revocation_endpoint: Option<String>,
+    /// Who signed in, as the server named them.
+    pub name: String,
+    /// The tokens.
+    pub tokens: Tokens,
+}
+
+/// Every saved sign-in of this user.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    list: Vec<Session>,
+}
+
+/// A session as the file has it; wiped when dropped.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    server: String,
+    issuer: String,
+    client_id: String,
+    scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resource: Option<String>,
+    token_endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revocation_endpoint: Option<String>,
+    name: String,
+    access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
+}
+
+impl Drop for Stored {
+    fn drop(&mut self) {
+        self.access_token.zeroize();
+        if let Some(r) = &mut self.refresh_token {
+            r.zeroize();
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct File {
+    version: u32,
+    sessions: Vec<Stored>,
+}
+
+impl Sessions {
+    /// The file: `$XDG_STATE_HOME/sealpass/logins.json`.
+    pub fn path() -> Result<PathBuf, LoginError> {
+        files::state_dir()
+            .map(|d| d.join("logins.json"))
+            .ok_or_else(|| LoginError::Local("no state directory ($XDG_STATE_HOME and $HOME are unset)".into()))
+    }
+
+    /// What is saved; nothing when there is no file.
+    pub fn load() -> Result<Sessions, LoginError> {
+        let path = Sessions::path()?;
+        let bytes = match files::read_private(&path, MAX_FILE) {
+            Ok(bytes) => bytes,
+            Err(FileError::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Sessions::default());
+            }
+            Err(e) => return Err(LoginError::File(e)),
+        };
+        let file: File = serde_json::from_slice(&bytes).map_err(|_| {
+            LoginError::File(FileError::Io {
+                path: path.clone(),
+                cause: std::io::Error::other("not a sessions file sealpass wrote; remove it and sign in again"),
+            })
+        })?;
+        let list = file.sessions.iter().map(Session::from_stored).collect();
+        Ok(Sessions { list })
+    }
+
+    /// Write them back (0600, atomically).
+    pub fn save(&self) -> Result<PathBuf, LoginError> {
+        let path = Sessions::path()?;
+        let file = File { version: 1, sessions: self.list.iter().map(Session::to_stored).collect() };
+        let text =
+            zeroize::Zeroizing::new(serde_json::to_vec_pretty(&file).map_err(|e| LoginError::Local(e.to_string()))?);
+        files::replace_private(&path, &text).map_err(LoginError::File)?;
+        Ok(path)
+    }
+
+    /// The session for `server`.
+    pub fn get(&self, server: &str) -> Option<&Session> {
+        self.list.iter().find(|s| s.server == server.trim_end_matches('/'))
+    }
+
+    /// Keep `session`, replacing the server's previous one.
+    pub fn put(&mut self, session: Session) {
+        self.list.retain(|s| s.server != session.server);
+        self.list.push(session);
+    }
+
+    /// Forget `server`'s session, handing it back.
+    pub fn remove(&mut self, server: &str) -> Option<Session> {
+        let at = self.list.iter().position(|s| s.server == server.trim_end_matches('/'))?;
+        Some(self.list.remove(at))
+    }
+
+    /// An access token for `server` that is good for a while yet, refreshed first when it is
+    /// about to run out; `None` when nobody signed in to `server` here.
+    pub async fn access_token(server: &str) -> Result<Option<SecretString>, LoginError> {
+        let quick = Sessions::load()?;
+        let Some(session) = quick.get(server) else { return Ok(None) };
+        if session.fresh() {
+            return Ok(Some(session.tokens.access_token.clone()));
+        }
+        // Under the lock, read again: another command may have refreshed it meanwhile.
+        let _lock = Lock::take()?;
+        let mut sessions = Sessions::load()?;
+        let Some(session) = sessions.list.iter_mut().find(|s| s.server == server.trim_end_matches('/')) else {
+            return Ok(None);
+        };
+        if session.fresh() {
+            return Ok(Some(session.tokens.access_token.clone()));
+        }
+        let Some(refresh) = session.tokens.refresh_token.clone() else {
+            return Err(LoginError::Expired("your sign-in has expired: run sealpass login".into()));
+        };
+        session.tokens = Provider::for_session(session)?.refresh(&refresh).await?;
+        let token = session.tokens.access_token.clone();
+        sessions.save()?;
+        Ok(Some(token))
+    }
+}
+
+impl Session {
+    /// Whether its access token is good for a while yet (or the provider did not say for how long).
+    fn fresh(&self) -> bool {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.tokens.expires_at.is_none_or(|at| at - now > REFRESH_BEFORE)
+    }
+
+    fn from_stored(s: &Stored) -> Session {
+        Session {
+            server: s.server.clone(),
+            sign_in: SignIn {
+                issuer: s.issuer.clone(),
+                client_id: s.client_id.clone(),
+                scope: s.scope.clone(),
+                resource: s.resource.clone(),
+            },
+            token_endpoint: s.token_endpoint.clone(),
+            revocation_endpoint: s.revocation_endpoint.clone(),
+            name: s.name.clone(),
+            tokens: Tokens {
+                access_token: SecretString::from(s.access_token.as_str()),
+                refresh_token: s.refresh_token.as_deref().map(SecretString::from),
+                expires_at: s.expires_at,
+            },
+        }
+    }
+
+    fn to_stored(&self) -> Stored {
+        Stored {
+            server: self.server.clone(),
+            issuer: self.sign_in.issuer.clone(),
+            client_id: self.sign_in.client_id.clone(),
+            scope: self.sign_in.scope.clone(),
+            resource: self.sign_in.resource.clone(),
+            token_endpoint: self.token_endpoint.clone(),
+            revocation_endpoint: self.revocation_endpoint.clone(),
+            name: self.name.clone(),
+            access_token: self.tokens.access_token.expose_secret().to_owned(),
+            refresh_token: self.tokens.refresh_token.as_ref().map(|r| r.expose_secret().to_owned()),
+            expires_at: self.tokens.expires_at,
+        }
+    }
+}
+
+/// An exclusive lock on `logins.lock` next to the sessions file, held while refreshing.
+struct Lock(std::fs::File);
+
+impl Lock {
+    fn take() -> Result<Lock, LoginError> {
+        let path = Sessions::path()?.with_file_name("logins.lock");
+        let io = |cause| LoginError::File(FileError::Io { path: path.clone(), cause });
+        files::parent_dir(&path).map_err(LoginError::File)?;
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).map_err(io)?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(|e| io(e.into()))?;
+        Ok(Lock(file))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = rustix::fs::flock(&self.0, rustix::fs::FlockOperation::Unlock);
+    }
+}
