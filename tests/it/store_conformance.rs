@@ -289,6 +289,26 @@ async fn staff_access_story(store: Arc<dyn Store>, t: i64) {
         query.after = Some(RequestCursor { created_at: last.record.created_at, id: last.record.id.clone() });
     }
     assert_eq!(paged, all.iter().map(|l| l.record.id.clone()).collect::<Vec<_>>());
+
+    // 150 requests in one second (more than a store reads at once), walked 7 at a time while new
+    // ones arrive: each of the 150 once, in order, none skipped.
+    let tied = now + 50;
+    for n in 0..150 {
+        store.create_request(request(&format!("tie-{n:03}"), tied, 1000), &at(now)).await.unwrap();
+    }
+    let mut walked = Vec::new();
+    let mut query = RequestQuery::default();
+    for page_no in 0.. {
+        let page = store.list_requests(&query, now + 10, 7).await.unwrap();
+        walked.extend(page.iter().map(|l| l.record.id.clone()).filter(|i| i.starts_with("tie-")));
+        if page_no == 3 {
+            store.create_request(request("tie-new", tied + 1, 1000), &at(now)).await.unwrap();
+        }
+        let Some(last) = page.last().filter(|_| page.len() == 7) else { break };
+        query.after = Some(RequestCursor { created_at: last.record.created_at, id: last.record.id.clone() });
+    }
+    let expected: Vec<String> = (0..150).rev().map(|n| format!("tie-{n:03}")).collect();
+    assert_eq!(walked, expected);
 }
 
 /// Every change above is in the audit log, once, in order, chained; nothing else is.

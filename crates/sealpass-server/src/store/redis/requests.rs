@@ -7,7 +7,7 @@ use redis::aio::ConnectionManager;
 
 use super::{RedisStore, drop_key, field, number, request_key, unhex};
 use crate::store::{ListedRequest, RequestQuery, RequestRecord, StoreError};
-use sealpass_core::api::DropState;
+use sealpass_core::api::{DropState, RequestCursor};
 
 /// Every request by creation time (members: ids). A hint like the inbox: entries whose request
 /// was purged are pruned as they are read.
@@ -55,7 +55,9 @@ pub(super) fn parse(pairs: &[String]) -> Result<Option<RequestRecord>, StoreErro
 }
 
 impl RedisStore {
-    /// Requests `query` asks for, newest first, at most `limit`.
+    /// Requests `query` asks for, newest first, at most `limit`. Walked by key (score and id,
+    /// as the cursor is), not by offset: requests added or purged meanwhile (by other servers)
+    /// shift nothing, so none is listed twice or skipped.
     pub(super) async fn list(
         &self,
         query: &RequestQuery,
@@ -64,10 +66,12 @@ impl RedisStore {
     ) -> Result<Vec<ListedRequest>, StoreError> {
         let mut conn = self.conn().await?;
         self.index_earlier_requests(&mut conn).await?;
-        let top = query.after.as_ref().map_or("+inf".to_owned(), |c| c.created_at.to_string());
+        let mut last = query.after.clone();
+        let mut size = limit.max(64);
         let mut out = Vec::new();
-        let mut offset = 0isize;
         while out.len() < limit {
+            // From the last one seen, inclusive (others may share its second), newest first.
+            let top = last.as_ref().map_or("+inf".to_owned(), |c| c.created_at.to_string());
             let batch: Vec<(String, i64)> = redis::cmd("ZRANGE")
                 .arg(LISTED)
                 .arg(&top)
@@ -75,57 +79,77 @@ impl RedisStore {
                 .arg("BYSCORE")
                 .arg("REV")
                 .arg("LIMIT")
-                .arg(offset)
-                .arg(limit.max(64))
+                .arg(0)
+                .arg(size)
                 .arg("WITHSCORES")
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| self.lost(e))?;
-            if batch.is_empty() {
-                break;
-            }
-            offset += batch.len() as isize;
-            let mut pipe = redis::pipe();
-            for (id, _) in &batch {
-                pipe.hgetall(request_key(id));
-            }
-            let hashes: Vec<Vec<String>> = pipe.query_async(&mut conn).await.map_err(|e| self.lost(e))?;
-            let mut purged = Vec::new();
-            let mut wanted = Vec::new();
-            for ((id, score), pairs) in batch.iter().zip(hashes) {
-                let Some(record) = parse(&pairs)? else {
-                    purged.push(id.clone());
-                    continue;
-                };
-                let after = query.after.as_ref().is_none_or(|c| c.precedes(*score, id));
-                if after && query.matches(&record, now) {
-                    wanted.push(record);
+            let end = batch.len() < size;
+            let fresh: Vec<(String, i64)> =
+                batch.into_iter().filter(|(id, at)| last.as_ref().is_none_or(|c| c.precedes(*at, id))).collect();
+            let Some((id, at)) = fresh.last() else {
+                if end {
+                    break;
                 }
-            }
-            let mut drops = redis::pipe();
-            for record in &wanted {
-                drops.hget(drop_key(record.drop_id.as_deref().unwrap_or("-")), &["state", "expires_at"]);
-            }
-            let states: Vec<(Option<String>, Option<i64>)> = if wanted.is_empty() {
-                Vec::new()
-            } else {
-                drops.query_async(&mut conn).await.map_err(|e| self.lost(e))?
+                // A whole batch within the last one's second: read further at once.
+                size = size.saturating_mul(2);
+                continue;
             };
-            for (record, (state, expires_at)) in wanted.into_iter().zip(states) {
-                if out.len() < limit {
-                    let drop_state = record
-                        .drop_id
-                        .as_ref()
-                        .and_then(|_| Some(DropState::from_name(state.as_deref()?)?.at(expires_at?, now)));
-                    out.push(ListedRequest { record, drop_state });
-                }
-            }
-            if !purged.is_empty() {
-                offset -= purged.len() as isize;
-                conn.zrem::<_, _, ()>(LISTED, &purged).await.map_err(|e| self.lost(e))?;
+            last = Some(RequestCursor { created_at: *at, id: id.clone() });
+            self.listed(&mut conn, &fresh, query, now, limit, &mut out).await?;
+            if end {
+                break;
             }
         }
         Ok(out)
+    }
+
+    /// Add to `out` (up to `limit`) the requests of `batch` that `query` asks for, with their
+    /// drops' states; ids whose request was purged are pruned from the index.
+    async fn listed(
+        &self,
+        conn: &mut ConnectionManager,
+        batch: &[(String, i64)],
+        query: &RequestQuery,
+        now: i64,
+        limit: usize,
+        out: &mut Vec<ListedRequest>,
+    ) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        for (id, _) in batch {
+            pipe.hgetall(request_key(id));
+        }
+        let hashes: Vec<Vec<String>> = pipe.query_async(conn).await.map_err(|e| self.lost(e))?;
+        let mut purged = Vec::new();
+        let mut wanted = Vec::new();
+        for ((id, _), pairs) in batch.iter().zip(hashes) {
+            match parse(&pairs)? {
+                None => purged.push(id.clone()),
+                Some(record) if query.matches(&record, now) => wanted.push(record),
+                Some(_) => {}
+            }
+        }
+        if !purged.is_empty() {
+            conn.zrem::<_, _, ()>(LISTED, &purged).await.map_err(|e| self.lost(e))?;
+        }
+        wanted.truncate(limit.saturating_sub(out.len()));
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut drops = redis::pipe();
+        for record in &wanted {
+            drops.hget(drop_key(record.drop_id.as_deref().unwrap_or("-")), &["state", "expires_at"]);
+        }
+        let states: Vec<(Option<String>, Option<i64>)> = drops.query_async(conn).await.map_err(|e| self.lost(e))?;
+        for (record, (state, expires_at)) in wanted.into_iter().zip(states) {
+            let drop_state = record
+                .drop_id
+                .as_ref()
+                .and_then(|_| Some(DropState::from_name(state.as_deref()?)?.at(expires_at?, now)));
+            out.push(ListedRequest { record, drop_state });
+        }
+        Ok(())
     }
 
     /// Add requests stored before this version kept `LISTED` to it, once.
