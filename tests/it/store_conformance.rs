@@ -226,9 +226,10 @@ async fn staff_access_story(store: Arc<dyn Store>, t: i64) {
     // Cancel: once (again is the same answer), and the link is dead at once.
     let alice = Actor::Staff("alice".into());
     store.create_request(request("can-a", t, 1000), &at(t)).await.unwrap();
-    let cancelled = store.cancel_request("can-a", &alice, &at(t + 1)).await.unwrap();
-    assert_eq!((cancelled.state_at(t + 1), cancelled.cancelled_at), (RequestState::Cancelled, Some(t + 1)));
-    assert_eq!(store.cancel_request("can-a", &alice, &at(t + 2)).await.unwrap().cancelled_at, Some(t + 1));
+    let (cancelled, now) = store.cancel_request("can-a", &alice, &at(t + 1)).await.unwrap();
+    assert_eq!((cancelled.state_at(t + 1), cancelled.cancelled_at, now), (RequestState::Cancelled, Some(t + 1), true));
+    let (again, now) = store.cancel_request("can-a", &alice, &at(t + 2)).await.unwrap();
+    assert_eq!((again.cancelled_at, now), (Some(t + 1), false), "the second call cancels nothing");
     assert_eq!(
         store.create_drop(new_drop("can-a", t + 2, 100, Some("can-a")), &at(t + 2)).await.unwrap_err(),
         StoreError::Cancelled

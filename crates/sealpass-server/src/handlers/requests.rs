@@ -249,7 +249,7 @@ pub async fn cancel_request(
         return Err(ApiError::not_found("request"));
     }
     let origin = origin(ip).by(credential);
-    let record =
+    let (record, cancelled) =
         state.store.cancel_request(&id, &Actor::Staff(staff.name.clone()), &origin).await.map_err(|e| match e {
             StoreError::RequestFulfilled => ApiError::new(
                 StatusCode::CONFLICT,
@@ -259,7 +259,7 @@ pub async fn cancel_request(
             StoreError::Expired => ApiError::new(StatusCode::GONE, "expired", "it expired already; nothing to cancel"),
             other => other.into(),
         })?;
-    if before.cancelled_at.is_none() {
+    if cancelled {
         state.metrics.event(Counter::RequestCancelled);
     }
     Ok(Json(request_status_of(record, true)))

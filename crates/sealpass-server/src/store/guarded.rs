@@ -111,7 +111,7 @@ impl<S: Store> Store for Guarded<S> {
     ) -> Result<Vec<ListedRequest>, StoreError> {
         self.bound(self.inner.list_requests(query, now, limit)).await
     }
-    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<RequestRecord, StoreError> {
+    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<(RequestRecord, bool), StoreError> {
         self.bound(self.inner.cancel_request(id, by, origin)).await
     }
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {

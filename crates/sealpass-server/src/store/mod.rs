@@ -326,8 +326,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<ListedRequest>, StoreError>;
     /// `open → cancelled` (its link stops working at once); idempotent for a cancelled one.
-    /// A fulfilled request is `RequestFulfilled`, an expired one `Expired`.
-    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<RequestRecord, StoreError>;
+    /// A fulfilled request is `RequestFulfilled`, an expired one `Expired`. With the record:
+    /// whether this call cancelled it (under a race, exactly one does).
+    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<(RequestRecord, bool), StoreError>;
     /// Expire drops past their TTL (wiping ciphertext) and delete tombstones past
     /// `expires_at + 7 days`; record the drops and requests that expired unanswered.
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError>;

@@ -584,7 +584,7 @@ impl Store for RedisStore {
         self.list(query, now, limit).await
     }
 
-    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<RequestRecord, StoreError> {
+    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<(RequestRecord, bool), StoreError> {
         let mut args = vec![origin.at.to_string(), id.to_owned()];
         args.extend(event_args(by, origin));
         let keys = [request_key(id), log::PENDING.to_owned()];
@@ -595,7 +595,8 @@ impl Store for RedisStore {
                 _ => refusal(&reply),
             });
         }
-        self.get_request(id).await?.ok_or(StoreError::NotFound(Missing::Request))
+        let now = reply.get(1).map(String::as_str) == Some("cancelled");
+        Ok((self.get_request(id).await?.ok_or(StoreError::NotFound(Missing::Request))?, now))
     }
 
     async fn sweep(&self, now: i64) -> Result<Swept, StoreError> {

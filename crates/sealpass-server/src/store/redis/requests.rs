@@ -15,8 +15,8 @@ pub(super) const LISTED: &str = "sealpass:requests";
 /// Set once the requests stored before `LISTED` existed were added to it.
 const LISTED_SINCE: &str = "sealpass:requests:indexed";
 
-/// Cancel an open request, once; a cancelled one answers `ok` again. KEYS: the request, pending
-/// events. ARGV: now, the request's id, then the event's.
+/// Cancel an open request, once (`ok`, `cancelled`); a cancelled one answers `ok` again. KEYS:
+/// the request, pending events. ARGV: now, the request's id, then the event's.
 pub(super) const CANCEL: &str = r"
 local r = redis.call('HMGET', KEYS[1], 'drop_id', 'expires_at', 'cancelled_at', 'label')
 if not r[2] then return {'err', 'request_not_found'} end
@@ -25,7 +25,7 @@ if r[3] and r[3] ~= '' then return {'ok'} end
 if tonumber(ARGV[1]) >= tonumber(r[2]) then return {'err', 'expired'} end
 redis.call('HSET', KEYS[1], 'cancelled_at', ARGV[1], 'expiry_recorded', '1')
 record('request.cancelled', '', ARGV[2], r[4])
-return {'ok'}
+return {'ok', 'cancelled'}
 ";
 
 /// A request's record from its hash's fields (none for an empty hash: no such request).

@@ -589,7 +589,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<RequestRecord, StoreError> {
+    async fn cancel_request(&self, id: &str, by: &Actor, origin: &Origin) -> Result<(RequestRecord, bool), StoreError> {
         let (id, by, origin) = (id.to_owned(), by.clone(), origin.clone());
         let now = origin.at;
         self.call(move |conn| {
@@ -604,11 +604,11 @@ impl Store for SqliteStore {
                 let cancelled =
                     event(EventKind::RequestCancelled, None, Some(&record.id), Some(&record.label), by, &origin);
                 log::append(conn, cancelled)?;
-                return Ok(record);
+                return Ok((record, true));
             }
             let record = get_request(conn, &id)?.ok_or(StoreError::NotFound(Missing::Request))?;
             match record.state_at(now) {
-                RequestState::Cancelled => Ok(record),
+                RequestState::Cancelled => Ok((record, false)),
                 RequestState::Fulfilled => Err(StoreError::RequestFulfilled),
                 RequestState::Expired => Err(StoreError::Expired),
                 RequestState::Open => Err(StoreError::Internal("an open request could not be cancelled".into())),
