@@ -12,8 +12,10 @@ use sealpass_core::api::{DropState, RequestCursor};
 /// Every request by creation time (members: ids). A hint like the inbox: entries whose request
 /// was purged are pruned as they are read.
 pub(super) const LISTED: &str = "sealpass:requests";
-/// Set once the requests stored before `LISTED` existed were added to it.
+/// Set while the requests stored without an entry in `LISTED` were added to it lately.
 const LISTED_SINCE: &str = "sealpass:requests:indexed";
+/// How long until they are looked for again, in seconds.
+const REINDEX_EVERY: u64 = 3600;
 
 /// Cancel an open request, once (`ok`, `cancelled`); a cancelled one answers `ok` again. KEYS:
 /// the request, pending events. ARGV: now, the request's id, then the event's.
@@ -152,16 +154,20 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Add requests stored before this version kept `LISTED` to it, once.
+    /// Add requests stored without an entry in `LISTED` (by a version before it, or by one
+    /// still running during a rolling upgrade) to it: at the first listing, then at most once an
+    /// hour (`LISTED_SINCE` expires), so a request an older server made meanwhile is listed
+    /// within the hour.
     async fn index_earlier_requests(&self, conn: &mut ConnectionManager) -> Result<(), StoreError> {
         let done: bool = conn.exists(LISTED_SINCE).await.map_err(|e| self.lost(e))?;
         if done {
             return Ok(());
         }
-        let mut keys = Vec::new();
+        // Claimed first, so that servers listing at once do not all scan.
+        let _: () = conn.set_ex(LISTED_SINCE, "1", REINDEX_EVERY).await.map_err(|e| self.lost(e))?;
         let mut cursor = 0u64;
         loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")
                 .arg("sealpass:{*}:req")
@@ -170,19 +176,23 @@ impl RedisStore {
                 .query_async(conn)
                 .await
                 .map_err(|e| self.lost(e))?;
-            keys.extend(batch);
+            if !keys.is_empty() {
+                let mut read = redis::pipe();
+                for key in &keys {
+                    read.hget(key, &["id", "created_at"]);
+                }
+                let found: Vec<(Option<String>, Option<i64>)> =
+                    read.query_async(conn).await.map_err(|e| self.lost(e))?;
+                let mut add = redis::pipe();
+                for (id, at) in found.into_iter().filter_map(|(id, at)| Some((id?, at?))) {
+                    add.zadd(LISTED, id, at).ignore();
+                }
+                let _: () = add.query_async(conn).await.map_err(|e| self.lost(e))?;
+            }
             if next == 0 {
-                break;
+                return Ok(());
             }
             cursor = next;
         }
-        for key in keys {
-            let (id, created_at): (Option<String>, Option<i64>) =
-                conn.hget(&key, &["id", "created_at"]).await.map_err(|e| self.lost(e))?;
-            if let (Some(id), Some(at)) = (id, created_at) {
-                conn.zadd::<_, _, _, ()>(LISTED, id, at).await.map_err(|e| self.lost(e))?;
-            }
-        }
-        conn.set::<_, _, ()>(LISTED_SINCE, "1").await.map_err(|e| self.lost(e))
     }
 }
