@@ -78,6 +78,11 @@ impl StaffArgs {
         Ok((Client::new(&server).map_err(Failure::of)?, token))
     }
 
+    /// A client for the server alone, for what anyone may read (no token looked for).
+    pub(crate) fn public_client(&self, config: &ClientConfig) -> Result<Client, Failure> {
+        Client::new(&config.server(self.server.as_deref())?).map_err(Failure::of)
+    }
+
     /// Your server, and the drop a pickup link (or a bare id) names on it. Your staff token goes
     /// to your server only: never to whatever host a link names.
     pub(crate) fn own_pickup(&self, pickup: &str, config: &ClientConfig) -> Result<(String, Pickup), Failure> {

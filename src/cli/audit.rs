@@ -154,7 +154,7 @@ fn receipt_key(key: Option<&str>, staff: &StaffArgs, ctx: &super::Context) -> Re
     if let Some(key) = key {
         return Ok(key.to_ascii_lowercase());
     }
-    let (client, _) = staff.resolve(None, ctx.settings()?)?;
+    let client = staff.public_client(ctx.settings()?)?;
     let info = block_on(async { client.info().await.map_err(Failure::of) })?;
     info.receipt_key.filter(|k| receipt::valid_key(k)).map(|k| k.to_ascii_lowercase()).ok_or_else(|| {
         Failure::new(

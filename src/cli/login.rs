@@ -9,9 +9,10 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use sealpass_client::exit::{Exit, Failure};
-use sealpass_client::http::Client;
-use sealpass_client::login::{Loopback, Provider, Sessions, Tokens};
+use sealpass_client::http::{Client, ClientError};
+use sealpass_client::login::{self, LoginError, Loopback, Provider, Sessions, Tokens};
 use sealpass_core::qr;
+use sealpass_core::text::shown;
 
 use super::block_on_quiet;
 
@@ -53,32 +54,52 @@ pub(crate) struct LogoutArgs {
 /// `sealpass login`.
 pub(crate) fn login(args: LoginArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
-    let server = ctx.settings()?.server(args.server.as_deref())?;
+    let config = ctx.settings()?;
+    let server = config.server(args.server.as_deref())?;
+    if !url::Url::parse(&server).is_ok_and(|u| login::carries_tokens_safely(&u)) {
+        return Err(Failure::usage(format!(
+            "{server} is plain http: your sign-in would cross the network readable by anyone on the way; use its \
+             https address"
+        )));
+    }
+    // A sessions file sealpass cannot use fails now, not after the person signed in.
+    Sessions::load().map_err(Failure::of)?;
     let client = Client::new(&server).map_err(Failure::of)?;
     let (session, whoami) = block_on_quiet(async {
+        // The server is given a token that works wherever the provider's tokens for it do: it
+        // must be the vendor's, as far as what this machine holds it to says.
+        super::vouch::accepted(&client, config, printer, "give it your company sign-in").await?;
         let info = client.info().await.map_err(Failure::of)?;
-        let sign_in =
-            info.sign_in.ok_or_else(|| Failure::of(sealpass_client::login::LoginError::NoProvider(server.clone())))?;
+        let sign_in = info.sign_in.ok_or_else(|| Failure::of(LoginError::NoProvider(server.clone())))?;
         let provider = Provider::discover(&sign_in).await.map_err(Failure::of)?;
-        printer.note(&format!("Signing in to {server} with {}", sign_in.issuer));
+        printer.note(&format!("Signing in to {server} with {}", shown(&sign_in.issuer)));
         let tokens = if args.browser {
             browser(&provider, args.no_open, printer).await?
         } else {
             device(&provider, printer).await?
         };
         // The server must take the token: checked now, not at the first staff command.
-        let whoami = client.whoami(tokens.access_token.expose_secret()).await.map_err(|e| {
-            Failure::new(
-                Exit::Unauthorized,
-                anyhow::anyhow!("the identity provider signed you in, but {server} does not take its token: {e}"),
-            )
-        })?;
-        Ok((provider.session(&server, tokens, whoami.name.clone()), whoami))
+        match client.whoami(tokens.access_token.expose_secret()).await {
+            Ok(whoami) => Ok((provider.session(&server, tokens, whoami.name.clone()), whoami)),
+            Err(e) => {
+                if let Some(refresh) = &tokens.refresh_token {
+                    let _ = provider.revoke(refresh).await;
+                }
+                Err(match e {
+                    ClientError::Unauthorized(_) => Failure::new(
+                        Exit::Unauthorized,
+                        anyhow::anyhow!(
+                            "the identity provider signed you in, but {server} does not take its token: {e}"
+                        ),
+                    ),
+                    other => Failure::of(other),
+                })
+            }
+        }
     })?;
     let expires_at = session.tokens.expires_at;
-    let mut sessions = Sessions::load().map_err(Failure::of)?;
-    sessions.put(session);
-    let path = sessions.save().map_err(Failure::of)?;
+    let path = Sessions::path().map_err(Failure::of)?;
+    Sessions::update(|sessions| sessions.put(session)).map_err(Failure::of)?;
     if whoami.roles.is_empty() {
         printer.warn(
             "you hold no role on this server yet: ask its operator to map one of your groups to a role ([oidc.roles])",
@@ -106,9 +127,10 @@ pub(crate) fn login(args: LoginArgs, ctx: &super::Context) -> Result<Exit, Failu
     }
     let roles = if whoami.roles.is_empty() { "no role".to_owned() } else { whoami.roles.join(", ") };
     printer.lines(&format!(
-        "Signed in to {server} as {} ({roles}).\nYour sign-in is kept in {} (only you can read it); \
+        "Signed in to {server} as {} ({}).\nYour sign-in is kept in {} (only you can read it); \
          `sealpass logout` forgets it.",
-        whoami.name,
+        shown(&whoami.name),
+        shown(&roles),
         path.display()
     ))?;
     Ok(Exit::Ok)
@@ -151,28 +173,39 @@ async fn browser(provider: &Provider, no_open: bool, printer: &crate::output::Pr
     provider.code_tokens(pending, &loopback.redirect, code).await.map_err(Failure::of)
 }
 
-/// Open `url` with `$BROWSER`, else the desktop's opener; the browser is left running.
+/// Open `url` with `$BROWSER` (its first entry, `:`-separated; `%s` stands for the address),
+/// else the desktop's opener; the browser is left running.
 fn open_browser(url: &str) -> Result<(), String> {
-    let opener = std::env::var("BROWSER")
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-        .unwrap_or_else(|| if cfg!(target_os = "macos") { "open" } else { "xdg-open" }.to_owned());
-    std::process::Command::new(opener.trim())
-        .arg(url)
+    let configured = std::env::var("BROWSER").ok();
+    let entry = configured.as_deref().and_then(|b| b.split(':').map(str::trim).find(|e| !e.is_empty()));
+    let fallback = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let entry = entry.unwrap_or(fallback);
+    let mut words = entry.split_whitespace();
+    let program = words.next().unwrap_or(fallback);
+    let mut command = std::process::Command::new(program);
+    let mut placed = false;
+    for word in words {
+        placed |= word.contains("%s");
+        command.arg(word.replace("%s", url));
+    }
+    if !placed {
+        command.arg(url);
+    }
+    command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .map(drop)
-        .map_err(|e| format!("{opener}: {e}"))
+        .map_err(|e| format!("{program}: {e}"))
 }
 
 /// `sealpass logout`.
 pub(crate) fn logout(args: LogoutArgs, ctx: &super::Context) -> Result<Exit, Failure> {
     let printer = &ctx.printer;
     let server = ctx.settings()?.server(args.server.as_deref())?;
-    let mut sessions = Sessions::load().map_err(Failure::of)?;
-    let Some(session) = sessions.remove(&server) else {
+    // Forgotten here first: a provider that cannot be reached does not keep the tokens on disk.
+    let Some(session) = Sessions::update(|sessions| sessions.remove(&server)).map_err(Failure::of)? else {
         if printer.json() {
             printer.json_line(&serde_json::json!({"server": server, "signed_out": false, "revoked": false}))?;
         } else {
@@ -180,8 +213,6 @@ pub(crate) fn logout(args: LogoutArgs, ctx: &super::Context) -> Result<Exit, Fai
         }
         return Ok(Exit::Ok);
     };
-    // Forgotten here first: a provider that cannot be reached does not keep the tokens on disk.
-    sessions.save().map_err(Failure::of)?;
     let revoked = match &session.tokens.refresh_token {
         None => false,
         Some(refresh) => {

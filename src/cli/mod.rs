@@ -28,6 +28,7 @@ mod staff;
 mod status;
 mod usage;
 mod vendor;
+mod vouch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -205,9 +205,13 @@ pub fn staff_token(flag_file: Option<&PathBuf>, config: &ClientConfig, server: &
         }
     }
     if flag_file.is_none() {
-        let signed_in = super::block_on_quiet(async { Sessions::access_token(server).await.map_err(Failure::of) })?;
-        if let Some(token) = signed_in {
-            return Ok(token);
+        match super::block_on_quiet(async { Sessions::access_token(server).await.map_err(Failure::of) }) {
+            Ok(Some(token)) => return Ok(token),
+            Ok(None) => {}
+            // A sign-in that no longer works gives way to the configured token file, if any.
+            Err(failure) if config.staff_token_file.is_some() => crate::output::Printer::new(false)
+                .warn(&format!("{failure}; using staff_token_file from the config instead")),
+            Err(failure) => return Err(failure),
         }
     }
     let Some(path) = flag_file.or(config.staff_token_file.as_ref()) else {

@@ -146,7 +146,7 @@ fn messages_say_the_right_next_step() {
     json.expect(6);
     let v = json.json();
     assert_eq!(v["exit"], 6);
-    assert!(v["error"].as_str().unwrap().contains("staff token"), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("sealpass login"), "{v}");
 }
 
 #[test]

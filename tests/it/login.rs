@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Home, Run};
+use crate::helpers::{Home, Run, pin_own_server};
 use crate::oidc::{Idp, settings};
 use crate::server_support::TestServer;
 
@@ -21,9 +21,9 @@ fn web() -> std::path::PathBuf {
 
 /// Sign `login` in at `url` in Chromium, answering the provider's pages.
 fn sign_in(url: &str, login: &str) {
-    let out = Command::new("node")
-        .arg("tools/idp-sign-in.mjs")
-        .args([url, login])
+    // At most two minutes (a cold Chromium on two busy cores takes seconds, not minutes).
+    let out = Command::new("timeout")
+        .args(["120", "node", "tools/idp-sign-in.mjs", url, login])
         .current_dir(web())
         .output()
         .expect("node runs (and /usr/bin/chromium is installed: scripts/test.sh installs it)");
@@ -70,10 +70,11 @@ impl Background {
         }
     }
 
-    /// Wait for it to exit (at most a minute), with all it printed.
+    /// Wait for it to exit (at most two minutes), with all it printed.
     fn finish(mut self) -> Run {
         let mut child = self.child.take().unwrap();
-        for _ in 0..600 {
+        let child_id = child.id();
+        for _ in 0..1200 {
             if child.try_wait().unwrap().is_some() {
                 break;
             }
@@ -81,6 +82,8 @@ impl Background {
         }
         stop(&mut child);
         let out = child.wait_with_output().unwrap();
+        // Whatever it started in its group (the browser $BROWSER opened) goes with it.
+        kill_group(&child_id);
         self.seen.extend(self.lines.try_iter());
         Run {
             code: out.status.code().unwrap_or(-1),
@@ -97,6 +100,7 @@ impl Drop for Background {
         if let Some(child) = &mut self.child {
             stop(child);
             let _ = child.wait();
+            kill_group(&child.id());
         }
     }
 }
@@ -104,8 +108,13 @@ impl Drop for Background {
 /// Kill `child`'s process group unless it has exited.
 fn stop(child: &mut Child) {
     if child.try_wait().unwrap().is_none() {
-        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", child.id())]).status();
+        kill_group(&child.id());
     }
+}
+
+/// Kill the process group `id` leads, if any of it is left (none is not an error).
+fn kill_group(id: &u32) {
+    let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{id}")]).stderr(Stdio::null()).status();
 }
 
 /// The word of `line` that starts with `prefix`.
@@ -127,15 +136,19 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_login_then_staff_commands_refresh_and_logout() {
-    let idp = Idp::start(0, "k1", None);
+    // Access tokens for an hour: fresh enough to be used as they are.
+    let idp = Idp::start_with(0, "k1", None, &["--ttl", "3600"]);
     let issuer = idp.issuer.clone();
     let server = TestServer::start(move |s| s.oidc = Some(settings(&issuer))).await;
     let url = server.url.clone();
     let home = std::sync::Arc::new(Home::new());
 
-    // The code and the address go to the person; a browser (standing for their phone) finishes.
+    // Pinned first (sealpass login gives a server the person's sign-in only once it is held to
+    // something); then the code and address go to the person, and a browser (standing for their
+    // phone) finishes.
     let (h, u, i) = (home.clone(), url.clone(), idp.issuer.clone());
     let (login, tokens) = blocking(move || {
+        pin_own_server(&h, &u);
         let mut cli = Background::start(&h, &["login", "--server", &u], &[]);
         let complete = cli.wait_for(|l| address(l, &format!("{i}/device?user_code=")));
         sign_in(&complete, "alice");
@@ -155,17 +168,23 @@ async fn device_login_then_staff_commands_refresh_and_logout() {
     );
     assert!(!login.mentions(&access) && !login.mentions(&refresh), "tokens are never shown");
 
-    // Every staff command signs in as alice, within her roles.
+    // Every staff command signs in as alice, within her roles; a token given explicitly wins.
     let (h, u) = (home.clone(), url.clone());
-    let (listed, audit, unchanged) = blocking(move || {
+    let (listed, audit, env_wins, flag_wins, unchanged) = blocking(move || {
         let listed = h.sealpass(&["requests", "--server", &u, "--json"], "");
         let audit = h.sealpass(&["audit", "--server", &u], "");
-        (listed, audit, sessions(&h))
+        let env_wins = h.sealpass_env(&["requests", "--server", &u], "", &[("SEALPASS_STAFF_TOKEN", "sps_not-ours")]);
+        let file = h.private_file("other.token", "sps_not-ours-either");
+        let flag_wins = h.sealpass(&["requests", "--server", &u, "--staff-token-file", file.to_str().unwrap()], "");
+        (listed, audit, env_wins, flag_wins, sessions(&h))
     })
     .await;
     listed.expect(0);
     audit.expect(6);
     assert!(audit.stderr.contains("needs the auditor role"), "{}", audit.stderr);
+    env_wins.expect(6);
+    flag_wins.expect(6);
+    assert!(flag_wins.stderr.contains("not a staff token"), "{}", flag_wins.stderr);
     assert_eq!(unchanged["sessions"][0]["access_token"].as_str(), Some(access.as_str()), "a fresh token is used as is");
 
     // About to run out: refreshed first, the new tokens kept.
@@ -178,9 +197,11 @@ async fn device_login_then_staff_commands_refresh_and_logout() {
     inbox.expect(0);
     let renewed = &refreshed["sessions"][0];
     assert_ne!(renewed["access_token"].as_str(), Some(access.as_str()), "refreshed");
-    assert!(renewed["expires_at"].as_i64().unwrap() > time_now() + 100);
+    assert!(renewed["expires_at"].as_i64().unwrap() > time_now() + 3000);
     assert!(!inbox.mentions(renewed["access_token"].as_str().unwrap()));
     let refresh_now = renewed["refresh_token"].as_str().unwrap().to_owned();
+    let mut kept = refreshed.clone();
+    kept["sessions"][0]["expires_at"] = Value::from(time_now() + 10);
 
     // Logout forgets the tokens here and ends the sign-in at the provider.
     let (h, u) = (home.clone(), url.clone());
@@ -210,6 +231,28 @@ async fn device_login_then_staff_commands_refresh_and_logout() {
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant", "the provider no longer honours the refresh token: {body}");
 
+    // A sign-in the provider ended elsewhere (that refresh token, revoked, its access token
+    // about to run out): the command says to sign in again and forgets it; with a token file in
+    // the config, that is used instead, with a warning.
+    std::fs::write(&path, serde_json::to_vec(&kept).unwrap()).unwrap();
+    let (h, u, k) = (home.clone(), url.clone(), kept.clone());
+    let (ended, forgotten, fallback) = blocking(move || {
+        let ended = h.sealpass(&["requests", "--server", &u], "");
+        let forgotten = sessions(&h);
+        std::fs::write(h.path("state/sealpass/logins.json"), serde_json::to_vec(&k).unwrap()).unwrap();
+        let file = h.private_file("rita.token", &crate::server_support::staff_token("rita"));
+        let config = h.path("config/sealpass/config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(&config, format!("staff_token_file = {:?}\n{text}", file.to_str().unwrap())).unwrap();
+        (ended, forgotten, h.sealpass(&["requests", "--server", &u], ""))
+    })
+    .await;
+    ended.expect(6);
+    assert!(ended.stderr.contains("your sign-in has expired: run sealpass login"), "{}", ended.stderr);
+    assert_eq!(forgotten["sessions"], Value::Array(Vec::new()));
+    fallback.expect(0);
+    assert!(fallback.stderr.contains("using staff_token_file from the config instead"), "{}", fallback.stderr);
+
     server.stop().await;
     idp.stop();
 }
@@ -236,6 +279,7 @@ async fn browser_login_with_pkce_on_a_loopback_redirect() {
     std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o700)).unwrap();
     let (h, u, o) = (home.clone(), url.clone(), opener.to_str().unwrap().to_owned());
     let (login, audit) = blocking(move || {
+        pin_own_server(&h, &u);
         let cli = Background::start(&h, &["login", "--server", &u, "--browser", "--json"], &[("BROWSER", &o)]);
         let login = cli.finish();
         (login, h.sealpass(&["audit", "--server", &u], ""))
@@ -245,8 +289,12 @@ async fn browser_login_with_pkce_on_a_loopback_redirect() {
     let shown = login.json();
     assert_eq!((shown["name"].as_str(), shown["via"].as_str()), (Some("audrey"), Some("identity_provider")), "{shown}");
     assert_eq!(shown["roles"], serde_json::json!(["auditor"]));
-    assert!(shown.get("access_token").is_none());
     audit.expect(0);
+    let saved = sessions(&home);
+    for token in ["access_token", "refresh_token"] {
+        let value = saved["sessions"][0][token].as_str().unwrap();
+        assert!(!login.mentions(value) && !audit.mentions(value), "the {token} is never shown");
+    }
 
     // An answer with another state is turned away and the wait goes on; the provider's refusal
     // (with this sign-in's state) ends it.
@@ -275,13 +323,29 @@ async fn browser_login_with_pkce_on_a_loopback_redirect() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_to_a_server_without_an_identity_provider_says_what_to_use() {
-    let server = TestServer::start(|_| {}).await;
-    let url = server.url.clone();
-    let run = blocking(move || Home::new().sealpass(&["login", "--server", &url], "")).await;
-    run.expect(2);
-    assert!(run.stderr.contains("does not sign staff in with an identity provider"), "{}", run.stderr);
-    server.stop().await;
+async fn login_gives_only_a_vouched_server_a_sign_in_and_says_what_to_use_without_a_provider() {
+    // Any server could publish the vendor's identity provider and collect the tokens people get
+    // for it: one that nothing on this machine holds to is refused before anyone signs in.
+    let idp = Idp::start(0, "k1", None);
+    let issuer = idp.issuer.clone();
+    let stranger = TestServer::start(move |s| s.oidc = Some(settings(&issuer))).await;
+    let plain = TestServer::start(|_| {}).await;
+    let (s, p) = (stranger.url.clone(), plain.url.clone());
+    let (refused, without) = blocking(move || {
+        let home = Home::new();
+        let refused = home.sealpass(&["login", "--server", &s], "");
+        pin_own_server(&home, &p);
+        (refused, home.sealpass(&["login", "--server", &p], ""))
+    })
+    .await;
+    refused.expect(2);
+    assert!(refused.stderr.contains("will not give it your company sign-in"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("enter the code"), "{}", refused.stderr);
+    without.expect(1);
+    assert!(without.stderr.contains("does not sign staff in with an identity provider"), "{}", without.stderr);
+    stranger.stop().await;
+    plain.stop().await;
+    idp.stop();
 }
 
 /// The status of a plain GET, from a thread without a runtime.
@@ -297,7 +361,12 @@ async fn login_refuses_a_provider_that_names_another_issuer() {
     let issuer = format!("{}/", idp.issuer);
     let server = TestServer::start(move |s| s.oidc = Some(settings(&issuer))).await;
     let url = server.url.clone();
-    let run = blocking(move || Home::new().sealpass(&["login", "--server", &url], "")).await;
+    let run = blocking(move || {
+        let home = Home::new();
+        pin_own_server(&home, &url);
+        home.sealpass(&["login", "--server", &url], "")
+    })
+    .await;
     run.expect(1);
     assert!(run.stderr.contains("names another issuer"), "{}", run.stderr);
     server.stop().await;

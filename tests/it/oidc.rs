@@ -26,6 +26,11 @@ impl Idp {
     /// Start one on `port` (0: any) whose signing key has id `kid`, read from (or first written
     /// to) `key_file` when given.
     pub fn start(port: u16, kid: &str, key_file: Option<&std::path::Path>) -> Idp {
+        Idp::start_with(port, kid, key_file, &[])
+    }
+
+    /// [`Idp::start`] with more of the script's options (`--ttl SECONDS`).
+    pub fn start_with(port: u16, kid: &str, key_file: Option<&std::path::Path>, more: &[&str]) -> Idp {
         let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
         assert!(
             web.join("node_modules/oidc-provider").is_dir(),
@@ -36,6 +41,7 @@ impl Idp {
         if let Some(file) = key_file {
             cmd.arg("--key-file").arg(file);
         }
+        cmd.args(more);
         cmd.current_dir(web).stdout(Stdio::piped()).stderr(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().expect("node runs");

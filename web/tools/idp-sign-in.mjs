@@ -41,7 +41,7 @@ try {
     trail.push(page.url());
     await page.waitForLoadState("load");
     const text = await page.locator("body").innerText();
-    if (/Sign-in Success|signed in to sealpass/i.test(text)) {
+    if (/Sign-in Success|sealpass has what it needs/i.test(text)) {
       done = true;
       break;
     }

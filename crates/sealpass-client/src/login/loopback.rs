@@ -14,7 +14,9 @@ use super::{BrowserSignIn, LoginError};
 /// Longest request head read.
 const MAX_HEAD: usize = 16 * 1024;
 /// How long one connection may take to send its request.
-const READ_WITHIN: Duration = Duration::from_secs(10);
+const READ_WITHIN: Duration = Duration::from_secs(5);
+/// Most connections answered at once (a browser opens a few; anything more is not a browser).
+const MAX_AT_ONCE: usize = 16;
 
 /// A loopback listener waiting for the redirect.
 pub struct Loopback {
@@ -43,24 +45,46 @@ impl Loopback {
         Ok(Loopback { listener, redirect: format!("http://127.0.0.1:{port}/callback") })
     }
 
-    /// Wait up to `within` for the browser to come back with a code for `pending`.
+    /// Wait up to `within` for the browser to come back with a code for `pending`. Each
+    /// connection is answered on its own (a slow or idle one holds up nothing else).
     pub async fn code(&self, pending: &BrowserSignIn, within: Duration) -> Result<SecretString, LoginError> {
+        let (tx, mut came) = tokio::sync::mpsc::channel::<Came>(MAX_AT_ONCE);
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_AT_ONCE));
+        let state = std::sync::Arc::new(pending.state.secret().clone());
+        let mut tasks = tokio::task::JoinSet::new();
         let wait = async {
             loop {
-                let Ok((stream, _)) = self.listener.accept().await else { continue };
-                match answer(stream, pending.state.secret()).await {
-                    Came::Code(code) => return Ok(code),
-                    Came::Refused(why) => return Err(LoginError::Refused(why)),
-                    Came::Other => {}
+                tokio::select! {
+                    Some(outcome) = came.recv() => match outcome {
+                        Came::Code(code) => return Ok(code),
+                        Came::Refused(why) => return Err(LoginError::Refused(why)),
+                        Came::Other => {}
+                    },
+                    accepted = self.listener.accept() => {
+                        let Ok((stream, _)) = accepted else {
+                            // Out of descriptors, say: wait a little rather than spin.
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        };
+                        let Ok(slot) = std::sync::Arc::clone(&slots).try_acquire_owned() else { continue };
+                        let (tx, state) = (tx.clone(), std::sync::Arc::clone(&state));
+                        tasks.spawn(async move {
+                            let outcome = answer(stream, &state).await;
+                            drop(slot);
+                            let _ = tx.send(outcome).await;
+                        });
+                    }
                 }
             }
         };
-        tokio::time::timeout(within, wait).await.map_err(|_| {
-            LoginError::Expired(format!(
+        let outcome = tokio::time::timeout(within, wait).await.map_err(|_| {
+            LoginError::Timeout(format!(
                 "the browser did not come back within {} minutes: run sealpass login again",
                 within.as_secs() / 60
             ))
-        })?
+        })?;
+        tasks.abort_all();
+        outcome
     }
 }
 
@@ -88,12 +112,25 @@ async fn answer(mut stream: TcpStream, state: &str) -> Came {
     if let Some(error) = param("error") {
         let said = param("error_description").map(|d| format!("{error}: {d}")).unwrap_or(error);
         let said = sealpass_core::text::shown(&said.chars().take(300).collect::<String>()).into_owned();
-        reply(&mut stream, "200 OK", "Sign-in failed", "The sign-in did not succeed; sealpass says why.").await;
+        reply(
+            &mut stream,
+            "200 OK",
+            "Sign-in failed",
+            "The sign-in did not succeed: go back to the terminal, sealpass says why.",
+        )
+        .await;
         return Came::Refused(said);
     }
     match param("code") {
         Some(code) if !code.is_empty() => {
-            reply(&mut stream, "200 OK", "Signed in", "You are signed in to sealpass. You can close this tab.").await;
+            reply(
+                &mut stream,
+                "200 OK",
+                "Back to sealpass",
+                "sealpass has what it needs to finish signing you in: go back to the terminal, which says whether \
+                 it did. You can close this tab.",
+            )
+            .await;
             Came::Code(SecretString::from(code))
         }
         _ => {

@@ -28,6 +28,12 @@ use sealpass_core::api::SignIn;
 const MAX_ANSWER: usize = 256 * 1024;
 /// How long the device flow waits for the person at most, whatever the provider says.
 const MAX_DEVICE_WAIT: Duration = Duration::from_secs(15 * 60);
+/// The device flow polls at least this far apart (a provider asking for 0 s gets this) …
+const MIN_POLL: Duration = Duration::from_secs(1);
+/// … and at most this far apart (a provider asking for hours does not stall the wait).
+const MAX_POLL: Duration = Duration::from_secs(30);
+/// How long an access token is taken to live when the provider does not say.
+const ASSUMED_LIFE: u64 = 3600;
 
 /// Why signing in (or staying signed in) failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +61,9 @@ pub enum LoginError {
     /// The redirect back to this machine failed.
     #[error("the sign-in did not come back to this machine: {0}")]
     Redirect(String),
+    /// Nobody finished the sign-in in time.
+    #[error("{0}")]
+    Timeout(String),
     /// The sessions file.
     #[error(transparent)]
     File(#[from] crate::files::FileError),
@@ -66,12 +75,14 @@ pub enum LoginError {
 impl Exits for LoginError {
     fn exit(&self) -> Exit {
         match self {
-            LoginError::NoProvider(_) => Exit::Usage,
             LoginError::Unreachable(_) => Exit::Unreachable,
             LoginError::Refused(_) | LoginError::Expired(_) => Exit::Unauthorized,
-            LoginError::Provider { .. } | LoginError::Redirect(_) | LoginError::File(_) | LoginError::Local(_) => {
-                Exit::Error
-            }
+            LoginError::NoProvider(_)
+            | LoginError::Provider { .. }
+            | LoginError::Redirect(_)
+            | LoginError::Timeout(_)
+            | LoginError::File(_)
+            | LoginError::Local(_) => Exit::Error,
         }
     }
 }
@@ -124,7 +135,7 @@ pub struct Tokens {
     pub access_token: SecretString,
     /// The refresh token, when the provider issued one.
     pub refresh_token: Option<SecretString>,
-    /// When the access token expires (Unix seconds), when the provider said.
+    /// When the access token expires (Unix seconds): as the provider said, or in an hour.
     pub expires_at: Option<i64>,
 }
 
@@ -136,19 +147,27 @@ impl std::fmt::Debug for Tokens {
 
 /// An `https` URL, or an `http` one on loopback (tests): where tokens travel.
 fn endpoint(issuer: &str, what: &str, text: &str) -> Result<url::Url, LoginError> {
-    let bad = |why: &str| LoginError::Provider { issuer: issuer.to_owned(), why: format!("its {what} {why}") };
+    let bad = |why: &str| LoginError::Provider {
+        issuer: sealpass_core::text::shown(issuer).into_owned(),
+        why: format!("its {what} {why}"),
+    };
+    // The URL parser drops tabs and newlines silently: a text with any is refused, not mended.
+    if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad("has spaces or control characters"));
+    }
     let url = url::Url::parse(text).map_err(|_| bad("is not a URL"))?;
+    if carries_tokens_safely(&url) { Ok(url) } else { Err(bad("must be https")) }
+}
+
+/// Whether tokens may travel to `url`: https, or http to this machine (tests).
+pub fn carries_tokens_safely(url: &url::Url) -> bool {
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(d)) => d == "localhost",
         None => false,
     };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(bad("must be https")),
-    }
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
 }
 
 /// The HTTP client for the provider: the same rules as the drop server's (no redirects followed).
@@ -188,9 +207,10 @@ fn refusal<R: oauth2::ErrorResponse + std::fmt::Display + 'static>(
     match e {
         T::ServerResponse(r) => LoginError::Refused(said(r.to_string())),
         T::Request(e) => LoginError::Unreachable(said(e.to_string())),
-        T::Parse(e, _) => {
-            LoginError::Refused(format!("its answer is not OAuth 2.0 (at {})", said(e.path().to_string())))
-        }
+        T::Parse(e, _) => LoginError::Provider {
+            issuer: String::from("the identity provider"),
+            why: format!("its answer is not OAuth 2.0 (at {})", said(e.path().to_string())),
+        },
         T::Other(e) => LoginError::Refused(said(e)),
     }
 }
@@ -305,19 +325,23 @@ impl Provider {
 
     /// Wait for the person to finish signing in with `code` (polling as the provider asks).
     pub async fn device_tokens(&self, code: &DeviceCode) -> Result<Tokens, LoginError> {
-        let mut request = self.oauth.exchange_device_access_token(&code.details);
+        let mut request = self.oauth.exchange_device_access_token(&code.details).set_max_backoff_interval(MAX_POLL);
         if let Some((name, value)) = self.resource() {
             request = request.add_extra_param(name, value);
         }
         let http = |r| capped(&self.http, r);
-        let answer =
-            request.request_async(&http, tokio::time::sleep, Some(code.expires_in)).await.map_err(|e| match e {
+        let expired =
+            || LoginError::Expired("the code expired before the sign-in was finished: run sealpass login again".into());
+        // Polled as the provider asks, within bounds, and never past the code's life whatever
+        // the provider or the network does.
+        let sleep = |d: Duration| tokio::time::sleep(d.clamp(MIN_POLL, MAX_POLL));
+        let polling = request.request_async(&http, sleep, Some(code.expires_in));
+        let answer = tokio::time::timeout(code.expires_in + MAX_POLL, polling).await.map_err(|_| expired())?.map_err(
+            |e| match e {
                 oauth2::RequestTokenError::ServerResponse(r)
                     if *r.error() == oauth2::DeviceCodeErrorResponseType::ExpiredToken =>
                 {
-                    LoginError::Expired(
-                        "the code expired before the sign-in was finished: run sealpass login again".into(),
-                    )
+                    expired()
                 }
                 oauth2::RequestTokenError::ServerResponse(r)
                     if *r.error() == oauth2::DeviceCodeErrorResponseType::AccessDenied =>
@@ -325,7 +349,8 @@ impl Provider {
                     LoginError::Refused("the sign-in was declined".into())
                 }
                 other => refusal(other),
-            })?;
+            },
+        )?;
         Ok(tokens(&answer, None))
     }
 
@@ -439,7 +464,9 @@ fn tokens(answer: &BasicTokenResponse, kept: Option<&SecretString>) -> Tokens {
             .refresh_token()
             .map(|r| SecretString::from(r.secret().as_str()))
             .or_else(|| kept.cloned()),
-        expires_at: answer.expires_in().map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
+        expires_at: Some(now.saturating_add(
+            i64::try_from(answer.expires_in().map_or(ASSUMED_LIFE, |d| d.as_secs())).unwrap_or(i64::MAX),
+        )),
     }
 }
 

@@ -15,9 +15,13 @@ use sealpass_core::api::SignIn;
 
 /// Largest sessions file read.
 const MAX_FILE: usize = 256 * 1024;
-/// An access token this close to its expiry is refreshed first (the server allows a little
-/// clock skew, a slow network does not).
-const REFRESH_BEFORE: i64 = 60;
+/// An access token this close to its expiry is refreshed first: a command (`receive --exec`
+/// handing a secret on, say) must not see its token run out between its first call and its last.
+const REFRESH_BEFORE: i64 = 300;
+/// How long a command waits for another one's refresh (or login, or logout) to finish.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The sessions file's format.
+const VERSION: u32 = 1;
 
 /// One server's sign-in.
 #[derive(Debug)]
@@ -87,7 +91,11 @@ impl Sessions {
 
     /// What is saved; nothing when there is no file.
     pub fn load() -> Result<Sessions, LoginError> {
-        let path = Sessions::path()?;
+        Sessions::load_from(&Sessions::path()?)
+    }
+
+    fn load_from(path: &std::path::Path) -> Result<Sessions, LoginError> {
+        let path = path.to_owned();
         let bytes = match files::read_private(&path, MAX_FILE) {
             Ok(bytes) => bytes,
             Err(FileError::Io { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
@@ -101,16 +109,38 @@ impl Sessions {
                 cause: std::io::Error::other("not a sessions file sealpass wrote; remove it and sign in again"),
             })
         })?;
+        if file.version != VERSION {
+            return Err(LoginError::Local(format!(
+                "{} was written by another version of sealpass (format {}); sign in again with this one after \
+                 removing it",
+                path.display(),
+                file.version
+            )));
+        }
         let list = file.sessions.iter().map(Session::from_stored).collect();
         Ok(Sessions { list })
+    }
+
+    /// Change what is saved with `change`, under the lock (a refresh, login or logout running
+    /// at the same time is waited for, never overwritten); what `change` returns.
+    pub fn update<T>(change: impl FnOnce(&mut Sessions) -> T) -> Result<T, LoginError> {
+        let _lock = Lock::take()?;
+        let mut sessions = Sessions::load()?;
+        let out = change(&mut sessions);
+        sessions.save()?;
+        Ok(out)
     }
 
     /// Write them back (0600, atomically).
     pub fn save(&self) -> Result<PathBuf, LoginError> {
         let path = Sessions::path()?;
-        let file = File { version: 1, sessions: self.list.iter().map(Session::to_stored).collect() };
-        let text =
-            zeroize::Zeroizing::new(serde_json::to_vec_pretty(&file).map_err(|e| LoginError::Local(e.to_string()))?);
+        let file = File { version: VERSION, sessions: self.list.iter().map(Session::to_stored).collect() };
+        // Written into room made up front, so that no copy of the tokens is left unwiped behind.
+        let mut text = zeroize::Zeroizing::new(Vec::with_capacity(MAX_FILE));
+        serde_json::to_writer_pretty(&mut *text, &file).map_err(|e| LoginError::Local(e.to_string()))?;
+        if text.len() > MAX_FILE {
+            return Err(LoginError::Local("too many sign-ins to keep: sealpass logout from some".into()));
+        }
         files::replace_private(&path, &text).map_err(LoginError::File)?;
         Ok(path)
     }
@@ -133,9 +163,12 @@ impl Sessions {
     }
 
     /// An access token for `server` that is good for a while yet, refreshed first when it is
-    /// about to run out; `None` when nobody signed in to `server` here.
+    /// about to run out; `None` when nobody signed in to `server` here. A sign-in the provider
+    /// no longer refreshes is forgotten (`Expired`); one it cannot refresh just now is used as
+    /// it is while it lasts.
     pub async fn access_token(server: &str) -> Result<Option<SecretString>, LoginError> {
-        let quick = Sessions::load()?;
+        let Some(path) = files::state_dir().map(|d| d.join("logins.json")) else { return Ok(None) };
+        let quick = Sessions::load_from(&path)?;
         let Some(session) = quick.get(server) else { return Ok(None) };
         if session.fresh() {
             return Ok(Some(session.tokens.access_token.clone()));
@@ -143,19 +176,38 @@ impl Sessions {
         // Under the lock, read again: another command may have refreshed it meanwhile.
         let _lock = Lock::take()?;
         let mut sessions = Sessions::load()?;
-        let Some(session) = sessions.list.iter_mut().find(|s| s.server == server.trim_end_matches('/')) else {
+        let Some(at) = sessions.list.iter().position(|s| s.server == server.trim_end_matches('/')) else {
             return Ok(None);
         };
+        let session = &mut sessions.list[at];
         if session.fresh() {
             return Ok(Some(session.tokens.access_token.clone()));
         }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let still_valid = session.tokens.expires_at.is_some_and(|at| at > now + 10);
         let Some(refresh) = session.tokens.refresh_token.clone() else {
+            if still_valid {
+                return Ok(Some(session.tokens.access_token.clone()));
+            }
+            sessions.list.remove(at);
+            sessions.save()?;
             return Err(LoginError::Expired("your sign-in has expired: run sealpass login".into()));
         };
-        session.tokens = Provider::for_session(session)?.refresh(&refresh).await?;
-        let token = session.tokens.access_token.clone();
-        sessions.save()?;
-        Ok(Some(token))
+        match Provider::for_session(session)?.refresh(&refresh).await {
+            Ok(tokens) => {
+                session.tokens = tokens;
+                let token = session.tokens.access_token.clone();
+                sessions.save()?;
+                Ok(Some(token))
+            }
+            Err(e @ LoginError::Expired(_)) => {
+                sessions.list.remove(at);
+                sessions.save()?;
+                Err(e)
+            }
+            Err(_) if still_valid => Ok(Some(session.tokens.access_token.clone())),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -203,18 +255,34 @@ impl Session {
     }
 }
 
-/// An exclusive lock on `logins.lock` next to the sessions file, held while refreshing.
+/// An exclusive lock on `logins.lock` next to the sessions file, held while it is changed.
 struct Lock(std::fs::File);
 
 impl Lock {
+    /// Taken within [`LOCK_WAIT`] (a command stopped with ^Z while holding it must not hang
+    /// every other one), else an error saying so.
     fn take() -> Result<Lock, LoginError> {
         let path = Sessions::path()?.with_file_name("logins.lock");
         let io = |cause| LoginError::File(FileError::Io { path: path.clone(), cause });
         files::parent_dir(&path).map_err(LoginError::File)?;
         let file =
             std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).map_err(io)?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(|e| io(e.into()))?;
-        Ok(Lock(file))
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(Lock(file)),
+                Err(rustix::io::Errno::WOULDBLOCK) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    return Err(LoginError::Local(format!(
+                        "another sealpass holds {} (a stopped command?); let it finish and try again",
+                        path.display()
+                    )));
+                }
+                Err(e) => return Err(io(e.into())),
+            }
+        }
     }
 }
 
