@@ -82,7 +82,9 @@ impl Background {
         }
         stop(&mut child);
         let out = child.wait_with_output().unwrap();
-        // Whatever it started in its group (the browser $BROWSER opened) goes with it.
+        // What it started in its group (the browser $BROWSER opened) finishes on its own, its
+        // profile removed; whatever is still there after that goes with it.
+        wait_group(child_id, Duration::from_secs(60));
         kill_group(&child_id);
         self.seen.extend(self.lines.try_iter());
         Run {
@@ -109,6 +111,22 @@ impl Drop for Background {
 fn stop(child: &mut Child) {
     if child.try_wait().unwrap().is_none() {
         kill_group(&child.id());
+    }
+}
+
+/// Wait up to `within` for every process of group `id` to exit.
+fn wait_group(id: u32, within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        let alive = Command::new("kill")
+            .args(["-0", "--", &format!("-{id}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !alive {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
