@@ -50,6 +50,17 @@ pub(super) fn head(conn: &Connection) -> Result<Head, StoreError> {
     Ok(last.map_or_else(Head::empty, |(seq, hash)| Head { length: seq as u64, hash }))
 }
 
+/// The position the next appended entry will have.
+pub(super) fn next_seq(tx: &Tx<'_>) -> Result<u64, StoreError> {
+    let current = match tx.head.0.take() {
+        Some(head) => head,
+        None => head(tx)?,
+    };
+    let next = current.length + 1;
+    tx.head.0.set(Some(current));
+    Ok(next)
+}
+
 /// Append `event` to the log, in the caller's transaction; returns its position.
 pub(super) fn append(tx: &Tx<'_>, event: Event) -> Result<u64, StoreError> {
     // Taken, not copied: until the insert succeeds, nothing is remembered.

@@ -39,8 +39,15 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-const DROP_COLUMNS: &str = "id, manage_hash, state, size, created_at, expires_at, claimed_by, claimed_at, received_at, \
-                            revoked_at, request_id, released_by, released_at";
+/// The columns a drop's record is read from: a macro, so that the statements of the hot path
+/// are text put together at compile time, not formatted on every call.
+macro_rules! drop_columns {
+    () => {
+        "id, manage_hash, state, size, created_at, expires_at, claimed_by, claimed_at, received_at, revoked_at, \
+         request_id, released_by, released_at"
+    };
+}
+const DROP_COLUMNS: &str = drop_columns!();
 /// How many columns `DROP_COLUMNS` names: what a `RETURNING` adds comes after them.
 const DROP_WIDTH: usize = 13;
 
@@ -101,7 +108,7 @@ fn split_names(text: &str) -> Vec<String> {
 }
 
 fn get_drop(conn: &Connection, id: &str) -> Result<Option<DropRecord>, StoreError> {
-    conn.prepare_cached(&format!("SELECT {DROP_COLUMNS} FROM drops WHERE id = ?1"))
+    conn.prepare_cached(concat!("SELECT ", drop_columns!(), " FROM drops WHERE id = ?1"))
         .and_then(|mut stmt| stmt.query_row([id], drop_row).optional())
         .map_err(internal)
 }
@@ -190,9 +197,9 @@ impl SqliteStore {
         let job = Job::Batched(Box::new(move |writer: Option<&mut Writer>| {
             let result = match writer {
                 Some(Writer { conn, head }) => {
-                    let result = conn.savepoint().map_err(internal).and_then(|job| {
-                        let result = f(&Tx { conn: &job, head })?;
-                        job.commit().map_err(internal)?;
+                    let result = thread::Savepoint::open(conn).and_then(|job| {
+                        let result = f(&Tx { conn: job.conn, head })?;
+                        job.release()?;
                         Ok(result)
                     });
                     if result.is_err() {
@@ -310,12 +317,14 @@ impl Store for SqliteStore {
         let (id, shared, by, origin) = (id.to_owned(), Arc::clone(&self.shared), by.clone(), origin.clone());
         let now = origin.at;
         self.call(move |conn| {
-            let sql = format!(
+            let sql = concat!(
                 "UPDATE drops SET state = 'revoked', revoked_at = ?2, ct = NULL
                  WHERE id = ?1 AND state IN ('waiting', 'claimed') AND expires_at > ?2
-                 RETURNING {DROP_COLUMNS}, (SELECT label FROM requests WHERE requests.id = drops.request_id)"
+                 RETURNING ",
+                drop_columns!(),
+                ", (SELECT label FROM requests WHERE requests.id = drops.request_id)"
             );
-            let row = conn.prepare_cached(&sql).and_then(|mut s| {
+            let row = conn.prepare_cached(sql).and_then(|mut s| {
                 s.query_row(params![id, now], |r| Ok((drop_row(r)?, r.get::<_, Option<String>>(DROP_WIDTH)?)))
                     .optional()
             });
@@ -339,18 +348,26 @@ impl Store for SqliteStore {
         let now = origin.at;
         self.call(move |conn| {
             // The first claim, or the claimer's repeat: one statement each, the first tried first. RETURNING carries the ciphertext and the request's label.
-            let returning = format!(
-                "RETURNING {DROP_COLUMNS}, (SELECT body FROM ciphertexts WHERE seq = drops.ct),
+            macro_rules! returning {
+                () => {
+                    concat!(
+                        " RETURNING ",
+                        drop_columns!(),
+                        ", (SELECT body FROM ciphertexts WHERE seq = drops.ct),
                            (SELECT label FROM requests WHERE requests.id = drops.request_id),
                            (SELECT kind FROM requests WHERE requests.id = drops.request_id)"
-            );
-            let first = format!(
+                    )
+                };
+            }
+            let first = concat!(
                 "UPDATE drops SET state = 'claimed', claimed_by = ?2, claimed_at = ?3
-                 WHERE id = ?1 AND expires_at > ?3 AND ct IS NOT NULL AND state = 'waiting' {returning}"
+                 WHERE id = ?1 AND expires_at > ?3 AND ct IS NOT NULL AND state = 'waiting'",
+                returning!()
             );
-            let again = format!(
+            let again = concat!(
                 "UPDATE drops SET claimed_by = ?2
-                 WHERE id = ?1 AND expires_at > ?3 AND ct IS NOT NULL AND state = 'claimed' AND claimed_by = ?2 {returning}"
+                 WHERE id = ?1 AND expires_at > ?3 AND ct IS NOT NULL AND state = 'claimed' AND claimed_by = ?2",
+                returning!()
             );
             let run = |sql: &str| {
                 conn.prepare_cached(sql)
@@ -367,9 +384,9 @@ impl Store for SqliteStore {
                     })
                     .map_err(internal)
             };
-            let row = match run(&first)? {
+            let row = match run(first)? {
                 Some(row) => Some(row),
-                None => run(&again)?,
+                None => run(again)?,
             };
             let Some((record, Some(ciphertext), label, kind)) = row else {
                 return Err(refusal(conn, &id, Some(&staff), now));
@@ -387,22 +404,28 @@ impl Store for SqliteStore {
         let now = origin.at;
         self.call(move |conn| {
             // Only a live claim: a drop that expired while claimed stays expired, never received.
-            let sql = format!(
-                "UPDATE drops SET state = 'received', received_at = ?3, ct = NULL
+            // The entry that records it is the log's next: its position is known before it is
+            // written (the store's thread is the only writer), so one statement does it all.
+            let seq = log::next_seq(conn)?;
+            let sql = concat!(
+                "UPDATE drops SET state = 'received', received_at = ?3, ct = NULL, received_seq = ?4
                  WHERE id = ?1 AND claimed_by = ?2 AND state = 'claimed' AND expires_at > ?3
-                 RETURNING {DROP_COLUMNS}, (SELECT label FROM requests WHERE requests.id = drops.request_id)"
+                 RETURNING ",
+                drop_columns!(),
+                ", (SELECT label FROM requests WHERE requests.id = drops.request_id)"
             );
-            let row = conn.prepare_cached(&sql).and_then(|mut s| {
-                s.query_row(params![id, staff, now], |r| Ok((drop_row(r)?, r.get::<_, Option<String>>(DROP_WIDTH)?)))
-                    .optional()
+            let row = conn.prepare_cached(sql).and_then(|mut s| {
+                s.query_row(params![id, staff, now, seq as i64], |r| {
+                    Ok((drop_row(r)?, r.get::<_, Option<String>>(DROP_WIDTH)?))
+                })
+                .optional()
             });
             if let Some((record, label)) = row.map_err(internal)? {
                 let received =
                     drop_event(EventKind::DropReceived, &record, label.as_deref(), Actor::Staff(staff), &origin);
-                let seq = log::append(conn, received)?;
-                conn.prepare_cached("UPDATE drops SET received_seq = ?2 WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![record.id, seq as i64]))
-                    .map_err(internal)?;
+                if log::append(conn, received)? != seq {
+                    return Err(StoreError::Internal("the audit log moved under its only writer".into()));
+                }
                 shared.wiped.store(true, Ordering::Release);
                 return Ok(record);
             }
@@ -712,5 +735,38 @@ impl Store for SqliteStore {
     fn free_bytes(&self) -> Option<u64> {
         let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         rustix::fs::statvfs(dir).ok().map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that fails, or panics, after writing keeps nothing of it; the jobs batched with it
+    /// commit all the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_job_keeps_nothing_and_its_batch_commits() {
+        let dir = std::env::temp_dir().join(format!("sealpass-savepoint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("s.db")).unwrap();
+        for _ in 0..20 {
+            let (kept, failed, panicked) = tokio::join!(
+                store.call(|tx| log::set_cursor(tx, "kept", 1)),
+                store.call(|tx| -> Result<(), StoreError> {
+                    log::set_cursor(tx, "failed", 2)?;
+                    Err(StoreError::Duplicate)
+                }),
+                store.call(|tx| -> Result<(), StoreError> {
+                    log::set_cursor(tx, "panicked", 3)?;
+                    panic!("a job panicking on purpose")
+                }),
+            );
+            assert!(kept.is_ok() && failed.is_err() && panicked.is_err());
+            assert_eq!(store.webhook_cursor("kept").await.unwrap(), Some(1));
+            assert_eq!(store.webhook_cursor("failed").await.unwrap(), None);
+            assert_eq!(store.webhook_cursor("panicked").await.unwrap(), None);
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
