@@ -13,6 +13,8 @@ import { after, before, test } from "node:test";
 import type { BrowserContext, Page, Response } from "playwright-core";
 import { chromium } from "playwright-core";
 
+import { EXECUTABLE, FLAGS } from "../tools/chromium.mjs";
+
 import type { Served } from "./support.js";
 import { sealpass, scratch, serve, serveSigned } from "./support.js";
 
@@ -20,16 +22,6 @@ const SHOTS = resolve(process.env.SEALPASS_SHOTS ?? "../target/web-shots");
 /** SEALPASS_WEB_DIST=dist: the page's script and stylesheet from that folder rather than the copy
  * embedded in the binary, to test the page as just built without rebuilding the binary. */
 const LOCAL_DIST = process.env.SEALPASS_WEB_DIST;
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 let server: Served;
 let browser: BrowserContext;
@@ -45,7 +37,7 @@ before(async () => {
   server = await serve();
   origins.push(new URL(server.url).origin);
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
+    executablePath: EXECUTABLE,
     headless: true,
     args: FLAGS,
     viewport: { width: 1024, height: 900 },

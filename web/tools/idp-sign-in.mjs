@@ -13,28 +13,20 @@ import { join } from "node:path";
 
 import { chromium } from "playwright-core";
 
+import { EXECUTABLE, FLAGS } from "./chromium.mjs";
+
 const [url, login] = process.argv.slice(2);
 if (url === undefined || login === undefined) {
   process.stderr.write("usage: node tools/idp-sign-in.mjs URL LOGIN\n");
   process.exit(2);
 }
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const profile = mkdtempSync(join(tmpdir(), "chromium-sign-in-"));
 let browser;
 let done = false;
 /** The pages it went through, told when it fails. */
 const trail = [];
 try {
-  browser = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args: FLAGS });
+  browser = await chromium.launchPersistentContext(profile, { executablePath: EXECUTABLE, headless: true, args: FLAGS });
   const page = await browser.newPage();
   await page.goto(url);
   for (let step = 0; step < 12 && !done; step++) {
