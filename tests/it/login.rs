@@ -217,6 +217,30 @@ async fn device_login_then_staff_commands_refresh_and_logout() {
     assert_ne!(renewed["access_token"].as_str(), Some(access.as_str()), "refreshed");
     assert!(renewed["expires_at"].as_i64().unwrap() > time_now() + 3000);
     assert!(!inbox.mentions(renewed["access_token"].as_str().unwrap()));
+    assert_ne!(renewed["refresh_token"].as_str(), Some(refresh.as_str()), "the provider rotates refresh tokens");
+
+    // Three commands at once with a token about to run out: one refreshes, under the lock, and
+    // the others use what it got (each spending the rotating refresh token would have the
+    // provider revoke the whole sign-in as a replay).
+    let mut stale = refreshed.clone();
+    stale["sessions"][0]["expires_at"] = Value::from(time_now() + 10);
+    std::fs::write(&path, serde_json::to_vec(&stale).unwrap()).unwrap();
+    let (h, u) = (home.clone(), url.clone());
+    let (together, after_together) = blocking(move || {
+        let runs: Vec<Run> = std::thread::scope(|scope| {
+            let each: Vec<_> =
+                (0..3).map(|_| scope.spawn(|| h.sealpass(&["requests", "--server", &u, "--json"], ""))).collect();
+            each.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        (runs, sessions(&h))
+    })
+    .await;
+    for run in &together {
+        run.expect(0);
+    }
+    let refreshed = after_together;
+    let renewed = &refreshed["sessions"][0];
+    assert!(renewed["expires_at"].as_i64().unwrap() > time_now() + 3000, "refreshed once, kept");
     let refresh_now = renewed["refresh_token"].as_str().unwrap().to_owned();
     let mut kept = refreshed.clone();
     kept["sessions"][0]["expires_at"] = Value::from(time_now() + 10);
