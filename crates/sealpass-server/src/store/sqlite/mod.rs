@@ -165,6 +165,9 @@ impl SqliteStore {
             Synchronous::Full => "FULL",
             Synchronous::Normal => "NORMAL",
         };
+        // Room for every statement the store prepares (about thirty): the default sixteen
+        // would keep evicting the hot path's.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(&format!(
             "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync};
              PRAGMA secure_delete = ON; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"

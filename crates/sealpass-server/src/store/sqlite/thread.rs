@@ -110,7 +110,7 @@ pub(super) fn run_jobs(conn: Connection, queue: mpsc::Receiver<Job>, shared: Arc
             continue;
         }
         let mut deliveries = vec![run_one(&mut writer, first)];
-        let mut lost = false;
+        let mut lost = writer.conn.is_autocommit();
         while deliveries.len() < MAX_BATCH && !lost {
             match queue.try_recv() {
                 Ok(Job::Batched(job)) => {
@@ -159,6 +159,11 @@ pub(super) struct Savepoint<'a> {
 
 impl<'a> Savepoint<'a> {
     pub(super) fn open(conn: &'a Connection) -> Result<Savepoint<'a>, StoreError> {
+        // Outside the batch's transaction (SQLite abandoned it), a savepoint would start a
+        // transaction of its own, and its release would commit the job alone.
+        if conn.is_autocommit() {
+            return Err(StoreError::Unavailable("the store's transaction was abandoned; nothing was saved".into()));
+        }
         conn.prepare_cached("SAVEPOINT job").and_then(|mut s| s.execute([])).map_err(internal)?;
         Ok(Savepoint { conn, released: false })
     }
@@ -173,8 +178,14 @@ impl<'a> Savepoint<'a> {
 impl Drop for Savepoint<'_> {
     fn drop(&mut self) {
         if !self.released {
-            let _ = self.conn.prepare_cached("ROLLBACK TO job").and_then(|mut s| s.execute([]));
-            let _ = self.conn.prepare_cached("RELEASE job").and_then(|mut s| s.execute([]));
+            let undone = self.conn.prepare_cached("ROLLBACK TO job").and_then(|mut s| s.execute([]));
+            if undone.is_ok() {
+                let _ = self.conn.prepare_cached("RELEASE job").and_then(|mut s| s.execute([]));
+            } else {
+                // Not undone: then nothing of the batch may commit (the thread sees the
+                // transaction gone and answers every job of it as not saved).
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
         }
     }
 }
