@@ -208,9 +208,11 @@ pub fn staff_token(flag_file: Option<&PathBuf>, config: &ClientConfig, server: &
         match super::block_on_quiet(async { Sessions::access_token(server).await.map_err(Failure::of) }) {
             Ok(Some(token)) => return Ok(token),
             Ok(None) => {}
-            // A sign-in that no longer works gives way to the configured token file, if any.
-            Err(failure) if config.staff_token_file.is_some() => crate::output::Printer::new(false)
-                .warn(&format!("{failure}; using staff_token_file from the config instead")),
+            // A sign-in the provider ended gives way to the configured token file, if any.
+            Err(failure) if failure.exit == Exit::Unauthorized && config.staff_token_file.is_some() => {
+                crate::output::Printer::new(false)
+                    .warn(&format!("{failure}; using staff_token_file from the config instead"));
+            }
             Err(failure) => return Err(failure),
         }
     }

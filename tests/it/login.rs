@@ -209,6 +209,7 @@ async fn device_login_then_staff_commands_refresh_and_logout() {
     let path = home.path("state/sealpass/logins.json");
     let mut stale = unchanged.clone();
     stale["sessions"][0]["expires_at"] = Value::from(time_now() + 10);
+    stale["sessions"][0]["refresh_at"] = Value::from(time_now() - 1);
     std::fs::write(&path, serde_json::to_vec(&stale).unwrap()).unwrap();
     let (h, u) = (home.clone(), url.clone());
     let (inbox, refreshed) = blocking(move || (h.sealpass(&["inbox", "--server", &u], ""), sessions(&h))).await;
@@ -224,6 +225,7 @@ async fn device_login_then_staff_commands_refresh_and_logout() {
     // provider revoke the whole sign-in as a replay).
     let mut stale = refreshed.clone();
     stale["sessions"][0]["expires_at"] = Value::from(time_now() + 10);
+    stale["sessions"][0]["refresh_at"] = Value::from(time_now() - 1);
     std::fs::write(&path, serde_json::to_vec(&stale).unwrap()).unwrap();
     let (h, u) = (home.clone(), url.clone());
     let (together, after_together) = blocking(move || {
@@ -244,6 +246,7 @@ async fn device_login_then_staff_commands_refresh_and_logout() {
     let refresh_now = renewed["refresh_token"].as_str().unwrap().to_owned();
     let mut kept = refreshed.clone();
     kept["sessions"][0]["expires_at"] = Value::from(time_now() + 10);
+    kept["sessions"][0]["refresh_at"] = Value::from(time_now() - 1);
 
     // Logout forgets the tokens here and ends the sign-in at the provider.
     let (h, u) = (home.clone(), url.clone());

@@ -61,6 +61,8 @@ impl Loopback {
                         Came::Other => {}
                     },
                     accepted = self.listener.accept() => {
+                        // Finished connections are let go of as new ones come.
+                        while tasks.try_join_next().is_some() {}
                         let Ok((stream, _)) = accepted else {
                             // Out of descriptors, say: wait a little rather than spin.
                             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -34,6 +34,12 @@ const MIN_POLL: Duration = Duration::from_secs(1);
 const MAX_POLL: Duration = Duration::from_secs(30);
 /// How long an access token is taken to live when the provider does not say.
 const ASSUMED_LIFE: u64 = 3600;
+/// An access token is refreshed this long before it expires, at most (half its life, if that
+/// is shorter): a command (`receive --exec` handing a secret on, say) must not see its token run
+/// out between its first call and its last.
+pub(crate) const REFRESH_BEFORE: i64 = 300;
+/// The longest poll interval a provider may ask for.
+const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Why signing in (or staying signed in) failed.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +143,9 @@ pub struct Tokens {
     pub refresh_token: Option<SecretString>,
     /// When the access token expires (Unix seconds): as the provider said, or in an hour.
     pub expires_at: Option<i64>,
+    /// When to refresh it (Unix seconds): five minutes before it expires, or halfway through a
+    /// shorter life (a provider issuing five-minute tokens is not asked at every command).
+    pub refresh_at: Option<i64>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -307,6 +316,12 @@ impl Provider {
         let complete = details
             .verification_uri_complete()
             .and_then(|c| endpoint(&self.sign_in.issuer, "verification address", c.secret()).ok());
+        if details.interval() > MAX_INTERVAL {
+            return Err(LoginError::Provider {
+                issuer: self.sign_in.issuer.clone(),
+                why: "it asks to be polled less than once an hour".into(),
+            });
+        }
         let user_code = details.user_code().secret().clone();
         if user_code.is_empty() || user_code.len() > 64 || !user_code.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(LoginError::Provider {
@@ -331,7 +346,7 @@ impl Provider {
         }
         let http = |r| capped(&self.http, r);
         let expired =
-            || LoginError::Expired("the code expired before the sign-in was finished: run sealpass login again".into());
+            || LoginError::Timeout("the code expired before the sign-in was finished: run sealpass login again".into());
         // Polled as the provider asks, within bounds, and never past the code's life whatever
         // the provider or the network does.
         let sleep = |d: Duration| tokio::time::sleep(d.clamp(MIN_POLL, MAX_POLL));
@@ -458,15 +473,15 @@ impl Provider {
 /// The tokens of a token response; a refresh that brings no new refresh token keeps `kept`.
 fn tokens(answer: &BasicTokenResponse, kept: Option<&SecretString>) -> Tokens {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let life = i64::try_from(answer.expires_in().map_or(ASSUMED_LIFE, |d| d.as_secs())).unwrap_or(i64::MAX / 2);
     Tokens {
         access_token: SecretString::from(answer.access_token().secret().as_str()),
         refresh_token: answer
             .refresh_token()
             .map(|r| SecretString::from(r.secret().as_str()))
             .or_else(|| kept.cloned()),
-        expires_at: Some(now.saturating_add(
-            i64::try_from(answer.expires_in().map_or(ASSUMED_LIFE, |d| d.as_secs())).unwrap_or(i64::MAX),
-        )),
+        expires_at: Some(now.saturating_add(life)),
+        refresh_at: Some(now.saturating_add(life - (life / 2).min(REFRESH_BEFORE))),
     }
 }
 
@@ -499,6 +514,7 @@ mod tests {
             access_token: SecretString::from("eyJ-access"),
             refresh_token: Some(SecretString::from("refresh-secret")),
             expires_at: Some(1),
+            refresh_at: Some(1),
         };
         let shown = format!("{tokens:?}");
         assert!(!shown.contains("eyJ-access") && !shown.contains("refresh-secret"), "{shown}");

@@ -15,11 +15,9 @@ use sealpass_core::api::SignIn;
 
 /// Largest sessions file read.
 const MAX_FILE: usize = 256 * 1024;
-/// An access token this close to its expiry is refreshed first: a command (`receive --exec`
-/// handing a secret on, say) must not see its token run out between its first call and its last.
-const REFRESH_BEFORE: i64 = 300;
-/// How long a command waits for another one's refresh (or login, or logout) to finish.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long a command waits for another one's refresh (or login, or logout) to finish: longer
+/// than one exchange with the provider may take (30 s).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(45);
 /// The sessions file's format.
 const VERSION: u32 = 1;
 
@@ -64,6 +62,8 @@ struct Stored {
     refresh_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_at: Option<i64>,
 }
 
 impl Drop for Stored {
@@ -173,8 +173,16 @@ impl Sessions {
         if session.fresh() {
             return Ok(Some(session.tokens.access_token.clone()));
         }
-        // Under the lock, read again: another command may have refreshed it meanwhile.
-        let _lock = Lock::take()?;
+        // Under the lock, read again: another command may have refreshed it meanwhile. One that
+        // cannot have the lock uses the token it has while it lasts.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let _lock = match Lock::take() {
+            Ok(lock) => lock,
+            Err(_) if session.tokens.expires_at.is_some_and(|at| at > now + 10) => {
+                return Ok(Some(session.tokens.access_token.clone()));
+            }
+            Err(e) => return Err(e),
+        };
         let mut sessions = Sessions::load()?;
         let Some(at) = sessions.list.iter().position(|s| s.server == server.trim_end_matches('/')) else {
             return Ok(None);
@@ -183,7 +191,6 @@ impl Sessions {
         if session.fresh() {
             return Ok(Some(session.tokens.access_token.clone()));
         }
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let still_valid = session.tokens.expires_at.is_some_and(|at| at > now + 10);
         let Some(refresh) = session.tokens.refresh_token.clone() else {
             if still_valid {
@@ -215,7 +222,8 @@ impl Session {
     /// Whether its access token is good for a while yet (or the provider did not say for how long).
     fn fresh(&self) -> bool {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        self.tokens.expires_at.is_none_or(|at| at - now > REFRESH_BEFORE)
+        let due = self.tokens.refresh_at.or(self.tokens.expires_at.map(|at| at - super::REFRESH_BEFORE));
+        due.is_none_or(|at| now < at)
     }
 
     fn from_stored(s: &Stored) -> Session {
@@ -234,6 +242,7 @@ impl Session {
                 access_token: SecretString::from(s.access_token.as_str()),
                 refresh_token: s.refresh_token.as_deref().map(SecretString::from),
                 expires_at: s.expires_at,
+                refresh_at: s.refresh_at,
             },
         }
     }
@@ -251,6 +260,7 @@ impl Session {
             access_token: self.tokens.access_token.expose_secret().to_owned(),
             refresh_token: self.tokens.refresh_token.as_ref().map(|r| r.expose_secret().to_owned()),
             expires_at: self.tokens.expires_at,
+            refresh_at: self.tokens.refresh_at,
         }
     }
 }
