@@ -179,6 +179,15 @@ pub fn carries_tokens_safely(url: &url::Url) -> bool {
     url.scheme() == "https" || (url.scheme() == "http" && loopback)
 }
 
+/// The `oauth2` client for `client_id` at the token endpoint `token`, its other endpoints not
+/// yet known.
+fn oauth_client(client_id: &str, token: url::Url) -> OAuth {
+    BasicClient::new(ClientId::new(client_id.to_owned()))
+        .set_token_uri(TokenUrl::from_url(token))
+        .set_auth_uri_option(None)
+        .set_device_authorization_url_option(None)
+}
+
 /// The HTTP client for the provider: the same rules as the drop server's (no redirects followed).
 fn http_client() -> Result<reqwest::Client, LoginError> {
     crate::http::plain_client().map_err(|e| LoginError::Unreachable(e.to_string()))
@@ -248,10 +257,7 @@ impl Provider {
             )));
         }
         let token = endpoint(&issuer, "token endpoint", &found.token_endpoint)?;
-        let mut oauth = BasicClient::new(ClientId::new(sign_in.client_id.clone()))
-            .set_token_uri(TokenUrl::from_url(token))
-            .set_auth_uri_option(None)
-            .set_device_authorization_url_option(None);
+        let mut oauth = oauth_client(&sign_in.client_id, token);
         if let Some(auth) = &found.authorization_endpoint {
             oauth =
                 oauth.set_auth_uri_option(Some(AuthUrl::from_url(endpoint(&issuer, "authorization endpoint", auth)?)));
@@ -279,10 +285,7 @@ impl Provider {
     pub fn for_session(session: &Session) -> Result<Provider, LoginError> {
         let issuer = &session.sign_in.issuer;
         let token = endpoint(issuer, "token endpoint", &session.token_endpoint)?;
-        let oauth = BasicClient::new(ClientId::new(session.sign_in.client_id.clone()))
-            .set_token_uri(TokenUrl::from_url(token))
-            .set_auth_uri_option(None)
-            .set_device_authorization_url_option(None);
+        let oauth = oauth_client(&session.sign_in.client_id, token);
         Ok(Provider {
             sign_in: session.sign_in.clone(),
             token_endpoint: session.token_endpoint.clone(),

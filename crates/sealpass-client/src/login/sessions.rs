@@ -84,9 +84,18 @@ struct File {
 impl Sessions {
     /// The file: `$XDG_STATE_HOME/sealpass/logins.json`.
     pub fn path() -> Result<PathBuf, LoginError> {
-        files::state_dir()
-            .map(|d| d.join("logins.json"))
+        Sessions::file()
             .ok_or_else(|| LoginError::Local("no state directory ($XDG_STATE_HOME and $HOME are unset)".into()))
+    }
+
+    /// The file, if there is a state directory.
+    fn file() -> Option<PathBuf> {
+        files::state_dir().map(|d| d.join("logins.json"))
+    }
+
+    /// Where `server`'s session is in the list.
+    fn position(&self, server: &str) -> Option<usize> {
+        self.list.iter().position(|s| s.server == server.trim_end_matches('/'))
     }
 
     /// What is saved; nothing when there is no file.
@@ -147,7 +156,7 @@ impl Sessions {
 
     /// The session for `server`.
     pub fn get(&self, server: &str) -> Option<&Session> {
-        self.list.iter().find(|s| s.server == server.trim_end_matches('/'))
+        self.position(server).map(|at| &self.list[at])
     }
 
     /// Keep `session`, replacing the server's previous one.
@@ -158,7 +167,7 @@ impl Sessions {
 
     /// Forget `server`'s session, handing it back.
     pub fn remove(&mut self, server: &str) -> Option<Session> {
-        let at = self.list.iter().position(|s| s.server == server.trim_end_matches('/'))?;
+        let at = self.position(server)?;
         Some(self.list.remove(at))
     }
 
@@ -167,7 +176,7 @@ impl Sessions {
     /// no longer refreshes is forgotten (`Expired`); one it cannot refresh just now is used as
     /// it is while it lasts.
     pub async fn access_token(server: &str) -> Result<Option<SecretString>, LoginError> {
-        let Some(path) = files::state_dir().map(|d| d.join("logins.json")) else { return Ok(None) };
+        let Some(path) = Sessions::file() else { return Ok(None) };
         let quick = Sessions::load_from(&path)?;
         let Some(session) = quick.get(server) else { return Ok(None) };
         if session.fresh() {
@@ -184,7 +193,7 @@ impl Sessions {
             Err(e) => return Err(e),
         };
         let mut sessions = Sessions::load()?;
-        let Some(at) = sessions.list.iter().position(|s| s.server == server.trim_end_matches('/')) else {
+        let Some(at) = sessions.position(server) else {
             return Ok(None);
         };
         let session = &mut sessions.list[at];
